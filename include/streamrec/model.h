@@ -1,0 +1,124 @@
+/* The streamrec model: id maps, factor matrices, the online learner, the
+ * seen rings, decayed popularity and the top-N scorer behind one API.
+ * A model is not thread-safe: one thread (the daemon's loop thread) calls
+ * everything; snapshots may be written elsewhere once taken. */
+#ifndef STREAMREC_MODEL_H
+#define STREAMREC_MODEL_H
+
+#include "streamrec/common.h"
+
+typedef enum sr_mode { SR_MODE_IMPLICIT = 0, SR_MODE_EXPLICIT = 1 } sr_mode_t;
+
+/* Learner and scorer settings; sr_model_conf_init fills the defaults. */
+typedef struct sr_model_conf {
+  uint32_t dims;               /* latent factors per row */
+  sr_mode_t mode;              /* implicit ISGD or explicit biased MF */
+  float learn_rate;            /* SGD step for factors */
+  float reg;                   /* L2 regularisation of factors */
+  float init_std;              /* spread of new rows' initial factors */
+  uint32_t negatives;          /* sampled negatives per positive event */
+  float neg_weight;            /* weight of a sampled negative */
+  float weights[SR_EV__COUNT]; /* per event type; DISLIKE's is a negative */
+  float bias_learn_rate;       /* explicit mode: step for biases */
+  float bias_reg;              /* explicit mode: L2 of biases */
+  float pop_blend;             /* score += pop_blend * log1p(decayed count) */
+  float pop_half_life;         /* events after which a count halves */
+  uint32_t recent_size;        /* window of recent items negatives come from */
+  uint32_t seen_size;          /* per-user excluded items kept; 0 = all */
+  uint32_t min_user_events;    /* fewer events: the popularity list */
+  uint64_t seed;               /* RNG seed: initial factors and sampling */
+} sr_model_conf_t;
+
+typedef struct sr_model sr_model_t;
+
+/* One scored item of a list. */
+typedef struct sr_scored {
+  uint32_t item; /* item row; sr_model_item_id names it */
+  float score;
+} sr_scored_t;
+
+/* A copy of the whole model state as tagged byte sections, for checkpoints
+ * and digests. Owns its sections when taken by sr_model_snapshot. */
+#define SR_MODEL_MAX_SECTIONS 16
+typedef struct sr_model_section {
+  uint32_t id;
+  void *data;
+  uint64_t len;
+} sr_model_section_t;
+
+typedef struct sr_model_snapshot {
+  uint32_t dims;
+  uint32_t mode;
+  uint64_t users;
+  uint64_t items;
+  uint64_t events_applied;
+  uint64_t rng_state[4];
+  size_t n_sections;
+  sr_model_section_t sections[SR_MODEL_MAX_SECTIONS];
+} sr_model_snapshot_t;
+
+/* Fills conf with the defaults. */
+void sr_model_conf_init(sr_model_conf_t *conf);
+
+/* Creates an empty model. Returns NULL with errstr on a bad conf or no
+ * memory. */
+sr_model_t *sr_model_new(const sr_model_conf_t *conf, char *errstr,
+                         size_t errlen);
+
+/* Frees the model. Accepts NULL. */
+void sr_model_free(sr_model_t *mdl);
+
+/* Learns from one validated event and returns the user's row in *user_row
+ * (may be NULL). Returns SR_OK or SR_ERR_NOMEM. */
+sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
+                        uint32_t *user_row);
+
+/* Row of a user or item id, or -1 when unknown. */
+int64_t sr_model_find_user(const sr_model_t *mdl, const char *id, size_t len);
+int64_t sr_model_find_item(const sr_model_t *mdl, const char *id, size_t len);
+
+/* Id of a row; *len receives its length (may be NULL). NUL-terminated. */
+const char *sr_model_user_id(const sr_model_t *mdl, uint32_t row, size_t *len);
+const char *sr_model_item_id(const sr_model_t *mdl, uint32_t row, size_t *len);
+
+uint64_t sr_model_users(const sr_model_t *mdl);
+uint64_t sr_model_items(const sr_model_t *mdl);
+uint64_t sr_model_events_applied(const sr_model_t *mdl);
+/* Events learned from for this user row. */
+uint32_t sr_model_user_events(const sr_model_t *mdl, uint32_t row);
+/* Bytes of memory the model holds. */
+uint64_t sr_model_bytes(const sr_model_t *mdl);
+const sr_model_conf_t *sr_model_conf(const sr_model_t *mdl);
+
+/* Top-n lists for n_users user rows, scored together with one sgemm per
+ * chunk. out holds n_users * n entries; list u is out[u*n .. u*n+counts[u]).
+ * Users below min_user_events get the popularity list. Items in the user's
+ * seen ring are excluded. sources (may be NULL) says which list each got.
+ * Returns SR_OK or SR_ERR_NOMEM. */
+sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
+                            size_t n_users, size_t n, sr_scored_t *out,
+                            size_t *counts, sr_source_t *sources);
+
+/* The popularity list (decayed counts), excluding nothing. Returns count. */
+size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out);
+
+/* Takes a full copy of the model state. Returns SR_OK or SR_ERR_NOMEM. */
+sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap);
+
+/* Releases a snapshot taken by sr_model_snapshot. */
+void sr_model_snapshot_release(sr_model_snapshot_t *snap);
+
+/* Rebuilds a model from snapshot sections (borrowed, e.g. from a loaded
+ * checkpoint). SR_ERR_DIMS when snap's dims or mode differ from conf's (the
+ * message names both values); SR_ERR_CORRUPT on inconsistent sections. */
+sr_err_t sr_model_restore(const sr_model_conf_t *conf,
+                          const sr_model_snapshot_t *snap, sr_model_t **out,
+                          char *errstr, size_t errlen);
+
+/* 64-bit hash over all model state: equal for bit-identical models. */
+uint64_t sr_model_digest(const sr_model_t *mdl);
+
+/* Digest of a snapshot; equals sr_model_digest of the model it came from. */
+uint64_t sr_model_snapshot_digest(const sr_model_snapshot_t *snap);
+
+#endif

@@ -1,0 +1,40 @@
+/* Event codec: protobuf (protobuf-c) and JSON (jansson, proto3 JSON mapping)
+ * decoding with validation, and encoding. Stateless; any thread. */
+#ifndef SR_EVENT_CODEC_H
+#define SR_EVENT_CODEC_H
+
+#include "streamrec/common.h"
+
+typedef enum sr_wire_fmt {
+  SR_WIRE_AUTO = 0, /* JSON when the first non-space byte is '{', else protobuf */
+  SR_WIRE_PROTO = 1,
+  SR_WIRE_JSON = 2,
+} sr_wire_fmt_t;
+
+/* Limits enforced while decoding. Zero fields disable a check. */
+typedef struct sr_event_limits {
+  size_t max_message_bytes; /* reject larger messages: SR_REASON_TOO_LARGE */
+  size_t max_id_len;        /* <= SR_ID_MAX; 0 means SR_ID_MAX */
+  int64_t now_ms;           /* reference time for the future check */
+  int64_t max_future_ms;    /* reject timestamp_ms > now_ms + this */
+} sr_event_limits_t;
+
+/* Parses "auto", "proto"/"protobuf" or "json". Returns 0, or -1 if unknown. */
+int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt);
+
+/* Decodes and validates one message into *ev. lim may be NULL (defaults:
+ * SR_ID_MAX, no size or time check). Returns SR_REASON_OK, or the reason of
+ * the rejection with a message naming the field in errstr
+ * (e.g. "user_id is empty", "value is NaN"). */
+sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
+                            const sr_event_limits_t *lim, sr_event_t *ev,
+                            char *errstr, size_t errlen);
+
+/* Encodes ev as a protobuf Event, appended to out. Returns 0 or -1 (nomem). */
+int sr_event_encode_proto(const sr_event_t *ev, sr_buf_t *out);
+
+/* Encodes ev as one JSON object (snake_case, type by name, no newline),
+ * appended to out. Returns 0 or -1. */
+int sr_event_encode_json(const sr_event_t *ev, sr_buf_t *out);
+
+#endif
