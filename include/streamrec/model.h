@@ -99,6 +99,13 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t n_users, size_t n, sr_scored_t *out,
                             size_t *counts, sr_source_t *sources);
 
+/* Scores every item for one user into scores (sr_model_items() floats):
+ * personal score plus popularity blend, or the popularity score for a user
+ * below min_user_events; -inf for items in the user's seen ring. source (may
+ * be NULL) says which. Returns 0, or -1 when out of memory. */
+int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
+                        sr_source_t *source);
+
 /* The popularity list (decayed counts), excluding nothing. Returns count. */
 size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out);
 

@@ -1,8 +1,346 @@
-/* Placeholder until the eval subcommand is built. */
+/* streamrec eval: prequential evaluation of the learner on a file. */
 #include "cli/cli.h"
+#include "codec/event_file.h"
+#include "daemon/config.h"
+#include "streamrec/eval.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct eval_args {
+  const char *path;
+  sr_file_fmt_t fmt;
+  int sort;
+  int json;
+  int baseline_pop;
+  int has_min_value;
+  double min_value;
+  size_t n;
+  sr_config_t cfg;
+} eval_args_t;
+
+typedef struct event_vec {
+  sr_event_t *ev;
+  size_t len;
+  size_t cap;
+} event_vec_t;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: streamrec eval FILE [options]\n\n"
+          "Prequential (test-then-train) evaluation: for each event whose user "
+          "has an\nearlier event, rank every item seen before it, excluding "
+          "the user's own\nearlier items; a hit if the event's item is in the "
+          "top N; then learn from it.\n\n"
+          "  --format jsonl|proto|tsv  input format (default: from the file "
+          "name,\n                            .dat/.tsv/.csv tsv, .pb proto, "
+          "else jsonl)\n"
+          "  --sort                    stable-sort events by timestamp first\n"
+          "  --min-value X             skip events whose value is below X\n"
+          "  -N, --n N                 list length (default 10)\n"
+          "  --baseline pop            also evaluate the popularity ranker\n"
+          "  --json                    print one JSON object\n"
+          "  -c, --config FILE         JSON config file (model.* options)\n"
+          "  --set KEY=VALUE           set one option (repeatable)\n"
+          "  -h, --help                this text\n\n"
+          "Model options:\n");
+  sr_config_print_help(out, "model.");
+}
+
+static sr_file_fmt_t guess_format(const char *path) {
+  const char *dot = strrchr(path, '.');
+  if (dot && (!strcmp(dot, ".dat") || !strcmp(dot, ".tsv") ||
+              !strcmp(dot, ".csv")))
+    return SR_FILE_TSV;
+  if (dot && (!strcmp(dot, ".pb") || !strcmp(dot, ".proto")))
+    return SR_FILE_PROTO;
+  return SR_FILE_JSONL;
+}
+
+static int parse_args(int argc, char **argv, eval_args_t *a) {
+  static const struct option longopts[] = {
+      {"format", required_argument, NULL, 'f'},
+      {"sort", no_argument, NULL, 's'},
+      {"min-value", required_argument, NULL, 'm'},
+      {"n", required_argument, NULL, 'N'},
+      {"baseline", required_argument, NULL, 'b'},
+      {"json", no_argument, NULL, 'j'},
+      {"config", required_argument, NULL, 'c'},
+      {"set", required_argument, NULL, 'S'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  char errstr[512];
+  const char *format = NULL;
+  int opt;
+  memset(a, 0, sizeof(*a));
+  a->n = 10;
+  sr_config_init(&a->cfg);
+  while ((opt = getopt_long(argc, argv, "N:c:h", longopts, NULL)) != -1) {
+    char *end;
+    switch (opt) {
+    case 'f': format = optarg; break;
+    case 's': a->sort = 1; break;
+    case 'j': a->json = 1; break;
+    case 'm':
+      a->min_value = strtod(optarg, &end);
+      if (*end || !*optarg)
+        return sr_cli_err("eval", "--min-value: '%s' is not a number", optarg),
+               -1;
+      a->has_min_value = 1;
+      break;
+    case 'N':
+      a->n = strtoul(optarg, &end, 10);
+      if (*end || a->n == 0 || a->n > 100000)
+        return sr_cli_err("eval", "-N: '%s' is not a count in 1..100000",
+                          optarg),
+               -1;
+      break;
+    case 'b':
+      if (strcmp(optarg, "pop"))
+        return sr_cli_err("eval", "--baseline: '%s' unknown (only 'pop')",
+                          optarg),
+               -1;
+      a->baseline_pop = 1;
+      break;
+    case 'c':
+      if (sr_config_load_file(&a->cfg, optarg, errstr, sizeof(errstr)))
+        return sr_cli_err("eval", "%s", errstr), -1;
+      break;
+    case 'S':
+      if (sr_config_set_kv(&a->cfg, optarg, errstr, sizeof(errstr)))
+        return sr_cli_err("eval", "%s", errstr), -1;
+      break;
+    case 'h': usage(stdout); return 1;
+    default: usage(stderr); return -1;
+    }
+  }
+  if (optind + 1 != argc) {
+    sr_cli_err("eval", "expects exactly one FILE (see --help)");
+    return -1;
+  }
+  a->path = argv[optind];
+  a->fmt = guess_format(a->path);
+  if (format && sr_file_fmt_parse(format, &a->fmt) != 0) {
+    sr_cli_err("eval", "--format: '%s' is not jsonl, proto or tsv", format);
+    return -1;
+  }
+  return 0;
+}
+
+static int push_event(event_vec_t *vec, const sr_event_t *ev) {
+  if (vec->len == vec->cap) {
+    size_t cap = vec->cap ? vec->cap * 2 : 4096;
+    sr_event_t *p = realloc(vec->ev, cap * sizeof(*p));
+    if (!p)
+      return -1;
+    vec->ev = p;
+    vec->cap = cap;
+  }
+  vec->ev[vec->len++] = *ev;
+  return 0;
+}
+
+/* Reads every valid event; invalid records are counted and the first few
+ * reported, so one bad line does not end an evaluation. */
+static int read_events(const eval_args_t *a, event_vec_t *vec,
+                       uint64_t *rejected) {
+  char errstr[512];
+  sr_event_reader_t *rd =
+      sr_event_reader_open(a->path, a->fmt, errstr, sizeof(errstr));
+  if (!rd)
+    return sr_cli_err("eval", "%s", errstr), -1;
+  sr_event_t ev;
+  sr_reason_t reason;
+  int rc;
+  while ((rc = sr_event_reader_next(rd, &ev, &reason, errstr,
+                                    sizeof(errstr))) == 1) {
+    if (reason != SR_REASON_OK) {
+      if ((*rejected)++ < 5)
+        sr_cli_err("eval", "skipping invalid record: %s", errstr);
+      continue;
+    }
+    if (a->has_min_value && ev.value < a->min_value)
+      continue;
+    if (push_event(vec, &ev) != 0) {
+      rc = -1;
+      snprintf(errstr, sizeof(errstr), "out of memory");
+      break;
+    }
+  }
+  if (rc < 0)
+    sr_cli_err("eval", "%s: %s", a->path, errstr);
+  sr_event_reader_free(rd);
+  return rc < 0 ? -1 : 0;
+}
+
+static int cmp_ts(const void *pa, const void *pb) {
+  const sr_event_t *a = pa, *b = pb;
+  return (a->timestamp_ms > b->timestamp_ms) -
+         (a->timestamp_ms < b->timestamp_ms);
+}
+
+/* Stable sort by timestamp: merge sort through a scratch copy. */
+static int stable_sort(event_vec_t *vec) {
+  sr_event_t *tmp = malloc((vec->len + 1) * sizeof(*tmp));
+  if (!tmp)
+    return -1;
+  for (size_t width = 1; width < vec->len; width *= 2) {
+    for (size_t lo = 0; lo < vec->len; lo += 2 * width) {
+      size_t mid = lo + width < vec->len ? lo + width : vec->len;
+      size_t hi = lo + 2 * width < vec->len ? lo + 2 * width : vec->len;
+      size_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi)
+        tmp[k++] = cmp_ts(&vec->ev[j], &vec->ev[i]) < 0 ? vec->ev[j++]
+                                                         : vec->ev[i++];
+      while (i < mid)
+        tmp[k++] = vec->ev[i++];
+      while (j < hi)
+        tmp[k++] = vec->ev[j++];
+    }
+    sr_event_t *t = vec->ev;
+    vec->ev = tmp;
+    tmp = t;
+  }
+  free(tmp);
+  return 0;
+}
+
+static void progress(const sr_eval_stats_t *st, size_t total, double secs) {
+  fprintf(stderr, "\r%llu/%zu events (%.0f%%), recall %.4f, %.0f events/s ",
+          (unsigned long long)st->events, total,
+          100.0 * (double)st->events / (double)(total ? total : 1),
+          st->evaluated ? (double)st->hits / (double)st->evaluated : 0.0,
+          secs > 0 ? (double)st->events / secs : 0.0);
+}
+
+/* Runs one model over all events; *secs gets the wall time. */
+static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
+                    sr_eval_stats_t *out, double *secs) {
+  sr_eval_t *ev = sr_eval_new(mdl, n);
+  if (!ev)
+    return -1;
+  int tty = isatty(STDERR_FILENO);
+  uint64_t start = sr_mono_ns(), last = start;
+  for (size_t i = 0; i < vec->len; i++) {
+    if (sr_eval_event(ev, &vec->ev[i]) != SR_OK) {
+      sr_eval_free(ev);
+      return -1;
+    }
+    if (tty && (i & 1023) == 0 && sr_mono_ns() - last > 250000000ull) {
+      last = sr_mono_ns();
+      progress(sr_eval_stats(ev), vec->len, (double)(last - start) / 1e9);
+    }
+  }
+  *secs = (double)(sr_mono_ns() - start) / 1e9;
+  if (tty)
+    fprintf(stderr, "\r\033[K");
+  *out = *sr_eval_stats(ev);
+  sr_eval_free(ev);
+  return 0;
+}
+
+typedef struct figures {
+  sr_eval_stats_t st;
+  double secs;
+} figures_t;
+
+static double ratio(double a, uint64_t b) {
+  return b ? a / (double)b : 0.0;
+}
+
+static void print_json_figures(const figures_t *f, size_t n) {
+  printf("\"events\":%llu,\"evaluated\":%llu,\"n\":%zu,\"recall_at_n\":%.6f,"
+         "\"ndcg_at_n\":%.6f,\"mrr\":%.6f,\"events_per_s\":%.0f",
+         (unsigned long long)f->st.events, (unsigned long long)f->st.evaluated,
+         n, ratio((double)f->st.hits, f->st.evaluated),
+         ratio(f->st.ndcg_sum, f->st.evaluated),
+         ratio(f->st.rr_sum, f->st.evaluated),
+         f->secs > 0 ? (double)f->st.events / f->secs : 0.0);
+}
+
+static void print_text(const figures_t *f, const figures_t *base, size_t n) {
+  const char *hdr = base ? "%-12s %12s %12s\n" : "%-12s %12s\n";
+  printf(hdr, "", "streamrec", "popularity");
+#define ROW(name, fmt, get)                                                    \
+  do {                                                                         \
+    printf("%-12s " fmt, name, get(f));                                        \
+    if (base)                                                                  \
+      printf(" " fmt, get(base));                                              \
+    putchar('\n');                                                             \
+  } while (0)
+#define EVENTS(x) (unsigned long long)(x)->st.events
+#define EVALUATED(x) (unsigned long long)(x)->st.evaluated
+#define RECALL(x) ratio((double)(x)->st.hits, (x)->st.evaluated)
+#define NDCG(x) ratio((x)->st.ndcg_sum, (x)->st.evaluated)
+#define MRR(x) ratio((x)->st.rr_sum, (x)->st.evaluated)
+#define RATE(x) ((x)->secs > 0 ? (double)(x)->st.events / (x)->secs : 0.0)
+  char rname[32], nname[32];
+  snprintf(rname, sizeof(rname), "recall@%zu", n);
+  snprintf(nname, sizeof(nname), "ndcg@%zu", n);
+  ROW("events", "%12llu", EVENTS);
+  ROW("evaluated", "%12llu", EVALUATED);
+  ROW(rname, "%12.4f", RECALL);
+  ROW(nname, "%12.4f", NDCG);
+  ROW("mrr", "%12.4f", MRR);
+  ROW("events/s", "%12.0f", RATE);
+}
+
+static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
+  char errstr[512];
+  figures_t fig = {0}, base = {0};
+  sr_model_conf_t conf = a->cfg.model;
+  /* The protocol excludes all of a user's earlier items, not a recent few. */
+  conf.seen_size = 0;
+  sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
+  if (!mdl)
+    return sr_cli_err("eval", "%s", errstr), SR_EXIT_USAGE;
+  int rc = run_eval(mdl, vec, a->n, &fig.st, &fig.secs);
+  sr_model_free(mdl);
+  if (rc == 0 && a->baseline_pop) {
+    mdl = sr_eval_popularity_model(errstr, sizeof(errstr));
+    rc = mdl ? run_eval(mdl, vec, a->n, &base.st, &base.secs) : -1;
+    sr_model_free(mdl);
+  }
+  if (rc != 0)
+    return sr_cli_err("eval", "out of memory"), SR_EXIT_FAIL;
+  if (a->json) {
+    putchar('{');
+    print_json_figures(&fig, a->n);
+    if (a->baseline_pop) {
+      printf(",\"baseline\":{");
+      print_json_figures(&base, a->n);
+      putchar('}');
+    }
+    printf("}\n");
+  } else {
+    print_text(&fig, a->baseline_pop ? &base : NULL, a->n);
+  }
+  return SR_EXIT_OK;
+}
 
 int sr_cmd_eval(int argc, char **argv) {
-  (void)argc;
-  sr_cli_err(argv[0], "not built yet");
-  return SR_EXIT_FAIL;
+  eval_args_t a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc != 0)
+    return rc > 0 ? SR_EXIT_OK : SR_EXIT_USAGE;
+  event_vec_t vec = {0};
+  uint64_t rejected = 0;
+  if (read_events(&a, &vec, &rejected) != 0) {
+    free(vec.ev);
+    return SR_EXIT_FAIL;
+  }
+  if (rejected)
+    sr_cli_err("eval", "%llu invalid records skipped",
+               (unsigned long long)rejected);
+  if (a.sort && stable_sort(&vec) != 0) {
+    free(vec.ev);
+    return sr_cli_err("eval", "out of memory"), SR_EXIT_FAIL;
+  }
+  rc = evaluate(&a, &vec);
+  free(vec.ev);
+  return rc;
 }

@@ -1,8 +1,425 @@
-/* Placeholder until the tail subcommand is built. */
+/* `streamrec tail`: prints the lists on an output topic as JSON lines. */
 #include "cli/cli.h"
+#include "codec/event_codec.h"
+#include "codec/recs_codec.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "tail"
+
+typedef struct tail_opts {
+  const char *topic;
+  const char *user;
+  const char *brokers;
+  const char *group;
+  bool from_beginning;
+  bool exit_at_end;
+  rd_kafka_conf_t *conf;
+} tail_opts_t;
+
+/* Which partitions have been read to their end since their last message. */
+typedef struct eof_set {
+  bool *at_end;
+  int n;
+} eof_set_t;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: streamrec tail [options]\n"
+          "\n"
+          "Consumes a topic of Recommendations (protobuf or JSON, detected\n"
+          "per message) and prints each as one JSON line on stdout. A message\n"
+          "that does not decode is reported on stderr as\n"
+          "{\"error\":...,\"partition\":...,\"offset\":...} and skipped. Runs\n"
+          "until SIGINT/SIGTERM (exit 0), or with -e until every partition\n"
+          "has been read to its end.\n"
+          "\n"
+          "options:\n"
+          "  --topic T          topic to read (default recs)\n"
+          "  --user U           only lists of user U (message key or user_id)\n"
+          "  --from WHERE       beginning or end (default end); with --group,\n"
+          "                     only where the group has no committed offset\n"
+          "  -e, --exit         exit once every partition is at its end\n"
+          "  --brokers B        bootstrap servers (default: "
+          "$STREAMREC_BROKERS)\n"
+          "  --group G          join consumer group G and commit progress;\n"
+          "                     by default all partitions are read without a\n"
+          "                     group and nothing is committed\n"
+          "  -X NAME=VALUE      set a librdkafka property\n"
+          "  -h, --help         show this help\n");
+}
+
+/* Sets one librdkafka property from "name=value". The value is never
+ * echoed, since properties carry passwords. */
+static int set_prop(rd_kafka_conf_t *conf, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  char name[128], errstr[256];
+  if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name)) {
+    sr_cli_err(CMD, "-X: expected NAME=VALUE, got a value without '='");
+    return -1;
+  }
+  snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+  if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK) {
+    sr_cli_err(CMD,
+               "-X %s: not accepted by librdkafka (unknown property or "
+               "invalid value)",
+               name);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_from(const char *arg, bool *from_beginning) {
+  if (!strcmp(arg, "beginning") || !strcmp(arg, "earliest"))
+    *from_beginning = true;
+  else if (!strcmp(arg, "end") || !strcmp(arg, "latest"))
+    *from_beginning = false;
+  else {
+    sr_cli_err(CMD, "--from: expected beginning or end, got '%s'", arg);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_option(int c, tail_opts_t *opts) {
+  switch (c) {
+  case 't': opts->topic = optarg; return 0;
+  case 'u': opts->user = optarg; return 0;
+  case 'b': opts->brokers = optarg; return 0;
+  case 'g': opts->group = optarg; return 0;
+  case 'e': opts->exit_at_end = true; return 0;
+  case 'f': return parse_from(optarg, &opts->from_beginning);
+  case 'X': return set_prop(opts->conf, optarg);
+  }
+  return -1;
+}
+
+static int finish_opts(int argc, char **argv, tail_opts_t *opts) {
+  if (optind < argc) {
+    sr_cli_err(CMD, "unexpected argument '%s' (see --help)", argv[optind]);
+    return -1;
+  }
+  if (!opts->topic[0]) {
+    sr_cli_err(CMD, "--topic: empty topic name");
+    return -1;
+  }
+  if (opts->group && !opts->group[0]) {
+    sr_cli_err(CMD, "--group: empty group name");
+    return -1;
+  }
+  if (!opts->brokers || !opts->brokers[0])
+    opts->brokers = getenv("STREAMREC_BROKERS");
+  if (!opts->brokers || !opts->brokers[0]) {
+    sr_cli_err(CMD, "no brokers: pass --brokers HOST:PORT or set "
+                    "STREAMREC_BROKERS");
+    return -1;
+  }
+  if (!strcmp(opts->brokers, "embedded")) {
+    sr_cli_err(CMD,
+               "--brokers: 'embedded' lives inside another process; "
+               "pass the address that 'streamrec run' or 'streamrec broker' "
+               "prints");
+    return -1;
+  }
+  return 0;
+}
+
+/* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
+static int parse_args(int argc, char **argv, tail_opts_t *opts) {
+  static const struct option longopts[] = {
+      {"topic", required_argument, NULL, 't'},
+      {"user", required_argument, NULL, 'u'},
+      {"from", required_argument, NULL, 'f'},
+      {"exit", no_argument, NULL, 'e'},
+      {"brokers", required_argument, NULL, 'b'},
+      {"group", required_argument, NULL, 'g'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":heX:", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return -1;
+    }
+    if (c == ':') {
+      sr_cli_err(CMD, "%s needs a value", argv[optind - 1]);
+      return SR_EXIT_USAGE;
+    }
+    if (c == '?') {
+      sr_cli_err(CMD, "unknown option '%s' (see --help)", argv[optind - 1]);
+      return SR_EXIT_USAGE;
+    }
+    if (parse_option(c, opts) != 0)
+      return SR_EXIT_USAGE;
+  }
+  return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;
+}
+
+/* Reports client-level errors (e.g. brokers unreachable) once per kind. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+  (void)rk;
+  (void)opaque;
+  static int last;
+  if (err != last)
+    sr_cli_err(CMD, "kafka: %s: %s", rd_kafka_err2str(err), reason);
+  last = err;
+}
+
+/* EOF events drive -e. librdkafka's own error logs would repeat what
+ * on_error reports, so only critical ones stay; -X debug=... brings the
+ * rest back. */
+static rd_kafka_conf_t *conf_with_defaults(void) {
+  char errstr[256];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
+                    sizeof(errstr));
+  rd_kafka_conf_set(conf, "log.connection.close", "false", errstr,
+                    sizeof(errstr));
+  rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
+  return conf;
+}
+
+/* librdkafka 2.0 refuses assign() without a group.id, so a group-less tail
+ * still names one; it never joins it (assign, not subscribe) and never
+ * commits to it. */
+static int set_group(rd_kafka_conf_t *conf, const char *group, char *errstr,
+                     size_t len) {
+  if (rd_kafka_conf_set(conf, "group.id", group ? group : "streamrec-tail",
+                        errstr, len) != RD_KAFKA_CONF_OK)
+    return -1;
+  if (group)
+    return 0;
+  return rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, len) ==
+                 RD_KAFKA_CONF_OK
+             ? 0
+             : -1;
+}
+
+/* Creates the consumer; takes ownership of opts->conf either way. */
+static rd_kafka_t *consumer_new(tail_opts_t *opts) {
+  char errstr[512];
+  rd_kafka_conf_t *conf = opts->conf;
+  opts->conf = NULL;
+  const char *reset = opts->from_beginning ? "earliest" : "latest";
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", opts->brokers, errstr,
+                        sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "auto.offset.reset", reset, errstr,
+                        sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+      set_group(conf, opts->group, errstr, sizeof(errstr)) != 0) {
+    sr_cli_err(CMD, "%s", errstr);
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  rd_kafka_conf_set_error_cb(conf, on_error);
+  rd_kafka_t *rk =
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
+    sr_cli_err(CMD, "%s", errstr);
+    return NULL;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+/* Asks the cluster how many partitions topic has. Returns the count, or -1
+ * after reporting why not. */
+static int partition_count(rd_kafka_t *rk, const char *topic) {
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  const rd_kafka_metadata_t *md = NULL;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+  rd_kafka_topic_destroy(rkt);
+  if (err) {
+    sr_cli_err(CMD, "metadata for '%s': %s", topic, rd_kafka_err2str(err));
+    return -1;
+  }
+  int n = -1;
+  if (md->topic_cnt == 1 && md->topics[0].err)
+    sr_cli_err(CMD, "topic '%s': %s", topic,
+               rd_kafka_err2str(md->topics[0].err));
+  else if (md->topic_cnt == 1)
+    n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return n;
+}
+
+/* Reads every partition without a group, from the chosen end. */
+static int assign_all(rd_kafka_t *rk, const tail_opts_t *opts, int n) {
+  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+  int64_t start =
+      opts->from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+  for (int p = 0; p < n; p++)
+    rd_kafka_topic_partition_list_add(parts, opts->topic, p)->offset = start;
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (err)
+    sr_cli_err(CMD, "assign '%s': %s", opts->topic, rd_kafka_err2str(err));
+  return err ? -1 : 0;
+}
+
+static int subscribe(rd_kafka_t *rk, const tail_opts_t *opts) {
+  rd_kafka_topic_partition_list_t *topics =
+      rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, opts->topic, RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (err)
+    sr_cli_err(CMD, "subscribe '%s': %s", opts->topic, rd_kafka_err2str(err));
+  return err ? -1 : 0;
+}
+
+/* True when every partition currently assigned to us is at its end. With a
+ * group the assignment may be a subset, or empty while joining. */
+static bool all_at_end(rd_kafka_t *rk, const eof_set_t *eofs) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return false;
+  bool done = parts->cnt > 0;
+  for (int i = 0; i < parts->cnt && done; i++) {
+    int32_t p = parts->elems[i].partition;
+    done = p >= 0 && p < eofs->n && eofs->at_end[p];
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  return done;
+}
+
+static void report_undecodable(const rd_kafka_message_t *msg, const char *why) {
+  json_t *obj =
+      json_pack("{s:s, s:i, s:I}", "error", why, "partition",
+                (int)msg->partition, "offset", (json_int_t)msg->offset);
+  char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  if (line)
+    fprintf(stderr, "%s\n", line);
+  free(line);
+  json_decref(obj);
+}
+
+static bool key_is(const rd_kafka_message_t *msg, const char *user) {
+  size_t len = strlen(user);
+  return msg->key_len == len && memcmp(msg->key, user, len) == 0;
+}
+
+/* Prints one message as a JSON line, unless --user filters it out. A
+ * message matches when its key or its decoded user_id is the user. */
+static void print_message(const rd_kafka_message_t *msg,
+                          const tail_opts_t *opts, sr_buf_t *line) {
+  bool key_match = opts->user && msg->key && key_is(msg, opts->user);
+  sr_recs_t recs = {0};
+  char errstr[256];
+  if (sr_recs_decode(msg->payload, msg->len, SR_WIRE_AUTO, &recs, errstr,
+                     sizeof(errstr)) != SR_OK) {
+    /* Someone else's broken message is not this user's business. */
+    if (!opts->user || key_match || !msg->key)
+      report_undecodable(msg, errstr);
+    return;
+  }
+  bool wanted = !opts->user || key_match ||
+                (recs.user_id && !strcmp(recs.user_id, opts->user));
+  line->len = 0;
+  if (wanted && sr_recs_encode_json(&recs, line) == 0 &&
+      sr_buf_append(line, "\n", 1) == 0) {
+    fwrite(line->data, 1, line->len, stdout);
+    fflush(stdout);
+  }
+  sr_recs_clear(&recs);
+}
+
+/* Handles one poll result. Returns -1 on an error that ends the tail. */
+static int handle(rd_kafka_t *rk, rd_kafka_message_t *msg,
+                  const tail_opts_t *opts, eof_set_t *eofs, sr_buf_t *line) {
+  int32_t p = msg->partition;
+  bool known = p >= 0 && p < eofs->n;
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (known)
+      eofs->at_end[p] = true;
+    return 0;
+  }
+  if (msg->err) {
+    /* librdkafka retries transient errors itself; only a fatal one ends
+     * the tail, and a repeat of the same error is not worth a line. */
+    static rd_kafka_resp_err_t last;
+    if (msg->err != last)
+      sr_cli_err(CMD, "consume: %s", rd_kafka_message_errstr(msg));
+    last = msg->err;
+    return rd_kafka_fatal_error(rk, NULL, 0) ? -1 : 0;
+  }
+  if (known)
+    eofs->at_end[p] = false;
+  print_message(msg, opts, line);
+  return 0;
+}
+
+static int consume_loop(rd_kafka_t *rk, const tail_opts_t *opts,
+                        eof_set_t *eofs) {
+  sr_buf_t line = {0};
+  int rc = 0;
+  while (!stop_requested && rc == 0) {
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+    if (msg) {
+      rc = handle(rk, msg, opts, eofs, &line);
+      rd_kafka_message_destroy(msg);
+    }
+    if (opts->exit_at_end && all_at_end(rk, eofs))
+      break;
+  }
+  sr_buf_free(&line);
+  return rc;
+}
+
+static void on_signals(void) {
+  struct sigaction sa = {.sa_handler = on_stop};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+static int run(rd_kafka_t *rk, const tail_opts_t *opts) {
+  int n = partition_count(rk, opts->topic);
+  if (n < 0)
+    return SR_EXIT_FAIL;
+  eof_set_t eofs = {.at_end = calloc((size_t)n + 1, sizeof(bool)), .n = n};
+  int rc = SR_EXIT_FAIL;
+  if (!eofs.at_end)
+    sr_cli_err(CMD, "out of memory");
+  else if ((opts->group ? subscribe(rk, opts) : assign_all(rk, opts, n)) == 0)
+    rc = consume_loop(rk, opts, &eofs) == 0 ? SR_EXIT_OK : SR_EXIT_FAIL;
+  free(eofs.at_end);
+  return rc;
+}
 
 int sr_cmd_tail(int argc, char **argv) {
-  (void)argc;
-  sr_cli_err(argv[0], "not built yet");
-  return SR_EXIT_FAIL;
+  tail_opts_t opts = {.topic = "recs"};
+  opts.conf = conf_with_defaults();
+  int rc = parse_args(argc, argv, &opts);
+  if (rc != 0) {
+    rd_kafka_conf_destroy(opts.conf);
+    return rc < 0 ? SR_EXIT_OK : rc;
+  }
+  rd_kafka_t *rk = consumer_new(&opts);
+  if (!rk)
+    return SR_EXIT_FAIL;
+  on_signals();
+  rc = run(rk, &opts);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return rc;
 }

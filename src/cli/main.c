@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <cblas.h>
 #include <string.h>
 
 typedef struct command {
@@ -38,6 +39,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* streamrec scores on one core by design; OpenBLAS's own threads would
+   * only contend with the loop thread for the same cores. */
+  openblas_set_num_threads(1);
   if (argc < 2) {
     usage(stderr);
     return SR_EXIT_USAGE;

@@ -6,7 +6,8 @@
 #include "streamrec/common.h"
 
 typedef enum sr_wire_fmt {
-  SR_WIRE_AUTO = 0, /* JSON when the first non-space byte is '{', else protobuf */
+  /* JSON when the first non-space byte is '{', else protobuf */
+  SR_WIRE_AUTO = 0,
   SR_WIRE_PROTO = 1,
   SR_WIRE_JSON = 2,
 } sr_wire_fmt_t;
@@ -22,13 +23,41 @@ typedef struct sr_event_limits {
 /* Parses "auto", "proto"/"protobuf" or "json". Returns 0, or -1 if unknown. */
 int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt);
 
+/* The format SR_WIRE_AUTO picks for data: SR_WIRE_JSON when the first
+ * non-whitespace byte is '{', else SR_WIRE_PROTO. */
+sr_wire_fmt_t sr_wire_detect(const void *data, size_t len);
+
 /* Decodes and validates one message into *ev. lim may be NULL (defaults:
- * SR_ID_MAX, no size or time check). Returns SR_REASON_OK, or the reason of
- * the rejection with a message naming the field in errstr
- * (e.g. "user_id is empty", "value is NaN"). */
+ * SR_ID_MAX, no size or time check); lim->now_ms 0 means the wall clock.
+ * Returns SR_REASON_OK, or the reason of the rejection with a message naming
+ * the field in errstr (e.g. "user_id is empty", "value is NaN"). */
 sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
                             const sr_event_limits_t *lim, sr_event_t *ev,
                             char *errstr, size_t errlen);
+
+/* The fields of one event as a decoder found them, before validation. Ids
+ * point into the decoder's storage and need not be NUL-terminated. */
+typedef struct sr_event_fields {
+  const char *user_id; /* NULL when absent */
+  size_t user_len;
+  const char *item_id; /* NULL when absent */
+  size_t item_len;
+  int64_t type;          /* proto number; 0 or out of range is rejected */
+  const char *type_name; /* the spelling when type came as a name, or NULL */
+  double value;
+  int64_t timestamp_ms;
+} sr_event_fields_t;
+
+/* Applies the rules of sr_event_decode (ids, type, value, timestamp; not the
+ * size limit) to fld and fills *ev. lim may be NULL. Returns SR_REASON_OK, or
+ * the reason with errstr naming the field. For decoders of other formats. */
+sr_reason_t sr_event_validate(const sr_event_fields_t *fld,
+                              const sr_event_limits_t *lim, sr_event_t *ev,
+                              char *errstr, size_t errlen);
+
+/* Appends s[0..len) to out as a quoted JSON string; invalid UTF-8 bytes
+ * become U+FFFD so the output always parses. Returns 0 or -1 (nomem). */
+int sr_json_quote(sr_buf_t *out, const char *s, size_t len);
 
 /* Encodes ev as a protobuf Event, appended to out. Returns 0 or -1 (nomem). */
 int sr_event_encode_proto(const sr_event_t *ev, sr_buf_t *out);

@@ -43,6 +43,13 @@ typedef struct sr_ckpt sr_ckpt_t;
 /* CRC32C (Castagnoli) of data, continuing from crc (start with 0). */
 uint32_t sr_crc32c(uint32_t crc, const void *data, size_t len);
 
+/* sr_crc32c computed by the portable table code even where the CPU has a
+ * CRC32C instruction; for tests that both paths agree. */
+uint32_t sr_crc32c_sw(uint32_t crc, const void *data, size_t len);
+
+/* 1 when sr_crc32c uses the SSE4.2 instruction, else 0. */
+int sr_crc32c_hw_available(void);
+
 /* Writes dir/checkpoint-<seq>.ckpt (seq zero-padded to 20 digits) through
  * dir/checkpoint-<seq>.tmp: write, fsync, rename, fsync dir; then deletes all
  * but the newest keep checkpoints and any stale .tmp files. Creates dir when
@@ -58,6 +65,12 @@ sr_err_t sr_ckpt_write(const char *dir, const sr_ckpt_meta_t *meta,
  * SR_ERR_TRUNCATED, SR_ERR_CRC (naming the section), SR_ERR_CORRUPT. */
 sr_err_t sr_ckpt_read(const char *path, sr_ckpt_t **out, char *errstr,
                       size_t errlen);
+
+/* Parses and fully verifies a checkpoint image held in memory (copied, so
+ * data needs no alignment); name stands for the file in messages. Same
+ * errors as sr_ckpt_read except SR_ERR_IO; the same parser runs in both. */
+sr_err_t sr_ckpt_parse(const void *data, size_t len, const char *name,
+                       sr_ckpt_t **out, char *errstr, size_t errlen);
 
 /* The header of a loaded checkpoint. */
 const sr_ckpt_meta_t *sr_ckpt_meta(const sr_ckpt_t *ckpt);
@@ -78,7 +91,8 @@ typedef void(sr_ckpt_skip_cb)(void *opaque, const char *path, sr_err_t err,
 /* Loads the newest checkpoint in dir that verifies, calling on_skip (may be
  * NULL) for each newer one that does not. Returns SR_OK with *out and
  * path_out set, SR_ERR_NOT_FOUND when dir has no checkpoint (or does not
- * exist), or the error of the oldest candidate when none verifies. */
+ * exist), or the error of the oldest candidate when none verifies (that
+ * last failure goes to errstr, not to on_skip, so it is reported once). */
 sr_err_t sr_ckpt_load_newest(const char *dir, sr_ckpt_t **out, char *path_out,
                              size_t path_len, sr_ckpt_skip_cb *on_skip,
                              void *opaque, char *errstr, size_t errlen);

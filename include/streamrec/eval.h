@@ -1,0 +1,37 @@
+/* Prequential (test-then-train) evaluation: for each event whose user has an
+ * earlier event, rank every item seen so far, excluding the user's own
+ * earlier items; a hit when the event's item is in the top n (a never-seen
+ * item is a miss); then learn from the event. Single-threaded. */
+#ifndef STREAMREC_EVAL_H
+#define STREAMREC_EVAL_H
+
+#include "streamrec/model.h"
+
+typedef struct sr_eval_stats {
+  uint64_t events;    /* events learned from */
+  uint64_t evaluated; /* events tested before learning */
+  uint64_t hits;      /* tested events whose item ranked in the top n */
+  double ndcg_sum;    /* sum of 1/log2(rank+1) over hits */
+  double rr_sum;      /* sum of 1/rank over tested events (full rank) */
+} sr_eval_stats_t;
+
+typedef struct sr_eval sr_eval_t;
+
+/* Evaluates mdl (borrowed; it learns from every event) at cut-off n.
+ * NULL when out of memory. */
+sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n);
+
+/* Frees the evaluator, not the model. Accepts NULL. */
+void sr_eval_free(sr_eval_t *ev);
+
+/* Tests then learns one event. Returns SR_OK or SR_ERR_NOMEM. */
+sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event);
+
+/* Figures so far. */
+const sr_eval_stats_t *sr_eval_stats(const sr_eval_t *ev);
+
+/* The popularity ranker as a model: every user is cold, counts never decay,
+ * the user's own items excluded. Pass it to sr_eval_new. */
+sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen);
+
+#endif

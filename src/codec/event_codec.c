@@ -1,0 +1,611 @@
+/* Event codec: protobuf-c and jansson decoding, validation, encoding. */
+#include "codec/event_codec.h"
+
+#include "streamrec.pb-c.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Wire types of the Event fields 1..5, as protobuf encodes them. */
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+static const char *const field_names[6] = {NULL,   "user_id", "item_id",
+                                           "type", "value",   "timestamp_ms"};
+static const int field_wire[6] = {-1,        WT_LEN, WT_LEN,
+                                  WT_VARINT, WT_I32, WT_VARINT};
+
+int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt) {
+  if (strcmp(name, "auto") == 0)
+    *fmt = SR_WIRE_AUTO;
+  else if (strcmp(name, "proto") == 0 || strcmp(name, "protobuf") == 0)
+    *fmt = SR_WIRE_PROTO;
+  else if (strcmp(name, "json") == 0)
+    *fmt = SR_WIRE_JSON;
+  else
+    return -1;
+  return 0;
+}
+
+__attribute__((format(printf, 4, 5))) static sr_reason_t
+reject(sr_reason_t reason, char *errstr, size_t errlen, const char *fmt, ...) {
+  if (errstr && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return reason;
+}
+
+static sr_reason_t check_id(const char *name, const char *id, size_t len,
+                            size_t max, char *errstr, size_t errlen) {
+  if (!id || len == 0)
+    return reject(SR_REASON_EMPTY_ID, errstr, errlen, "%s is empty", name);
+  const char *nul = memchr(id, '\0', len);
+  if (nul)
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "%s contains a NUL byte at offset %zu", name,
+                  (size_t)(nul - id));
+  if (len > max)
+    return reject(SR_REASON_ID_TOO_LONG, errstr, errlen,
+                  "%s is %zu bytes, limit %zu", name, len, max);
+  return SR_REASON_OK;
+}
+
+static sr_reason_t check_type(const sr_event_fields_t *fld, char *errstr,
+                              size_t errlen) {
+  if (fld->type_name && (fld->type <= 0 || fld->type >= SR_EV__COUNT))
+    return reject(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
+                  "type \"%.64s\" is unknown", fld->type_name);
+  if (fld->type == 0)
+    return reject(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
+                  "type is unspecified");
+  if (fld->type < 0 || fld->type >= SR_EV__COUNT)
+    return reject(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
+                  "type %" PRId64 " is unknown", fld->type);
+  return SR_REASON_OK;
+}
+
+static sr_reason_t check_value(double value, char *errstr, size_t errlen) {
+  if (isnan(value))
+    return reject(SR_REASON_NON_FINITE, errstr, errlen, "value is NaN");
+  if (isinf(value))
+    return reject(SR_REASON_NON_FINITE, errstr, errlen, "value is infinite");
+  /* Annex F makes the conversion round; only a double that rounds to an
+   * infinite float is out of range (FLT_MAX itself prints as 3.40282347e38,
+   * slightly above FLT_MAX). */
+  if (isinf((float)value))
+    return reject(SR_REASON_NON_FINITE, errstr, errlen,
+                  "value %g is out of float range", value);
+  return SR_REASON_OK;
+}
+
+static sr_reason_t check_time(int64_t ts, const sr_event_limits_t *lim,
+                              char *errstr, size_t errlen) {
+  if (!lim || lim->max_future_ms <= 0)
+    return SR_REASON_OK;
+  int64_t now = lim->now_ms ? lim->now_ms : sr_now_ms();
+  /* Saturate rather than overflow when now + skew passes INT64_MAX. */
+  int64_t limit = now > INT64_MAX - lim->max_future_ms
+                      ? INT64_MAX
+                      : now + lim->max_future_ms;
+  if (ts > limit)
+    return reject(SR_REASON_FUTURE_TS, errstr, errlen,
+                  "timestamp_ms %" PRId64 " is more than %" PRId64
+                  " ms after now (%" PRId64 ")",
+                  ts, lim->max_future_ms, now);
+  return SR_REASON_OK;
+}
+
+static void copy_id(char *dst, uint16_t *dst_len, const char *src, size_t len) {
+  memcpy(dst, src, len);
+  dst[len] = '\0';
+  *dst_len = (uint16_t)len;
+}
+
+sr_reason_t sr_event_validate(const sr_event_fields_t *fld,
+                              const sr_event_limits_t *lim, sr_event_t *ev,
+                              char *errstr, size_t errlen) {
+  size_t max_id = SR_ID_MAX;
+  if (lim && lim->max_id_len && lim->max_id_len < SR_ID_MAX)
+    max_id = lim->max_id_len;
+  sr_reason_t reason;
+  if ((reason = check_id("user_id", fld->user_id, fld->user_len, max_id, errstr,
+                         errlen)) ||
+      (reason = check_id("item_id", fld->item_id, fld->item_len, max_id, errstr,
+                         errlen)) ||
+      (reason = check_type(fld, errstr, errlen)) ||
+      (reason = check_value(fld->value, errstr, errlen)) ||
+      (reason = check_time(fld->timestamp_ms, lim, errstr, errlen)))
+    return reason;
+  copy_id(ev->user_id, &ev->user_len, fld->user_id, fld->user_len);
+  copy_id(ev->item_id, &ev->item_len, fld->item_id, fld->item_len);
+  ev->type = (sr_event_type_t)fld->type;
+  ev->value = (float)fld->value;
+  ev->timestamp_ms = fld->timestamp_ms;
+  return SR_REASON_OK;
+}
+
+/* Reads a base-128 varint at *pos. Returns 0, or -1 when the input ends
+ * first or the varint is longer than 10 bytes. */
+static int read_varint(const uint8_t *p, size_t len, size_t *pos,
+                       uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
+    uint8_t b = p[(*pos)++];
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Skips the payload of one field of wire type wt at *pos; *len_out gets the
+ * length of a length-delimited payload. Returns 0, or -1 when truncated. */
+static int skip_payload(const uint8_t *p, size_t len, size_t *pos, unsigned wt,
+                        uint64_t *len_out) {
+  uint64_t n = 0;
+  switch (wt) {
+  case WT_VARINT: return read_varint(p, len, pos, &n);
+  case WT_I64: n = 8; break;
+  case WT_I32: n = 4; break;
+  case WT_LEN:
+    if (read_varint(p, len, pos, &n) != 0)
+      return -1;
+    *len_out = n;
+    break;
+  }
+  if (n > len - *pos)
+    return -1;
+  *pos += (size_t)n;
+  return 0;
+}
+
+static const char *wire_field_name(uint64_t field, char *buf, size_t len) {
+  if (field >= 1 && field <= 5)
+    return field_names[field];
+  snprintf(buf, len, "field %" PRIu64, field);
+  return buf;
+}
+
+/* Walks the protobuf framing before protobuf-c does, for two reasons: a
+ * rejection can then name the field, and the wire length of each id (the
+ * last occurrence wins, as in protobuf-c) reveals embedded NUL bytes that
+ * protobuf-c's NUL-terminated copies hide. */
+static sr_reason_t scan_event(const uint8_t *p, size_t len, size_t id_len[3],
+                              char *errstr, size_t errlen) {
+  size_t pos = 0;
+  char buf[32];
+  while (pos < len) {
+    uint64_t tag, n = 0;
+    if (read_varint(p, len, &pos, &tag) != 0)
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "protobuf: bad tag at byte %zu", pos);
+    uint64_t field = tag >> 3;
+    unsigned wt = (unsigned)(tag & 7);
+    const char *name = wire_field_name(field, buf, sizeof buf);
+    if (field == 0 || field > 536870911)
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "protobuf: invalid field number %" PRIu64, field);
+    if (wt != WT_VARINT && wt != WT_I64 && wt != WT_LEN && wt != WT_I32)
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "protobuf: %s has unsupported wire type %u", name, wt);
+    if (field <= 5 && (int)wt != field_wire[field])
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "protobuf: %s has wire type %u, expected %d", name, wt,
+                    field_wire[field]);
+    if (skip_payload(p, len, &pos, wt, &n) != 0)
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "protobuf: %s is truncated", name);
+    if (field <= 2)
+      id_len[field] = (size_t)n;
+  }
+  return SR_REASON_OK;
+}
+
+/* A bump allocator on the caller's stack, so that unpacking a typical
+ * event (struct plus two short ids) costs no malloc; larger requests fall
+ * back to the heap. */
+typedef struct arena {
+  size_t used;
+  _Alignas(max_align_t) unsigned char mem[1024];
+} arena_t;
+
+static void *arena_alloc(void *data, size_t size) {
+  arena_t *arena = data;
+  size_t need = (size + 15) & ~(size_t)15;
+  if (need >= size && need <= sizeof arena->mem - arena->used) {
+    void *ptr = arena->mem + arena->used;
+    arena->used += need;
+    return ptr;
+  }
+  return malloc(size);
+}
+
+static void arena_free(void *data, void *ptr) {
+  arena_t *arena = data;
+  uintptr_t addr = (uintptr_t)ptr, base = (uintptr_t)arena->mem;
+  if (addr >= base && addr < base + sizeof arena->mem)
+    return;
+  free(ptr);
+}
+
+/* Fails when protobuf-c's copy of an id is shorter than its wire length,
+ * that is when the id holds a NUL byte. */
+static sr_reason_t check_nul(const char *name, const char *id, size_t len,
+                             char *errstr, size_t errlen) {
+  size_t n = strnlen(id, len);
+  if (n == len)
+    return SR_REASON_OK;
+  return reject(SR_REASON_DECODE, errstr, errlen,
+                "%s contains a NUL byte at offset %zu", name, n);
+}
+
+static sr_reason_t decode_proto(const uint8_t *p, size_t len,
+                                const sr_event_limits_t *lim, sr_event_t *ev,
+                                char *errstr, size_t errlen) {
+  size_t id_len[3] = {0, 0, 0};
+  sr_reason_t reason = scan_event(p, len, id_len, errstr, errlen);
+  if (reason)
+    return reason;
+  arena_t arena;
+  arena.used = 0;
+  ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
+  Streamrec__V1__Event *msg = streamrec__v1__event__unpack(&alloc, len, p);
+  if (!msg)
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "protobuf: not a valid Event");
+  if (!(reason =
+            check_nul("user_id", msg->user_id, id_len[1], errstr, errlen)) &&
+      !(reason =
+            check_nul("item_id", msg->item_id, id_len[2], errstr, errlen))) {
+    sr_event_fields_t fld = {
+        .user_id = msg->user_id,
+        .user_len = id_len[1],
+        .item_id = msg->item_id,
+        .item_len = id_len[2],
+        .type = (int64_t)msg->type,
+        .value = msg->value,
+        .timestamp_ms = msg->timestamp_ms,
+    };
+    reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
+  }
+  streamrec__v1__event__free_unpacked(msg, &alloc);
+  return reason;
+}
+
+/* The member spelled snake (or camel, the alternative proto3 JSON accepts);
+ * NULL when absent or null, which proto3 JSON treats alike. */
+static json_t *member(json_t *obj, const char *snake, const char *camel) {
+  json_t *val = json_object_get(obj, snake);
+  if (!val && camel)
+    val = json_object_get(obj, camel);
+  return json_is_null(val) ? NULL : val;
+}
+
+static const char *json_kind(const json_t *val) {
+  switch (json_typeof(val)) {
+  case JSON_OBJECT: return "an object";
+  case JSON_ARRAY: return "an array";
+  case JSON_STRING: return "a string";
+  case JSON_INTEGER:
+  case JSON_REAL: return "a number";
+  case JSON_TRUE:
+  case JSON_FALSE: return "a boolean";
+  case JSON_NULL: return "null";
+  }
+  return "unknown";
+}
+
+static sr_reason_t json_id(json_t *obj, const char *snake, const char *camel,
+                           const char **id, size_t *len, char *errstr,
+                           size_t errlen) {
+  json_t *val = member(obj, snake, camel);
+  if (!val)
+    return SR_REASON_OK;
+  if (!json_is_string(val))
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "%s must be a string, not %s", snake, json_kind(val));
+  *id = json_string_value(val);
+  *len = json_string_length(val);
+  return SR_REASON_OK;
+}
+
+/* Parses a whole string of decimal digits with an optional minus sign, the
+ * form proto3 JSON gives int64 values. Returns 0 or -1. */
+static int parse_int64(const char *s, int64_t *out) {
+  if (!(*s == '-' || (*s >= '0' && *s <= '9')))
+    return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* int64 per proto3 JSON: an integer, an integral real, or a string. */
+static sr_reason_t json_int64(json_t *val, const char *name, int64_t *out,
+                              char *errstr, size_t errlen) {
+  if (!val)
+    return SR_REASON_OK;
+  if (json_is_integer(val)) {
+    *out = json_integer_value(val);
+    return SR_REASON_OK;
+  }
+  if (json_is_real(val)) {
+    double d = json_real_value(val);
+    if (d == floor(d) && d >= -0x1p63 && d < 0x1p63) {
+      *out = (int64_t)d;
+      return SR_REASON_OK;
+    }
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "%s %g is not a 64-bit integer", name, d);
+  }
+  if (json_is_string(val)) {
+    if (parse_int64(json_string_value(val), out) == 0)
+      return SR_REASON_OK;
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "%s \"%.32s\" is not a 64-bit integer", name,
+                  json_string_value(val));
+  }
+  return reject(SR_REASON_DECODE, errstr, errlen,
+                "%s must be an integer or a string, not %s", name,
+                json_kind(val));
+}
+
+static sr_reason_t json_event_type(json_t *obj, sr_event_fields_t *fld,
+                                   char *errstr, size_t errlen) {
+  json_t *val = member(obj, "type", NULL);
+  if (!val)
+    return SR_REASON_OK;
+  if (json_is_integer(val)) {
+    fld->type = json_integer_value(val);
+    return SR_REASON_OK;
+  }
+  if (!json_is_string(val))
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "type must be a name or a number, not %s", json_kind(val));
+  sr_event_type_t type;
+  const char *name = json_string_value(val);
+  /* A name with a NUL inside would match its prefix in strcasecmp. */
+  if (strlen(name) == json_string_length(val) &&
+      sr_event_type_parse(name, &type) == 0) {
+    fld->type = type;
+    return SR_REASON_OK;
+  }
+  fld->type = -1;
+  fld->type_name = name;
+  return SR_REASON_OK;
+}
+
+/* A float per proto3 JSON: a number, "NaN", "Infinity", "-Infinity", or a
+ * decimal number in a string. */
+static int parse_float_string(const char *s, double *out) {
+  if (strcmp(s, "NaN") == 0)
+    *out = NAN;
+  else if (strcmp(s, "Infinity") == 0)
+    *out = INFINITY;
+  else if (strcmp(s, "-Infinity") == 0)
+    *out = -INFINITY;
+  else {
+    /* strtod alone would also take "inf", hex and leading blanks. */
+    if (*s == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
+      return -1;
+    char *end;
+    *out = strtod(s, &end);
+    return *end ? -1 : 0;
+  }
+  return 0;
+}
+
+static sr_reason_t json_value(json_t *obj, double *out, char *errstr,
+                              size_t errlen) {
+  json_t *val = member(obj, "value", NULL);
+  if (!val)
+    return SR_REASON_OK;
+  if (json_is_number(val)) {
+    *out = json_number_value(val);
+    return SR_REASON_OK;
+  }
+  if (json_is_string(val)) {
+    if (parse_float_string(json_string_value(val), out) == 0)
+      return SR_REASON_OK;
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "value \"%.32s\" is not a number", json_string_value(val));
+  }
+  return reject(SR_REASON_DECODE, errstr, errlen,
+                "value must be a number, not %s", json_kind(val));
+}
+
+static sr_reason_t json_fields(json_t *obj, sr_event_fields_t *fld,
+                               char *errstr, size_t errlen) {
+  sr_reason_t reason;
+  if ((reason = json_id(obj, "user_id", "userId", &fld->user_id, &fld->user_len,
+                        errstr, errlen)) ||
+      (reason = json_id(obj, "item_id", "itemId", &fld->item_id, &fld->item_len,
+                        errstr, errlen)) ||
+      (reason = json_event_type(obj, fld, errstr, errlen)) ||
+      (reason = json_value(obj, &fld->value, errstr, errlen)) ||
+      (reason = json_int64(member(obj, "timestamp_ms", "timestampMs"),
+                           "timestamp_ms", &fld->timestamp_ms, errstr, errlen)))
+    return reason;
+  return SR_REASON_OK;
+}
+
+static sr_reason_t decode_json(const char *p, size_t len,
+                               const sr_event_limits_t *lim, sr_event_t *ev,
+                               char *errstr, size_t errlen) {
+  json_error_t jerr;
+  /* NULs are allowed through jansson so that the rejection names the id. */
+  json_t *root = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
+  if (!root)
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "json: %s (line %d, column %d)", jerr.text, jerr.line,
+                  jerr.column);
+  sr_event_fields_t fld = {0};
+  sr_reason_t reason;
+  if (!json_is_object(root))
+    reason =
+        reject(SR_REASON_DECODE, errstr, errlen,
+               "json: an event must be an object, not %s", json_kind(root));
+  else if (!(reason = json_fields(root, &fld, errstr, errlen)))
+    reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
+  json_decref(root);
+  return reason;
+}
+
+sr_wire_fmt_t sr_wire_detect(const void *data, size_t len) {
+  const char *p = data;
+  for (size_t i = 0; i < len; i++) {
+    if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+      continue;
+    return p[i] == '{' ? SR_WIRE_JSON : SR_WIRE_PROTO;
+  }
+  return SR_WIRE_PROTO;
+}
+
+sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
+                            const sr_event_limits_t *lim, sr_event_t *ev,
+                            char *errstr, size_t errlen) {
+  if (lim && lim->max_message_bytes && len > lim->max_message_bytes)
+    return reject(SR_REASON_TOO_LARGE, errstr, errlen,
+                  "message is %zu bytes, limit %zu", len,
+                  lim->max_message_bytes);
+  if (!data)
+    data = "";
+  if (fmt == SR_WIRE_AUTO)
+    fmt = sr_wire_detect(data, len);
+  if (fmt == SR_WIRE_JSON)
+    return decode_json(data, len, lim, ev, errstr, errlen);
+  return decode_proto(data, len, lim, ev, errstr, errlen);
+}
+
+int sr_event_encode_proto(const sr_event_t *ev, sr_buf_t *out) {
+  Streamrec__V1__Event msg = STREAMREC__V1__EVENT__INIT;
+  /* protobuf-c's fields are not const, but packing only reads them. */
+  msg.user_id = (char *)ev->user_id;
+  msg.item_id = (char *)ev->item_id;
+  msg.type = (Streamrec__V1__EventType)ev->type;
+  msg.value = ev->value;
+  msg.timestamp_ms = ev->timestamp_ms;
+  size_t size = streamrec__v1__event__get_packed_size(&msg);
+  /* An all-default event packs to nothing; out->data may still be NULL. */
+  if (size == 0)
+    return 0;
+  if (sr_buf_reserve(out, size) != 0)
+    return -1;
+  out->len += streamrec__v1__event__pack(&msg, (uint8_t *)out->data + out->len);
+  return 0;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+  size_t need;
+  uint32_t cp;
+  if (s[0] < 0x80)
+    return 1;
+  if ((s[0] & 0xe0) == 0xc0)
+    need = 2, cp = s[0] & 0x1f;
+  else if ((s[0] & 0xf0) == 0xe0)
+    need = 3, cp = s[0] & 0x0f;
+  else if ((s[0] & 0xf8) == 0xf0)
+    need = 4, cp = s[0] & 0x07;
+  else
+    return 0;
+  if (n < need)
+    return 0;
+  for (size_t i = 1; i < need; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  if (cp < min_cp[need] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return need;
+}
+
+static int quote_byte(sr_buf_t *out, unsigned char c) {
+  switch (c) {
+  case '"': return sr_buf_append(out, "\\\"", 2);
+  case '\\': return sr_buf_append(out, "\\\\", 2);
+  case '\n': return sr_buf_append(out, "\\n", 2);
+  case '\r': return sr_buf_append(out, "\\r", 2);
+  case '\t': return sr_buf_append(out, "\\t", 2);
+  }
+  if (c < 0x20)
+    return sr_buf_printf(out, "\\u%04x", c);
+  return sr_buf_append(out, &c, 1);
+}
+
+/* Length of the run at p that JSON takes verbatim: printable ASCII other
+ * than the quote and the backslash. */
+static size_t plain_run(const unsigned char *p, size_t len) {
+  size_t n = 0;
+  while (n < len && p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\')
+    n++;
+  return n;
+}
+
+int sr_json_quote(sr_buf_t *out, const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  if (sr_buf_append(out, "\"", 1) != 0)
+    return -1;
+  for (size_t i = 0; i < len;) {
+    size_t n = plain_run(p + i, len - i);
+    int rc;
+    if (n > 0) {
+      rc = sr_buf_append(out, p + i, n);
+    } else if ((n = utf8_len(p + i, len - i)) == 0) {
+      rc = sr_buf_append(out, "\\ufffd", 6);
+      n = 1;
+    } else if (n == 1) {
+      rc = quote_byte(out, p[i]);
+    } else {
+      rc = sr_buf_append(out, p + i, n);
+    }
+    if (rc != 0)
+      return -1;
+    i += n;
+  }
+  return sr_buf_append(out, "\"", 1);
+}
+
+/* Ids are measured, not taken from user_len/item_len, so that an event a
+ * caller filled with snprintf alone encodes the same as in protobuf. */
+static size_t id_len(const char *id) {
+  return strnlen(id, SR_ID_MAX + 1);
+}
+
+int sr_event_encode_json(const sr_event_t *ev, sr_buf_t *out) {
+  const char *type = sr_event_type_name(ev->type);
+  if (sr_buf_append(out, "{\"user_id\":", 11) != 0 ||
+      sr_json_quote(out, ev->user_id, id_len(ev->user_id)) != 0 ||
+      sr_buf_append(out, ",\"item_id\":", 11) != 0 ||
+      sr_json_quote(out, ev->item_id, id_len(ev->item_id)) != 0)
+    return -1;
+  int rc = type ? sr_buf_printf(out, ",\"type\":\"%s\"", type)
+                : sr_buf_printf(out, ",\"type\":%d", (int)ev->type);
+  if (rc != 0)
+    return -1;
+  /* %.9g round-trips every float; proto3 JSON spells the rest as strings. */
+  if (isnan(ev->value))
+    rc = sr_buf_printf(out, ",\"value\":\"NaN\"");
+  else if (isinf(ev->value))
+    rc = sr_buf_printf(out, ",\"value\":\"%sInfinity\"",
+                       ev->value < 0 ? "-" : "");
+  else
+    rc = sr_buf_printf(out, ",\"value\":%.9g", (double)ev->value);
+  if (rc != 0)
+    return -1;
+  return sr_buf_printf(out, ",\"timestamp_ms\":%" PRId64 "}", ev->timestamp_ms);
+}

@@ -1,0 +1,93 @@
+/* Prequential evaluation; see include/streamrec/eval.h. */
+#include "streamrec/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+struct sr_eval {
+  sr_model_t *mdl;
+  size_t n;
+  float *scores;
+  size_t scores_cap;
+  sr_eval_stats_t stats;
+};
+
+sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
+  sr_eval_t *ev = calloc(1, sizeof(*ev));
+  if (!ev)
+    return NULL;
+  ev->mdl = mdl;
+  ev->n = n;
+  return ev;
+}
+
+void sr_eval_free(sr_eval_t *ev) {
+  if (!ev)
+    return;
+  free(ev->scores);
+  free(ev);
+}
+
+const sr_eval_stats_t *sr_eval_stats(const sr_eval_t *ev) {
+  return &ev->stats;
+}
+
+/* 1-based rank of item among all scored items (ties: lower row first), or 0
+ * when the item is excluded. */
+static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
+  float t = scores[item];
+  if (t == -INFINITY)
+    return 0;
+  uint64_t above = 0;
+  for (uint32_t j = 0; j < items; j++)
+    above += (scores[j] > t) | ((scores[j] == t) & (j < item));
+  return above + 1;
+}
+
+static int test_event(sr_eval_t *ev, const sr_event_t *event) {
+  int64_t user = sr_model_find_user(ev->mdl, event->user_id, event->user_len);
+  if (user < 0)
+    return 0;
+  ev->stats.evaluated++;
+  int64_t item = sr_model_find_item(ev->mdl, event->item_id, event->item_len);
+  if (item < 0)
+    return 0;
+  uint32_t items = (uint32_t)sr_model_items(ev->mdl);
+  if (items > ev->scores_cap) {
+    size_t cap = items * 2;
+    float *scores = realloc(ev->scores, cap * sizeof(float));
+    if (!scores)
+      return -1;
+    ev->scores = scores;
+    ev->scores_cap = cap;
+  }
+  if (sr_model_score_user(ev->mdl, (uint32_t)user, ev->scores, NULL) != 0)
+    return -1;
+  uint64_t rank = rank_of(ev->scores, items, (uint32_t)item);
+  if (rank == 0)
+    return 0;
+  ev->stats.rr_sum += 1.0 / (double)rank;
+  if (rank <= ev->n) {
+    ev->stats.hits++;
+    ev->stats.ndcg_sum += 1.0 / log2((double)rank + 1.0);
+  }
+  return 0;
+}
+
+sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event) {
+  if (test_event(ev, event) != 0)
+    return SR_ERR_NOMEM;
+  ev->stats.events++;
+  return sr_model_learn(ev->mdl, event, NULL);
+}
+
+sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen) {
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 1;
+  conf.negatives = 0;
+  conf.pop_half_life = 0;
+  conf.seen_size = 0;
+  conf.min_user_events = UINT32_MAX;
+  return sr_model_new(&conf, errstr, errlen);
+}

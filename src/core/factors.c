@@ -1,0 +1,53 @@
+/* Factor matrices; see factors.h. */
+#include "core/factors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sr_factors_init(sr_factors_t *fac, uint32_t dims) {
+  memset(fac, 0, sizeof(*fac));
+  fac->dims = dims;
+  fac->stride = (dims + 15) & ~15u;
+}
+
+void sr_factors_free(sr_factors_t *fac) {
+  free(fac->data);
+  fac->data = NULL;
+  fac->rows = fac->cap = 0;
+}
+
+static int reserve(sr_factors_t *fac, uint32_t rows) {
+  if (rows <= fac->cap)
+    return 0;
+  uint32_t cap = fac->cap ? fac->cap : 256;
+  while (cap < rows)
+    cap = cap < (1u << 30) ? cap * 2 : rows;
+  size_t bytes = (size_t)cap * fac->stride * sizeof(float);
+  float *data = aligned_alloc(64, bytes);
+  if (!data)
+    return -1;
+  size_t used = (size_t)fac->rows * fac->stride * sizeof(float);
+  if (used)
+    memcpy(data, fac->data, used);
+  memset((char *)data + used, 0, bytes - used);
+  free(fac->data);
+  fac->data = data;
+  fac->cap = cap;
+  return 0;
+}
+
+int64_t sr_factors_add(sr_factors_t *fac, sr_rng_t *rng, float scale) {
+  if (reserve(fac, fac->rows + 1) != 0)
+    return -1;
+  float *row = sr_factors_row(fac, fac->rows);
+  for (uint32_t f = 0; f < fac->dims; f++)
+    row[f] = scale * sr_rng_sym(rng);
+  return fac->rows++;
+}
+
+int sr_factors_resize(sr_factors_t *fac, uint32_t rows) {
+  if (reserve(fac, rows) != 0)
+    return -1;
+  fac->rows = rows;
+  return 0;
+}

@@ -1,0 +1,42 @@
+/* Growable row-major float matrices with 64-byte aligned rows. Row stride is
+ * dims rounded up to 16 floats; padding stays zero. Single-threaded. */
+#ifndef SR_FACTORS_H
+#define SR_FACTORS_H
+
+#include "core/rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sr_factors {
+  float *data;
+  uint32_t rows;   /* rows in use */
+  uint32_t cap;    /* rows allocated */
+  uint32_t dims;   /* columns in use */
+  uint32_t stride; /* floats between rows */
+} sr_factors_t;
+
+/* Sets up an empty matrix of dims columns. */
+void sr_factors_init(sr_factors_t *fac, uint32_t dims);
+
+/* Releases the storage. */
+void sr_factors_free(sr_factors_t *fac);
+
+/* Appends one row filled with uniform values in [-scale, scale) from rng.
+ * Returns the row, or -1 when out of memory. */
+int64_t sr_factors_add(sr_factors_t *fac, sr_rng_t *rng, float scale);
+
+/* Makes rows rows available (zeroed), for restoring. Returns 0 or -1. */
+int sr_factors_resize(sr_factors_t *fac, uint32_t rows);
+
+/* Pointer to row r. */
+static inline float *sr_factors_row(const sr_factors_t *fac, uint32_t r) {
+  return fac->data + (size_t)r * fac->stride;
+}
+
+/* Bytes allocated. */
+static inline uint64_t sr_factors_bytes(const sr_factors_t *fac) {
+  return (uint64_t)fac->cap * fac->stride * sizeof(float);
+}
+
+#endif

@@ -1,0 +1,83 @@
+/* Update rules and negative sampling; see learner.h. */
+#include "core/learner.h"
+
+#include <stdlib.h>
+
+float sr_learner_dot(const float *restrict a, const float *restrict b,
+                     uint32_t dims) {
+  float s = 0;
+  for (uint32_t f = 0; f < dims; f++)
+    s += a[f] * b[f];
+  return s;
+}
+
+float sr_learner_step(float *restrict u, float *restrict v, uint32_t dims,
+                      float target, float w, float lr, float reg) {
+  float err = target - sr_learner_dot(u, v, dims);
+  float g = lr * w * err, keep = 1.0f - lr * reg;
+  for (uint32_t f = 0; f < dims; f++) {
+    float uf = u[f];
+    u[f] = keep * uf + g * v[f];
+    v[f] = keep * v[f] + g * uf;
+  }
+  return err;
+}
+
+float sr_learner_rating(float *restrict u, float *restrict v, float *bu,
+                        float *bi, float mu, float r, uint32_t dims, float lr,
+                        float reg, float blr, float breg) {
+  float err = r - (mu + *bu + *bi + sr_learner_dot(u, v, dims));
+  *bu += blr * (err - breg * *bu);
+  *bi += blr * (err - breg * *bi);
+  float g = lr * err, keep = 1.0f - lr * reg;
+  for (uint32_t f = 0; f < dims; f++) {
+    float uf = u[f];
+    u[f] = keep * uf + g * v[f];
+    v[f] = keep * v[f] + g * uf;
+  }
+  return err;
+}
+
+int sr_recent_init(sr_recent_t *rec, uint32_t cap) {
+  rec->items = calloc(cap, sizeof(uint32_t));
+  rec->cap = cap;
+  rec->len = rec->head = 0;
+  return rec->items ? 0 : -1;
+}
+
+void sr_recent_free(sr_recent_t *rec) {
+  free(rec->items);
+  rec->items = NULL;
+}
+
+void sr_recent_push(sr_recent_t *rec, uint32_t item) {
+  rec->items[rec->head] = item;
+  rec->head = (rec->head + 1) % rec->cap;
+  if (rec->len < rec->cap)
+    rec->len++;
+}
+
+static int drawn(const uint32_t *out, uint32_t n, uint32_t item) {
+  for (uint32_t i = 0; i < n; i++)
+    if (out[i] == item)
+      return 1;
+  return 0;
+}
+
+uint32_t sr_recent_sample(const sr_recent_t *rec, sr_rng_t *rng,
+                          const sr_seen_t *seen, uint32_t user, uint32_t skip,
+                          uint32_t *out, uint32_t k) {
+  uint32_t n = 0;
+  if (rec->len == 0)
+    return 0;
+  /* A bounded number of tries keeps heavy users (who have seen most of the
+   * window) from stalling the loop. */
+  for (uint32_t tries = 0; n < k && tries < 4 * k + 8; tries++) {
+    uint32_t item = rec->items[sr_rng_below(rng, rec->len)];
+    if (item == skip || drawn(out, n, item) ||
+        sr_seen_contains(seen, user, item))
+      continue;
+    out[n++] = item;
+  }
+  return n;
+}

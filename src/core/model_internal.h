@@ -1,0 +1,52 @@
+/* The model's state, shared by model.c (learning, scoring) and
+ * model_state.c (snapshots, restore, digest). Not part of the public API. */
+#ifndef SR_MODEL_INTERNAL_H
+#define SR_MODEL_INTERNAL_H
+
+#include "core/factors.h"
+#include "core/idmap.h"
+#include "core/learner.h"
+#include "core/popular.h"
+#include "core/rng.h"
+#include "core/seen.h"
+#include "streamrec/model.h"
+
+/* Users scored per sgemm: bounds the score scratch to CHUNK x items. */
+#define CHUNK 64
+
+struct sr_model {
+  sr_model_conf_t conf;
+  sr_idmap_t *users;
+  sr_idmap_t *items;
+  sr_factors_t ufac;
+  sr_factors_t ifac;
+  float *ubias;
+  float *ibias;
+  uint32_t *uevents;
+  uint32_t bias_cap; /* entries in ubias/uevents (users) */
+  uint32_t ibias_cap;
+  sr_seen_t seen;
+  sr_popular_t pop;
+  sr_recent_t recent;
+  sr_rng_t rng;
+  double mu_sum;
+  uint64_t mu_n;
+  uint64_t events;
+  float *batch;  /* CHUNK user rows, packed */
+  float *scores; /* CHUNK x items */
+  float *bias;   /* per-item additive score, kept current by learning */
+  uint32_t scratch_items;
+};
+
+/* Allocates an empty model for conf (no validation). NULL when out of
+ * memory. */
+sr_model_t *sr_model_alloc(const sr_model_conf_t *conf);
+
+/* Recomputes every item's additive score (after a restore). */
+void sr_model_refresh_bias(sr_model_t *mdl);
+
+/* Makes per-user and per-item arrays hold users and items rows. */
+int sr_model_grow_users(sr_model_t *mdl, uint32_t users);
+int sr_model_grow_items(sr_model_t *mdl, uint32_t items);
+
+#endif

@@ -1,0 +1,251 @@
+/* Model snapshots (a full copy as tagged sections), restore and digest.
+ * Rings are written oldest-first, so a restored model behaves exactly like
+ * the one that was copied and both have the same digest. */
+#include "core/model_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+enum {
+  SEC_META = 1,
+  SEC_USER_IDS,
+  SEC_ITEM_IDS,
+  SEC_USER_FACTORS,
+  SEC_ITEM_FACTORS,
+  SEC_USER_BIAS,
+  SEC_ITEM_BIAS,
+  SEC_USER_EVENTS,
+  SEC_SEEN,
+  SEC_POP_COUNTS,
+  SEC_RECENT,
+};
+
+typedef struct meta {
+  uint32_t dims, stride, mode, pad;
+  uint64_t users, items, events, mu_n;
+  double mu_sum, pop_inc;
+} meta_t;
+
+static int add_copy(sr_model_snapshot_t *snap, uint32_t id, const void *data,
+                    uint64_t len) {
+  void *copy = malloc(len ? len : 1);
+  if (!copy)
+    return -1;
+  if (len)
+    memcpy(copy, data, len);
+  snap->sections[snap->n_sections++] = (sr_model_section_t){id, copy, len};
+  return 0;
+}
+
+static int add_seen(sr_model_snapshot_t *snap, const sr_seen_t *seen,
+                    uint32_t users) {
+  sr_buf_t buf = {0};
+  for (uint32_t u = 0; u < users; u++) {
+    const sr_seen_ring_t *ring = &seen->rings[u];
+    uint32_t start = ring->len == seen->max ? ring->head : 0;
+    if (sr_buf_append(&buf, &ring->len, sizeof(uint32_t)) != 0)
+      goto fail;
+    for (uint32_t j = 0; j < ring->len; j++) {
+      uint32_t item = ring->items[(start + j) % ring->len];
+      if (sr_buf_append(&buf, &item, sizeof(item)) != 0)
+        goto fail;
+    }
+  }
+  snap->sections[snap->n_sections++] =
+      (sr_model_section_t){SEC_SEEN, buf.data ? buf.data : malloc(1), buf.len};
+  return 0;
+fail:
+  sr_buf_free(&buf);
+  return -1;
+}
+
+static int add_recent(sr_model_snapshot_t *snap, const sr_recent_t *rec) {
+  uint32_t *items = malloc((rec->len + 1) * sizeof(uint32_t));
+  if (!items)
+    return -1;
+  uint32_t start = rec->len == rec->cap ? rec->head : 0;
+  for (uint32_t j = 0; j < rec->len; j++)
+    items[j] = rec->items[(start + j) % rec->cap];
+  snap->sections[snap->n_sections++] = (sr_model_section_t){
+      SEC_RECENT, items, (uint64_t)rec->len * sizeof(uint32_t)};
+  return 0;
+}
+
+sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
+  uint32_t users = sr_idmap_count(mdl->users),
+           items = sr_idmap_count(mdl->items);
+  meta_t meta = {mdl->conf.dims, mdl->ufac.stride, mdl->conf.mode, 0,
+                 users, items, mdl->events, mdl->mu_n,
+                 mdl->mu_sum, mdl->pop.inc};
+  size_t ulen, ilen;
+  const char *uids = sr_idmap_arena(mdl->users, &ulen);
+  const char *iids = sr_idmap_arena(mdl->items, &ilen);
+  uint64_t frow = (uint64_t)mdl->ufac.stride * sizeof(float);
+  memset(snap, 0, sizeof(*snap));
+  snap->dims = mdl->conf.dims;
+  snap->mode = mdl->conf.mode;
+  snap->users = users;
+  snap->items = items;
+  snap->events_applied = mdl->events;
+  memcpy(snap->rng_state, mdl->rng.s, sizeof(snap->rng_state));
+  if (add_copy(snap, SEC_META, &meta, sizeof(meta)) ||
+      add_copy(snap, SEC_USER_IDS, uids, ulen) ||
+      add_copy(snap, SEC_ITEM_IDS, iids, ilen) ||
+      add_copy(snap, SEC_USER_FACTORS, mdl->ufac.data, users * frow) ||
+      add_copy(snap, SEC_ITEM_FACTORS, mdl->ifac.data, items * frow) ||
+      add_copy(snap, SEC_USER_BIAS, mdl->ubias, users * sizeof(float)) ||
+      add_copy(snap, SEC_ITEM_BIAS, mdl->ibias, items * sizeof(float)) ||
+      add_copy(snap, SEC_USER_EVENTS, mdl->uevents, users * sizeof(uint32_t)) ||
+      add_seen(snap, &mdl->seen, users) ||
+      add_copy(snap, SEC_POP_COUNTS, mdl->pop.counts, items * sizeof(double)) ||
+      add_recent(snap, &mdl->recent)) {
+    sr_model_snapshot_release(snap);
+    return SR_ERR_NOMEM;
+  }
+  return SR_OK;
+}
+
+void sr_model_snapshot_release(sr_model_snapshot_t *snap) {
+  for (size_t k = 0; k < snap->n_sections; k++)
+    free(snap->sections[k].data);
+  snap->n_sections = 0;
+}
+
+uint64_t sr_model_snapshot_digest(const sr_model_snapshot_t *snap) {
+  XXH3_state_t *st = XXH3_createState();
+  if (!st)
+    return 0;
+  XXH3_64bits_reset(st);
+  XXH3_64bits_update(st, snap->rng_state, sizeof(snap->rng_state));
+  for (size_t k = 0; k < snap->n_sections; k++) {
+    const sr_model_section_t *sec = &snap->sections[k];
+    XXH3_64bits_update(st, &sec->id, sizeof(sec->id));
+    XXH3_64bits_update(st, &sec->len, sizeof(sec->len));
+    XXH3_64bits_update(st, sec->data, sec->len);
+  }
+  uint64_t digest = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return digest;
+}
+
+uint64_t sr_model_digest(const sr_model_t *mdl) {
+  sr_model_snapshot_t snap;
+  if (sr_model_snapshot(mdl, &snap) != SR_OK)
+    return 0;
+  uint64_t digest = sr_model_snapshot_digest(&snap);
+  sr_model_snapshot_release(&snap);
+  return digest;
+}
+
+static const sr_model_section_t *find(const sr_model_snapshot_t *snap,
+                                      uint32_t id, uint64_t want) {
+  for (size_t k = 0; k < snap->n_sections; k++)
+    if (snap->sections[k].id == id)
+      return want == UINT64_MAX || snap->sections[k].len == want
+                 ? &snap->sections[k]
+                 : NULL;
+  return NULL;
+}
+
+/* Re-interns every id of an arena; rows come back in the same order. */
+static int restore_ids(sr_idmap_t *map, const sr_model_section_t *sec,
+                       uint64_t count) {
+  const char *p = sec->data, *end = p + sec->len;
+  while (p < end) {
+    const char *nul = memchr(p, '\0', (size_t)(end - p));
+    if (!nul || sr_idmap_intern(map, p, (size_t)(nul - p), NULL) < 0)
+      return -1;
+    p = nul + 1;
+  }
+  return sr_idmap_count(map) == count ? 0 : -1;
+}
+
+static int restore_seen(sr_model_t *mdl, const sr_model_section_t *sec,
+                        uint64_t users) {
+  const uint32_t *p = sec->data;
+  uint64_t words = sec->len / sizeof(uint32_t), at = 0;
+  for (uint64_t u = 0; u < users; u++) {
+    if (at >= words || p[at] > words - at - 1)
+      return -1;
+    uint32_t len = p[at++];
+    for (uint32_t j = 0; j < len; j++, at++)
+      if (p[at] >= sr_idmap_count(mdl->items) ||
+          sr_seen_add(&mdl->seen, (uint32_t)u, p[at]) != 0)
+        return -1;
+  }
+  return at == words ? 0 : -1;
+}
+
+static int restore_arrays(sr_model_t *mdl, const sr_model_snapshot_t *snap,
+                          const meta_t *m) {
+  uint64_t frow = (uint64_t)m->stride * sizeof(float);
+  const sr_model_section_t *uf = find(snap, SEC_USER_FACTORS, m->users * frow),
+                           *itf = find(snap, SEC_ITEM_FACTORS, m->items * frow),
+                           *ub = find(snap, SEC_USER_BIAS, m->users * 4),
+                           *ib = find(snap, SEC_ITEM_BIAS, m->items * 4),
+                           *ue = find(snap, SEC_USER_EVENTS, m->users * 4),
+                           *pc = find(snap, SEC_POP_COUNTS, m->items * 8),
+                           *rc = find(snap, SEC_RECENT, UINT64_MAX);
+  if (!uf || !itf || !ub || !ib || !ue || !pc || !rc ||
+      sr_factors_resize(&mdl->ufac, (uint32_t)m->users) ||
+      sr_factors_resize(&mdl->ifac, (uint32_t)m->items) ||
+      sr_model_grow_users(mdl, (uint32_t)m->users) ||
+      sr_model_grow_items(mdl, (uint32_t)m->items))
+    return -1;
+  memcpy(mdl->ufac.data, uf->data, uf->len);
+  memcpy(mdl->ifac.data, itf->data, itf->len);
+  memcpy(mdl->ubias, ub->data, ub->len);
+  memcpy(mdl->ibias, ib->data, ib->len);
+  memcpy(mdl->uevents, ue->data, ue->len);
+  memcpy(mdl->pop.counts, pc->data, pc->len);
+  mdl->pop.inc = m->pop_inc;
+  sr_popular_refresh(&mdl->pop);
+  const uint32_t *recent = rc->data;
+  for (uint64_t j = 0; j < rc->len / sizeof(uint32_t); j++) {
+    if (recent[j] >= m->items)
+      return -1;
+    sr_recent_push(&mdl->recent, recent[j]);
+  }
+  return 0;
+}
+
+sr_err_t sr_model_restore(const sr_model_conf_t *conf,
+                          const sr_model_snapshot_t *snap, sr_model_t **out,
+                          char *errstr, size_t errlen) {
+  const sr_model_section_t *ms = find(snap, SEC_META, sizeof(meta_t));
+  if (!ms)
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT, "model metadata missing");
+  meta_t m;
+  memcpy(&m, ms->data, sizeof(m));
+  if (m.dims != conf->dims)
+    return sr_errf(errstr, errlen, SR_ERR_DIMS,
+                   "checkpoint has dims %u but model.dims is %u", m.dims,
+                   conf->dims);
+  if (m.mode != (uint32_t)conf->mode)
+    return sr_errf(errstr, errlen, SR_ERR_DIMS,
+                   "checkpoint has mode %s but model.mode is %s",
+                   m.mode ? "explicit" : "implicit",
+                   conf->mode ? "explicit" : "implicit");
+  sr_model_t *mdl = sr_model_new(conf, errstr, errlen);
+  if (!mdl)
+    return SR_ERR_INVALID;
+  const sr_model_section_t *uid = find(snap, SEC_USER_IDS, UINT64_MAX),
+                           *iid = find(snap, SEC_ITEM_IDS, UINT64_MAX),
+                           *seen = find(snap, SEC_SEEN, UINT64_MAX);
+  if (m.stride != mdl->ufac.stride || !uid || !iid || !seen ||
+      restore_ids(mdl->users, uid, m.users) ||
+      restore_ids(mdl->items, iid, m.items) || restore_arrays(mdl, snap, &m) ||
+      restore_seen(mdl, seen, m.users)) {
+    sr_model_free(mdl);
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "model sections are inconsistent");
+  }
+  memcpy(mdl->rng.s, snap->rng_state, sizeof(mdl->rng.s));
+  mdl->events = m.events;
+  mdl->mu_n = m.mu_n;
+  mdl->mu_sum = m.mu_sum;
+  sr_model_refresh_bias(mdl);
+  *out = mdl;
+  return SR_OK;
+}

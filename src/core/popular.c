@@ -1,0 +1,74 @@
+/* Decayed popularity; see popular.h. */
+#include "core/popular.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Past this increment the raw counts are rescaled, long before doubles
+ * lose range. */
+#define RESCALE_AT 1e100
+
+/* Log count kept for ranking; an item never counted ranks below all others
+ * with a finite value, so blends stay finite. */
+static float log_count(double c) {
+  return c > 0 ? (float)log(c) : SR_POPULAR_NONE;
+}
+
+void sr_popular_init(sr_popular_t *pop, double half_life) {
+  memset(pop, 0, sizeof(*pop));
+  pop->inc = 1.0;
+  pop->growth = half_life > 0 ? pow(2.0, 1.0 / half_life) : 1.0;
+}
+
+void sr_popular_free(sr_popular_t *pop) {
+  free(pop->counts);
+  free(pop->logc);
+  pop->counts = NULL;
+  pop->logc = NULL;
+  pop->items = pop->cap = 0;
+}
+
+int sr_popular_ensure(sr_popular_t *pop, uint32_t items) {
+  if (items <= pop->items)
+    return 0;
+  if (items > pop->cap) {
+    uint32_t cap = pop->cap ? pop->cap : 256;
+    while (cap < items)
+      cap *= 2;
+    double *counts = realloc(pop->counts, cap * sizeof(double));
+    if (!counts)
+      return -1;
+    pop->counts = counts;
+    float *logc = realloc(pop->logc, cap * sizeof(float));
+    if (!logc)
+      return -1;
+    pop->logc = logc;
+    pop->cap = cap;
+  }
+  for (uint32_t i = pop->items; i < items; i++) {
+    pop->counts[i] = 0;
+    pop->logc[i] = SR_POPULAR_NONE;
+  }
+  pop->items = items;
+  return 0;
+}
+
+int sr_popular_refresh(sr_popular_t *pop) {
+  int rescaled = pop->inc > RESCALE_AT;
+  if (rescaled) {
+    for (uint32_t i = 0; i < pop->items; i++)
+      pop->counts[i] /= pop->inc;
+    pop->inc = 1.0;
+  }
+  for (uint32_t i = 0; i < pop->items; i++)
+    pop->logc[i] = log_count(pop->counts[i]);
+  return rescaled;
+}
+
+int sr_popular_add(sr_popular_t *pop, uint32_t item, double w) {
+  pop->counts[item] += w * pop->inc;
+  pop->logc[item] = log_count(pop->counts[item]);
+  pop->inc *= pop->growth;
+  return pop->inc > RESCALE_AT ? sr_popular_refresh(pop) : 0;
+}

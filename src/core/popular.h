@@ -1,0 +1,44 @@
+/* Decayed item popularity: every event adds to its item's count and all
+ * counts decay by half every half_life events (0 = no decay). Kept as raw
+ * counts scaled by a growing increment, so one event costs O(1); log counts
+ * are kept too, for blending popularity into personal scores. */
+#ifndef SR_POPULAR_H
+#define SR_POPULAR_H
+
+#include <stdint.h>
+
+/* logc of an item with no count: far below any real log count. */
+#define SR_POPULAR_NONE (-1e6f)
+
+typedef struct sr_popular {
+  double *counts; /* raw counts; true count = counts[i] / inc */
+  float *logc;    /* log(counts[i]); ranking-equivalent to the true count */
+  uint32_t items;
+  uint32_t cap;
+  double inc;    /* current increment */
+  double growth; /* factor applied to inc after each event */
+} sr_popular_t;
+
+/* Sets up empty counts with a half-life in events (0 = plain counts). */
+void sr_popular_init(sr_popular_t *pop, double half_life);
+
+/* Releases storage. */
+void sr_popular_free(sr_popular_t *pop);
+
+/* Makes counts for items [0, items) exist (zero). Returns 0 or -1. */
+int sr_popular_ensure(sr_popular_t *pop, uint32_t items);
+
+/* Counts one event on item with weight w, then decays. Returns 1 when this
+ * rescaled every count (all logc changed), else 0. */
+int sr_popular_add(sr_popular_t *pop, uint32_t item, double w);
+
+/* Decayed count of item in current units. */
+static inline double sr_popular_count(const sr_popular_t *pop, uint32_t item) {
+  return pop->counts[item] / pop->inc;
+}
+
+/* Rescales when due and recomputes every logc; after loading counts and
+ * inc, and on rescaling. Returns 1 when all logc changed. */
+int sr_popular_refresh(sr_popular_t *pop);
+
+#endif

@@ -1,0 +1,75 @@
+/* Seen rings; see seen.h. */
+#include "core/seen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sr_seen_init(sr_seen_t *seen, uint32_t max) {
+  memset(seen, 0, sizeof(*seen));
+  seen->max = max;
+}
+
+void sr_seen_free(sr_seen_t *seen) {
+  for (uint32_t u = 0; u < seen->users; u++)
+    free(seen->rings[u].items);
+  free(seen->rings);
+  seen->rings = NULL;
+  seen->users = seen->cap = 0;
+}
+
+int sr_seen_ensure(sr_seen_t *seen, uint32_t users) {
+  if (users <= seen->users)
+    return 0;
+  if (users > seen->cap) {
+    uint32_t cap = seen->cap ? seen->cap : 256;
+    while (cap < users)
+      cap *= 2;
+    sr_seen_ring_t *rings = realloc(seen->rings, cap * sizeof(*rings));
+    if (!rings)
+      return -1;
+    seen->rings = rings;
+    seen->cap = cap;
+  }
+  memset(&seen->rings[seen->users], 0,
+         (users - seen->users) * sizeof(sr_seen_ring_t));
+  seen->users = users;
+  return 0;
+}
+
+int sr_seen_contains(const sr_seen_t *seen, uint32_t user, uint32_t item) {
+  const sr_seen_ring_t *ring = &seen->rings[user];
+  for (uint32_t i = 0; i < ring->len; i++)
+    if (ring->items[i] == item)
+      return 1;
+  return 0;
+}
+
+int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item) {
+  sr_seen_ring_t *ring = &seen->rings[user];
+  if (sr_seen_contains(seen, user, item))
+    return 0;
+  if (seen->max && ring->len == seen->max) {
+    ring->items[ring->head] = item;
+    ring->head = (ring->head + 1) % seen->max;
+    return 0;
+  }
+  if (ring->len == ring->cap) {
+    uint32_t cap = ring->cap ? ring->cap * 2 : 4;
+    if (seen->max && cap > seen->max)
+      cap = seen->max;
+    uint32_t *items = realloc(ring->items, cap * sizeof(uint32_t));
+    if (!items)
+      return -1;
+    ring->items = items;
+    ring->cap = cap;
+  }
+  ring->items[ring->len++] = item;
+  return 0;
+}
+
+uint64_t sr_seen_bytes(const sr_seen_t *seen) {
+  uint64_t bytes = (uint64_t)seen->cap * sizeof(sr_seen_ring_t);
+  for (uint32_t u = 0; u < seen->users; u++)
+    bytes += (uint64_t)seen->rings[u].cap * sizeof(uint32_t);
+  return bytes;
+}

@@ -1,0 +1,158 @@
+/* Batched scoring and bounded-heap selection; see topn.h. */
+#include "core/topn.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+
+typedef float v8sf __attribute__((vector_size(32)));
+
+/* Sum of the 8 lanes. */
+static inline float hsum(v8sf a) {
+  return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+/* Portable kernel of score_one: 8-lane accumulators over rows that are
+ * 64-byte aligned and zero-padded to a multiple of 16 floats, so no scalar
+ * sum is reassociated. */
+static void score_one_generic(const float *u, const float *v, uint32_t stride,
+                              uint32_t rows, const float *bias,
+                              float *restrict scores) {
+  const v8sf *uv = __builtin_assume_aligned(u, 32);
+  const uint32_t w = stride / 8;
+  for (uint32_t i = 0; i < rows; i++, v += stride) {
+    const v8sf *r = __builtin_assume_aligned(v, 32);
+    v8sf a0 = {0};
+    for (uint32_t f = 0; f < w; f++)
+      a0 += uv[f] * r[f];
+    scores[i] = hsum(a0) + (bias ? bias[i] : 0.0f);
+  }
+}
+
+/* AVX2+FMA kernel: four rows at a time keep both FMA units busy. */
+__attribute__((target("avx2,fma"))) static void
+score_one_avx2(const float *u, const float *v, uint32_t stride, uint32_t rows,
+               const float *bias, float *restrict scores) {
+  const uint32_t w = stride / 8;
+  uint32_t i = 0;
+  for (; i + 4 <= rows; i += 4, v += 4 * stride) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (uint32_t f = 0; f < w; f++) {
+      __m256 uf = _mm256_load_ps(u + 8 * f);
+      a0 = _mm256_fmadd_ps(uf, _mm256_load_ps(v + 8 * f), a0);
+      a1 = _mm256_fmadd_ps(uf, _mm256_load_ps(v + stride + 8 * f), a1);
+      a2 = _mm256_fmadd_ps(uf, _mm256_load_ps(v + 2 * stride + 8 * f), a2);
+      a3 = _mm256_fmadd_ps(uf, _mm256_load_ps(v + 3 * stride + 8 * f), a3);
+    }
+    /* Transpose-add the four accumulators into four sums. */
+    __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
+    __m256 h = _mm256_hadd_ps(h01, h23);
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(h),
+                            _mm256_extractf128_ps(h, 1));
+    if (bias)
+      sum = _mm_add_ps(sum, _mm_loadu_ps(bias + i));
+    _mm_storeu_ps(scores + i, sum);
+  }
+  if (i < rows)
+    score_one_generic(u, v, stride, rows - i, bias ? bias + i : NULL,
+                      scores + i);
+}
+
+/* One user against every item (plus bias when not NULL). For one user this
+ * beats sgemv, whose setup dominates at small dims. */
+static void score_one(const float *u, const float *v, uint32_t stride,
+                      uint32_t rows, const float *bias, float *scores) {
+  static int avx2 = -1;
+  if (avx2 < 0)
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2)
+    score_one_avx2(u, v, stride, rows, bias, scores);
+  else
+    score_one_generic(u, v, stride, rows, bias, scores);
+}
+
+void sr_topn_score_one(const float *user, const sr_factors_t *items,
+                       const float *bias, float *scores) {
+  score_one(user, items->data, items->stride, items->rows, bias, scores);
+}
+
+void sr_topn_score(const float *users, uint32_t n_users,
+                   const sr_factors_t *items, float *scores) {
+  if (n_users == 1) {
+    score_one(users, items->data, items->stride, items->rows, NULL, scores);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users,
+              (int)items->rows, (int)items->dims, 1.0f, users,
+              (int)items->stride, items->data, (int)items->stride, 0.0f,
+              scores, (int)items->rows);
+}
+
+/* a ranks below b: lower score, or equal score and higher item. */
+static inline int worse(const sr_scored_t *a, const sr_scored_t *b) {
+  return a->score < b->score || (a->score == b->score && a->item > b->item);
+}
+
+static void sift_down(sr_scored_t *heap, size_t len, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < len && worse(&heap[l], &heap[m]))
+      m = l;
+    if (r < len && worse(&heap[r], &heap[m]))
+      m = r;
+    if (m == i)
+      return;
+    sr_scored_t t = heap[i];
+    heap[i] = heap[m];
+    heap[m] = t;
+    i = m;
+  }
+}
+
+static void sift_up(sr_scored_t *heap, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!worse(&heap[i], &heap[p]))
+      return;
+    sr_scored_t t = heap[i];
+    heap[i] = heap[p];
+    heap[p] = t;
+    i = p;
+  }
+}
+
+/* Heap sort of the min-heap into descending order, in place. */
+static void drain(sr_scored_t *heap, size_t len) {
+  for (size_t end = len; end > 1; end--) {
+    sr_scored_t t = heap[0];
+    heap[0] = heap[end - 1];
+    heap[end - 1] = t;
+    sift_down(heap, end - 1, 0);
+  }
+}
+
+size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
+                      size_t n, sr_scored_t *out) {
+  size_t len = 0;
+  if (n == 0)
+    return 0;
+  for (uint32_t i = 0; i < n_items; i++) {
+    float s = scores[i];
+    if (s == -INFINITY)
+      continue;
+    if (bias)
+      s += bias[i];
+    if (len == n) {
+      /* Most items lose against the current N-th best: one compare. */
+      if (s < out[0].score || (s == out[0].score && i > out[0].item))
+        continue;
+      out[0] = (sr_scored_t){i, s};
+      sift_down(out, len, 0);
+    } else {
+      out[len] = (sr_scored_t){i, s};
+      sift_up(out, len++);
+    }
+  }
+  drain(out, len);
+  return len;
+}

@@ -1,0 +1,309 @@
+/* The option table and its loaders; see config.h. */
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum opt_type { T_U32, T_I64, T_F32, T_F64, T_STR, T_ENUM } opt_type_t;
+
+typedef struct option {
+  const char *name;
+  opt_type_t type;
+  size_t offset;
+  size_t size; /* for strings: buffer size */
+  const char *def;
+  double min, max;
+  const char *choices; /* T_ENUM: "a|b|c"; stored as the index (u32) */
+  const char *help;
+} option_t;
+
+#define OFF(field) offsetof(sr_config_t, field)
+#define SZ(field) sizeof(((sr_config_t *)0)->field)
+#define U32(n, f, d, lo, hi, h) {n, T_U32, OFF(f), 0, d, lo, hi, NULL, h}
+#define I64(n, f, d, lo, hi, h) {n, T_I64, OFF(f), 0, d, lo, hi, NULL, h}
+#define F32(n, f, d, lo, hi, h) {n, T_F32, OFF(f), 0, d, lo, hi, NULL, h}
+#define F64(n, f, d, lo, hi, h) {n, T_F64, OFF(f), 0, d, lo, hi, NULL, h}
+#define STR(n, f, d, h) {n, T_STR, OFF(f), SZ(f), d, 0, 0, NULL, h}
+#define ENUM(n, f, d, c, h) {n, T_ENUM, OFF(f), 0, d, 0, 0, c, h}
+#define CHOICE(n, f, d, c, h) {n, T_STR, OFF(f), SZ(f), d, 0, 0, c, h}
+
+static const option_t options[] = {
+    U32("model.dims", model.dims, "32", 1, 1024, "latent factors per user and item"),
+    ENUM("model.mode", model.mode, "implicit", "implicit|explicit",
+         "implicit: ISGD on all events; explicit: biased MF on RATING values"),
+    F32("model.learn_rate", model.learn_rate, "0.3", 1e-6, 10, "SGD step size"),
+    F32("model.reg", model.reg, "0.01", 0, 10, "L2 regularisation of factors"),
+    F32("model.init_std", model.init_std, "0.1", 0, 10, "spread of new rows' random factors"),
+    U32("model.negatives", model.negatives, "4", 0, 64, "negatives sampled from recent traffic per positive event"),
+    F32("model.neg_weight", model.neg_weight, "1", 0, 100, "weight of a sampled negative"),
+    F32("model.weight.view", model.weights[SR_EV_VIEW], "0.5", 0, 100, "weight of a VIEW event"),
+    F32("model.weight.click", model.weights[SR_EV_CLICK], "1", 0, 100, "weight of a CLICK event"),
+    F32("model.weight.add_to_cart", model.weights[SR_EV_ADD_TO_CART], "2", 0, 100, "weight of an ADD_TO_CART event"),
+    F32("model.weight.purchase", model.weights[SR_EV_PURCHASE], "3", 0, 100, "weight of a PURCHASE event"),
+    F32("model.weight.like", model.weights[SR_EV_LIKE], "2", 0, 100, "weight of a LIKE event"),
+    F32("model.weight.dislike", model.weights[SR_EV_DISLIKE], "1", 0, 100, "weight of a DISLIKE (trained towards 0)"),
+    F32("model.weight.rating", model.weights[SR_EV_RATING], "1", 0, 100, "weight of a RATING event in implicit mode"),
+    F32("model.bias_learn_rate", model.bias_learn_rate, "0.01", 0, 10, "explicit mode: step size of biases"),
+    F32("model.bias_reg", model.bias_reg, "0.01", 0, 10, "explicit mode: L2 of biases"),
+    F32("model.pop_blend", model.pop_blend, "0.2", 0, 100, "weight of log decayed popularity added to personal scores"),
+    F32("model.pop_half_life", model.pop_half_life, "1000", 0, 1e12, "events after which a popularity count halves (0: never)"),
+    U32("model.recent_size", model.recent_size, "1000", 1, 100000000, "recent item events negatives are drawn from"),
+    U32("model.seen_size", model.seen_size, "256", 0, 1000000, "items per user excluded from its list (0: all)"),
+    U32("model.min_user_events", model.min_user_events, "1", 0, 1000000, "users with fewer events get the popularity list"),
+    I64("model.seed", model.seed, "42", 0, 9.2e18, "RNG seed: initial factors and negative sampling"),
+    U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
+    U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000, "a refresh runs at most this long after a user turns dirty"),
+    U32("recommend.batch_max", recommend.batch_max, "256", 1, 100000, "a refresh runs once this many users are dirty"),
+    U32("recommend.min_interval_ms", recommend.min_interval_ms, "100", 0, 3600000, "a user's list refreshes at most this often (trailing refresh after a burst)"),
+    STR("kafka.brokers", kafka.brokers, "embedded", "bootstrap servers, or 'embedded' for the in-process broker on 127.0.0.1"),
+    STR("kafka.group_id", kafka.group_id, "streamrec", "consumer group"),
+    STR("kafka.input_topics", kafka.input_topics, "events", "comma-separated input topics"),
+    STR("kafka.output_topic", kafka.output_topic, "recs", "topic the lists are published to, keyed by user id"),
+    STR("kafka.dead_letter_topic", kafka.dead_letter_topic, "", "topic rejected messages are copied to (empty: off)"),
+    CHOICE("kafka.input_format", kafka.input_format, "auto", "auto|proto|json", "input encoding; auto: '{' starts JSON"),
+    CHOICE("kafka.output_format", kafka.output_format, "proto", "proto|json", "encoding of published lists"),
+    U32("kafka.partitions", kafka.partitions, "1", 1, 1024, "partitions of topics the embedded broker creates"),
+    U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000, "producer queue length at which consumption pauses"),
+    STR("checkpoint.dir", checkpoint.dir, "./streamrec-state", "directory of checkpoint files"),
+    F64("checkpoint.interval_s", checkpoint.interval_s, "60", 0.05, 86400, "seconds between checkpoints"),
+    U32("checkpoint.keep", checkpoint.keep, "3", 1, 1000, "checkpoints kept on disk"),
+    U32("input.max_message_bytes", input.max_message_bytes, "1048576", 64, 1073741824, "larger input messages are rejected"),
+    U32("input.max_id_len", input.max_id_len, "256", 1, 256, "longer user or item ids are rejected"),
+    I64("input.max_future_skew_ms", input.max_future_skew_ms, "86400000", 0, 9.2e18, "events stamped further ahead of the clock are rejected (0: off)"),
+    STR("metrics.listen", metrics.listen, "127.0.0.1:9464", "HOST:PORT of /metrics and /healthz, or 'off'"),
+    CHOICE("log.level", log.level, "info", "debug|info|warn|error", "lowest level logged"),
+    CHOICE("log.format", log.format, "logfmt", "logfmt|json", "log line format"),
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const option_t *find_option(const char *name) {
+  for (size_t i = 0; i < N_OPTIONS; i++)
+    if (!strcmp(options[i].name, name))
+      return &options[i];
+  return NULL;
+}
+
+/* Index of value in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *value) {
+  size_t vlen = strlen(value);
+  int idx = 0;
+  for (const char *p = choices;; idx++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == vlen && !strncmp(p, value, len))
+      return idx;
+    if (!bar)
+      return -1;
+    p = bar + 1;
+  }
+}
+
+static sr_err_t parse_number(const option_t *opt, const char *value,
+                             double *out, char *errstr, size_t errlen) {
+  char *end;
+  errno = 0;
+  double v = strtod(value, &end);
+  if (!*value || *end || errno || !isfinite(v))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not a number",
+                   opt->name, value);
+  if ((opt->type == T_U32 || opt->type == T_I64) && v != floor(v))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: '%s' is not an integer", opt->name, value);
+  if (v < opt->min || v > opt->max)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: %s is out of range [%g, %g]", opt->name, value,
+                   opt->min, opt->max);
+  *out = v;
+  return SR_OK;
+}
+
+static sr_err_t set_string(const option_t *opt, char *dst, const char *value,
+                           char *errstr, size_t errlen) {
+  if (opt->choices && choice_index(opt->choices, value) < 0)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: '%s' is not one of %s", opt->name, value,
+                   opt->choices);
+  if (strlen(value) >= opt->size)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: value longer than %zu bytes", opt->name,
+                   opt->size - 1);
+  strcpy(dst, value);
+  return SR_OK;
+}
+
+static sr_err_t apply(sr_config_t *cfg, const option_t *opt, const char *value,
+                      char *errstr, size_t errlen) {
+  char *dst = (char *)cfg + opt->offset;
+  double v = 0;
+  sr_err_t err;
+  if (opt->type == T_STR)
+    return set_string(opt, dst, value, errstr, errlen);
+  if (opt->type == T_ENUM) {
+    int idx = choice_index(opt->choices, value);
+    if (idx < 0)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "%s: '%s' is not one of %s", opt->name, value,
+                     opt->choices);
+    *(uint32_t *)dst = (uint32_t)idx;
+    return SR_OK;
+  }
+  if ((err = parse_number(opt, value, &v, errstr, errlen)) != SR_OK)
+    return err;
+  switch (opt->type) {
+  case T_U32: *(uint32_t *)dst = (uint32_t)v; break;
+  case T_I64: *(int64_t *)dst = (int64_t)v; break;
+  case T_F32: *(float *)dst = (float)v; break;
+  default: *(double *)dst = v; break;
+  }
+  return SR_OK;
+}
+
+/* kafka.properties.<name>: passed through to librdkafka. A value written as
+ * ${VAR} is taken from the environment, so secrets stay out of files. */
+static sr_err_t set_property(sr_config_t *cfg, const char *name,
+                             const char *value, char *errstr, size_t errlen) {
+  size_t vlen = strlen(value);
+  if (vlen > 3 && !strncmp(value, "${", 2) && value[vlen - 1] == '}') {
+    char var[128];
+    snprintf(var, sizeof(var), "%.*s", (int)(vlen - 3), value + 2);
+    value = getenv(var);
+    if (!value)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "kafka.properties.%s: environment variable %s is not set",
+                     name, var);
+  }
+  size_t i = 0;
+  while (i < cfg->kafka.n_props && strcmp(cfg->kafka.props[i].name, name))
+    i++;
+  if (i == SR_CONF_MAX_PROPS || !*name ||
+      strlen(name) >= sizeof(cfg->kafka.props[i].name) ||
+      strlen(value) >= SR_CONF_STR)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.properties.%s: too many properties or too long",
+                   name);
+  strcpy(cfg->kafka.props[i].name, name);
+  strcpy(cfg->kafka.props[i].value, value);
+  if (i == cfg->kafka.n_props)
+    cfg->kafka.n_props++;
+  return SR_OK;
+}
+
+sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
+                       char *errstr, size_t errlen) {
+  static const char prefix[] = "kafka.properties.";
+  if (!strncmp(key, prefix, sizeof(prefix) - 1))
+    return set_property(cfg, key + sizeof(prefix) - 1, value, errstr, errlen);
+  const option_t *opt = find_option(key);
+  if (!opt)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
+  return apply(cfg, opt, value, errstr, errlen);
+}
+
+sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
+                          size_t errlen) {
+  const char *eq = strchr(kv, '=');
+  char key[256];
+  if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "--set expects key=value, got '%s'", kv);
+  snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+  return sr_config_set(cfg, key, eq + 1, errstr, errlen);
+}
+
+void sr_config_init(sr_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  sr_model_conf_init(&cfg->model);
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    sr_err_t err = apply(cfg, &options[i], options[i].def, NULL, 0);
+    (void)err;
+    /* A default that does not parse is a bug in the table itself. */
+    if (err != SR_OK)
+      abort();
+  }
+}
+
+static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
+                           const char *path, char *errstr, size_t errlen);
+
+static sr_err_t apply_object(sr_config_t *cfg, const char *prefix, json_t *obj,
+                             const char *path, char *errstr, size_t errlen) {
+  const char *name;
+  json_t *val;
+  json_object_foreach(obj, name, val) {
+    char key[512];
+    snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
+    sr_err_t err = apply_json(cfg, key, val, path, errstr, errlen);
+    if (err != SR_OK)
+      return err;
+  }
+  return SR_OK;
+}
+
+static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
+                           const char *path, char *errstr, size_t errlen) {
+  char text[SR_CONF_STR + 64];
+  if (json_is_object(val))
+    return apply_object(cfg, key, val, path, errstr, errlen);
+  if (json_is_string(val))
+    snprintf(text, sizeof(text), "%s", json_string_value(val));
+  else if (json_is_integer(val))
+    snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(val));
+  else if (json_is_real(val))
+    snprintf(text, sizeof(text), "%.17g", json_real_value(val));
+  else if (json_is_boolean(val))
+    snprintf(text, sizeof(text), "%s", json_is_true(val) ? "true" : "false");
+  else
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: %s: arrays and null are not accepted", path, key);
+  char msg[512];
+  sr_err_t err = sr_config_set(cfg, key, text, msg, sizeof(msg));
+  if (err != SR_OK)
+    return sr_errf(errstr, errlen, err, "%s: %s", path, msg);
+  return SR_OK;
+}
+
+sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
+                             size_t errlen) {
+  json_error_t jerr;
+  json_t *root = json_load_file(path, 0, &jerr);
+  if (!root)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", path,
+                   jerr.line, jerr.text);
+  sr_err_t err = json_is_object(root)
+                     ? apply_object(cfg, "", root, path, errstr, errlen)
+                     : sr_errf(errstr, errlen, SR_ERR_INVALID,
+                               "%s: top level must be a JSON object", path);
+  json_decref(root);
+  return err;
+}
+
+static const char *type_name(const option_t *opt) {
+  static const char *const names[] = {"uint", "int", "float", "float",
+                                      "string", "enum"};
+  return opt->choices ? opt->choices : names[opt->type];
+}
+
+void sr_config_print_help(FILE *out, const char *prefix) {
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    const option_t *opt = &options[i];
+    if (prefix && strncmp(opt->name, prefix, strlen(prefix)))
+      continue;
+    fprintf(out, "  %-26s %s (%s, default '%s')\n", opt->name, opt->help,
+            type_name(opt), opt->def);
+  }
+}
+
+void sr_config_print_markdown(FILE *out) {
+  fprintf(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
+  for (size_t i = 0; i < N_OPTIONS; i++)
+    fprintf(out, "| `%s` | %s | `%s` | %s |\n", options[i].name,
+            type_name(&options[i]), options[i].def, options[i].help);
+  fprintf(out, "| `kafka.properties.<name>` | string | | passed to librdkafka "
+               "as <name>; a value `${VAR}` is read from the environment |\n");
+}

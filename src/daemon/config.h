@@ -1,0 +1,85 @@
+/* Configuration: one table declares every option (name, type, default,
+ * range, help); defaults, validation of JSON files and --set overrides, and
+ * the option reference all come from it. Not thread-safe; load before use. */
+#ifndef SR_CONFIG_H
+#define SR_CONFIG_H
+
+#include "streamrec/model.h"
+
+#include <stdio.h>
+
+#define SR_CONF_STR 256
+#define SR_CONF_MAX_PROPS 64
+
+/* One librdkafka property passed through (kafka.properties.<name>). */
+typedef struct sr_kafka_prop {
+  char name[128];
+  char value[SR_CONF_STR];
+} sr_kafka_prop_t;
+
+typedef struct sr_config {
+  sr_model_conf_t model;
+  struct {
+    char brokers[SR_CONF_STR];
+    char group_id[SR_CONF_STR];
+    char input_topics[SR_CONF_STR];
+    char output_topic[SR_CONF_STR];
+    char dead_letter_topic[SR_CONF_STR];
+    char input_format[16];
+    char output_format[16];
+    uint32_t partitions;
+    uint32_t queue_high;
+    size_t n_props;
+    sr_kafka_prop_t props[SR_CONF_MAX_PROPS];
+  } kafka;
+  struct {
+    uint32_t n;
+    uint32_t batch_ms;
+    uint32_t batch_max;
+    uint32_t min_interval_ms;
+  } recommend;
+  struct {
+    char dir[SR_CONF_STR];
+    double interval_s;
+    uint32_t keep;
+  } checkpoint;
+  struct {
+    uint32_t max_message_bytes;
+    uint32_t max_id_len;
+    int64_t max_future_skew_ms;
+  } input;
+  struct {
+    char listen[SR_CONF_STR];
+  } metrics;
+  struct {
+    char level[16];
+    char format[16];
+  } log;
+} sr_config_t;
+
+/* Fills cfg with every option's default. */
+void sr_config_init(sr_config_t *cfg);
+
+/* Sets one option from text ("model.dims", "64"). Unknown keys, bad values
+ * and out-of-range values fail with SR_ERR_INVALID and errstr naming the key.
+ * kafka.properties.<name> passes <name> to librdkafka; a value "${VAR}" is
+ * read from the environment. */
+sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
+                       char *errstr, size_t errlen);
+
+/* Applies "key=value" (the --set form). */
+sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
+                          size_t errlen);
+
+/* Applies a JSON file: nested objects ({"model":{"dims":64}}) and dotted
+ * keys ({"model.dims":64}) both work. Errors name the file and the key. */
+sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
+                             size_t errlen);
+
+/* Prints the option reference: "name (type, default X): help" per line. */
+void sr_config_print_help(FILE *out, const char *prefix);
+
+/* Prints the option reference as a Markdown table. */
+void sr_config_print_markdown(FILE *out);
+
+#endif

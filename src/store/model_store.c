@@ -1,0 +1,57 @@
+/* Snapshot <-> checkpoint glue; see model_store.h. */
+#include "store/model_store.h"
+
+#include <string.h>
+
+sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
+                        const sr_ckpt_offset_t *offsets, size_t n_offsets,
+                        uint64_t seq, unsigned keep, char *path_out,
+                        size_t path_len, char *errstr, size_t errlen) {
+  sr_ckpt_meta_t meta = {
+      .dims = snap->dims,
+      .mode = snap->mode,
+      .users = snap->users,
+      .items = snap->items,
+      .events_applied = snap->events_applied,
+      .created_ms = sr_now_ms(),
+      .seq = seq,
+      .n_offsets = n_offsets,
+      .offsets = (sr_ckpt_offset_t *)offsets,
+  };
+  sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS];
+  memcpy(meta.rng_state, snap->rng_state, sizeof(meta.rng_state));
+  for (size_t k = 0; k < snap->n_sections; k++)
+    secs[k] = (sr_ckpt_section_t){snap->sections[k].id,
+                                  snap->sections[k].data,
+                                  snap->sections[k].len};
+  return sr_ckpt_write(dir, &meta, secs, snap->n_sections, keep, path_out,
+                       path_len, errstr, errlen);
+}
+
+void sr_store_view(const sr_ckpt_t *ckpt, sr_model_snapshot_t *view) {
+  const sr_ckpt_meta_t *meta = sr_ckpt_meta(ckpt);
+  memset(view, 0, sizeof(*view));
+  view->dims = meta->dims;
+  view->mode = meta->mode;
+  view->users = meta->users;
+  view->items = meta->items;
+  view->events_applied = meta->events_applied;
+  memcpy(view->rng_state, meta->rng_state, sizeof(view->rng_state));
+  /* Sections in id order, as sr_model_snapshot lays them out, so digests of
+   * a file and of the model it came from agree. */
+  for (uint32_t id = 1; id <= 64 && view->n_sections < SR_MODEL_MAX_SECTIONS;
+       id++) {
+    uint64_t len;
+    const void *data = sr_ckpt_section(ckpt, id, &len);
+    if (data)
+      view->sections[view->n_sections++] =
+          (sr_model_section_t){id, (void *)data, len};
+  }
+}
+
+sr_err_t sr_store_restore(const sr_model_conf_t *conf, const sr_ckpt_t *ckpt,
+                          sr_model_t **out, char *errstr, size_t errlen) {
+  sr_model_snapshot_t view;
+  sr_store_view(ckpt, &view);
+  return sr_model_restore(conf, &view, out, errstr, errlen);
+}

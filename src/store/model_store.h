@@ -1,0 +1,25 @@
+/* Glue between model snapshots and checkpoint files: write a snapshot with
+ * its Kafka offsets, view a loaded checkpoint as a snapshot, restore a model
+ * from it. Any thread, given exclusive use of its arguments. */
+#ifndef SR_MODEL_STORE_H
+#define SR_MODEL_STORE_H
+
+#include "store/checkpoint.h"
+#include "streamrec/model.h"
+
+/* Writes snap and offsets as checkpoint number seq into dir, keeping the
+ * newest keep files. Arguments as for sr_ckpt_write. */
+sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
+                        const sr_ckpt_offset_t *offsets, size_t n_offsets,
+                        uint64_t seq, unsigned keep, char *path_out,
+                        size_t path_len, char *errstr, size_t errlen);
+
+/* Fills view with the sections of a loaded checkpoint (borrowed: valid while
+ * ckpt lives; never release it). */
+void sr_store_view(const sr_ckpt_t *ckpt, sr_model_snapshot_t *view);
+
+/* Restores a model from a loaded checkpoint; errors as sr_model_restore. */
+sr_err_t sr_store_restore(const sr_model_conf_t *conf, const sr_ckpt_t *ckpt,
+                          sr_model_t **out, char *errstr, size_t errlen);
+
+#endif

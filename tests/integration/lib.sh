@@ -1,0 +1,98 @@
+# Helpers shared by the integration tests; sourced, never run. The caller
+# sets SR_BIN to the streamrec binary before sourcing.
+#
+# Every test gets a private temporary directory ($SR_TMP) and a trap that
+# stops the processes it started in the background and removes the
+# directory, so a failing assertion leaves nothing behind.
+
+set -u
+
+SR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/streamrec-test.XXXXXX")
+SR_PIDS=()
+
+sr_cleanup() {
+  local pid
+  for pid in "${SR_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${SR_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$SR_TMP"
+}
+trap sr_cleanup EXIT
+
+# fail MESSAGE: report and end the test.
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() {
+  [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+# assert_contains HAYSTACK NEEDLE WHAT: NEEDLE is a fixed string.
+assert_contains() {
+  grep -qF -- "$2" <<<"$1" || fail "$3: '$2' not found in: $1"
+}
+
+# assert_not_contains HAYSTACK NEEDLE WHAT
+assert_not_contains() {
+  if grep -qF -- "$2" <<<"$1"; then
+    fail "$3: '$2' unexpectedly found in: $1"
+  fi
+}
+
+# assert_exit CODE WHAT COMMAND...: runs COMMAND (at most 30 s) and checks
+# its exit code; its stdout and stderr are left in $SR_TMP/out, $SR_TMP/err.
+assert_exit() {
+  local want=$1 what=$2
+  shift 2
+  local rc=0
+  timeout 30 "$@" >"$SR_TMP/out" 2>"$SR_TMP/err" || rc=$?
+  [ "$rc" == "$want" ] ||
+    fail "$what: exit $rc, expected $want; stderr: $(cat "$SR_TMP/err")"
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s until it
+# succeeds; fails the test after SECONDS.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $*"
+    sleep 0.1
+  done
+}
+
+# start_broker [ARGS...]: runs `streamrec broker ARGS` in the background and
+# sets BROKERS (and BROKER_PID) from the first line it prints.
+start_broker() {
+  local out="$SR_TMP/broker.out" err="$SR_TMP/broker.err"
+  "$SR_BIN" broker "$@" >"$out" 2>"$err" &
+  BROKER_PID=$!
+  SR_PIDS+=("$BROKER_PID")
+  local deadline=$((SECONDS + 10))
+  until [ -n "$(head -n 1 "$out" 2>/dev/null)" ]; do
+    kill -0 "$BROKER_PID" 2>/dev/null ||
+      fail "streamrec broker exited early: $(cat "$err")"
+    [ "$SECONDS" -lt "$deadline" ] || fail "streamrec broker printed nothing"
+    sleep 0.1
+  done
+  BROKERS=$(head -n 1 "$out")
+}
+
+# stop_broker: sends SIGTERM and checks that the broker exits 0.
+stop_broker() {
+  kill -TERM "$BROKER_PID"
+  local rc=0
+  wait "$BROKER_PID" || rc=$?
+  local pid rest=()
+  for pid in "${SR_PIDS[@]}"; do
+    [ "$pid" == "$BROKER_PID" ] || rest+=("$pid")
+  done
+  SR_PIDS=("${rest[@]}")
+  assert_eq "$rc" 0 "broker exit code after SIGTERM"
+}
