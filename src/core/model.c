@@ -163,7 +163,7 @@ static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   float *urow = sr_factors_row(&mdl->ufac, u);
   float w = c->weights[ev->type];
   if (ev->type == SR_EV_DISLIKE) {
-    sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), c->dims, 0.0f, w,
+    sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 0.0f, w,
                     c->learn_rate, c->reg);
     return;
   }
@@ -171,9 +171,9 @@ static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   uint32_t k = c->negatives < 64 ? c->negatives : 64;
   k = sr_recent_sample(&mdl->recent, &mdl->rng, &mdl->seen, u, i, neg, k);
   for (uint32_t j = 0; j < k; j++)
-    sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), c->dims, 0.0f,
+    sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), mdl->ufac.stride, 0.0f,
                     c->neg_weight, c->learn_rate, c->reg);
-  sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), c->dims, 1.0f, w,
+  sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 1.0f, w,
                   c->learn_rate, c->reg);
 }
 
@@ -187,7 +187,7 @@ static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   sr_learner_rating(sr_factors_row(&mdl->ufac, u),
                     sr_factors_row(&mdl->ifac, i), &mdl->ubias[u],
                     &mdl->ibias[i], (float)(mdl->mu_sum / (double)mdl->mu_n),
-                    ev->value, c->dims, c->learn_rate, c->reg,
+                    ev->value, mdl->ufac.stride, c->learn_rate, c->reg,
                     c->bias_learn_rate, c->bias_reg);
 }
 

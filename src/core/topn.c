@@ -131,14 +131,14 @@ static void drain(sr_scored_t *heap, size_t len) {
   }
 }
 
-size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
-                      size_t n, sr_scored_t *out) {
-  size_t len = 0;
-  if (n == 0)
-    return 0;
-  for (uint32_t i = 0; i < n_items; i++) {
+/* Offers rows lo, lo + step, ... below hi to the heap, skipping rows with
+ * (row & skip_mask) == 0 when skip_mask is set (the sampled ones). */
+static size_t offer(const float *scores, const float *bias, uint32_t lo,
+                    uint32_t hi, uint32_t step, uint32_t skip_mask, size_t n,
+                    sr_scored_t *out, size_t len) {
+  for (uint32_t i = lo; i < hi; i += step) {
     float s = scores[i];
-    if (s == -INFINITY)
+    if (s == -INFINITY || (skip_mask && (i & skip_mask) == 0))
       continue;
     if (bias)
       s += bias[i];
@@ -152,6 +152,49 @@ size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
       out[len] = (sr_scored_t){i, s};
       sift_up(out, len++);
     }
+  }
+  return len;
+}
+
+/* Rows sampled first to seed the heap with a good threshold: scores often
+ * rise with the item row (newer items are more popular), and a plain scan in
+ * row order would then push nearly every item through the heap. */
+#define SAMPLE_STEP 64
+
+/* The main pass once the heap is full: eight scores at a time are compared
+ * with the current N-th best, and only blocks holding a candidate go through
+ * the scalar path. */
+__attribute__((target("avx2"))) static size_t
+offer_avx2(const float *scores, const float *bias, uint32_t n_items, size_t n,
+           sr_scored_t *out, size_t len) {
+  uint32_t i = 0;
+  for (; i + 8 <= n_items; i += 8) {
+    __m256 s = _mm256_loadu_ps(scores + i);
+    if (bias)
+      s = _mm256_add_ps(s, _mm256_loadu_ps(bias + i));
+    __m256 ge = _mm256_cmp_ps(s, _mm256_set1_ps(out[0].score), _CMP_GE_OQ);
+    if (_mm256_movemask_ps(ge) != 0)
+      len = offer(scores, bias, i, i + 8, 1, SAMPLE_STEP - 1, n, out, len);
+  }
+  return offer(scores, bias, i, n_items, 1, SAMPLE_STEP - 1, n, out, len);
+}
+
+size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
+                      size_t n, sr_scored_t *out) {
+  static int avx2 = -1;
+  size_t len = 0;
+  if (n == 0)
+    return 0;
+  if (avx2 < 0)
+    avx2 = __builtin_cpu_supports("avx2");
+  if (n_items < 16 * SAMPLE_STEP) {
+    len = offer(scores, bias, 0, n_items, 1, 0, n, out, len);
+  } else {
+    len = offer(scores, bias, 0, n_items, SAMPLE_STEP, 0, n, out, len);
+    if (avx2 && len == n)
+      len = offer_avx2(scores, bias, n_items, n, out, len);
+    else
+      len = offer(scores, bias, 0, n_items, 1, SAMPLE_STEP - 1, n, out, len);
   }
   drain(out, len);
   return len;

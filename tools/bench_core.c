@@ -1,0 +1,144 @@
+/* Benchmarks of the learning core without I/O: learner updates/s, top-N
+ * users/s (batched sgemm vs one user at a time) and decode+learn from a file.
+ * Driven by tools/bench, which adds the machine, the command and the date. */
+#include "codec/event_file.h"
+#include "codec/synth.h"
+#include "streamrec/model.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double secs_since(uint64_t start) {
+  return (double)(sr_mono_ns() - start) / 1e9;
+}
+
+static sr_model_t *new_model(uint32_t dims) {
+  sr_model_conf_t conf;
+  char errstr[256];
+  sr_model_conf_init(&conf);
+  conf.dims = dims;
+  conf.negatives = 4;
+  sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
+  if (!mdl) {
+    fprintf(stderr, "bench: %s\n", errstr);
+    exit(1);
+  }
+  return mdl;
+}
+
+/* Learner updates/s at k=64 with 4 negatives over a generated stream. */
+static void bench_learner(void) {
+  enum { N = 400000, PASSES = 5 };
+  sr_synth_conf_t sc;
+  sr_synth_conf_init(&sc);
+  sc.users = 100000;
+  sc.items = 20000;
+  sc.events = N;
+  sr_synth_t *syn = sr_synth_new(&sc);
+  sr_event_t *evs = malloc(N * sizeof(*evs));
+  if (!syn || !evs)
+    exit(1);
+  for (size_t i = 0; i < N; i++)
+    sr_synth_next(syn, &evs[i]);
+  sr_synth_free(syn);
+  sr_model_t *mdl = new_model(64);
+  for (size_t i = 0; i < N; i++) /* warm-up: every id gets its row */
+    sr_model_learn(mdl, &evs[i], NULL);
+  uint64_t start = sr_mono_ns();
+  for (int p = 0; p < PASSES; p++)
+    for (size_t i = 0; i < N; i++)
+      sr_model_learn(mdl, &evs[i], NULL);
+  double s = secs_since(start);
+  printf("learner_updates_per_s   %12.0f   (k=64, 4 negatives, %d updates, "
+         "one core; target >= 1000000)\n",
+         (double)N * PASSES / s, N * PASSES);
+  free(evs);
+  sr_model_free(mdl);
+}
+
+/* A model with 100k items and `users` warm users. */
+static sr_model_t *topn_model(uint32_t users) {
+  sr_model_t *mdl = new_model(64);
+  sr_event_t ev = {.type = SR_EV_CLICK, .timestamp_ms = 1};
+  for (uint32_t i = 0; i < 100000; i++) {
+    ev.user_len = (uint16_t)snprintf(ev.user_id, sizeof(ev.user_id), "u%u",
+                                     i % users);
+    ev.item_len =
+        (uint16_t)snprintf(ev.item_id, sizeof(ev.item_id), "i%u", i);
+    sr_model_learn(mdl, &ev, NULL);
+  }
+  return mdl;
+}
+
+static double topn_rate(sr_model_t *mdl, uint32_t users, size_t batch) {
+  uint32_t rows[256];
+  size_t counts[256];
+  sr_scored_t *out = malloc(256 * 20 * sizeof(*out));
+  uint64_t start = sr_mono_ns();
+  for (uint32_t u = 0; u < users; u += (uint32_t)batch) {
+    for (size_t k = 0; k < batch; k++)
+      rows[k] = (uint32_t)((u + k) % users);
+    sr_model_recommend(mdl, rows, batch, 20, out, counts, NULL);
+  }
+  double s = secs_since(start);
+  free(out);
+  return users / s;
+}
+
+/* Top-N users/s at 100k items, k=64, N=20. */
+static void bench_topn(void) {
+  enum { USERS = 4096 };
+  sr_model_t *mdl = topn_model(USERS);
+  double batched = topn_rate(mdl, USERS, 256);
+  double single = topn_rate(mdl, USERS / 4, 1);
+  printf("topn_users_per_s        %12.0f   (batched sgemm, 256 users/batch, "
+         "100k items, k=64, N=20; target >= 3000)\n",
+         batched);
+  printf("topn_users_per_s_single %12.0f   (one user at a time, same data; "
+         "batched/single = %.2f)\n",
+         single, batched / single);
+  sr_model_free(mdl);
+}
+
+/* Decode + learn from a file (no top-N). */
+static void bench_file(const char *path, const char *fmt_name) {
+  sr_file_fmt_t fmt;
+  char errstr[512];
+  if (sr_file_fmt_parse(fmt_name, &fmt) != 0)
+    exit(2);
+  sr_event_reader_t *rd = sr_event_reader_open(path, fmt, errstr, sizeof(errstr));
+  if (!rd) {
+    fprintf(stderr, "bench: %s\n", errstr);
+    exit(1);
+  }
+  sr_model_t *mdl = new_model(32);
+  sr_event_t ev;
+  sr_reason_t reason;
+  uint64_t n = 0, start = sr_mono_ns();
+  while (sr_event_reader_next(rd, &ev, &reason, errstr, sizeof(errstr)) == 1)
+    if (reason == SR_REASON_OK && sr_model_learn(mdl, &ev, NULL) == SR_OK)
+      n++;
+  double s = secs_since(start);
+  printf("decode_learn_per_s      %12.0f   (%s, %llu events, default model; "
+         "target >= 500000)\n",
+         n / s, fmt_name, (unsigned long long)n);
+  sr_event_reader_free(rd);
+  sr_model_free(mdl);
+}
+
+int main(int argc, char **argv) {
+  openblas_set_num_threads(1);
+  if (argc >= 2 && !strcmp(argv[1], "learner"))
+    bench_learner();
+  else if (argc >= 2 && !strcmp(argv[1], "topn"))
+    bench_topn();
+  else if (argc >= 4 && !strcmp(argv[1], "file"))
+    bench_file(argv[2], argv[3]);
+  else {
+    fprintf(stderr, "usage: bench_core learner | topn | file PATH FORMAT\n");
+    return 2;
+  }
+  return 0;
+}
