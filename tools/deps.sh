@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   librdkafka-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
   libopenblas-serial-dev libjansson-dev libcmocka-dev libxxhash-dev
+  libhttp-parser-dev
   kcat curl bc clang libclang-rt-14-dev clang-format
 )
 

@@ -1,8 +1,177 @@
-/* Placeholder until the run subcommand is built. */
+/* `streamrec run`: the daemon. Parses the command line and the config,
+ * then hands over to the event loop (src/daemon/loop.c). */
 #include "cli/cli.h"
+#include "daemon/config.h"
+#include "daemon/loop.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CMD "run"
+#define MAX_SETS 256
+
+typedef struct run_args {
+  sr_config_t cfg;
+  sr_run_opts_t opts;
+  const char *config_file;
+  const char *sets[MAX_SETS];
+  size_t n_sets;
+} run_args_t;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: streamrec run [-c FILE] [--set KEY=VALUE]... [options]\n"
+          "\n"
+          "Consumes events from Kafka, learns from each one, publishes a\n"
+          "refreshed top-N list per user to the output topic and checkpoints\n"
+          "the model. With kafka.brokers = embedded (the default) it starts an\n"
+          "in-process broker and prints 'embedded Kafka at HOST:PORT' first.\n"
+          "SIGTERM/SIGINT stop it cleanly (flush, final checkpoint, commit,\n"
+          "exit 0); SIGUSR1 writes a checkpoint now. Exit codes: 0 success,\n"
+          "1 failure, 2 bad usage, configuration or incompatible checkpoint.\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE   JSON config file (nested or dotted keys)\n"
+          "  --set KEY=VALUE     set one option, after the file (repeatable)\n"
+          "  --from WHERE        where partitions without a checkpointed\n"
+          "                      offset start: earliest (default), latest,\n"
+          "                      committed (the group's offset), or a time in\n"
+          "                      ms since the epoch\n"
+          "  --until end         exit 0 once the end offsets taken at start\n"
+          "                      are reached, lists delivered and a final\n"
+          "                      checkpoint written (backfill)\n"
+          "  --no-publish        learn only; publish no lists\n"
+          "  -h, --help          show this help\n"
+          "\n"
+          "config options:\n");
+  sr_config_print_help(out, NULL);
+  fprintf(out, "  %-26s %s\n", "kafka.properties.<name>",
+          "passed to librdkafka as <name>; a value ${VAR} is read from the "
+          "environment");
+}
+
+static int parse_from(const char *arg, sr_run_opts_t *opts) {
+  static const char *const names[] = {"earliest", "latest", "committed"};
+  for (int i = 0; i < 3; i++) {
+    if (!strcmp(arg, names[i])) {
+      opts->from = (sr_from_t)i;
+      return 0;
+    }
+  }
+  char *end;
+  errno = 0;
+  long long ts = strtoll(arg, &end, 10);
+  if (errno || end == arg || *end || ts < 0) {
+    sr_cli_err(CMD,
+               "--from: expected earliest, latest, committed or a time in "
+               "ms, got '%s'",
+               arg);
+    return -1;
+  }
+  opts->from = SR_FROM_TIMESTAMP;
+  opts->from_ts_ms = ts;
+  return 0;
+}
+
+static int parse_option(int c, run_args_t *a) {
+  switch (c) {
+  case 'c': a->config_file = optarg; return 0;
+  case 's':
+    if (a->n_sets == MAX_SETS) {
+      sr_cli_err(CMD, "--set: more than %d options", MAX_SETS);
+      return -1;
+    }
+    a->sets[a->n_sets++] = optarg;
+    return 0;
+  case 'f': return parse_from(optarg, &a->opts);
+  case 'u':
+    if (!strcmp(optarg, "end")) {
+      a->opts.until_end = true;
+      return 0;
+    }
+    sr_cli_err(CMD, "--until: only 'end' is supported, got '%s'", optarg);
+    return -1;
+  case 'n': a->opts.no_publish = true; return 0;
+  }
+  return -1;
+}
+
+/* The file first, then every --set in order, so the command line wins. */
+static int load_config(run_args_t *a) {
+  char errstr[512];
+  if (a->config_file &&
+      sr_config_load_file(&a->cfg, a->config_file, errstr, sizeof(errstr))) {
+    sr_cli_err(CMD, "%s", errstr);
+    return -1;
+  }
+  for (size_t i = 0; i < a->n_sets; i++) {
+    if (sr_config_set_kv(&a->cfg, a->sets[i], errstr, sizeof(errstr))) {
+      sr_cli_err(CMD, "%s", errstr);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
+static int parse_args(int argc, char **argv, run_args_t *a) {
+  static const struct option longopts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"set", required_argument, NULL, 's'},
+      {"from", required_argument, NULL, 'f'},
+      {"until", required_argument, NULL, 'u'},
+      {"no-publish", no_argument, NULL, 'n'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return -1;
+    }
+    if (c == ':' || c == '?') {
+      sr_cli_err(CMD, c == ':' ? "%s needs a value" : "unknown option '%s' "
+                                                     "(see --help)",
+                 argv[optind - 1]);
+      return SR_EXIT_USAGE;
+    }
+    if (parse_option(c, a) != 0)
+      return SR_EXIT_USAGE;
+  }
+  if (optind < argc) {
+    sr_cli_err(CMD, "unexpected argument '%s' (see --help)", argv[optind]);
+    return SR_EXIT_USAGE;
+  }
+  return load_config(a) == 0 ? 0 : SR_EXIT_USAGE;
+}
 
 int sr_cmd_run(int argc, char **argv) {
-  (void)argc;
-  sr_cli_err(argv[0], "not built yet");
-  return SR_EXIT_FAIL;
+  static run_args_t args; /* large (the config); one run per process */
+  memset(&args, 0, sizeof(args));
+  sr_config_init(&args.cfg);
+  int rc = parse_args(argc, argv, &args);
+  if (rc != 0)
+    return rc < 0 ? SR_EXIT_OK : rc;
+  args.opts.progress = isatty(STDERR_FILENO);
+  /* A broker closing a socket must not kill the daemon. */
+  signal(SIGPIPE, SIG_IGN);
+  char errstr[1024];
+  sr_err_t err;
+  sr_daemon_t *d =
+      sr_daemon_new(&args.cfg, &args.opts, &err, errstr, sizeof(errstr));
+  if (!d) {
+    sr_cli_err(CMD, "%s", errstr);
+    return err == SR_ERR_INVALID || err == SR_ERR_DIMS ? SR_EXIT_USAGE
+                                                        : SR_EXIT_FAIL;
+  }
+  rc = sr_daemon_run(d);
+  sr_daemon_free(d);
+  return rc;
 }

@@ -78,10 +78,15 @@ uint32_t sr_recent_sample(const sr_recent_t *rec, sr_rng_t *rng,
   uint32_t n = 0;
   if (rec->len == 0)
     return 0;
+  /* Draws address the window oldest-first, not by storage slot, so a
+   * window restored from a snapshot (written oldest-first) draws the same
+   * items as the original and recovery stays bit-exact. */
+  uint32_t start = rec->len == rec->cap ? rec->head : 0;
   /* A bounded number of tries keeps heavy users (who have seen most of the
    * window) from stalling the loop. */
   for (uint32_t tries = 0; n < k && tries < 4 * k + 8; tries++) {
-    uint32_t item = rec->items[sr_rng_below(rng, rec->len)];
+    uint32_t slot = start + sr_rng_below(rng, rec->len);
+    uint32_t item = rec->items[slot < rec->cap ? slot : slot - rec->cap];
     if (item == skip || drawn(out, n, item) ||
         sr_seen_contains(seen, user, item))
       continue;

@@ -165,6 +165,8 @@ static int restore_seen(sr_model_t *mdl, const sr_model_section_t *sec,
                         uint64_t users) {
   const uint32_t *p = sec->data;
   uint64_t words = sec->len / sizeof(uint32_t), at = 0;
+  if (sec->len % sizeof(uint32_t) != 0)
+    return -1;
   for (uint64_t u = 0; u < users; u++) {
     if (at >= words || p[at] > words - at - 1)
       return -1;
@@ -188,6 +190,7 @@ static int restore_arrays(sr_model_t *mdl, const sr_model_snapshot_t *snap,
                            *pc = find(snap, SEC_POP_COUNTS, m->items * 8),
                            *rc = find(snap, SEC_RECENT, UINT64_MAX);
   if (!uf || !itf || !ub || !ib || !ue || !pc || !rc ||
+      rc->len % sizeof(uint32_t) != 0 ||
       sr_factors_resize(&mdl->ufac, (uint32_t)m->users) ||
       sr_factors_resize(&mdl->ifac, (uint32_t)m->items) ||
       sr_model_grow_users(mdl, (uint32_t)m->users) ||

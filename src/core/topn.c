@@ -8,7 +8,8 @@
 typedef float v8sf __attribute__((vector_size(32)));
 
 /* Sum of the 8 lanes. */
-static inline float hsum(v8sf a) {
+static inline float hsum(const v8sf *v) {
+  const float *a = (const float *)v;
   return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
@@ -25,7 +26,7 @@ static void score_one_generic(const float *u, const float *v, uint32_t stride,
     v8sf a0 = {0};
     for (uint32_t f = 0; f < w; f++)
       a0 += uv[f] * r[f];
-    scores[i] = hsum(a0) + (bias ? bias[i] : 0.0f);
+    scores[i] = hsum(&a0) + (bias ? bias[i] : 0.0f);
   }
 }
 

@@ -96,3 +96,53 @@ stop_broker() {
   SR_PIDS=("${rest[@]}")
   assert_eq "$rc" 0 "broker exit code after SIGTERM"
 }
+
+# sr_dump_logs: prints the logs the test left in $SR_TMP (*.err, *.log),
+# the last 60 lines of each, for a failure report.
+sr_dump_logs() {
+  local f
+  for f in "$SR_TMP"/*.err "$SR_TMP"/*.log; do
+    [ -s "$f" ] || continue
+    echo "----- ${f##*/} (last 60 lines) -----" >&2
+    tail -n 60 "$f" >&2
+  done
+}
+
+# run_bg NAME ARGS...: starts `streamrec run ARGS` in the background with
+# stdout and stderr in $SR_TMP/NAME.out and $SR_TMP/NAME.err; sets RUN_PID.
+run_bg() {
+  local name=$1
+  shift
+  "$SR_BIN" run "$@" >"$SR_TMP/$name.out" 2>"$SR_TMP/$name.err" &
+  RUN_PID=$!
+  SR_PIDS+=("$RUN_PID")
+}
+
+# wait_exit PID SECONDS: waits for PID (a child) to exit and sets RC to its
+# exit code; fails the test if it is still running after SECONDS.
+wait_exit() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill -KILL "$pid" 2>/dev/null
+      fail "process $pid still running after $2 s"
+    fi
+    sleep 0.1
+  done
+  RC=0
+  wait "$pid" || RC=$?
+}
+
+# newest_ckpt DIR: prints the path of the newest checkpoint file in DIR.
+newest_ckpt() {
+  ls "$1"/checkpoint-*.ckpt 2>/dev/null | sort | tail -n 1
+}
+
+# ckpt_field DIR FIELD: prints FIELD (a jq path such as .digest) of the
+# newest checkpoint in DIR, as `streamrec inspect --json` reports it.
+ckpt_field() {
+  local ckpt
+  ckpt=$(newest_ckpt "$1")
+  [ -n "$ckpt" ] || fail "no checkpoint in $1"
+  "$SR_BIN" inspect --json "$ckpt" | jq -r "$2"
+}

@@ -108,8 +108,7 @@ static void test_growth_to_a_million_ids(void **state) {
   /* Memory stays linear too: ids, offsets and a half-empty slot table. */
   uint64_t bytes = sr_idmap_bytes(map);
   if (bytes > (uint64_t)n * 64)
-    fail_msg("a million short ids hold %llu bytes",
-             (unsigned long long)bytes);
+    fail_msg("a million short ids hold %llu bytes", (unsigned long long)bytes);
   sr_idmap_free(map);
 }
 

@@ -1,0 +1,116 @@
+/* Decode, validate, learn or reject; see ingest.h. */
+#include "daemon/ingest.h"
+
+#include "codec/event_codec.h"
+#include "daemon/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sr_ingest {
+  sr_model_t *mdl;
+  sr_refresh_t *rf;
+  sr_sink_t *snk;
+  sr_wire_fmt_t fmt;
+  sr_event_limits_t lim;
+  uint64_t mono_ms;
+  char dead_letter_topic[SR_CONF_STR];
+  uint64_t rejected[SR_REASON__COUNT];
+};
+
+sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
+                           sr_refresh_t *rf, sr_sink_t *snk, char *errstr,
+                           size_t errlen) {
+  sr_wire_fmt_t fmt;
+  if (sr_wire_fmt_parse(cfg->kafka.input_format, &fmt) != 0) {
+    sr_errf(errstr, errlen, SR_ERR_INVALID,
+            "kafka.input_format: '%s' is not auto, proto or json",
+            cfg->kafka.input_format);
+    return NULL;
+  }
+  sr_ingest_t *ing = calloc(1, sizeof(*ing));
+  if (!ing) {
+    sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  ing->mdl = mdl;
+  ing->rf = rf;
+  ing->snk = snk;
+  ing->fmt = fmt;
+  ing->lim = (sr_event_limits_t){
+      .max_message_bytes = cfg->input.max_message_bytes,
+      .max_id_len = cfg->input.max_id_len,
+      .max_future_ms = cfg->input.max_future_skew_ms,
+      .now_ms = sr_now_ms(),
+  };
+  snprintf(ing->dead_letter_topic, sizeof(ing->dead_letter_topic), "%s",
+           cfg->kafka.dead_letter_topic);
+  return ing;
+}
+
+void sr_ingest_free(sr_ingest_t *ing) { free(ing); }
+
+void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms) {
+  ing->lim.now_ms = wall_ms;
+  ing->mono_ms = mono_ms;
+}
+
+static void dead_letter(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                        sr_reason_t reason, const char *why) {
+  sr_dead_letter_t dl = {
+      .topic = ing->dead_letter_topic,
+      .key = msg->key,
+      .key_len = msg->key_len,
+      .payload = msg->payload,
+      .len = msg->len,
+      .reason = sr_reason_name(reason),
+      .detail = why,
+      .src_topic = rd_kafka_topic_name(msg->rkt),
+      .src_partition = msg->partition,
+      .src_offset = msg->offset,
+  };
+  sr_sink_dead_letter(ing->snk, &dl);
+}
+
+static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                   sr_reason_t reason, const char *why) {
+  ing->rejected[reason]++;
+  sr_log(SR_LOG_WARN, "invalid event",
+         "reason=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+         " detail=%s total=%" PRIu64,
+         sr_reason_name(reason), sr_logq(rd_kafka_topic_name(msg->rkt)),
+         msg->partition, msg->offset, sr_logq(why), ing->rejected[reason]);
+  if (ing->snk && ing->dead_letter_topic[0])
+    dead_letter(ing, msg, reason, why);
+}
+
+int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
+  sr_event_t ev;
+  char why[256] = "";
+  sr_reason_t reason = sr_event_decode(msg->payload, msg->len, ing->fmt,
+                                       &ing->lim, &ev, why, sizeof(why));
+  if (reason != SR_REASON_OK) {
+    reject(ing, msg, reason, why);
+    return 0;
+  }
+  uint32_t row;
+  if (sr_model_learn(ing->mdl, &ev, &row) != SR_OK) {
+    sr_log(SR_LOG_ERROR, "out of memory learning an event; stopping",
+           "topic=%s partition=%" PRId32 " offset=%" PRId64,
+           sr_logq(rd_kafka_topic_name(msg->rkt)), msg->partition,
+           msg->offset);
+    return -1;
+  }
+  /* A list that cannot be scheduled is not worth stopping the stream for:
+   * the user's next event schedules it again. */
+  if (ing->rf && sr_refresh_mark(ing->rf, row, ev.timestamp_ms,
+                                 ing->mono_ms) != SR_OK)
+    sr_log(SR_LOG_WARN, "out of memory scheduling a refresh", NULL);
+  return 0;
+}
+
+uint64_t sr_ingest_rejected(const sr_ingest_t *ing, sr_reason_t reason) {
+  return ing->rejected[reason];
+}

@@ -1,0 +1,41 @@
+/* Ingest: turns one input message into a model update. Decodes and
+ * validates it (format detected per message unless forced; limits from
+ * input.*), learns from a valid event and marks its user dirty; counts a
+ * rejected one by reason, logs it (rate-limited) and copies it unchanged to
+ * the dead-letter topic when one is configured. Loop thread only; the
+ * model, batcher and sink are borrowed. */
+#ifndef SR_INGEST_H
+#define SR_INGEST_H
+
+#include "daemon/config.h"
+#include "daemon/refresh.h"
+#include "kafka/sink.h"
+#include "streamrec/model.h"
+
+#include <librdkafka/rdkafka.h>
+
+typedef struct sr_ingest sr_ingest_t;
+
+/* Creates the ingest step. rf and snk may be NULL (no refresh, no dead
+ * letters). Returns NULL with errstr on a bad kafka.input_format or no
+ * memory. */
+sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
+                           sr_refresh_t *rf, sr_sink_t *snk, char *errstr,
+                           size_t errlen);
+
+/* Frees it. Accepts NULL. */
+void sr_ingest_free(sr_ingest_t *ing);
+
+/* Sets the clocks for the messages that follow: wall_ms for the future
+ * timestamp check, mono_ms for the batcher. */
+void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms);
+
+/* Applies or rejects one message. Returns 0, or -1 when the event could
+ * not be applied (out of memory): the caller must stop before recording
+ * its offset. */
+int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg);
+
+/* Messages rejected for reason so far. */
+uint64_t sr_ingest_rejected(const sr_ingest_t *ing, sr_reason_t reason);
+
+#endif

@@ -1,0 +1,51 @@
+/* A minimal logfmt logger to stderr: one line per message,
+ * `ts=... level=... msg="..." key=value...`, with a level filter and
+ * per-message rate limiting (the same message at most once per second; the
+ * lines held back are counted and reported as suppressed=N on the next one
+ * that gets through). On a terminal it also owns the progress line, which
+ * log lines clear and redraw. Thread-safe: librdkafka's threads and the
+ * libuv thread pool log through it too. */
+#ifndef SR_LOG_H
+#define SR_LOG_H
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdbool.h>
+
+typedef enum sr_log_level {
+  SR_LOG_DEBUG = 0,
+  SR_LOG_INFO = 1,
+  SR_LOG_WARN = 2,
+  SR_LOG_ERROR = 3,
+} sr_log_level_t;
+
+/* Parses "debug", "info", "warn" or "error". Returns 0, or -1 if unknown. */
+int sr_log_level_parse(const char *name, sr_log_level_t *level);
+
+/* Sets the lowest level written (default info). */
+void sr_log_set_level(sr_log_level_t level);
+
+/* True when messages of level would be written. */
+bool sr_log_enabled(sr_log_level_t level);
+
+/* Logs msg (a fixed human sentence) followed by printf-formatted logfmt
+ * fields (may be NULL), e.g. "topic=%s partition=%d". Rate-limited per
+ * message: messages that differ only in digits count as the same. Values
+ * that may hold spaces or quotes go through sr_logq. */
+void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* s quoted and escaped for a logfmt value when it needs it, else s itself.
+ * The result lives in a per-thread ring of 4 buffers: use it in the same
+ * sr_log call. Long values are cut at 400 bytes. */
+const char *sr_logq(const char *s);
+
+/* Shows line as the progress line on stderr (a terminal), replacing the
+ * previous one; NULL clears it. Log lines are written above it. */
+void sr_log_status(const char *line);
+
+/* Routes librdkafka's own logs of a client built from conf through
+ * sr_log, with the client's name as a field. */
+void sr_log_attach_kafka(rd_kafka_conf_t *conf);
+
+#endif

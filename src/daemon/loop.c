@@ -1,0 +1,989 @@
+/* The daemon's event loop; see loop.h.
+ *
+ * Phases: RUNNING consumes and learns. A stop (signal, --until end reached,
+ * fatal error) moves to DRAINING: consumption stops, every waiting user is
+ * refreshed and the producer's queue drains (bounded unless --until end).
+ * SAVING writes the final checkpoint, COMMITTING commits its offsets
+ * (bounded), CLOSING closes every handle so uv_run returns. */
+#include "daemon/loop.h"
+
+#include "daemon/ingest.h"
+#include "daemon/log.h"
+#include "daemon/refresh.h"
+#include "daemon/saver.h"
+#include "kafka/embedded.h"
+#include "kafka/sink.h"
+#include "store/model_store.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* Messages taken per wake-up before timers and signals get a turn. */
+#define CONSUME_BUDGET 2048
+/* Period of the housekeeping tick: progress line, backpressure, retries. */
+#define TICK_MS 250
+/* How long a signalled stop waits for the producer, and any stop for the
+ * final commit, before giving up on them. */
+#define DRAIN_WAIT_MS 10000
+#define COMMIT_WAIT_MS 5000
+/* Pause between failed end-offset queries (--until end). */
+#define ENDS_RETRY_MS 1000
+/* Period of the progress log line when stderr is not a terminal. */
+#define STATS_LOG_MS 30000
+
+typedef enum phase { P_RUNNING, P_DRAINING, P_SAVING, P_COMMITTING, P_CLOSING } phase_t;
+
+/* The commit opaque that marks the final checkpoint's commit. */
+static char final_commit_tag;
+
+struct sr_daemon {
+  sr_config_t cfg;
+  sr_run_opts_t opts;
+  uv_loop_t loop;
+  bool loop_ready;
+  bool handles_ready;
+  uv_poll_t src_poll, snk_poll;
+  uv_idle_t drain_idle;
+  uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer;
+  uv_signal_t sig_term, sig_int, sig_usr1;
+  sr_embedded_t *emb;
+  char brokers[SR_CONF_STR];
+  sr_model_t *mdl;
+  sr_refresh_t *rf;
+  sr_sink_t *snk;
+  sr_src_t *src;
+  sr_ingest_t *ing;
+  sr_saver_t *sv;
+  phase_t phase;
+  int exit_code;
+  bool halted;         /* ingest could not apply an event */
+  bool ckpt_requested; /* SIGUSR1 while a checkpoint was in flight */
+  bool final_started;
+  bool ends_busy, ends_again; /* --until end: end-offset query state */
+  uint64_t ends_retry_at;
+  uint64_t published;
+  /* Progress. */
+  uint64_t prog_events, prog_ms, last_stats_ms;
+  double rate;
+};
+
+/* Work requests in the thread pool that block on Kafka. */
+typedef struct ends_job {
+  uv_work_t req;
+  sr_daemon_t *d;
+  sr_ckpt_offset_t *parts;
+  size_t n;
+  sr_err_t err;
+  char errstr[256];
+} ends_job_t;
+
+typedef struct times_job {
+  uv_work_t req;
+  sr_daemon_t *d;
+  sr_ckpt_offset_t *parts;
+  size_t n;
+  sr_err_t err;
+  char errstr[256];
+} times_job_t;
+
+static void begin_stop(sr_daemon_t *d, int code, const char *why, bool bounded);
+static void start_final(sr_daemon_t *d);
+static void close_all(sr_daemon_t *d);
+
+/* ---- checkpoint loading ---- */
+
+/* Files sr_ckpt_load_newest skipped, reported once the outcome is known. */
+typedef struct load_ctx {
+  char (*paths)[PATH_MAX];
+  char (*whys)[512];
+  size_t n;
+  uint64_t max_seq; /* highest seq named by a skipped file */
+} load_ctx_t;
+
+static uint64_t seq_of(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  unsigned long long seq = 0;
+  if (sscanf(base, "checkpoint-%llu", &seq) != 1)
+    return 0;
+  return seq;
+}
+
+static void on_skip(void *opaque, const char *path, sr_err_t err,
+                    const char *why) {
+  (void)err;
+  load_ctx_t *lc = opaque;
+  void *paths = realloc(lc->paths, (lc->n + 1) * sizeof(*lc->paths));
+  if (paths)
+    lc->paths = paths;
+  void *whys = realloc(lc->whys, (lc->n + 1) * sizeof(*lc->whys));
+  if (whys)
+    lc->whys = whys;
+  if (paths && whys) {
+    snprintf(lc->paths[lc->n], PATH_MAX, "%s", path);
+    snprintf(lc->whys[lc->n], 512, "%s", why);
+    lc->n++;
+  }
+  if (seq_of(path) > lc->max_seq)
+    lc->max_seq = seq_of(path);
+}
+
+/* An unreadable newest checkpoint is reported loudly, once per file. */
+static void report_skipped(const load_ctx_t *lc, const char *used) {
+  for (size_t i = 0; i < lc->n; i++) {
+    char msg[PATH_MAX * 2 + 600];
+    snprintf(msg, sizeof(msg), "checkpoint %s unreadable (%s); using older %s",
+             lc->paths[i], lc->whys[i], used ? used : "(none)");
+    sr_log(SR_LOG_ERROR, msg, NULL);
+  }
+}
+
+static void log_restored(const char *path, const sr_ckpt_meta_t *m) {
+  sr_log(SR_LOG_INFO, "checkpoint restored",
+         "file=%s seq=%" PRIu64 " events_applied=%" PRIu64 " users=%" PRIu64
+         " items=%" PRIu64 " partitions=%zu",
+         sr_logq(path), m->seq, m->events_applied, m->users, m->items,
+         m->n_offsets);
+}
+
+/* Restores the model and the offsets from the newest checkpoint that
+ * verifies, or creates an empty model when there is none at all. */
+static sr_err_t load_state(sr_daemon_t *d, sr_ckpt_offset_t **offs,
+                           size_t *n_offs, uint64_t *next_seq, char *errstr,
+                           size_t errlen) {
+  load_ctx_t lc = {0};
+  sr_ckpt_t *ckpt = NULL;
+  char path[PATH_MAX], why[512];
+  sr_err_t err = sr_ckpt_load_newest(d->cfg.checkpoint.dir, &ckpt, path,
+                                     sizeof(path), on_skip, &lc, why,
+                                     sizeof(why));
+  if (err == SR_ERR_NOT_FOUND) {
+    sr_log(SR_LOG_INFO, "no checkpoint; starting with an empty model",
+           "dir=%s", sr_logq(d->cfg.checkpoint.dir));
+    d->mdl = sr_model_new(&d->cfg.model, errstr, errlen);
+    err = d->mdl ? SR_OK : SR_ERR_INVALID;
+    *next_seq = lc.max_seq + 1;
+  } else if (err != SR_OK) {
+    report_skipped(&lc, NULL);
+    sr_errf(errstr, errlen, err,
+            "no usable checkpoint in %s: %s (refusing to start from scratch; "
+            "move the directory away to do that)",
+            d->cfg.checkpoint.dir, why);
+  } else {
+    report_skipped(&lc, path);
+    const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
+    err = sr_store_restore(&d->cfg.model, ckpt, &d->mdl, why, sizeof(why));
+    if (err != SR_OK)
+      sr_errf(errstr, errlen, err, "checkpoint %s: %s", path, why);
+    else if (m->n_offsets &&
+             !(*offs = malloc(m->n_offsets * sizeof(**offs))))
+      err = sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    if (err == SR_OK) {
+      if (m->n_offsets)
+        memcpy(*offs, m->offsets, m->n_offsets * sizeof(**offs));
+      *n_offs = m->n_offsets;
+      *next_seq = (m->seq > lc.max_seq ? m->seq : lc.max_seq) + 1;
+      log_restored(path, m);
+    }
+  }
+  sr_ckpt_free(ckpt);
+  free(lc.paths);
+  free(lc.whys);
+  return err;
+}
+
+/* ---- construction ---- */
+
+static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
+                             size_t errlen) {
+  if (!d->cfg.kafka.input_topics[strspn(d->cfg.kafka.input_topics, " ,")])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.input_topics: no topic named");
+  if (!d->cfg.kafka.group_id[0])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.group_id: must not be empty");
+  if (!d->opts.no_publish && !d->cfg.kafka.output_topic[0])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.output_topic: must not be empty (or use "
+                   "--no-publish)");
+  if (!d->cfg.kafka.brokers[0])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.brokers: must not be empty ('embedded' starts "
+                   "the in-process broker)");
+  sr_log_level_t level;
+  if (sr_log_level_parse(d->cfg.log.level, &level) != 0)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "log.level: '%s' is not debug, info, warn or error",
+                   d->cfg.log.level);
+  return SR_OK;
+}
+
+static int create_topic(sr_daemon_t *d, const char *name, size_t len,
+                        char *errstr, size_t errlen) {
+  char topic[SR_CKPT_TOPIC_MAX + 1];
+  snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
+  char why[256];
+  /* Two options naming the same topic are fine: it exists already. */
+  if (sr_embedded_create_topic(d->emb, topic, (int)d->cfg.kafka.partitions,
+                               why, sizeof(why)) != SR_OK &&
+      !strstr(why, "exist")) {
+    sr_errf(errstr, errlen, SR_ERR_IO, "embedded broker: %s", why);
+    return -1;
+  }
+  return 0;
+}
+
+/* Starts the mock cluster and creates every topic the daemon uses, so that
+ * they get kafka.partitions partitions rather than the mock's default. */
+static sr_err_t start_embedded(sr_daemon_t *d, char *errstr, size_t errlen) {
+  d->emb = sr_embedded_new(1, 0, errstr, errlen);
+  if (!d->emb)
+    return SR_ERR_IO;
+  for (const char *p = d->cfg.kafka.input_topics; *p;) {
+    p += strspn(p, " ,");
+    size_t len = strcspn(p, ", ");
+    if (len && create_topic(d, p, len, errstr, errlen) != 0)
+      return SR_ERR_IO;
+    p += len;
+  }
+  const char *others[] = {d->opts.no_publish ? "" : d->cfg.kafka.output_topic,
+                          d->cfg.kafka.dead_letter_topic};
+  for (size_t i = 0; i < 2; i++) {
+    if (others[i][0] &&
+        create_topic(d, others[i], strlen(others[i]), errstr, errlen) != 0)
+      return SR_ERR_IO;
+  }
+  snprintf(d->brokers, sizeof(d->brokers), "%s",
+           sr_embedded_bootstraps(d->emb));
+  printf("embedded Kafka at %s\n", d->brokers);
+  fflush(stdout);
+  return SR_OK;
+}
+
+static int on_message(void *opaque, const rd_kafka_message_t *msg) {
+  sr_daemon_t *d = opaque;
+  if (sr_ingest_message(d->ing, msg) == 0)
+    return 0;
+  d->halted = true;
+  return -1;
+}
+
+static void start_ends_query(sr_daemon_t *d);
+
+static void on_assign(void *opaque) {
+  sr_daemon_t *d = opaque;
+  if (d->opts.until_end)
+    start_ends_query(d);
+}
+
+static void on_commit(void *opaque, sr_err_t err, const char *why,
+                      void *commit_opaque) {
+  sr_daemon_t *d = opaque;
+  if (err != SR_OK)
+    sr_log(SR_LOG_WARN, "offset commit failed", "error=%s", sr_logq(why));
+  else
+    sr_log(SR_LOG_DEBUG, "offsets committed", NULL);
+  if (commit_opaque == &final_commit_tag && d->phase == P_COMMITTING) {
+    if (err == SR_OK)
+      sr_log(SR_LOG_INFO, "final offsets committed", "group=%s",
+             sr_logq(d->cfg.kafka.group_id));
+    close_all(d);
+  }
+}
+
+static void run_refresh(sr_daemon_t *d, bool force);
+
+static void on_delivery_failed(void *opaque, uint32_t user_row) {
+  sr_daemon_t *d = opaque;
+  if (d->rf)
+    sr_refresh_retry(d->rf, user_row, uv_now(&d->loop));
+}
+
+static void on_fatal(void *opaque, const char *why) {
+  sr_daemon_t *d = opaque;
+  sr_log(SR_LOG_ERROR, "producer failed for good; stopping", "error=%s",
+         sr_logq(why));
+  begin_stop(d, 1, "fatal producer error", true);
+}
+
+static void on_saved(void *opaque, const sr_saver_result_t *res);
+static void on_deadline(uv_timer_t *t);
+
+static sr_err_t create_clients(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
+                               size_t n_offs, char *errstr, size_t errlen) {
+  if (!d->opts.no_publish || d->cfg.kafka.dead_letter_topic[0]) {
+    sr_sink_hooks_t hooks = {on_delivery_failed, on_fatal, d};
+    d->snk = sr_sink_new(&d->cfg, d->brokers, &hooks, errstr, errlen);
+    if (!d->snk)
+      return SR_ERR_INVALID;
+  }
+  sr_source_conf_t sc = {.cfg = &d->cfg,
+                         .brokers = d->brokers,
+                         .from = d->opts.from,
+                         .from_ts_ms = d->opts.from_ts_ms,
+                         .until_end = d->opts.until_end,
+                         .offsets = offs,
+                         .n_offsets = n_offs};
+  sr_source_hooks_t hooks = {on_message, on_assign, on_commit, d};
+  d->src = sr_source_new(&sc, &hooks, errstr, errlen);
+  return d->src ? SR_OK : SR_ERR_INVALID;
+}
+
+static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
+                             size_t errlen) {
+  if (!d->opts.no_publish) {
+    sr_refresh_conf_t rc = {.n = d->cfg.recommend.n,
+                            .batch_ms = d->cfg.recommend.batch_ms,
+                            .batch_max = d->cfg.recommend.batch_max,
+                            .min_interval_ms = d->cfg.recommend.min_interval_ms,
+                            .json = !strcmp(d->cfg.kafka.output_format, "json")};
+    if (!(d->rf = sr_refresh_new(&rc)))
+      return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  }
+  d->ing = sr_ingest_new(&d->cfg, d->mdl, d->rf, d->snk, errstr, errlen);
+  if (!d->ing)
+    return SR_ERR_INVALID;
+  d->sv = sr_saver_new(&d->loop, d->cfg.checkpoint.dir, d->cfg.checkpoint.keep,
+                       next_seq, on_saved, d);
+  if (!d->sv)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  return SR_OK;
+}
+
+static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
+  sr_ckpt_offset_t *offs = NULL;
+  size_t n_offs = 0;
+  uint64_t next_seq = 1;
+  sr_err_t err = check_config(d, errstr, errlen);
+  if (err == SR_OK)
+    err = load_state(d, &offs, &n_offs, &next_seq, errstr, errlen);
+  if (err == SR_OK && uv_loop_init(&d->loop) != 0)
+    err = sr_errf(errstr, errlen, SR_ERR_IO, "uv_loop_init failed");
+  d->loop_ready = err == SR_OK;
+  if (err == SR_OK && !strcmp(d->cfg.kafka.brokers, "embedded"))
+    err = start_embedded(d, errstr, errlen);
+  else if (err == SR_OK)
+    snprintf(d->brokers, sizeof(d->brokers), "%s", d->cfg.kafka.brokers);
+  if (err == SR_OK)
+    err = create_clients(d, offs, n_offs, errstr, errlen);
+  if (err == SR_OK)
+    err = create_parts(d, next_seq, errstr, errlen);
+  free(offs);
+  return err;
+}
+
+sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
+                           sr_err_t *err, char *errstr, size_t errlen) {
+  sr_daemon_t *d = calloc(1, sizeof(*d));
+  if (!d) {
+    *err = sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  d->cfg = *cfg;
+  d->opts = *opts;
+  sr_log_level_t level;
+  if (sr_log_level_parse(cfg->log.level, &level) == 0)
+    sr_log_set_level(level);
+  *err = daemon_init(d, errstr, errlen);
+  if (*err != SR_OK) {
+    sr_daemon_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+/* ---- refresh and publishing ---- */
+
+static int publish(void *opaque, uint32_t user_row, const char *key,
+                   size_t key_len, const void *payload, size_t len) {
+  sr_daemon_t *d = opaque;
+  return sr_sink_publish(d->snk, d->cfg.kafka.output_topic, key, key_len,
+                         payload, len, user_row) == SR_OK
+             ? 0
+             : -1;
+}
+
+static void run_refresh(sr_daemon_t *d, bool force) {
+  size_t n = 0;
+  if (sr_refresh_flush(d->rf, d->mdl, uv_now(&d->loop), sr_now_ms(), force,
+                       publish, d, &n) != SR_OK)
+    sr_log(SR_LOG_WARN, "out of memory refreshing lists; retrying later",
+           NULL);
+  d->published += n;
+}
+
+static void on_refresh_timer(uv_timer_t *t);
+
+/* Flushes what is due and arms the timer for what comes due next. */
+static void schedule_refresh(sr_daemon_t *d) {
+  if (!d->rf || d->phase != P_RUNNING)
+    return;
+  int64_t delay = sr_refresh_next_delay(d->rf, uv_now(&d->loop));
+  if (delay == 0) {
+    run_refresh(d, false);
+    delay = sr_refresh_next_delay(d->rf, uv_now(&d->loop));
+  }
+  if (delay < 0)
+    uv_timer_stop(&d->refresh_timer);
+  else
+    uv_timer_start(&d->refresh_timer, on_refresh_timer,
+                   (uint64_t)(delay ? delay : 1), 0);
+}
+
+static void on_refresh_timer(uv_timer_t *t) { schedule_refresh(t->data); }
+
+/* ---- input ---- */
+
+/* A slow output side pauses the input, so memory stays bounded. */
+static void check_backpressure(sr_daemon_t *d) {
+  if (!d->snk || d->phase != P_RUNNING)
+    return;
+  size_t outq = sr_sink_outq(d->snk), high = d->cfg.kafka.queue_high;
+  if (!sr_source_paused(d->src) && outq > high) {
+    sr_log(SR_LOG_INFO, "output queue above kafka.queue_high; pausing input",
+           "queued=%zu", outq);
+    sr_source_pause(d->src, true);
+  } else if (sr_source_paused(d->src) && outq < high / 2) {
+    sr_log(SR_LOG_INFO, "output queue drained; resuming input", "queued=%zu",
+           outq);
+    sr_source_pause(d->src, false);
+  }
+}
+
+static void check_until(sr_daemon_t *d) {
+  if (d->opts.until_end && d->phase == P_RUNNING &&
+      sr_source_at_ends(d->src))
+    begin_stop(d, 0, "end offsets reached", false);
+}
+
+static void after_input(sr_daemon_t *d) {
+  if (d->halted && d->phase == P_RUNNING) {
+    begin_stop(d, 1, "an event could not be applied", true);
+    return;
+  }
+  schedule_refresh(d);
+  check_backpressure(d);
+  check_until(d);
+}
+
+static void on_drain_idle(uv_idle_t *h);
+
+static void consume_step(sr_daemon_t *d) {
+  bool more = false;
+  uv_update_time(&d->loop);
+  sr_ingest_set_time(d->ing, sr_now_ms(), uv_now(&d->loop));
+  sr_source_consume(d->src, CONSUME_BUDGET, &more);
+  /* The pipe is written only when the queue turns non-empty, so a backlog
+   * is worked off from the idle handle, between other events. */
+  if (more && d->phase == P_RUNNING && !d->halted)
+    uv_idle_start(&d->drain_idle, on_drain_idle);
+  else
+    uv_idle_stop(&d->drain_idle);
+  after_input(d);
+}
+
+static void on_src_readable(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  sr_daemon_t *d = h->data;
+  if (d->phase == P_RUNNING)
+    consume_step(d);
+  else
+    sr_source_serve_commits(d->src);
+}
+
+static void on_drain_idle(uv_idle_t *h) {
+  sr_daemon_t *d = h->data;
+  if (d->phase == P_RUNNING)
+    consume_step(d);
+  else
+    uv_idle_stop(h);
+}
+
+/* ---- --until end ---- */
+
+static void ends_work(uv_work_t *req) {
+  ends_job_t *job = req->data;
+  job->err = sr_source_query_ends(job->d->src, job->parts, job->n,
+                                  job->errstr, sizeof(job->errstr));
+}
+
+static void ends_done(uv_work_t *req, int status) {
+  ends_job_t *job = req->data;
+  sr_daemon_t *d = job->d;
+  d->ends_busy = false;
+  if (status == 0)
+    sr_source_set_ends(d->src, job->parts, job->n);
+  if (status != 0 || job->err != SR_OK) {
+    sr_log(SR_LOG_WARN, "end offsets unknown; retrying", "error=%s",
+           sr_logq(status ? uv_strerror(status) : job->errstr));
+    d->ends_retry_at = uv_now(&d->loop) + ENDS_RETRY_MS;
+  }
+  free(job->parts);
+  free(job);
+  if (d->ends_again && d->phase == P_RUNNING) {
+    d->ends_again = false;
+    start_ends_query(d);
+  }
+  check_until(d);
+}
+
+/* rd_kafka_query_watermark_offsets blocks on the network, so it runs in
+ * the thread pool; one query at a time. */
+static void start_ends_query(sr_daemon_t *d) {
+  if (d->ends_busy) {
+    d->ends_again = true;
+    return;
+  }
+  sr_ckpt_offset_t *parts;
+  ssize_t n = sr_source_untargeted(d->src, &parts);
+  if (n <= 0)
+    return;
+  ends_job_t *job = calloc(1, sizeof(*job));
+  if (!job) {
+    free(parts);
+    return;
+  }
+  *job = (ends_job_t){.d = d, .parts = parts, .n = (size_t)n};
+  job->req.data = job;
+  if (uv_queue_work(&d->loop, &job->req, ends_work, ends_done) != 0) {
+    free(parts);
+    free(job);
+    return;
+  }
+  d->ends_busy = true;
+  d->ends_retry_at = 0;
+}
+
+/* ---- --from TIMESTAMP ---- */
+
+static void subscribe(sr_daemon_t *d) {
+  char errstr[256];
+  if (sr_source_subscribe(d->src, errstr, sizeof(errstr)) != SR_OK) {
+    sr_log(SR_LOG_ERROR, "subscribe failed", "error=%s", sr_logq(errstr));
+    begin_stop(d, 1, "subscribe failed", true);
+    return;
+  }
+  sr_log(SR_LOG_INFO, "consuming", "topics=%s group=%s brokers=%s",
+         sr_logq(d->cfg.kafka.input_topics), sr_logq(d->cfg.kafka.group_id),
+         sr_logq(d->brokers));
+}
+
+static void times_work(uv_work_t *req) {
+  times_job_t *job = req->data;
+  job->err = sr_source_lookup_times(job->d->src, &job->parts, &job->n,
+                                    job->errstr, sizeof(job->errstr));
+}
+
+static void times_done(uv_work_t *req, int status) {
+  times_job_t *job = req->data;
+  sr_daemon_t *d = job->d;
+  if (status == 0 && job->err == SR_OK &&
+      sr_source_set_starts(d->src, job->parts, job->n) == SR_OK)
+    sr_log(SR_LOG_INFO, "start offsets found for --from", "time_ms=%" PRId64
+           " partitions=%zu", d->opts.from_ts_ms, job->n);
+  else
+    sr_log(SR_LOG_WARN,
+           "no offsets for --from time; those partitions start earliest",
+           "error=%s", sr_logq(status ? uv_strerror(status) : job->errstr));
+  free(job->parts);
+  free(job);
+  if (d->phase == P_RUNNING)
+    subscribe(d);
+}
+
+/* offsetsForTimes blocks too: the subscription waits for its answer. */
+static void start_consuming(sr_daemon_t *d) {
+  if (d->opts.from != SR_FROM_TIMESTAMP) {
+    subscribe(d);
+    return;
+  }
+  times_job_t *job = calloc(1, sizeof(*job));
+  if (job) {
+    job->d = d;
+    job->req.data = job;
+    if (uv_queue_work(&d->loop, &job->req, times_work, times_done) == 0)
+      return;
+    free(job);
+  }
+  sr_log(SR_LOG_WARN, "could not look up --from time; starting earliest",
+         NULL);
+  subscribe(d);
+}
+
+/* ---- checkpoints ---- */
+
+/* Why a checkpoint is taken: a periodic one is skipped when nothing
+ * changed since the last one. */
+typedef enum ckpt_kind { CK_PERIODIC, CK_REQUESTED, CK_FINAL } ckpt_kind_t;
+
+static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
+  bool final = kind == CK_FINAL;
+  if (sr_saver_busy(d->sv)) {
+    /* The running job's completion starts the next one. */
+    if (!final)
+      d->ckpt_requested = true;
+    return;
+  }
+  sr_ckpt_offset_t *offs;
+  ssize_t n = sr_source_offsets(d->src, &offs);
+  sr_err_t err = SR_ERR_NOMEM;
+  if (n >= 0 && kind == CK_PERIODIC &&
+      sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
+    free(offs);
+    return;
+  }
+  if (n >= 0)
+    err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n);
+  if (err == SR_OK) {
+    d->final_started = final;
+    return;
+  }
+  sr_log(SR_LOG_ERROR, "checkpoint could not start", "error=%s",
+         sr_err_str(err));
+  if (final) {
+    d->exit_code = 1;
+    close_all(d);
+  }
+}
+
+static void log_saved(const sr_saver_result_t *res, bool final) {
+  if (res->err != SR_OK) {
+    sr_log(SR_LOG_ERROR, "checkpoint failed", "seq=%" PRIu64 " error=%s",
+           res->seq, sr_logq(res->error));
+    return;
+  }
+  sr_log(SR_LOG_INFO, final ? "final checkpoint written" : "checkpoint written",
+         "file=%s seq=%" PRIu64 " events_applied=%" PRIu64
+         " partitions=%zu snapshot_ms=%.1f write_ms=%.1f",
+         sr_logq(res->path), res->seq, res->events_applied, res->n_offsets,
+         res->snapshot_ms, res->write_ms);
+}
+
+/* A durable checkpoint's offsets go to the group, so lag tools see real
+ * progress; the final one is waited for (bounded). */
+static void on_saved(void *opaque, const sr_saver_result_t *res) {
+  sr_daemon_t *d = opaque;
+  bool final = d->final_started;
+  log_saved(res, final);
+  if (final) {
+    d->final_started = false;
+    if (res->err != SR_OK) {
+      d->exit_code = 1;
+      close_all(d);
+    } else if (sr_source_commit(d->src, res->offsets, res->n_offsets,
+                                &final_commit_tag) == SR_OK) {
+      d->phase = P_COMMITTING;
+      uv_timer_start(&d->deadline_timer, on_deadline, COMMIT_WAIT_MS, 0);
+    } else {
+      close_all(d);
+    }
+    return;
+  }
+  if (res->err == SR_OK)
+    sr_source_commit(d->src, res->offsets, res->n_offsets, NULL);
+  if (d->phase == P_SAVING)
+    start_checkpoint(d, CK_FINAL);
+  else if (d->ckpt_requested && d->phase == P_RUNNING) {
+    d->ckpt_requested = false;
+    start_checkpoint(d, CK_REQUESTED);
+  }
+}
+
+static void on_ckpt_timer(uv_timer_t *t) {
+  sr_daemon_t *d = t->data;
+  if (d->phase == P_RUNNING)
+    start_checkpoint(d, CK_PERIODIC);
+}
+
+/* ---- stopping ---- */
+
+static bool drained(sr_daemon_t *d) {
+  return (!d->snk || sr_sink_outq(d->snk) == 0) &&
+         (!d->rf || sr_refresh_pending(d->rf) == 0);
+}
+
+static void check_drained(sr_daemon_t *d) {
+  if (d->phase != P_DRAINING)
+    return;
+  if (d->rf && sr_refresh_pending(d->rf) > 0)
+    run_refresh(d, true); /* users whose delivery failed, once more */
+  if (drained(d))
+    start_final(d);
+}
+
+/* Deadlines of the bounded waits: the producer's drain, the final commit. */
+static void on_deadline(uv_timer_t *t) {
+  sr_daemon_t *d = t->data;
+  if (d->phase == P_DRAINING) {
+    sr_log(SR_LOG_WARN, "gave up waiting for deliveries",
+           "queued=%zu waiting_users=%zu", d->snk ? sr_sink_outq(d->snk) : 0,
+           d->rf ? sr_refresh_pending(d->rf) : 0);
+    start_final(d);
+  } else if (d->phase == P_COMMITTING) {
+    sr_log(SR_LOG_WARN, "final offset commit did not finish in time", NULL);
+    close_all(d);
+  }
+}
+
+static void start_final(sr_daemon_t *d) {
+  d->phase = P_SAVING;
+  uv_timer_stop(&d->deadline_timer);
+  start_checkpoint(d, CK_FINAL);
+}
+
+/* Stops consuming and starts the way out. A second stop (another signal)
+ * cuts the current wait short. */
+static void begin_stop(sr_daemon_t *d, int code, const char *why,
+                       bool bounded) {
+  if (code > d->exit_code)
+    d->exit_code = code;
+  if (d->phase == P_DRAINING)
+    start_final(d);
+  else if (d->phase == P_COMMITTING)
+    close_all(d);
+  if (d->phase != P_RUNNING)
+    return;
+  sr_log(SR_LOG_INFO, "stopping", "reason=%s events_applied=%" PRIu64,
+         sr_logq(why), sr_model_events_applied(d->mdl));
+  d->phase = P_DRAINING;
+  uv_idle_stop(&d->drain_idle);
+  uv_timer_stop(&d->ckpt_timer);
+  uv_timer_stop(&d->refresh_timer);
+  /* Fetching stops too: what is already queued is never applied, so the
+   * final checkpoint's offsets are exactly what the model holds. */
+  sr_source_pause(d->src, true);
+  if (d->rf)
+    run_refresh(d, true);
+  if (bounded)
+    uv_timer_start(&d->deadline_timer, on_deadline, DRAIN_WAIT_MS, 0);
+  check_drained(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  sr_daemon_t *d = h->data;
+  if (signum == SIGUSR1) {
+    if (d->phase == P_RUNNING) {
+      sr_log(SR_LOG_INFO, "checkpoint requested (SIGUSR1)", NULL);
+      start_checkpoint(d, CK_REQUESTED);
+    }
+    return;
+  }
+  begin_stop(d, 0, signum == SIGTERM ? "SIGTERM" : "SIGINT", true);
+}
+
+static void on_snk_readable(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  sr_daemon_t *d = h->data;
+  sr_sink_serve(d->snk);
+  if (d->phase == P_RUNNING) {
+    check_backpressure(d);
+    schedule_refresh(d); /* failed deliveries queued users again */
+  }
+  check_drained(d);
+}
+
+/* ---- progress ---- */
+
+static void format_eta(double secs, char *buf, size_t len) {
+  if (!isfinite(secs) || secs < 0)
+    snprintf(buf, len, "?");
+  else if (secs < 100)
+    snprintf(buf, len, "%.0fs", secs);
+  else if (secs < 6000)
+    snprintf(buf, len, "%.0fm%02.0fs", floor(secs / 60), fmod(secs, 60));
+  else
+    snprintf(buf, len, "%.1fh", secs / 3600);
+}
+
+static void progress(sr_daemon_t *d) {
+  uint64_t now = uv_now(&d->loop), events = sr_model_events_applied(d->mdl);
+  double dt = (double)(now - d->prog_ms) / 1000.0;
+  if (dt <= 0)
+    return;
+  double inst = (double)(events - d->prog_events) / dt;
+  d->rate = d->prog_ms ? 0.6 * d->rate + 0.4 * inst : inst;
+  d->prog_ms = now;
+  d->prog_events = events;
+  int64_t lag = sr_source_lag(d->src);
+  char line[256], eta[32], lagtxt[32];
+  format_eta(lag >= 0 && d->rate > 1 ? (double)lag / d->rate : NAN, eta,
+             sizeof(eta));
+  snprintf(lagtxt, sizeof(lagtxt), lag >= 0 ? "%" PRId64 : "?", lag);
+  if (d->opts.progress) {
+    snprintf(line, sizeof(line),
+             "streamrec: %" PRIu64 " events  %.0f/s  lag %s  ETA %s  lists %" PRIu64
+             "%s",
+             events, d->rate, lagtxt, eta, d->published,
+             d->src && sr_source_paused(d->src) ? "  (paused)" : "");
+    sr_log_status(line);
+  } else if (now - d->last_stats_ms >= STATS_LOG_MS) {
+    d->last_stats_ms = now;
+    sr_log(SR_LOG_INFO, "progress",
+           "events_applied=%" PRIu64 " rate=%.0f lag=%s lists=%" PRIu64,
+           events, d->rate, lagtxt, d->published);
+  }
+}
+
+static void on_tick(uv_timer_t *t) {
+  sr_daemon_t *d = t->data;
+  if (d->phase == P_RUNNING) {
+    progress(d);
+    check_backpressure(d);
+    if (d->opts.until_end && !d->ends_busy && d->ends_retry_at &&
+        uv_now(&d->loop) >= d->ends_retry_at)
+      start_ends_query(d);
+    check_until(d);
+  }
+  check_drained(d);
+}
+
+/* ---- handles ---- */
+
+/* The daemon's handles, for loops over all of them; the producer's poll
+ * exists only with a producer. Returns the count. */
+static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
+  size_t n = 0;
+  out[n++] = (uv_handle_t *)&d->src_poll;
+  if (d->snk)
+    out[n++] = (uv_handle_t *)&d->snk_poll;
+  out[n++] = (uv_handle_t *)&d->drain_idle;
+  out[n++] = (uv_handle_t *)&d->refresh_timer;
+  out[n++] = (uv_handle_t *)&d->ckpt_timer;
+  out[n++] = (uv_handle_t *)&d->tick_timer;
+  out[n++] = (uv_handle_t *)&d->deadline_timer;
+  out[n++] = (uv_handle_t *)&d->sig_term;
+  out[n++] = (uv_handle_t *)&d->sig_int;
+  out[n++] = (uv_handle_t *)&d->sig_usr1;
+  return n;
+}
+
+#define MAX_HANDLES 16
+
+static int init_handles(sr_daemon_t *d) {
+  uv_handle_t *handles[MAX_HANDLES];
+  int rc = uv_poll_init(&d->loop, &d->src_poll, sr_source_fd(d->src));
+  if (rc == 0 && d->snk) {
+    rc = uv_poll_init(&d->loop, &d->snk_poll, sr_sink_fd(d->snk));
+    if (rc != 0)
+      uv_close((uv_handle_t *)&d->src_poll, NULL);
+  }
+  if (rc != 0) {
+    sr_log(SR_LOG_ERROR, "uv_poll_init failed", "error=%s",
+           sr_logq(uv_strerror(rc)));
+    return -1;
+  }
+  uv_idle_init(&d->loop, &d->drain_idle);
+  uv_timer_init(&d->loop, &d->refresh_timer);
+  uv_timer_init(&d->loop, &d->ckpt_timer);
+  uv_timer_init(&d->loop, &d->tick_timer);
+  uv_timer_init(&d->loop, &d->deadline_timer);
+  uv_signal_init(&d->loop, &d->sig_term);
+  uv_signal_init(&d->loop, &d->sig_int);
+  uv_signal_init(&d->loop, &d->sig_usr1);
+  size_t n = all_handles(d, handles);
+  for (size_t i = 0; i < n; i++)
+    uv_handle_set_data(handles[i], d);
+  d->handles_ready = true;
+  return 0;
+}
+
+static void start_handles(sr_daemon_t *d) {
+  uint64_t ckpt_ms = (uint64_t)(d->cfg.checkpoint.interval_s * 1000.0 + 0.5);
+  uv_poll_start(&d->src_poll, UV_READABLE, on_src_readable);
+  if (d->snk)
+    uv_poll_start(&d->snk_poll, UV_READABLE, on_snk_readable);
+  uv_timer_start(&d->ckpt_timer, on_ckpt_timer, ckpt_ms, ckpt_ms);
+  uv_timer_start(&d->tick_timer, on_tick, TICK_MS, TICK_MS);
+  uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&d->sig_int, on_signal, SIGINT);
+  uv_signal_start(&d->sig_usr1, on_signal, SIGUSR1);
+}
+
+static void close_handles(sr_daemon_t *d) {
+  uv_handle_t *handles[MAX_HANDLES];
+  if (!d->handles_ready)
+    return;
+  /* The handles live inside the daemon, which outlives the loop: the close
+   * callbacks have nothing to free. */
+  size_t n = all_handles(d, handles);
+  for (size_t i = 0; i < n; i++) {
+    if (!uv_is_closing(handles[i]))
+      uv_close(handles[i], NULL);
+  }
+  d->handles_ready = false;
+}
+
+static void log_summary(sr_daemon_t *d) {
+  sr_sink_stats_t ss = d->snk ? sr_sink_stats(d->snk) : (sr_sink_stats_t){0};
+  sr_source_stats_t cs = sr_source_stats(d->src);
+  char rejected[512] = "";
+  size_t off = 0;
+  for (int r = 1; r < SR_REASON__COUNT && off < sizeof(rejected); r++) {
+    uint64_t n = sr_ingest_rejected(d->ing, (sr_reason_t)r);
+    if (n)
+      off += (size_t)snprintf(rejected + off, sizeof(rejected) - off,
+                              " rejected_%s=%" PRIu64, sr_reason_name(r), n);
+  }
+  sr_log(SR_LOG_INFO, "stopped",
+         "exit_code=%d events_applied=%" PRIu64 " messages=%" PRIu64
+         " duplicates_skipped=%" PRIu64 " lists_published=%" PRIu64
+         " lists_delivered=%" PRIu64 " lists_failed=%" PRIu64
+         " dead_letters=%" PRIu64 "%s",
+         d->exit_code, sr_model_events_applied(d->mdl), cs.messages,
+         cs.duplicates, ss.published, ss.delivered, ss.failed,
+         ss.dead_letters, rejected);
+}
+
+static void close_all(sr_daemon_t *d) {
+  if (d->phase == P_CLOSING)
+    return;
+  d->phase = P_CLOSING;
+  if (d->opts.progress)
+    sr_log_status(NULL);
+  log_summary(d);
+  close_handles(d);
+}
+
+int sr_daemon_run(sr_daemon_t *d) {
+  if (init_handles(d) != 0)
+    return 1;
+  start_handles(d);
+  d->phase = P_RUNNING;
+  d->prog_ms = uv_now(&d->loop);
+  d->last_stats_ms = d->prog_ms;
+  start_consuming(d);
+  uv_run(&d->loop, UV_RUN_DEFAULT);
+  return d->exit_code;
+}
+
+void sr_daemon_free(sr_daemon_t *d) {
+  if (!d)
+    return;
+  if (d->loop_ready) {
+    close_handles(d);
+    /* Runs the close callbacks and any thread-pool job still in flight. */
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d->loop);
+  }
+  /* The consumer leaves its group before the producer and the embedded
+   * broker go away. */
+  sr_source_free(d->src);
+  sr_sink_free(d->snk);
+  sr_ingest_free(d->ing);
+  sr_refresh_free(d->rf);
+  sr_saver_free(d->sv);
+  sr_embedded_free(d->emb);
+  sr_model_free(d->mdl);
+  free(d);
+}

@@ -1,0 +1,56 @@
+/* Checkpoint jobs: a snapshot of the model and a copy of the offsets are
+ * taken on the loop thread, then written by sr_store_write in the libuv
+ * thread pool (temp file, fsync, rename, fsync dir, retention). One job at
+ * a time; its completion is reported on the loop thread. Loop thread
+ * only. */
+#ifndef SR_SAVER_H
+#define SR_SAVER_H
+
+#include "store/checkpoint.h"
+#include "streamrec/model.h"
+
+#include <stdbool.h>
+#include <uv.h>
+
+typedef struct sr_saver sr_saver_t;
+
+/* What a finished job wrote. offsets are valid during the callback only. */
+typedef struct sr_saver_result {
+  sr_err_t err;
+  const char *path;  /* the file written, or "" */
+  const char *error; /* why it failed, or "" */
+  uint64_t seq;
+  uint64_t events_applied;
+  const sr_ckpt_offset_t *offsets;
+  size_t n_offsets;
+  double snapshot_ms; /* time the loop thread spent copying */
+  double write_ms;    /* time the thread pool spent writing */
+} sr_saver_result_t;
+
+typedef void(sr_saver_done_fn)(void *opaque, const sr_saver_result_t *res);
+
+/* Creates a saver writing checkpoint files into dir, keeping keep of them,
+ * numbering them from next_seq. Returns NULL when out of memory. */
+sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
+                         uint64_t next_seq, sr_saver_done_fn *done,
+                         void *opaque);
+
+/* Frees the saver; no job may be in flight. Accepts NULL. */
+void sr_saver_free(sr_saver_t *sv);
+
+/* True while a job is in flight. */
+bool sr_saver_busy(const sr_saver_t *sv);
+
+/* True when mdl and offs are what the last successful job wrote, so a new
+ * checkpoint would hold nothing new. */
+bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
+                        const sr_ckpt_offset_t *offs, size_t n);
+
+/* Snapshots mdl and starts writing it with offs (taken over: freed by the
+ * saver, also on failure). Returns SR_OK (done is called later),
+ * SR_ERR_INVALID when a job is in flight or SR_ERR_NOMEM / a uv error as
+ * SR_ERR_IO (done is not called). */
+sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
+                        sr_ckpt_offset_t *offs, size_t n);
+
+#endif

@@ -1,0 +1,41 @@
+/* Helpers shared by the consumer (source) and producer (sink): building a
+ * librdkafka configuration from streamrec's options and wake-up pipes for
+ * rd_kafka_queue_io_event_enable. Any thread. */
+#ifndef SR_KAFKA_CLIENT_H
+#define SR_KAFKA_CLIENT_H
+
+#include "daemon/config.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdbool.h>
+
+/* True when the user passed kafka.properties.<name>. */
+bool sr_kafka_user_set(const sr_config_t *cfg, const char *name);
+
+/* Sets one property that streamrec itself chose. Returns 0, or -1 with
+ * errstr naming it. */
+int sr_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
+                      const char *value, char *errstr, size_t errlen);
+
+/* A new configuration with the user's kafka.properties.* applied, librdkafka
+ * logs routed through the daemon's logger, bootstrap.servers set to brokers
+ * and client.id to "streamrec" unless the user chose one. A rejected
+ * property fails with errstr naming "kafka.properties.<name>" but never its
+ * value (it may be a secret). Returns NULL on failure. */
+rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
+                                   char *errstr, size_t errlen);
+
+/* Creates a non-blocking, close-on-exec pipe. Returns 0, or -1 with errno. */
+int sr_kafka_pipe(int fds[2]);
+
+/* Reads and discards what the pipe holds, without blocking. */
+void sr_kafka_pipe_drain(int fd);
+
+/* Closes both ends of a pipe made by sr_kafka_pipe (-1 ends are skipped). */
+void sr_kafka_pipe_close(int fds[2]);
+
+/* Logs a client-level error (rate-limited), at error level when fatal. */
+void sr_kafka_log_error(rd_kafka_t *rk, int err, const char *reason);
+
+#endif

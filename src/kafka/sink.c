@@ -1,0 +1,228 @@
+/* The producer for lists and dead letters; see sink.h. */
+#include "kafka/sink.h"
+
+#include "daemon/log.h"
+#include "kafka/client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Topic handles kept so that producing does not look topics up by name for
+ * every message: the output topic and the dead-letter topic. */
+#define TOPIC_CACHE 4
+
+struct sr_sink {
+  rd_kafka_t *rk;
+  rd_kafka_queue_t *mainq;
+  int pipefd[2];
+  sr_sink_hooks_t hooks;
+  sr_sink_stats_t stats;
+  rd_kafka_topic_t *topics[TOPIC_CACHE];
+  bool fatal_reported;
+};
+
+/* A list's delivery opaque carries its user row, tagged in the low bit so
+ * that dead letters (NULL) are told apart. */
+static void *list_opaque(uint32_t row) {
+  return (void *)(((uintptr_t)row << 1) | 1u);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
+                        void *opaque) {
+  (void)rk;
+  sr_sink_t *snk = opaque;
+  uintptr_t tag = (uintptr_t)msg->_private;
+  bool list = tag & 1u;
+  if (!msg->err) {
+    if (list)
+      snk->stats.delivered++;
+    else
+      snk->stats.dead_letters++;
+    return;
+  }
+  sr_log(SR_LOG_WARN, "delivery failed", "kind=%s topic=%s error=%s",
+         list ? "list" : "dead_letter", sr_logq(rd_kafka_topic_name(msg->rkt)),
+         sr_logq(rd_kafka_err2str(msg->err)));
+  if (!list) {
+    snk->stats.dead_failed++;
+    return;
+  }
+  snk->stats.failed++;
+  if (snk->hooks.on_failed)
+    snk->hooks.on_failed(snk->hooks.opaque, (uint32_t)(tag >> 1));
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+  sr_sink_t *snk = opaque;
+  sr_kafka_log_error(rk, err, reason);
+  if (err != RD_KAFKA_RESP_ERR__FATAL || snk->fatal_reported)
+    return;
+  char why[512];
+  rd_kafka_fatal_error(rk, why, sizeof(why));
+  snk->fatal_reported = true;
+  if (snk->hooks.on_fatal)
+    snk->hooks.on_fatal(snk->hooks.opaque, why);
+}
+
+/* Idempotence keeps retried lists in order and unduplicated; the queue
+ * limit sits well above queue_high so that the consumer pauses long before
+ * the producer refuses a message. */
+static rd_kafka_conf_t *producer_conf(const sr_config_t *cfg,
+                                      const char *brokers, sr_sink_t *snk,
+                                      char *errstr, size_t errlen) {
+  rd_kafka_conf_t *conf = sr_kafka_conf_new(cfg, brokers, errstr, errlen);
+  if (!conf)
+    return NULL;
+  char limit[32];
+  uint64_t max_msgs = (uint64_t)cfg->kafka.queue_high * 4 + 100000;
+  snprintf(limit, sizeof(limit), "%" PRIu64,
+           max_msgs > INT32_MAX ? (uint64_t)INT32_MAX : max_msgs);
+  if (sr_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errlen) ||
+      (!sr_kafka_user_set(cfg, "queue.buffering.max.messages") &&
+       sr_kafka_conf_set(conf, "queue.buffering.max.messages", limit, errstr,
+                         errlen))) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_error_cb(conf, on_error);
+  rd_kafka_conf_set_opaque(conf, snk);
+  return conf;
+}
+
+sr_sink_t *sr_sink_new(const sr_config_t *cfg, const char *brokers,
+                       const sr_sink_hooks_t *hooks, char *errstr,
+                       size_t errlen) {
+  sr_sink_t *snk = calloc(1, sizeof(*snk));
+  if (!snk) {
+    snprintf(errstr, errlen, "out of memory");
+    return NULL;
+  }
+  snk->pipefd[0] = snk->pipefd[1] = -1;
+  if (hooks)
+    snk->hooks = *hooks;
+  if (sr_kafka_pipe(snk->pipefd) != 0) {
+    snprintf(errstr, errlen, "pipe: %s", strerror(errno));
+    goto fail;
+  }
+  rd_kafka_conf_t *conf = producer_conf(cfg, brokers, snk, errstr, errlen);
+  if (!conf)
+    goto fail;
+  snk->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);
+  if (!snk->rk) {
+    rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
+    goto fail;
+  }
+  snk->mainq = rd_kafka_queue_get_main(snk->rk);
+  rd_kafka_queue_io_event_enable(snk->mainq, snk->pipefd[1], "1", 1);
+  return snk;
+fail:
+  sr_sink_free(snk);
+  return NULL;
+}
+
+void sr_sink_free(sr_sink_t *snk) {
+  if (!snk)
+    return;
+  for (int i = 0; i < TOPIC_CACHE; i++) {
+    if (snk->topics[i])
+      rd_kafka_topic_destroy(snk->topics[i]);
+  }
+  if (snk->mainq) {
+    rd_kafka_queue_io_event_enable(snk->mainq, -1, NULL, 0);
+    rd_kafka_queue_destroy(snk->mainq);
+  }
+  if (snk->rk) {
+    /* Whatever is still queued was given up on by the caller; purging it
+     * keeps rd_kafka_destroy from waiting on unreachable brokers. */
+    rd_kafka_purge(snk->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_destroy(snk->rk);
+  }
+  sr_kafka_pipe_close(snk->pipefd);
+  free(snk);
+}
+
+int sr_sink_fd(const sr_sink_t *snk) { return snk->pipefd[0]; }
+
+void sr_sink_serve(sr_sink_t *snk) {
+  sr_kafka_pipe_drain(snk->pipefd[0]);
+  rd_kafka_poll(snk->rk, 0);
+}
+
+/* The cached handle of topic, created on first use. */
+static rd_kafka_topic_t *topic_handle(sr_sink_t *snk, const char *topic) {
+  int i = 0;
+  for (; i < TOPIC_CACHE && snk->topics[i]; i++) {
+    if (!strcmp(rd_kafka_topic_name(snk->topics[i]), topic))
+      return snk->topics[i];
+  }
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(snk->rk, topic, NULL);
+  if (rkt && i < TOPIC_CACHE)
+    snk->topics[i] = rkt;
+  return rkt;
+}
+
+/* Drops a handle that did not fit in the cache (a message holds its own
+ * reference, so this is safe right after producing). */
+static void release_handle(sr_sink_t *snk, rd_kafka_topic_t *rkt) {
+  for (int i = 0; i < TOPIC_CACHE; i++) {
+    if (snk->topics[i] == rkt)
+      return;
+  }
+  rd_kafka_topic_destroy(rkt);
+}
+
+static sr_err_t produce_result(rd_kafka_resp_err_t err, const char *topic) {
+  if (!err)
+    return SR_OK;
+  sr_log(SR_LOG_WARN, "produce refused", "topic=%s error=%s", sr_logq(topic),
+         sr_logq(rd_kafka_err2str(err)));
+  return SR_ERR_IO;
+}
+
+sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
+                         size_t key_len, const void *payload, size_t len,
+                         uint32_t user_row) {
+  rd_kafka_topic_t *rkt = topic_handle(snk, topic);
+  if (!rkt)
+    return produce_result(rd_kafka_last_error(), topic);
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE((void *)payload, len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(list_opaque(user_row)), RD_KAFKA_V_END);
+  if (!err)
+    snk->stats.published++;
+  release_handle(snk, rkt);
+  return produce_result(err, topic);
+}
+
+sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl) {
+  char part[16], off[24];
+  snprintf(part, sizeof(part), "%" PRId32, dl->src_partition);
+  snprintf(off, sizeof(off), "%" PRId64, dl->src_offset);
+  rd_kafka_topic_t *rkt = topic_handle(snk, dl->topic);
+  if (!rkt)
+    return produce_result(rd_kafka_last_error(), dl->topic);
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(dl->key, dl->key_len),
+      RD_KAFKA_V_VALUE((void *)dl->payload, dl->len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_HEADER("streamrec-error", dl->reason, -1),
+      RD_KAFKA_V_HEADER("streamrec-error-detail", dl->detail, -1),
+      RD_KAFKA_V_HEADER("streamrec-source-topic", dl->src_topic, -1),
+      RD_KAFKA_V_HEADER("streamrec-source-partition", part, -1),
+      RD_KAFKA_V_HEADER("streamrec-source-offset", off, -1),
+      RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+  release_handle(snk, rkt);
+  return produce_result(err, dl->topic);
+}
+
+size_t sr_sink_outq(sr_sink_t *snk) { return (size_t)rd_kafka_outq_len(snk->rk); }
+
+sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk) { return snk->stats; }

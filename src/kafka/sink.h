@@ -1,0 +1,87 @@
+/* The output side: an idempotent librdkafka producer for the lists (keyed
+ * by user id) and for dead letters (the original bytes of rejected input,
+ * with headers naming why). Delivery reports arrive on the producer's main
+ * queue, which writes a byte to a non-blocking pipe when it turns
+ * non-empty; the owner watches sr_sink_fd and calls sr_sink_serve.
+ * Loop thread only. */
+#ifndef SR_SINK_H
+#define SR_SINK_H
+
+#include "daemon/config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sr_sink sr_sink_t;
+
+/* Called from sr_sink_serve for a list that could not be delivered, so the
+ * owner can refresh that user again. */
+typedef void(sr_sink_failed_fn)(void *opaque, uint32_t user_row);
+
+/* Called from sr_sink_serve when the producer hit a fatal error (e.g. the
+ * idempotence guarantee cannot be kept); nothing more will be delivered. */
+typedef void(sr_sink_fatal_fn)(void *opaque, const char *why);
+
+typedef struct sr_sink_hooks {
+  sr_sink_failed_fn *on_failed;
+  sr_sink_fatal_fn *on_fatal;
+  void *opaque;
+} sr_sink_hooks_t;
+
+/* One rejected input message to copy to the dead-letter topic. */
+typedef struct sr_dead_letter {
+  const char *topic; /* the dead-letter topic */
+  const void *key;
+  size_t key_len;
+  const void *payload;
+  size_t len;
+  const char *reason; /* sr_reason_name() */
+  const char *detail; /* the decoder's message */
+  const char *src_topic;
+  int32_t src_partition;
+  int64_t src_offset;
+} sr_dead_letter_t;
+
+/* Delivery counters. */
+typedef struct sr_sink_stats {
+  uint64_t published;    /* lists queued */
+  uint64_t delivered;    /* lists acknowledged by the broker */
+  uint64_t failed;       /* lists that could not be delivered */
+  uint64_t dead_letters; /* dead letters acknowledged */
+  uint64_t dead_failed;  /* dead letters that could not be delivered */
+} sr_sink_stats_t;
+
+/* Creates the producer for brokers with cfg->kafka.props applied. Returns
+ * NULL with errstr (naming the property when one is rejected; values are
+ * never echoed). */
+sr_sink_t *sr_sink_new(const sr_config_t *cfg, const char *brokers,
+                       const sr_sink_hooks_t *hooks, char *errstr,
+                       size_t errlen);
+
+/* Purges what is still queued, destroys the producer, frees. Accepts NULL. */
+void sr_sink_free(sr_sink_t *snk);
+
+/* The read end of the wake-up pipe (non-blocking). */
+int sr_sink_fd(const sr_sink_t *snk);
+
+/* Drains the pipe and serves delivery reports without blocking. */
+void sr_sink_serve(sr_sink_t *snk);
+
+/* Queues one list on topic, keyed by key. Returns SR_OK, or SR_ERR_IO when
+ * the producer refused it (queue full, fatal error): retry later. */
+sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
+                         size_t key_len, const void *payload, size_t len,
+                         uint32_t user_row);
+
+/* Queues a dead letter with headers streamrec-error (the reason),
+ * streamrec-error-detail and streamrec-source-{topic,partition,offset}.
+ * Returns SR_OK or SR_ERR_IO. */
+sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl);
+
+/* Messages queued or in flight, delivery reports not yet served. */
+size_t sr_sink_outq(sr_sink_t *snk);
+
+/* The counters so far. */
+sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk);
+
+#endif

@@ -1,0 +1,692 @@
+/* The group consumer and its per-partition offsets; see source.h. */
+#include "kafka/source.h"
+
+#include "daemon/log.h"
+#include "kafka/client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Messages taken off the queue per rd_kafka_consume_batch_queue call. */
+#define BATCH 512
+/* How long the blocking metadata and offset queries may take. */
+#define QUERY_TIMEOUT_MS 5000
+
+/* What the source knows about one topic-partition. */
+typedef struct part {
+  char topic[SR_CKPT_TOPIC_MAX + 1];
+  int32_t partition;
+  int64_t next;  /* offset of the next event to apply; -1 unknown */
+  int64_t start; /* --from TIMESTAMP offset (may be logical); see has_start */
+  int64_t end;   /* --until end: high watermark at assignment; -1 unknown */
+  int64_t eof;   /* offset of the last end-of-partition event; -1 none */
+  bool has_start;
+  bool assigned;
+} part_t;
+
+struct sr_src {
+  rd_kafka_t *rk;
+  rd_kafka_queue_t *queue;    /* the consumer queue */
+  rd_kafka_queue_t *commit_q; /* results of our commits */
+  int pipefd[2];
+  sr_from_t from;
+  int64_t from_ts_ms;
+  char topics[SR_CONF_STR];
+  sr_source_hooks_t hooks;
+  sr_source_stats_t stats;
+  part_t *parts;
+  size_t n_parts, cap_parts;
+  size_t last_hit; /* index of the previous message's partition */
+  size_t n_assigned;
+  bool paused;
+  bool halted; /* on_message asked to stop: nothing more is dispatched */
+  bool closing;
+};
+
+static part_t *part_find(sr_src_t *src, const char *topic, int32_t p) {
+  if (src->last_hit < src->n_parts) {
+    part_t *hit = &src->parts[src->last_hit];
+    if (hit->partition == p && !strcmp(hit->topic, topic))
+      return hit;
+  }
+  for (size_t i = 0; i < src->n_parts; i++) {
+    if (src->parts[i].partition == p && !strcmp(src->parts[i].topic, topic)) {
+      src->last_hit = i;
+      return &src->parts[i];
+    }
+  }
+  return NULL;
+}
+
+/* The partition's entry, created when new. Returns NULL when out of
+ * memory. */
+static part_t *part_get(sr_src_t *src, const char *topic, int32_t p) {
+  part_t *part = part_find(src, topic, p);
+  if (part)
+    return part;
+  if (src->n_parts == src->cap_parts) {
+    size_t cap = src->cap_parts ? src->cap_parts * 2 : 16;
+    part_t *parts = realloc(src->parts, cap * sizeof(*parts));
+    if (!parts)
+      return NULL;
+    src->parts = parts;
+    src->cap_parts = cap;
+  }
+  part = &src->parts[src->n_parts++];
+  *part = (part_t){.partition = p, .next = -1, .end = -1, .eof = -1};
+  snprintf(part->topic, sizeof(part->topic), "%s", topic);
+  return part;
+}
+
+/* Where an assigned partition starts: the offset of the next event to
+ * apply when known, else per --from (logical offsets let librdkafka look
+ * them up without blocking us). */
+static int64_t start_offset(const sr_src_t *src, const part_t *part) {
+  if (part->next >= 0)
+    return part->next;
+  if (part->has_start)
+    return part->start;
+  switch (src->from) {
+  case SR_FROM_LATEST: return RD_KAFKA_OFFSET_END;
+  case SR_FROM_COMMITTED: return RD_KAFKA_OFFSET_STORED;
+  default: return RD_KAFKA_OFFSET_BEGINNING;
+  }
+}
+
+/* Appends "topic:partition@offset" to a comma-separated list for one log
+ * line per rebalance; logical offsets are named. */
+static void append_part(sr_buf_t *buf, const part_t *part, int64_t off) {
+  const char *name = off == RD_KAFKA_OFFSET_END         ? "latest"
+                     : off == RD_KAFKA_OFFSET_STORED    ? "committed"
+                     : off == RD_KAFKA_OFFSET_BEGINNING ? "earliest"
+                                                        : NULL;
+  sr_buf_printf(buf, "%s%s:%" PRId32 "@", buf->len ? "," : "", part->topic,
+                part->partition);
+  if (name)
+    sr_buf_printf(buf, "%s", name);
+  else if (off >= 0)
+    sr_buf_printf(buf, "%" PRId64, off);
+  else
+    sr_buf_printf(buf, "none");
+}
+
+static void log_parts(const char *what, sr_buf_t *buf) {
+  sr_log(SR_LOG_INFO, what, "partitions=%s",
+         sr_logq(buf->len && sr_buf_append(buf, "", 1) == 0 ? buf->data : ""));
+  sr_buf_free(buf);
+}
+
+static bool cooperative(rd_kafka_t *rk) {
+  const char *proto = rd_kafka_rebalance_protocol(rk);
+  return proto && !strcmp(proto, "COOPERATIVE");
+}
+
+static void assign_error(const char *what, rd_kafka_resp_err_t err,
+                         rd_kafka_error_t *error) {
+  if (error) {
+    sr_log(SR_LOG_ERROR, what, "error=%s", sr_logq(rd_kafka_error_string(error)));
+    rd_kafka_error_destroy(error);
+  } else if (err) {
+    sr_log(SR_LOG_ERROR, what, "error=%s", sr_logq(rd_kafka_err2str(err)));
+  }
+}
+
+static void on_assign(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
+  sr_buf_t buf = {0};
+  for (int i = 0; i < list->cnt; i++) {
+    rd_kafka_topic_partition_t *tp = &list->elems[i];
+    part_t *part = part_get(src, tp->topic, tp->partition);
+    if (!part) {
+      sr_log(SR_LOG_ERROR, "out of memory tracking partitions", NULL);
+      continue;
+    }
+    tp->offset = start_offset(src, part);
+    if (!part->assigned)
+      src->n_assigned++;
+    part->assigned = true;
+    part->eof = -1; /* a new one comes once the fetcher reaches the end */
+    append_part(&buf, part, tp->offset);
+  }
+  log_parts("partitions assigned", &buf);
+  if (cooperative(src->rk))
+    assign_error("incremental assign failed", 0,
+                 rd_kafka_incremental_assign(src->rk, list));
+  else
+    assign_error("assign failed", rd_kafka_assign(src->rk, list), NULL);
+  if (src->paused)
+    rd_kafka_pause_partitions(src->rk, list);
+}
+
+/* Revoked partitions keep their next offset: the model holds their events
+ * up to it, and a later assignment resumes exactly there. */
+static void on_revoke(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
+  bool lost = rd_kafka_assignment_lost(src->rk);
+  sr_buf_t buf = {0};
+  for (int i = 0; i < list->cnt; i++) {
+    part_t *part = part_find(src, list->elems[i].topic, list->elems[i].partition);
+    if (!part || !part->assigned)
+      continue;
+    part->assigned = false;
+    src->n_assigned--;
+    append_part(&buf, part, part->next);
+  }
+  log_parts(lost ? "partitions lost" : "partitions revoked", &buf);
+  if (cooperative(src->rk))
+    assign_error("incremental unassign failed", 0,
+                 rd_kafka_incremental_unassign(src->rk, list));
+  else
+    assign_error("unassign failed", rd_kafka_assign(src->rk, NULL), NULL);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque) {
+  (void)rk;
+  sr_src_t *src = opaque;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    on_assign(src, list);
+  else
+    on_revoke(src, list);
+  if (!src->closing && src->hooks.on_assign)
+    src->hooks.on_assign(src->hooks.opaque);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+  (void)opaque;
+  sr_kafka_log_error(rk, err, reason);
+}
+
+/* Session and heartbeat are lowered (unless the user chose them) so that
+ * a restarted daemon rejoins its group within seconds. */
+static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
+                             char *errstr, size_t errlen) {
+  static const char *const defaults[][2] = {
+      {"session.timeout.ms", "6000"},
+      {"heartbeat.interval.ms", "1000"},
+  };
+  for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+    if (!sr_kafka_user_set(conf->cfg, defaults[i][0]) &&
+        sr_kafka_conf_set(kc, defaults[i][0], defaults[i][1], errstr, errlen))
+      return -1;
+  }
+  const char *reset = conf->from == SR_FROM_LATEST ? "latest" : "earliest";
+  if (sr_kafka_conf_set(kc, "group.id", conf->cfg->kafka.group_id, errstr,
+                        errlen) ||
+      sr_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, errlen) ||
+      sr_kafka_conf_set(kc, "enable.auto.offset.store", "false", errstr,
+                        errlen) ||
+      sr_kafka_conf_set(kc, "auto.offset.reset", reset, errstr, errlen) ||
+      sr_kafka_conf_set(kc, "enable.partition.eof",
+                        conf->until_end ? "true" : "false", errstr, errlen))
+    return -1;
+  return 0;
+}
+
+static int load_offsets(sr_src_t *src, const sr_source_conf_t *conf) {
+  for (size_t i = 0; i < conf->n_offsets; i++) {
+    const sr_ckpt_offset_t *o = &conf->offsets[i];
+    part_t *part = part_get(src, o->topic, o->partition);
+    if (!part)
+      return -1;
+    part->next = o->offset;
+  }
+  return 0;
+}
+
+static sr_err_t create_consumer(sr_src_t *src, const sr_source_conf_t *conf,
+                                char *errstr, size_t errlen) {
+  rd_kafka_conf_t *kc = sr_kafka_conf_new(conf->cfg, conf->brokers, errstr,
+                                          errlen);
+  if (!kc)
+    return SR_ERR_INVALID;
+  if (consumer_defaults(conf, kc, errstr, errlen) != 0) {
+    rd_kafka_conf_destroy(kc);
+    return SR_ERR_INVALID;
+  }
+  rd_kafka_conf_set_rebalance_cb(kc, on_rebalance);
+  rd_kafka_conf_set_error_cb(kc, on_error);
+  rd_kafka_conf_set_opaque(kc, src);
+  src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errlen);
+  if (!src->rk) {
+    rd_kafka_conf_destroy(kc); /* rd_kafka_new owns kc only on success */
+    return SR_ERR_INVALID;
+  }
+  /* Rebalances and client errors come through the consumer queue, so one
+   * wake-up serves them all on the loop thread. */
+  rd_kafka_poll_set_consumer(src->rk);
+  src->queue = rd_kafka_queue_get_consumer(src->rk);
+  src->commit_q = rd_kafka_queue_new(src->rk);
+  rd_kafka_queue_io_event_enable(src->queue, src->pipefd[1], "1", 1);
+  rd_kafka_queue_io_event_enable(src->commit_q, src->pipefd[1], "1", 1);
+  return SR_OK;
+}
+
+sr_src_t *sr_source_new(const sr_source_conf_t *conf,
+                           const sr_source_hooks_t *hooks, char *errstr,
+                           size_t errlen) {
+  sr_src_t *src = calloc(1, sizeof(*src));
+  if (!src) {
+    snprintf(errstr, errlen, "out of memory");
+    return NULL;
+  }
+  src->pipefd[0] = src->pipefd[1] = -1;
+  src->hooks = *hooks;
+  src->from = conf->from;
+  src->from_ts_ms = conf->from_ts_ms;
+  snprintf(src->topics, sizeof(src->topics), "%s", conf->cfg->kafka.input_topics);
+  if (load_offsets(src, conf) != 0) {
+    snprintf(errstr, errlen, "out of memory");
+    goto fail;
+  }
+  if (sr_kafka_pipe(src->pipefd) != 0) {
+    snprintf(errstr, errlen, "pipe: %s", strerror(errno));
+    goto fail;
+  }
+  if (create_consumer(src, conf, errstr, errlen) != SR_OK)
+    goto fail;
+  return src;
+fail:
+  sr_source_free(src);
+  return NULL;
+}
+
+void sr_source_free(sr_src_t *src) {
+  if (!src)
+    return;
+  src->closing = true;
+  if (src->rk) {
+    rd_kafka_queue_io_event_enable(src->queue, -1, NULL, 0);
+    rd_kafka_queue_io_event_enable(src->commit_q, -1, NULL, 0);
+    rd_kafka_consumer_close(src->rk);
+    rd_kafka_queue_destroy(src->queue);
+    rd_kafka_queue_destroy(src->commit_q);
+    rd_kafka_destroy(src->rk);
+  }
+  sr_kafka_pipe_close(src->pipefd);
+  free(src->parts);
+  free(src);
+}
+
+int sr_source_fd(const sr_src_t *src) { return src->pipefd[0]; }
+
+/* Calls fn(topic, len, arg) for each name in the comma-separated list,
+ * spaces around names ignored. Stops at the first non-zero return. */
+static int each_topic(const char *list, int (*fn)(const char *, size_t, void *),
+                      void *arg) {
+  for (const char *p = list; *p;) {
+    p += strspn(p, " ,");
+    size_t len = strcspn(p, ",");
+    size_t trimmed = len;
+    while (trimmed > 0 && p[trimmed - 1] == ' ')
+      trimmed--;
+    if (trimmed > 0 && fn(p, trimmed, arg) != 0)
+      return -1;
+    p += len;
+  }
+  return 0;
+}
+
+static int add_topic(const char *name, size_t len, void *arg) {
+  char topic[SR_CKPT_TOPIC_MAX + 1];
+  snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
+  rd_kafka_topic_partition_list_add(arg, topic, RD_KAFKA_PARTITION_UA);
+  return 0;
+}
+
+sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+  each_topic(src->topics, add_topic, list);
+  if (list->cnt == 0) {
+    rd_kafka_topic_partition_list_destroy(list);
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.input_topics: no topic named");
+  }
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(src->rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.input_topics: subscribe: %s", rd_kafka_err2str(err));
+  return SR_OK;
+}
+
+static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    part_t *part = msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt),
+                                        msg->partition)
+                            : NULL;
+    if (part && part->assigned)
+      part->eof = msg->offset;
+    return;
+  }
+  src->stats.errors++;
+  sr_log(SR_LOG_WARN, "consumer error", "topic=%s partition=%" PRId32
+         " error=%s", sr_logq(msg->rkt ? rd_kafka_topic_name(msg->rkt) : ""),
+         msg->partition, sr_logq(rd_kafka_message_errstr(msg)));
+}
+
+static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
+  if (msg->err) {
+    consume_error(src, msg);
+    return;
+  }
+  part_t *part = part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition);
+  if (src->halted)
+    return;
+  if (!part || !part->assigned) {
+    /* Fetched before a revocation; a later assignment seeks back to it. */
+    src->stats.stale++;
+    return;
+  }
+  if (part->next >= 0 && msg->offset < part->next) {
+    src->stats.duplicates++;
+    return;
+  }
+  if (src->hooks.on_message(src->hooks.opaque, msg) != 0) {
+    src->halted = true;
+    return;
+  }
+  src->stats.messages++;
+  part->next = msg->offset + 1;
+}
+
+static void serve_commit_event(sr_src_t *src, rd_kafka_event_t *ev) {
+  if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT)
+    return;
+  rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+  const char *why = err ? rd_kafka_event_error_string(ev) : "";
+  const rd_kafka_topic_partition_list_t *list =
+      rd_kafka_event_topic_partition_list(ev);
+  for (int i = 0; !err && list && i < list->cnt; i++) {
+    if (list->elems[i].err) {
+      err = list->elems[i].err;
+      why = rd_kafka_err2str(err);
+    }
+  }
+  if (src->hooks.on_commit)
+    src->hooks.on_commit(src->hooks.opaque, err ? SR_ERR_IO : SR_OK, why,
+                         rd_kafka_event_opaque(ev));
+}
+
+void sr_source_serve_commits(sr_src_t *src) {
+  rd_kafka_event_t *ev;
+  sr_kafka_pipe_drain(src->pipefd[0]);
+  while ((ev = rd_kafka_queue_poll(src->commit_q, 0)) != NULL) {
+    serve_commit_event(src, ev);
+    rd_kafka_event_destroy(ev);
+  }
+}
+
+size_t sr_source_consume(sr_src_t *src, size_t budget, bool *more) {
+  rd_kafka_message_t *msgs[BATCH];
+  size_t taken = 0;
+  sr_source_serve_commits(src);
+  while (taken < budget) {
+    size_t want = budget - taken < BATCH ? budget - taken : BATCH;
+    ssize_t n = rd_kafka_consume_batch_queue(src->queue, 0, msgs, want);
+    if (n <= 0)
+      break;
+    for (ssize_t i = 0; i < n; i++) {
+      dispatch(src, msgs[i]);
+      rd_kafka_message_destroy(msgs[i]);
+    }
+    taken += (size_t)n;
+    if ((size_t)n < want)
+      break;
+  }
+  *more = rd_kafka_queue_length(src->queue) > 0;
+  return taken;
+}
+
+/* The assigned partitions as a librdkafka list (caller destroys). */
+static rd_kafka_topic_partition_list_t *assigned_list(const sr_src_t *src) {
+  rd_kafka_topic_partition_list_t *list =
+      rd_kafka_topic_partition_list_new((int)src->n_assigned + 1);
+  for (size_t i = 0; i < src->n_parts; i++) {
+    if (src->parts[i].assigned)
+      rd_kafka_topic_partition_list_add(list, src->parts[i].topic,
+                                        src->parts[i].partition);
+  }
+  return list;
+}
+
+void sr_source_pause(sr_src_t *src, bool pause) {
+  if (src->paused == pause)
+    return;
+  src->paused = pause;
+  rd_kafka_topic_partition_list_t *list = assigned_list(src);
+  rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(src->rk, list)
+                                  : rd_kafka_resume_partitions(src->rk, list);
+  if (err)
+    sr_log(SR_LOG_WARN, pause ? "pause failed" : "resume failed", "error=%s",
+           sr_logq(rd_kafka_err2str(err)));
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+bool sr_source_paused(const sr_src_t *src) { return src->paused; }
+
+size_t sr_source_assigned(const sr_src_t *src) { return src->n_assigned; }
+
+/* Copies the entries selected by keep() into a malloc'd array. */
+static ssize_t copy_parts(const sr_src_t *src, sr_ckpt_offset_t **out,
+                          bool (*keep)(const part_t *), bool use_next) {
+  size_t n = 0;
+  *out = NULL;
+  for (size_t i = 0; i < src->n_parts; i++)
+    n += keep(&src->parts[i]);
+  if (n == 0)
+    return 0;
+  sr_ckpt_offset_t *offs = calloc(n, sizeof(*offs));
+  if (!offs)
+    return -1;
+  size_t k = 0;
+  for (size_t i = 0; i < src->n_parts; i++) {
+    const part_t *part = &src->parts[i];
+    if (!keep(part))
+      continue;
+    memcpy(offs[k].topic, part->topic, sizeof(offs[k].topic));
+    offs[k].partition = part->partition;
+    offs[k++].offset = use_next ? part->next : -1;
+  }
+  *out = offs;
+  return (ssize_t)n;
+}
+
+static bool has_next(const part_t *part) { return part->next >= 0; }
+
+static bool needs_end(const part_t *part) {
+  return part->assigned && part->end < 0;
+}
+
+ssize_t sr_source_offsets(const sr_src_t *src, sr_ckpt_offset_t **out) {
+  return copy_parts(src, out, has_next, true);
+}
+
+sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs,
+                          size_t n, void *commit_opaque) {
+  rd_kafka_topic_partition_list_t *list =
+      rd_kafka_topic_partition_list_new((int)n + 1);
+  for (size_t i = 0; i < n; i++) {
+    part_t *part = part_find(src, offs[i].topic, offs[i].partition);
+    /* Another member owns the rest now; its progress is not ours to set. */
+    if (part && part->assigned && offs[i].offset >= 0)
+      rd_kafka_topic_partition_list_add(list, offs[i].topic, offs[i].partition)
+          ->offset = offs[i].offset;
+  }
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (list->cnt > 0)
+    err = rd_kafka_commit_queue(src->rk, list, src->commit_q, NULL,
+                                commit_opaque);
+  int cnt = list->cnt;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (cnt == 0)
+    return SR_ERR_NOT_FOUND;
+  if (err) {
+    sr_log(SR_LOG_WARN, "commit failed", "error=%s",
+           sr_logq(rd_kafka_err2str(err)));
+    return SR_ERR_IO;
+  }
+  return SR_OK;
+}
+
+ssize_t sr_source_untargeted(const sr_src_t *src, sr_ckpt_offset_t **out) {
+  return copy_parts(src, out, needs_end, false);
+}
+
+sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts,
+                              size_t n, char *errstr, size_t errlen) {
+  sr_err_t ret = SR_OK;
+  for (size_t i = 0; i < n; i++) {
+    int64_t lo, hi;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        src->rk, parts[i].topic, parts[i].partition, &lo, &hi,
+        QUERY_TIMEOUT_MS);
+    parts[i].offset = err ? -1 : hi;
+    if (err && ret == SR_OK)
+      ret = sr_errf(errstr, errlen, SR_ERR_IO,
+                    "end offset of %s [%" PRId32 "]: %s", parts[i].topic,
+                    parts[i].partition, rd_kafka_err2str(err));
+  }
+  return ret;
+}
+
+void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts,
+                        size_t n) {
+  sr_buf_t buf = {0};
+  for (size_t i = 0; i < n; i++) {
+    part_t *part = part_find(src, parts[i].topic, parts[i].partition);
+    if (part && part->assigned && parts[i].offset >= 0 && part->end < 0) {
+      part->end = parts[i].offset;
+      append_part(&buf, part, part->end);
+    }
+  }
+  if (buf.len)
+    log_parts("end offsets taken", &buf);
+  sr_buf_free(&buf);
+}
+
+bool sr_source_at_ends(const sr_src_t *src) {
+  if (src->n_assigned == 0)
+    return false;
+  for (size_t i = 0; i < src->n_parts; i++) {
+    const part_t *part = &src->parts[i];
+    if (!part->assigned)
+      continue;
+    /* An end-of-partition event at or past the end covers partitions that
+     * start there and so never deliver a message. */
+    if (part->end < 0 || (part->next < part->end && part->eof < part->end))
+      return false;
+  }
+  return true;
+}
+
+typedef struct time_lookup {
+  sr_src_t *src;
+  rd_kafka_topic_partition_list_t *list;
+  char *errstr;
+  size_t errlen;
+} time_lookup_t;
+
+/* Adds every partition of one topic, asking the cluster how many. */
+static int add_topic_partitions(const char *name, size_t len, void *arg) {
+  time_lookup_t *tl = arg;
+  char topic[SR_CKPT_TOPIC_MAX + 1];
+  snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(tl->src->rk, topic, NULL);
+  const rd_kafka_metadata_t *md = NULL;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(tl->src->rk, 0, rkt, &md, QUERY_TIMEOUT_MS);
+  rd_kafka_topic_destroy(rkt);
+  if (!err && md->topic_cnt == 1)
+    err = md->topics[0].err;
+  if (err) {
+    if (md)
+      rd_kafka_metadata_destroy(md);
+    sr_errf(tl->errstr, tl->errlen, SR_ERR_IO, "metadata of %s: %s", topic,
+            rd_kafka_err2str(err));
+    return -1;
+  }
+  for (int p = 0; md->topic_cnt == 1 && p < md->topics[0].partition_cnt; p++)
+    rd_kafka_topic_partition_list_add(tl->list, topic,
+                                      md->topics[0].partitions[p].id)
+        ->offset = tl->src->from_ts_ms;
+  rd_kafka_metadata_destroy(md);
+  return 0;
+}
+
+static sr_err_t times_to_offsets(rd_kafka_topic_partition_list_t *list,
+                                 sr_ckpt_offset_t **out, size_t *n) {
+  *n = (size_t)list->cnt;
+  *out = calloc(*n + 1, sizeof(**out));
+  if (!*out)
+    return SR_ERR_NOMEM;
+  for (int i = 0; i < list->cnt; i++) {
+    sr_ckpt_offset_t *o = &(*out)[i];
+    snprintf(o->topic, sizeof(o->topic), "%s", list->elems[i].topic);
+    o->partition = list->elems[i].partition;
+    /* No message that new: start at the end, i.e. with what comes next. */
+    o->offset = list->elems[i].offset >= 0 ? list->elems[i].offset
+                                           : RD_KAFKA_OFFSET_END;
+  }
+  return SR_OK;
+}
+
+sr_err_t sr_source_lookup_times(sr_src_t *src, sr_ckpt_offset_t **out,
+                                size_t *n, char *errstr, size_t errlen) {
+  time_lookup_t tl = {src, rd_kafka_topic_partition_list_new(8), errstr,
+                      errlen};
+  sr_err_t ret = SR_ERR_IO;
+  *out = NULL;
+  *n = 0;
+  if (each_topic(src->topics, add_topic_partitions, &tl) != 0)
+    goto done;
+  rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(src->rk, tl.list, QUERY_TIMEOUT_MS);
+  if (err) {
+    sr_errf(errstr, errlen, SR_ERR_IO, "offsets for time %" PRId64 ": %s",
+            src->from_ts_ms, rd_kafka_err2str(err));
+    goto done;
+  }
+  ret = times_to_offsets(tl.list, out, n);
+done:
+  rd_kafka_topic_partition_list_destroy(tl.list);
+  return ret;
+}
+
+sr_err_t sr_source_set_starts(sr_src_t *src, const sr_ckpt_offset_t *parts,
+                              size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    part_t *part = part_get(src, parts[i].topic, parts[i].partition);
+    if (!part)
+      return SR_ERR_NOMEM;
+    part->start = parts[i].offset;
+    part->has_start = true;
+  }
+  return SR_OK;
+}
+
+int64_t sr_source_lag(sr_src_t *src) {
+  int64_t lag = 0;
+  if (src->n_assigned == 0)
+    return -1;
+  for (size_t i = 0; i < src->n_parts; i++) {
+    part_t *part = &src->parts[i];
+    if (!part->assigned)
+      continue;
+    int64_t lo = -1, hi = -1;
+    rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
+                                   &hi);
+    if (part->end >= 0)
+      hi = part->end;
+    int64_t pos = part->next >= 0 ? part->next : lo;
+    if (hi < 0 || pos < 0)
+      return -1;
+    if (hi > pos)
+      lag += hi - pos;
+  }
+  return lag;
+}
+
+sr_source_stats_t sr_source_stats(const sr_src_t *src) { return src->stats; }

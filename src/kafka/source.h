@@ -1,0 +1,154 @@
+/* The input side: a librdkafka group consumer on the input topics with
+ * auto-commit and auto-offset-store off. The source owns, per
+ * topic-partition, the offset of the next event to apply. That offset
+ * survives revocation; on assignment a partition starts from it, else from
+ * the checkpoint's, else where --from says. A message below it (a duplicate
+ * after a seek) is skipped, so no event is applied twice.
+ *
+ * The consumer queue (rebalances and client errors come through it too,
+ * via rd_kafka_poll_set_consumer) and the commit-result queue write a byte
+ * to a non-blocking pipe when they turn non-empty; the owner watches
+ * sr_source_fd and calls sr_source_consume. Everything runs on the loop
+ * thread except the functions marked "any thread", which block on the
+ * network and belong in a thread pool. */
+#ifndef SR_SOURCE_H
+#define SR_SOURCE_H
+
+#include "daemon/config.h"
+#include "store/checkpoint.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Where a partition without a known offset starts. */
+typedef enum sr_from {
+  SR_FROM_EARLIEST = 0,
+  SR_FROM_LATEST,
+  SR_FROM_COMMITTED,
+  SR_FROM_TIMESTAMP,
+} sr_from_t;
+
+typedef struct sr_source_conf {
+  const sr_config_t *cfg;
+  const char *brokers;
+  sr_from_t from;
+  int64_t from_ts_ms;                /* SR_FROM_TIMESTAMP */
+  bool until_end;                    /* report end-of-partition events */
+  const sr_ckpt_offset_t *offsets;   /* from the loaded checkpoint, or NULL */
+  size_t n_offsets;
+} sr_source_conf_t;
+
+/* One new message of an assigned partition. Returns 0 when it was dealt
+ * with (applied or rejected): the source records it (next offset = its
+ * offset + 1). Returns -1 to halt: the message is not recorded and no
+ * further message is handed over, so the offsets stay exact. */
+typedef int(sr_source_msg_fn)(void *opaque, const rd_kafka_message_t *msg);
+/* The assignment changed. */
+typedef void(sr_source_assign_fn)(void *opaque);
+/* An offset commit finished; err SR_OK or SR_ERR_IO with why. */
+typedef void(sr_source_commit_fn)(void *opaque, sr_err_t err, const char *why,
+                                  void *commit_opaque);
+
+typedef struct sr_source_hooks {
+  sr_source_msg_fn *on_message;
+  sr_source_assign_fn *on_assign;
+  sr_source_commit_fn *on_commit;
+  void *opaque;
+} sr_source_hooks_t;
+
+typedef struct sr_source_stats {
+  uint64_t messages;   /* handed to on_message */
+  uint64_t duplicates; /* skipped: below the next offset */
+  uint64_t stale;      /* skipped: partition no longer assigned */
+  uint64_t errors;     /* consumer error events */
+} sr_source_stats_t;
+
+typedef struct sr_src sr_src_t;
+
+/* Creates the consumer (nothing is fetched before sr_source_subscribe).
+ * Returns NULL with errstr; a rejected kafka.properties.<name> is named,
+ * its value never shown. */
+sr_src_t *sr_source_new(const sr_source_conf_t *conf,
+                           const sr_source_hooks_t *hooks, char *errstr,
+                           size_t errlen);
+
+/* Leaves the group (blocking, bounded by session.timeout.ms), destroys the
+ * consumer and frees. No hook runs from here on. Accepts NULL. */
+void sr_source_free(sr_src_t *src);
+
+/* The read end of the wake-up pipe (non-blocking). */
+int sr_source_fd(const sr_src_t *src);
+
+/* Subscribes to the input topics. Returns SR_OK or SR_ERR_INVALID. */
+sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen);
+
+/* Drains the pipe, serves commit results, then takes up to budget
+ * messages and events off the consumer queue without blocking. Returns the
+ * number taken; *more is set when the queue still holds some (the pipe is
+ * only written again once it has been empty). */
+size_t sr_source_consume(sr_src_t *src, size_t budget, bool *more);
+
+/* Serves commit results only (while no longer consuming). */
+void sr_source_serve_commits(sr_src_t *src);
+
+/* Pauses (true) or resumes fetching of every assigned partition; later
+ * assignments follow the same state. */
+void sr_source_pause(sr_src_t *src, bool pause);
+
+/* True while paused by sr_source_pause. */
+bool sr_source_paused(const sr_src_t *src);
+
+/* Partitions currently assigned. */
+size_t sr_source_assigned(const sr_src_t *src);
+
+/* A copy (malloc'd, caller frees) of every known partition's next offset.
+ * Returns the count, 0 with *out NULL when none, or -1 when out of memory. */
+ssize_t sr_source_offsets(const sr_src_t *src, sr_ckpt_offset_t **out);
+
+/* Commits offs (only the currently assigned partitions among them) to the
+ * group, asynchronously; on_commit reports with commit_opaque. Returns
+ * SR_OK, SR_ERR_NOT_FOUND when none of them is assigned (no callback), or
+ * SR_ERR_IO. */
+sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs,
+                          size_t n, void *commit_opaque);
+
+/* --until end: a copy of the assigned partitions whose end offset is not
+ * known yet (caller frees). Returns the count, or -1 when out of memory. */
+ssize_t sr_source_untargeted(const sr_src_t *src, sr_ckpt_offset_t **out);
+
+/* Any thread: fills each entry's offset with its partition's high
+ * watermark (-1 when the query failed). Returns SR_OK, or SR_ERR_IO with
+ * errstr for the first failure. */
+sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts,
+                              size_t n, char *errstr, size_t errlen);
+
+/* Records end offsets found by sr_source_query_ends (entries < 0 ignored). */
+void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts,
+                        size_t n);
+
+/* True when something is assigned and every assigned partition has reached
+ * its recorded end offset. */
+bool sr_source_at_ends(const sr_src_t *src);
+
+/* Any thread: resolves --from TIMESTAMP to an offset per partition of the
+ * input topics (offsets for times; the end when nothing is that new).
+ * *out is malloc'd. Returns SR_OK or SR_ERR_IO with errstr. */
+sr_err_t sr_source_lookup_times(sr_src_t *src, sr_ckpt_offset_t **out,
+                                size_t *n, char *errstr, size_t errlen);
+
+/* Records start offsets found by sr_source_lookup_times. Returns SR_OK or
+ * SR_ERR_NOMEM. */
+sr_err_t sr_source_set_starts(sr_src_t *src, const sr_ckpt_offset_t *parts,
+                              size_t n);
+
+/* Events left to consume on the assigned partitions: up to the recorded end
+ * offsets with --until end, else to the last known high watermarks.
+ * Returns -1 while unknown. */
+int64_t sr_source_lag(sr_src_t *src);
+
+/* The counters so far. */
+sr_source_stats_t sr_source_stats(const sr_src_t *src);
+
+#endif

@@ -1,0 +1,376 @@
+/* Tests of the option table: defaults that match the model's, --set
+ * parsing and validation naming the key, JSON files, and librdkafka
+ * properties with environment expansion. */
+#include "daemon/config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static void assert_same_model_conf(const sr_model_conf_t *got,
+                                   const sr_model_conf_t *want) {
+  assert_int_equal(got->dims, want->dims);
+  assert_int_equal(got->mode, want->mode);
+  assert_true(got->learn_rate == want->learn_rate);
+  assert_true(got->reg == want->reg);
+  assert_true(got->init_std == want->init_std);
+  assert_int_equal(got->negatives, want->negatives);
+  assert_true(got->neg_weight == want->neg_weight);
+  for (int t = 0; t < SR_EV__COUNT; t++)
+    if (got->weights[t] != want->weights[t])
+      fail_msg("weight of %s is %g, sr_model_conf_init says %g",
+               t ? sr_event_type_name((sr_event_type_t)t) : "UNSPECIFIED",
+               (double)got->weights[t], (double)want->weights[t]);
+  assert_true(got->bias_learn_rate == want->bias_learn_rate);
+  assert_true(got->bias_reg == want->bias_reg);
+  assert_true(got->pop_blend == want->pop_blend);
+  assert_true(got->pop_half_life == want->pop_half_life);
+  assert_int_equal(got->recent_size, want->recent_size);
+  assert_int_equal(got->seen_size, want->seen_size);
+  assert_int_equal(got->min_user_events, want->min_user_events);
+  assert_true(got->seed == want->seed);
+}
+
+static void test_defaults_equal_model_conf_init(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  sr_model_conf_t want;
+  sr_config_init(&cfg);
+  sr_model_conf_init(&want);
+  assert_same_model_conf(&cfg.model, &want);
+  assert_int_equal(cfg.recommend.n, 20);
+  assert_string_equal(cfg.kafka.brokers, "embedded");
+  assert_int_equal(cfg.kafka.n_props, 0);
+  assert_int_equal(cfg.input.max_id_len, 256);
+}
+
+/* The table's own defaults, read back from the option reference, rebuild
+ * sr_model_conf_init's values on top of garbage: every model field has an
+ * option and every option's default agrees with the code. */
+static void test_table_alone_rebuilds_model_defaults(void **state) {
+  (void)state;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  assert_non_null(out);
+  sr_config_print_help(out, "model.");
+  fclose(out);
+
+  sr_config_t cfg;
+  sr_config_init(&cfg);
+  memset(&cfg.model, 0xab, sizeof cfg.model);
+  cfg.model.weights[SR_EV_UNSPECIFIED] = 0; /* no event has this type */
+  int options = 0;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    char name[128], err[256];
+    /* The last "default '" on the line: help texts may quote words. */
+    const char *def = NULL;
+    for (const char *p = line; (p = strstr(p, "default '")) != NULL; p++)
+      def = p;
+    assert_int_equal(sscanf(line, " %127s", name), 1);
+    assert_non_null(def);
+    def += strlen("default '");
+    char value[128];
+    size_t vlen = strcspn(def, "'");
+    snprintf(value, sizeof value, "%.*s", (int)vlen, def);
+    if (sr_config_set(&cfg, name, value, err, sizeof err) != SR_OK)
+      fail_msg("default of %s: %s", name, err);
+    options++;
+  }
+  free(text);
+  assert_true(options >= 21);
+  sr_model_conf_t want;
+  sr_model_conf_init(&want);
+  assert_same_model_conf(&cfg.model, &want);
+}
+
+static void set_ok(sr_config_t *cfg, const char *kv) {
+  char err[256] = "";
+  if (sr_config_set_kv(cfg, kv, err, sizeof err) != SR_OK)
+    fail_msg("--set %s: %s", kv, err);
+}
+
+/* --set kv fails with SR_ERR_INVALID and a message holding each of the
+ * NULL-terminated fragments. */
+static void set_fails(sr_config_t *cfg, const char *kv, ...) {
+  char err[512] = "";
+  sr_config_t before = *cfg;
+  sr_err_t rc = sr_config_set_kv(cfg, kv, err, sizeof err);
+  if (rc != SR_ERR_INVALID)
+    fail_msg("--set %s: got %s, want SR_ERR_INVALID", kv, sr_err_str(rc));
+  va_list ap;
+  va_start(ap, kv);
+  for (const char *frag; (frag = va_arg(ap, const char *)) != NULL;)
+    if (!strstr(err, frag))
+      fail_msg("--set %s: message '%s' lacks '%s'", kv, err, frag);
+  va_end(ap);
+  /* A rejected value changes nothing. */
+  assert_memory_equal(&before, cfg, sizeof before);
+}
+
+static void test_set_parses_each_type(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  sr_config_init(&cfg);
+  set_ok(&cfg, "model.dims=64");
+  set_ok(&cfg, "model.learn_rate=0.05");
+  set_ok(&cfg, "model.weight.purchase=4.5");
+  set_ok(&cfg, "model.seed=123456789012");
+  set_ok(&cfg, "model.seen_size=0");
+  set_ok(&cfg, "recommend.n=1e2");
+  set_ok(&cfg, "checkpoint.interval_s=0.25");
+  set_ok(&cfg, "input.max_future_skew_ms=0");
+  set_ok(&cfg, "kafka.brokers=broker-1:9092,broker-2:9092");
+  set_ok(&cfg, "kafka.dead_letter_topic=");
+  assert_int_equal(cfg.model.dims, 64);
+  assert_true(cfg.model.learn_rate == 0.05f);
+  assert_true(cfg.model.weights[SR_EV_PURCHASE] == 4.5f);
+  assert_true(cfg.model.seed == 123456789012ull);
+  assert_int_equal(cfg.model.seen_size, 0);
+  assert_int_equal(cfg.recommend.n, 100);
+  assert_true(cfg.checkpoint.interval_s == 0.25);
+  assert_int_equal(cfg.input.max_future_skew_ms, 0);
+  assert_string_equal(cfg.kafka.brokers, "broker-1:9092,broker-2:9092");
+  assert_string_equal(cfg.kafka.dead_letter_topic, "");
+  /* The last setting wins. */
+  set_ok(&cfg, "model.dims=8");
+  assert_int_equal(cfg.model.dims, 8);
+}
+
+static void test_set_rejects_bad_input_naming_the_key(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  sr_config_init(&cfg);
+  set_fails(&cfg, "model.dimz=3", "model.dimz", NULL);
+  set_fails(&cfg, "dims=3", "dims", NULL);
+  set_fails(&cfg, "nokey", "nokey", NULL);
+  set_fails(&cfg, "=5", "=5", NULL);
+  /* Out of range, both ends. */
+  set_fails(&cfg, "model.dims=0", "model.dims", "out of range", NULL);
+  set_fails(&cfg, "model.dims=1025", "model.dims", "1025", NULL);
+  set_fails(&cfg, "model.negatives=65", "model.negatives", NULL);
+  set_fails(&cfg, "model.learn_rate=0", "model.learn_rate", NULL);
+  set_fails(&cfg, "model.reg=-0.1", "model.reg", NULL);
+  set_fails(&cfg, "input.max_id_len=257", "input.max_id_len", NULL);
+  set_fails(&cfg, "recommend.n=-1", "recommend.n", NULL);
+  /* Not numbers, or not whole ones. */
+  set_fails(&cfg, "model.dims=abc", "model.dims", "abc", NULL);
+  set_fails(&cfg, "model.dims=12abc", "model.dims", NULL);
+  set_fails(&cfg, "model.dims=", "model.dims", NULL);
+  set_fails(&cfg, "model.dims=1.5", "model.dims", "integer", NULL);
+  set_fails(&cfg, "model.learn_rate=nan", "model.learn_rate", NULL);
+  set_fails(&cfg, "model.reg=inf", "model.reg", NULL);
+  set_fails(&cfg, "checkpoint.interval_s=soon", "checkpoint.interval_s", NULL);
+  /* Strings longer than their buffer. */
+  char kv[400];
+  snprintf(kv, sizeof kv, "kafka.brokers=%0300d", 7);
+  set_fails(&cfg, kv, "kafka.brokers", NULL);
+}
+
+static void test_enum_choices(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  sr_config_init(&cfg);
+  assert_int_equal(cfg.model.mode, SR_MODE_IMPLICIT);
+  set_ok(&cfg, "model.mode=explicit");
+  assert_int_equal(cfg.model.mode, SR_MODE_EXPLICIT);
+  set_ok(&cfg, "model.mode=implicit");
+  assert_int_equal(cfg.model.mode, SR_MODE_IMPLICIT);
+  set_fails(&cfg, "model.mode=bogus", "model.mode", "bogus",
+            "implicit|explicit", NULL);
+  set_fails(&cfg, "model.mode=", "model.mode", NULL);
+  set_fails(&cfg, "model.mode=impl", "model.mode", NULL);
+
+  assert_string_equal(cfg.kafka.input_format, "auto");
+  set_ok(&cfg, "kafka.input_format=json");
+  assert_string_equal(cfg.kafka.input_format, "json");
+  set_fails(&cfg, "kafka.input_format=xml", "kafka.input_format", "xml", NULL);
+  set_ok(&cfg, "kafka.output_format=json");
+  set_fails(&cfg, "kafka.output_format=auto", "kafka.output_format", NULL);
+  set_ok(&cfg, "log.level=debug");
+  assert_string_equal(cfg.log.level, "debug");
+  set_fails(&cfg, "log.level=loud", "log.level", NULL);
+  set_ok(&cfg, "log.format=json");
+  set_fails(&cfg, "log.format=xml", "log.format", NULL);
+}
+
+/* Writes text to a fresh temporary file; path receives its name. */
+static void write_file(char *path, size_t len, const char *text) {
+  snprintf(path, len, "/tmp/sr-test-config-XXXXXX");
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  size_t n = strlen(text);
+  assert_int_equal(write(fd, text, n), (ssize_t)n);
+  close(fd);
+}
+
+static sr_err_t load(sr_config_t *cfg, const char *text, char *err,
+                     size_t errlen, char *path, size_t pathlen) {
+  write_file(path, pathlen, text);
+  sr_err_t rc = sr_config_load_file(cfg, path, err, errlen);
+  unlink(path);
+  return rc;
+}
+
+static void test_json_nested_and_dotted_keys(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  char err[512] = "", path[64];
+  sr_config_init(&cfg);
+  const char *text =
+      "{\"model\": {\"dims\": 48, \"mode\": \"explicit\",\n"
+      "             \"weight\": {\"view\": 0.25}, \"learn_rate\": 0.02},\n"
+      " \"model.negatives\": 8,\n"
+      " \"recommend\": {\"n\": 15}, \"recommend.batch_ms\": \"25\",\n"
+      " \"kafka\": {\"brokers\": \"b:9092\", \"properties\": "
+      "{\"security.protocol\": \"SASL_SSL\"}},\n"
+      " \"kafka.properties.linger.ms\": 5,\n"
+      " \"checkpoint\": {\"interval_s\": 2.5}}\n";
+  if (load(&cfg, text, err, sizeof err, path, sizeof path) != SR_OK)
+    fail_msg("load: %s", err);
+  assert_int_equal(cfg.model.dims, 48);
+  assert_int_equal(cfg.model.mode, SR_MODE_EXPLICIT);
+  assert_true(cfg.model.weights[SR_EV_VIEW] == 0.25f);
+  assert_true(cfg.model.learn_rate == 0.02f);
+  assert_int_equal(cfg.model.negatives, 8);
+  assert_int_equal(cfg.recommend.n, 15);
+  assert_int_equal(cfg.recommend.batch_ms, 25);
+  assert_string_equal(cfg.kafka.brokers, "b:9092");
+  assert_true(cfg.checkpoint.interval_s == 2.5);
+  assert_int_equal(cfg.kafka.n_props, 2);
+  assert_string_equal(cfg.kafka.props[0].name, "security.protocol");
+  assert_string_equal(cfg.kafka.props[0].value, "SASL_SSL");
+  assert_string_equal(cfg.kafka.props[1].name, "linger.ms");
+  assert_string_equal(cfg.kafka.props[1].value, "5");
+  /* Options the file leaves out keep their defaults. */
+  assert_true(cfg.model.reg == 0.01f);
+}
+
+static void json_fails(const char *text, const char *frag) {
+  sr_config_t cfg;
+  char err[512] = "", path[64];
+  sr_config_init(&cfg);
+  if (load(&cfg, text, err, sizeof err, path, sizeof path) != SR_ERR_INVALID)
+    fail_msg("%s: accepted", text);
+  if (!strstr(err, path) || !strstr(err, frag))
+    fail_msg("%s: message '%s' lacks the file or '%s'", text, err, frag);
+}
+
+static void test_json_errors_name_file_and_key(void **state) {
+  (void)state;
+  json_fails("{\"model\": {\"dimz\": 3}}", "model.dimz");
+  json_fails("{\"model.dims\": 0}", "model.dims");
+  json_fails("{\"model\": {\"dims\": \"many\"}}", "model.dims");
+  json_fails("{\"model\": {\"dims\": [32]}}", "model.dims");
+  json_fails("{\"model\": {\"mode\": null}}", "model.mode");
+  json_fails("{\"model\": {\"mode\": true}}", "model.mode");
+  json_fails("[1, 2]", "object");
+  json_fails("{\"model\": {\"dims\": 32,,}}", ":1:");
+  sr_config_t cfg;
+  char err[512] = "";
+  sr_config_init(&cfg);
+  assert_int_equal(
+      sr_config_load_file(&cfg, "/nonexistent/sr.json", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "/nonexistent/sr.json"));
+}
+
+static void test_kafka_properties_and_env(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  char err[512] = "";
+  sr_config_init(&cfg);
+  setenv("SR_TEST_SASL_SECRET", "s3cr=t", 1);
+  unsetenv("SR_TEST_NOT_SET");
+  set_ok(&cfg, "kafka.properties.sasl.password=${SR_TEST_SASL_SECRET}");
+  /* Everything after the first '=' is the value. */
+  set_ok(&cfg, "kafka.properties.sasl.jaas.config=a=b c=d");
+  /* Only a whole ${VAR} is expanded; anything else passes verbatim. */
+  set_ok(&cfg, "kafka.properties.client.id=$HOME-${x");
+  assert_int_equal(cfg.kafka.n_props, 3);
+  assert_string_equal(cfg.kafka.props[0].name, "sasl.password");
+  assert_string_equal(cfg.kafka.props[0].value, "s3cr=t");
+  assert_string_equal(cfg.kafka.props[1].name, "sasl.jaas.config");
+  assert_string_equal(cfg.kafka.props[1].value, "a=b c=d");
+  assert_string_equal(cfg.kafka.props[2].value, "$HOME-${x");
+  /* Setting a property again replaces it. */
+  set_ok(&cfg, "kafka.properties.client.id=streamrec-1");
+  assert_int_equal(cfg.kafka.n_props, 3);
+  assert_string_equal(cfg.kafka.props[2].value, "streamrec-1");
+
+  /* A missing variable is an error naming it and the property. */
+  set_fails(&cfg, "kafka.properties.sasl.username=${SR_TEST_NOT_SET}",
+            "SR_TEST_NOT_SET", "sasl.username", NULL);
+  assert_int_equal(cfg.kafka.n_props, 3);
+  set_fails(&cfg, "kafka.properties.=x", "kafka.properties.", NULL);
+
+  /* The same through a file. */
+  char path[64];
+  const char *text = "{\"kafka\": {\"properties\": "
+                     "{\"sasl.username\": \"${SR_TEST_NOT_SET}\"}}}";
+  assert_int_equal(load(&cfg, text, err, sizeof err, path, sizeof path),
+                   SR_ERR_INVALID);
+  assert_non_null(strstr(err, "SR_TEST_NOT_SET"));
+  assert_non_null(strstr(err, path));
+  setenv("SR_TEST_NOT_SET", "alice", 1);
+  if (load(&cfg, text, err, sizeof err, path, sizeof path) != SR_OK)
+    fail_msg("load: %s", err);
+  unsetenv("SR_TEST_NOT_SET");
+  assert_int_equal(cfg.kafka.n_props, 4);
+  assert_string_equal(cfg.kafka.props[3].value, "alice");
+
+  /* The table of properties is bounded, with a clear error past it. */
+  char kv[64];
+  for (int k = (int)cfg.kafka.n_props; k < SR_CONF_MAX_PROPS; k++) {
+    snprintf(kv, sizeof kv, "kafka.properties.p%d=v", k);
+    set_ok(&cfg, kv);
+  }
+  set_fails(&cfg, "kafka.properties.one.too.many=v", "one.too.many", NULL);
+}
+
+static void test_help_lists_every_option(void **state) {
+  (void)state;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  assert_non_null(out);
+  sr_config_print_help(out, NULL);
+  sr_config_print_markdown(out);
+  fclose(out);
+  static const char *const keys[] = {"model.dims",
+                                     "model.mode",
+                                     "model.weight.dislike",
+                                     "recommend.batch_ms",
+                                     "kafka.input_topics",
+                                     "checkpoint.keep",
+                                     "input.max_id_len",
+                                     "metrics.listen",
+                                     "log.level",
+                                     "kafka.properties.<name>"};
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+    if (!strstr(text, keys[k]))
+      fail_msg("option reference lacks %s", keys[k]);
+  free(text);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_defaults_equal_model_conf_init),
+      cmocka_unit_test(test_table_alone_rebuilds_model_defaults),
+      cmocka_unit_test(test_set_parses_each_type),
+      cmocka_unit_test(test_set_rejects_bad_input_naming_the_key),
+      cmocka_unit_test(test_enum_choices),
+      cmocka_unit_test(test_json_nested_and_dotted_keys),
+      cmocka_unit_test(test_json_errors_name_file_and_key),
+      cmocka_unit_test(test_kafka_properties_and_env),
+      cmocka_unit_test(test_help_lists_every_option),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,672 @@
+/* Tests of the model API: what it learns from a stream, exclusion of seen
+ * items, the cold-start list, dislikes, explicit ratings, batched lists,
+ * and exact recovery through snapshots and checkpoint files. */
+#include "streamrec/model.h"
+
+#include "codec/synth.h"
+#include "core/model_internal.h"
+#include "store/checkpoint.h"
+#include "store/model_store.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static sr_event_t event_of(const char *user, const char *item,
+                           sr_event_type_t type, float value) {
+  sr_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
+  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
+  ev.user_len = (uint16_t)strlen(ev.user_id);
+  ev.item_len = (uint16_t)strlen(ev.item_id);
+  ev.type = type;
+  ev.value = value;
+  ev.timestamp_ms = 1700000000000LL;
+  return ev;
+}
+
+static void learn(sr_model_t *mdl, const char *user, const char *item,
+                  sr_event_type_t type, float value) {
+  sr_event_t ev = event_of(user, item, type, value);
+  assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+}
+
+static sr_model_t *model_with(const sr_model_conf_t *conf) {
+  char err[256] = "";
+  sr_model_t *mdl = sr_model_new(conf, err, sizeof err);
+  if (!mdl)
+    fail_msg("sr_model_new: %s", err);
+  return mdl;
+}
+
+static uint32_t user_row(const sr_model_t *mdl, const char *id) {
+  int64_t row = sr_model_find_user(mdl, id, strlen(id));
+  if (row < 0)
+    fail_msg("user %s unknown", id);
+  return (uint32_t)row;
+}
+
+static uint32_t item_row(const sr_model_t *mdl, const char *id) {
+  int64_t row = sr_model_find_item(mdl, id, strlen(id));
+  if (row < 0)
+    fail_msg("item %s unknown", id);
+  return (uint32_t)row;
+}
+
+/* The list of one user, through the batched API. */
+static size_t list_of(sr_model_t *mdl, uint32_t row, size_t n, sr_scored_t *out,
+                      sr_source_t *source) {
+  size_t count = 0;
+  assert_int_equal(sr_model_recommend(mdl, &row, 1, n, out, &count, source),
+                   SR_OK);
+  return count;
+}
+
+static const char *item_name(const sr_model_t *mdl, uint32_t row) {
+  return sr_model_item_id(mdl, row, NULL);
+}
+
+/* Two taste clusters, "a" and "b", of ten users and five items each. The
+ * users "ta" and "tb" have seen their cluster's items 0..3 but not 4, which
+ * every other member of their cluster consumes. */
+static void learn_clusters(sr_model_t *mdl, int epochs) {
+  char user[32], item[32];
+  for (int e = 0; e < epochs; e++)
+    for (int u = 0; u < 11; u++)
+      for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 5; i++) {
+          if (u == 10 && i == 4)
+            continue;
+          if (u == 10)
+            snprintf(user, sizeof user, "t%c", 'a' + c);
+          else
+            snprintf(user, sizeof user, "%c%d", 'a' + c, u);
+          snprintf(item, sizeof item, "%c-item%d", 'a' + c, (i + u + e) % 5);
+          if (u == 10)
+            snprintf(item, sizeof item, "%c-item%d", 'a' + c, (i + e) % 4);
+          learn(mdl, user, item, SR_EV_CLICK, 0);
+        }
+}
+
+static void test_learns_co_consumed_item(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 16;
+  sr_model_t *mdl = model_with(&conf);
+  learn_clusters(mdl, 20);
+  assert_int_equal(sr_model_users(mdl), 22);
+  assert_int_equal(sr_model_items(mdl), 10);
+
+  sr_scored_t out[10];
+  sr_source_t source;
+  /* The one item of their cluster they have not seen ranks first, above
+   * the other cluster's items (which are slightly more popular). */
+  size_t k = list_of(mdl, user_row(mdl, "ta"), 3, out, &source);
+  assert_int_equal(k, 3);
+  assert_int_equal(source, SR_SOURCE_PERSONAL);
+  assert_string_equal(item_name(mdl, out[0].item), "a-item4");
+  assert_true(out[0].score > out[1].score);
+  k = list_of(mdl, user_row(mdl, "tb"), 3, out, &source);
+  assert_int_equal(k, 3);
+  assert_string_equal(item_name(mdl, out[0].item), "b-item4");
+
+  /* A fresh member of cluster b who clicked two of its items prefers the
+   * rest of cluster b to cluster a. */
+  learn(mdl, "newb", "b-item0", SR_EV_CLICK, 0);
+  learn(mdl, "newb", "b-item1", SR_EV_CLICK, 0);
+  k = list_of(mdl, user_row(mdl, "newb"), 3, out, &source);
+  assert_int_equal(k, 3);
+  for (size_t j = 0; j < 3; j++)
+    assert_int_equal(item_name(mdl, out[j].item)[0], 'b');
+  sr_model_free(mdl);
+}
+
+/* Reads the synthetic stream into memory. */
+static sr_event_t *synth_events(uint32_t users, uint32_t items, size_t n,
+                                uint64_t seed) {
+  sr_synth_conf_t sc;
+  sr_synth_conf_init(&sc);
+  sc.users = users;
+  sc.items = items;
+  sc.events = n;
+  sc.seed = seed;
+  sr_synth_t *syn = sr_synth_new(&sc);
+  sr_event_t *evs = malloc(n * sizeof *evs);
+  assert_true(syn && evs);
+  for (size_t k = 0; k < n; k++)
+    assert_int_equal(sr_synth_next(syn, &evs[k]), 1);
+  sr_synth_free(syn);
+  return evs;
+}
+
+static void learn_all(sr_model_t *mdl, const sr_event_t *evs, size_t from,
+                      size_t to) {
+  for (size_t k = from; k < to; k++)
+    assert_int_equal(sr_model_learn(mdl, &evs[k], NULL), SR_OK);
+}
+
+static void test_seen_items_never_listed(void **state) {
+  (void)state;
+  enum { USERS = 120, ITEMS = 150, EVENTS = 4000 };
+  sr_event_t *evs = synth_events(USERS, ITEMS, EVENTS, 5);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.seen_size = 0;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  uint32_t items = (uint32_t)sr_model_items(mdl);
+  uint32_t users = (uint32_t)sr_model_users(mdl);
+  /* What each user has seen, kept apart from the model. */
+  unsigned char *seen = calloc((size_t)users * items, 1);
+  assert_non_null(seen);
+  for (size_t k = 0; k < EVENTS; k++) {
+    uint32_t u = user_row(mdl, evs[k].user_id);
+    seen[(size_t)u * items + item_row(mdl, evs[k].item_id)] = 1;
+  }
+  sr_scored_t *out = malloc((size_t)items * sizeof *out);
+  float *scores = malloc((size_t)items * sizeof *scores);
+  assert_true(out && scores);
+  for (uint32_t u = 0; u < users; u++) {
+    size_t n_seen = 0;
+    for (uint32_t i = 0; i < items; i++)
+      n_seen += seen[(size_t)u * items + i];
+    /* Asking for every item returns exactly the unseen ones. */
+    size_t k = list_of(mdl, u, items, out, NULL);
+    assert_int_equal(k, items - n_seen);
+    for (size_t j = 0; j < k; j++)
+      if (seen[(size_t)u * items + out[j].item])
+        fail_msg("user %s is recommended %s, which it has seen",
+                 sr_model_user_id(mdl, u, NULL), item_name(mdl, out[j].item));
+    assert_int_equal(sr_model_score_user(mdl, u, scores, NULL), 0);
+    for (uint32_t i = 0; i < items; i++)
+      assert_int_equal(scores[i] == -INFINITY,
+                       seen[(size_t)u * items + i] != 0);
+  }
+  free(out);
+  free(scores);
+  free(seen);
+  free(evs);
+  sr_model_free(mdl);
+}
+
+static void test_cold_users_get_popularity_list(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.min_user_events = 3;
+  sr_model_t *mdl = model_with(&conf);
+  /* Item i is clicked by 20 - 2i heavy users: popularity i0 > i1 > ... */
+  char user[16], item[16];
+  for (int u = 0; u < 20; u++)
+    for (int i = 0; i < 8; i++) {
+      if (u >= 20 - 2 * i)
+        continue;
+      snprintf(user, sizeof user, "heavy%d", u);
+      snprintf(item, sizeof item, "i%d", i);
+      learn(mdl, user, item, SR_EV_CLICK, 0);
+    }
+  learn(mdl, "newbie", "i1", SR_EV_VIEW, 0);
+  learn(mdl, "second", "i5", SR_EV_VIEW, 0);
+  learn(mdl, "second", "i6", SR_EV_VIEW, 0);
+
+  sr_scored_t pop[8], out[8];
+  size_t n_pop = sr_model_popular(mdl, 8, pop);
+  assert_int_equal(n_pop, 8);
+  for (uint32_t j = 0; j < 8; j++) {
+    snprintf(item, sizeof item, "i%u", j);
+    assert_string_equal(item_name(mdl, pop[j].item), item);
+    if (j > 0)
+      assert_true(pop[j].score < pop[j - 1].score);
+  }
+
+  /* One event and two events: both below 3, both get the popularity list
+   * without their own items. */
+  sr_source_t source = SR_SOURCE_PERSONAL;
+  size_t k = list_of(mdl, user_row(mdl, "newbie"), 5, out, &source);
+  assert_int_equal(source, SR_SOURCE_POPULAR);
+  assert_int_equal(k, 5);
+  const char *want_newbie[] = {"i0", "i2", "i3", "i4", "i5"};
+  for (size_t j = 0; j < k; j++) {
+    assert_string_equal(item_name(mdl, out[j].item), want_newbie[j]);
+    assert_true(out[j].score == pop[out[j].item].score);
+  }
+  k = list_of(mdl, user_row(mdl, "second"), 8, out, &source);
+  assert_int_equal(source, SR_SOURCE_POPULAR);
+  assert_int_equal(k, 6);
+  const char *want_second[] = {"i0", "i1", "i2", "i3", "i4", "i7"};
+  for (size_t j = 0; j < k; j++)
+    assert_string_equal(item_name(mdl, out[j].item), want_second[j]);
+
+  /* The third event makes the user warm. */
+  learn(mdl, "second", "i7", SR_EV_VIEW, 0);
+  k = list_of(mdl, user_row(mdl, "second"), 8, out, &source);
+  assert_int_equal(source, SR_SOURCE_PERSONAL);
+  assert_int_equal(k, 5);
+  float scores[8];
+  assert_int_equal(
+      sr_model_score_user(mdl, user_row(mdl, "newbie"), scores, &source), 0);
+  assert_int_equal(source, SR_SOURCE_POPULAR);
+  assert_true(scores[item_row(mdl, "i1")] == -INFINITY);
+  assert_true(scores[item_row(mdl, "i0")] > scores[item_row(mdl, "i2")]);
+  sr_model_free(mdl);
+}
+
+/* Score of item for user, with the user's seen ring as it stands. */
+static float score_of(sr_model_t *mdl, const char *user, const char *item) {
+  float scores[16];
+  assert_true(sr_model_items(mdl) <= 16);
+  assert_int_equal(sr_model_score_user(mdl, user_row(mdl, user), scores, NULL),
+                   0);
+  return scores[item_row(mdl, item)];
+}
+
+static void test_dislike_pushes_score_down(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 16;
+  /* A one-item seen ring, so a disliked item can be scored again once the
+   * user has moved on to another item. */
+  conf.seen_size = 1;
+  /* Without the popularity term a score is the learnt affinity alone. */
+  conf.pop_blend = 0;
+  sr_model_t *liked = model_with(&conf), *disliked = model_with(&conf);
+  for (int k = 0; k < 2; k++) {
+    sr_model_t *mdl = k ? disliked : liked;
+    learn_clusters(mdl, 20);
+    learn(mdl, "ta", "a-item4", SR_EV_CLICK, 0);
+  }
+  /* The same stream, except that one model also learns five dislikes. */
+  for (int k = 0; k < 5; k++)
+    learn(disliked, "ta", "a-item4", SR_EV_DISLIKE, 0);
+  learn(liked, "ta", "a-item0", SR_EV_VIEW, 0);
+  learn(disliked, "ta", "a-item0", SR_EV_VIEW, 0);
+
+  float s_liked = score_of(liked, "ta", "a-item4");
+  float s_disliked = score_of(disliked, "ta", "a-item4");
+  assert_true(isfinite(s_liked) && isfinite(s_disliked));
+  /* Five dislikes at least halve the learnt affinity (hand-checked: about
+   * 0.26 without them, 0.12 with them). */
+  if (!(s_liked > 0.1f && s_disliked < 0.5f * s_liked))
+    fail_msg("score after dislikes %g, without %g", (double)s_disliked,
+             (double)s_liked);
+  /* Dislikes are applied events but add nothing to popularity. */
+  assert_int_equal(sr_model_events_applied(disliked),
+                   sr_model_events_applied(liked) + 5);
+  sr_scored_t pop_liked[10], pop_disliked[10];
+  size_t k = sr_model_popular(liked, 10, pop_liked);
+  assert_int_equal(sr_model_popular(disliked, 10, pop_disliked), k);
+  for (size_t j = 0; j < k; j++) {
+    assert_int_equal(pop_liked[j].item, pop_disliked[j].item);
+    assert_true(pop_liked[j].score == pop_disliked[j].score);
+  }
+  sr_model_free(liked);
+  sr_model_free(disliked);
+}
+
+/* Rating of user u for item i in a world of two tastes, with per-user and
+ * per-item offsets: what biased MF should recover. */
+static float true_rating(int u, int i) {
+  float r = (u % 2 == i % 2) ? 4.5f : 1.5f;
+  return r + 0.2f * (float)(u % 3 - 1) + 0.2f * (float)(i % 5 - 2) / 2;
+}
+
+/* RMSE on the held-out pairs, predicting mu + b_u + b_i + u.v. */
+static double held_out_rmse(sr_model_t *mdl) {
+  char user[16], item[16];
+  float scores[64];
+  double se = 0;
+  int n = 0;
+  double mu = mdl->mu_sum / (double)mdl->mu_n;
+  assert_true(sr_model_items(mdl) <= 64);
+  for (int u = 0; u < 40; u++) {
+    snprintf(user, sizeof user, "u%d", u);
+    uint32_t urow = user_row(mdl, user);
+    assert_int_equal(sr_model_score_user(mdl, urow, scores, NULL), 0);
+    for (int i = 0; i < 40; i++) {
+      if ((u + i) % 5 != 0)
+        continue;
+      snprintf(item, sizeof item, "i%d", i);
+      float s = scores[item_row(mdl, item)];
+      assert_true(isfinite(s));
+      double pred = mu + mdl->ubias[urow] + s;
+      double d = pred - true_rating(u, i);
+      se += d * d;
+      n++;
+    }
+  }
+  return sqrt(se / n);
+}
+
+static void test_explicit_mode_learns_ratings(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.mode = SR_MODE_EXPLICIT;
+  conf.dims = 8;
+  conf.learn_rate = 0.05f;
+  conf.reg = 0.02f;
+  conf.bias_learn_rate = 0.05f;
+  conf.pop_blend = 0;
+  sr_model_t *mdl = model_with(&conf);
+  char user[16], item[16];
+  double rmse[40];
+  for (int e = 0; e < 40; e++) {
+    /* Every pair except one in five, in a different order each epoch. */
+    for (int k = 0; k < 40 * 40; k++) {
+      int u = (k * 7 + e * 13) % 40, i = (k / 40 + e) % 40;
+      if ((u + i) % 5 == 0)
+        continue;
+      snprintf(user, sizeof user, "u%d", u);
+      snprintf(item, sizeof item, "i%d", i);
+      learn(mdl, user, item, SR_EV_RATING, true_rating(u, i));
+    }
+    rmse[e] = held_out_rmse(mdl);
+  }
+  /* A VIEW carries no rating: explicit mode does not learn from it. */
+  uint64_t mu_n = mdl->mu_n;
+  learn(mdl, "u0", "i0", SR_EV_VIEW, 0);
+  assert_int_equal(mdl->mu_n, mu_n);
+  /* Predicting the mean alone would err by about 1.5. */
+  if (!(rmse[39] < 0.5 && rmse[39] < 0.5 * rmse[0]))
+    fail_msg("held-out RMSE %.3f after one epoch, %.3f after forty", rmse[0],
+             rmse[39]);
+  sr_model_free(mdl);
+}
+
+static void test_batched_equals_per_user(void **state) {
+  (void)state;
+  enum { USERS = 300, ITEMS = 400, EVENTS = 6000, N = 10 };
+  sr_event_t *evs = synth_events(USERS, ITEMS, EVENTS, 9);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.min_user_events = 3;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  size_t users = (size_t)sr_model_users(mdl);
+  assert_true(users > 200);
+  uint32_t *rows = malloc(users * sizeof *rows);
+  sr_scored_t *out = malloc(users * N * sizeof *out);
+  size_t *counts = malloc(users * sizeof *counts);
+  sr_source_t *sources = malloc(users * sizeof *sources);
+  assert_true(rows && out && counts && sources);
+  /* Rows in a scrambled order, so chunks mix cold and warm users. */
+  for (size_t k = 0; k < users; k++)
+    rows[k] = (uint32_t)((k * 7919) % users);
+  assert_int_equal(
+      sr_model_recommend(mdl, rows, users, N, out, counts, sources), SR_OK);
+  size_t cold = 0;
+  for (size_t k = 0; k < users; k++) {
+    sr_scored_t one[N];
+    sr_source_t source;
+    size_t count = list_of(mdl, rows[k], N, one, &source);
+    assert_int_equal(counts[k], count);
+    assert_int_equal(sources[k], source);
+    cold += source == SR_SOURCE_POPULAR;
+    for (size_t j = 0; j < count; j++) {
+      if (out[k * N + j].item != one[j].item)
+        fail_msg("user row %u place %zu: batched %u, alone %u", rows[k], j,
+                 out[k * N + j].item, one[j].item);
+      assert_true(fabsf(out[k * N + j].score - one[j].score) < 1e-4f);
+    }
+  }
+  assert_true(cold > 0 && cold < users);
+  free(rows);
+  free(out);
+  free(counts);
+  free(sources);
+  free(evs);
+  sr_model_free(mdl);
+}
+
+static sr_model_t *restore_of(const sr_model_conf_t *conf,
+                              const sr_model_snapshot_t *snap) {
+  char err[256] = "";
+  sr_model_t *out = NULL;
+  sr_err_t rc = sr_model_restore(conf, snap, &out, err, sizeof err);
+  if (rc != SR_OK)
+    fail_msg("restore: %s (%s)", sr_err_str(rc), err);
+  return out;
+}
+
+/* Both models give the same lists to the same users. */
+static void assert_same_lists(sr_model_t *a, sr_model_t *b) {
+  assert_int_equal(sr_model_users(a), sr_model_users(b));
+  for (uint32_t u = 0; u < (uint32_t)sr_model_users(a); u += 7) {
+    sr_scored_t la[5], lb[5];
+    size_t ka = list_of(a, u, 5, la, NULL), kb = list_of(b, u, 5, lb, NULL);
+    assert_int_equal(ka, kb);
+    for (size_t j = 0; j < ka; j++) {
+      assert_int_equal(la[j].item, lb[j].item);
+      assert_true(la[j].score == lb[j].score);
+    }
+  }
+}
+
+static void check_exact_recovery(const sr_model_conf_t *conf, uint64_t seed) {
+  enum { EVENTS = 9000, CUT = 5000 };
+  sr_event_t *evs = synth_events(150, 250, EVENTS, seed);
+  sr_model_t *mdl = model_with(conf);
+  learn_all(mdl, evs, 0, CUT);
+
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  assert_int_equal(snap.events_applied, CUT);
+  assert_int_equal(snap.dims, conf->dims);
+  assert_int_equal(snap.users, sr_model_users(mdl));
+  assert_int_equal(snap.items, sr_model_items(mdl));
+  uint64_t digest = sr_model_digest(mdl);
+  assert_true(digest == sr_model_snapshot_digest(&snap));
+  sr_model_t *copy = restore_of(conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_true(sr_model_digest(copy) == digest);
+  assert_int_equal(sr_model_events_applied(copy), CUT);
+  for (uint32_t i = 0; i < sr_model_items(mdl); i++)
+    assert_string_equal(sr_model_item_id(copy, i, NULL),
+                        sr_model_item_id(mdl, i, NULL));
+  assert_same_lists(mdl, copy);
+
+  /* The same events after the cut: both end bit-identical, event by
+   * event (the first divergence names its event). */
+  for (size_t k = CUT; k < EVENTS; k++) {
+    assert_int_equal(sr_model_learn(mdl, &evs[k], NULL), SR_OK);
+    assert_int_equal(sr_model_learn(copy, &evs[k], NULL), SR_OK);
+    if (k % 500 == 0 || k + 1 == EVENTS)
+      if (sr_model_digest(mdl) != sr_model_digest(copy))
+        fail_msg("digests differ after event %zu", k);
+  }
+  assert_true(sr_model_digest(mdl) != digest);
+  assert_same_lists(mdl, copy);
+  sr_model_free(copy);
+  sr_model_free(mdl);
+  free(evs);
+}
+
+static void test_snapshot_restore_exact_recovery(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  /* Small windows and rings wrap many times before the cut. */
+  conf.recent_size = 50;
+  conf.seen_size = 8;
+  conf.pop_half_life = 10;
+  check_exact_recovery(&conf, 3);
+  /* Defaults too, and explicit mode with its biases and global mean. */
+  sr_model_conf_init(&conf);
+  check_exact_recovery(&conf, 4);
+  conf.mode = SR_MODE_EXPLICIT;
+  conf.learn_rate = 0.05f;
+  check_exact_recovery(&conf, 5);
+}
+
+static void test_restore_rejects_other_dims_and_mode(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 24;
+  sr_model_t *mdl = model_with(&conf);
+  learn(mdl, "u", "i", SR_EV_CLICK, 0);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+
+  char err[256] = "";
+  sr_model_t *out = NULL;
+  conf.dims = 48;
+  assert_int_equal(sr_model_restore(&conf, &snap, &out, err, sizeof err),
+                   SR_ERR_DIMS);
+  assert_null(out);
+  assert_non_null(strstr(err, "24"));
+  assert_non_null(strstr(err, "48"));
+
+  conf.dims = 24;
+  conf.mode = SR_MODE_EXPLICIT;
+  err[0] = '\0';
+  assert_int_equal(sr_model_restore(&conf, &snap, &out, err, sizeof err),
+                   SR_ERR_DIMS);
+  assert_null(out);
+  assert_non_null(strstr(err, "implicit"));
+  assert_non_null(strstr(err, "explicit"));
+
+  /* A section cut short is corrupt, never a silently empty model. */
+  conf.mode = SR_MODE_IMPLICIT;
+  for (size_t k = 0; k < snap.n_sections; k++) {
+    uint64_t len = snap.sections[k].len;
+    if (len == 0)
+      continue;
+    snap.sections[k].len = len - 1;
+    err[0] = '\0';
+    sr_err_t rc = sr_model_restore(&conf, &snap, &out, err, sizeof err);
+    snap.sections[k].len = len;
+    if (rc != SR_ERR_CORRUPT)
+      fail_msg("section %u cut short: %s", snap.sections[k].id, sr_err_str(rc));
+    assert_null(out);
+    assert_true(err[0] != '\0');
+  }
+  sr_model_snapshot_release(&snap);
+  sr_model_free(mdl);
+}
+
+static void remove_tree(const char *path) {
+  DIR *d = opendir(path);
+  struct dirent *de;
+  char sub[PATH_MAX];
+  while (d && (de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+    unlink(sub);
+  }
+  if (d)
+    closedir(d);
+  rmdir(path);
+}
+
+static void test_checkpoint_round_trip_bit_exact(void **state) {
+  (void)state;
+  enum { EVENTS = 6000, CUT = 4000 };
+  sr_event_t *evs = synth_events(200, 300, EVENTS, 8);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.recent_size = 100;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, CUT);
+
+  char dir[] = "/tmp/sr-test-model-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  sr_ckpt_offset_t offsets[2] = {{"events", 0, 1234}, {"events", 1, 99}};
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  char path[PATH_MAX], err[512] = "";
+  sr_err_t rc = sr_store_write(dir, &snap, offsets, 2, 7, 2, path, sizeof path,
+                               err, sizeof err);
+  sr_model_snapshot_release(&snap);
+  if (rc != SR_OK)
+    fail_msg("write: %s", err);
+
+  sr_ckpt_t *ckpt = NULL;
+  rc = sr_ckpt_read(path, &ckpt, err, sizeof err);
+  if (rc != SR_OK)
+    fail_msg("read: %s", err);
+  const sr_ckpt_meta_t *meta = sr_ckpt_meta(ckpt);
+  assert_int_equal(meta->events_applied, CUT);
+  assert_int_equal(meta->dims, conf.dims);
+  assert_int_equal(meta->users, sr_model_users(mdl));
+  assert_int_equal(meta->n_offsets, 2);
+  assert_int_equal(meta->offsets[1].partition, 1);
+  assert_int_equal(meta->offsets[1].offset, 99);
+
+  uint64_t digest = sr_model_digest(mdl);
+  sr_model_snapshot_t view;
+  sr_store_view(ckpt, &view);
+  assert_true(sr_model_snapshot_digest(&view) == digest);
+  sr_model_t *copy = NULL;
+  rc = sr_store_restore(&conf, ckpt, &copy, err, sizeof err);
+  if (rc != SR_OK)
+    fail_msg("restore: %s", err);
+  sr_ckpt_free(ckpt);
+  assert_true(sr_model_digest(copy) == digest);
+
+  /* Recovery is exact: the rest of the stream gives the same model. */
+  learn_all(mdl, evs, CUT, EVENTS);
+  learn_all(copy, evs, CUT, EVENTS);
+  assert_true(sr_model_digest(copy) == sr_model_digest(mdl));
+  assert_same_lists(mdl, copy);
+
+  /* The file holds the dims it was written with. */
+  conf.dims = 8;
+  assert_int_equal(sr_ckpt_read(path, &ckpt, err, sizeof err), SR_OK);
+  sr_model_t *other = NULL;
+  assert_int_equal(sr_store_restore(&conf, ckpt, &other, err, sizeof err),
+                   SR_ERR_DIMS);
+  assert_null(other);
+  sr_ckpt_free(ckpt);
+
+  remove_tree(dir);
+  sr_model_free(copy);
+  sr_model_free(mdl);
+  free(evs);
+}
+
+static void test_bad_conf_rejected(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  char err[256] = "";
+  sr_model_conf_init(&conf);
+  conf.dims = 0;
+  assert_null(sr_model_new(&conf, err, sizeof err));
+  assert_non_null(strstr(err, "model.dims"));
+  sr_model_conf_init(&conf);
+  conf.recent_size = 0;
+  assert_null(sr_model_new(&conf, err, sizeof err));
+  assert_non_null(strstr(err, "model.recent_size"));
+  sr_model_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_learns_co_consumed_item),
+      cmocka_unit_test(test_seen_items_never_listed),
+      cmocka_unit_test(test_cold_users_get_popularity_list),
+      cmocka_unit_test(test_dislike_pushes_score_down),
+      cmocka_unit_test(test_explicit_mode_learns_ratings),
+      cmocka_unit_test(test_batched_equals_per_user),
+      cmocka_unit_test(test_snapshot_restore_exact_recovery),
+      cmocka_unit_test(test_restore_rejects_other_dims_and_mode),
+      cmocka_unit_test(test_checkpoint_round_trip_bit_exact),
+      cmocka_unit_test(test_bad_conf_rejected),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
