@@ -21,7 +21,7 @@ typedef struct sr_model_conf {
   float weights[SR_EV__COUNT]; /* per event type; DISLIKE's is a negative */
   float bias_learn_rate;       /* explicit mode: step for biases */
   float bias_reg;              /* explicit mode: L2 of biases */
-  float pop_blend;             /* score += pop_blend * log1p(decayed count) */
+  float pop_blend;             /* score += pop_blend * log(decayed count) */
   float pop_half_life;         /* events after which a count halves */
   uint32_t recent_size;        /* window of recent items negatives come from */
   uint32_t seen_size;          /* per-user excluded items kept; 0 = all */

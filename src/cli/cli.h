@@ -16,6 +16,7 @@ int sr_cmd_run(int argc, char **argv);
 int sr_cmd_broker(int argc, char **argv);
 int sr_cmd_produce(int argc, char **argv);
 int sr_cmd_tail(int argc, char **argv);
+int sr_cmd_config(int argc, char **argv);
 
 /* Prints "streamrec <cmd>: <message>" to stderr. */
 void sr_cli_err(const char *cmd, const char *fmt, ...)

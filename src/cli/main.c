@@ -20,6 +20,7 @@ static const command_t commands[] = {
     {"broker", sr_cmd_broker, "run the embedded Kafka broker on 127.0.0.1"},
     {"produce", sr_cmd_produce, "load a file of events into a topic"},
     {"tail", sr_cmd_tail, "print the output topic's lists as JSON lines"},
+    {"config", sr_cmd_config, "print every configuration option"},
 };
 
 void sr_cli_err(const char *cmd, const char *fmt, ...) {

@@ -182,13 +182,15 @@ static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   const sr_model_conf_t *c = &mdl->conf;
   if (ev->type != SR_EV_RATING)
     return;
-  mdl->mu_sum += ev->value;
-  mdl->mu_n++;
+  /* The global mean is that of earlier ratings: a rating must not take part
+   * in its own prediction. */
+  float mu = mdl->mu_n ? (float)(mdl->mu_sum / (double)mdl->mu_n) : ev->value;
   sr_learner_rating(sr_factors_row(&mdl->ufac, u),
                     sr_factors_row(&mdl->ifac, i), &mdl->ubias[u],
-                    &mdl->ibias[i], (float)(mdl->mu_sum / (double)mdl->mu_n),
-                    ev->value, mdl->ufac.stride, c->learn_rate, c->reg,
-                    c->bias_learn_rate, c->bias_reg);
+                    &mdl->ibias[i], mu, ev->value, mdl->ufac.stride,
+                    c->learn_rate, c->reg, c->bias_learn_rate, c->bias_reg);
+  mdl->mu_sum += ev->value;
+  mdl->mu_n++;
 }
 
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
