@@ -71,6 +71,9 @@ wait_for() {
 # sets BROKERS (and BROKER_PID) from the first line it prints.
 start_broker() {
   local out="$SR_TMP/broker.out" err="$SR_TMP/broker.err"
+  # A previous broker's address must not be read before the new one's
+  # redirection truncates the file.
+  rm -f "$out" "$err"
   "$SR_BIN" broker "$@" >"$out" 2>"$err" &
   BROKER_PID=$!
   SR_PIDS+=("$BROKER_PID")

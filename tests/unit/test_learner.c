@@ -197,8 +197,8 @@ static void test_sample_is_popularity_proportional(void **state) {
   for (uint32_t i = 0; i < 100; i++)
     sr_recent_push(&fx->rec, i % 5 < 3 ? 5 : 10 + i / 5 * 2 + (i % 5 - 3));
   uint32_t hits[50] = {0};
-  const int draws = 20000;
-  for (int round = 0; round < draws; round++) {
+  const uint32_t draws = 20000;
+  for (uint32_t round = 0; round < draws; round++) {
     uint32_t out[1];
     uint32_t n =
         sr_recent_sample(&fx->rec, &fx->rng, &fx->seen, 1, 999, out, 1);
