@@ -106,6 +106,12 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
 int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
                         sr_source_t *source);
 
+/* The n items most similar to item_row by cosine of their factors, the item
+ * itself excluded, into out (descending). Returns the count, or 0 when out of
+ * memory. For offline lookups: O(items x dims). */
+size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
+                              sr_scored_t *out);
+
 /* The popularity list (decayed counts), excluding nothing. Returns count. */
 size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out);
 

@@ -1,24 +1,33 @@
 /* streamrec inspect: verify a checkpoint and print what it holds. */
 #include "cli/cli.h"
+#include "codec/event_codec.h"
+#include "codec/recs_codec.h"
+#include "daemon/config.h"
 #include "store/model_store.h"
 
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: streamrec inspect CHECKPOINT [--json]\n\n"
+          "usage: streamrec inspect CHECKPOINT [--json] [--user U | --item I] "
+          "[-N n]\n\n"
           "Verifies every checksum of a checkpoint file and prints its format "
           "version,\ndims, mode, users, items, events applied, Kafka offsets, "
           "creation time and\ndigest (a hash over all model state, equal for "
           "bit-identical models).\n\n"
-          "  --json      print one JSON object\n"
-          "  -h, --help  this text\n");
+          "  --json             print JSON\n"
+          "  --user U           print user U's current top-N list instead\n"
+          "  --item I           print the N items nearest to item I (cosine)\n"
+          "  -N, --n N          list length (default 10)\n"
+          "  -c, --config FILE  config whose model.* options score the list\n"
+          "  --set KEY=VALUE    set one option (repeatable)\n"
+          "  -h, --help         this text\n");
 }
 
 static void iso_time(int64_t ms, char *buf, size_t len) {
@@ -57,55 +66,183 @@ static void print_json(const char *path, const sr_ckpt_t *ckpt,
   iso_time(m->created_ms, when, sizeof(when));
   json_t *offs = json_array();
   for (size_t i = 0; i < m->n_offsets; i++)
-    json_array_append_new(offs, json_pack("{s:s,s:i,s:I}", "topic",
-                                          m->offsets[i].topic, "partition",
-                                          (int)m->offsets[i].partition,
-                                          "offset",
-                                          (json_int_t)m->offsets[i].offset));
+    json_array_append_new(
+        offs, json_pack("{s:s,s:i,s:I}", "topic", m->offsets[i].topic,
+                        "partition", (int)m->offsets[i].partition, "offset",
+                        (json_int_t)m->offsets[i].offset));
   json_t *root = json_pack(
       "{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:o}", "file", path,
       "format_version", (int)m->format_version, "dims", (int)m->dims, "mode",
-      m->mode ? "explicit" : "implicit", "users", (json_int_t)m->users,
-      "items", (json_int_t)m->items, "events_applied",
-      (json_int_t)m->events_applied, "created_ms", (json_int_t)m->created_ms,
-      "created", when, "bytes", (json_int_t)sr_ckpt_file_size(ckpt), "digest",
-      hex, "offsets", offs);
+      m->mode ? "explicit" : "implicit", "users", (json_int_t)m->users, "items",
+      (json_int_t)m->items, "events_applied", (json_int_t)m->events_applied,
+      "created_ms", (json_int_t)m->created_ms, "created", when, "bytes",
+      (json_int_t)sr_ckpt_file_size(ckpt), "digest", hex, "offsets", offs);
   char *text = json_dumps(root, JSON_COMPACT);
   puts(text ? text : "{}");
   free(text);
   json_decref(root);
 }
 
+typedef struct inspect_args {
+  const char *path;
+  const char *user;
+  const char *item;
+  size_t n;
+  int json;
+  sr_config_t cfg;
+} inspect_args_t;
+
+/* Returns 0 to go on, 1 after --help, -1 on a usage error. */
+static int parse_args(int argc, char **argv, inspect_args_t *a) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'},
+      {"user", required_argument, NULL, 'u'},
+      {"item", required_argument, NULL, 'i'},
+      {"n", required_argument, NULL, 'N'},
+      {"config", required_argument, NULL, 'c'},
+      {"set", required_argument, NULL, 'S'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  char errstr[512], *end;
+  int opt;
+  memset(a, 0, sizeof(*a));
+  a->n = 10;
+  sr_config_init(&a->cfg);
+  while ((opt = getopt_long(argc, argv, "N:c:h", longopts, NULL)) != -1) {
+    switch (opt) {
+    case 'j': a->json = 1; break;
+    case 'u': a->user = optarg; break;
+    case 'i': a->item = optarg; break;
+    case 'N':
+      a->n = strtoul(optarg, &end, 10);
+      if (*end || a->n == 0 || a->n > 10000)
+        return sr_cli_err("inspect", "-N: '%s' is not a count in 1..10000",
+                          optarg),
+               -1;
+      break;
+    case 'c':
+    case 'S':
+      if ((opt == 'c'
+               ? sr_config_load_file(&a->cfg, optarg, errstr, sizeof(errstr))
+               : sr_config_set_kv(&a->cfg, optarg, errstr, sizeof(errstr))) !=
+          SR_OK)
+        return sr_cli_err("inspect", "%s", errstr), -1;
+      break;
+    case 'h': usage(stdout); return 1;
+    default: usage(stderr); return -1;
+    }
+  }
+  if (optind + 1 != argc || (a->user && a->item)) {
+    sr_cli_err("inspect", "expects one CHECKPOINT and at most one of --user, "
+                          "--item (see --help)");
+    return -1;
+  }
+  a->path = argv[optind];
+  return 0;
+}
+
+/* Prints a list as JSON (the output topic's Recommendations mapping) or as
+ * numbered lines. */
+static void print_list(const inspect_args_t *a, sr_model_t *mdl,
+                       const char *key, const char *id, sr_source_t source,
+                       const sr_scored_t *list, size_t count) {
+  sr_rec_item_t *items = calloc(count + 1, sizeof(*items));
+  if (!items)
+    return;
+  for (size_t k = 0; k < count; k++)
+    items[k] = (sr_rec_item_t){sr_model_item_id(mdl, list[k].item, NULL),
+                               list[k].score};
+  if (a->json) {
+    sr_buf_t buf = {0};
+    if (!strcmp(key, "user")) {
+      sr_recs_t recs = {.user_id = id,
+                        .items = items,
+                        .n_items = count,
+                        .generated_at_ms = sr_now_ms(),
+                        .model_version = sr_model_events_applied(mdl),
+                        .source = source};
+      sr_recs_encode_json(&recs, &buf);
+    } else {
+      sr_buf_printf(&buf, "{\"item_id\":");
+      sr_json_quote(&buf, id, strlen(id));
+      sr_buf_printf(&buf, ",\"similar\":[");
+      for (size_t k = 0; k < count; k++) {
+        sr_buf_printf(&buf, "%s{\"item_id\":", k ? "," : "");
+        sr_json_quote(&buf, items[k].item_id, strlen(items[k].item_id));
+        sr_buf_printf(&buf, ",\"score\":%.6g}", items[k].score);
+      }
+      sr_buf_printf(&buf, "]}");
+    }
+    printf("%.*s\n", (int)buf.len, buf.data);
+    sr_buf_free(&buf);
+    free(items);
+    return;
+  }
+  printf("%s %s%s\n", key, id,
+         !strcmp(key, "user")
+             ? (source == SR_SOURCE_POPULAR ? " (popularity list)" : "")
+             : " (nearest items)");
+  for (size_t k = 0; k < count; k++)
+    printf("%4zu  %-32s %.6f\n", k + 1, items[k].item_id, items[k].score);
+  free(items);
+}
+
+/* The point lookups: one user's list or one item's neighbours. */
+static int lookup(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
+  char errstr[512];
+  sr_model_conf_t conf = a->cfg.model;
+  conf.dims = sr_ckpt_meta(ckpt)->dims;
+  conf.mode = (sr_mode_t)sr_ckpt_meta(ckpt)->mode;
+  sr_model_t *mdl = NULL;
+  if (sr_store_restore(&conf, ckpt, &mdl, errstr, sizeof(errstr)) != SR_OK)
+    return sr_cli_err("inspect", "%s: %s", a->path, errstr), SR_EXIT_FAIL;
+  const char *id = a->user ? a->user : a->item;
+  int64_t row = a->user ? sr_model_find_user(mdl, id, strlen(id))
+                        : sr_model_find_item(mdl, id, strlen(id));
+  int rc = SR_EXIT_OK;
+  sr_scored_t *list = calloc(a->n, sizeof(*list));
+  if (row < 0 || !list) {
+    sr_cli_err("inspect", "%s '%s' is not in %s", a->user ? "user" : "item", id,
+               a->path);
+    rc = SR_EXIT_FAIL;
+  } else if (a->user) {
+    uint32_t urow = (uint32_t)row;
+    size_t count = 0;
+    sr_source_t source = SR_SOURCE_PERSONAL;
+    sr_model_recommend(mdl, &urow, 1, a->n, list, &count, &source);
+    print_list(a, mdl, "user", id, source, list, count);
+  } else {
+    size_t count = sr_model_similar_items(mdl, (uint32_t)row, a->n, list);
+    print_list(a, mdl, "item", id, SR_SOURCE_PERSONAL, list, count);
+  }
+  free(list);
+  sr_model_free(mdl);
+  return rc;
+}
+
 int sr_cmd_inspect(int argc, char **argv) {
-  static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {NULL, 0, NULL, 0}};
-  int json = 0, opt;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    if (opt == 'j')
-      json = 1;
-    else if (opt == 'h')
-      return usage(stdout), SR_EXIT_OK;
-    else
-      return usage(stderr), SR_EXIT_USAGE;
-  }
-  if (optind + 1 != argc) {
-    sr_cli_err("inspect", "expects exactly one CHECKPOINT file (see --help)");
-    return SR_EXIT_USAGE;
-  }
+  inspect_args_t a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc != 0)
+    return rc > 0 ? SR_EXIT_OK : SR_EXIT_USAGE;
   char errstr[512];
   sr_ckpt_t *ckpt;
-  if (sr_ckpt_read(argv[optind], &ckpt, errstr, sizeof(errstr)) != SR_OK) {
+  if (sr_ckpt_read(a.path, &ckpt, errstr, sizeof(errstr)) != SR_OK) {
     sr_cli_err("inspect", "%s", errstr);
     return SR_EXIT_FAIL;
   }
-  sr_model_snapshot_t view;
-  sr_store_view(ckpt, &view);
-  uint64_t digest = sr_model_snapshot_digest(&view);
-  if (json)
-    print_json(argv[optind], ckpt, digest);
-  else
-    print_text(argv[optind], ckpt, digest);
+  if (a.user || a.item) {
+    rc = lookup(&a, ckpt);
+  } else {
+    sr_model_snapshot_t view;
+    sr_store_view(ckpt, &view);
+    uint64_t digest = sr_model_snapshot_digest(&view);
+    if (a.json)
+      print_json(a.path, ckpt, digest);
+    else
+      print_text(a.path, ckpt, digest);
+    rc = SR_EXIT_OK;
+  }
   sr_ckpt_free(ckpt);
-  return SR_EXIT_OK;
+  return rc;
 }

@@ -395,3 +395,20 @@ size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out) {
 void sr_model_refresh_bias(sr_model_t *mdl) {
   update_bias(mdl, 0, 1);
 }
+
+size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
+                              sr_scored_t *out) {
+  uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ifac.stride;
+  if (ensure_scratch(mdl) != 0)
+    return 0;
+  const float *q = sr_factors_row(&mdl->ifac, item_row);
+  float qn = sqrtf(sr_learner_dot(q, q, stride));
+  sr_topn_score_one(q, &mdl->ifac, NULL, mdl->scores);
+  for (uint32_t i = 0; i < items; i++) {
+    const float *v = sr_factors_row(&mdl->ifac, i);
+    float norm = qn * sqrtf(sr_learner_dot(v, v, stride));
+    mdl->scores[i] = norm > 0 ? mdl->scores[i] / norm : 0.0f;
+  }
+  mdl->scores[item_row] = -INFINITY;
+  return sr_topn_select(mdl->scores, NULL, items, n, out);
+}
