@@ -8,7 +8,8 @@ packages=(
   librdkafka-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
   libopenblas-serial-dev libjansson-dev libcmocka-dev libxxhash-dev
   libhttp-parser-dev
-  kcat curl bc clang libclang-rt-14-dev clang-format
+  kcat curl bc jq clang libclang-rt-14-dev clang-format
+  python3-yaml yamllint systemd strace
 )
 
 missing=()

@@ -27,6 +27,11 @@ typedef struct sr_model_conf {
   uint32_t seen_size;          /* per-user excluded items kept; 0 = all */
   uint32_t min_user_events;    /* fewer events: the popularity list */
   uint64_t seed;               /* RNG seed: initial factors and sampling */
+  uint32_t max_users;  /* live users kept, least recently active evicted first;
+                          0 = unbounded */
+  uint32_t max_items;  /* live items kept, likewise; 0 = unbounded */
+  uint32_t idle_ttl_s; /* ids idle this long in event time are evicted;
+                          0 = never */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;
@@ -69,7 +74,16 @@ sr_model_t *sr_model_new(const sr_model_conf_t *conf, char *errstr,
 void sr_model_free(sr_model_t *mdl);
 
 /* Learns from one validated event and returns the user's row in *user_row
- * (may be NULL). Returns SR_OK or SR_ERR_NOMEM. */
+ * (may be NULL). Returns SR_OK or SR_ERR_NOMEM.
+ * Bounded memory: the model's clock is the largest event timestamp seen so
+ * far (a timestamp of 0 leaves it), never the wall clock, so eviction is
+ * deterministic. A new id arriving at max_users (max_items) evicts the least
+ * recently active user (item) and takes its row; after each event, up to 8
+ * users and 8 items idle for over idle_ttl_s are evicted, the rest on later
+ * events. An evicted id leaves its row free (id "") until a new id takes it
+ * with fresh random factors; an id that comes back starts over as new. A
+ * reused item row may stay excluded for the few users whose seen rings still
+ * hold the evicted item's row, until their rings roll over. */
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
                         uint32_t *user_row);
 
@@ -77,23 +91,40 @@ sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
 int64_t sr_model_find_user(const sr_model_t *mdl, const char *id, size_t len);
 int64_t sr_model_find_item(const sr_model_t *mdl, const char *id, size_t len);
 
-/* Id of a row; *len receives its length (may be NULL). NUL-terminated. */
+/* Id of a row; *len receives its length (may be NULL). NUL-terminated; ""
+ * for a free row. */
 const char *sr_model_user_id(const sr_model_t *mdl, uint32_t row, size_t *len);
 const char *sr_model_item_id(const sr_model_t *mdl, uint32_t row, size_t *len);
 
+/* Rows of users or items, live and free: the length of a score array and the
+ * bound of row numbers. */
 uint64_t sr_model_users(const sr_model_t *mdl);
 uint64_t sr_model_items(const sr_model_t *mdl);
+/* Ids held (rows not free after eviction). */
+uint64_t sr_model_live_users(const sr_model_t *mdl);
+uint64_t sr_model_live_items(const sr_model_t *mdl);
+/* 1 when row holds an id, 0 when it is free (its id was evicted). */
+int sr_model_user_is_live(const sr_model_t *mdl, uint32_t row);
+int sr_model_item_is_live(const sr_model_t *mdl, uint32_t row);
+/* Ids evicted since the model began (idle or over a limit), cumulative
+ * across snapshots; either pointer may be NULL. */
+void sr_model_evictions(const sr_model_t *mdl, uint64_t *users,
+                        uint64_t *items);
+/* The model's clock: the largest event timestamp learnt from (ms), 0 before
+ * any. */
+int64_t sr_model_clock_ms(const sr_model_t *mdl);
 uint64_t sr_model_events_applied(const sr_model_t *mdl);
 /* Events learned from for this user row. */
 uint32_t sr_model_user_events(const sr_model_t *mdl, uint32_t row);
-/* Bytes of memory the model holds. */
+/* Bytes of memory the model holds: allocated capacities of every array,
+ * the id maps, seen rings and scoring scratch. */
 uint64_t sr_model_bytes(const sr_model_t *mdl);
 const sr_model_conf_t *sr_model_conf(const sr_model_t *mdl);
 
 /* Top-n lists for n_users user rows, scored together with one sgemm per
  * chunk. out holds n_users * n entries; list u is out[u*n .. u*n+counts[u]).
  * Users below min_user_events get the popularity list. Items in the user's
- * seen ring are excluded. sources (may be NULL) says which list each got.
+ * seen ring and free item rows are excluded. sources (may be NULL) says which list each got.
  * Returns SR_OK or SR_ERR_NOMEM. */
 sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t n_users, size_t n, sr_scored_t *out,
@@ -102,7 +133,8 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
 /* Scores every item for one user into scores (sr_model_items() floats):
  * personal score plus popularity blend, or the popularity score for a user
  * below min_user_events; -inf for items in the user's seen ring. source (may
- * be NULL) says which. Returns 0, or -1 when out of memory. */
+ * be NULL) says which. Free item rows score -inf too. Returns 0, or -1 when
+ * out of memory. */
 int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
                         sr_source_t *source);
 

@@ -24,31 +24,32 @@ typedef struct run_args {
 } run_args_t;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: streamrec run [-c FILE] [--set KEY=VALUE]... [options]\n"
-          "\n"
-          "Consumes events from Kafka, learns from each one, publishes a\n"
-          "refreshed top-N list per user to the output topic and checkpoints\n"
-          "the model. With kafka.brokers = embedded (the default) it starts an\n"
-          "in-process broker and prints 'embedded Kafka at HOST:PORT' first.\n"
-          "SIGTERM/SIGINT stop it cleanly (flush, final checkpoint, commit,\n"
-          "exit 0); SIGUSR1 writes a checkpoint now. Exit codes: 0 success,\n"
-          "1 failure, 2 bad usage, configuration or incompatible checkpoint.\n"
-          "\n"
-          "options:\n"
-          "  -c, --config FILE   JSON config file (nested or dotted keys)\n"
-          "  --set KEY=VALUE     set one option, after the file (repeatable)\n"
-          "  --from WHERE        where partitions without a checkpointed\n"
-          "                      offset start: earliest (default), latest,\n"
-          "                      committed (the group's offset), or a time in\n"
-          "                      ms since the epoch\n"
-          "  --until end         exit 0 once the end offsets taken at start\n"
-          "                      are reached, lists delivered and a final\n"
-          "                      checkpoint written (backfill)\n"
-          "  --no-publish        learn only; publish no lists\n"
-          "  -h, --help          show this help\n"
-          "\n"
-          "config options:\n");
+  fprintf(
+      out,
+      "usage: streamrec run [-c FILE] [--set KEY=VALUE]... [options]\n"
+      "\n"
+      "Consumes events from Kafka, learns from each one, publishes a\n"
+      "refreshed top-N list per user to the output topic and checkpoints\n"
+      "the model. With kafka.brokers = embedded (the default) it starts an\n"
+      "in-process broker and prints 'embedded Kafka at HOST:PORT' first.\n"
+      "SIGTERM/SIGINT stop it cleanly (flush, final checkpoint, commit,\n"
+      "exit 0); SIGUSR1 writes a checkpoint now. Exit codes: 0 success,\n"
+      "1 failure, 2 bad usage, configuration or incompatible checkpoint.\n"
+      "\n"
+      "options:\n"
+      "  -c, --config FILE   JSON config file (nested or dotted keys)\n"
+      "  --set KEY=VALUE     set one option, after the file (repeatable)\n"
+      "  --from WHERE        where partitions without a checkpointed\n"
+      "                      offset start: earliest (default), latest,\n"
+      "                      committed (the group's offset), or a time in\n"
+      "                      ms since the epoch\n"
+      "  --until end         exit 0 once the end offsets taken at start\n"
+      "                      are reached, lists delivered and a final\n"
+      "                      checkpoint written (backfill)\n"
+      "  --no-publish        learn only; publish no lists\n"
+      "  -h, --help          show this help\n"
+      "\n"
+      "config options:\n");
   sr_config_print_help(out, NULL);
   fprintf(out, "  %-26s %s\n", "kafka.properties.<name>",
           "passed to librdkafka as <name>; a value ${VAR} is read from the "
@@ -137,8 +138,10 @@ static int parse_args(int argc, char **argv, run_args_t *a) {
       return -1;
     }
     if (c == ':' || c == '?') {
-      sr_cli_err(CMD, c == ':' ? "%s needs a value" : "unknown option '%s' "
-                                                     "(see --help)",
+      sr_cli_err(CMD,
+                 c == ':' ? "%s needs a value"
+                          : "unknown option '%s' "
+                            "(see --help)",
                  argv[optind - 1]);
       return SR_EXIT_USAGE;
     }
@@ -169,7 +172,7 @@ int sr_cmd_run(int argc, char **argv) {
   if (!d) {
     sr_cli_err(CMD, "%s", errstr);
     return err == SR_ERR_INVALID || err == SR_ERR_DIMS ? SR_EXIT_USAGE
-                                                        : SR_EXIT_FAIL;
+                                                       : SR_EXIT_FAIL;
   }
   rc = sr_daemon_run(d);
   sr_daemon_free(d);

@@ -16,12 +16,9 @@ void sr_factors_free(sr_factors_t *fac) {
   fac->rows = fac->cap = 0;
 }
 
-static int reserve(sr_factors_t *fac, uint32_t rows) {
-  if (rows <= fac->cap)
+int sr_factors_reserve(sr_factors_t *fac, uint32_t cap) {
+  if (cap <= fac->cap)
     return 0;
-  uint32_t cap = fac->cap ? fac->cap : 256;
-  while (cap < rows)
-    cap = cap < (1u << 30) ? cap * 2 : rows;
   size_t bytes = (size_t)cap * fac->stride * sizeof(float);
   float *data = aligned_alloc(64, bytes);
   if (!data)
@@ -36,12 +33,31 @@ static int reserve(sr_factors_t *fac, uint32_t rows) {
   return 0;
 }
 
+/* Room for rows rows, doubling, for callers that add one row at a time. */
+static int reserve(sr_factors_t *fac, uint32_t rows) {
+  if (rows <= fac->cap)
+    return 0;
+  uint32_t cap = fac->cap ? fac->cap : 256;
+  while (cap < rows)
+    cap = cap < (1u << 30) ? cap * 2 : rows;
+  return sr_factors_reserve(fac, cap);
+}
+
+void sr_factors_fill(sr_factors_t *fac, uint32_t r, sr_rng_t *rng,
+                     float scale) {
+  float *row = sr_factors_row(fac, r);
+  for (uint32_t f = 0; f < fac->dims; f++)
+    row[f] = scale * sr_rng_sym(rng);
+}
+
+void sr_factors_zero(sr_factors_t *fac, uint32_t r) {
+  memset(sr_factors_row(fac, r), 0, (size_t)fac->stride * sizeof(float));
+}
+
 int64_t sr_factors_add(sr_factors_t *fac, sr_rng_t *rng, float scale) {
   if (reserve(fac, fac->rows + 1) != 0)
     return -1;
-  float *row = sr_factors_row(fac, fac->rows);
-  for (uint32_t f = 0; f < fac->dims; f++)
-    row[f] = scale * sr_rng_sym(rng);
+  sr_factors_fill(fac, fac->rows, rng, scale);
   return fac->rows++;
 }
 

@@ -26,6 +26,17 @@ void sr_factors_free(sr_factors_t *fac);
  * Returns the row, or -1 when out of memory. */
 int64_t sr_factors_add(sr_factors_t *fac, sr_rng_t *rng, float scale);
 
+/* Makes room for cap rows exactly (never shrinks); rows beyond those in use
+ * are zero. Returns 0 or -1. */
+int sr_factors_reserve(sr_factors_t *fac, uint32_t cap);
+
+/* Refills row r (in use) with fresh values, drawn as sr_factors_add draws
+ * them: a reused row starts like a new one. */
+void sr_factors_fill(sr_factors_t *fac, uint32_t r, sr_rng_t *rng, float scale);
+
+/* Zeroes row r (a row whose id left), so copies of free rows are equal. */
+void sr_factors_zero(sr_factors_t *fac, uint32_t r);
+
 /* Makes rows rows available (zeroed), for restoring. Returns 0 or -1. */
 int sr_factors_resize(sr_factors_t *fac, uint32_t rows);
 

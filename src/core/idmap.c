@@ -1,9 +1,16 @@
 /* Id map over open addressing with linear probing; see idmap.h. */
 #include "core/idmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+/* A row's entry packs its id's arena offset (high 48 bits) and length (low
+ * 16 bits); a free row has FREE. */
+#define FREE UINT64_MAX
+#define LEN_BITS 16
+#define LEN_MAX 0xffffu
 
 typedef struct slot {
   uint32_t row1; /* row + 1; 0 marks an empty slot */
@@ -12,13 +19,15 @@ typedef struct slot {
 
 struct sr_idmap {
   slot_t *slots;
-  uint32_t mask; /* slot count - 1; slot count is a power of two */
-  uint32_t count;
-  uint64_t *offsets; /* arena offset of each row's id */
-  uint32_t offsets_cap;
+  uint32_t mask;  /* slot count - 1; slot count is a power of two */
+  uint32_t count; /* rows, live and free */
+  uint32_t live;  /* ids in the slots */
+  uint64_t *ent;  /* per row: offset << 16 | length, or FREE */
+  uint32_t ent_cap;
   char *arena;
   size_t arena_len;
   size_t arena_cap;
+  size_t garbage; /* arena bytes of removed ids */
 };
 
 static uint32_t hash_id(const char *id, size_t len) {
@@ -42,25 +51,28 @@ void sr_idmap_free(sr_idmap_t *map) {
   if (!map)
     return;
   free(map->slots);
-  free(map->offsets);
+  free(map->ent);
   free(map->arena);
   free(map);
 }
 
 const char *sr_idmap_id(const sr_idmap_t *map, uint32_t row, size_t *len) {
-  const char *id = map->arena + map->offsets[row];
-  if (len) {
-    size_t end = row + 1 < map->count ? map->offsets[row + 1] : map->arena_len;
-    *len = end - map->offsets[row] - 1;
+  uint64_t e = map->ent[row];
+  if (e == FREE) {
+    if (len)
+      *len = 0;
+    return "";
   }
-  return id;
+  if (len)
+    *len = (size_t)(e & LEN_MAX);
+  return map->arena + (e >> LEN_BITS);
 }
 
 static int same_id(const sr_idmap_t *map, uint32_t row, const char *id,
                    size_t len) {
-  size_t have;
-  const char *s = sr_idmap_id(map, row, &have);
-  return have == len && memcmp(s, id, len) == 0;
+  uint64_t e = map->ent[row];
+  return (e & LEN_MAX) == len &&
+         memcmp(map->arena + (e >> LEN_BITS), id, len) == 0;
 }
 
 /* Slot holding id, or the empty slot where it would go. */
@@ -100,29 +112,100 @@ static int rehash(sr_idmap_t *map) {
   return 0;
 }
 
-static int store_id(sr_idmap_t *map, const char *id, size_t len) {
-  if (map->count == map->offsets_cap) {
-    uint32_t cap = map->offsets_cap ? map->offsets_cap * 2 : 1024;
-    uint64_t *offsets = realloc(map->offsets, cap * sizeof(uint64_t));
-    if (!offsets)
-      return -1;
-    map->offsets = offsets;
-    map->offsets_cap = cap;
+int sr_idmap_reserve(sr_idmap_t *map, uint32_t cap) {
+  if (cap <= map->ent_cap)
+    return 0;
+  uint64_t *ent = realloc(map->ent, (size_t)cap * sizeof(uint64_t));
+  if (!ent)
+    return -1;
+  map->ent = ent;
+  map->ent_cap = cap;
+  return 0;
+}
+
+/* Room for one more row: doubling, as the map grows by itself here (the
+ * model reserves rows ahead with its own policy). */
+static int reserve_row(sr_idmap_t *map) {
+  if (map->count < map->ent_cap)
+    return 0;
+  return sr_idmap_reserve(map, map->ent_cap ? map->ent_cap * 2 : 1024);
+}
+
+/* Rewrites the live ids in row order into a fresh arena of cap bytes,
+ * dropping the garbage of removed ones. */
+static int compact(sr_idmap_t *map, size_t cap) {
+  char *arena = malloc(cap);
+  size_t at = 0;
+  if (!arena)
+    return -1;
+  for (uint32_t r = 0; r < map->count; r++) {
+    uint64_t e = map->ent[r];
+    if (e == FREE)
+      continue;
+    size_t len = (size_t)(e & LEN_MAX);
+    memcpy(arena + at, map->arena + (e >> LEN_BITS), len + 1);
+    map->ent[r] = (uint64_t)at << LEN_BITS | len;
+    at += len + 1;
   }
-  if (map->arena_len + len + 1 > map->arena_cap) {
-    size_t cap = map->arena_cap ? map->arena_cap * 2 : 16384;
-    while (cap < map->arena_len + len + 1)
-      cap *= 2;
-    char *arena = realloc(map->arena, cap);
-    if (!arena)
-      return -1;
-    map->arena = arena;
-    map->arena_cap = cap;
-  }
-  map->offsets[map->count] = map->arena_len;
+  free(map->arena);
+  map->arena = arena;
+  map->arena_cap = cap;
+  map->arena_len = at;
+  map->garbage = 0;
+  return 0;
+}
+
+/* Room for need more arena bytes: compacts when removed ids fill over half
+ * the arena, else grows it. */
+static int reserve_arena(sr_idmap_t *map, size_t need) {
+  if (map->arena_len + need <= map->arena_cap)
+    return 0;
+  int dirty = map->garbage * 2 > map->arena_len;
+  size_t used = map->arena_len - (dirty ? map->garbage : 0) + need;
+  size_t cap = map->arena_cap ? map->arena_cap : 16384;
+  while (cap < used)
+    cap *= 2;
+  if (dirty)
+    return compact(map, cap);
+  char *arena = realloc(map->arena, cap);
+  if (!arena)
+    return -1;
+  map->arena = arena;
+  map->arena_cap = cap;
+  return 0;
+}
+
+static int store_id(sr_idmap_t *map, const char *id, size_t len,
+                    uint32_t row) {
+  if (reserve_arena(map, len + 1) != 0)
+    return -1;
+  map->ent[row] = (uint64_t)map->arena_len << LEN_BITS | len;
   memcpy(map->arena + map->arena_len, id, len);
   map->arena[map->arena_len + len] = '\0';
   map->arena_len += len + 1;
+  return 0;
+}
+
+/* Adds absent id at row into slot s (from probe). */
+static int insert(sr_idmap_t *map, slot_t *s, const char *id, size_t len,
+                  uint32_t hash, uint32_t row) {
+  if (len > LEN_MAX)
+    return -1;
+  /* Keep the load factor under 1/2 so probes stay short. */
+  if ((uint64_t)(map->live + 1) * 2 > (uint64_t)map->mask + 1) {
+    if (rehash(map) != 0)
+      return -1;
+    s = probe(map, id, len, hash);
+  }
+  if (row == map->count && reserve_row(map) != 0)
+    return -1;
+  if (store_id(map, id, len, row) != 0)
+    return -1;
+  if (row == map->count)
+    map->count++;
+  s->row1 = row + 1;
+  s->hash = hash;
+  map->live++;
   return 0;
 }
 
@@ -134,23 +217,67 @@ int64_t sr_idmap_intern(sr_idmap_t *map, const char *id, size_t len,
     *created = 0;
   if (s->row1)
     return (int64_t)s->row1 - 1;
-  /* Keep the load factor under 1/2 so probes stay short. */
-  if ((uint64_t)(map->count + 1) * 2 > (uint64_t)map->mask + 1) {
-    if (rehash(map) != 0)
-      return -1;
-    s = probe(map, id, len, hash);
-  }
-  if (store_id(map, id, len) != 0)
+  uint32_t row = map->count;
+  if (insert(map, s, id, len, hash, row) != 0)
     return -1;
-  s->row1 = ++map->count;
-  s->hash = hash;
   if (created)
     *created = 1;
-  return (int64_t)map->count - 1;
+  return row;
+}
+
+int sr_idmap_put(sr_idmap_t *map, const char *id, size_t len, uint32_t row) {
+  uint32_t hash = hash_id(id, len);
+  slot_t *s = probe(map, id, len, hash);
+  assert(!s->row1 && row <= map->count);
+  assert(row == map->count || map->ent[row] == FREE);
+  return insert(map, s, id, len, hash, row);
+}
+
+/* Linear probing has no tombstones: the entries after a removed slot move
+ * back over it unless that would put them before their home slot. */
+static void shift_back(sr_idmap_t *map, uint32_t hole) {
+  uint32_t i = hole;
+  for (;;) {
+    i = (i + 1) & map->mask;
+    slot_t s = map->slots[i];
+    if (!s.row1)
+      break;
+    uint32_t home = s.hash & map->mask;
+    /* s may move to hole when home is not cyclically in (hole, i]. */
+    if (((i - home) & map->mask) >= ((i - hole) & map->mask)) {
+      map->slots[hole] = s;
+      hole = i;
+    }
+  }
+  map->slots[hole] = (slot_t){0, 0};
+}
+
+void sr_idmap_remove(sr_idmap_t *map, uint32_t row) {
+  size_t len;
+  const char *id = sr_idmap_id(map, row, &len);
+  uint32_t i = hash_id(id, len) & map->mask;
+  while (map->slots[i].row1 != row + 1)
+    i = (i + 1) & map->mask;
+  shift_back(map, i);
+  map->garbage += len + 1;
+  map->ent[row] = FREE;
+  map->live--;
+}
+
+int sr_idmap_add_free(sr_idmap_t *map, uint32_t rows) {
+  if (sr_idmap_reserve(map, rows) != 0)
+    return -1;
+  while (map->count < rows)
+    map->ent[map->count++] = FREE;
+  return 0;
 }
 
 uint32_t sr_idmap_count(const sr_idmap_t *map) {
   return map->count;
+}
+
+uint32_t sr_idmap_live(const sr_idmap_t *map) {
+  return map->live;
 }
 
 const char *sr_idmap_arena(const sr_idmap_t *map, size_t *len) {
@@ -158,7 +285,21 @@ const char *sr_idmap_arena(const sr_idmap_t *map, size_t *len) {
   return map->arena;
 }
 
+int sr_idmap_dump(const sr_idmap_t *map, sr_buf_t *buf) {
+  /* Live ids with their NULs, plus one NUL per free row. */
+  size_t total = map->arena_len - map->garbage + (map->count - map->live);
+  if (sr_buf_reserve(buf, total) != 0)
+    return -1;
+  for (uint32_t r = 0; r < map->count; r++) {
+    size_t len;
+    const char *id = sr_idmap_id(map, r, &len);
+    memcpy(buf->data + buf->len, id, len + 1);
+    buf->len += len + 1;
+  }
+  return 0;
+}
+
 uint64_t sr_idmap_bytes(const sr_idmap_t *map) {
   return sizeof(*map) + (uint64_t)(map->mask + 1) * sizeof(slot_t) +
-         (uint64_t)map->offsets_cap * sizeof(uint64_t) + map->arena_cap;
+         (uint64_t)map->ent_cap * sizeof(uint64_t) + map->arena_cap;
 }

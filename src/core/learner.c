@@ -65,6 +65,34 @@ void sr_recent_push(sr_recent_t *rec, uint32_t item) {
     rec->len++;
 }
 
+static void reverse(uint32_t *a, uint32_t n) {
+  for (uint32_t i = 0, j = n; i + 1 < j; i++, j--) {
+    uint32_t t = a[i];
+    a[i] = a[j - 1];
+    a[j - 1] = t;
+  }
+}
+
+void sr_recent_purge(sr_recent_t *rec, uint32_t item) {
+  uint32_t n = 0, hits = 0;
+  for (uint32_t j = 0; j < rec->len; j++)
+    hits += rec->items[j] == item;
+  if (hits == 0)
+    return;
+  if (rec->len == rec->cap && rec->head != 0) {
+    /* Rotate the full ring so the oldest item comes first. */
+    reverse(rec->items, rec->head);
+    reverse(rec->items + rec->head, rec->cap - rec->head);
+    reverse(rec->items, rec->cap);
+  }
+  for (uint32_t j = 0; j < rec->len; j++)
+    if (rec->items[j] != item)
+      rec->items[n++] = rec->items[j];
+  /* Now shorter than cap: oldest at 0, the next push goes to n. */
+  rec->len = n;
+  rec->head = n;
+}
+
 static int drawn(const uint32_t *out, uint32_t n, uint32_t item) {
   for (uint32_t i = 0; i < n; i++)
     if (out[i] == item)

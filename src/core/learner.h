@@ -42,6 +42,11 @@ void sr_recent_free(sr_recent_t *rec);
 /* Adds an item to the window, dropping the oldest when full. */
 void sr_recent_push(sr_recent_t *rec, uint32_t item);
 
+/* Removes every occurrence of item (a row whose id left), keeping the order
+ * of the rest, so no draw picks the row before a new id has events in it.
+ * O(window). */
+void sr_recent_purge(sr_recent_t *rec, uint32_t item);
+
 /* Draws up to k distinct items from the window that user has not seen and
  * that differ from skip, into out. Returns how many were drawn. */
 uint32_t sr_recent_sample(const sr_recent_t *rec, sr_rng_t *rng,

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Idle ids evicted per kind after one event: bounds the work of an event
+ * when many ids turn idle at once; the rest go on later events. */
+#define EXPIRE_PER_EVENT 8
+
 void sr_model_conf_init(sr_model_conf_t *conf) {
   static const float weights[SR_EV__COUNT] = {0, 0.5f, 1, 2, 3, 2, 1, 1};
   memset(conf, 0, sizeof(*conf));
@@ -53,6 +57,8 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_factors_init(&mdl->ifac, conf->dims);
   sr_seen_init(&mdl->seen, conf->seen_size);
   sr_popular_init(&mdl->pop, conf->pop_half_life);
+  sr_lru_init(&mdl->ulru);
+  sr_lru_init(&mdl->ilru);
   sr_rng_seed(&mdl->rng, conf->seed);
   mdl->users = sr_idmap_new();
   mdl->items = sr_idmap_new();
@@ -88,62 +94,91 @@ void sr_model_free(sr_model_t *mdl) {
   sr_seen_free(&mdl->seen);
   sr_popular_free(&mdl->pop);
   sr_recent_free(&mdl->recent);
+  sr_lru_free(&mdl->ulru);
+  sr_lru_free(&mdl->ilru);
   free(mdl->batch);
   free(mdl->scores);
   free(mdl->bias);
   free(mdl);
 }
 
-/* Grows a per-row float/u32 array to hold rows entries, zero-filled. */
-static int grow_array(void **arr, uint32_t *cap, uint32_t rows, size_t size) {
-  if (rows <= *cap)
-    return 0;
-  uint32_t n = *cap ? *cap : 256;
-  while (n < rows)
-    n *= 2;
-  char *p = realloc(*arr, (size_t)n * size);
+/* Capacity for need rows. Growing by half rather than doubling bounds the
+ * slack of every per-row array to a third of it; a configured limit caps
+ * the capacity, so a bounded model allocates its limit and no more. */
+static uint32_t grow_cap(uint32_t cap, uint32_t need, uint32_t limit) {
+  if (need <= cap)
+    return cap;
+  uint64_t n = (uint64_t)cap + cap / 2;
+  if (n < 256)
+    n = 256;
+  if (n < need)
+    n = need;
+  if (limit && need <= limit && n > limit)
+    n = limit;
+  return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* Grows a per-row array from old to cap entries, zero-filled. */
+static int grow_array(void **arr, uint32_t old, uint32_t cap, size_t size) {
+  char *p = realloc(*arr, (size_t)cap * size);
   if (!p)
     return -1;
-  memset(p + (size_t)*cap * size, 0, (size_t)(n - *cap) * size);
+  memset(p + (size_t)old * size, 0, (size_t)(cap - old) * size);
   *arr = p;
-  *cap = n;
   return 0;
 }
 
 int sr_model_grow_users(sr_model_t *mdl, uint32_t users) {
-  uint32_t cap = mdl->bias_cap;
-  if (grow_array((void **)&mdl->ubias, &cap, users, sizeof(float)) != 0)
-    return -1;
-  cap = mdl->bias_cap;
-  if (grow_array((void **)&mdl->uevents, &cap, users, sizeof(uint32_t)) != 0)
-    return -1;
-  mdl->bias_cap = cap;
+  uint32_t old = mdl->ucap;
+  uint32_t cap = grow_cap(old, users, mdl->conf.max_users);
+  if (cap > old) {
+    if (sr_factors_reserve(&mdl->ufac, cap) ||
+        grow_array((void **)&mdl->ubias, old, cap, sizeof(float)) ||
+        grow_array((void **)&mdl->uevents, old, cap, sizeof(uint32_t)) ||
+        sr_seen_reserve(&mdl->seen, cap) || sr_lru_reserve(&mdl->ulru, cap) ||
+        sr_idmap_reserve(mdl->users, cap))
+      return -1;
+    mdl->ucap = cap;
+  }
   return sr_seen_ensure(&mdl->seen, users);
 }
 
 int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
-  uint32_t cap = mdl->ibias_cap;
-  if (grow_array((void **)&mdl->bias, &cap, items, sizeof(float)) != 0)
-    return -1;
-  cap = mdl->ibias_cap;
-  if (grow_array((void **)&mdl->ibias, &cap, items, sizeof(float)) != 0)
-    return -1;
-  mdl->ibias_cap = cap;
+  uint32_t old = mdl->icap;
+  uint32_t cap = grow_cap(old, items, mdl->conf.max_items);
+  if (cap > old) {
+    if (sr_factors_reserve(&mdl->ifac, cap) ||
+        grow_array((void **)&mdl->bias, old, cap, sizeof(float)) ||
+        grow_array((void **)&mdl->ibias, old, cap, sizeof(float)) ||
+        sr_popular_reserve(&mdl->pop, cap) ||
+        sr_lru_reserve(&mdl->ilru, cap) || sr_idmap_reserve(mdl->items, cap))
+      return -1;
+    mdl->icap = cap;
+  }
   return sr_popular_ensure(&mdl->pop, items);
 }
 
-/* Row of an id, created with random factors on first sight. */
-static int64_t intern_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
-                          const char *id, size_t len) {
-  int created;
-  int64_t row = sr_idmap_intern(map, id, len, &created);
-  if (row < 0 || !created)
+/* Row for a new id: the most recently freed row, with fresh factors, or a
+ * new row. Either way one row's worth of random draws, so a model that
+ * never evicts draws exactly as before eviction existed. */
+static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
+                       sr_lru_t *lru, const char *id, size_t len) {
+  uint32_t row = lru->free_top;
+  if (row != SR_LRU_NIL) {
+    if (sr_idmap_put(map, id, len, row) != 0)
+      return -1;
+    sr_lru_reuse(lru, mdl->now_ms);
+    sr_factors_fill(fac, row, &mdl->rng, mdl->conf.init_std);
     return row;
-  if (sr_factors_add(fac, &mdl->rng, mdl->conf.init_std) != row)
+  }
+  row = sr_idmap_count(map);
+  int rc = map == mdl->users ? sr_model_grow_users(mdl, row + 1)
+                             : sr_model_grow_items(mdl, row + 1);
+  if (rc != 0 || sr_idmap_put(map, id, len, row) != 0)
     return -1;
-  int rc = map == mdl->users ? sr_model_grow_users(mdl, (uint32_t)row + 1)
-                             : sr_model_grow_items(mdl, (uint32_t)row + 1);
-  return rc == 0 ? row : -1;
+  sr_lru_add(lru, mdl->now_ms);
+  sr_factors_add(fac, &mdl->rng, mdl->conf.init_std); /* room reserved */
+  return row;
 }
 
 /* Keeps bias[item] = pop_blend * log popularity (+ the item bias when
@@ -155,6 +190,75 @@ static void update_bias(sr_model_t *mdl, uint32_t item, int all) {
   for (uint32_t i = lo; i < hi; i++)
     mdl->bias[i] = mdl->conf.pop_blend * mdl->pop.logc[i] +
                    (explicit_ ? mdl->ibias[i] : 0.0f);
+}
+
+/* The user leaves: its id, events, seen ring and factors go; the row waits
+ * on the free stack for a new id. */
+static void evict_user(sr_model_t *mdl, uint32_t row) {
+  sr_idmap_remove(mdl->users, row);
+  sr_seen_clear(&mdl->seen, row);
+  sr_factors_zero(&mdl->ufac, row);
+  mdl->ubias[row] = 0;
+  mdl->uevents[row] = 0;
+  sr_lru_retire(&mdl->ulru, row);
+  mdl->evicted_users++;
+}
+
+/* The item leaves: its id, popularity, bias and factors go, and it leaves
+ * the recent window so no negative lands on the row once reused. */
+static void evict_item(sr_model_t *mdl, uint32_t row) {
+  sr_idmap_remove(mdl->items, row);
+  sr_popular_clear(&mdl->pop, row);
+  sr_factors_zero(&mdl->ifac, row);
+  mdl->ibias[row] = 0;
+  sr_recent_purge(&mdl->recent, row);
+  sr_lru_retire(&mdl->ilru, row);
+  update_bias(mdl, row, 0);
+  mdl->evicted_items++;
+}
+
+/* Row of the event's user, made most recent; a new user at max_users first
+ * evicts the least recently active one (several if a restore brought more
+ * than a lowered limit allows). */
+static int64_t touch_user(sr_model_t *mdl, const char *id, size_t len) {
+  int64_t row = sr_idmap_find(mdl->users, id, len);
+  if (row >= 0) {
+    sr_lru_touch(&mdl->ulru, (uint32_t)row, mdl->now_ms);
+    return row;
+  }
+  while (mdl->conf.max_users && mdl->ulru.live >= mdl->conf.max_users)
+    evict_user(mdl, mdl->ulru.tail);
+  return new_row(mdl, mdl->users, &mdl->ufac, &mdl->ulru, id, len);
+}
+
+/* Row of the event's item, as touch_user. */
+static int64_t touch_item(sr_model_t *mdl, const char *id, size_t len) {
+  int64_t row = sr_idmap_find(mdl->items, id, len);
+  if (row >= 0) {
+    sr_lru_touch(&mdl->ilru, (uint32_t)row, mdl->now_ms);
+    return row;
+  }
+  while (mdl->conf.max_items && mdl->ilru.live >= mdl->conf.max_items)
+    evict_item(mdl, mdl->ilru.tail);
+  return new_row(mdl, mdl->items, &mdl->ifac, &mdl->ilru, id, len);
+}
+
+/* Evicts ids idle for over idle_ttl_s. Rows are touched at the clock, which
+ * never goes back, so the tail is always the most idle row and the rows of
+ * the event just learnt (idle 0) are never taken. */
+static void expire_idle(sr_model_t *mdl) {
+  if (!mdl->conf.idle_ttl_s)
+    return;
+  int64_t cutoff = mdl->now_ms - (int64_t)mdl->conf.idle_ttl_s * 1000;
+  sr_lru_t *ulru = &mdl->ulru, *ilru = &mdl->ilru;
+  for (int k = 0; k < EXPIRE_PER_EVENT && ulru->tail != SR_LRU_NIL &&
+                  ulru->last_ms[ulru->tail] < cutoff;
+       k++)
+    evict_user(mdl, ulru->tail);
+  for (int k = 0; k < EXPIRE_PER_EVENT && ilru->tail != SR_LRU_NIL &&
+                  ilru->last_ms[ilru->tail] < cutoff;
+       k++)
+    evict_item(mdl, ilru->tail);
 }
 
 static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
@@ -195,11 +299,12 @@ static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
 
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
                         uint32_t *user_row) {
-  int64_t u = intern_row(mdl, mdl->users, &mdl->ufac, ev->user_id,
-                         ev->user_len);
-  int64_t i = u < 0 ? -1
-                    : intern_row(mdl, mdl->items, &mdl->ifac, ev->item_id,
-                                 ev->item_len);
+  /* Event time, not the wall clock, so eviction replays identically; a
+   * late event does not turn the clock back. */
+  if (ev->timestamp_ms > mdl->now_ms)
+    mdl->now_ms = ev->timestamp_ms;
+  int64_t u = touch_user(mdl, ev->user_id, ev->user_len);
+  int64_t i = u < 0 ? -1 : touch_item(mdl, ev->item_id, ev->item_len);
   if (i < 0)
     return SR_ERR_NOMEM;
   if (mdl->conf.mode == SR_MODE_EXPLICIT)
@@ -216,6 +321,7 @@ sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
     return SR_ERR_NOMEM;
   mdl->uevents[u]++;
   mdl->events++;
+  expire_idle(mdl);
   if (user_row)
     *user_row = (uint32_t)u;
   return SR_OK;
@@ -245,6 +351,34 @@ uint64_t sr_model_items(const sr_model_t *mdl) {
   return sr_idmap_count(mdl->items);
 }
 
+uint64_t sr_model_live_users(const sr_model_t *mdl) {
+  return sr_idmap_live(mdl->users);
+}
+
+uint64_t sr_model_live_items(const sr_model_t *mdl) {
+  return sr_idmap_live(mdl->items);
+}
+
+int sr_model_user_is_live(const sr_model_t *mdl, uint32_t row) {
+  return row < mdl->ulru.rows && !sr_lru_is_free(&mdl->ulru, row);
+}
+
+int sr_model_item_is_live(const sr_model_t *mdl, uint32_t row) {
+  return row < mdl->ilru.rows && !sr_lru_is_free(&mdl->ilru, row);
+}
+
+void sr_model_evictions(const sr_model_t *mdl, uint64_t *users,
+                        uint64_t *items) {
+  if (users)
+    *users = mdl->evicted_users;
+  if (items)
+    *items = mdl->evicted_items;
+}
+
+int64_t sr_model_clock_ms(const sr_model_t *mdl) {
+  return mdl->now_ms;
+}
+
 uint64_t sr_model_events_applied(const sr_model_t *mdl) {
   return mdl->events;
 }
@@ -261,11 +395,13 @@ uint64_t sr_model_bytes(const sr_model_t *mdl) {
   return sizeof(*mdl) + sr_idmap_bytes(mdl->users) +
          sr_idmap_bytes(mdl->items) + sr_factors_bytes(&mdl->ufac) +
          sr_factors_bytes(&mdl->ifac) +
-         (uint64_t)mdl->bias_cap * (sizeof(float) + sizeof(uint32_t)) +
-         (uint64_t)mdl->ibias_cap * 2 * sizeof(float) +
+         (uint64_t)mdl->ucap * (sizeof(float) + sizeof(uint32_t)) +
+         (uint64_t)mdl->icap * 2 * sizeof(float) +
          (uint64_t)mdl->pop.cap * (sizeof(double) + sizeof(float)) +
-         sr_seen_bytes(&mdl->seen) +
+         sr_seen_bytes(&mdl->seen) + sr_lru_bytes(&mdl->ulru) +
+         sr_lru_bytes(&mdl->ilru) +
          (uint64_t)mdl->recent.cap * sizeof(uint32_t) +
+         (uint64_t)CHUNK * mdl->ufac.stride * sizeof(float) +
          (uint64_t)mdl->scratch_items * CHUNK * sizeof(float);
 }
 
@@ -294,10 +430,20 @@ static void shift_scores(const sr_model_t *mdl, sr_scored_t *list, size_t n,
     list[k].score -= shift;
 }
 
+/* Free item rows (evicted ids) are in no list. Walking the free stack costs
+ * as many steps as there are free rows, which new items keep few. */
+static void exclude_free(const sr_model_t *mdl, float *scores) {
+  const sr_lru_t *ilru = &mdl->ilru;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->next[r])
+    scores[r] = -INFINITY;
+}
+
+/* Excludes the user's seen ring and the free item rows. */
 static void exclude_seen(const sr_model_t *mdl, uint32_t user, float *scores) {
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
   for (uint32_t j = 0; j < ring->len; j++)
     scores[ring->items[j]] = -INFINITY;
+  exclude_free(mdl, scores);
 }
 
 static int is_cold(const sr_model_t *mdl, uint32_t user) {
@@ -387,6 +533,7 @@ size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out) {
   if (ensure_scratch(mdl) != 0)
     return 0;
   memset(mdl->scores, 0, items * sizeof(float));
+  exclude_free(mdl, mdl->scores);
   size_t count = sr_topn_select(mdl->scores, mdl->pop.logc, items, n, out);
   shift_scores(mdl, out, count, 1);
   return count;
@@ -410,5 +557,6 @@ size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
     mdl->scores[i] = norm > 0 ? mdl->scores[i] / norm : 0.0f;
   }
   mdl->scores[item_row] = -INFINITY;
+  exclude_free(mdl, mdl->scores);
   return sr_topn_select(mdl->scores, NULL, items, n, out);
 }

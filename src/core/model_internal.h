@@ -6,6 +6,7 @@
 #include "core/factors.h"
 #include "core/idmap.h"
 #include "core/learner.h"
+#include "core/lru.h"
 #include "core/popular.h"
 #include "core/rng.h"
 #include "core/seen.h"
@@ -23,15 +24,20 @@ struct sr_model {
   float *ubias;
   float *ibias;
   uint32_t *uevents;
-  uint32_t bias_cap; /* entries in ubias/uevents (users) */
-  uint32_t ibias_cap;
+  uint32_t ucap; /* rows allocated in every per-user array */
+  uint32_t icap; /* rows allocated in every per-item array */
   sr_seen_t seen;
   sr_popular_t pop;
   sr_recent_t recent;
+  sr_lru_t ulru; /* users by recent activity, and free user rows */
+  sr_lru_t ilru; /* items likewise */
   sr_rng_t rng;
   double mu_sum;
   uint64_t mu_n;
   uint64_t events;
+  int64_t now_ms; /* the clock: largest event timestamp learnt from */
+  uint64_t evicted_users;
+  uint64_t evicted_items;
   float *batch;  /* CHUNK user rows, packed */
   float *scores; /* CHUNK x items */
   float *bias;   /* per-item additive score, kept current by learning */
@@ -45,7 +51,8 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf);
 /* Recomputes every item's additive score (after a restore). */
 void sr_model_refresh_bias(sr_model_t *mdl);
 
-/* Makes per-user and per-item arrays hold users and items rows. */
+/* Makes every per-user (per-item) array hold users (items) rows. Returns 0
+ * or -1. */
 int sr_model_grow_users(sr_model_t *mdl, uint32_t users);
 int sr_model_grow_items(sr_model_t *mdl, uint32_t items);
 

@@ -1,6 +1,8 @@
 /* Model snapshots (a full copy as tagged sections), restore and digest.
- * Rings are written oldest-first, so a restored model behaves exactly like
- * the one that was copied and both have the same digest. */
+ * Every section has a canonical form: rings oldest-first, ids per row with
+ * "" for free rows (never the arena, which keeps removed ids until it is
+ * compacted), recency lists in order. So a restored model behaves exactly
+ * like the one that was copied, and both have the same digest. */
 #include "core/model_internal.h"
 
 #include <stdlib.h>
@@ -19,6 +21,9 @@ enum {
   SEC_SEEN,
   SEC_POP_COUNTS,
   SEC_RECENT,
+  SEC_CLOCK,    /* clock_t; absent in checkpoints from before eviction */
+  SEC_USER_LRU, /* sr_lru_dump of the users; likewise */
+  SEC_ITEM_LRU, /* sr_lru_dump of the items; likewise */
 };
 
 typedef struct meta {
@@ -26,6 +31,12 @@ typedef struct meta {
   uint64_t users, items, events, mu_n;
   double mu_sum, pop_inc;
 } meta_t;
+
+/* The event-time clock and the eviction counters. */
+typedef struct clock {
+  int64_t now_ms;
+  uint64_t evicted_users, evicted_items;
+} clock_sec_t;
 
 static int add_copy(sr_model_snapshot_t *snap, uint32_t id, const void *data,
                     uint64_t len) {
@@ -60,6 +71,30 @@ fail:
   return -1;
 }
 
+/* Adds a section built by dump(obj, buf). */
+static int add_built(sr_model_snapshot_t *snap, uint32_t id, sr_buf_t *buf,
+                     int rc) {
+  if (rc != 0 || (!buf->data && !(buf->data = malloc(1)))) {
+    sr_buf_free(buf);
+    return -1;
+  }
+  snap->sections[snap->n_sections++] =
+      (sr_model_section_t){id, buf->data, buf->len};
+  return 0;
+}
+
+static int add_ids(sr_model_snapshot_t *snap, uint32_t id,
+                   const sr_idmap_t *map) {
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_idmap_dump(map, &buf));
+}
+
+static int add_lru(sr_model_snapshot_t *snap, uint32_t id,
+                   const sr_lru_t *lru) {
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_lru_dump(lru, &buf));
+}
+
 static int add_recent(sr_model_snapshot_t *snap, const sr_recent_t *rec) {
   uint32_t *items = malloc((rec->len + 1) * sizeof(uint32_t));
   if (!items)
@@ -78,9 +113,7 @@ sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
   meta_t meta = {mdl->conf.dims, mdl->ufac.stride, mdl->conf.mode, 0,
                  users, items, mdl->events, mdl->mu_n,
                  mdl->mu_sum, mdl->pop.inc};
-  size_t ulen, ilen;
-  const char *uids = sr_idmap_arena(mdl->users, &ulen);
-  const char *iids = sr_idmap_arena(mdl->items, &ilen);
+  clock_sec_t clock = {mdl->now_ms, mdl->evicted_users, mdl->evicted_items};
   uint64_t frow = (uint64_t)mdl->ufac.stride * sizeof(float);
   memset(snap, 0, sizeof(*snap));
   snap->dims = mdl->conf.dims;
@@ -90,8 +123,8 @@ sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
   snap->events_applied = mdl->events;
   memcpy(snap->rng_state, mdl->rng.s, sizeof(snap->rng_state));
   if (add_copy(snap, SEC_META, &meta, sizeof(meta)) ||
-      add_copy(snap, SEC_USER_IDS, uids, ulen) ||
-      add_copy(snap, SEC_ITEM_IDS, iids, ilen) ||
+      add_ids(snap, SEC_USER_IDS, mdl->users) ||
+      add_ids(snap, SEC_ITEM_IDS, mdl->items) ||
       add_copy(snap, SEC_USER_FACTORS, mdl->ufac.data, users * frow) ||
       add_copy(snap, SEC_ITEM_FACTORS, mdl->ifac.data, items * frow) ||
       add_copy(snap, SEC_USER_BIAS, mdl->ubias, users * sizeof(float)) ||
@@ -99,7 +132,10 @@ sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
       add_copy(snap, SEC_USER_EVENTS, mdl->uevents, users * sizeof(uint32_t)) ||
       add_seen(snap, &mdl->seen, users) ||
       add_copy(snap, SEC_POP_COUNTS, mdl->pop.counts, items * sizeof(double)) ||
-      add_recent(snap, &mdl->recent)) {
+      add_recent(snap, &mdl->recent) ||
+      add_copy(snap, SEC_CLOCK, &clock, sizeof(clock)) ||
+      add_lru(snap, SEC_USER_LRU, &mdl->ulru) ||
+      add_lru(snap, SEC_ITEM_LRU, &mdl->ilru)) {
     sr_model_snapshot_release(snap);
     return SR_ERR_NOMEM;
   }
@@ -148,17 +184,55 @@ static const sr_model_section_t *find(const sr_model_snapshot_t *snap,
   return NULL;
 }
 
-/* Re-interns every id of an arena; rows come back in the same order. */
-static int restore_ids(sr_idmap_t *map, const sr_model_section_t *sec,
-                       uint64_t count) {
+/* Puts every id of a dump back at its row: a live row of lru gets its id,
+ * a free row must have "" and stays free. */
+static int restore_ids(sr_idmap_t *map, const sr_lru_t *lru,
+                       const sr_model_section_t *sec, uint64_t rows) {
   const char *p = sec->data, *end = p + sec->len;
-  while (p < end) {
+  uint32_t row = 0;
+  for (; p < end && row < rows; row++) {
     const char *nul = memchr(p, '\0', (size_t)(end - p));
-    if (!nul || sr_idmap_intern(map, p, (size_t)(nul - p), NULL) < 0)
+    if (!nul)
       return -1;
+    size_t len = (size_t)(nul - p);
+    if (sr_lru_is_free(lru, row)) {
+      if (len != 0 || sr_idmap_add_free(map, row + 1) != 0)
+        return -1;
+    } else if (sr_idmap_find(map, p, len) >= 0 ||
+               sr_idmap_put(map, p, len, row) != 0) {
+      return -1;
+    }
     p = nul + 1;
   }
-  return sr_idmap_count(map) == count ? 0 : -1;
+  return p == end && row == rows ? 0 : -1;
+}
+
+/* Recency of rows: from the dump, or for a checkpoint written before
+ * eviction existed, every row live, the newest row the most recent. */
+static int restore_lru(sr_lru_t *lru, const sr_model_snapshot_t *snap,
+                       uint32_t id, uint64_t rows) {
+  const sr_model_section_t *sec = find(snap, id, UINT64_MAX);
+  if (sec)
+    return sr_lru_load(lru, (uint32_t)rows, sec->data, sec->len);
+  if (sr_lru_reserve(lru, (uint32_t)rows) != 0)
+    return -1;
+  for (uint64_t r = 0; r < rows; r++)
+    sr_lru_add(lru, 0);
+  return 0;
+}
+
+/* The clock and eviction counters; zero for an old checkpoint. */
+static int restore_clock(sr_model_t *mdl, const sr_model_snapshot_t *snap) {
+  const sr_model_section_t *sec = find(snap, SEC_CLOCK, UINT64_MAX);
+  clock_sec_t clock = {0, 0, 0};
+  if (sec && sec->len != sizeof(clock))
+    return -1;
+  if (sec)
+    memcpy(&clock, sec->data, sizeof(clock));
+  mdl->now_ms = clock.now_ms;
+  mdl->evicted_users = clock.evicted_users;
+  mdl->evicted_items = clock.evicted_items;
+  return 0;
 }
 
 static int restore_seen(sr_model_t *mdl, const sr_model_section_t *sec,
@@ -236,10 +310,19 @@ sr_err_t sr_model_restore(const sr_model_conf_t *conf,
   const sr_model_section_t *uid = find(snap, SEC_USER_IDS, UINT64_MAX),
                            *iid = find(snap, SEC_ITEM_IDS, UINT64_MAX),
                            *seen = find(snap, SEC_SEEN, UINT64_MAX);
+  /* Every row has at least its NUL among the ids: a header claiming more
+   * rows is corrupt, and is caught before it sizes any allocation. */
   if (m.stride != mdl->ufac.stride || !uid || !iid || !seen ||
-      restore_ids(mdl->users, uid, m.users) ||
-      restore_ids(mdl->items, iid, m.items) || restore_arrays(mdl, snap, &m) ||
-      restore_seen(mdl, seen, m.users)) {
+      m.users > uid->len || m.items > iid->len || m.users > UINT32_MAX ||
+      m.items > UINT32_MAX ||
+      sr_model_grow_users(mdl, (uint32_t)m.users) ||
+      sr_model_grow_items(mdl, (uint32_t)m.items) ||
+      restore_lru(&mdl->ulru, snap, SEC_USER_LRU, m.users) ||
+      restore_lru(&mdl->ilru, snap, SEC_ITEM_LRU, m.items) ||
+      restore_ids(mdl->users, &mdl->ulru, uid, m.users) ||
+      restore_ids(mdl->items, &mdl->ilru, iid, m.items) ||
+      restore_arrays(mdl, snap, &m) || restore_seen(mdl, seen, m.users) ||
+      restore_clock(mdl, snap)) {
     sr_model_free(mdl);
     return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
                    "model sections are inconsistent");

@@ -29,6 +29,26 @@ void sr_popular_free(sr_popular_t *pop) {
   pop->items = pop->cap = 0;
 }
 
+int sr_popular_reserve(sr_popular_t *pop, uint32_t cap) {
+  if (cap <= pop->cap)
+    return 0;
+  double *counts = realloc(pop->counts, cap * sizeof(double));
+  if (!counts)
+    return -1;
+  pop->counts = counts;
+  float *logc = realloc(pop->logc, cap * sizeof(float));
+  if (!logc)
+    return -1;
+  pop->logc = logc;
+  pop->cap = cap;
+  return 0;
+}
+
+void sr_popular_clear(sr_popular_t *pop, uint32_t item) {
+  pop->counts[item] = 0;
+  pop->logc[item] = SR_POPULAR_NONE;
+}
+
 int sr_popular_ensure(sr_popular_t *pop, uint32_t items) {
   if (items <= pop->items)
     return 0;
@@ -36,15 +56,8 @@ int sr_popular_ensure(sr_popular_t *pop, uint32_t items) {
     uint32_t cap = pop->cap ? pop->cap : 256;
     while (cap < items)
       cap *= 2;
-    double *counts = realloc(pop->counts, cap * sizeof(double));
-    if (!counts)
+    if (sr_popular_reserve(pop, cap) != 0)
       return -1;
-    pop->counts = counts;
-    float *logc = realloc(pop->logc, cap * sizeof(float));
-    if (!logc)
-      return -1;
-    pop->logc = logc;
-    pop->cap = cap;
   }
   for (uint32_t i = pop->items; i < items; i++) {
     pop->counts[i] = 0;

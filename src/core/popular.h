@@ -28,6 +28,12 @@ void sr_popular_free(sr_popular_t *pop);
 /* Makes counts for items [0, items) exist (zero). Returns 0 or -1. */
 int sr_popular_ensure(sr_popular_t *pop, uint32_t items);
 
+/* Makes room for cap items exactly (never shrinks). Returns 0 or -1. */
+int sr_popular_reserve(sr_popular_t *pop, uint32_t cap);
+
+/* Forgets item's count (the item left). */
+void sr_popular_clear(sr_popular_t *pop, uint32_t item);
+
 /* Counts one event on item with weight w, then decays. Returns 1 when this
  * rescaled every count (all logc changed), else 0. */
 int sr_popular_add(sr_popular_t *pop, uint32_t item, double w);

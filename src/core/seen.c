@@ -15,6 +15,35 @@ void sr_seen_free(sr_seen_t *seen) {
   free(seen->rings);
   seen->rings = NULL;
   seen->users = seen->cap = 0;
+  seen->ring_bytes = 0;
+}
+
+/* Heap a ring of cap items really takes: glibc rounds a request plus its
+ * 8-byte header up to 16 bytes, 32 at least. Thousands of small rings make
+ * this overhead a visible share of the model. */
+static uint64_t chunk_bytes(uint32_t cap) {
+  if (cap == 0)
+    return 0;
+  uint64_t n = ((uint64_t)cap * sizeof(uint32_t) + 8 + 15) & ~(uint64_t)15;
+  return n < 32 ? 32 : n;
+}
+
+int sr_seen_reserve(sr_seen_t *seen, uint32_t cap) {
+  if (cap <= seen->cap)
+    return 0;
+  sr_seen_ring_t *rings = realloc(seen->rings, cap * sizeof(*rings));
+  if (!rings)
+    return -1;
+  seen->rings = rings;
+  seen->cap = cap;
+  return 0;
+}
+
+void sr_seen_clear(sr_seen_t *seen, uint32_t user) {
+  sr_seen_ring_t *ring = &seen->rings[user];
+  seen->ring_bytes -= chunk_bytes(ring->cap);
+  free(ring->items);
+  memset(ring, 0, sizeof(*ring));
 }
 
 int sr_seen_ensure(sr_seen_t *seen, uint32_t users) {
@@ -24,11 +53,8 @@ int sr_seen_ensure(sr_seen_t *seen, uint32_t users) {
     uint32_t cap = seen->cap ? seen->cap : 256;
     while (cap < users)
       cap *= 2;
-    sr_seen_ring_t *rings = realloc(seen->rings, cap * sizeof(*rings));
-    if (!rings)
+    if (sr_seen_reserve(seen, cap) != 0)
       return -1;
-    seen->rings = rings;
-    seen->cap = cap;
   }
   memset(&seen->rings[seen->users], 0,
          (users - seen->users) * sizeof(sr_seen_ring_t));
@@ -60,6 +86,7 @@ int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item) {
     uint32_t *items = realloc(ring->items, cap * sizeof(uint32_t));
     if (!items)
       return -1;
+    seen->ring_bytes += chunk_bytes(cap) - chunk_bytes(ring->cap);
     ring->items = items;
     ring->cap = cap;
   }
@@ -68,8 +95,5 @@ int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item) {
 }
 
 uint64_t sr_seen_bytes(const sr_seen_t *seen) {
-  uint64_t bytes = (uint64_t)seen->cap * sizeof(sr_seen_ring_t);
-  for (uint32_t u = 0; u < seen->users; u++)
-    bytes += (uint64_t)seen->rings[u].cap * sizeof(uint32_t);
-  return bytes;
+  return (uint64_t)seen->cap * sizeof(sr_seen_ring_t) + seen->ring_bytes;
 }

@@ -19,6 +19,7 @@ typedef struct sr_seen {
   uint32_t users;
   uint32_t cap;
   uint32_t max;
+  uint64_t ring_bytes; /* heap held by all rings' items, kept as they change */
 } sr_seen_t;
 
 /* Sets up an empty set of rings, each holding at most max items. */
@@ -30,13 +31,20 @@ void sr_seen_free(sr_seen_t *seen);
 /* Makes rings for users [0, users) exist. Returns 0 or -1 (no memory). */
 int sr_seen_ensure(sr_seen_t *seen, uint32_t users);
 
+/* Makes room for cap users' rings exactly (never shrinks). Returns 0 or
+ * -1. */
+int sr_seen_reserve(sr_seen_t *seen, uint32_t cap);
+
+/* Empties user's ring and releases its memory (the user left). */
+void sr_seen_clear(sr_seen_t *seen, uint32_t user);
+
 /* Records item for user unless already in the ring. Returns 0 or -1. */
 int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item);
 
 /* 1 when item is in user's ring. */
 int sr_seen_contains(const sr_seen_t *seen, uint32_t user, uint32_t item);
 
-/* Bytes held. */
+/* Bytes held, counting the allocator's overhead of each ring. */
 uint64_t sr_seen_bytes(const sr_seen_t *seen);
 
 #endif

@@ -55,6 +55,9 @@ static const option_t options[] = {
     U32("model.seen_size", model.seen_size, "256", 0, 1000000, "items per user excluded from its list (0: all)"),
     U32("model.min_user_events", model.min_user_events, "1", 0, 1000000, "users with fewer events get the popularity list"),
     I64("model.seed", model.seed, "42", 0, 9.2e18, "RNG seed: initial factors and negative sampling"),
+    U32("model.max_users", model.max_users, "0", 0, 4294967295.0, "users kept; a new user beyond evicts the least recently active (0: unbounded)"),
+    U32("model.max_items", model.max_items, "0", 0, 4294967295.0, "items kept; a new item beyond evicts the least recently active (0: unbounded)"),
+    U32("model.idle_ttl_s", model.idle_ttl_s, "0", 0, 4294967295.0, "users and items idle this long in event time are evicted (0: never)"),
     U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
     U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000, "a refresh runs at most this long after a user turns dirty"),
     U32("recommend.batch_max", recommend.batch_max, "256", 1, 100000, "a refresh runs once this many users are dirty"),
@@ -299,11 +302,30 @@ void sr_config_print_help(FILE *out, const char *prefix) {
   }
 }
 
+/* Writes text for a Markdown table cell: '|' escaped so a choice list
+ * ("a|b") stays in one cell. */
+static void md_cell(FILE *out, const char *text) {
+  for (; *text; text++) {
+    if (*text == '|')
+      fputc('\\', out);
+    fputc(*text, out);
+  }
+}
+
 void sr_config_print_markdown(FILE *out) {
   fprintf(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
-  for (size_t i = 0; i < N_OPTIONS; i++)
-    fprintf(out, "| `%s` | %s | `%s` | %s |\n", options[i].name,
-            type_name(&options[i]), options[i].def, options[i].help);
-  fprintf(out, "| `kafka.properties.<name>` | string | | passed to librdkafka "
-               "as <name>; a value `${VAR}` is read from the environment |\n");
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    const option_t *opt = &options[i];
+    fprintf(out, "| `%s` | ", opt->name);
+    md_cell(out, type_name(opt));
+    if (*opt->def)
+      fprintf(out, " | `%s` | ", opt->def);
+    else
+      fprintf(out, " | (empty) | ");
+    md_cell(out, opt->help);
+    fprintf(out, " |\n");
+  }
+  fprintf(out, "| `kafka.properties.NAME` | string | (none) | passed to "
+               "librdkafka as NAME; a value `${VAR}` is read from the "
+               "environment |\n");
 }

@@ -50,7 +50,9 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   return ing;
 }
 
-void sr_ingest_free(sr_ingest_t *ing) { free(ing); }
+void sr_ingest_free(sr_ingest_t *ing) {
+  free(ing);
+}
 
 void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms) {
   ing->lim.now_ms = wall_ms;
@@ -99,14 +101,13 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   if (sr_model_learn(ing->mdl, &ev, &row) != SR_OK) {
     sr_log(SR_LOG_ERROR, "out of memory learning an event; stopping",
            "topic=%s partition=%" PRId32 " offset=%" PRId64,
-           sr_logq(rd_kafka_topic_name(msg->rkt)), msg->partition,
-           msg->offset);
+           sr_logq(rd_kafka_topic_name(msg->rkt)), msg->partition, msg->offset);
     return -1;
   }
   /* A list that cannot be scheduled is not worth stopping the stream for:
    * the user's next event schedules it again. */
-  if (ing->rf && sr_refresh_mark(ing->rf, row, ev.timestamp_ms,
-                                 ing->mono_ms) != SR_OK)
+  if (ing->rf &&
+      sr_refresh_mark(ing->rf, row, ev.timestamp_ms, ing->mono_ms) != SR_OK)
     sr_log(SR_LOG_WARN, "out of memory scheduling a refresh", NULL);
   return 0;
 }

@@ -42,7 +42,9 @@ int sr_log_level_parse(const char *name, sr_log_level_t *level) {
   return -1;
 }
 
-void sr_log_set_level(sr_log_level_t level) { atomic_store(&min_level, level); }
+void sr_log_set_level(sr_log_level_t level) {
+  atomic_store(&min_level, level);
+}
 
 bool sr_log_enabled(sr_log_level_t level) {
   return (int)level >= atomic_load(&min_level);
@@ -94,21 +96,22 @@ const char *sr_logq(const char *s) {
   return buf;
 }
 
-/* FNV-1a over the level, the message and the fields, skipping digits so
- * that "offset 17" and "offset 18" count as the same message. */
-static uint64_t message_key(sr_log_level_t level, const char *msg,
-                            const char *fields) {
-  uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
-  const char *parts[2] = {msg, fields};
-  for (int i = 0; i < 2; i++) {
-    for (const char *p = parts[i]; *p; p++) {
-      if (*p >= '0' && *p <= '9')
-        continue;
-      h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    }
-    h = (h ^ 0xff) * 1099511628211ULL;
+/* FNV-1a over the level, the message and the fields. Digits in the fields
+ * (and in the message when strip_msg) are skipped, so that "offset=17" and
+ * "offset=18" count as the same message. */
+static uint64_t hash_text(uint64_t h, const char *s, bool strip_digits) {
+  for (const char *p = s; *p; p++) {
+    if (strip_digits && *p >= '0' && *p <= '9')
+      continue;
+    h = (h ^ (unsigned char)*p) * 1099511628211ULL;
   }
-  return h;
+  return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static uint64_t message_key(sr_log_level_t level, const char *msg,
+                            bool strip_msg, const char *fields) {
+  uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
+  return hash_text(hash_text(h, msg, strip_msg), fields, true);
 }
 
 /* Decides under log_mu whether the message goes out. Returns false to
@@ -117,8 +120,7 @@ static bool rate_allow(uint64_t key, uint64_t *suppressed) {
   uint64_t now = sr_mono_ns() / 1000000;
   rl_slot_t *slot = &slots[key % RL_SLOTS];
   *suppressed = 0;
-  if (slot->key == key && slot->last_ms &&
-      now - slot->last_ms < RL_WINDOW_MS) {
+  if (slot->key == key && slot->last_ms && now - slot->last_ms < RL_WINDOW_MS) {
     slot->suppressed++;
     return false;
   }
@@ -149,6 +151,31 @@ static void emit(const char *line, size_t len) {
   fflush(stderr);
 }
 
+/* Writes one line unless the same message went out less than a second
+ * ago. */
+static void log_line(sr_log_level_t level, const char *msg, bool strip_msg,
+                     const char *text) {
+  char ts[40], qmsg[QUOTE_MAX + 64], line[LINE_MAX_BYTES];
+  format_ts(ts, sizeof(ts));
+  quote_into(qmsg, sizeof(qmsg), msg);
+  uint64_t key = message_key(level, msg, strip_msg, text), suppressed;
+  pthread_mutex_lock(&log_mu);
+  if (rate_allow(key, &suppressed)) {
+    int n = snprintf(line, sizeof(line), "ts=%s level=%s msg=%s%s%s", ts,
+                     level_names[level], qmsg, *text ? " " : "", text);
+    size_t len = n < 0                           ? 0
+                 : (size_t)n < sizeof(line) - 40 ? (size_t)n
+                                                 : sizeof(line) - 40;
+    if (suppressed)
+      len +=
+          (size_t)snprintf(line + len, sizeof(line) - len, " suppressed=%llu",
+                           (unsigned long long)suppressed);
+    line[len++] = '\n';
+    emit(line, len);
+  }
+  pthread_mutex_unlock(&log_mu);
+}
+
 void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...) {
   if (!sr_log_enabled(level))
     return;
@@ -159,24 +186,7 @@ void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...) {
     vsnprintf(text, sizeof(text), fields, ap);
     va_end(ap);
   }
-  char ts[40], qmsg[QUOTE_MAX + 64], line[LINE_MAX_BYTES];
-  format_ts(ts, sizeof(ts));
-  quote_into(qmsg, sizeof(qmsg), msg);
-  uint64_t key = message_key(level, msg, text), suppressed;
-  pthread_mutex_lock(&log_mu);
-  if (rate_allow(key, &suppressed)) {
-    int n = snprintf(line, sizeof(line), "ts=%s level=%s msg=%s%s%s", ts,
-                     level_names[level], qmsg, *text ? " " : "", text);
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) - 40 ? (size_t)n
-                                                              : sizeof(line) - 40;
-    if (suppressed)
-      len += (size_t)snprintf(line + len, sizeof(line) - len,
-                              " suppressed=%llu",
-                              (unsigned long long)suppressed);
-    line[len++] = '\n';
-    emit(line, len);
-  }
-  pthread_mutex_unlock(&log_mu);
+  log_line(level, msg, false, text);
 }
 
 void sr_log_status(const char *line) {
@@ -201,7 +211,14 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                        : level == 4 ? SR_LOG_WARN
                        : level <= 6 ? SR_LOG_INFO
                                     : SR_LOG_DEBUG;
-  sr_log(lvl, buf, "client=%s fac=%s", rd_kafka_name(rk), sr_logq(fac));
+  if (!sr_log_enabled(lvl))
+    return;
+  char text[256];
+  snprintf(text, sizeof(text), "client=%s fac=%s", rd_kafka_name(rk),
+           sr_logq(fac));
+  /* Its messages carry counters ("after 12ms"): digits do not make a
+   * message new. */
+  log_line(lvl, buf, true, text);
 }
 
 void sr_log_attach_kafka(rd_kafka_conf_t *conf) {

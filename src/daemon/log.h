@@ -30,8 +30,9 @@ bool sr_log_enabled(sr_log_level_t level);
 
 /* Logs msg (a fixed human sentence) followed by printf-formatted logfmt
  * fields (may be NULL), e.g. "topic=%s partition=%d". Rate-limited per
- * message: messages that differ only in digits count as the same. Values
- * that may hold spaces or quotes go through sr_logq. */
+ * message: the same msg with fields that differ only in digits (offsets,
+ * counts) counts as the same message. Values that may hold spaces or
+ * quotes go through sr_logq. */
 void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
 

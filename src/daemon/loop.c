@@ -10,22 +10,18 @@
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/refresh.h"
+#include "daemon/restore.h"
 #include "daemon/saver.h"
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "store/model_store.h"
 
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#ifndef PATH_MAX
-#define PATH_MAX 4096
-#endif
 
 /* Messages taken per wake-up before timers and signals get a turn. */
 #define CONSUME_BUDGET 2048
@@ -40,7 +36,13 @@
 /* Period of the progress log line when stderr is not a terminal. */
 #define STATS_LOG_MS 30000
 
-typedef enum phase { P_RUNNING, P_DRAINING, P_SAVING, P_COMMITTING, P_CLOSING } phase_t;
+typedef enum phase {
+  P_RUNNING,
+  P_DRAINING,
+  P_SAVING,
+  P_COMMITTING,
+  P_CLOSING
+} phase_t;
 
 /* The commit opaque that marks the final checkpoint's commit. */
 static char final_commit_tag;
@@ -69,6 +71,7 @@ struct sr_daemon {
   bool ckpt_requested; /* SIGUSR1 while a checkpoint was in flight */
   bool final_started;
   bool ends_busy, ends_again; /* --until end: end-offset query state */
+  bool times_busy;            /* --from TIMESTAMP lookup in flight */
   uint64_t ends_retry_at;
   uint64_t published;
   /* Progress. */
@@ -76,132 +79,20 @@ struct sr_daemon {
   double rate;
 };
 
-/* Work requests in the thread pool that block on Kafka. */
-typedef struct ends_job {
+/* A query that blocks on Kafka, run in the thread pool: end offsets for
+ * --until end, or start offsets for --from TIMESTAMP. */
+typedef struct query_job {
   uv_work_t req;
   sr_daemon_t *d;
   sr_ckpt_offset_t *parts;
   size_t n;
   sr_err_t err;
   char errstr[256];
-} ends_job_t;
-
-typedef struct times_job {
-  uv_work_t req;
-  sr_daemon_t *d;
-  sr_ckpt_offset_t *parts;
-  size_t n;
-  sr_err_t err;
-  char errstr[256];
-} times_job_t;
+} query_job_t;
 
 static void begin_stop(sr_daemon_t *d, int code, const char *why, bool bounded);
 static void start_final(sr_daemon_t *d);
 static void close_all(sr_daemon_t *d);
-
-/* ---- checkpoint loading ---- */
-
-/* Files sr_ckpt_load_newest skipped, reported once the outcome is known. */
-typedef struct load_ctx {
-  char (*paths)[PATH_MAX];
-  char (*whys)[512];
-  size_t n;
-  uint64_t max_seq; /* highest seq named by a skipped file */
-} load_ctx_t;
-
-static uint64_t seq_of(const char *path) {
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  unsigned long long seq = 0;
-  if (sscanf(base, "checkpoint-%llu", &seq) != 1)
-    return 0;
-  return seq;
-}
-
-static void on_skip(void *opaque, const char *path, sr_err_t err,
-                    const char *why) {
-  (void)err;
-  load_ctx_t *lc = opaque;
-  void *paths = realloc(lc->paths, (lc->n + 1) * sizeof(*lc->paths));
-  if (paths)
-    lc->paths = paths;
-  void *whys = realloc(lc->whys, (lc->n + 1) * sizeof(*lc->whys));
-  if (whys)
-    lc->whys = whys;
-  if (paths && whys) {
-    snprintf(lc->paths[lc->n], PATH_MAX, "%s", path);
-    snprintf(lc->whys[lc->n], 512, "%s", why);
-    lc->n++;
-  }
-  if (seq_of(path) > lc->max_seq)
-    lc->max_seq = seq_of(path);
-}
-
-/* An unreadable newest checkpoint is reported loudly, once per file. */
-static void report_skipped(const load_ctx_t *lc, const char *used) {
-  for (size_t i = 0; i < lc->n; i++) {
-    char msg[PATH_MAX * 2 + 600];
-    snprintf(msg, sizeof(msg), "checkpoint %s unreadable (%s); using older %s",
-             lc->paths[i], lc->whys[i], used ? used : "(none)");
-    sr_log(SR_LOG_ERROR, msg, NULL);
-  }
-}
-
-static void log_restored(const char *path, const sr_ckpt_meta_t *m) {
-  sr_log(SR_LOG_INFO, "checkpoint restored",
-         "file=%s seq=%" PRIu64 " events_applied=%" PRIu64 " users=%" PRIu64
-         " items=%" PRIu64 " partitions=%zu",
-         sr_logq(path), m->seq, m->events_applied, m->users, m->items,
-         m->n_offsets);
-}
-
-/* Restores the model and the offsets from the newest checkpoint that
- * verifies, or creates an empty model when there is none at all. */
-static sr_err_t load_state(sr_daemon_t *d, sr_ckpt_offset_t **offs,
-                           size_t *n_offs, uint64_t *next_seq, char *errstr,
-                           size_t errlen) {
-  load_ctx_t lc = {0};
-  sr_ckpt_t *ckpt = NULL;
-  char path[PATH_MAX], why[512];
-  sr_err_t err = sr_ckpt_load_newest(d->cfg.checkpoint.dir, &ckpt, path,
-                                     sizeof(path), on_skip, &lc, why,
-                                     sizeof(why));
-  if (err == SR_ERR_NOT_FOUND) {
-    sr_log(SR_LOG_INFO, "no checkpoint; starting with an empty model",
-           "dir=%s", sr_logq(d->cfg.checkpoint.dir));
-    d->mdl = sr_model_new(&d->cfg.model, errstr, errlen);
-    err = d->mdl ? SR_OK : SR_ERR_INVALID;
-    *next_seq = lc.max_seq + 1;
-  } else if (err != SR_OK) {
-    report_skipped(&lc, NULL);
-    sr_errf(errstr, errlen, err,
-            "no usable checkpoint in %s: %s (refusing to start from scratch; "
-            "move the directory away to do that)",
-            d->cfg.checkpoint.dir, why);
-  } else {
-    report_skipped(&lc, path);
-    const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
-    err = sr_store_restore(&d->cfg.model, ckpt, &d->mdl, why, sizeof(why));
-    if (err != SR_OK)
-      sr_errf(errstr, errlen, err, "checkpoint %s: %s", path, why);
-    else if (m->n_offsets &&
-             !(*offs = malloc(m->n_offsets * sizeof(**offs))))
-      err = sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
-    if (err == SR_OK) {
-      if (m->n_offsets)
-        memcpy(*offs, m->offsets, m->n_offsets * sizeof(**offs));
-      *n_offs = m->n_offsets;
-      *next_seq = (m->seq > lc.max_seq ? m->seq : lc.max_seq) + 1;
-      log_restored(path, m);
-    }
-  }
-  sr_ckpt_free(ckpt);
-  free(lc.paths);
-  free(lc.whys);
-  return err;
-}
-
-/* ---- construction ---- */
 
 static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
                              size_t errlen) {
@@ -233,8 +124,8 @@ static int create_topic(sr_daemon_t *d, const char *name, size_t len,
   snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
   char why[256];
   /* Two options naming the same topic are fine: it exists already. */
-  if (sr_embedded_create_topic(d->emb, topic, (int)d->cfg.kafka.partitions,
-                               why, sizeof(why)) != SR_OK &&
+  if (sr_embedded_create_topic(d->emb, topic, (int)d->cfg.kafka.partitions, why,
+                               sizeof(why)) != SR_OK &&
       !strstr(why, "exist")) {
     sr_errf(errstr, errlen, SR_ERR_IO, "embedded broker: %s", why);
     return -1;
@@ -345,7 +236,8 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
                             .batch_ms = d->cfg.recommend.batch_ms,
                             .batch_max = d->cfg.recommend.batch_max,
                             .min_interval_ms = d->cfg.recommend.min_interval_ms,
-                            .json = !strcmp(d->cfg.kafka.output_format, "json")};
+                            .json =
+                                !strcmp(d->cfg.kafka.output_format, "json")};
     if (!(d->rf = sr_refresh_new(&rc)))
       return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   }
@@ -360,12 +252,12 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
 }
 
 static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
-  sr_ckpt_offset_t *offs = NULL;
-  size_t n_offs = 0;
-  uint64_t next_seq = 1;
+  sr_restored_t rs = {0};
   sr_err_t err = check_config(d, errstr, errlen);
   if (err == SR_OK)
-    err = load_state(d, &offs, &n_offs, &next_seq, errstr, errlen);
+    err = sr_restore_load(&d->cfg, &rs, errstr, errlen);
+  d->mdl = rs.mdl;
+  rs.mdl = NULL; /* now owned by the daemon */
   if (err == SR_OK && uv_loop_init(&d->loop) != 0)
     err = sr_errf(errstr, errlen, SR_ERR_IO, "uv_loop_init failed");
   d->loop_ready = err == SR_OK;
@@ -374,10 +266,10 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   else if (err == SR_OK)
     snprintf(d->brokers, sizeof(d->brokers), "%s", d->cfg.kafka.brokers);
   if (err == SR_OK)
-    err = create_clients(d, offs, n_offs, errstr, errlen);
+    err = create_clients(d, rs.offsets, rs.n_offsets, errstr, errlen);
   if (err == SR_OK)
-    err = create_parts(d, next_seq, errstr, errlen);
-  free(offs);
+    err = create_parts(d, rs.next_seq, errstr, errlen);
+  sr_restore_release(&rs);
   return err;
 }
 
@@ -401,8 +293,6 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
   return d;
 }
 
-/* ---- refresh and publishing ---- */
-
 static int publish(void *opaque, uint32_t user_row, const char *key,
                    size_t key_len, const void *payload, size_t len) {
   sr_daemon_t *d = opaque;
@@ -416,8 +306,7 @@ static void run_refresh(sr_daemon_t *d, bool force) {
   size_t n = 0;
   if (sr_refresh_flush(d->rf, d->mdl, uv_now(&d->loop), sr_now_ms(), force,
                        publish, d, &n) != SR_OK)
-    sr_log(SR_LOG_WARN, "out of memory refreshing lists; retrying later",
-           NULL);
+    sr_log(SR_LOG_WARN, "out of memory refreshing lists; retrying later", NULL);
   d->published += n;
 }
 
@@ -439,9 +328,9 @@ static void schedule_refresh(sr_daemon_t *d) {
                    (uint64_t)(delay ? delay : 1), 0);
 }
 
-static void on_refresh_timer(uv_timer_t *t) { schedule_refresh(t->data); }
-
-/* ---- input ---- */
+static void on_refresh_timer(uv_timer_t *t) {
+  schedule_refresh(t->data);
+}
 
 /* A slow output side pauses the input, so memory stays bounded. */
 static void check_backpressure(sr_daemon_t *d) {
@@ -460,8 +349,7 @@ static void check_backpressure(sr_daemon_t *d) {
 }
 
 static void check_until(sr_daemon_t *d) {
-  if (d->opts.until_end && d->phase == P_RUNNING &&
-      sr_source_at_ends(d->src))
+  if (d->opts.until_end && d->phase == P_RUNNING && sr_source_at_ends(d->src))
     begin_stop(d, 0, "end offsets reached", false);
 }
 
@@ -509,16 +397,14 @@ static void on_drain_idle(uv_idle_t *h) {
     uv_idle_stop(h);
 }
 
-/* ---- --until end ---- */
-
 static void ends_work(uv_work_t *req) {
-  ends_job_t *job = req->data;
-  job->err = sr_source_query_ends(job->d->src, job->parts, job->n,
-                                  job->errstr, sizeof(job->errstr));
+  query_job_t *job = req->data;
+  job->err = sr_source_query_ends(job->d->src, job->parts, job->n, job->errstr,
+                                  sizeof(job->errstr));
 }
 
 static void ends_done(uv_work_t *req, int status) {
-  ends_job_t *job = req->data;
+  query_job_t *job = req->data;
   sr_daemon_t *d = job->d;
   d->ends_busy = false;
   if (status == 0)
@@ -548,12 +434,12 @@ static void start_ends_query(sr_daemon_t *d) {
   ssize_t n = sr_source_untargeted(d->src, &parts);
   if (n <= 0)
     return;
-  ends_job_t *job = calloc(1, sizeof(*job));
+  query_job_t *job = calloc(1, sizeof(*job));
   if (!job) {
     free(parts);
     return;
   }
-  *job = (ends_job_t){.d = d, .parts = parts, .n = (size_t)n};
+  *job = (query_job_t){.d = d, .parts = parts, .n = (size_t)n};
   job->req.data = job;
   if (uv_queue_work(&d->loop, &job->req, ends_work, ends_done) != 0) {
     free(parts);
@@ -563,8 +449,6 @@ static void start_ends_query(sr_daemon_t *d) {
   d->ends_busy = true;
   d->ends_retry_at = 0;
 }
-
-/* ---- --from TIMESTAMP ---- */
 
 static void subscribe(sr_daemon_t *d) {
   char errstr[256];
@@ -579,18 +463,19 @@ static void subscribe(sr_daemon_t *d) {
 }
 
 static void times_work(uv_work_t *req) {
-  times_job_t *job = req->data;
+  query_job_t *job = req->data;
   job->err = sr_source_lookup_times(job->d->src, &job->parts, &job->n,
                                     job->errstr, sizeof(job->errstr));
 }
 
 static void times_done(uv_work_t *req, int status) {
-  times_job_t *job = req->data;
+  query_job_t *job = req->data;
   sr_daemon_t *d = job->d;
+  d->times_busy = false;
   if (status == 0 && job->err == SR_OK &&
       sr_source_set_starts(d->src, job->parts, job->n) == SR_OK)
-    sr_log(SR_LOG_INFO, "start offsets found for --from", "time_ms=%" PRId64
-           " partitions=%zu", d->opts.from_ts_ms, job->n);
+    sr_log(SR_LOG_INFO, "start offsets found for --from",
+           "time_ms=%" PRId64 " partitions=%zu", d->opts.from_ts_ms, job->n);
   else
     sr_log(SR_LOG_WARN,
            "no offsets for --from time; those partitions start earliest",
@@ -607,20 +492,19 @@ static void start_consuming(sr_daemon_t *d) {
     subscribe(d);
     return;
   }
-  times_job_t *job = calloc(1, sizeof(*job));
+  query_job_t *job = calloc(1, sizeof(*job));
   if (job) {
     job->d = d;
     job->req.data = job;
-    if (uv_queue_work(&d->loop, &job->req, times_work, times_done) == 0)
+    if (uv_queue_work(&d->loop, &job->req, times_work, times_done) == 0) {
+      d->times_busy = true;
       return;
+    }
     free(job);
   }
-  sr_log(SR_LOG_WARN, "could not look up --from time; starting earliest",
-         NULL);
+  sr_log(SR_LOG_WARN, "could not look up --from time; starting earliest", NULL);
   subscribe(d);
 }
-
-/* ---- checkpoints ---- */
 
 /* Why a checkpoint is taken: a periodic one is skipped when nothing
  * changed since the last one. */
@@ -705,8 +589,6 @@ static void on_ckpt_timer(uv_timer_t *t) {
     start_checkpoint(d, CK_PERIODIC);
 }
 
-/* ---- stopping ---- */
-
 static bool drained(sr_daemon_t *d) {
   return (!d->snk || sr_sink_outq(d->snk) == 0) &&
          (!d->rf || sr_refresh_pending(d->rf) == 0);
@@ -741,13 +623,17 @@ static void start_final(sr_daemon_t *d) {
   start_checkpoint(d, CK_FINAL);
 }
 
-/* Stops consuming and starts the way out. A second stop (another signal)
- * cuts the current wait short. */
+/* Stops consuming and starts the way out. Another stop while waiting for
+ * deliveries bounds an unbounded wait (--until end) or cuts a bounded one
+ * short. */
 static void begin_stop(sr_daemon_t *d, int code, const char *why,
                        bool bounded) {
   if (code > d->exit_code)
     d->exit_code = code;
-  if (d->phase == P_DRAINING)
+  if (d->phase == P_DRAINING &&
+      !uv_is_active((uv_handle_t *)&d->deadline_timer))
+    uv_timer_start(&d->deadline_timer, on_deadline, DRAIN_WAIT_MS, 0);
+  else if (d->phase == P_DRAINING)
     start_final(d);
   else if (d->phase == P_COMMITTING)
     close_all(d);
@@ -793,17 +679,18 @@ static void on_snk_readable(uv_poll_t *h, int status, int events) {
   check_drained(d);
 }
 
-/* ---- progress ---- */
-
 static void format_eta(double secs, char *buf, size_t len) {
-  if (!isfinite(secs) || secs < 0)
+  if (!isfinite(secs) || secs < 0) {
     snprintf(buf, len, "?");
-  else if (secs < 100)
-    snprintf(buf, len, "%.0fs", secs);
-  else if (secs < 6000)
-    snprintf(buf, len, "%.0fm%02.0fs", floor(secs / 60), fmod(secs, 60));
+    return;
+  }
+  long s = lround(secs);
+  if (s < 100)
+    snprintf(buf, len, "%lds", s);
+  else if (s < 6000)
+    snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
   else
-    snprintf(buf, len, "%.1fh", secs / 3600);
+    snprintf(buf, len, "%ldh%02ldm", s / 3600, s / 60 % 60);
 }
 
 static void progress(sr_daemon_t *d) {
@@ -822,22 +709,37 @@ static void progress(sr_daemon_t *d) {
   snprintf(lagtxt, sizeof(lagtxt), lag >= 0 ? "%" PRId64 : "?", lag);
   if (d->opts.progress) {
     snprintf(line, sizeof(line),
-             "streamrec: %" PRIu64 " events  %.0f/s  lag %s  ETA %s  lists %" PRIu64
-             "%s",
+             "streamrec: %" PRIu64
+             " events  %.0f/s  lag %s  ETA %s  lists %" PRIu64 "%s",
              events, d->rate, lagtxt, eta, d->published,
              d->src && sr_source_paused(d->src) ? "  (paused)" : "");
     sr_log_status(line);
   } else if (now - d->last_stats_ms >= STATS_LOG_MS) {
     d->last_stats_ms = now;
     sr_log(SR_LOG_INFO, "progress",
-           "events_applied=%" PRIu64 " rate=%.0f lag=%s lists=%" PRIu64,
-           events, d->rate, lagtxt, d->published);
+           "events_applied=%" PRIu64 " rate=%.0f lag=%s lists=%" PRIu64, events,
+           d->rate, lagtxt, d->published);
   }
+}
+
+/* Replaces a consumer whose group cannot rejoin (see sr_source_stuck);
+ * the thread-pool queries use the consumer, so none may be running. */
+static void check_stuck(sr_daemon_t *d) {
+  char errstr[256];
+  if (!sr_source_stuck(d->src) || d->ends_busy || d->times_busy)
+    return;
+  if (sr_source_restart(d->src, errstr, sizeof(errstr)) != SR_OK) {
+    sr_log(SR_LOG_ERROR, "could not recreate the consumer", "error=%s",
+           sr_logq(errstr));
+    return;
+  }
+  uv_idle_stop(&d->drain_idle);
 }
 
 static void on_tick(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
   if (d->phase == P_RUNNING) {
+    check_stuck(d);
     progress(d);
     check_backpressure(d);
     if (d->opts.until_end && !d->ends_busy && d->ends_retry_at &&
@@ -847,8 +749,6 @@ static void on_tick(uv_timer_t *t) {
   }
   check_drained(d);
 }
-
-/* ---- handles ---- */
 
 /* The daemon's handles, for loops over all of them; the producer's poll
  * exists only with a producer. Returns the count. */
@@ -941,8 +841,8 @@ static void log_summary(sr_daemon_t *d) {
          " lists_delivered=%" PRIu64 " lists_failed=%" PRIu64
          " dead_letters=%" PRIu64 "%s",
          d->exit_code, sr_model_events_applied(d->mdl), cs.messages,
-         cs.duplicates, ss.published, ss.delivered, ss.failed,
-         ss.dead_letters, rejected);
+         cs.duplicates, ss.published, ss.delivered, ss.failed, ss.dead_letters,
+         rejected);
 }
 
 static void close_all(sr_daemon_t *d) {

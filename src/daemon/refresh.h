@@ -45,8 +45,7 @@ sr_err_t sr_refresh_mark(sr_refresh_t *rf, uint32_t user_row,
 
 /* Marks user_row dirty again without a new event, e.g. after its list
  * failed to be delivered. Returns SR_OK or SR_ERR_NOMEM. */
-sr_err_t sr_refresh_retry(sr_refresh_t *rf, uint32_t user_row,
-                          uint64_t now_ms);
+sr_err_t sr_refresh_retry(sr_refresh_t *rf, uint32_t user_row, uint64_t now_ms);
 
 /* Milliseconds from now_ms until sr_refresh_flush has work to do: 0 when a
  * flush is due, -1 when no user is waiting. */

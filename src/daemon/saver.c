@@ -65,7 +65,9 @@ void sr_saver_free(sr_saver_t *sv) {
   free(sv);
 }
 
-bool sr_saver_busy(const sr_saver_t *sv) { return sv->job != NULL; }
+bool sr_saver_busy(const sr_saver_t *sv) {
+  return sv->job != NULL;
+}
 
 bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
                         const sr_ckpt_offset_t *offs, size_t n) {
@@ -83,10 +85,9 @@ static void job_free(job_t *job) {
 static void work(uv_work_t *req) {
   job_t *job = req->data;
   uint64_t t0 = sr_mono_ns();
-  job->err = sr_store_write(job->sv->dir, &job->snap, job->offs, job->n_offs,
-                            job->seq, job->sv->keep, job->path,
-                            sizeof(job->path), job->errstr,
-                            sizeof(job->errstr));
+  job->err = sr_store_write(
+      job->sv->dir, &job->snap, job->offs, job->n_offs, job->seq, job->sv->keep,
+      job->path, sizeof(job->path), job->errstr, sizeof(job->errstr));
   job->write_ns = sr_mono_ns() - t0;
 }
 

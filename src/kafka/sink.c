@@ -147,7 +147,9 @@ void sr_sink_free(sr_sink_t *snk) {
   free(snk);
 }
 
-int sr_sink_fd(const sr_sink_t *snk) { return snk->pipefd[0]; }
+int sr_sink_fd(const sr_sink_t *snk) {
+  return snk->pipefd[0];
+}
 
 void sr_sink_serve(sr_sink_t *snk) {
   sr_kafka_pipe_drain(snk->pipefd[0]);
@@ -223,6 +225,10 @@ sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl) {
   return produce_result(err, dl->topic);
 }
 
-size_t sr_sink_outq(sr_sink_t *snk) { return (size_t)rd_kafka_outq_len(snk->rk); }
+size_t sr_sink_outq(sr_sink_t *snk) {
+  return (size_t)rd_kafka_outq_len(snk->rk);
+}
 
-sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk) { return snk->stats; }
+sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk) {
+  return snk->stats;
+}

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,12 @@
 #define BATCH 512
 /* How long the blocking metadata and offset queries may take. */
 #define QUERY_TIMEOUT_MS 5000
+/* Statistics period: they drive the stuck-group watchdog. */
+#define STATS_INTERVAL_MS "5000"
+/* A group not "up" for this many session timeouts (at least
+ * STUCK_MIN_MS) while a broker is reachable counts as stuck. */
+#define STUCK_SESSIONS 3
+#define STUCK_MIN_MS 10000
 
 /* What the source knows about one topic-partition. */
 typedef struct part {
@@ -28,6 +35,10 @@ typedef struct part {
 } part_t;
 
 struct sr_src {
+  sr_source_conf_t conf; /* kept to recreate the consumer */
+  char brokers[SR_CONF_STR];
+  int64_t stuck_after_ms;
+  bool stuck; /* set by the statistics callback */
   rd_kafka_t *rk;
   rd_kafka_queue_t *queue;    /* the consumer queue */
   rd_kafka_queue_t *commit_q; /* results of our commits */
@@ -127,7 +138,8 @@ static bool cooperative(rd_kafka_t *rk) {
 static void assign_error(const char *what, rd_kafka_resp_err_t err,
                          rd_kafka_error_t *error) {
   if (error) {
-    sr_log(SR_LOG_ERROR, what, "error=%s", sr_logq(rd_kafka_error_string(error)));
+    sr_log(SR_LOG_ERROR, what, "error=%s",
+           sr_logq(rd_kafka_error_string(error)));
     rd_kafka_error_destroy(error);
   } else if (err) {
     sr_log(SR_LOG_ERROR, what, "error=%s", sr_logq(rd_kafka_err2str(err)));
@@ -166,7 +178,8 @@ static void on_revoke(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
   bool lost = rd_kafka_assignment_lost(src->rk);
   sr_buf_t buf = {0};
   for (int i = 0; i < list->cnt; i++) {
-    part_t *part = part_find(src, list->elems[i].topic, list->elems[i].partition);
+    part_t *part =
+        part_find(src, list->elems[i].topic, list->elems[i].partition);
     if (!part || !part->assigned)
       continue;
     part->assigned = false;
@@ -199,6 +212,39 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
   sr_kafka_log_error(rk, err, reason);
 }
 
+/* True when a broker in the statistics' "brokers" object is UP. */
+static bool any_broker_up(json_t *brokers) {
+  const char *name;
+  json_t *b;
+  json_object_foreach(brokers, name, b) {
+    const char *state = json_string_value(json_object_get(b, "state"));
+    if (state && !strcmp(state, "UP"))
+      return true;
+  }
+  return false;
+}
+
+/* librdkafka 2.0.2 keeps talking to a group coordinator's old address when
+ * the broker behind that node id moves (a restarted or replaced cluster),
+ * so the group never rejoins. The statistics show it: the group handler is
+ * not "up" for a long time although a broker is reachable. */
+static int on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque) {
+  (void)rk;
+  sr_src_t *src = opaque;
+  json_t *root = json_loadb(text, len, 0, NULL);
+  json_t *cgrp = json_object_get(root, "cgrp");
+  const char *state = json_string_value(json_object_get(cgrp, "state"));
+  json_int_t age = json_integer_value(json_object_get(cgrp, "stateage"));
+  if (state && strcmp(state, "up") && age >= src->stuck_after_ms &&
+      any_broker_up(json_object_get(root, "brokers")) && !src->stuck) {
+    sr_log(SR_LOG_WARN, "consumer group stuck; recreating the consumer",
+           "state=%s for_ms=%lld", sr_logq(state), (long long)age);
+    src->stuck = true;
+  }
+  json_decref(root);
+  return 0; /* librdkafka frees text */
+}
+
 /* Session and heartbeat are lowered (unless the user chose them) so that
  * a restarted daemon rejoins its group within seconds. */
 static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
@@ -206,6 +252,11 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
   static const char *const defaults[][2] = {
       {"session.timeout.ms", "6000"},
       {"heartbeat.interval.ms", "1000"},
+      /* The fetcher idles up to a second once a partition's prefetch
+       * passes queued.min.messages; a backfill drains 100k messages far
+       * faster than that, so the count limit is raised and the byte limit
+       * (queued.max.messages.kbytes) bounds memory instead. */
+      {"queued.min.messages", "1000000"},
   };
   for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
     if (!sr_kafka_user_set(conf->cfg, defaults[i][0]) &&
@@ -213,7 +264,10 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
       return -1;
   }
   const char *reset = conf->from == SR_FROM_LATEST ? "latest" : "earliest";
-  if (sr_kafka_conf_set(kc, "group.id", conf->cfg->kafka.group_id, errstr,
+  if ((!sr_kafka_user_set(conf->cfg, "statistics.interval.ms") &&
+       sr_kafka_conf_set(kc, "statistics.interval.ms", STATS_INTERVAL_MS,
+                         errstr, errlen)) ||
+      sr_kafka_conf_set(kc, "group.id", conf->cfg->kafka.group_id, errstr,
                         errlen) ||
       sr_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, errlen) ||
       sr_kafka_conf_set(kc, "enable.auto.offset.store", "false", errstr,
@@ -238,16 +292,26 @@ static int load_offsets(sr_src_t *src, const sr_source_conf_t *conf) {
 
 static sr_err_t create_consumer(sr_src_t *src, const sr_source_conf_t *conf,
                                 char *errstr, size_t errlen) {
-  rd_kafka_conf_t *kc = sr_kafka_conf_new(conf->cfg, conf->brokers, errstr,
-                                          errlen);
+  rd_kafka_conf_t *kc =
+      sr_kafka_conf_new(conf->cfg, conf->brokers, errstr, errlen);
   if (!kc)
     return SR_ERR_INVALID;
   if (consumer_defaults(conf, kc, errstr, errlen) != 0) {
     rd_kafka_conf_destroy(kc);
     return SR_ERR_INVALID;
   }
+  char session[32];
+  size_t session_len = sizeof(session);
+  long session_ms = 6000;
+  if (rd_kafka_conf_get(kc, "session.timeout.ms", session, &session_len) ==
+      RD_KAFKA_CONF_OK)
+    session_ms = strtol(session, NULL, 10);
+  src->stuck_after_ms = session_ms * STUCK_SESSIONS > STUCK_MIN_MS
+                            ? session_ms * STUCK_SESSIONS
+                            : STUCK_MIN_MS;
   rd_kafka_conf_set_rebalance_cb(kc, on_rebalance);
   rd_kafka_conf_set_error_cb(kc, on_error);
+  rd_kafka_conf_set_stats_cb(kc, on_stats);
   rd_kafka_conf_set_opaque(kc, src);
   src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errlen);
   if (!src->rk) {
@@ -265,8 +329,8 @@ static sr_err_t create_consumer(sr_src_t *src, const sr_source_conf_t *conf,
 }
 
 sr_src_t *sr_source_new(const sr_source_conf_t *conf,
-                           const sr_source_hooks_t *hooks, char *errstr,
-                           size_t errlen) {
+                        const sr_source_hooks_t *hooks, char *errstr,
+                        size_t errlen) {
   sr_src_t *src = calloc(1, sizeof(*src));
   if (!src) {
     snprintf(errstr, errlen, "out of memory");
@@ -274,9 +338,15 @@ sr_src_t *sr_source_new(const sr_source_conf_t *conf,
   }
   src->pipefd[0] = src->pipefd[1] = -1;
   src->hooks = *hooks;
+  src->conf = *conf;
+  snprintf(src->brokers, sizeof(src->brokers), "%s", conf->brokers);
+  src->conf.brokers = src->brokers;
+  src->conf.offsets = NULL; /* only read here */
+  src->conf.n_offsets = 0;
   src->from = conf->from;
   src->from_ts_ms = conf->from_ts_ms;
-  snprintf(src->topics, sizeof(src->topics), "%s", conf->cfg->kafka.input_topics);
+  snprintf(src->topics, sizeof(src->topics), "%s",
+           conf->cfg->kafka.input_topics);
   if (load_offsets(src, conf) != 0) {
     snprintf(errstr, errlen, "out of memory");
     goto fail;
@@ -293,24 +363,35 @@ fail:
   return NULL;
 }
 
+/* Destroys the consumer; with close, after leaving the group. */
+static void destroy_consumer(sr_src_t *src, bool close) {
+  if (!src->rk)
+    return;
+  rd_kafka_queue_io_event_enable(src->queue, -1, NULL, 0);
+  rd_kafka_queue_io_event_enable(src->commit_q, -1, NULL, 0);
+  if (close)
+    rd_kafka_consumer_close(src->rk);
+  rd_kafka_queue_destroy(src->queue);
+  rd_kafka_queue_destroy(src->commit_q);
+  rd_kafka_destroy_flags(src->rk,
+                         close ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  src->rk = NULL;
+  src->queue = src->commit_q = NULL;
+}
+
 void sr_source_free(sr_src_t *src) {
   if (!src)
     return;
   src->closing = true;
-  if (src->rk) {
-    rd_kafka_queue_io_event_enable(src->queue, -1, NULL, 0);
-    rd_kafka_queue_io_event_enable(src->commit_q, -1, NULL, 0);
-    rd_kafka_consumer_close(src->rk);
-    rd_kafka_queue_destroy(src->queue);
-    rd_kafka_queue_destroy(src->commit_q);
-    rd_kafka_destroy(src->rk);
-  }
+  destroy_consumer(src, true);
   sr_kafka_pipe_close(src->pipefd);
   free(src->parts);
   free(src);
 }
 
-int sr_source_fd(const sr_src_t *src) { return src->pipefd[0]; }
+int sr_source_fd(const sr_src_t *src) {
+  return src->pipefd[0];
+}
 
 /* Calls fn(topic, len, arg) for each name in the comma-separated list,
  * spaces around names ignored. Stops at the first non-zero return. */
@@ -354,17 +435,37 @@ sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
 
 static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-    part_t *part = msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt),
-                                        msg->partition)
-                            : NULL;
+    part_t *part =
+        msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition)
+                 : NULL;
     if (part && part->assigned)
       part->eof = msg->offset;
     return;
   }
   src->stats.errors++;
-  sr_log(SR_LOG_WARN, "consumer error", "topic=%s partition=%" PRId32
-         " error=%s", sr_logq(msg->rkt ? rd_kafka_topic_name(msg->rkt) : ""),
-         msg->partition, sr_logq(rd_kafka_message_errstr(msg)));
+  sr_log(SR_LOG_WARN, "consumer error",
+         "topic=%s partition=%" PRId32 " error=%s",
+         sr_logq(msg->rkt ? rd_kafka_topic_name(msg->rkt) : ""), msg->partition,
+         sr_logq(rd_kafka_message_errstr(msg)));
+}
+
+/* A message below the next offset is a duplicate while the partition's log
+ * still reaches past that offset. When the log now ends before it, the
+ * partition was truncated or recreated (a wiped broker) and librdkafka
+ * reset the position: its messages are new and are followed. */
+static bool log_reset(sr_src_t *src, part_t *part) {
+  int64_t lo = -1, hi = -1;
+  if (rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
+                                     &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      hi < 0 || hi >= part->next)
+    return false;
+  sr_log(SR_LOG_WARN,
+         "partition log ends before the next offset to apply (truncated or "
+         "recreated); following the broker",
+         "topic=%s partition=%" PRId32 " next=%" PRId64 " log_end=%" PRId64,
+         sr_logq(part->topic), part->partition, part->next, hi);
+  part->end = -1;
+  return true;
 }
 
 static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
@@ -380,7 +481,7 @@ static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
     src->stats.stale++;
     return;
   }
-  if (part->next >= 0 && msg->offset < part->next) {
+  if (part->next >= 0 && msg->offset < part->next && !log_reset(src, part)) {
     src->stats.duplicates++;
     return;
   }
@@ -417,6 +518,46 @@ void sr_source_serve_commits(sr_src_t *src) {
     serve_commit_event(src, ev);
     rd_kafka_event_destroy(ev);
   }
+}
+
+bool sr_source_stuck(const sr_src_t *src) {
+  return src->stuck;
+}
+
+sr_err_t sr_source_restart(sr_src_t *src, char *errstr, size_t errlen) {
+  rd_kafka_t *old_rk = src->rk;
+  rd_kafka_queue_t *old_queue = src->queue, *old_commit_q = src->commit_q;
+  src->rk = NULL;
+  /* The new consumer comes first, so a failure leaves the old one. */
+  sr_err_t err = create_consumer(src, &src->conf, errstr, errlen);
+  if (err == SR_OK)
+    err = sr_source_subscribe(src, errstr, errlen);
+  rd_kafka_t *new_rk = src->rk;
+  rd_kafka_queue_t *new_queue = src->queue, *new_commit_q = src->commit_q;
+  src->rk = old_rk;
+  src->queue = old_queue;
+  src->commit_q = old_commit_q;
+  if (err != SR_OK) {
+    if (new_rk) {
+      rd_kafka_queue_destroy(new_queue);
+      rd_kafka_queue_destroy(new_commit_q);
+      rd_kafka_destroy(new_rk);
+    }
+    rd_kafka_queue_io_event_enable(src->queue, src->pipefd[1], "1", 1);
+    rd_kafka_queue_io_event_enable(src->commit_q, src->pipefd[1], "1", 1);
+    return err;
+  }
+  /* The old membership is not left: its coordinator is unreachable, and
+   * the group drops it after the session timeout. */
+  destroy_consumer(src, false);
+  src->rk = new_rk;
+  src->queue = new_queue;
+  src->commit_q = new_commit_q;
+  src->stuck = false;
+  for (size_t i = 0; i < src->n_parts; i++)
+    src->parts[i].assigned = false;
+  src->n_assigned = 0;
+  return SR_OK;
 }
 
 size_t sr_source_consume(sr_src_t *src, size_t budget, bool *more) {
@@ -465,9 +606,13 @@ void sr_source_pause(sr_src_t *src, bool pause) {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-bool sr_source_paused(const sr_src_t *src) { return src->paused; }
+bool sr_source_paused(const sr_src_t *src) {
+  return src->paused;
+}
 
-size_t sr_source_assigned(const sr_src_t *src) { return src->n_assigned; }
+size_t sr_source_assigned(const sr_src_t *src) {
+  return src->n_assigned;
+}
 
 /* Copies the entries selected by keep() into a malloc'd array. */
 static ssize_t copy_parts(const sr_src_t *src, sr_ckpt_offset_t **out,
@@ -494,7 +639,9 @@ static ssize_t copy_parts(const sr_src_t *src, sr_ckpt_offset_t **out,
   return (ssize_t)n;
 }
 
-static bool has_next(const part_t *part) { return part->next >= 0; }
+static bool has_next(const part_t *part) {
+  return part->next >= 0;
+}
 
 static bool needs_end(const part_t *part) {
   return part->assigned && part->end < 0;
@@ -504,8 +651,8 @@ ssize_t sr_source_offsets(const sr_src_t *src, sr_ckpt_offset_t **out) {
   return copy_parts(src, out, has_next, true);
 }
 
-sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs,
-                          size_t n, void *commit_opaque) {
+sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs, size_t n,
+                          void *commit_opaque) {
   rd_kafka_topic_partition_list_t *list =
       rd_kafka_topic_partition_list_new((int)n + 1);
   for (size_t i = 0; i < n; i++) {
@@ -535,8 +682,8 @@ ssize_t sr_source_untargeted(const sr_src_t *src, sr_ckpt_offset_t **out) {
   return copy_parts(src, out, needs_end, false);
 }
 
-sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts,
-                              size_t n, char *errstr, size_t errlen) {
+sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts, size_t n,
+                              char *errstr, size_t errlen) {
   sr_err_t ret = SR_OK;
   for (size_t i = 0; i < n; i++) {
     int64_t lo, hi;
@@ -689,4 +836,6 @@ int64_t sr_source_lag(sr_src_t *src) {
   return lag;
 }
 
-sr_source_stats_t sr_source_stats(const sr_src_t *src) { return src->stats; }
+sr_source_stats_t sr_source_stats(const sr_src_t *src) {
+  return src->stats;
+}

@@ -34,9 +34,9 @@ typedef struct sr_source_conf {
   const sr_config_t *cfg;
   const char *brokers;
   sr_from_t from;
-  int64_t from_ts_ms;                /* SR_FROM_TIMESTAMP */
-  bool until_end;                    /* report end-of-partition events */
-  const sr_ckpt_offset_t *offsets;   /* from the loaded checkpoint, or NULL */
+  int64_t from_ts_ms;              /* SR_FROM_TIMESTAMP */
+  bool until_end;                  /* report end-of-partition events */
+  const sr_ckpt_offset_t *offsets; /* from the loaded checkpoint, or NULL */
   size_t n_offsets;
 } sr_source_conf_t;
 
@@ -71,8 +71,8 @@ typedef struct sr_src sr_src_t;
  * Returns NULL with errstr; a rejected kafka.properties.<name> is named,
  * its value never shown. */
 sr_src_t *sr_source_new(const sr_source_conf_t *conf,
-                           const sr_source_hooks_t *hooks, char *errstr,
-                           size_t errlen);
+                        const sr_source_hooks_t *hooks, char *errstr,
+                        size_t errlen);
 
 /* Leaves the group (blocking, bounded by session.timeout.ms), destroys the
  * consumer and frees. No hook runs from here on. Accepts NULL. */
@@ -111,8 +111,8 @@ ssize_t sr_source_offsets(const sr_src_t *src, sr_ckpt_offset_t **out);
  * group, asynchronously; on_commit reports with commit_opaque. Returns
  * SR_OK, SR_ERR_NOT_FOUND when none of them is assigned (no callback), or
  * SR_ERR_IO. */
-sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs,
-                          size_t n, void *commit_opaque);
+sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs, size_t n,
+                          void *commit_opaque);
 
 /* --until end: a copy of the assigned partitions whose end offset is not
  * known yet (caller frees). Returns the count, or -1 when out of memory. */
@@ -121,12 +121,11 @@ ssize_t sr_source_untargeted(const sr_src_t *src, sr_ckpt_offset_t **out);
 /* Any thread: fills each entry's offset with its partition's high
  * watermark (-1 when the query failed). Returns SR_OK, or SR_ERR_IO with
  * errstr for the first failure. */
-sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts,
-                              size_t n, char *errstr, size_t errlen);
+sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts, size_t n,
+                              char *errstr, size_t errlen);
 
 /* Records end offsets found by sr_source_query_ends (entries < 0 ignored). */
-void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts,
-                        size_t n);
+void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts, size_t n);
 
 /* True when something is assigned and every assigned partition has reached
  * its recorded end offset. */
@@ -150,5 +149,16 @@ int64_t sr_source_lag(sr_src_t *src);
 
 /* The counters so far. */
 sr_source_stats_t sr_source_stats(const sr_src_t *src);
+
+/* True when the group has not been up for several session timeouts while
+ * a broker is reachable: librdkafka 2.0.2 does not follow a coordinator
+ * whose address changed (a replaced cluster) and would wait forever. */
+bool sr_source_stuck(const sr_src_t *src);
+
+/* Replaces the consumer with a new one (the offsets and the paused state
+ * stay; nothing is assigned until the group assigns again). No
+ * sr_source_query_ends or sr_source_lookup_times may be running. Returns
+ * SR_OK, or an error with errstr while the old consumer stays. */
+sr_err_t sr_source_restart(sr_src_t *src, char *errstr, size_t errlen);
 
 #endif

@@ -1,0 +1,131 @@
+/* Loading the newest verifying checkpoint; see restore.h. */
+#include "daemon/restore.h"
+
+#include "daemon/log.h"
+#include "store/model_store.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* Files sr_ckpt_load_newest skipped, reported once the outcome is known. */
+typedef struct load_ctx {
+  char (*paths)[PATH_MAX];
+  char (*whys)[512];
+  size_t n;
+  uint64_t max_seq; /* highest seq named by a skipped file */
+} load_ctx_t;
+
+static uint64_t seq_of(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  unsigned long long seq = 0;
+  if (sscanf(base, "checkpoint-%llu", &seq) != 1)
+    return 0;
+  return seq;
+}
+
+static void on_skip(void *opaque, const char *path, sr_err_t err,
+                    const char *why) {
+  (void)err;
+  load_ctx_t *lc = opaque;
+  void *paths = realloc(lc->paths, (lc->n + 1) * sizeof(*lc->paths));
+  if (paths)
+    lc->paths = paths;
+  void *whys = realloc(lc->whys, (lc->n + 1) * sizeof(*lc->whys));
+  if (whys)
+    lc->whys = whys;
+  if (paths && whys) {
+    snprintf(lc->paths[lc->n], PATH_MAX, "%s", path);
+    snprintf(lc->whys[lc->n], 512, "%s", why);
+    lc->n++;
+  }
+  /* New checkpoints are numbered past unreadable ones, so that retention,
+   * which keeps the highest numbers, never deletes the new good one. */
+  if (seq_of(path) > lc->max_seq)
+    lc->max_seq = seq_of(path);
+}
+
+static void report_skipped(const load_ctx_t *lc, const char *used) {
+  for (size_t i = 0; i < lc->n; i++) {
+    char msg[PATH_MAX * 2 + 600];
+    snprintf(msg, sizeof(msg), "checkpoint %s unreadable (%s); using older %s",
+             lc->paths[i], lc->whys[i], used ? used : "(none)");
+    sr_log(SR_LOG_ERROR, msg, NULL);
+  }
+}
+
+static void log_restored(const char *path, const sr_ckpt_meta_t *m) {
+  sr_log(SR_LOG_INFO, "checkpoint restored",
+         "file=%s seq=%" PRIu64 " events_applied=%" PRIu64 " users=%" PRIu64
+         " items=%" PRIu64 " partitions=%zu",
+         sr_logq(path), m->seq, m->events_applied, m->users, m->items,
+         m->n_offsets);
+}
+
+static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
+                             const char *path, sr_restored_t *out, char *errstr,
+                             size_t errlen) {
+  const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
+  char why[512];
+  sr_err_t err =
+      sr_store_restore(&cfg->model, ckpt, &out->mdl, why, sizeof(why));
+  if (err != SR_OK)
+    return sr_errf(errstr, errlen, err, "checkpoint %s: %s", path, why);
+  if (m->n_offsets) {
+    out->offsets = malloc(m->n_offsets * sizeof(*out->offsets));
+    if (!out->offsets)
+      return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    memcpy(out->offsets, m->offsets, m->n_offsets * sizeof(*out->offsets));
+  }
+  out->n_offsets = m->n_offsets;
+  if (m->seq + 1 > out->next_seq)
+    out->next_seq = m->seq + 1;
+  log_restored(path, m);
+  return SR_OK;
+}
+
+sr_err_t sr_restore_load(const sr_config_t *cfg, sr_restored_t *out,
+                         char *errstr, size_t errlen) {
+  load_ctx_t lc = {0};
+  sr_ckpt_t *ckpt = NULL;
+  char path[PATH_MAX], why[512];
+  memset(out, 0, sizeof(*out));
+  sr_err_t err =
+      sr_ckpt_load_newest(cfg->checkpoint.dir, &ckpt, path, sizeof(path),
+                          on_skip, &lc, why, sizeof(why));
+  out->next_seq = lc.max_seq + 1;
+  if (err == SR_ERR_NOT_FOUND) {
+    sr_log(SR_LOG_INFO, "no checkpoint; starting with an empty model", "dir=%s",
+           sr_logq(cfg->checkpoint.dir));
+    out->mdl = sr_model_new(&cfg->model, errstr, errlen);
+    err = out->mdl ? SR_OK : SR_ERR_INVALID;
+  } else if (err != SR_OK) {
+    report_skipped(&lc, NULL);
+    sr_errf(errstr, errlen, err,
+            "no usable checkpoint in %s: %s (refusing to start from scratch; "
+            "move the directory away to do that)",
+            cfg->checkpoint.dir, why);
+  } else {
+    report_skipped(&lc, path);
+    err = restore_from(cfg, ckpt, path, out, errstr, errlen);
+  }
+  sr_ckpt_free(ckpt);
+  free(lc.paths);
+  free(lc.whys);
+  if (err != SR_OK)
+    sr_restore_release(out);
+  return err;
+}
+
+void sr_restore_release(sr_restored_t *r) {
+  sr_model_free(r->mdl);
+  free(r->offsets);
+  memset(r, 0, sizeof(*r));
+}
