@@ -300,6 +300,10 @@ void sr_config_print_help(FILE *out, const char *prefix) {
     fprintf(out, "  %-26s %s (%s, default '%s')\n", opt->name, opt->help,
             type_name(opt), opt->def);
   }
+  if (!prefix || !strncmp("kafka.properties.", prefix, strlen(prefix)))
+    fprintf(out, "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
+                 "read from the environment\n",
+            "kafka.properties.NAME");
 }
 
 /* Writes text for a Markdown table cell: '|' escaped so a choice list

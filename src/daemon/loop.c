@@ -590,7 +590,7 @@ static void on_ckpt_timer(uv_timer_t *t) {
 }
 
 static bool drained(sr_daemon_t *d) {
-  return (!d->snk || sr_sink_outq(d->snk) == 0) &&
+  return (!d->snk || sr_sink_in_flight(d->snk) == 0) &&
          (!d->rf || sr_refresh_pending(d->rf) == 0);
 }
 
@@ -608,7 +608,8 @@ static void on_deadline(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
   if (d->phase == P_DRAINING) {
     sr_log(SR_LOG_WARN, "gave up waiting for deliveries",
-           "queued=%zu waiting_users=%zu", d->snk ? sr_sink_outq(d->snk) : 0,
+           "in_flight=%" PRIu64 " waiting_users=%zu",
+           d->snk ? sr_sink_in_flight(d->snk) : 0,
            d->rf ? sr_refresh_pending(d->rf) : 0);
     start_final(d);
   } else if (d->phase == P_COMMITTING) {

@@ -4,11 +4,16 @@
 #include "daemon/log.h"
 #include "store/model_store.h"
 
+#include <stdbool.h>
+
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -91,15 +96,46 @@ static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
   return SR_OK;
 }
 
+/* Creates dir and its parents when missing and checks that checkpoints can
+ * be written there, so that a bad checkpoint.dir stops the start rather
+ * than the first checkpoint minutes later. */
+static sr_err_t ensure_dir(const char *dir, char *errstr, size_t errlen) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s", dir);
+  for (char *p = path + 1;; p++) {
+    bool end = *p == '\0';
+    if (*p != '/' && !end)
+      continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "checkpoint.dir: cannot create %s: %s", path,
+                     strerror(errno));
+    if (end)
+      break;
+    *p = '/';
+  }
+  if (access(dir, W_OK | X_OK) != 0)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "checkpoint.dir: cannot write to %s: %s", dir,
+                   strerror(errno));
+  return SR_OK;
+}
+
 sr_err_t sr_restore_load(const sr_config_t *cfg, sr_restored_t *out,
                          char *errstr, size_t errlen) {
   load_ctx_t lc = {0};
   sr_ckpt_t *ckpt = NULL;
   char path[PATH_MAX], why[512];
   memset(out, 0, sizeof(*out));
-  sr_err_t err =
-      sr_ckpt_load_newest(cfg->checkpoint.dir, &ckpt, path, sizeof(path),
-                          on_skip, &lc, why, sizeof(why));
+  if (!cfg->checkpoint.dir[0])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "checkpoint.dir: must not be empty");
+  sr_err_t err = ensure_dir(cfg->checkpoint.dir, errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  err = sr_ckpt_load_newest(cfg->checkpoint.dir, &ckpt, path, sizeof(path),
+                            on_skip, &lc, why, sizeof(why));
   out->next_seq = lc.max_seq + 1;
   if (err == SR_ERR_NOT_FOUND) {
     sr_log(SR_LOG_INFO, "no checkpoint; starting with an empty model", "dir=%s",

@@ -94,6 +94,9 @@ void sr_kafka_pipe_close(int fds[2]) {
 
 void sr_kafka_log_error(rd_kafka_t *rk, int err, const char *reason) {
   bool fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  /* librdkafka's own log already has a line for each connection failure. */
+  if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+    return;
   sr_log(fatal ? SR_LOG_ERROR : SR_LOG_WARN, "kafka client error",
          "client=%s error=%s reason=%s", rd_kafka_name(rk),
          sr_logq(rd_kafka_err2name((rd_kafka_resp_err_t)err)), sr_logq(reason));

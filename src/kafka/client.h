@@ -35,7 +35,8 @@ void sr_kafka_pipe_drain(int fd);
 /* Closes both ends of a pipe made by sr_kafka_pipe (-1 ends are skipped). */
 void sr_kafka_pipe_close(int fds[2]);
 
-/* Logs a client-level error (rate-limited), at error level when fatal. */
+/* Logs a client-level error (rate-limited), at error level when fatal.
+ * Transport errors are left to librdkafka's own log line. */
 void sr_kafka_log_error(rd_kafka_t *rk, int err, const char *reason);
 
 #endif

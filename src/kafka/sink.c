@@ -21,6 +21,7 @@ struct sr_sink {
   int pipefd[2];
   sr_sink_hooks_t hooks;
   sr_sink_stats_t stats;
+  uint64_t in_flight;
   rd_kafka_topic_t *topics[TOPIC_CACHE];
   bool fatal_reported;
 };
@@ -37,6 +38,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
   sr_sink_t *snk = opaque;
   uintptr_t tag = (uintptr_t)msg->_private;
   bool list = tag & 1u;
+  snk->in_flight--;
   if (!msg->err) {
     if (list)
       snk->stats.delivered++;
@@ -198,8 +200,10 @@ sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
       RD_KAFKA_V_VALUE((void *)payload, len),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_OPAQUE(list_opaque(user_row)), RD_KAFKA_V_END);
-  if (!err)
+  if (!err) {
     snk->stats.published++;
+    snk->in_flight++;
+  }
   release_handle(snk, rkt);
   return produce_result(err, topic);
 }
@@ -221,12 +225,18 @@ sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl) {
       RD_KAFKA_V_HEADER("streamrec-source-partition", part, -1),
       RD_KAFKA_V_HEADER("streamrec-source-offset", off, -1),
       RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+  if (!err)
+    snk->in_flight++;
   release_handle(snk, rkt);
   return produce_result(err, dl->topic);
 }
 
 size_t sr_sink_outq(sr_sink_t *snk) {
   return (size_t)rd_kafka_outq_len(snk->rk);
+}
+
+uint64_t sr_sink_in_flight(const sr_sink_t *snk) {
+  return snk->in_flight;
 }
 
 sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk) {

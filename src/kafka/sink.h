@@ -78,8 +78,13 @@ sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
  * Returns SR_OK or SR_ERR_IO. */
 sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl);
 
-/* Messages queued or in flight, delivery reports not yet served. */
+/* librdkafka's queue length (rd_kafka_outq_len): messages queued or in
+ * flight, plus internal requests and unserved events. For backpressure. */
 size_t sr_sink_outq(sr_sink_t *snk);
+
+/* Messages (lists and dead letters) queued whose delivery report has not
+ * been served yet: zero once everything produced is delivered or failed. */
+uint64_t sr_sink_in_flight(const sr_sink_t *snk);
 
 /* The counters so far. */
 sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk);

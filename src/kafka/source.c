@@ -124,9 +124,11 @@ static void append_part(sr_buf_t *buf, const part_t *part, int64_t off) {
     sr_buf_printf(buf, "none");
 }
 
+/* One line per rebalance; cooperative rebalances may pass empty lists,
+ * which say nothing. */
 static void log_parts(const char *what, sr_buf_t *buf) {
-  sr_log(SR_LOG_INFO, what, "partitions=%s",
-         sr_logq(buf->len && sr_buf_append(buf, "", 1) == 0 ? buf->data : ""));
+  if (buf->len && sr_buf_append(buf, "", 1) == 0)
+    sr_log(SR_LOG_INFO, what, "partitions=%s", sr_logq(buf->data));
   sr_buf_free(buf);
 }
 
