@@ -1,5 +1,6 @@
 /* Benchmarks of the learning core without I/O: learner updates/s, top-N
- * users/s (batched sgemm vs one user at a time) and decode+learn from a file.
+ * users/s (batched sgemm vs one user at a time), decode+learn from a file,
+ * and memory under a stream of ever-new ids with limits.
  * Driven by tools/bench, which adds the machine, the command and the date. */
 #include "codec/event_file.h"
 #include "codec/synth.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static double secs_since(uint64_t start) {
   return (double)(sr_mono_ns() - start) / 1e9;
@@ -63,10 +65,9 @@ static sr_model_t *topn_model(uint32_t users) {
   sr_model_t *mdl = new_model(64);
   sr_event_t ev = {.type = SR_EV_CLICK, .timestamp_ms = 1};
   for (uint32_t i = 0; i < 100000; i++) {
-    ev.user_len = (uint16_t)snprintf(ev.user_id, sizeof(ev.user_id), "u%u",
-                                     i % users);
-    ev.item_len =
-        (uint16_t)snprintf(ev.item_id, sizeof(ev.item_id), "i%u", i);
+    ev.user_len =
+        (uint16_t)snprintf(ev.user_id, sizeof(ev.user_id), "u%u", i % users);
+    ev.item_len = (uint16_t)snprintf(ev.item_id, sizeof(ev.item_id), "i%u", i);
     sr_model_learn(mdl, &ev, NULL);
   }
   return mdl;
@@ -108,7 +109,8 @@ static void bench_file(const char *path, const char *fmt_name) {
   char errstr[512];
   if (sr_file_fmt_parse(fmt_name, &fmt) != 0)
     exit(2);
-  sr_event_reader_t *rd = sr_event_reader_open(path, fmt, errstr, sizeof(errstr));
+  sr_event_reader_t *rd =
+      sr_event_reader_open(path, fmt, errstr, sizeof(errstr));
   if (!rd) {
     fprintf(stderr, "bench: %s\n", errstr);
     exit(1);
@@ -128,6 +130,65 @@ static void bench_file(const char *path, const char *fmt_name) {
   sr_model_free(mdl);
 }
 
+/* Resident set size from /proc/self/statm, in bytes (0 when unreadable). */
+static uint64_t rss_bytes(void) {
+  unsigned long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f)
+    return 0;
+  if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+    resident = 0;
+  fclose(f);
+  return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* 3M events, each from a user never seen before, over 20k items, with
+ * max_users = 100000: RSS and sr_model_bytes every 500k events, flat once
+ * the limit is reached. */
+static void bench_memory(void) {
+  enum { N = 3000000, STEP = 500000, MAX_USERS = 100000, ITEMS = 20000 };
+  sr_model_conf_t conf;
+  char errstr[256];
+  sr_model_conf_init(&conf);
+  conf.max_users = MAX_USERS;
+  uint64_t rss0 = rss_bytes();
+  sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
+  if (!mdl) {
+    fprintf(stderr, "bench: %s\n", errstr);
+    exit(1);
+  }
+  sr_event_t ev = {.type = SR_EV_CLICK};
+  uint64_t start = sr_mono_ns();
+  printf("memory: %d events of new users, max_users=%d, %d items, dims=%u; "
+         "RSS before the model %.1f MiB\n",
+         N, MAX_USERS, ITEMS, conf.dims, rss0 / 1048576.0);
+  for (uint32_t k = 1; k <= N; k++) {
+    /* Fixed-width ids: a flat line then shows no id growing longer. */
+    ev.user_len =
+        (uint16_t)snprintf(ev.user_id, sizeof(ev.user_id), "user-%08u", k);
+    ev.item_len = (uint16_t)snprintf(ev.item_id, sizeof(ev.item_id), "i%u",
+                                     (uint32_t)((k * 2654435761u) % ITEMS));
+    ev.timestamp_ms = SR_SYNTH_START_MS + k;
+    if (sr_model_learn(mdl, &ev, NULL) != SR_OK)
+      exit(1);
+    if (k % STEP == 0) {
+      uint64_t rss = rss_bytes(), bytes = sr_model_bytes(mdl), evicted;
+      sr_model_evictions(mdl, &evicted, NULL);
+      printf("memory_at_%-7u rss %7.1f MiB  rss-base %7.1f MiB  "
+             "model_bytes %7.1f MiB  (rss-base)/model %.2f  users %llu  "
+             "evicted %llu\n",
+             k, rss / 1048576.0, (rss - rss0) / 1048576.0, bytes / 1048576.0,
+             (double)(rss - rss0) / (double)bytes,
+             (unsigned long long)sr_model_live_users(mdl),
+             (unsigned long long)evicted);
+    }
+  }
+  printf("memory_events_per_s     %12.0f   (every event a new user, "
+         "evicting one)\n",
+         N / secs_since(start));
+  sr_model_free(mdl);
+}
+
 int main(int argc, char **argv) {
   openblas_set_num_threads(1);
   if (argc >= 2 && !strcmp(argv[1], "learner"))
@@ -136,8 +197,11 @@ int main(int argc, char **argv) {
     bench_topn();
   else if (argc >= 4 && !strcmp(argv[1], "file"))
     bench_file(argv[2], argv[3]);
+  else if (argc >= 2 && !strcmp(argv[1], "memory"))
+    bench_memory();
   else {
-    fprintf(stderr, "usage: bench_core learner | topn | file PATH FORMAT\n");
+    fprintf(stderr,
+            "usage: bench_core learner | topn | file PATH FORMAT | memory\n");
     return 2;
   }
   return 0;

@@ -124,8 +124,8 @@ const sr_model_conf_t *sr_model_conf(const sr_model_t *mdl);
 /* Top-n lists for n_users user rows, scored together with one sgemm per
  * chunk. out holds n_users * n entries; list u is out[u*n .. u*n+counts[u]).
  * Users below min_user_events get the popularity list. Items in the user's
- * seen ring and free item rows are excluded. sources (may be NULL) says which list each got.
- * Returns SR_OK or SR_ERR_NOMEM. */
+ * seen ring and free item rows are excluded. sources (may be NULL) says which
+ * list each got. Returns SR_OK or SR_ERR_NOMEM. */
 sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t n_users, size_t n, sr_scored_t *out,
                             size_t *counts, sr_source_t *sources);

@@ -51,9 +51,6 @@ static void usage(FILE *out) {
       "\n"
       "config options:\n");
   sr_config_print_help(out, NULL);
-  fprintf(out, "  %-26s %s\n", "kafka.properties.<name>",
-          "passed to librdkafka as <name>; a value ${VAR} is read from the "
-          "environment");
 }
 
 static int parse_from(const char *arg, sr_run_opts_t *opts) {

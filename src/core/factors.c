@@ -1,7 +1,8 @@
 /* Factor matrices; see factors.h. */
 #include "core/factors.h"
 
-#include <stdlib.h>
+#include "core/pages.h"
+
 #include <string.h>
 
 void sr_factors_init(sr_factors_t *fac, uint32_t dims) {
@@ -10,8 +11,12 @@ void sr_factors_init(sr_factors_t *fac, uint32_t dims) {
   fac->stride = (dims + 15) & ~15u;
 }
 
+static size_t bytes_of(const sr_factors_t *fac, uint32_t rows) {
+  return (size_t)rows * fac->stride * sizeof(float);
+}
+
 void sr_factors_free(sr_factors_t *fac) {
-  free(fac->data);
+  sr_pages_free(fac->data, bytes_of(fac, fac->cap));
   fac->data = NULL;
   fac->rows = fac->cap = 0;
 }
@@ -19,15 +24,13 @@ void sr_factors_free(sr_factors_t *fac) {
 int sr_factors_reserve(sr_factors_t *fac, uint32_t cap) {
   if (cap <= fac->cap)
     return 0;
-  size_t bytes = (size_t)cap * fac->stride * sizeof(float);
-  float *data = aligned_alloc(64, bytes);
+  /* Fresh pages come zeroed; the old block goes back whole. */
+  float *data = sr_pages_alloc(bytes_of(fac, cap));
   if (!data)
     return -1;
-  size_t used = (size_t)fac->rows * fac->stride * sizeof(float);
-  if (used)
-    memcpy(data, fac->data, used);
-  memset((char *)data + used, 0, bytes - used);
-  free(fac->data);
+  if (fac->rows)
+    memcpy(data, fac->data, bytes_of(fac, fac->rows));
+  sr_pages_free(fac->data, bytes_of(fac, fac->cap));
   fac->data = data;
   fac->cap = cap;
   return 0;

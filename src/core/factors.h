@@ -45,9 +45,12 @@ static inline float *sr_factors_row(const sr_factors_t *fac, uint32_t r) {
   return fac->data + (size_t)r * fac->stride;
 }
 
-/* Bytes allocated. */
+/* Bytes held: the rows in use, rounded up to whole pages. Capacity beyond
+ * them is mapped but never written, so the system backs it only once rows
+ * are added (see core/pages.h). */
 static inline uint64_t sr_factors_bytes(const sr_factors_t *fac) {
-  return (uint64_t)fac->cap * fac->stride * sizeof(float);
+  uint64_t bytes = (uint64_t)fac->rows * fac->stride * sizeof(float);
+  return (bytes + 4095) & ~(uint64_t)4095;
 }
 
 #endif

@@ -1,6 +1,8 @@
 /* Id map over open addressing with linear probing; see idmap.h. */
 #include "core/idmap.h"
 
+#include "core/pages.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +54,7 @@ void sr_idmap_free(sr_idmap_t *map) {
     return;
   free(map->slots);
   free(map->ent);
-  free(map->arena);
+  sr_pages_free(map->arena, map->arena_cap);
   free(map);
 }
 
@@ -132,9 +134,9 @@ static int reserve_row(sr_idmap_t *map) {
 }
 
 /* Rewrites the live ids in row order into a fresh arena of cap bytes,
- * dropping the garbage of removed ones. */
-static int compact(sr_idmap_t *map, size_t cap) {
-  char *arena = malloc(cap);
+ * leaving out the bytes of removed ones. */
+static int rebuild(sr_idmap_t *map, size_t cap) {
+  char *arena = sr_pages_alloc(cap);
   size_t at = 0;
   if (!arena)
     return -1;
@@ -147,7 +149,7 @@ static int compact(sr_idmap_t *map, size_t cap) {
     map->ent[r] = (uint64_t)at << LEN_BITS | len;
     at += len + 1;
   }
-  free(map->arena);
+  sr_pages_free(map->arena, map->arena_cap);
   map->arena = arena;
   map->arena_cap = cap;
   map->arena_len = at;
@@ -155,28 +157,20 @@ static int compact(sr_idmap_t *map, size_t cap) {
   return 0;
 }
 
-/* Room for need more arena bytes: compacts when removed ids fill over half
- * the arena, else grows it. */
+/* Room for need more arena bytes. A full arena is rebuilt with its live ids
+ * only, at twice their size: growing costs that copy anyway, and under a
+ * churn of ids the arena fills once removed ids make up about half of it,
+ * so it stays within twice the live ids and each byte is copied about once
+ * per life. */
 static int reserve_arena(sr_idmap_t *map, size_t need) {
   if (map->arena_len + need <= map->arena_cap)
     return 0;
-  int dirty = map->garbage * 2 > map->arena_len;
-  size_t used = map->arena_len - (dirty ? map->garbage : 0) + need;
-  size_t cap = map->arena_cap ? map->arena_cap : 16384;
-  while (cap < used)
-    cap *= 2;
-  if (dirty)
-    return compact(map, cap);
-  char *arena = realloc(map->arena, cap);
-  if (!arena)
-    return -1;
-  map->arena = arena;
-  map->arena_cap = cap;
-  return 0;
+  size_t cap = 2 * (map->arena_len - map->garbage + need);
+  cap = cap < 16384 ? 16384 : (cap + 4095) & ~(size_t)4095;
+  return rebuild(map, cap);
 }
 
-static int store_id(sr_idmap_t *map, const char *id, size_t len,
-                    uint32_t row) {
+static int store_id(sr_idmap_t *map, const char *id, size_t len, uint32_t row) {
   if (reserve_arena(map, len + 1) != 0)
     return -1;
   map->ent[row] = (uint64_t)map->arena_len << LEN_BITS | len;
@@ -300,6 +294,9 @@ int sr_idmap_dump(const sr_idmap_t *map, sr_buf_t *buf) {
 }
 
 uint64_t sr_idmap_bytes(const sr_idmap_t *map) {
+  /* The arena's pages past its end are mapped but not yet written, so the
+   * system does not back them (see core/pages.h). */
+  uint64_t arena = ((uint64_t)map->arena_len + 4095) & ~(uint64_t)4095;
   return sizeof(*map) + (uint64_t)(map->mask + 1) * sizeof(slot_t) +
-         (uint64_t)map->ent_cap * sizeof(uint64_t) + map->arena_cap;
+         (uint64_t)map->ent_cap * sizeof(uint64_t) + arena;
 }

@@ -2,9 +2,10 @@
  * with linear probing; ids stored once, NUL-terminated, in one arena. Rows
  * are handed out 0, 1, 2, ... in order of first sight; a removed id leaves
  * its row free (id "") for the owner to hand to another id with
- * sr_idmap_put. The arena is compacted once removed ids make up over half of
- * it, so churn does not grow it without bound. Ids are at most 65535 bytes.
- * Single-threaded. */
+ * sr_idmap_put. Removal uses backward shift, so probes never cross
+ * tombstones. A full arena is rebuilt with the live ids only (under churn,
+ * once removed ids fill about half of it), so churn does not grow it
+ * without bound. Ids are at most 65535 bytes. Single-threaded. */
 #ifndef SR_IDMAP_H
 #define SR_IDMAP_H
 
@@ -61,7 +62,8 @@ const char *sr_idmap_arena(const sr_idmap_t *map, size_t *len);
  * snapshots). Equals the arena while nothing was removed. Returns 0 or -1. */
 int sr_idmap_dump(const sr_idmap_t *map, sr_buf_t *buf);
 
-/* Bytes held by the map (capacities). */
+/* Bytes held by the map: its arrays' capacities and the written pages of
+ * its arena. */
 uint64_t sr_idmap_bytes(const sr_idmap_t *map);
 
 #endif

@@ -30,8 +30,8 @@ float sr_learner_step(float *u, float *v, uint32_t dims, float target, float w,
 /* Explicit biased MF step for a rating r given the global mean mu.
  * Returns the prediction error before the update. */
 float sr_learner_rating(float *u, float *v, float *bu, float *bi, float mu,
-                        float r, uint32_t dims, float lr, float reg,
-                        float blr, float breg);
+                        float r, uint32_t dims, float lr, float reg, float blr,
+                        float breg);
 
 /* Sets up a window of cap items (cap > 0). Returns 0 or -1. */
 int sr_recent_init(sr_recent_t *rec, uint32_t cap);

@@ -57,8 +57,9 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_factors_init(&mdl->ifac, conf->dims);
   sr_seen_init(&mdl->seen, conf->seen_size);
   sr_popular_init(&mdl->pop, conf->pop_half_life);
-  sr_lru_init(&mdl->ulru);
-  sr_lru_init(&mdl->ilru);
+  /* The recency lists cost a little per event; only eviction needs them. */
+  sr_lru_init(&mdl->ulru, conf->max_users || conf->idle_ttl_s);
+  sr_lru_init(&mdl->ilru, conf->max_items || conf->idle_ttl_s);
   sr_rng_seed(&mdl->rng, conf->seed);
   mdl->users = sr_idmap_new();
   mdl->items = sr_idmap_new();
@@ -150,8 +151,8 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
     if (sr_factors_reserve(&mdl->ifac, cap) ||
         grow_array((void **)&mdl->bias, old, cap, sizeof(float)) ||
         grow_array((void **)&mdl->ibias, old, cap, sizeof(float)) ||
-        sr_popular_reserve(&mdl->pop, cap) ||
-        sr_lru_reserve(&mdl->ilru, cap) || sr_idmap_reserve(mdl->items, cap))
+        sr_popular_reserve(&mdl->pop, cap) || sr_lru_reserve(&mdl->ilru, cap) ||
+        sr_idmap_reserve(mdl->items, cap))
       return -1;
     mdl->icap = cap;
   }
@@ -185,7 +186,8 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
  * explicit) current after item's counts or bias changed; all items after a
  * rescale of the counts. */
 static void update_bias(sr_model_t *mdl, uint32_t item, int all) {
-  uint32_t lo = all ? 0 : item, hi = all ? sr_idmap_count(mdl->items) : item + 1;
+  uint32_t lo = all ? 0 : item,
+           hi = all ? sr_idmap_count(mdl->items) : item + 1;
   int explicit_ = mdl->conf.mode == SR_MODE_EXPLICIT;
   for (uint32_t i = lo; i < hi; i++)
     mdl->bias[i] = mdl->conf.pop_blend * mdl->pop.logc[i] +
@@ -252,11 +254,11 @@ static void expire_idle(sr_model_t *mdl) {
   int64_t cutoff = mdl->now_ms - (int64_t)mdl->conf.idle_ttl_s * 1000;
   sr_lru_t *ulru = &mdl->ulru, *ilru = &mdl->ilru;
   for (int k = 0; k < EXPIRE_PER_EVENT && ulru->tail != SR_LRU_NIL &&
-                  ulru->last_ms[ulru->tail] < cutoff;
+                  ulru->node[ulru->tail].last_ms < cutoff;
        k++)
     evict_user(mdl, ulru->tail);
   for (int k = 0; k < EXPIRE_PER_EVENT && ilru->tail != SR_LRU_NIL &&
-                  ilru->last_ms[ilru->tail] < cutoff;
+                  ilru->node[ilru->tail].last_ms < cutoff;
        k++)
     evict_item(mdl, ilru->tail);
 }
@@ -267,18 +269,18 @@ static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   float *urow = sr_factors_row(&mdl->ufac, u);
   float w = c->weights[ev->type];
   if (ev->type == SR_EV_DISLIKE) {
-    sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 0.0f, w,
-                    c->learn_rate, c->reg);
+    sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 0.0f,
+                    w, c->learn_rate, c->reg);
     return;
   }
   uint32_t neg[64];
   uint32_t k = c->negatives < 64 ? c->negatives : 64;
   k = sr_recent_sample(&mdl->recent, &mdl->rng, &mdl->seen, u, i, neg, k);
   for (uint32_t j = 0; j < k; j++)
-    sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), mdl->ufac.stride, 0.0f,
-                    c->neg_weight, c->learn_rate, c->reg);
-  sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 1.0f, w,
-                  c->learn_rate, c->reg);
+    sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), mdl->ufac.stride,
+                    0.0f, c->neg_weight, c->learn_rate, c->reg);
+  sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 1.0f,
+                  w, c->learn_rate, c->reg);
 }
 
 static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
@@ -434,7 +436,7 @@ static void shift_scores(const sr_model_t *mdl, sr_scored_t *list, size_t n,
  * as many steps as there are free rows, which new items keep few. */
 static void exclude_free(const sr_model_t *mdl, float *scores) {
   const sr_lru_t *ilru = &mdl->ilru;
-  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->next[r])
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
     scores[r] = -INFINITY;
 }
 
@@ -457,8 +459,8 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
   if (cold)
     memcpy(scores, mdl->pop.logc, items * sizeof(float));
   else {
-    sr_topn_score_one(sr_factors_row(&mdl->ufac, user), &mdl->ifac,
-                      mdl->bias, scores);
+    sr_topn_score_one(sr_factors_row(&mdl->ufac, user), &mdl->ifac, mdl->bias,
+                      scores);
   }
   exclude_seen(mdl, user, scores);
   if (source)

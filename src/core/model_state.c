@@ -21,7 +21,7 @@ enum {
   SEC_SEEN,
   SEC_POP_COUNTS,
   SEC_RECENT,
-  SEC_CLOCK,    /* clock_t; absent in checkpoints from before eviction */
+  SEC_CLOCK,    /* clock_sec_t; absent in checkpoints from before eviction */
   SEC_USER_LRU, /* sr_lru_dump of the users; likewise */
   SEC_ITEM_LRU, /* sr_lru_dump of the items; likewise */
 };
@@ -33,7 +33,7 @@ typedef struct meta {
 } meta_t;
 
 /* The event-time clock and the eviction counters. */
-typedef struct clock {
+typedef struct clock_sec {
   int64_t now_ms;
   uint64_t evicted_users, evicted_items;
 } clock_sec_t;
@@ -110,9 +110,15 @@ static int add_recent(sr_model_snapshot_t *snap, const sr_recent_t *rec) {
 sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
   uint32_t users = sr_idmap_count(mdl->users),
            items = sr_idmap_count(mdl->items);
-  meta_t meta = {mdl->conf.dims, mdl->ufac.stride, mdl->conf.mode, 0,
-                 users, items, mdl->events, mdl->mu_n,
-                 mdl->mu_sum, mdl->pop.inc};
+  meta_t meta = {.dims = mdl->conf.dims,
+                 .stride = mdl->ufac.stride,
+                 .mode = mdl->conf.mode,
+                 .users = users,
+                 .items = items,
+                 .events = mdl->events,
+                 .mu_n = mdl->mu_n,
+                 .mu_sum = mdl->mu_sum,
+                 .pop_inc = mdl->pop.inc};
   clock_sec_t clock = {mdl->now_ms, mdl->evicted_users, mdl->evicted_items};
   uint64_t frow = (uint64_t)mdl->ufac.stride * sizeof(float);
   memset(snap, 0, sizeof(*snap));
@@ -314,8 +320,7 @@ sr_err_t sr_model_restore(const sr_model_conf_t *conf,
    * rows is corrupt, and is caught before it sizes any allocation. */
   if (m.stride != mdl->ufac.stride || !uid || !iid || !seen ||
       m.users > uid->len || m.items > iid->len || m.users > UINT32_MAX ||
-      m.items > UINT32_MAX ||
-      sr_model_grow_users(mdl, (uint32_t)m.users) ||
+      m.items > UINT32_MAX || sr_model_grow_users(mdl, (uint32_t)m.users) ||
       sr_model_grow_items(mdl, (uint32_t)m.items) ||
       restore_lru(&mdl->ulru, snap, SEC_USER_LRU, m.users) ||
       restore_lru(&mdl->ilru, snap, SEC_ITEM_LRU, m.items) ||

@@ -12,6 +12,7 @@
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
 #include "daemon/saver.h"
+#include "kafka/client.h"
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "store/model_store.h"
@@ -110,6 +111,13 @@ static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "kafka.brokers: must not be empty ('embedded' starts "
                    "the in-process broker)");
+  /* kafka.properties.* are checked before anything starts, the embedded
+   * broker included. */
+  rd_kafka_conf_t *probe =
+      sr_kafka_conf_new(&d->cfg, "localhost:9092", errstr, errlen);
+  if (!probe)
+    return SR_ERR_INVALID;
+  rd_kafka_conf_destroy(probe);
   sr_log_level_t level;
   if (sr_log_level_parse(d->cfg.log.level, &level) != 0)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,

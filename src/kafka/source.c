@@ -43,9 +43,6 @@ struct sr_src {
   rd_kafka_queue_t *queue;    /* the consumer queue */
   rd_kafka_queue_t *commit_q; /* results of our commits */
   int pipefd[2];
-  sr_from_t from;
-  int64_t from_ts_ms;
-  char topics[SR_CONF_STR];
   sr_source_hooks_t hooks;
   sr_source_stats_t stats;
   part_t *parts;
@@ -100,7 +97,7 @@ static int64_t start_offset(const sr_src_t *src, const part_t *part) {
     return part->next;
   if (part->has_start)
     return part->start;
-  switch (src->from) {
+  switch (src->conf.from) {
   case SR_FROM_LATEST: return RD_KAFKA_OFFSET_END;
   case SR_FROM_COMMITTED: return RD_KAFKA_OFFSET_STORED;
   default: return RD_KAFKA_OFFSET_BEGINNING;
@@ -345,10 +342,6 @@ sr_src_t *sr_source_new(const sr_source_conf_t *conf,
   src->conf.brokers = src->brokers;
   src->conf.offsets = NULL; /* only read here */
   src->conf.n_offsets = 0;
-  src->from = conf->from;
-  src->from_ts_ms = conf->from_ts_ms;
-  snprintf(src->topics, sizeof(src->topics), "%s",
-           conf->cfg->kafka.input_topics);
   if (load_offsets(src, conf) != 0) {
     snprintf(errstr, errlen, "out of memory");
     goto fail;
@@ -421,7 +414,7 @@ static int add_topic(const char *name, size_t len, void *arg) {
 
 sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
-  each_topic(src->topics, add_topic, list);
+  each_topic(src->conf.cfg->kafka.input_topics, add_topic, list);
   if (list->cnt == 0) {
     rd_kafka_topic_partition_list_destroy(list);
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
@@ -760,7 +753,7 @@ static int add_topic_partitions(const char *name, size_t len, void *arg) {
   for (int p = 0; md->topic_cnt == 1 && p < md->topics[0].partition_cnt; p++)
     rd_kafka_topic_partition_list_add(tl->list, topic,
                                       md->topics[0].partitions[p].id)
-        ->offset = tl->src->from_ts_ms;
+        ->offset = tl->src->conf.from_ts_ms;
   rd_kafka_metadata_destroy(md);
   return 0;
 }
@@ -789,13 +782,14 @@ sr_err_t sr_source_lookup_times(sr_src_t *src, sr_ckpt_offset_t **out,
   sr_err_t ret = SR_ERR_IO;
   *out = NULL;
   *n = 0;
-  if (each_topic(src->topics, add_topic_partitions, &tl) != 0)
+  if (each_topic(src->conf.cfg->kafka.input_topics, add_topic_partitions,
+                 &tl) != 0)
     goto done;
   rd_kafka_resp_err_t err =
       rd_kafka_offsets_for_times(src->rk, tl.list, QUERY_TIMEOUT_MS);
   if (err) {
     sr_errf(errstr, errlen, SR_ERR_IO, "offsets for time %" PRId64 ": %s",
-            src->from_ts_ms, rd_kafka_err2str(err));
+            src->conf.from_ts_ms, rd_kafka_err2str(err));
     goto done;
   }
   ret = times_to_offsets(tl.list, out, n);

@@ -28,7 +28,7 @@ start_broker --topics events,recs --partitions 2
 
 # Paced, so that the signal arrives while events are still coming in.
 "$SR_BIN" produce "$SR_TMP/events.jsonl" --topic events --brokers "$BROKERS" \
-  --rate 2000 >"$SR_TMP/produce.out" 2>"$SR_TMP/produce.log" &
+  --rate 1500 >"$SR_TMP/produce.out" 2>"$SR_TMP/produce.log" &
 produce_pid=$!
 SR_PIDS+=("$produce_pid")
 

@@ -1,6 +1,7 @@
 /* Tests of the id map: round trips, dense rows in order of first sight,
- * growth to a million ids, long and binary ids, and the arena layout that
- * snapshots copy. */
+ * growth to a million ids, long and binary ids, the arena layout, removal
+ * (backward shift, rows reused, the arena compacted under churn) and the
+ * canonical dump that snapshots copy. */
 #include "core/idmap.h"
 #include "streamrec/common.h"
 
@@ -182,6 +183,114 @@ static void test_arena_holds_ids_in_row_order(void **state) {
   sr_idmap_free(map);
 }
 
+static int64_t find_str(const sr_idmap_t *map, const char *id) {
+  return sr_idmap_find(map, id, strlen(id));
+}
+
+static void test_remove_keeps_the_rest_findable(void **state) {
+  (void)state;
+  enum { N = 5000 };
+  char id[32];
+  sr_idmap_t *map = sr_idmap_new();
+  assert_non_null(map);
+  for (uint32_t i = 0; i < N; i++) {
+    snprintf(id, sizeof id, "id-%u", i);
+    assert_int_equal(intern_str(map, id, NULL), i);
+  }
+  /* Every third id goes: the probe chains of the rest must survive. */
+  for (uint32_t i = 0; i < N; i += 3)
+    sr_idmap_remove(map, i);
+  assert_int_equal(sr_idmap_count(map), N);
+  assert_int_equal(sr_idmap_live(map), N - (N + 2) / 3);
+  for (uint32_t i = 0; i < N; i++) {
+    snprintf(id, sizeof id, "id-%u", i);
+    size_t len = 99;
+    const char *got = sr_idmap_id(map, i, &len);
+    if (i % 3 == 0) {
+      assert_int_equal(find_str(map, id), -1);
+      assert_string_equal(got, "");
+      assert_int_equal(len, 0);
+    } else if (find_str(map, id) != (int64_t)i || strcmp(got, id) != 0) {
+      fail_msg("id %s lost after removals", id);
+    }
+  }
+  /* Free rows take new ids; interning still appends. */
+  assert_int_equal(sr_idmap_put(map, "again", 5, 3), 0);
+  assert_int_equal(find_str(map, "again"), 3);
+  assert_string_equal(sr_idmap_id(map, 3, NULL), "again");
+  assert_int_equal(intern_str(map, "appended", NULL), N);
+  sr_idmap_free(map);
+}
+
+static void test_churn_keeps_the_arena_bounded(void **state) {
+  (void)state;
+  enum { LIVE = 1000, ROUNDS = 200000 };
+  char id[32];
+  sr_idmap_t *map = sr_idmap_new();
+  assert_non_null(map);
+  for (uint32_t i = 0; i < LIVE; i++) {
+    snprintf(id, sizeof id, "churn-%06u", i);
+    assert_true(intern_str(map, id, NULL) >= 0);
+  }
+  uint64_t bytes = 0;
+  /* Row r holds id r + k * LIVE: each round replaces the oldest id with one
+   * as long, so the live bytes stay the same. */
+  for (uint32_t k = LIVE; k < LIVE + ROUNDS; k++) {
+    uint32_t row = k % LIVE;
+    sr_idmap_remove(map, row);
+    snprintf(id, sizeof id, "churn-%06u", k);
+    assert_int_equal(sr_idmap_put(map, id, strlen(id), row), 0);
+    if (k == 2 * LIVE)
+      bytes = sr_idmap_bytes(map);
+  }
+  assert_int_equal(sr_idmap_count(map), LIVE);
+  assert_int_equal(sr_idmap_live(map), LIVE);
+  if (sr_idmap_bytes(map) > bytes)
+    fail_msg("%u replaced ids grew the map from %llu to %llu bytes", ROUNDS,
+             (unsigned long long)bytes,
+             (unsigned long long)sr_idmap_bytes(map));
+  for (uint32_t k = ROUNDS; k < LIVE + ROUNDS; k++) {
+    snprintf(id, sizeof id, "churn-%06u", k);
+    assert_int_equal(find_str(map, id), k % LIVE);
+    assert_string_equal(sr_idmap_id(map, k % LIVE, NULL), id);
+  }
+  snprintf(id, sizeof id, "churn-%06u", ROUNDS - 1);
+  assert_int_equal(find_str(map, id), -1);
+  sr_idmap_free(map);
+}
+
+static void test_dump_depends_on_rows_only(void **state) {
+  (void)state;
+  sr_idmap_t *a = sr_idmap_new(), *b = sr_idmap_new();
+  assert_true(a && b);
+  /* a: x, y, z, then y replaced by w and z removed. */
+  assert_true(intern_str(a, "x", NULL) == 0 && intern_str(a, "y", NULL) == 1 &&
+              intern_str(a, "z", NULL) == 2);
+  sr_idmap_remove(a, 1);
+  assert_int_equal(sr_idmap_put(a, "w", 1, 1), 0);
+  sr_idmap_remove(a, 2);
+  /* b: the same rows built directly. */
+  assert_int_equal(sr_idmap_put(b, "x", 1, 0), 0);
+  assert_int_equal(sr_idmap_put(b, "w", 1, 1), 0);
+  assert_int_equal(sr_idmap_add_free(b, 3), 0);
+  const char want[] = "x\0w\0";
+  sr_buf_t da = {0}, db = {0};
+  assert_int_equal(sr_idmap_dump(a, &da), 0);
+  assert_int_equal(sr_idmap_dump(b, &db), 0);
+  assert_int_equal(da.len, sizeof want);
+  assert_memory_equal(da.data, want, sizeof want);
+  assert_int_equal(db.len, da.len);
+  assert_memory_equal(db.data, da.data, da.len);
+  /* The arena of a still holds the removed ids; the dump does not. */
+  size_t arena_len;
+  sr_idmap_arena(a, &arena_len);
+  assert_true(arena_len > da.len);
+  sr_buf_free(&da);
+  sr_buf_free(&db);
+  sr_idmap_free(a);
+  sr_idmap_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_intern_find_round_trip),
@@ -189,6 +298,9 @@ int main(void) {
       cmocka_unit_test(test_growth_to_a_million_ids),
       cmocka_unit_test(test_long_and_binary_ids),
       cmocka_unit_test(test_arena_holds_ids_in_row_order),
+      cmocka_unit_test(test_remove_keeps_the_rest_findable),
+      cmocka_unit_test(test_churn_keeps_the_arena_bounded),
+      cmocka_unit_test(test_dump_depends_on_rows_only),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
