@@ -260,17 +260,24 @@ static int publish_one(sr_refresh_t *rf, sr_model_t *mdl, size_t k,
   return publish(opaque, row, key, key_len, rf->payload.data, rf->payload.len);
 }
 
-/* Takes up to one chunk of ready users into rf->rows. Returns the count. */
-static size_t take_chunk(sr_refresh_t *rf) {
-  size_t n = ready_count(rf);
+/* Takes up to one chunk of ready users into rf->rows, dropping rows whose
+ * user the model evicted since (nobody is left to publish for). Returns
+ * the count taken off the queue; *n_rows gets the rows kept. */
+static size_t take_chunk(sr_refresh_t *rf, const sr_model_t *mdl,
+                         size_t *n_rows) {
+  size_t n = ready_count(rf), kept = 0;
   if (n > rf->chunk)
     n = rf->chunk;
-  memcpy(rf->rows, rf->ready + rf->ready_head, n * sizeof(*rf->rows));
+  for (size_t k = 0; k < n; k++) {
+    uint32_t row = rf->ready[rf->ready_head + k];
+    rf->flags[row] &= (uint8_t)~F_READY;
+    if (sr_model_user_is_live(mdl, row))
+      rf->rows[kept++] = row;
+  }
   rf->ready_head += n;
   if (rf->ready_head == rf->ready_len)
     rf->ready_head = rf->ready_len = 0;
-  for (size_t k = 0; k < n; k++)
-    rf->flags[rf->rows[k]] &= (uint8_t)~F_READY;
+  *n_rows = kept;
   return n;
 }
 
@@ -312,10 +319,11 @@ sr_err_t sr_refresh_flush(sr_refresh_t *rf, sr_model_t *mdl, uint64_t now_ms,
     /* Everything ready goes, in chunks; users marked while publishing
      * (none on this thread) would wait for the next flush. */
     while (total > 0 && err == SR_OK) {
-      size_t n_rows = take_chunk(rf);
-      total -= n_rows;
-      err = flush_chunk(rf, mdl, n_rows, now_ms, wall_ms, publish, opaque,
-                        &count, retry, &n_retry);
+      size_t n_rows;
+      total -= take_chunk(rf, mdl, &n_rows);
+      if (n_rows)
+        err = flush_chunk(rf, mdl, n_rows, now_ms, wall_ms, publish, opaque,
+                          &count, retry, &n_retry);
     }
     for (size_t k = 0; k < n_retry; k++)
       push_ready(rf, retry[k], now_ms); /* room: these slots were just freed */

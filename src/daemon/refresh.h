@@ -7,6 +7,9 @@
  * an event inside that window defers the user to the end of the window (the
  * trailing refresh), so a user's last event always gets a refresh.
  *
+ * Users are model rows. A row whose user the model evicted before its
+ * refresh is dropped; a row reused by a new user serves that user.
+ *
  * Time is passed in by the caller as monotonic milliseconds, so the batcher
  * owns no clock. Loop thread only, like the model it reads. */
 #ifndef SR_REFRESH_H

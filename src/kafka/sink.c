@@ -54,7 +54,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     return;
   }
   snk->stats.failed++;
-  if (snk->hooks.on_failed)
+  /* librdkafka retried retriable errors until message.timeout.ms already:
+   * a timed-out list is worth a fresh one later, a refused one (too large,
+   * not authorized) would only fail again. */
+  if (snk->hooks.on_failed && msg->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
     snk->hooks.on_failed(snk->hooks.opaque, (uint32_t)(tag >> 1));
 }
 

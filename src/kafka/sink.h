@@ -14,7 +14,7 @@
 
 typedef struct sr_sink sr_sink_t;
 
-/* Called from sr_sink_serve for a list that could not be delivered, so the
+/* Called from sr_sink_serve for a list that timed out undelivered, so the
  * owner can refresh that user again. */
 typedef void(sr_sink_failed_fn)(void *opaque, uint32_t user_row);
 

@@ -54,11 +54,13 @@ typedef struct fixture {
   sink_t snk;
 } fixture_t;
 
-static fixture_t fixture_new(uint32_t batch_ms, uint32_t batch_max,
-                             uint32_t min_interval_ms, bool json) {
+static fixture_t fixture_new_limited(uint32_t batch_ms, uint32_t batch_max,
+                                     uint32_t min_interval_ms, bool json,
+                                     uint32_t max_users) {
   fixture_t fx = {0};
   sr_model_conf_t conf;
   sr_model_conf_init(&conf);
+  conf.max_users = max_users;
   char errstr[256];
   fx.mdl = sr_model_new(&conf, errstr, sizeof(errstr));
   assert_non_null(fx.mdl);
@@ -70,6 +72,11 @@ static fixture_t fixture_new(uint32_t batch_ms, uint32_t batch_max,
   fx.rf = sr_refresh_new(&rc);
   assert_non_null(fx.rf);
   return fx;
+}
+
+static fixture_t fixture_new(uint32_t batch_ms, uint32_t batch_max,
+                             uint32_t min_interval_ms, bool json) {
+  return fixture_new_limited(batch_ms, batch_max, min_interval_ms, json, 0);
 }
 
 static void fixture_free(fixture_t *fx) {
@@ -221,6 +228,19 @@ static void test_many_users_in_chunks(void **state) {
   fixture_free(&fx);
 }
 
+static void test_evicted_users_are_not_published(void **state) {
+  (void)state;
+  fixture_t fx = fixture_new_limited(10, 100, 0, false, 2);
+  event(&fx, "alice", "i1", 1000, 100);
+  event(&fx, "bob", "i2", 2000, 100);
+  /* carol evicts alice, the least recently active, and takes her row. */
+  event(&fx, "carol", "i3", 3000, 100);
+  assert_int_equal(flush(&fx, 110, false), 2);
+  assert_string_equal(fx.snk.users[0], "carol");
+  assert_string_equal(fx.snk.users[1], "bob");
+  fixture_free(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nothing_waiting),
@@ -232,6 +252,7 @@ int main(void) {
       cmocka_unit_test(test_refused_lists_are_retried),
       cmocka_unit_test(test_retry_after_a_failed_delivery),
       cmocka_unit_test(test_many_users_in_chunks),
+      cmocka_unit_test(test_evicted_users_are_not_published),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
