@@ -271,6 +271,17 @@ static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
   return SR_OK;
 }
 
+/* Applies a parsed document; name labels errors. Takes root's reference. */
+static sr_err_t apply_root(sr_config_t *cfg, json_t *root, const char *name,
+                           char *errstr, size_t errlen) {
+  sr_err_t err = json_is_object(root)
+                     ? apply_object(cfg, "", root, name, errstr, errlen)
+                     : sr_errf(errstr, errlen, SR_ERR_INVALID,
+                               "%s: top level must be a JSON object", name);
+  json_decref(root);
+  return err;
+}
+
 sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
                              size_t errlen) {
   json_error_t jerr;
@@ -278,12 +289,17 @@ sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
   if (!root)
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", path,
                    jerr.line, jerr.text);
-  sr_err_t err = json_is_object(root)
-                     ? apply_object(cfg, "", root, path, errstr, errlen)
-                     : sr_errf(errstr, errlen, SR_ERR_INVALID,
-                               "%s: top level must be a JSON object", path);
-  json_decref(root);
-  return err;
+  return apply_root(cfg, root, path, errstr, errlen);
+}
+
+sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
+                             const char *name, char *errstr, size_t errlen) {
+  json_error_t jerr;
+  json_t *root = json_loadb(text, len, 0, &jerr);
+  if (!root)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", name,
+                   jerr.line, jerr.text);
+  return apply_root(cfg, root, name, errstr, errlen);
 }
 
 static const char *type_name(const option_t *opt) {

@@ -76,6 +76,11 @@ sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
 sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
                              size_t errlen);
 
+/* Applies a JSON document held in memory, as sr_config_load_file does;
+ * name labels the errors. */
+sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
+                             const char *name, char *errstr, size_t errlen);
+
 /* Prints the option reference: "name (type, default X): help" per line. */
 void sr_config_print_help(FILE *out, const char *prefix);
 
