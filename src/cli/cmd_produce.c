@@ -25,7 +25,8 @@ typedef struct produce_opts {
   sr_file_fmt_t file_fmt;
   sr_wire_fmt_t encode;
   bool raw;
-  long rate; /* events per second; 0 = unpaced */
+  bool stamp_now; /* timestamp_ms = the send time, for latency probes */
+  long rate;      /* events per second; 0 = unpaced */
   rd_kafka_conf_t *conf;
 } produce_opts_t;
 
@@ -65,6 +66,9 @@ static void usage(FILE *out) {
           "                       ones included (keyed by user_id when it\n"
           "                       decodes, else unkeyed); for tests that need\n"
           "                       bad input on a topic\n"
+          "  --stamp-now          set each event's timestamp_ms to the time\n"
+          "                       it is sent (wall clock), so a consumer can\n"
+          "                       measure end-to-end latency (not with --raw)\n"
           "  --rate N             events per second, 0 = as fast as possible\n"
           "                       (default 0)\n"
           "  --brokers B          bootstrap servers (default: "
@@ -112,6 +116,7 @@ static int parse_option(int c, produce_opts_t *opts) {
   case 't': opts->topic = optarg; return 0;
   case 'b': opts->brokers = optarg; return 0;
   case 'r': opts->raw = true; return 0;
+  case 'S': opts->stamp_now = true; return 0;
   case 'R': return parse_rate(optarg, &opts->rate);
   case 'X': return set_prop(opts->conf, optarg);
   case 'f':
@@ -168,6 +173,7 @@ static int parse_args(int argc, char **argv, produce_opts_t *opts) {
       {"rate", required_argument, NULL, 'R'},
       {"brokers", required_argument, NULL, 'b'},
       {"raw", no_argument, NULL, 'r'},
+      {"stamp-now", no_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int c;
@@ -308,6 +314,12 @@ static int payload(const produce_opts_t *opts, const sr_event_reader_t *rd,
   if (opts->raw) {
     *data = sr_event_reader_raw(rd, len);
     return 0;
+  }
+  sr_event_t stamped;
+  if (opts->stamp_now) {
+    stamped = *ev;
+    stamped.timestamp_ms = sr_now_ms();
+    ev = &stamped;
   }
   buf->len = 0;
   int rc = opts->encode == SR_WIRE_JSON ? sr_event_encode_json(ev, buf)

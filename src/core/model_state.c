@@ -259,6 +259,13 @@ static int restore_seen(sr_model_t *mdl, const sr_model_section_t *sec,
   return at == words ? 0 : -1;
 }
 
+/* Copies a section into its array; an empty model has empty sections whose
+ * arrays were never allocated, and memcpy must not see those pointers. */
+static void copy_section(void *dst, const sr_model_section_t *sec) {
+  if (sec->len)
+    memcpy(dst, sec->data, sec->len);
+}
+
 static int restore_arrays(sr_model_t *mdl, const sr_model_snapshot_t *snap,
                           const meta_t *m) {
   uint64_t frow = (uint64_t)m->stride * sizeof(float);
@@ -276,12 +283,12 @@ static int restore_arrays(sr_model_t *mdl, const sr_model_snapshot_t *snap,
       sr_model_grow_users(mdl, (uint32_t)m->users) ||
       sr_model_grow_items(mdl, (uint32_t)m->items))
     return -1;
-  memcpy(mdl->ufac.data, uf->data, uf->len);
-  memcpy(mdl->ifac.data, itf->data, itf->len);
-  memcpy(mdl->ubias, ub->data, ub->len);
-  memcpy(mdl->ibias, ib->data, ib->len);
-  memcpy(mdl->uevents, ue->data, ue->len);
-  memcpy(mdl->pop.counts, pc->data, pc->len);
+  copy_section(mdl->ufac.data, uf);
+  copy_section(mdl->ifac.data, itf);
+  copy_section(mdl->ubias, ub);
+  copy_section(mdl->ibias, ib);
+  copy_section(mdl->uevents, ue);
+  copy_section(mdl->pop.counts, pc);
   mdl->pop.inc = m->pop_inc;
   sr_popular_refresh(&mdl->pop);
   const uint32_t *recent = rc->data;

@@ -1,4 +1,5 @@
 /* Decode, validate, learn or reject; see ingest.h. */
+#define SR_LOG_COMPONENT "ingest"
 #include "daemon/ingest.h"
 
 #include "codec/event_codec.h"
@@ -13,6 +14,7 @@ struct sr_ingest {
   sr_model_t *mdl;
   sr_refresh_t *rf;
   sr_sink_t *snk;
+  sr_telemetry_t *tel;
   sr_wire_fmt_t fmt;
   sr_event_limits_t lim;
   uint64_t mono_ms;
@@ -48,6 +50,10 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   snprintf(ing->dead_letter_topic, sizeof(ing->dead_letter_topic), "%s",
            cfg->kafka.dead_letter_topic);
   return ing;
+}
+
+void sr_ingest_set_telemetry(sr_ingest_t *ing, sr_telemetry_t *tel) {
+  ing->tel = tel;
 }
 
 void sr_ingest_free(sr_ingest_t *ing) {
@@ -93,10 +99,14 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   char why[256] = "";
   sr_reason_t reason = sr_event_decode(msg->payload, msg->len, ing->fmt,
                                        &ing->lim, &ev, why, sizeof(why));
+  if (ing->tel)
+    sr_telemetry_consumed(ing->tel, rd_kafka_topic_name(msg->rkt));
   if (reason != SR_REASON_OK) {
     reject(ing, msg, reason, why);
     return 0;
   }
+  if (ing->tel)
+    sr_telemetry_event(ing->tel, &ev);
   uint32_t row;
   if (sr_model_learn(ing->mdl, &ev, &row) != SR_OK) {
     sr_log(SR_LOG_ERROR, "out of memory learning an event; stopping",
@@ -104,6 +114,8 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
            sr_logq(rd_kafka_topic_name(msg->rkt)), msg->partition, msg->offset);
     return -1;
   }
+  if (ing->tel)
+    sr_telemetry_learned(ing->tel, row);
   /* A list that cannot be scheduled is not worth stopping the stream for:
    * the user's next event schedules it again. */
   if (ing->rf &&

@@ -9,6 +9,7 @@
 
 #include "daemon/config.h"
 #include "daemon/refresh.h"
+#include "daemon/telemetry.h"
 #include "kafka/sink.h"
 #include "streamrec/model.h"
 
@@ -22,6 +23,10 @@ typedef struct sr_ingest sr_ingest_t;
 sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
                            sr_refresh_t *rf, sr_sink_t *snk, char *errstr,
                            size_t errlen);
+
+/* Reports consumed messages and learned events to tel (borrowed; NULL for
+ * none). */
+void sr_ingest_set_telemetry(sr_ingest_t *ing, sr_telemetry_t *tel);
 
 /* Frees it. Accepts NULL. */
 void sr_ingest_free(sr_ingest_t *ing);

@@ -1,4 +1,4 @@
-/* The logfmt logger; see log.h. */
+/* The structured logger; see log.h. */
 #include "daemon/log.h"
 
 #include "streamrec/common.h"
@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@
 #define RL_WINDOW_MS 1000
 #define LINE_MAX_BYTES 2048
 #define QUOTE_MAX 400
+#define MAX_SECRETS 16
 
 typedef struct rl_slot {
   uint64_t key;
@@ -29,6 +31,15 @@ static atomic_int min_level = SR_LOG_INFO;
 static rl_slot_t slots[RL_SLOTS];
 static char status_line[512];
 static bool status_shown;
+static atomic_bool json_lines;
+static char secrets[MAX_SECRETS][256];
+static size_t n_secrets;
+
+/* Fields whose values tell one message from another for the rate limiter:
+ * two checkpoint files or two rejection reasons are different news, two
+ * offsets of the same failure are not. */
+static const char *const key_fields[] = {
+    "file", "reason", "topic", "kind", "client", "fac", "error", "state", NULL};
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -96,22 +107,63 @@ const char *sr_logq(const char *s) {
   return buf;
 }
 
-/* FNV-1a over the level, the message and the fields. Digits in the fields
- * (and in the message when strip_msg) are skipped, so that "offset=17" and
- * "offset=18" count as the same message. */
-static uint64_t hash_text(uint64_t h, const char *s, bool strip_digits) {
-  for (const char *p = s; *p; p++) {
-    if (strip_digits && *p >= '0' && *p <= '9')
+static uint64_t fnv(uint64_t h, const char *s, size_t len, bool strip_digits) {
+  for (size_t i = 0; i < len; i++) {
+    if (strip_digits && s[i] >= '0' && s[i] <= '9')
       continue;
-    h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
   }
   return (h ^ 0xff) * 1099511628211ULL;
 }
 
+/* One logfmt field of text at *pos: its key and raw value (quotes kept).
+ * Returns false at the end. */
+static bool next_field(const char **pos, const char **key, size_t *key_len,
+                       const char **val, size_t *val_len) {
+  const char *p = *pos + strspn(*pos, " ");
+  if (!*p)
+    return false;
+  *key = p;
+  *key_len = strcspn(p, "= ");
+  p += *key_len;
+  if (*p == '=')
+    p++;
+  *val = p;
+  if (*p == '"') {
+    for (p++; *p && *p != '"'; p++)
+      if (*p == '\\' && p[1])
+        p++;
+    if (*p == '"')
+      p++;
+  } else {
+    p += strcspn(p, " ");
+  }
+  *val_len = (size_t)(p - *val);
+  *pos = p;
+  return true;
+}
+
+static bool is_key_field(const char *key, size_t len) {
+  for (size_t i = 0; key_fields[i]; i++) {
+    if (strlen(key_fields[i]) == len && !memcmp(key_fields[i], key, len))
+      return true;
+  }
+  return false;
+}
+
+/* FNV-1a over the level, the message (digits skipped when strip_msg) and
+ * the identifying fields. */
 static uint64_t message_key(sr_log_level_t level, const char *msg,
                             bool strip_msg, const char *fields) {
   uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
-  return hash_text(hash_text(h, msg, strip_msg), fields, true);
+  h = fnv(h, msg, strlen(msg), strip_msg);
+  const char *pos = fields, *key, *val;
+  size_t key_len, val_len;
+  while (next_field(&pos, &key, &key_len, &val, &val_len)) {
+    if (is_key_field(key, key_len))
+      h = fnv(fnv(h, key, key_len, false), val, val_len, false);
+  }
+  return h;
 }
 
 /* Decides under log_mu whether the message goes out. Returns false to
@@ -151,32 +203,187 @@ static void emit(const char *line, size_t len) {
   fflush(stderr);
 }
 
+/* Appends s (len bytes) to out as JSON string content. */
+static void json_escape(sr_buf_t *out, const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[8];
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      sr_buf_append(out, esc, 2);
+    } else if (c < ' ' || c == 0x7f) {
+      snprintf(esc, sizeof(esc), "\\u%04x", c);
+      sr_buf_append(out, esc, 6);
+    } else {
+      sr_buf_append(out, s + i, 1);
+    }
+  }
+}
+
+/* True when val (len bytes) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)? */
+static bool json_number(const char *val, size_t len) {
+  size_t start = val[0] == '-' ? 1 : 0, i = start;
+  while (i < len && val[i] >= '0' && val[i] <= '9')
+    i++;
+  if (i == start || (i - start > 1 && val[start] == '0'))
+    return false;
+  if (i == len)
+    return true;
+  if (val[i++] != '.' || i == len)
+    return false;
+  for (; i < len; i++) {
+    if (val[i] < '0' || val[i] > '9')
+      return false;
+  }
+  return true;
+}
+
+/* Appends a logfmt value as a JSON value: plain numbers stay numbers,
+ * quoted values lose the logfmt escaping. */
+static void json_value(sr_buf_t *out, const char *val, size_t len) {
+  if (len && json_number(val, len)) {
+    sr_buf_append(out, val, len);
+    return;
+  }
+  sr_buf_append(out, "\"", 1);
+  if (len >= 2 && val[0] == '"') {
+    for (size_t i = 1; i + 1 < len; i++) {
+      if (val[i] == '\\' && val[i + 1] == 'x' && i + 3 < len) {
+        char hex[3] = {val[i + 2], val[i + 3], 0},
+             c = (char)strtol(hex, NULL, 16);
+        json_escape(out, &c, 1);
+        i += 3;
+      } else if (val[i] == '\\' && val[i + 1] == 'n') {
+        sr_buf_append(out, "\\n", 2);
+        i++;
+      } else {
+        if (val[i] == '\\')
+          i++;
+        json_escape(out, val + i, 1);
+      }
+    }
+  } else {
+    json_escape(out, val, len);
+  }
+  sr_buf_append(out, "\"", 1);
+}
+
+static void json_pair(sr_buf_t *out, const char *key, size_t key_len,
+                      const char *val, size_t val_len, bool quote) {
+  sr_buf_append(out, ",\"", 2);
+  json_escape(out, key, key_len);
+  sr_buf_append(out, "\":", 2);
+  if (quote) {
+    sr_buf_append(out, "\"", 1);
+    json_escape(out, val, val_len);
+    sr_buf_append(out, "\"", 1);
+  } else {
+    json_value(out, val, val_len);
+  }
+}
+
+static void format_json(sr_buf_t *out, const char *ts, sr_log_level_t level,
+                        const char *component, const char *msg,
+                        const char *fields, uint64_t suppressed) {
+  sr_buf_append(out, "{\"ts\":\"", 7);
+  sr_buf_append(out, ts, strlen(ts));
+  sr_buf_append(out, "\"", 1);
+  json_pair(out, "level", 5, level_names[level], strlen(level_names[level]),
+            true);
+  json_pair(out, "component", 9, component, strlen(component), true);
+  json_pair(out, "msg", 3, msg, strnlen(msg, QUOTE_MAX), true);
+  const char *pos = fields, *key, *val;
+  size_t key_len, val_len;
+  while (next_field(&pos, &key, &key_len, &val, &val_len))
+    json_pair(out, key, key_len, val, val_len, false);
+  if (suppressed) {
+    char n[32];
+    snprintf(n, sizeof(n), "%llu", (unsigned long long)suppressed);
+    json_pair(out, "suppressed", 10, n, strlen(n), false);
+  }
+  sr_buf_append(out, "}", 1);
+}
+
+static void format_logfmt(sr_buf_t *out, const char *ts, sr_log_level_t level,
+                          const char *component, const char *msg,
+                          const char *fields, uint64_t suppressed) {
+  char qmsg[QUOTE_MAX + 64], head[128];
+  quote_into(qmsg, sizeof(qmsg), msg);
+  int n = snprintf(head, sizeof(head), "ts=%s level=%s component=%s msg=", ts,
+                   level_names[level], sr_logq(component));
+  sr_buf_append(out, head, n > 0 ? (size_t)n : 0);
+  sr_buf_append(out, qmsg, strlen(qmsg));
+  if (*fields) {
+    sr_buf_append(out, " ", 1);
+    sr_buf_append(out, fields, strlen(fields));
+  }
+  if (suppressed) {
+    n = snprintf(head, sizeof(head), " suppressed=%llu",
+                 (unsigned long long)suppressed);
+    sr_buf_append(out, head, (size_t)n);
+  }
+}
+
+/* Replaces every registered secret in line (len bytes) with "***" in
+ * place. Returns the new length. Called under log_mu. */
+static size_t mask_secrets(char *line, size_t len) {
+  for (size_t i = 0; i < n_secrets; i++) {
+    size_t slen = strlen(secrets[i]);
+    char *hit, *from = line;
+    line[len] = '\0';
+    while ((hit = strstr(from, secrets[i])) != NULL) {
+      memcpy(hit, "***", 3);
+      from = hit + 3;
+      memmove(hit + 3, hit + slen, len - (size_t)(hit + slen - line) + 1);
+      len -= slen - 3;
+    }
+  }
+  return len;
+}
+
 /* Writes one line unless the same message went out less than a second
  * ago. */
-static void log_line(sr_log_level_t level, const char *msg, bool strip_msg,
-                     const char *text) {
-  char ts[40], qmsg[QUOTE_MAX + 64], line[LINE_MAX_BYTES];
+static void log_line(const char *component, sr_log_level_t level,
+                     const char *msg, bool strip_msg, const char *text) {
+  char ts[40];
   format_ts(ts, sizeof(ts));
-  quote_into(qmsg, sizeof(qmsg), msg);
   uint64_t key = message_key(level, msg, strip_msg, text), suppressed;
   pthread_mutex_lock(&log_mu);
   if (rate_allow(key, &suppressed)) {
-    int n = snprintf(line, sizeof(line), "ts=%s level=%s msg=%s%s%s", ts,
-                     level_names[level], qmsg, *text ? " " : "", text);
-    size_t len = n < 0                           ? 0
-                 : (size_t)n < sizeof(line) - 40 ? (size_t)n
-                                                 : sizeof(line) - 40;
-    if (suppressed)
-      len +=
-          (size_t)snprintf(line + len, sizeof(line) - len, " suppressed=%llu",
-                           (unsigned long long)suppressed);
-    line[len++] = '\n';
-    emit(line, len);
+    sr_buf_t line = {0};
+    if (atomic_load(&json_lines))
+      format_json(&line, ts, level, component, msg, text, suppressed);
+    else
+      format_logfmt(&line, ts, level, component, msg, text, suppressed);
+    sr_buf_append(&line, "\n", 2); /* the NUL is not counted below */
+    if (line.data) {
+      size_t len = mask_secrets((char *)line.data, line.len - 1);
+      emit((const char *)line.data, len);
+    }
+    sr_buf_free(&line);
   }
   pthread_mutex_unlock(&log_mu);
 }
 
-void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...) {
+int sr_log_set_format(const char *name) {
+  if (strcmp(name, "logfmt") && strcmp(name, "json"))
+    return -1;
+  atomic_store(&json_lines, !strcmp(name, "json"));
+  return 0;
+}
+
+void sr_log_add_secret(const char *value) {
+  if (strlen(value) < 3 || strlen(value) >= sizeof(secrets[0]))
+    return;
+  pthread_mutex_lock(&log_mu);
+  if (n_secrets < MAX_SECRETS)
+    snprintf(secrets[n_secrets++], sizeof(secrets[0]), "%s", value);
+  pthread_mutex_unlock(&log_mu);
+}
+
+void sr_log_at(const char *component, sr_log_level_t level, const char *msg,
+               const char *fields, ...) {
   if (!sr_log_enabled(level))
     return;
   char text[LINE_MAX_BYTES / 2] = "";
@@ -186,7 +393,7 @@ void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...) {
     vsnprintf(text, sizeof(text), fields, ap);
     va_end(ap);
   }
-  log_line(level, msg, false, text);
+  log_line(component, level, msg, false, text);
 }
 
 void sr_log_status(const char *line) {
@@ -218,7 +425,7 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
            sr_logq(fac));
   /* Its messages carry counters ("after 12ms"): digits do not make a
    * message new. */
-  log_line(lvl, buf, true, text);
+  log_line("rdkafka", lvl, buf, true, text);
 }
 
 void sr_log_attach_kafka(rd_kafka_conf_t *conf) {

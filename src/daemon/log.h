@@ -1,8 +1,9 @@
-/* A minimal logfmt logger to stderr: one line per message,
- * `ts=... level=... msg="..." key=value...`, with a level filter and
- * per-message rate limiting (the same message at most once per second; the
- * lines held back are counted and reported as suppressed=N on the next one
- * that gets through). On a terminal it also owns the progress line, which
+/* A small structured logger to stderr: one line per message, logfmt
+ * (`ts=... level=... component=... msg="..." key=value...`) or JSON lines,
+ * with a level filter and per-message rate limiting (the same message at
+ * most once per second; the lines held back are counted and reported as
+ * suppressed=N on the next one that gets through). Registered secrets are
+ * masked in every line. On a terminal it also owns the progress line, which
  * log lines clear and redraw. Thread-safe: librdkafka's threads and the
  * libuv thread pool log through it too. */
 #ifndef SR_LOG_H
@@ -28,13 +29,30 @@ void sr_log_set_level(sr_log_level_t level);
 /* True when messages of level would be written. */
 bool sr_log_enabled(sr_log_level_t level);
 
-/* Logs msg (a fixed human sentence) followed by printf-formatted logfmt
- * fields (may be NULL), e.g. "topic=%s partition=%d". Rate-limited per
- * message: the same msg with fields that differ only in digits (offsets,
- * counts) counts as the same message. Values that may hold spaces or
- * quotes go through sr_logq. */
-void sr_log(sr_log_level_t level, const char *msg, const char *fields, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Selects the line format: "logfmt" (default) or "json". Returns 0, or -1
+ * if unknown. */
+int sr_log_set_format(const char *name);
+
+/* Masks value (e.g. a password from kafka.properties) as "***" wherever it
+ * appears in a later line. Values shorter than 3 bytes are ignored. */
+void sr_log_add_secret(const char *value);
+
+/* Logs msg (a fixed human sentence) from component followed by
+ * printf-formatted logfmt fields (may be NULL), e.g. "topic=%s
+ * partition=%d". Rate-limited per message: the key is the level, msg and
+ * the values of the identifying fields (file, reason, topic, kind, client,
+ * fac, error, state); other fields (offsets, counts) do not make a message
+ * new. Values that may hold spaces or quotes go through sr_logq. */
+void sr_log_at(const char *component, sr_log_level_t level, const char *msg,
+               const char *fields, ...) __attribute__((format(printf, 4, 5)));
+
+/* The component a file logs as: define SR_LOG_COMPONENT before including
+ * this header to name it. */
+#ifndef SR_LOG_COMPONENT
+#define SR_LOG_COMPONENT "streamrec"
+#endif
+#define sr_log(level, msg, ...)                                                \
+  sr_log_at(SR_LOG_COMPONENT, level, msg, __VA_ARGS__)
 
 /* s quoted and escaped for a logfmt value when it needs it, else s itself.
  * The result lives in a per-thread ring of 4 buffers: use it in the same
@@ -46,7 +64,7 @@ const char *sr_logq(const char *s);
 void sr_log_status(const char *line);
 
 /* Routes librdkafka's own logs of a client built from conf through
- * sr_log, with the client's name as a field. */
+ * the logger as component=rdkafka, with the client's name as a field. */
 void sr_log_attach_kafka(rd_kafka_conf_t *conf);
 
 #endif

@@ -5,18 +5,22 @@
  * refreshed and the producer's queue drains (bounded unless --until end).
  * SAVING writes the final checkpoint, COMMITTING commits its offsets
  * (bounded), CLOSING closes every handle so uv_run returns. */
+#define SR_LOG_COMPONENT "daemon"
 #include "daemon/loop.h"
 
+#include "daemon/http.h"
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
 #include "daemon/saver.h"
+#include "daemon/telemetry.h"
 #include "kafka/client.h"
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "store/model_store.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,6 +61,7 @@ struct sr_daemon {
   uv_poll_t src_poll, snk_poll;
   uv_idle_t drain_idle;
   uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer;
+  uv_prepare_t stall_prepare;
   uv_signal_t sig_term, sig_int, sig_usr1;
   sr_embedded_t *emb;
   char brokers[SR_CONF_STR];
@@ -66,6 +71,8 @@ struct sr_daemon {
   sr_src_t *src;
   sr_ingest_t *ing;
   sr_saver_t *sv;
+  sr_telemetry_t *tel;
+  sr_http_t *http;
   phase_t phase;
   int exit_code;
   bool halted;         /* ingest could not apply an event */
@@ -75,6 +82,11 @@ struct sr_daemon {
   bool times_busy;            /* --from TIMESTAMP lookup in flight */
   uint64_t ends_retry_at;
   uint64_t published;
+  bool subscribed;
+  /* Health, in sr_mono_ns() milliseconds. */
+  uint64_t beat_ms, ckpt_fresh_ms;
+  /* Loop stall: the previous iteration's start and idle total (ns). */
+  uint64_t iter_ns, idle_ns;
   /* Progress. */
   uint64_t prog_events, prog_ms, last_stats_ms;
   double rate;
@@ -207,6 +219,11 @@ static void on_delivery_failed(void *opaque, uint32_t user_row) {
     sr_refresh_retry(d->rf, user_row, uv_now(&d->loop));
 }
 
+static void on_delivered(void *opaque, uint32_t user_row) {
+  sr_daemon_t *d = opaque;
+  sr_telemetry_delivered(d->tel, user_row);
+}
+
 static void on_fatal(void *opaque, const char *why) {
   sr_daemon_t *d = opaque;
   sr_log(SR_LOG_ERROR, "producer failed for good; stopping", "error=%s",
@@ -220,7 +237,10 @@ static void on_deadline(uv_timer_t *t);
 static sr_err_t create_clients(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
                                size_t n_offs, char *errstr, size_t errlen) {
   if (!d->opts.no_publish || d->cfg.kafka.dead_letter_topic[0]) {
-    sr_sink_hooks_t hooks = {on_delivery_failed, on_fatal, d};
+    sr_sink_hooks_t hooks = {.on_failed = on_delivery_failed,
+                             .on_fatal = on_fatal,
+                             .on_delivered = on_delivered,
+                             .opaque = d};
     d->snk = sr_sink_new(&d->cfg, d->brokers, &hooks, errstr, errlen);
     if (!d->snk)
       return SR_ERR_INVALID;
@@ -259,6 +279,78 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
   return SR_OK;
 }
 
+static uint64_t mono_ms(void) {
+  return sr_mono_ns() / 1000000;
+}
+
+static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
+  sr_telemetry_totals_t tot = {0};
+  for (int r = 1; r < SR_REASON__COUNT; r++)
+    tot.rejected[r] = sr_ingest_rejected(d->ing, (sr_reason_t)r);
+  if (d->snk) {
+    sr_sink_stats_t ss = sr_sink_stats(d->snk);
+    tot.lists_delivered = ss.delivered;
+    tot.publish_errors = ss.failed;
+    tot.dead_letters = ss.dead_letters;
+  }
+  sr_telemetry_metrics(d->tel, &tot, d->src, res);
+}
+
+static sr_health_t health(const sr_daemon_t *d) {
+  return (sr_health_t){
+      .now_ms = mono_ms(),
+      .beat_ms = d->beat_ms,
+      .consuming = d->phase == P_RUNNING && d->subscribed,
+      .assigned = sr_source_assigned(d->src),
+      .brokers_down = sr_source_brokers_down(d->src),
+      .ckpt_max_age_ms =
+          (uint64_t)(3 * d->cfg.checkpoint.interval_s * 1000.0 + 0.5),
+      .ckpt_fresh_ms = d->ckpt_fresh_ms,
+  };
+}
+
+/* Runs on the loop thread, so a wedged loop answers nothing at all and a
+ * late heartbeat is seen as such. */
+static void on_http(void *opaque, const char *method, const char *path,
+                    sr_http_response_t *res) {
+  (void)method;
+  sr_daemon_t *d = opaque;
+  if (!strcmp(path, "/metrics")) {
+    serve_metrics(d, res);
+  } else if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz")) {
+    sr_health_t h = health(d);
+    sr_telemetry_health(&h, path[1] == 'r', res);
+  } else {
+    res->status = 404;
+    sr_buf_printf(&res->body, "not found; try /metrics, /healthz, /readyz\n");
+  }
+}
+
+/* Binding comes first, so that a taken port fails the start before any
+ * Kafka client exists. */
+static sr_err_t start_telemetry(sr_daemon_t *d, char *errstr, size_t errlen) {
+  d->tel = sr_telemetry_new(d->mdl, d->cfg.recommend.n);
+  if (!d->tel)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  if (!strcmp(d->cfg.metrics.listen, "off"))
+    return SR_OK;
+  char why[256];
+  d->http = sr_http_new(&d->loop, d->cfg.metrics.listen, on_http, d, why,
+                        sizeof(why));
+  if (!d->http)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s (choose a free HOST:PORT or 'off')", why);
+  sr_log(SR_LOG_INFO, "serving metrics", "listen=%s port=%d",
+         sr_logq(d->cfg.metrics.listen), sr_http_port(d->http));
+  return SR_OK;
+}
+
+static void on_listed(void *opaque, uint32_t user_row, const sr_scored_t *items,
+                      size_t n) {
+  sr_daemon_t *d = opaque;
+  sr_telemetry_listed(d->tel, user_row, items, n);
+}
+
 static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   sr_restored_t rs = {0};
   sr_err_t err = check_config(d, errstr, errlen);
@@ -269,6 +361,11 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   if (err == SR_OK && uv_loop_init(&d->loop) != 0)
     err = sr_errf(errstr, errlen, SR_ERR_IO, "uv_loop_init failed");
   d->loop_ready = err == SR_OK;
+  /* Idle time lets the stall histogram subtract the time spent waiting. */
+  if (err == SR_OK)
+    uv_loop_configure(&d->loop, UV_METRICS_IDLE_TIME);
+  if (err == SR_OK)
+    err = start_telemetry(d, errstr, errlen);
   if (err == SR_OK && !strcmp(d->cfg.kafka.brokers, "embedded"))
     err = start_embedded(d, errstr, errlen);
   else if (err == SR_OK)
@@ -277,8 +374,30 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
     err = create_clients(d, rs.offsets, rs.n_offsets, errstr, errlen);
   if (err == SR_OK)
     err = create_parts(d, rs.next_seq, errstr, errlen);
+  if (err == SR_OK) {
+    sr_ingest_set_telemetry(d->ing, d->tel);
+    if (d->rf)
+      sr_refresh_set_listed(d->rf, on_listed, d);
+  }
   sr_restore_release(&rs);
   return err;
+}
+
+/* kafka.properties values that may be credentials never reach a log line,
+ * librdkafka's debug output included. */
+static void register_secrets(const sr_config_t *cfg) {
+  static const char *const words[] = {"password", "secret", "key"};
+  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
+    char name[sizeof(cfg->kafka.props[i].name)];
+    size_t k = 0;
+    for (; cfg->kafka.props[i].name[k]; k++)
+      name[k] = (char)tolower((unsigned char)cfg->kafka.props[i].name[k]);
+    name[k] = '\0';
+    for (size_t w = 0; w < 3; w++) {
+      if (strstr(name, words[w]))
+        sr_log_add_secret(cfg->kafka.props[i].value);
+    }
+  }
 }
 
 sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
@@ -293,6 +412,8 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
   sr_log_level_t level;
   if (sr_log_level_parse(cfg->log.level, &level) == 0)
     sr_log_set_level(level);
+  sr_log_set_format(cfg->log.format);
+  register_secrets(cfg);
   *err = daemon_init(d, errstr, errlen);
   if (*err != SR_OK) {
     sr_daemon_free(d);
@@ -465,6 +586,7 @@ static void subscribe(sr_daemon_t *d) {
     begin_stop(d, 1, "subscribe failed", true);
     return;
   }
+  d->subscribed = true;
   sr_log(SR_LOG_INFO, "consuming", "topics=%s group=%s brokers=%s",
          sr_logq(d->cfg.kafka.input_topics), sr_logq(d->cfg.kafka.group_id),
          sr_logq(d->brokers));
@@ -518,6 +640,16 @@ static void start_consuming(sr_daemon_t *d) {
  * changed since the last one. */
 typedef enum ckpt_kind { CK_PERIODIC, CK_REQUESTED, CK_FINAL } ckpt_kind_t;
 
+/* A model that never learned and owns no offsets is exactly what a start
+ * without a checkpoint gives, so there is nothing to write. */
+static void skip_empty_checkpoint(sr_daemon_t *d, bool final) {
+  d->ckpt_fresh_ms = mono_ms();
+  if (!final)
+    return;
+  sr_log(SR_LOG_INFO, "nothing learned; no final checkpoint needed", NULL);
+  close_all(d);
+}
+
 static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   bool final = kind == CK_FINAL;
   if (sr_saver_busy(d->sv)) {
@@ -529,8 +661,13 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   sr_ckpt_offset_t *offs;
   ssize_t n = sr_source_offsets(d->src, &offs);
   sr_err_t err = SR_ERR_NOMEM;
+  if (n == 0 && sr_model_events_applied(d->mdl) == 0) {
+    skip_empty_checkpoint(d, final);
+    return;
+  }
   if (n >= 0 && kind == CK_PERIODIC &&
       sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
+    d->ckpt_fresh_ms = mono_ms(); /* nothing new to lose: as good as saved */
     free(offs);
     return;
   }
@@ -567,6 +704,10 @@ static void on_saved(void *opaque, const sr_saver_result_t *res) {
   sr_daemon_t *d = opaque;
   bool final = d->final_started;
   log_saved(res, final);
+  sr_telemetry_checkpoint(d->tel, res->err == SR_OK,
+                          (res->snapshot_ms + res->write_ms) / 1000.0);
+  if (res->err == SR_OK)
+    d->ckpt_fresh_ms = mono_ms();
   if (final) {
     d->final_started = false;
     if (res->err != SR_OK) {
@@ -747,6 +888,7 @@ static void check_stuck(sr_daemon_t *d) {
 
 static void on_tick(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
+  d->beat_ms = mono_ms();
   if (d->phase == P_RUNNING) {
     check_stuck(d);
     progress(d);
@@ -771,6 +913,7 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
   out[n++] = (uv_handle_t *)&d->ckpt_timer;
   out[n++] = (uv_handle_t *)&d->tick_timer;
   out[n++] = (uv_handle_t *)&d->deadline_timer;
+  out[n++] = (uv_handle_t *)&d->stall_prepare;
   out[n++] = (uv_handle_t *)&d->sig_term;
   out[n++] = (uv_handle_t *)&d->sig_int;
   out[n++] = (uv_handle_t *)&d->sig_usr1;
@@ -797,6 +940,7 @@ static int init_handles(sr_daemon_t *d) {
   uv_timer_init(&d->loop, &d->ckpt_timer);
   uv_timer_init(&d->loop, &d->tick_timer);
   uv_timer_init(&d->loop, &d->deadline_timer);
+  uv_prepare_init(&d->loop, &d->stall_prepare);
   uv_signal_init(&d->loop, &d->sig_term);
   uv_signal_init(&d->loop, &d->sig_int);
   uv_signal_init(&d->loop, &d->sig_usr1);
@@ -807,6 +951,21 @@ static int init_handles(sr_daemon_t *d) {
   return 0;
 }
 
+/* Runs once per iteration, right before the loop waits for I/O. The wall
+ * time since the previous run minus the time spent waiting in between is
+ * what the iteration's callbacks took: the loop was blocked for that long. */
+static void on_prepare(uv_prepare_t *h) {
+  sr_daemon_t *d = h->data;
+  uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&d->loop);
+  if (d->iter_ns) {
+    uint64_t wall = now - d->iter_ns, waited = idle - d->idle_ns;
+    sr_telemetry_loop_busy(d->tel,
+                           wall > waited ? (double)(wall - waited) / 1e9 : 0);
+  }
+  d->iter_ns = now;
+  d->idle_ns = idle;
+}
+
 static void start_handles(sr_daemon_t *d) {
   uint64_t ckpt_ms = (uint64_t)(d->cfg.checkpoint.interval_s * 1000.0 + 0.5);
   uv_poll_start(&d->src_poll, UV_READABLE, on_src_readable);
@@ -814,6 +973,7 @@ static void start_handles(sr_daemon_t *d) {
     uv_poll_start(&d->snk_poll, UV_READABLE, on_snk_readable);
   uv_timer_start(&d->ckpt_timer, on_ckpt_timer, ckpt_ms, ckpt_ms);
   uv_timer_start(&d->tick_timer, on_tick, TICK_MS, TICK_MS);
+  uv_prepare_start(&d->stall_prepare, on_prepare);
   uv_signal_start(&d->sig_term, on_signal, SIGTERM);
   uv_signal_start(&d->sig_int, on_signal, SIGINT);
   uv_signal_start(&d->sig_usr1, on_signal, SIGUSR1);
@@ -854,6 +1014,14 @@ static void log_summary(sr_daemon_t *d) {
          rejected);
 }
 
+/* The server's memory goes in its close callbacks, so the loop keeps
+ * running until they ran. */
+static void close_http(sr_daemon_t *d) {
+  if (d->http)
+    sr_http_close(d->http, NULL, NULL);
+  d->http = NULL;
+}
+
 static void close_all(sr_daemon_t *d) {
   if (d->phase == P_CLOSING)
     return;
@@ -862,6 +1030,7 @@ static void close_all(sr_daemon_t *d) {
     sr_log_status(NULL);
   log_summary(d);
   close_handles(d);
+  close_http(d);
 }
 
 int sr_daemon_run(sr_daemon_t *d) {
@@ -871,6 +1040,7 @@ int sr_daemon_run(sr_daemon_t *d) {
   d->phase = P_RUNNING;
   d->prog_ms = uv_now(&d->loop);
   d->last_stats_ms = d->prog_ms;
+  d->beat_ms = d->ckpt_fresh_ms = mono_ms();
   start_consuming(d);
   uv_run(&d->loop, UV_RUN_DEFAULT);
   return d->exit_code;
@@ -881,6 +1051,7 @@ void sr_daemon_free(sr_daemon_t *d) {
     return;
   if (d->loop_ready) {
     close_handles(d);
+    close_http(d);
     /* Runs the close callbacks and any thread-pool job still in flight. */
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);
@@ -892,6 +1063,7 @@ void sr_daemon_free(sr_daemon_t *d) {
   sr_ingest_free(d->ing);
   sr_refresh_free(d->rf);
   sr_saver_free(d->sv);
+  sr_telemetry_free(d->tel);
   sr_embedded_free(d->emb);
   sr_model_free(d->mdl);
   free(d);

@@ -21,6 +21,8 @@ typedef struct deferred {
 struct sr_refresh {
   sr_refresh_conf_t conf;
   size_t chunk; /* users per sr_model_recommend call */
+  sr_refresh_listed_fn *listed;
+  void *listed_opaque;
   /* Per user row. last_ms holds the time of the last refresh plus one, so
    * that zero (calloc) means never. */
   uint64_t *last_ms;
@@ -257,7 +259,17 @@ static int publish_one(sr_refresh_t *rf, sr_model_t *mdl, size_t k,
                          : sr_recs_encode_proto(&recs, &rf->payload);
   if (rc != 0)
     return -1;
-  return publish(opaque, row, key, key_len, rf->payload.data, rf->payload.len);
+  if (publish(opaque, row, key, key_len, rf->payload.data, rf->payload.len))
+    return -1;
+  if (rf->listed)
+    rf->listed(rf->listed_opaque, row, list, rf->counts[k]);
+  return 0;
+}
+
+void sr_refresh_set_listed(sr_refresh_t *rf, sr_refresh_listed_fn *fn,
+                           void *opaque) {
+  rf->listed = fn;
+  rf->listed_opaque = opaque;
 }
 
 /* Takes up to one chunk of ready users into rf->rows, dropping rows whose

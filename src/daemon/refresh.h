@@ -35,11 +35,19 @@ typedef int(sr_refresh_publish_fn)(void *opaque, uint32_t user_row,
                                    const char *key, size_t key_len,
                                    const void *payload, size_t len);
 
+/* Told about each list publish accepted: the user row and its items. */
+typedef void(sr_refresh_listed_fn)(void *opaque, uint32_t user_row,
+                                   const sr_scored_t *items, size_t n);
+
 /* Creates an empty batcher. Returns NULL when out of memory. */
 sr_refresh_t *sr_refresh_new(const sr_refresh_conf_t *conf);
 
 /* Frees the batcher. Accepts NULL. */
 void sr_refresh_free(sr_refresh_t *rf);
+
+/* Sets the observer of published lists (NULL for none). */
+void sr_refresh_set_listed(sr_refresh_t *rf, sr_refresh_listed_fn *fn,
+                           void *opaque);
 
 /* Marks user_row dirty after an event stamped event_ts_ms (reported as the
  * list's event_timestamp_ms). Returns SR_OK or SR_ERR_NOMEM. */

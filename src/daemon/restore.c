@@ -1,4 +1,5 @@
 /* Loading the newest verifying checkpoint; see restore.h. */
+#define SR_LOG_COMPONENT "restore"
 #include "daemon/restore.h"
 
 #include "daemon/log.h"

@@ -1,4 +1,5 @@
 /* Shared librdkafka client helpers; see client.h. */
+#define SR_LOG_COMPONENT "kafka"
 #include "kafka/client.h"
 
 #include "daemon/log.h"
@@ -74,6 +75,13 @@ int sr_kafka_pipe(int fds[2]) {
     }
   }
   return 0;
+}
+
+void sr_kafka_pipe_wake(int fd) {
+  ssize_t n;
+  do
+    n = write(fd, "1", 1);
+  while (n < 0 && errno == EINTR);
 }
 
 void sr_kafka_pipe_drain(int fd) {

@@ -29,6 +29,9 @@ rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
 /* Creates a non-blocking, close-on-exec pipe. Returns 0, or -1 with errno. */
 int sr_kafka_pipe(int fds[2]);
 
+/* Writes one wake-up byte (a full pipe already means awake). */
+void sr_kafka_pipe_wake(int fd);
+
 /* Reads and discards what the pipe holds, without blocking. */
 void sr_kafka_pipe_drain(int fd);
 

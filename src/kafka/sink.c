@@ -1,4 +1,5 @@
 /* The producer for lists and dead letters; see sink.h. */
+#define SR_LOG_COMPONENT "producer"
 #include "kafka/sink.h"
 
 #include "daemon/log.h"
@@ -42,7 +43,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
   if (!msg->err) {
     if (list)
       snk->stats.delivered++;
-    else
+    if (list && snk->hooks.on_delivered)
+      snk->hooks.on_delivered(snk->hooks.opaque, (uint32_t)(tag >> 1));
+    else if (!list)
       snk->stats.dead_letters++;
     return;
   }
@@ -125,6 +128,8 @@ sr_sink_t *sr_sink_new(const sr_config_t *cfg, const char *brokers,
   }
   snk->mainq = rd_kafka_queue_get_main(snk->rk);
   rd_kafka_queue_io_event_enable(snk->mainq, snk->pipefd[1], "1", 1);
+  /* Events queued before that wrote no byte: serve them once. */
+  sr_kafka_pipe_wake(snk->pipefd[1]);
   return snk;
 fail:
   sr_sink_free(snk);

@@ -22,10 +22,14 @@ typedef void(sr_sink_failed_fn)(void *opaque, uint32_t user_row);
  * idempotence guarantee cannot be kept); nothing more will be delivered. */
 typedef void(sr_sink_fatal_fn)(void *opaque, const char *why);
 
+/* Called from sr_sink_serve for a list the broker acknowledged. */
+typedef void(sr_sink_delivered_fn)(void *opaque, uint32_t user_row);
+
 typedef struct sr_sink_hooks {
   sr_sink_failed_fn *on_failed;
   sr_sink_fatal_fn *on_fatal;
   void *opaque;
+  sr_sink_delivered_fn *on_delivered; /* may be NULL */
 } sr_sink_hooks_t;
 
 /* One rejected input message to copy to the dead-letter topic. */

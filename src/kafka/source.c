@@ -1,4 +1,5 @@
 /* The group consumer and its per-partition offsets; see source.h. */
+#define SR_LOG_COMPONENT "consumer"
 #include "kafka/source.h"
 
 #include "daemon/log.h"
@@ -38,7 +39,8 @@ struct sr_src {
   sr_source_conf_t conf; /* kept to recreate the consumer */
   char brokers[SR_CONF_STR];
   int64_t stuck_after_ms;
-  bool stuck; /* set by the statistics callback */
+  bool stuck;        /* set by the statistics callback */
+  bool brokers_down; /* all brokers down, per error event or statistics */
   rd_kafka_t *rk;
   rd_kafka_queue_t *queue;    /* the consumer queue */
   rd_kafka_queue_t *commit_q; /* results of our commits */
@@ -207,7 +209,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason,
                      void *opaque) {
-  (void)opaque;
+  sr_src_t *src = opaque;
+  /* librdkafka reports this when the last broker connection drops; the
+   * statistics tell when one is back. */
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    src->brokers_down = true;
   sr_kafka_log_error(rk, err, reason);
 }
 
@@ -234,6 +240,9 @@ static int on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque) {
   json_t *cgrp = json_object_get(root, "cgrp");
   const char *state = json_string_value(json_object_get(cgrp, "state"));
   json_int_t age = json_integer_value(json_object_get(cgrp, "stateage"));
+  json_t *brokers = json_object_get(root, "brokers");
+  if (brokers)
+    src->brokers_down = !any_broker_up(brokers);
   if (state && strcmp(state, "up") && age >= src->stuck_after_ms &&
       any_broker_up(json_object_get(root, "brokers")) && !src->stuck) {
     sr_log(SR_LOG_WARN, "consumer group stuck; recreating the consumer",
@@ -324,6 +333,9 @@ static sr_err_t create_consumer(sr_src_t *src, const sr_source_conf_t *conf,
   src->commit_q = rd_kafka_queue_new(src->rk);
   rd_kafka_queue_io_event_enable(src->queue, src->pipefd[1], "1", 1);
   rd_kafka_queue_io_event_enable(src->commit_q, src->pipefd[1], "1", 1);
+  /* An event queued before io events were enabled (a broker refusing the
+   * first connection) wrote no byte: one wake-up now serves it. */
+  sr_kafka_pipe_wake(src->pipefd[1]);
   return SR_OK;
 }
 
@@ -830,6 +842,24 @@ int64_t sr_source_lag(sr_src_t *src) {
       lag += hi - pos;
   }
   return lag;
+}
+
+bool sr_source_brokers_down(const sr_src_t *src) {
+  return src->brokers_down;
+}
+
+void sr_source_each_lag(sr_src_t *src, sr_source_lag_fn *fn, void *opaque) {
+  for (size_t i = 0; i < src->n_parts; i++) {
+    part_t *part = &src->parts[i];
+    int64_t lo = -1, hi = -1;
+    if (!part->assigned)
+      continue;
+    rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
+                                   &hi);
+    int64_t pos = part->next >= 0 ? part->next : lo;
+    if (hi >= 0 && pos >= 0)
+      fn(opaque, part->topic, part->partition, hi > pos ? hi - pos : 0);
+  }
 }
 
 sr_source_stats_t sr_source_stats(const sr_src_t *src) {

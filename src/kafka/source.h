@@ -147,6 +147,18 @@ sr_err_t sr_source_set_starts(sr_src_t *src, const sr_ckpt_offset_t *parts,
  * Returns -1 while unknown. */
 int64_t sr_source_lag(sr_src_t *src);
 
+/* Called per assigned partition whose high watermark is known. */
+typedef void(sr_source_lag_fn)(void *opaque, const char *topic,
+                               int32_t partition, int64_t lag);
+
+/* Reports each assigned partition's lag: its last known high watermark
+ * (from fetch responses, no network call) minus the next offset to apply. */
+void sr_source_each_lag(sr_src_t *src, sr_source_lag_fn *fn, void *opaque);
+
+/* True when the client reported every broker down and no statistics since
+ * showed one up again. */
+bool sr_source_brokers_down(const sr_src_t *src);
+
 /* The counters so far. */
 sr_source_stats_t sr_source_stats(const sr_src_t *src);
 

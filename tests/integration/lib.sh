@@ -113,10 +113,13 @@ sr_dump_logs() {
 
 # run_bg NAME ARGS...: starts `streamrec run ARGS` in the background with
 # stdout and stderr in $SR_TMP/NAME.out and $SR_TMP/NAME.err; sets RUN_PID.
+# The metrics endpoint gets a free port (ARGS may choose another), so that
+# daemons of tests running side by side do not fight over the default one.
 run_bg() {
   local name=$1
   shift
-  "$SR_BIN" run "$@" >"$SR_TMP/$name.out" 2>"$SR_TMP/$name.err" &
+  "$SR_BIN" run --set metrics.listen=127.0.0.1:0 "$@" \
+    >"$SR_TMP/$name.out" 2>"$SR_TMP/$name.err" &
   RUN_PID=$!
   SR_PIDS+=("$RUN_PID")
 }

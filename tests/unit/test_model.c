@@ -442,6 +442,23 @@ static sr_model_t *restore_of(const sr_model_conf_t *conf,
   return out;
 }
 
+/* A model that has learned nothing (a daemon whose input was all rejected)
+ * checkpoints and restores like any other. */
+static void test_empty_model_restores(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  sr_model_t *back = restore_of(&conf, &snap);
+  assert_int_equal(sr_model_users(back), 0);
+  assert_true(sr_model_digest(back) == sr_model_digest(mdl));
+  sr_model_snapshot_release(&snap);
+  sr_model_free(back);
+  sr_model_free(mdl);
+}
+
 /* Both models give the same lists to the same users. */
 static void assert_same_lists(sr_model_t *a, sr_model_t *b) {
   assert_int_equal(sr_model_users(a), sr_model_users(b));
@@ -658,6 +675,7 @@ static void test_bad_conf_rejected(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_learns_co_consumed_item),
+      cmocka_unit_test(test_empty_model_restores),
       cmocka_unit_test(test_seen_items_never_listed),
       cmocka_unit_test(test_cold_users_get_popularity_list),
       cmocka_unit_test(test_dislike_pushes_score_down),

@@ -1,0 +1,345 @@
+/* Metrics and probes of the daemon; see telemetry.h. */
+#include "daemon/telemetry.h"
+
+#include "daemon/metrics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Checkpoints take from milliseconds (small models) to minutes. */
+static const double ckpt_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                     1,     2.5,  5,     10,   30,  60,   120};
+
+/* Per user row; times are sr_mono_ns(), 0 for none. */
+typedef struct user_slot {
+  uint64_t pending_ns;  /* oldest event not yet in a queued list */
+  uint64_t inflight_ns; /* that event, once its list is queued */
+  uint64_t user_hash;   /* whose list items[] is; 0 for none */
+  uint32_t n_items;
+} user_slot_t;
+
+struct sr_telemetry {
+  const sr_model_t *mdl;
+  uint32_t list_n;
+  uint64_t applied_base; /* events the restored model had learnt */
+  user_slot_t *slots;
+  uint64_t *items; /* list_n item-id hashes per slot */
+  size_t n_slots;
+  sr_metrics_t *reg;
+  sr_metric_t *consumed, *rejected, *updates, *published, *publish_errors,
+      *latency, *lag, *users, *items_g, *bytes, *evictions, *ckpt_last,
+      *ckpt_duration, *stall, *hits, *evaluated, *dead_letters;
+};
+
+static uint64_t hash_id(const char *s, size_t len) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h ? h : 1; /* 0 marks an empty slot */
+}
+
+static int register_counters(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->consumed =
+      sr_metrics_counter(r, "streamrec_events_consumed_total",
+                         "Input messages taken, valid or not.", "topic", NULL);
+  tel->rejected =
+      sr_metrics_counter(r, "streamrec_events_rejected_total",
+                         "Input messages rejected, by reason.", "reason", NULL);
+  tel->updates = sr_metrics_counter(r, "streamrec_updates_total",
+                                    "Events learned by the model.", NULL, NULL);
+  tel->published = sr_metrics_counter(
+      r, "streamrec_lists_published_total",
+      "Recommendation lists acknowledged by the broker.", NULL, NULL);
+  tel->publish_errors =
+      sr_metrics_counter(r, "streamrec_publish_errors_total",
+                         "Lists that could not be delivered.", NULL, NULL);
+  tel->dead_letters = sr_metrics_counter(
+      r, "streamrec_dead_letters_total",
+      "Rejected messages delivered to the dead-letter topic.", NULL, NULL);
+  tel->evictions =
+      sr_metrics_counter(r, "streamrec_evictions_total",
+                         "Ids evicted from the model, by kind.", "kind", NULL);
+  tel->hits = sr_metrics_counter(
+      r, "streamrec_prequential_hits_total",
+      "Events whose item was in the user's last published list.", NULL, NULL);
+  tel->evaluated = sr_metrics_counter(
+      r, "streamrec_prequential_evaluated_total",
+      "Events of users who had a list published before.", NULL, NULL);
+  return tel->consumed && tel->rejected && tel->updates && tel->published &&
+                 tel->publish_errors && tel->dead_letters && tel->evictions &&
+                 tel->hits && tel->evaluated
+             ? 0
+             : -1;
+}
+
+static int register_gauges(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->lag = sr_metrics_gauge(
+      r, "streamrec_consumer_lag",
+      "High watermark minus the next offset, per assigned partition.", "topic",
+      "partition");
+  tel->users = sr_metrics_gauge(r, "streamrec_model_users",
+                                "Users held by the model.", NULL, NULL);
+  tel->items_g = sr_metrics_gauge(r, "streamrec_model_items",
+                                  "Items held by the model.", NULL, NULL);
+  tel->bytes = sr_metrics_gauge(r, "streamrec_model_bytes",
+                                "Memory held by the model.", NULL, NULL);
+  tel->ckpt_last =
+      sr_metrics_gauge(r, "streamrec_checkpoint_last_success_timestamp_seconds",
+                       "Wall time of the last checkpoint written.", NULL, NULL);
+  return tel->lag && tel->users && tel->items_g && tel->bytes && tel->ckpt_last
+             ? 0
+             : -1;
+}
+
+static int register_histograms(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->latency = sr_metrics_histogram(
+      r, "streamrec_refresh_latency_seconds",
+      "From an event's receipt to the delivery of its user's list.", NULL, 0,
+      NULL, NULL);
+  tel->ckpt_duration = sr_metrics_histogram(
+      r, "streamrec_checkpoint_duration_seconds",
+      "Snapshot plus write time of each checkpoint.", ckpt_bounds,
+      sizeof(ckpt_bounds) / sizeof(ckpt_bounds[0]), NULL, NULL);
+  tel->stall = sr_metrics_histogram(
+      r, "streamrec_loop_stall_seconds",
+      "Busy (non-waiting) time of each event loop iteration.", NULL, 0, NULL,
+      NULL);
+  return tel->latency && tel->ckpt_duration && tel->stall ? 0 : -1;
+}
+
+/* Every reason is shown from the start, so that rate() works from the
+ * first rejection on. */
+static int seed_series(sr_telemetry_t *tel) {
+  for (int r = 1; r < SR_REASON__COUNT; r++) {
+    if (sr_metrics_add(tel->rejected, sr_reason_name((sr_reason_t)r), NULL,
+                       0) != 0)
+      return -1;
+  }
+  if (sr_metrics_add(tel->evictions, "user", NULL, 0) != 0 ||
+      sr_metrics_add(tel->evictions, "item", NULL, 0) != 0)
+    return -1;
+  return 0;
+}
+
+sr_telemetry_t *sr_telemetry_new(const sr_model_t *mdl, uint32_t list_n) {
+  sr_telemetry_t *tel = calloc(1, sizeof(*tel));
+  if (!tel)
+    return NULL;
+  tel->mdl = mdl;
+  tel->list_n = list_n ? list_n : 1;
+  tel->applied_base = sr_model_events_applied(mdl);
+  tel->reg = sr_metrics_new();
+  if (!tel->reg || register_counters(tel) || register_gauges(tel) ||
+      register_histograms(tel) || seed_series(tel)) {
+    sr_telemetry_free(tel);
+    return NULL;
+  }
+  return tel;
+}
+
+void sr_telemetry_free(sr_telemetry_t *tel) {
+  if (!tel)
+    return;
+  sr_metrics_free(tel->reg);
+  free(tel->slots);
+  free(tel->items);
+  free(tel);
+}
+
+/* The slot of row, growing the arrays (doubling) when needed; NULL when out
+ * of memory, which only costs the metrics of that user. */
+static user_slot_t *slot_get(sr_telemetry_t *tel, uint32_t row) {
+  if (row < tel->n_slots)
+    return &tel->slots[row];
+  size_t n = tel->n_slots ? tel->n_slots : 1024;
+  while (n <= row)
+    n *= 2;
+  user_slot_t *slots = realloc(tel->slots, n * sizeof(*slots));
+  if (!slots)
+    return NULL;
+  tel->slots = slots;
+  uint64_t *items = realloc(tel->items, n * tel->list_n * sizeof(*items));
+  if (!items)
+    return NULL;
+  tel->items = items;
+  memset(slots + tel->n_slots, 0, (n - tel->n_slots) * sizeof(*slots));
+  tel->n_slots = n;
+  return &tel->slots[row];
+}
+
+static uint64_t user_hash(const sr_telemetry_t *tel, uint32_t row) {
+  size_t len;
+  const char *id = sr_model_user_id(tel->mdl, row, &len);
+  return len ? hash_id(id, len) : 0;
+}
+
+void sr_telemetry_consumed(sr_telemetry_t *tel, const char *topic) {
+  sr_metrics_add(tel->consumed, topic, NULL, 1);
+}
+
+void sr_telemetry_event(sr_telemetry_t *tel, const sr_event_t *ev) {
+  int64_t row = sr_model_find_user(tel->mdl, ev->user_id, ev->user_len);
+  if (row < 0 || (uint64_t)row >= tel->n_slots)
+    return;
+  user_slot_t *slot = &tel->slots[row];
+  if (!slot->user_hash || slot->user_hash != user_hash(tel, (uint32_t)row))
+    return;
+  uint64_t item = hash_id(ev->item_id, ev->item_len);
+  const uint64_t *list = tel->items + (size_t)row * tel->list_n;
+  bool hit = false;
+  for (uint32_t i = 0; i < slot->n_items && !hit; i++)
+    hit = list[i] == item;
+  sr_metrics_add(tel->evaluated, NULL, NULL, 1);
+  if (hit)
+    sr_metrics_add(tel->hits, NULL, NULL, 1);
+}
+
+void sr_telemetry_learned(sr_telemetry_t *tel, uint32_t user_row) {
+  user_slot_t *slot = slot_get(tel, user_row);
+  if (!slot)
+    return;
+  /* A row that now holds another user (the old one was evicted) starts
+   * over: its list and clocks were someone else's. */
+  if (slot->user_hash && slot->user_hash != user_hash(tel, user_row))
+    *slot = (user_slot_t){0};
+  if (!slot->pending_ns)
+    slot->pending_ns = sr_mono_ns();
+}
+
+void sr_telemetry_listed(sr_telemetry_t *tel, uint32_t user_row,
+                         const sr_scored_t *items, size_t n) {
+  user_slot_t *slot = slot_get(tel, user_row);
+  if (!slot)
+    return;
+  if (n > tel->list_n)
+    n = tel->list_n;
+  uint64_t *list = tel->items + (size_t)user_row * tel->list_n;
+  for (size_t i = 0; i < n; i++) {
+    size_t len;
+    const char *id = sr_model_item_id(tel->mdl, items[i].item, &len);
+    list[i] = hash_id(id, len);
+  }
+  slot->n_items = (uint32_t)n;
+  slot->user_hash = user_hash(tel, user_row);
+  if (slot->pending_ns) {
+    slot->inflight_ns = slot->pending_ns;
+    slot->pending_ns = 0;
+  }
+}
+
+void sr_telemetry_delivered(sr_telemetry_t *tel, uint32_t user_row) {
+  if (user_row >= tel->n_slots || !tel->slots[user_row].inflight_ns)
+    return;
+  user_slot_t *slot = &tel->slots[user_row];
+  double secs = (double)(sr_mono_ns() - slot->inflight_ns) / 1e9;
+  slot->inflight_ns = 0;
+  sr_metrics_observe(tel->latency, NULL, NULL, secs);
+}
+
+void sr_telemetry_checkpoint(sr_telemetry_t *tel, bool ok, double duration_s) {
+  sr_metrics_observe(tel->ckpt_duration, NULL, NULL, duration_s);
+  if (ok)
+    sr_metrics_set(tel->ckpt_last, NULL, NULL, (double)sr_now_ms() / 1000.0);
+}
+
+void sr_telemetry_loop_busy(sr_telemetry_t *tel, double seconds) {
+  sr_metrics_observe(tel->stall, NULL, NULL, seconds);
+}
+
+/* Raises a counter to a total kept elsewhere. */
+static void sync_counter(sr_metric_t *m, const char *v0, uint64_t total) {
+  double cur = sr_metrics_value(m, v0, NULL);
+  if ((double)total > cur)
+    sr_metrics_add(m, v0, NULL, (double)total - cur);
+}
+
+static void set_lag(void *opaque, const char *topic, int32_t partition,
+                    int64_t lag) {
+  char p[16];
+  snprintf(p, sizeof(p), "%" PRId32, partition);
+  sr_metrics_set(opaque, topic, p, (double)lag);
+}
+
+static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
+                     sr_src_t *src) {
+  for (int r = 1; r < SR_REASON__COUNT; r++)
+    sync_counter(tel->rejected, sr_reason_name((sr_reason_t)r),
+                 tot->rejected[r]);
+  sync_counter(tel->updates, NULL,
+               sr_model_events_applied(tel->mdl) - tel->applied_base);
+  sync_counter(tel->published, NULL, tot->lists_delivered);
+  sync_counter(tel->publish_errors, NULL, tot->publish_errors);
+  sync_counter(tel->dead_letters, NULL, tot->dead_letters);
+  uint64_t ev_users, ev_items;
+  sr_model_evictions(tel->mdl, &ev_users, &ev_items);
+  sync_counter(tel->evictions, "user", ev_users);
+  sync_counter(tel->evictions, "item", ev_items);
+  sr_metrics_set(tel->users, NULL, NULL, (double)sr_model_live_users(tel->mdl));
+  sr_metrics_set(tel->items_g, NULL, NULL,
+                 (double)sr_model_live_items(tel->mdl));
+  sr_metrics_set(tel->bytes, NULL, NULL, (double)sr_model_bytes(tel->mdl));
+  /* Only the partitions assigned now are shown: a rebalance takes the
+   * others' series away. */
+  sr_metrics_reset(tel->lag);
+  if (src)
+    sr_source_each_lag(src, set_lag, tel->lag);
+}
+
+void sr_telemetry_metrics(sr_telemetry_t *tel,
+                          const sr_telemetry_totals_t *totals, sr_src_t *src,
+                          sr_http_response_t *res) {
+  sync_all(tel, totals, src);
+  res->content_type = SR_METRICS_CONTENT_TYPE;
+  if (sr_metrics_render(tel->reg, &res->body) != 0) {
+    res->status = 500;
+    res->content_type = "text/plain; charset=utf-8";
+    res->body.len = 0;
+    sr_buf_printf(&res->body, "out of memory\n");
+  }
+}
+
+/* Appends reason to a JSON array being built in out. */
+static void add_reason(sr_buf_t *out, int *n, const char *reason) {
+  sr_buf_printf(out, "%s\"%s\"", (*n)++ ? "," : "", reason);
+}
+
+static int ready_reasons(const sr_health_t *h, sr_buf_t *out) {
+  int n = 0;
+  if (!h->consuming)
+    add_reason(out, &n, "not consuming");
+  if (h->assigned == 0)
+    add_reason(out, &n, "no partitions assigned");
+  if (h->brokers_down)
+    add_reason(out, &n, "broker unreachable");
+  if (h->now_ms - h->ckpt_fresh_ms > h->ckpt_max_age_ms)
+    add_reason(out, &n, "last checkpoint older than 3 intervals");
+  if (h->now_ms - h->beat_ms > SR_TELEMETRY_STALE_MS)
+    add_reason(out, &n, "event loop stalled");
+  return n;
+}
+
+void sr_telemetry_health(const sr_health_t *h, bool ready,
+                         sr_http_response_t *res) {
+  res->content_type = "application/json";
+  if (!ready) {
+    bool ok = h->now_ms - h->beat_ms <= SR_TELEMETRY_STALE_MS;
+    res->status = ok ? 200 : 503;
+    sr_buf_printf(&res->body,
+                  ok ? "{\"status\":\"ok\"}\n" : "{\"status\":\"stalled\"}\n");
+    return;
+  }
+  sr_buf_t reasons = {0};
+  int n = ready_reasons(h, &reasons);
+  res->status = n ? 503 : 200;
+  if (n)
+    sr_buf_printf(&res->body, "{\"ready\":false,\"reasons\":[%.*s]}\n",
+                  (int)reasons.len, reasons.data ? (char *)reasons.data : "");
+  else
+    sr_buf_printf(&res->body, "{\"ready\":true}\n");
+  sr_buf_free(&reasons);
+}

@@ -1,0 +1,89 @@
+/* What the daemon tells its operators: the Prometheus registry behind
+ * /metrics, the per-user state behind the refresh latency and the
+ * prequential hit rate, and the answers of /healthz and /readyz.
+ *
+ * Counters that other modules already keep (rejections, deliveries, model
+ * size) are copied in when a scrape renders; what nobody else tracks
+ * (events per topic, latencies, hits) is recorded as it happens. Per user
+ * row it keeps the receipt time of the oldest event not yet in a published
+ * list, that of the list in flight, and hashes of the last published list's
+ * item ids (at most recommend.n), dropped when the row's user changes
+ * (eviction). The model is borrowed. Loop thread only. */
+#ifndef SR_TELEMETRY_H
+#define SR_TELEMETRY_H
+
+#include "daemon/http.h"
+#include "kafka/source.h"
+#include "streamrec/model.h"
+
+#include <stdbool.h>
+
+typedef struct sr_telemetry sr_telemetry_t;
+
+/* Counts kept elsewhere, copied into the registry on each scrape. */
+typedef struct sr_telemetry_totals {
+  uint64_t rejected[SR_REASON__COUNT];
+  uint64_t lists_delivered;
+  uint64_t publish_errors;
+  uint64_t dead_letters;
+} sr_telemetry_totals_t;
+
+/* What readiness and liveness are judged from; times are monotonic ms. */
+typedef struct sr_health {
+  uint64_t now_ms;
+  uint64_t beat_ms;         /* last heartbeat of the loop */
+  bool consuming;           /* running and subscribed, not stopping */
+  size_t assigned;          /* partitions assigned */
+  bool brokers_down;        /* the consumer sees no broker */
+  uint64_t ckpt_max_age_ms; /* 3 checkpoint intervals */
+  uint64_t ckpt_fresh_ms;   /* last checkpoint written (or found unneeded),
+                               or the start */
+} sr_health_t;
+
+/* Longest a heartbeat may be late before /healthz reports failure. */
+#define SR_TELEMETRY_STALE_MS 5000
+
+/* Creates the registry with every metric (rejection reasons at 0). list_n
+ * bounds the items remembered per user. Returns NULL when out of memory. */
+sr_telemetry_t *sr_telemetry_new(const sr_model_t *mdl, uint32_t list_n);
+
+/* Frees everything. Accepts NULL. */
+void sr_telemetry_free(sr_telemetry_t *tel);
+
+/* One input message of topic was taken (valid or not). */
+void sr_telemetry_consumed(sr_telemetry_t *tel, const char *topic);
+
+/* A valid event is about to be learned: scores it against the list last
+ * published for its user, if any. */
+void sr_telemetry_event(sr_telemetry_t *tel, const sr_event_t *ev);
+
+/* The event was learned for user_row: starts its latency clock unless an
+ * older event of the user is still waiting for a list. */
+void sr_telemetry_learned(sr_telemetry_t *tel, uint32_t user_row);
+
+/* A list for user_row with items was queued: remembers the items and hands
+ * the latency clock to the list in flight. */
+void sr_telemetry_listed(sr_telemetry_t *tel, uint32_t user_row,
+                         const sr_scored_t *items, size_t n);
+
+/* The broker acknowledged a list for user_row: observes the latency. */
+void sr_telemetry_delivered(sr_telemetry_t *tel, uint32_t user_row);
+
+/* A checkpoint finished: its duration, and on success the wall time. */
+void sr_telemetry_checkpoint(sr_telemetry_t *tel, bool ok, double duration_s);
+
+/* The loop was busy for seconds in one iteration. */
+void sr_telemetry_loop_busy(sr_telemetry_t *tel, double seconds);
+
+/* Answers GET /metrics: copies totals, model gauges and src's lag (src may
+ * be NULL) into the registry and renders it. */
+void sr_telemetry_metrics(sr_telemetry_t *tel,
+                          const sr_telemetry_totals_t *totals, sr_src_t *src,
+                          sr_http_response_t *res);
+
+/* Answers /healthz (ready false) or /readyz (ready true) with 200 or 503
+ * and a JSON body naming the reasons. */
+void sr_telemetry_health(const sr_health_t *h, bool ready,
+                         sr_http_response_t *res);
+
+#endif
