@@ -52,8 +52,9 @@ sum_of() {
     "$SR_TMP/metrics.txt"
 }
 
+# consumed_all [COUNT]: every message (default N + M) was consumed.
 consumed_all() {
-  scrape && [ "$(sum_of streamrec_events_consumed_total)" == $((N + M)) ]
+  scrape && [ "$(sum_of streamrec_events_consumed_total)" == "${1:-$((N + M))}" ]
 }
 
 lag_zero() {
@@ -121,8 +122,15 @@ done
 [ "$(metric streamrec_model_users)" -gt 0 ] || fail "model_users is 0"
 [ "$(metric streamrec_refresh_latency_seconds_count)" -gt 0 ] ||
   fail "no refresh latency observed"
-[ "$(metric streamrec_prequential_evaluated_total)" -gt 0 ] ||
-  fail "no prequential evaluation"
+# The live quality signal needs events that arrive after their user's list
+# was published: send the stream again now that lists are out.
+assert_exit 0 "produce again" "$SR_BIN" produce "$SR_TMP/good.jsonl" \
+  --topic events --brokers "$BROKERS"
+prequential_seen() {
+  scrape && [ "$(metric streamrec_prequential_evaluated_total)" -gt 0 ]
+}
+wait_for 30 prequential_seen
+wait_for 30 consumed_all $((2 * N + M))
 grep -q '^# TYPE streamrec_checkpoint_duration_seconds histogram' \
   "$SR_TMP/metrics.txt" || fail "checkpoint duration histogram missing"
 wait_for 10 eval '[ "$(curl -sf "http://$ADDR/metrics" |
@@ -140,7 +148,7 @@ assert_eq "$(http_status -H "X-Big: $big" "http://$ADDR/metrics")" 413 \
   "20 KB header"
 assert_eq "$(http_status "http://$ADDR/nope")" 404 "unknown path"
 scrape || fail "/metrics after bad requests"
-assert_eq "$(sum_of streamrec_events_consumed_total)" $((N + M)) \
+assert_eq "$(sum_of streamrec_events_consumed_total)" $((2 * N + M)) \
   "consumed after bad requests"
 
 # A second daemon on the same port stops at once, naming the option.
