@@ -21,7 +21,7 @@ typedef enum sr_err {
   SR_ERR_CORRUPT = -8,   /* structure inconsistent */
   SR_ERR_DIMS = -9,      /* dims or mode contradict the configuration */
   SR_ERR_NOT_FOUND = -10,
-  SR_ERR_DECODE = -11,   /* undecodable input */
+  SR_ERR_DECODE = -11, /* undecodable input */
 } sr_err_t;
 
 /* Static, human-readable name of err. */
@@ -76,7 +76,10 @@ typedef enum sr_reason {
 const char *sr_reason_name(sr_reason_t reason);
 
 /* Where a list came from. */
-typedef enum sr_source { SR_SOURCE_PERSONAL = 0, SR_SOURCE_POPULAR = 1 } sr_source_t;
+typedef enum sr_source {
+  SR_SOURCE_PERSONAL = 0,
+  SR_SOURCE_POPULAR = 1
+} sr_source_t;
 
 /* Growable byte buffer. Zero-initialise, append, free with sr_buf_free. */
 typedef struct sr_buf {

@@ -53,8 +53,8 @@ static void usage(FILE *out) {
 
 static sr_file_fmt_t guess_format(const char *path) {
   const char *dot = strrchr(path, '.');
-  if (dot && (!strcmp(dot, ".dat") || !strcmp(dot, ".tsv") ||
-              !strcmp(dot, ".csv")))
+  if (dot &&
+      (!strcmp(dot, ".dat") || !strcmp(dot, ".tsv") || !strcmp(dot, ".csv")))
     return SR_FILE_TSV;
   if (dot && (!strcmp(dot, ".pb") || !strcmp(dot, ".proto")))
     return SR_FILE_PROTO;
@@ -194,8 +194,8 @@ static int stable_sort(event_vec_t *vec) {
       size_t hi = lo + 2 * width < vec->len ? lo + 2 * width : vec->len;
       size_t i = lo, j = mid, k = lo;
       while (i < mid && j < hi)
-        tmp[k++] = cmp_ts(&vec->ev[j], &vec->ev[i]) < 0 ? vec->ev[j++]
-                                                         : vec->ev[i++];
+        tmp[k++] =
+            cmp_ts(&vec->ev[j], &vec->ev[i]) < 0 ? vec->ev[j++] : vec->ev[i++];
       while (i < mid)
         tmp[k++] = vec->ev[i++];
       while (j < hi)

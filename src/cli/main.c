@@ -1,9 +1,9 @@
 /* streamrec: a streaming online recommender for Kafka. */
 #include "cli/cli.h"
 
+#include <cblas.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <cblas.h>
 #include <string.h>
 
 typedef struct command {
@@ -13,7 +13,8 @@ typedef struct command {
 } command_t;
 
 static const command_t commands[] = {
-    {"run", sr_cmd_run, "consume events, learn, publish top-N lists, checkpoint"},
+    {"run", sr_cmd_run,
+     "consume events, learn, publish top-N lists, checkpoint"},
     {"eval", sr_cmd_eval, "prequential (test-then-train) evaluation on a file"},
     {"gen", sr_cmd_gen, "write a seeded synthetic event stream"},
     {"inspect", sr_cmd_inspect, "verify a checkpoint and print what it holds"},

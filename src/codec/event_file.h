@@ -10,7 +10,8 @@
 
 typedef enum sr_file_fmt {
   SR_FILE_JSONL = 0,
-  SR_FILE_PROTO = 1, /* each Event preceded by its length as a base-128 varint */
+  SR_FILE_PROTO =
+      1, /* each Event preceded by its length as a base-128 varint */
   SR_FILE_TSV = 2,
 } sr_file_fmt_t;
 

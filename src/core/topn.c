@@ -48,8 +48,8 @@ score_one_avx2(const float *u, const float *v, uint32_t stride, uint32_t rows,
     /* Transpose-add the four accumulators into four sums. */
     __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
     __m256 h = _mm256_hadd_ps(h01, h23);
-    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(h),
-                            _mm256_extractf128_ps(h, 1));
+    __m128 sum =
+        _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
     if (bias)
       sum = _mm_add_ps(sum, _mm_loadu_ps(bias + i));
     _mm_storeu_ps(scores + i, sum);
@@ -85,8 +85,8 @@ void sr_topn_score(const float *users, uint32_t n_users,
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users,
               (int)items->rows, (int)items->dims, 1.0f, users,
-              (int)items->stride, items->data, (int)items->stride, 0.0f,
-              scores, (int)items->rows);
+              (int)items->stride, items->data, (int)items->stride, 0.0f, scores,
+              (int)items->rows);
 }
 
 /* a ranks below b: lower score, or equal score and higher item. */

@@ -23,63 +23,118 @@ typedef struct option {
 
 #define OFF(field) offsetof(sr_config_t, field)
 #define SZ(field) sizeof(((sr_config_t *)0)->field)
-#define U32(n, f, d, lo, hi, h) {n, T_U32, OFF(f), 0, d, lo, hi, NULL, h}
-#define I64(n, f, d, lo, hi, h) {n, T_I64, OFF(f), 0, d, lo, hi, NULL, h}
-#define F32(n, f, d, lo, hi, h) {n, T_F32, OFF(f), 0, d, lo, hi, NULL, h}
-#define F64(n, f, d, lo, hi, h) {n, T_F64, OFF(f), 0, d, lo, hi, NULL, h}
-#define STR(n, f, d, h) {n, T_STR, OFF(f), SZ(f), d, 0, 0, NULL, h}
-#define ENUM(n, f, d, c, h) {n, T_ENUM, OFF(f), 0, d, 0, 0, c, h}
-#define CHOICE(n, f, d, c, h) {n, T_STR, OFF(f), SZ(f), d, 0, 0, c, h}
+#define U32(n, f, d, lo, hi, h)                                                \
+  { n, T_U32, OFF(f), 0, d, lo, hi, NULL, h }
+#define I64(n, f, d, lo, hi, h)                                                \
+  { n, T_I64, OFF(f), 0, d, lo, hi, NULL, h }
+#define F32(n, f, d, lo, hi, h)                                                \
+  { n, T_F32, OFF(f), 0, d, lo, hi, NULL, h }
+#define F64(n, f, d, lo, hi, h)                                                \
+  { n, T_F64, OFF(f), 0, d, lo, hi, NULL, h }
+#define STR(n, f, d, h)                                                        \
+  { n, T_STR, OFF(f), SZ(f), d, 0, 0, NULL, h }
+#define ENUM(n, f, d, c, h)                                                    \
+  { n, T_ENUM, OFF(f), 0, d, 0, 0, c, h }
+#define CHOICE(n, f, d, c, h)                                                  \
+  { n, T_STR, OFF(f), SZ(f), d, 0, 0, c, h }
 
 static const option_t options[] = {
-    U32("model.dims", model.dims, "32", 1, 1024, "latent factors per user and item"),
+    U32("model.dims", model.dims, "32", 1, 1024,
+        "latent factors per user and item"),
     ENUM("model.mode", model.mode, "implicit", "implicit|explicit",
          "implicit: ISGD on all events; explicit: biased MF on RATING values"),
     F32("model.learn_rate", model.learn_rate, "0.3", 1e-6, 10, "SGD step size"),
     F32("model.reg", model.reg, "0.01", 0, 10, "L2 regularisation of factors"),
-    F32("model.init_std", model.init_std, "0.1", 0, 10, "spread of new rows' random factors"),
-    U32("model.negatives", model.negatives, "4", 0, 64, "negatives sampled from recent traffic per positive event"),
-    F32("model.neg_weight", model.neg_weight, "1", 0, 100, "weight of a sampled negative"),
-    F32("model.weight.view", model.weights[SR_EV_VIEW], "0.5", 0, 100, "weight of a VIEW event"),
-    F32("model.weight.click", model.weights[SR_EV_CLICK], "1", 0, 100, "weight of a CLICK event"),
-    F32("model.weight.add_to_cart", model.weights[SR_EV_ADD_TO_CART], "2", 0, 100, "weight of an ADD_TO_CART event"),
-    F32("model.weight.purchase", model.weights[SR_EV_PURCHASE], "3", 0, 100, "weight of a PURCHASE event"),
-    F32("model.weight.like", model.weights[SR_EV_LIKE], "2", 0, 100, "weight of a LIKE event"),
-    F32("model.weight.dislike", model.weights[SR_EV_DISLIKE], "1", 0, 100, "weight of a DISLIKE (trained towards 0)"),
-    F32("model.weight.rating", model.weights[SR_EV_RATING], "1", 0, 100, "weight of a RATING event in implicit mode"),
-    F32("model.bias_learn_rate", model.bias_learn_rate, "0.01", 0, 10, "explicit mode: step size of biases"),
-    F32("model.bias_reg", model.bias_reg, "0.01", 0, 10, "explicit mode: L2 of biases"),
-    F32("model.pop_blend", model.pop_blend, "0.2", 0, 100, "weight of log decayed popularity added to personal scores"),
-    F32("model.pop_half_life", model.pop_half_life, "1000", 0, 1e12, "events after which a popularity count halves (0: never)"),
-    U32("model.recent_size", model.recent_size, "1000", 1, 100000000, "recent item events negatives are drawn from"),
-    U32("model.seen_size", model.seen_size, "256", 0, 1000000, "items per user excluded from its list (0: all)"),
-    U32("model.min_user_events", model.min_user_events, "1", 0, 1000000, "users with fewer events get the popularity list"),
-    I64("model.seed", model.seed, "42", 0, 9.2e18, "RNG seed: initial factors and negative sampling"),
-    U32("model.max_users", model.max_users, "0", 0, 4294967295.0, "users kept; a new user beyond evicts the least recently active (0: unbounded)"),
-    U32("model.max_items", model.max_items, "0", 0, 4294967295.0, "items kept; a new item beyond evicts the least recently active (0: unbounded)"),
-    U32("model.idle_ttl_s", model.idle_ttl_s, "0", 0, 4294967295.0, "users and items idle this long in event time are evicted (0: never)"),
+    F32("model.init_std", model.init_std, "0.1", 0, 10,
+        "spread of new rows' random factors"),
+    U32("model.negatives", model.negatives, "4", 0, 64,
+        "negatives sampled from recent traffic per positive event"),
+    F32("model.neg_weight", model.neg_weight, "1", 0, 100,
+        "weight of a sampled negative"),
+    F32("model.weight.view", model.weights[SR_EV_VIEW], "0.5", 0, 100,
+        "weight of a VIEW event"),
+    F32("model.weight.click", model.weights[SR_EV_CLICK], "1", 0, 100,
+        "weight of a CLICK event"),
+    F32("model.weight.add_to_cart", model.weights[SR_EV_ADD_TO_CART], "2", 0,
+        100, "weight of an ADD_TO_CART event"),
+    F32("model.weight.purchase", model.weights[SR_EV_PURCHASE], "3", 0, 100,
+        "weight of a PURCHASE event"),
+    F32("model.weight.like", model.weights[SR_EV_LIKE], "2", 0, 100,
+        "weight of a LIKE event"),
+    F32("model.weight.dislike", model.weights[SR_EV_DISLIKE], "1", 0, 100,
+        "weight of a DISLIKE (trained towards 0)"),
+    F32("model.weight.rating", model.weights[SR_EV_RATING], "1", 0, 100,
+        "weight of a RATING event in implicit mode"),
+    F32("model.bias_learn_rate", model.bias_learn_rate, "0.01", 0, 10,
+        "explicit mode: step size of biases"),
+    F32("model.bias_reg", model.bias_reg, "0.01", 0, 10,
+        "explicit mode: L2 of biases"),
+    F32("model.pop_blend", model.pop_blend, "0.2", 0, 100,
+        "weight of log decayed popularity added to personal scores"),
+    F32("model.pop_half_life", model.pop_half_life, "1000", 0, 1e12,
+        "events after which a popularity count halves (0: never)"),
+    U32("model.recent_size", model.recent_size, "1000", 1, 100000000,
+        "recent item events negatives are drawn from"),
+    U32("model.seen_size", model.seen_size, "256", 0, 1000000,
+        "items per user excluded from its list (0: all)"),
+    U32("model.min_user_events", model.min_user_events, "1", 0, 1000000,
+        "users with fewer events get the popularity list"),
+    I64("model.seed", model.seed, "42", 0, 9.2e18,
+        "RNG seed: initial factors and negative sampling"),
+    U32("model.max_users", model.max_users, "0", 0, 4294967295.0,
+        "users kept; a new user beyond evicts the least recently active (0: "
+        "unbounded)"),
+    U32("model.max_items", model.max_items, "0", 0, 4294967295.0,
+        "items kept; a new item beyond evicts the least recently active (0: "
+        "unbounded)"),
+    U32("model.idle_ttl_s", model.idle_ttl_s, "0", 0, 4294967295.0,
+        "users and items idle this long in event time are evicted (0: never)"),
     U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
-    U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000, "a refresh runs at most this long after a user turns dirty"),
-    U32("recommend.batch_max", recommend.batch_max, "256", 1, 100000, "a refresh runs once this many users are dirty"),
-    U32("recommend.min_interval_ms", recommend.min_interval_ms, "100", 0, 3600000, "a user's list refreshes at most this often (trailing refresh after a burst)"),
-    STR("kafka.brokers", kafka.brokers, "embedded", "bootstrap servers, or 'embedded' for the in-process broker on 127.0.0.1"),
+    U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000,
+        "a refresh runs at most this long after a user turns dirty"),
+    U32("recommend.batch_max", recommend.batch_max, "256", 1, 100000,
+        "a refresh runs once this many users are dirty"),
+    U32("recommend.min_interval_ms", recommend.min_interval_ms, "100", 0,
+        3600000,
+        "a user's list refreshes at most this often (trailing refresh after a "
+        "burst)"),
+    STR("kafka.brokers", kafka.brokers, "embedded",
+        "bootstrap servers, or 'embedded' for the in-process broker on "
+        "127.0.0.1"),
     STR("kafka.group_id", kafka.group_id, "streamrec", "consumer group"),
-    STR("kafka.input_topics", kafka.input_topics, "events", "comma-separated input topics"),
-    STR("kafka.output_topic", kafka.output_topic, "recs", "topic the lists are published to, keyed by user id"),
-    STR("kafka.dead_letter_topic", kafka.dead_letter_topic, "", "topic rejected messages are copied to (empty: off)"),
-    CHOICE("kafka.input_format", kafka.input_format, "auto", "auto|proto|json", "input encoding; auto: '{' starts JSON"),
-    CHOICE("kafka.output_format", kafka.output_format, "proto", "proto|json", "encoding of published lists"),
-    U32("kafka.partitions", kafka.partitions, "1", 1, 1024, "partitions of topics the embedded broker creates"),
-    U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000, "producer queue length at which consumption pauses"),
-    STR("checkpoint.dir", checkpoint.dir, "./streamrec-state", "directory of checkpoint files"),
-    F64("checkpoint.interval_s", checkpoint.interval_s, "60", 0.05, 86400, "seconds between checkpoints"),
-    U32("checkpoint.keep", checkpoint.keep, "3", 1, 1000, "checkpoints kept on disk"),
-    U32("input.max_message_bytes", input.max_message_bytes, "1048576", 64, 1073741824, "larger input messages are rejected"),
-    U32("input.max_id_len", input.max_id_len, "256", 1, 256, "longer user or item ids are rejected"),
-    I64("input.max_future_skew_ms", input.max_future_skew_ms, "86400000", 0, 9.2e18, "events stamped further ahead of the clock are rejected (0: off)"),
-    STR("metrics.listen", metrics.listen, "127.0.0.1:9464", "HOST:PORT of /metrics and /healthz, or 'off'"),
-    CHOICE("log.level", log.level, "info", "debug|info|warn|error", "lowest level logged"),
-    CHOICE("log.format", log.format, "logfmt", "logfmt|json", "log line format"),
+    STR("kafka.input_topics", kafka.input_topics, "events",
+        "comma-separated input topics"),
+    STR("kafka.output_topic", kafka.output_topic, "recs",
+        "topic the lists are published to, keyed by user id"),
+    STR("kafka.dead_letter_topic", kafka.dead_letter_topic, "",
+        "topic rejected messages are copied to (empty: off)"),
+    CHOICE("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
+           "input encoding; auto: '{' starts JSON"),
+    CHOICE("kafka.output_format", kafka.output_format, "proto", "proto|json",
+           "encoding of published lists"),
+    U32("kafka.partitions", kafka.partitions, "1", 1, 1024,
+        "partitions of topics the embedded broker creates"),
+    U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000,
+        "producer queue length at which consumption pauses"),
+    STR("checkpoint.dir", checkpoint.dir, "./streamrec-state",
+        "directory of checkpoint files"),
+    F64("checkpoint.interval_s", checkpoint.interval_s, "60", 0.05, 86400,
+        "seconds between checkpoints"),
+    U32("checkpoint.keep", checkpoint.keep, "3", 1, 1000,
+        "checkpoints kept on disk"),
+    U32("input.max_message_bytes", input.max_message_bytes, "1048576", 64,
+        1073741824, "larger input messages are rejected"),
+    U32("input.max_id_len", input.max_id_len, "256", 1, 256,
+        "longer user or item ids are rejected"),
+    I64("input.max_future_skew_ms", input.max_future_skew_ms, "86400000", 0,
+        9.2e18,
+        "events stamped further ahead of the clock are rejected (0: off)"),
+    STR("metrics.listen", metrics.listen, "127.0.0.1:9464",
+        "HOST:PORT of /metrics and /healthz, or 'off'"),
+    CHOICE("log.level", log.level, "info", "debug|info|warn|error",
+           "lowest level logged"),
+    CHOICE("log.format", log.format, "logfmt", "logfmt|json",
+           "log line format"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -115,8 +170,8 @@ static sr_err_t parse_number(const option_t *opt, const char *value,
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not a number",
                    opt->name, value);
   if ((opt->type == T_U32 || opt->type == T_I64) && v != floor(v))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: '%s' is not an integer", opt->name, value);
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not an integer",
+                   opt->name, value);
   if (v < opt->min || v > opt->max)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "%s: %s is out of range [%g, %g]", opt->name, value,
@@ -128,13 +183,11 @@ static sr_err_t parse_number(const option_t *opt, const char *value,
 static sr_err_t set_string(const option_t *opt, char *dst, const char *value,
                            char *errstr, size_t errlen) {
   if (opt->choices && choice_index(opt->choices, value) < 0)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: '%s' is not one of %s", opt->name, value,
-                   opt->choices);
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not one of %s",
+                   opt->name, value, opt->choices);
   if (strlen(value) >= opt->size)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: value longer than %zu bytes", opt->name,
-                   opt->size - 1);
+                   "%s: value longer than %zu bytes", opt->name, opt->size - 1);
   strcpy(dst, value);
   return SR_OK;
 }
@@ -287,8 +340,8 @@ sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
   json_error_t jerr;
   json_t *root = json_load_file(path, 0, &jerr);
   if (!root)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", path,
-                   jerr.line, jerr.text);
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", path, jerr.line,
+                   jerr.text);
   return apply_root(cfg, root, path, errstr, errlen);
 }
 
@@ -297,14 +350,14 @@ sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
   json_error_t jerr;
   json_t *root = json_loadb(text, len, 0, &jerr);
   if (!root)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", name,
-                   jerr.line, jerr.text);
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", name, jerr.line,
+                   jerr.text);
   return apply_root(cfg, root, name, errstr, errlen);
 }
 
 static const char *type_name(const option_t *opt) {
-  static const char *const names[] = {"uint", "int", "float", "float",
-                                      "string", "enum"};
+  static const char *const names[] = {"uint",  "int",    "float",
+                                      "float", "string", "enum"};
   return opt->choices ? opt->choices : names[opt->type];
 }
 
@@ -317,8 +370,9 @@ void sr_config_print_help(FILE *out, const char *prefix) {
             type_name(opt), opt->def);
   }
   if (!prefix || !strncmp("kafka.properties.", prefix, strlen(prefix)))
-    fprintf(out, "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
-                 "read from the environment\n",
+    fprintf(out,
+            "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
+            "read from the environment\n",
             "kafka.properties.NAME");
 }
 

@@ -21,8 +21,7 @@ sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
   sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS];
   memcpy(meta.rng_state, snap->rng_state, sizeof(meta.rng_state));
   for (size_t k = 0; k < snap->n_sections; k++)
-    secs[k] = (sr_ckpt_section_t){snap->sections[k].id,
-                                  snap->sections[k].data,
+    secs[k] = (sr_ckpt_section_t){snap->sections[k].id, snap->sections[k].data,
                                   snap->sections[k].len};
   return sr_ckpt_write(dir, &meta, secs, snap->n_sections, keep, path_out,
                        path_len, errstr, errlen);

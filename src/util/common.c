@@ -26,9 +26,14 @@ const char *sr_err_str(sr_err_t err) {
   return "unknown error";
 }
 
-static const char *const type_names[SR_EV__COUNT] = {
-    "EVENT_TYPE_UNSPECIFIED", "VIEW", "CLICK", "ADD_TO_CART",
-    "PURCHASE", "LIKE", "DISLIKE", "RATING"};
+static const char *const type_names[SR_EV__COUNT] = {"EVENT_TYPE_UNSPECIFIED",
+                                                     "VIEW",
+                                                     "CLICK",
+                                                     "ADD_TO_CART",
+                                                     "PURCHASE",
+                                                     "LIKE",
+                                                     "DISLIKE",
+                                                     "RATING"};
 
 const char *sr_event_type_name(sr_event_type_t type) {
   if ((int)type < 0 || type >= SR_EV__COUNT)
@@ -46,9 +51,14 @@ int sr_event_type_parse(const char *name, sr_event_type_t *type) {
   return -1;
 }
 
-static const char *const reason_names[SR_REASON__COUNT] = {
-    "ok", "decode_error", "empty_id", "id_too_long", "non_finite_value",
-    "unknown_event_type", "future_timestamp", "message_too_large"};
+static const char *const reason_names[SR_REASON__COUNT] = {"ok",
+                                                           "decode_error",
+                                                           "empty_id",
+                                                           "id_too_long",
+                                                           "non_finite_value",
+                                                           "unknown_event_type",
+                                                           "future_timestamp",
+                                                           "message_too_large"};
 
 const char *sr_reason_name(sr_reason_t reason) {
   if ((int)reason < 0 || reason >= SR_REASON__COUNT)

@@ -344,16 +344,11 @@ static void test_help_lists_every_option(void **state) {
   sr_config_print_help(out, NULL);
   sr_config_print_markdown(out);
   fclose(out);
-  static const char *const keys[] = {"model.dims",
-                                     "model.mode",
-                                     "model.weight.dislike",
-                                     "recommend.batch_ms",
-                                     "kafka.input_topics",
-                                     "checkpoint.keep",
-                                     "input.max_id_len",
-                                     "metrics.listen",
-                                     "log.level",
-                                     "kafka.properties.NAME"};
+  static const char *const keys[] = {
+      "model.dims",           "model.mode",         "model.weight.dislike",
+      "recommend.batch_ms",   "kafka.input_topics", "checkpoint.keep",
+      "input.max_id_len",     "metrics.listen",     "log.level",
+      "kafka.properties.NAME"};
   for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
     if (!strstr(text, keys[k]))
       fail_msg("option reference lacks %s", keys[k]);
