@@ -3,6 +3,9 @@
 #ifndef SR_CLI_H
 #define SR_CLI_H
 
+#include <getopt.h>
+#include <stdio.h>
+
 enum {
   SR_EXIT_OK = 0,    /* success */
   SR_EXIT_FAIL = 1,  /* the work failed */
@@ -17,6 +20,24 @@ int sr_cmd_broker(int argc, char **argv);
 int sr_cmd_produce(int argc, char **argv);
 int sr_cmd_tail(int argc, char **argv);
 int sr_cmd_config(int argc, char **argv);
+
+/* Called by sr_cli_getopt for each option c (with optarg set); returns 0,
+ * or -1 after reporting a bad value. */
+typedef int(sr_cli_opt_cb)(int c, void *opts);
+
+/* Runs getopt_long over argv for command cmd: --help/-h prints usage to
+ * stdout and returns 1; a missing value or unknown option is reported and
+ * returns -1 (as does a -1 from on_opt); else 0 with optind at the operands.
+ * shortopts must start with ':' and contain 'h'. */
+int sr_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                  const struct option *longopts, sr_cli_opt_cb *on_opt,
+                  void (*usage)(FILE *out), void *opts);
+
+/* Resolves the bootstrap servers of an operator command: the --brokers
+ * value, else $STREAMREC_BROKERS. 'embedded' is refused, since that broker
+ * lives inside another process. Returns the address, or NULL after
+ * reporting. */
+const char *sr_cli_brokers(const char *cmd, const char *brokers);
 
 /* Prints "streamrec <cmd>: <message>" to stderr. */
 void sr_cli_err(const char *cmd, const char *fmt, ...)

@@ -149,22 +149,18 @@ static int finish_opts(int argc, char **argv, produce_opts_t *opts) {
     sr_cli_err(CMD, "missing --topic");
     return -1;
   }
-  if (!opts->brokers || !opts->brokers[0])
-    opts->brokers = getenv("STREAMREC_BROKERS");
-  if (!opts->brokers || !opts->brokers[0]) {
-    sr_cli_err(CMD, "no brokers: pass --brokers HOST:PORT or set "
-                    "STREAMREC_BROKERS");
+  opts->brokers = sr_cli_brokers(CMD, opts->brokers);
+  if (!opts->brokers)
     return -1;
-  }
-  if (!strcmp(opts->brokers, "embedded")) {
-    sr_cli_err(CMD, "--brokers: 'embedded' lives inside another process; "
-                    "start 'streamrec broker' and pass the address it prints");
-    return -1;
-  }
   return 0;
 }
 
 /* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
+/* sr_cli_getopt's callback. */
+static int on_option(int c, void *opts) {
+  return parse_option(c, opts);
+}
+
 static int parse_args(int argc, char **argv, produce_opts_t *opts) {
   static const struct option longopts[] = {
       {"topic", required_argument, NULL, 't'},
@@ -176,25 +172,10 @@ static int parse_args(int argc, char **argv, produce_opts_t *opts) {
       {"stamp-now", no_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  int c;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":hX:", longopts, NULL)) != -1) {
-    if (c == 'h') {
-      usage(stdout);
-      return -1;
-    }
-    if (c == ':') {
-      sr_cli_err(CMD, "%s needs a value", argv[optind - 1]);
-      return SR_EXIT_USAGE;
-    }
-    if (c == '?') {
-      sr_cli_err(CMD, "unknown option '%s' (see --help)", argv[optind - 1]);
-      return SR_EXIT_USAGE;
-    }
-    if (parse_option(c, opts) != 0)
-      return SR_EXIT_USAGE;
-  }
+  int rc =
+      sr_cli_getopt(CMD, argc, argv, ":hX:", longopts, on_option, usage, opts);
+  if (rc != 0)
+    return rc > 0 ? -1 : SR_EXIT_USAGE;
   return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;
 }
 
