@@ -22,10 +22,22 @@ sr_cleanup() {
 }
 trap sr_cleanup EXIT
 
-# fail MESSAGE: report and end the test.
+# fail MESSAGE: print the logs the test left, report and end the test.
 fail() {
+  sr_dump_logs
   echo "FAIL: $*" >&2
   exit 1
+}
+
+# require_tools TOOL...: ends the test as skipped when a tool is missing.
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "SKIP: $tool missing"
+      exit 0
+    fi
+  done
 }
 
 # assert_eq ACTUAL EXPECTED WHAT

@@ -9,11 +9,6 @@
 SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-fail() {
-  sr_dump_logs
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
 for tool in kcat jq python3; do
   if ! command -v "$tool" >/dev/null; then

@@ -9,18 +9,8 @@
 SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-fail() {
-  sr_dump_logs
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
-for tool in kcat jq; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool missing"
-    exit 0
-  fi
-done
+require_tools kcat jq
 
 N=20000
 KILLS=3

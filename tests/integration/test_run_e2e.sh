@@ -8,18 +8,8 @@
 SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-fail() {
-  sr_dump_logs
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
-for tool in kcat jq; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool missing"
-    exit 0
-  fi
-done
+require_tools kcat jq
 
 assert_exit 0 "run --help" "$SR_BIN" run --help
 assert_contains "$(cat "$SR_TMP/out")" "usage: streamrec run" "run --help"
