@@ -111,7 +111,9 @@ static int parse_rate(const char *arg, long *rate) {
   return 0;
 }
 
-static int parse_option(int c, produce_opts_t *opts) {
+/* sr_cli_getopt's callback: one option into the produce_opts_t. */
+static int parse_option(int c, void *arg) {
+  produce_opts_t *opts = arg;
   switch (c) {
   case 't': opts->topic = optarg; return 0;
   case 'b': opts->brokers = optarg; return 0;
@@ -156,11 +158,6 @@ static int finish_opts(int argc, char **argv, produce_opts_t *opts) {
 }
 
 /* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
-/* sr_cli_getopt's callback. */
-static int on_option(int c, void *opts) {
-  return parse_option(c, opts);
-}
-
 static int parse_args(int argc, char **argv, produce_opts_t *opts) {
   static const struct option longopts[] = {
       {"topic", required_argument, NULL, 't'},
@@ -172,8 +169,8 @@ static int parse_args(int argc, char **argv, produce_opts_t *opts) {
       {"stamp-now", no_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  int rc =
-      sr_cli_getopt(CMD, argc, argv, ":hX:", longopts, on_option, usage, opts);
+  int rc = sr_cli_getopt(CMD, argc, argv, ":hX:", longopts, parse_option, usage,
+                         opts);
   if (rc != 0)
     return rc > 0 ? -1 : SR_EXIT_USAGE;
   return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;

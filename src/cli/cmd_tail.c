@@ -97,7 +97,9 @@ static int parse_from(const char *arg, bool *from_beginning) {
   return 0;
 }
 
-static int parse_option(int c, tail_opts_t *opts) {
+/* sr_cli_getopt's callback: one option into the tail_opts_t. */
+static int parse_option(int c, void *arg) {
+  tail_opts_t *opts = arg;
   switch (c) {
   case 't': opts->topic = optarg; return 0;
   case 'u': opts->user = optarg; return 0;
@@ -130,11 +132,6 @@ static int finish_opts(int argc, char **argv, tail_opts_t *opts) {
 }
 
 /* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
-/* sr_cli_getopt's callback. */
-static int on_option(int c, void *opts) {
-  return parse_option(c, opts);
-}
-
 static int parse_args(int argc, char **argv, tail_opts_t *opts) {
   static const struct option longopts[] = {
       {"topic", required_argument, NULL, 't'},
@@ -145,8 +142,8 @@ static int parse_args(int argc, char **argv, tail_opts_t *opts) {
       {"group", required_argument, NULL, 'g'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  int rc =
-      sr_cli_getopt(CMD, argc, argv, ":heX:", longopts, on_option, usage, opts);
+  int rc = sr_cli_getopt(CMD, argc, argv, ":heX:", longopts, parse_option,
+                         usage, opts);
   if (rc != 0)
     return rc > 0 ? -1 : SR_EXIT_USAGE;
   return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;
