@@ -469,18 +469,23 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
 }
 
 /* Lists for up to CHUNK warm users, scored by one sgemm. */
-static void recommend_warm(sr_model_t *mdl, const uint32_t *rows, size_t nrows,
-                           size_t n, sr_scored_t *out, size_t *counts) {
+/* Lists for up to CHUNK warm users, scored by one sgemm: user_rows[at[r]]
+ * gets its list at out + at[r] * n and its length in counts[at[r]]. */
+static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
+                           const size_t *at, size_t nrows, size_t n,
+                           sr_scored_t *out, size_t *counts) {
   uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ufac.stride;
   for (size_t r = 0; r < nrows; r++)
-    memcpy(mdl->batch + r * stride, sr_factors_row(&mdl->ufac, rows[r]),
+    memcpy(mdl->batch + r * stride,
+           sr_factors_row(&mdl->ufac, user_rows[at[r]]),
            stride * sizeof(float));
   sr_topn_score(mdl->batch, (uint32_t)nrows, &mdl->ifac, mdl->scores);
   for (size_t r = 0; r < nrows; r++) {
     float *scores = mdl->scores + r * items;
-    exclude_seen(mdl, rows[r], scores);
-    counts[r] = sr_topn_select(scores, mdl->bias, items, n, out + r * n);
-    shift_scores(mdl, out + r * n, counts[r], 0);
+    sr_scored_t *list = out + at[r] * n;
+    exclude_seen(mdl, user_rows[at[r]], scores);
+    counts[at[r]] = sr_topn_select(scores, mdl->bias, items, n, list);
+    shift_scores(mdl, list, counts[at[r]], 0);
   }
 }
 
@@ -496,9 +501,7 @@ static void recommend_cold(sr_model_t *mdl, uint32_t user, size_t n,
 sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t n_users, size_t n, sr_scored_t *out,
                             size_t *counts, sr_source_t *sources) {
-  uint32_t warm[CHUNK];
   size_t warm_at[CHUNK], nwarm = 0;
-  sr_scored_t *tmp = NULL;
   if (ensure_scratch(mdl) != 0)
     return SR_ERR_NOMEM;
   for (size_t k = 0; k < n_users; k++) {
@@ -507,26 +510,13 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
       sources[k] = cold ? SR_SOURCE_POPULAR : SR_SOURCE_PERSONAL;
     if (cold)
       recommend_cold(mdl, user_rows[k], n, out + k * n, &counts[k]);
-  }
-  tmp = malloc(CHUNK * n * sizeof(*tmp) + 1);
-  if (!tmp)
-    return SR_ERR_NOMEM;
-  for (size_t k = 0; k < n_users; k++) {
-    if (!is_cold(mdl, user_rows[k])) {
-      warm_at[nwarm] = k;
-      warm[nwarm++] = user_rows[k];
-    }
+    else
+      warm_at[nwarm++] = k;
     if (nwarm == CHUNK || (k + 1 == n_users && nwarm)) {
-      size_t cnt[CHUNK];
-      recommend_warm(mdl, warm, nwarm, n, tmp, cnt);
-      for (size_t r = 0; r < nwarm; r++) {
-        memcpy(out + warm_at[r] * n, tmp + r * n, cnt[r] * sizeof(*tmp));
-        counts[warm_at[r]] = cnt[r];
-      }
+      recommend_warm(mdl, user_rows, warm_at, nwarm, n, out, counts);
       nwarm = 0;
     }
   }
-  free(tmp);
   return SR_OK;
 }
 
