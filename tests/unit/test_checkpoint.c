@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 /* Larger than the writer's 8 MiB chunk and not a multiple of 64. */
 #define BIG_LEN ((9u << 20) + 5)
 
@@ -30,28 +32,6 @@ typedef struct fixture {
   unsigned char mid[100];
   sr_ckpt_section_t secs[4];
 } fixture_t;
-
-static void remove_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *de;
-    char sub[PATH_MAX];
-    while (d && (de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-      remove_tree(sub);
-    }
-    if (d)
-      closedir(d);
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-}
 
 static void set_offset(sr_ckpt_offset_t *o, const char *topic, int32_t part,
                        int64_t off) {

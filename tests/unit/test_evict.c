@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 /* A Tuesday in 2001 and one in 2096: eviction must not care which. */
 #define PAST_MS 1000000000000LL
 #define FUTURE_MS 4000000000000LL
@@ -384,30 +386,6 @@ static void test_free_item_rows_are_never_listed(void **state) {
   sr_model_free(mdl);
 }
 
-/* The synthetic stream into memory. */
-static sr_event_t *synth_events(uint32_t users, uint32_t items, size_t n,
-                                uint64_t seed) {
-  sr_synth_conf_t sc;
-  sr_synth_conf_init(&sc);
-  sc.users = users;
-  sc.items = items;
-  sc.events = n;
-  sc.seed = seed;
-  sr_synth_t *syn = sr_synth_new(&sc);
-  sr_event_t *evs = malloc(n * sizeof *evs);
-  assert_true(syn && evs);
-  for (size_t k = 0; k < n; k++)
-    assert_int_equal(sr_synth_next(syn, &evs[k]), 1);
-  sr_synth_free(syn);
-  return evs;
-}
-
-static void learn_all(sr_model_t *mdl, const sr_event_t *evs, size_t from,
-                      size_t to) {
-  for (size_t k = from; k < to; k++)
-    assert_int_equal(sr_model_learn(mdl, &evs[k], NULL), SR_OK);
-}
-
 /* Digest of the sections that say what a model learnt and holds: all but the
  * recency lists, which a model without limits does not keep. */
 static uint64_t learnt_digest(const sr_model_t *mdl) {
@@ -544,21 +522,6 @@ static void test_recovery_with_evictions_is_exact(void **state) {
   conf.mode = SR_MODE_EXPLICIT;
   conf.learn_rate = 0.05f;
   check_recovery(&conf, 4);
-}
-
-static void remove_tree(const char *path) {
-  DIR *d = opendir(path);
-  struct dirent *de;
-  char sub[PATH_MAX];
-  while (d && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-    unlink(sub);
-  }
-  if (d)
-    closedir(d);
-  rmdir(path);
 }
 
 /* As after kill -9 and restart: the model comes back from the newest

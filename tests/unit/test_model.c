@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 static sr_event_t event_of(const char *user, const char *item,
                            sr_event_type_t type, float value) {
   sr_event_t ev;
@@ -132,30 +134,6 @@ static void test_learns_co_consumed_item(void **state) {
   for (size_t j = 0; j < 3; j++)
     assert_int_equal(item_name(mdl, out[j].item)[0], 'b');
   sr_model_free(mdl);
-}
-
-/* Reads the synthetic stream into memory. */
-static sr_event_t *synth_events(uint32_t users, uint32_t items, size_t n,
-                                uint64_t seed) {
-  sr_synth_conf_t sc;
-  sr_synth_conf_init(&sc);
-  sc.users = users;
-  sc.items = items;
-  sc.events = n;
-  sc.seed = seed;
-  sr_synth_t *syn = sr_synth_new(&sc);
-  sr_event_t *evs = malloc(n * sizeof *evs);
-  assert_true(syn && evs);
-  for (size_t k = 0; k < n; k++)
-    assert_int_equal(sr_synth_next(syn, &evs[k]), 1);
-  sr_synth_free(syn);
-  return evs;
-}
-
-static void learn_all(sr_model_t *mdl, const sr_event_t *evs, size_t from,
-                      size_t to) {
-  for (size_t k = from; k < to; k++)
-    assert_int_equal(sr_model_learn(mdl, &evs[k], NULL), SR_OK);
 }
 
 static void test_seen_items_never_listed(void **state) {
@@ -574,21 +552,6 @@ static void test_restore_rejects_other_dims_and_mode(void **state) {
   }
   sr_model_snapshot_release(&snap);
   sr_model_free(mdl);
-}
-
-static void remove_tree(const char *path) {
-  DIR *d = opendir(path);
-  struct dirent *de;
-  char sub[PATH_MAX];
-  while (d && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-    unlink(sub);
-  }
-  if (d)
-    closedir(d);
-  rmdir(path);
 }
 
 static void test_checkpoint_round_trip_bit_exact(void **state) {

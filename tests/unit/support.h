@@ -1,0 +1,65 @@
+/* Helpers shared by the unit tests. Include after <cmocka.h>. */
+#ifndef SR_TEST_SUPPORT_H
+#define SR_TEST_SUPPORT_H
+
+#include "codec/synth.h"
+#include "streamrec/model.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Removes a file or a directory tree (test scratch space). */
+static inline void remove_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    struct dirent *de;
+    char sub[PATH_MAX];
+    while (d && (de = readdir(d)) != NULL) {
+      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        continue;
+      int len = snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+      if (len > 0 && (size_t)len < sizeof sub)
+        remove_tree(sub);
+    }
+    if (d)
+      closedir(d);
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+/* Reads the synthetic stream into memory. */
+static inline sr_event_t *synth_events(uint32_t users, uint32_t items, size_t n,
+                                       uint64_t seed) {
+  sr_synth_conf_t sc;
+  sr_synth_conf_init(&sc);
+  sc.users = users;
+  sc.items = items;
+  sc.events = n;
+  sc.seed = seed;
+  sr_synth_t *syn = sr_synth_new(&sc);
+  sr_event_t *evs = malloc(n * sizeof *evs);
+  assert_true(syn && evs);
+  for (size_t k = 0; k < n; k++)
+    assert_int_equal(sr_synth_next(syn, &evs[k]), 1);
+  sr_synth_free(syn);
+  return evs;
+}
+
+/* Learns events [from, to). */
+static inline void learn_all(sr_model_t *mdl, const sr_event_t *evs,
+                             size_t from, size_t to) {
+  for (size_t k = from; k < to; k++)
+    assert_int_equal(sr_model_learn(mdl, &evs[k], NULL), SR_OK);
+}
+
+#endif
