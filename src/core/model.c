@@ -99,6 +99,8 @@ void sr_model_free(sr_model_t *mdl) {
   sr_lru_free(&mdl->ilru);
   free(mdl->batch);
   free(mdl->scores);
+  free(mdl->sample);
+  free(mdl->sample_bias);
   free(mdl->bias);
   free(mdl);
 }
@@ -404,20 +406,38 @@ uint64_t sr_model_bytes(const sr_model_t *mdl) {
          sr_lru_bytes(&mdl->ilru) +
          (uint64_t)mdl->recent.cap * sizeof(uint32_t) +
          (uint64_t)CHUNK * mdl->ufac.stride * sizeof(float) +
-         (uint64_t)mdl->scratch_items * CHUNK * sizeof(float);
+         (mdl->scratch_items > CHUNK * ITEM_BLOCK
+              ? (uint64_t)mdl->scratch_items
+              : (uint64_t)CHUNK * ITEM_BLOCK) *
+             sizeof(float) +
+         ((uint64_t)mdl->scratch_items / SR_TOPN_SAMPLE_STEP + 1) *
+             (mdl->ifac.stride + 1) * sizeof(float);
 }
 
-/* Sizes the score scratch for the current item count. */
+/* Sizes the score scratch: one score per item for single-user scoring, and
+ * one block of CHUNK x ITEM_BLOCK for batched scoring. */
 static int ensure_scratch(sr_model_t *mdl) {
   uint32_t items = sr_idmap_count(mdl->items);
   if (items <= mdl->scratch_items && mdl->scores)
     return 0;
   uint32_t n = items < 1024 ? 1024 : items + items / 2;
-  float *scores = malloc((size_t)CHUNK * n * sizeof(float));
-  if (!scores)
+  size_t floats = n > CHUNK * ITEM_BLOCK ? n : CHUNK * ITEM_BLOCK;
+  size_t samples = n / SR_TOPN_SAMPLE_STEP + 1;
+  float *scores = malloc(floats * sizeof(float));
+  float *sample = aligned_alloc(64, samples * mdl->ifac.stride * sizeof(float));
+  float *sample_bias = malloc(samples * sizeof(float));
+  if (!scores || !sample || !sample_bias) {
+    free(scores);
+    free(sample);
+    free(sample_bias);
     return -1;
+  }
   free(mdl->scores);
+  free(mdl->sample);
+  free(mdl->sample_bias);
   mdl->scores = scores;
+  mdl->sample = sample;
+  mdl->sample_bias = sample_bias;
   mdl->scratch_items = n;
   return 0;
 }
@@ -468,9 +488,69 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
   return 0;
 }
 
-/* Lists for up to CHUNK warm users, scored by one sgemm. */
-/* Lists for up to CHUNK warm users, scored by one sgemm: user_rows[at[r]]
- * gets its list at out + at[r] * n and its length in counts[at[r]]. */
+/* exclude_seen restricted to the item rows [lo, lo + count), whose scores
+ * are scores[0 .. count). */
+static void exclude_block(const sr_model_t *mdl, uint32_t user, uint32_t lo,
+                          uint32_t count, float *scores) {
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  for (uint32_t j = 0; j < ring->len; j++) {
+    if (ring->items[j] - lo < count)
+      scores[ring->items[j] - lo] = -INFINITY;
+  }
+  const sr_lru_t *ilru = &mdl->ilru;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next) {
+    if (r - lo < count)
+      scores[r - lo] = -INFINITY;
+  }
+}
+
+/* exclude_seen restricted to the sampled item rows (see sr_topn_seed),
+ * whose scores are scores[row / SR_TOPN_SAMPLE_STEP]. */
+static void exclude_sampled(const sr_model_t *mdl, uint32_t user,
+                            float *scores) {
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  for (uint32_t j = 0; j < ring->len; j++) {
+    if (ring->items[j] % SR_TOPN_SAMPLE_STEP == 0)
+      scores[ring->items[j] / SR_TOPN_SAMPLE_STEP] = -INFINITY;
+  }
+  const sr_lru_t *ilru = &mdl->ilru;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next) {
+    if (r % SR_TOPN_SAMPLE_STEP == 0)
+      scores[r / SR_TOPN_SAMPLE_STEP] = -INFINITY;
+  }
+}
+
+/* Starts the heaps of recommend_warm from every SR_TOPN_SAMPLE_STEP-th
+ * item, gathered and scored by one sgemm. CHUNK x samples scores fit in
+ * mdl->scores, which holds at least scratch_items floats. */
+static void seed_heaps(sr_model_t *mdl, const uint32_t *user_rows,
+                       const size_t *at, size_t nrows, size_t n,
+                       sr_scored_t *out, size_t *counts) {
+  uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ifac.stride;
+  uint32_t samples = (items + SR_TOPN_SAMPLE_STEP - 1) / SR_TOPN_SAMPLE_STEP;
+  for (uint32_t k = 0; k < samples; k++) {
+    uint32_t row = k * SR_TOPN_SAMPLE_STEP;
+    memcpy(mdl->sample + (size_t)k * stride, sr_factors_row(&mdl->ifac, row),
+           stride * sizeof(float));
+    mdl->sample_bias[k] = mdl->bias ? mdl->bias[row] : 0.0f;
+  }
+  sr_factors_t view = mdl->ifac;
+  view.data = mdl->sample;
+  view.rows = samples;
+  sr_topn_score_range(mdl->batch, (uint32_t)nrows, &view, 0, samples,
+                      mdl->scores);
+  for (size_t r = 0; r < nrows; r++) {
+    float *scores = mdl->scores + r * samples;
+    exclude_sampled(mdl, user_rows[at[r]], scores);
+    counts[at[r]] =
+        sr_topn_seed(scores, mdl->sample_bias, samples, n, out + at[r] * n);
+  }
+}
+
+/* Lists for up to CHUNK warm users: user_rows[at[r]] gets its list at
+ * out + at[r] * n and its length in counts[at[r]]. The items go in blocks
+ * of ITEM_BLOCK, one sgemm each, so that the scores of a block are still
+ * in cache when the users' heaps take them. */
 static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                            const size_t *at, size_t nrows, size_t n,
                            sr_scored_t *out, size_t *counts) {
@@ -479,13 +559,22 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
     memcpy(mdl->batch + r * stride,
            sr_factors_row(&mdl->ufac, user_rows[at[r]]),
            stride * sizeof(float));
-  sr_topn_score(mdl->batch, (uint32_t)nrows, &mdl->ifac, mdl->scores);
+  seed_heaps(mdl, user_rows, at, nrows, n, out, counts);
+  for (uint32_t lo = 0; lo < items; lo += ITEM_BLOCK) {
+    uint32_t count = items - lo < ITEM_BLOCK ? items - lo : ITEM_BLOCK;
+    const float *bias = mdl->bias ? mdl->bias + lo : NULL;
+    sr_topn_score_range(mdl->batch, (uint32_t)nrows, &mdl->ifac, lo, count,
+                        mdl->scores);
+    for (size_t r = 0; r < nrows; r++) {
+      float *scores = mdl->scores + r * count;
+      exclude_block(mdl, user_rows[at[r]], lo, count, scores);
+      counts[at[r]] = sr_topn_offer(scores, bias, lo, count, n, out + at[r] * n,
+                                    counts[at[r]]);
+    }
+  }
   for (size_t r = 0; r < nrows; r++) {
-    float *scores = mdl->scores + r * items;
-    sr_scored_t *list = out + at[r] * n;
-    exclude_seen(mdl, user_rows[at[r]], scores);
-    counts[at[r]] = sr_topn_select(scores, mdl->bias, items, n, list);
-    shift_scores(mdl, list, counts[at[r]], 0);
+    sr_topn_finish(out + at[r] * n, counts[at[r]]);
+    shift_scores(mdl, out + at[r] * n, counts[at[r]], 0);
   }
 }
 

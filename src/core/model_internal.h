@@ -12,8 +12,10 @@
 #include "core/seen.h"
 #include "streamrec/model.h"
 
-/* Users scored per sgemm: bounds the score scratch to CHUNK x items. */
+/* Users scored per sgemm, and items per sgemm: a CHUNK x ITEM_BLOCK block
+ * of scores (256 KB) stays in cache from the sgemm to the selection. */
 #define CHUNK 64
+#define ITEM_BLOCK 1024
 
 struct sr_model {
   sr_model_conf_t conf;
@@ -39,8 +41,10 @@ struct sr_model {
   uint64_t evicted_users;
   uint64_t evicted_items;
   float *batch;  /* CHUNK user rows, packed */
-  float *scores; /* CHUNK x items */
-  float *bias;   /* per-item additive score, kept current by learning */
+  float *scores; /* max(items, CHUNK x ITEM_BLOCK) */
+  float *sample; /* every SR_TOPN_SAMPLE_STEP-th item row, gathered */
+  float *sample_bias;
+  float *bias; /* per-item additive score, kept current by learning */
   uint32_t scratch_items;
 };
 

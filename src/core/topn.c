@@ -77,16 +77,22 @@ void sr_topn_score_one(const float *user, const sr_factors_t *items,
   score_one(user, items->data, items->stride, items->rows, bias, scores);
 }
 
-void sr_topn_score(const float *users, uint32_t n_users,
-                   const sr_factors_t *items, float *scores) {
+void sr_topn_score_range(const float *users, uint32_t n_users,
+                         const sr_factors_t *items, uint32_t lo, uint32_t count,
+                         float *scores) {
+  const float *v = items->data + (size_t)lo * items->stride;
   if (n_users == 1) {
-    score_one(users, items->data, items->stride, items->rows, NULL, scores);
+    score_one(users, v, items->stride, count, NULL, scores);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users,
-              (int)items->rows, (int)items->dims, 1.0f, users,
-              (int)items->stride, items->data, (int)items->stride, 0.0f, scores,
-              (int)items->rows);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users, (int)count,
+              (int)items->dims, 1.0f, users, (int)items->stride, v,
+              (int)items->stride, 0.0f, scores, (int)count);
+}
+
+void sr_topn_score(const float *users, uint32_t n_users,
+                   const sr_factors_t *items, float *scores) {
+  sr_topn_score_range(users, n_users, items, 0, items->rows, scores);
 }
 
 /* a ranks below b: lower score, or equal score and higher item. */
@@ -132,71 +138,93 @@ static void drain(sr_scored_t *heap, size_t len) {
   }
 }
 
-/* Offers rows lo, lo + step, ... below hi to the heap, skipping rows with
- * (row & skip_mask) == 0 when skip_mask is set (the sampled ones). */
-static size_t offer(const float *scores, const float *bias, uint32_t lo,
-                    uint32_t hi, uint32_t step, uint32_t skip_mask, size_t n,
-                    sr_scored_t *out, size_t len) {
-  for (uint32_t i = lo; i < hi; i += step) {
-    float s = scores[i];
-    if (s == -INFINITY || (skip_mask && (i & skip_mask) == 0))
+/* Adds item with score s to the heap out[0 .. len) of capacity n. */
+static inline size_t push(sr_scored_t *out, size_t len, size_t n, uint32_t item,
+                          float s) {
+  if (len == n) {
+    /* Most items lose against the current N-th best: one compare. */
+    if (s < out[0].score || (s == out[0].score && item > out[0].item))
+      return len;
+    out[0] = (sr_scored_t){item, s};
+    sift_down(out, len, 0);
+    return len;
+  }
+  out[len] = (sr_scored_t){item, s};
+  sift_up(out, len);
+  return len + 1;
+}
+
+/* Offers block entries lo, lo + step, ... below hi (item base + j) to the
+ * heap, skipping entries with (j & skip_mask) == 0 when skip_mask is set
+ * (the sampled ones). */
+static size_t offer(const float *scores, const float *bias, uint32_t base,
+                    uint32_t lo, uint32_t hi, uint32_t step, uint32_t skip_mask,
+                    size_t n, sr_scored_t *out, size_t len) {
+  for (uint32_t j = lo; j < hi; j += step) {
+    float s = scores[j];
+    if (s == -INFINITY || (skip_mask && (j & skip_mask) == 0))
       continue;
-    if (bias)
-      s += bias[i];
-    if (len == n) {
-      /* Most items lose against the current N-th best: one compare. */
-      if (s < out[0].score || (s == out[0].score && i > out[0].item))
-        continue;
-      out[0] = (sr_scored_t){i, s};
-      sift_down(out, len, 0);
-    } else {
-      out[len] = (sr_scored_t){i, s};
-      sift_up(out, len++);
-    }
+    len = push(out, len, n, base + j, bias ? s + bias[j] : s);
   }
   return len;
 }
 
-/* Rows sampled first to seed the heap with a good threshold: scores often
- * rise with the item row (newer items are more popular), and a plain scan in
- * row order would then push nearly every item through the heap. */
-#define SAMPLE_STEP 64
+#define SAMPLE_MASK (SR_TOPN_SAMPLE_STEP - 1)
 
 /* The main pass once the heap is full: eight scores at a time are compared
- * with the current N-th best, and only blocks holding a candidate go through
+ * with the current N-th best, and only the lanes that reach it go through
  * the scalar path. */
 __attribute__((target("avx2"))) static size_t
-offer_avx2(const float *scores, const float *bias, uint32_t n_items, size_t n,
-           sr_scored_t *out, size_t len) {
+offer_avx2(const float *scores, const float *bias, uint32_t base,
+           uint32_t count, size_t n, sr_scored_t *out, size_t len) {
   uint32_t i = 0;
-  for (; i + 8 <= n_items; i += 8) {
+  for (; i + 8 <= count; i += 8) {
     __m256 s = _mm256_loadu_ps(scores + i);
     if (bias)
       s = _mm256_add_ps(s, _mm256_loadu_ps(bias + i));
     __m256 ge = _mm256_cmp_ps(s, _mm256_set1_ps(out[0].score), _CMP_GE_OQ);
-    if (_mm256_movemask_ps(ge) != 0)
-      len = offer(scores, bias, i, i + 8, 1, SAMPLE_STEP - 1, n, out, len);
+    for (unsigned m = (unsigned)_mm256_movemask_ps(ge); m; m &= m - 1) {
+      uint32_t j = i + (uint32_t)__builtin_ctz(m);
+      len = offer(scores, bias, base, j, j + 1, 1, SAMPLE_MASK, n, out, len);
+    }
   }
-  return offer(scores, bias, i, n_items, 1, SAMPLE_STEP - 1, n, out, len);
+  return offer(scores, bias, base, i, count, 1, SAMPLE_MASK, n, out, len);
 }
 
-size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
-                      size_t n, sr_scored_t *out) {
-  static int avx2 = -1;
+size_t sr_topn_seed(const float *scores, const float *bias, uint32_t count,
+                    size_t n, sr_scored_t *out) {
   size_t len = 0;
+  for (uint32_t k = 0; k < count && n > 0; k++) {
+    float s = scores[k];
+    if (s != -INFINITY)
+      len = push(out, len, n, k * SR_TOPN_SAMPLE_STEP, bias ? s + bias[k] : s);
+  }
+  return len;
+}
+
+size_t sr_topn_offer(const float *scores, const float *bias, uint32_t base,
+                     uint32_t count, size_t n, sr_scored_t *out, size_t len) {
+  static int avx2 = -1;
   if (n == 0)
     return 0;
   if (avx2 < 0)
     avx2 = __builtin_cpu_supports("avx2");
-  if (n_items < 16 * SAMPLE_STEP) {
-    len = offer(scores, bias, 0, n_items, 1, 0, n, out, len);
-  } else {
-    len = offer(scores, bias, 0, n_items, SAMPLE_STEP, 0, n, out, len);
-    if (avx2 && len == n)
-      len = offer_avx2(scores, bias, n_items, n, out, len);
-    else
-      len = offer(scores, bias, 0, n_items, 1, SAMPLE_STEP - 1, n, out, len);
-  }
+  if (avx2 && len == n)
+    return offer_avx2(scores, bias, base, count, n, out, len);
+  return offer(scores, bias, base, 0, count, 1, SAMPLE_MASK, n, out, len);
+}
+
+void sr_topn_finish(sr_scored_t *out, size_t len) {
+  drain(out, len);
+}
+
+size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
+                      size_t n, sr_scored_t *out) {
+  size_t len = 0;
+  if (n == 0)
+    return 0;
+  len = offer(scores, bias, 0, 0, n_items, SR_TOPN_SAMPLE_STEP, 0, n, out, len);
+  len = sr_topn_offer(scores, bias, 0, n_items, n, out, len);
   drain(out, len);
   return len;
 }

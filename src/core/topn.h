@@ -14,6 +14,12 @@
 void sr_topn_score(const float *users, uint32_t n_users,
                    const sr_factors_t *items, float *scores);
 
+/* scores[u * count + j] = users[u] . items[lo + j]: sr_topn_score over the
+ * item rows [lo, lo + count) only. */
+void sr_topn_score_range(const float *users, uint32_t n_users,
+                         const sr_factors_t *items, uint32_t lo, uint32_t count,
+                         float *scores);
+
 /* scores[i] = user . items[i] + bias[i] (bias may be NULL), for one user
  * row (64-byte aligned, zero-padded to items->stride). */
 void sr_topn_score_one(const float *user, const sr_factors_t *items,
@@ -24,5 +30,23 @@ void sr_topn_score_one(const float *user, const sr_factors_t *items,
  * ascending item. Returns the count selected (<= n). */
 size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
                       size_t n, sr_scored_t *out);
+
+/* Selection in blocks. Every SR_TOPN_SAMPLE_STEP-th item is offered first,
+ * so that the heap's threshold comes from across all rows: scores often
+ * rise (or fall) with the item row, and a scan in row order would then push
+ * nearly every item through the heap.
+ *
+ * sr_topn_seed starts the heap out (capacity n) from the sampled scores:
+ * scores[k] + bias[k] (bias may be NULL) is item k * SR_TOPN_SAMPLE_STEP.
+ * sr_topn_offer then offers the other items of a block: scores[j] + bias[j]
+ * is item base + j (base a multiple of SR_TOPN_SAMPLE_STEP). Blocks may come
+ * in any order. Both return the heap's new length; sr_topn_finish sorts it
+ * as sr_topn_select sorts its result. -inf scores are never selected. */
+#define SR_TOPN_SAMPLE_STEP 64
+size_t sr_topn_seed(const float *scores, const float *bias, uint32_t count,
+                    size_t n, sr_scored_t *out);
+size_t sr_topn_offer(const float *scores, const float *bias, uint32_t base,
+                     uint32_t count, size_t n, sr_scored_t *out, size_t len);
+void sr_topn_finish(sr_scored_t *out, size_t len);
 
 #endif

@@ -94,8 +94,7 @@ static const option_t options[] = {
         "a refresh runs at most this long after a user turns dirty"),
     U32("recommend.batch_max", recommend.batch_max, "256", 1, 100000,
         "a refresh runs once this many users are dirty"),
-    U32("recommend.min_interval_ms", recommend.min_interval_ms, "100", 0,
-        3600000,
+    U32("recommend.min_interval_ms", recommend.min_interval_ms, "0", 0, 3600000,
         "a user's list refreshes at most this often (trailing refresh after a "
         "burst)"),
     STR("kafka.brokers", kafka.brokers, "embedded",

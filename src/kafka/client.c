@@ -46,7 +46,11 @@ rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
                                    char *errstr, size_t errlen) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   sr_log_attach_kafka(conf);
-  if (sr_kafka_conf_set(conf, "client.id", "streamrec", errstr, errlen) != 0)
+  /* Nagle would hold a small request until the broker's delayed ACK of the
+   * previous one (tens of ms); the user's properties may still turn it on. */
+  if (sr_kafka_conf_set(conf, "client.id", "streamrec", errstr, errlen) != 0 ||
+      sr_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, errlen) !=
+          0)
     goto fail;
   for (size_t i = 0; i < cfg->kafka.n_props; i++) {
     if (set_user_prop(conf, &cfg->kafka.props[i], errstr, errlen) != 0)

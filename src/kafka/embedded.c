@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -310,6 +311,40 @@ static void forwarder_stop(forwarder_t *fwd) {
   fwd->listen_fd = -1;
 }
 
+/* True when bootstraps ("host:port,host:port,...") lists port. */
+static bool lists_port(const char *bootstraps, int port) {
+  for (const char *p = strchr(bootstraps, ':'); p; p = strchr(p + 1, ':')) {
+    if (atoi(p + 1) == port)
+      return true;
+  }
+  return false;
+}
+
+/* The mock brokers leave Nagle on, so each small response waits for the
+ * client's delayed ACK of the previous one: 10 to 40 ms on the loopback.
+ * On Linux an accepted socket inherits TCP_NODELAY from its listener, and
+ * the mock's listeners are this process's own descriptors: they are found
+ * by their ports. */
+static void mock_nodelay(const char *bootstraps) {
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir)
+    return;
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    int fd = atoi(de->d_name), listening = 0;
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof(addr), llen = sizeof(listening);
+    if (de->d_name[0] == '.' ||
+        getsockname(fd, (struct sockaddr *)&addr, &alen) != 0 ||
+        addr.sin_family != AF_INET ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 ||
+        !listening || !lists_port(bootstraps, ntohs(addr.sin_port)))
+      continue;
+    set_nodelay(fd);
+  }
+  closedir(dir);
+}
+
 /* The host instance only owns the cluster; its log level hides the notice
  * that it has no bootstrap.servers of its own. */
 static rd_kafka_t *host_new(char *errstr, size_t len) {
@@ -348,6 +383,7 @@ sr_embedded_t *sr_embedded_new(int n_brokers, int port, char *errstr,
     sr_errf(errstr, len, SR_ERR_IO, "could not start the mock cluster");
     goto fail;
   }
+  mock_nodelay(rd_kafka_mock_cluster_bootstraps(emb->mcluster));
   if (port > 0) {
     const char *mock = rd_kafka_mock_cluster_bootstraps(emb->mcluster);
     if (forwarder_start(&emb->fwd, port, mock, errstr, len) != 0)

@@ -90,7 +90,11 @@ static rd_kafka_conf_t *producer_conf(const sr_config_t *cfg,
   uint64_t max_msgs = (uint64_t)cfg->kafka.queue_high * 4 + 100000;
   snprintf(limit, sizeof(limit), "%" PRIu64,
            max_msgs > INT32_MAX ? (uint64_t)INT32_MAX : max_msgs);
+  /* The refresh batcher hands lists over in bursts already; lingering on top
+   * of it would only add to every list's latency. */
   if (sr_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errlen) ||
+      (!sr_kafka_user_set(cfg, "linger.ms") &&
+       sr_kafka_conf_set(conf, "linger.ms", "0", errstr, errlen)) ||
       (!sr_kafka_user_set(cfg, "queue.buffering.max.messages") &&
        sr_kafka_conf_set(conf, "queue.buffering.max.messages", limit, errstr,
                          errlen))) {

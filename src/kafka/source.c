@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* fetch.wait.max.ms with the embedded broker (see consumer_defaults). */
+#define EMBEDDED_FETCH_WAIT_MS "5"
 /* Messages taken off the queue per rd_kafka_consume_batch_queue call. */
 #define BATCH 512
 /* How long the blocking metadata and offset queries may take. */
@@ -271,6 +273,14 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
         sr_kafka_conf_set(kc, defaults[i][0], defaults[i][1], errstr, errlen))
       return -1;
   }
+  /* The embedded broker answers a fetch that finds nothing new only after
+   * fetch.wait.max.ms (a real broker answers as soon as data arrives), so
+   * its wait is kept short. */
+  if (!strcmp(conf->cfg->kafka.brokers, "embedded") &&
+      !sr_kafka_user_set(conf->cfg, "fetch.wait.max.ms") &&
+      sr_kafka_conf_set(kc, "fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS, errstr,
+                        errlen))
+    return -1;
   const char *reset = conf->from == SR_FROM_LATEST ? "latest" : "earliest";
   if ((!sr_kafka_user_set(conf->cfg, "statistics.interval.ms") &&
        sr_kafka_conf_set(kc, "statistics.interval.ms", STATS_INTERVAL_MS,

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -365,6 +366,72 @@ static void test_explicit_mode_learns_ratings(void **state) {
   sr_model_free(mdl);
 }
 
+/* The n best of scores (skipping -inf) by plain repeated scans: score
+ * descending, ties by ascending item. */
+static size_t brute_top(const float *scores, uint32_t items, size_t n,
+                        uint32_t *out) {
+  size_t len = 0;
+  for (; len < n; len++) {
+    int64_t best = -1;
+    for (uint32_t i = 0; i < items; i++) {
+      bool taken = false;
+      for (size_t k = 0; k < len && !taken; k++)
+        taken = out[k] == i;
+      if (taken || scores[i] == -INFINITY)
+        continue;
+      if (best < 0 || scores[i] > scores[best])
+        best = i;
+    }
+    if (best < 0)
+      break;
+    out[len] = (uint32_t)best;
+  }
+  return len;
+}
+
+/* Batched lists go through item blocks and a sampled seed of the heaps;
+ * with several blocks, a partial last one and seen items on sampled rows,
+ * they still equal a brute-force ranking of each user's full scores. */
+static void test_blocked_lists_match_brute_force(void **state) {
+  (void)state;
+  enum { USERS = 150, ITEMS = 8000, EVENTS = 40000, N = 10 };
+  sr_event_t *evs = synth_events(USERS, ITEMS, EVENTS, 11);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  uint32_t items = (uint32_t)sr_model_items(mdl);
+  uint32_t users = (uint32_t)sr_model_users(mdl);
+  if (!(items > 2048 && items % 1024 != 0))
+    fail_msg("%u items: want several blocks and a partial one", items);
+  uint32_t *rows = malloc(users * sizeof *rows);
+  sr_scored_t *out = malloc((size_t)users * N * sizeof *out);
+  size_t *counts = malloc(users * sizeof *counts);
+  float *scores = malloc(items * sizeof *scores);
+  assert_true(rows && out && counts && scores);
+  for (uint32_t u = 0; u < users; u++)
+    rows[u] = u;
+  assert_int_equal(sr_model_recommend(mdl, rows, users, N, out, counts, NULL),
+                   SR_OK);
+  for (uint32_t u = 0; u < users; u++) {
+    uint32_t want[N];
+    assert_int_equal(sr_model_score_user(mdl, u, scores, NULL), 0);
+    size_t len = brute_top(scores, items, N, want);
+    assert_int_equal(counts[u], len);
+    for (size_t j = 0; j < len; j++) {
+      if (out[(size_t)u * N + j].item != want[j])
+        fail_msg("user row %u place %zu: listed %u, brute force %u", u, j,
+                 out[(size_t)u * N + j].item, want[j]);
+    }
+  }
+  free(rows);
+  free(out);
+  free(counts);
+  free(scores);
+  free(evs);
+  sr_model_free(mdl);
+}
+
 static void test_batched_equals_per_user(void **state) {
   (void)state;
   enum { USERS = 300, ITEMS = 400, EVENTS = 6000, N = 10 };
@@ -644,6 +711,7 @@ int main(void) {
       cmocka_unit_test(test_dislike_pushes_score_down),
       cmocka_unit_test(test_explicit_mode_learns_ratings),
       cmocka_unit_test(test_batched_equals_per_user),
+      cmocka_unit_test(test_blocked_lists_match_brute_force),
       cmocka_unit_test(test_snapshot_restore_exact_recovery),
       cmocka_unit_test(test_restore_rejects_other_dims_and_mode),
       cmocka_unit_test(test_checkpoint_round_trip_bit_exact),
