@@ -92,8 +92,9 @@ static const option_t options[] = {
     U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
     U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000,
         "a refresh runs at most this long after a user turns dirty"),
-    U32("recommend.batch_max", recommend.batch_max, "256", 1, 100000,
-        "a refresh runs once this many users are dirty"),
+    U32("recommend.batch_max", recommend.batch_max, "64", 1, 100000,
+        "a refresh runs once this many users are dirty (64 users share one "
+        "scoring pass)"),
     U32("recommend.min_interval_ms", recommend.min_interval_ms, "0", 0, 3600000,
         "a user's list refreshes at most this often (trailing refresh after a "
         "burst)"),

@@ -351,6 +351,14 @@ static void on_listed(void *opaque, uint32_t user_row, const sr_scored_t *items,
   sr_telemetry_listed(d->tel, user_row, items, n);
 }
 
+/* Lists of the first chunks of a flush are often delivered while the last
+ * ones are scored: their reports are served at once, not after the flush. */
+static void on_chunk_done(void *opaque) {
+  sr_daemon_t *d = opaque;
+  if (d->snk)
+    sr_sink_poll(d->snk);
+}
+
 static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   sr_restored_t rs = {0};
   sr_err_t err = check_config(d, errstr, errlen);
@@ -376,8 +384,10 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
     err = create_parts(d, rs.next_seq, errstr, errlen);
   if (err == SR_OK) {
     sr_ingest_set_telemetry(d->ing, d->tel);
-    if (d->rf)
+    if (d->rf) {
       sr_refresh_set_listed(d->rf, on_listed, d);
+      sr_refresh_set_chunk_done(d->rf, on_chunk_done, d);
+    }
   }
   sr_restore_release(&rs);
   return err;

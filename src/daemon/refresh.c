@@ -23,6 +23,8 @@ struct sr_refresh {
   size_t chunk; /* users per sr_model_recommend call */
   sr_refresh_listed_fn *listed;
   void *listed_opaque;
+  sr_refresh_chunk_fn *chunk_done;
+  void *chunk_opaque;
   /* Per user row. last_ms holds the time of the last refresh plus one, so
    * that zero (calloc) means never. */
   uint64_t *last_ms;
@@ -272,6 +274,12 @@ void sr_refresh_set_listed(sr_refresh_t *rf, sr_refresh_listed_fn *fn,
   rf->listed_opaque = opaque;
 }
 
+void sr_refresh_set_chunk_done(sr_refresh_t *rf, sr_refresh_chunk_fn *fn,
+                               void *opaque) {
+  rf->chunk_done = fn;
+  rf->chunk_opaque = opaque;
+}
+
 /* Takes up to one chunk of ready users into rf->rows, dropping rows whose
  * user the model evicted since (nobody is left to publish for). Returns
  * the count taken off the queue; *n_rows gets the rows kept. */
@@ -313,6 +321,8 @@ static sr_err_t flush_chunk(sr_refresh_t *rf, sr_model_t *mdl, size_t n_rows,
     rf->last_ms[rf->rows[k]] = now_ms + 1;
     (*published)++;
   }
+  if (rf->chunk_done)
+    rf->chunk_done(rf->chunk_opaque);
   return SR_OK;
 }
 

@@ -39,6 +39,10 @@ typedef int(sr_refresh_publish_fn)(void *opaque, uint32_t user_row,
 typedef void(sr_refresh_listed_fn)(void *opaque, uint32_t user_row,
                                    const sr_scored_t *items, size_t n);
 
+/* Called after each chunk of a flush was handed to publish, while the next
+ * one is still to be scored: time to serve delivery reports. */
+typedef void(sr_refresh_chunk_fn)(void *opaque);
+
 /* Creates an empty batcher. Returns NULL when out of memory. */
 sr_refresh_t *sr_refresh_new(const sr_refresh_conf_t *conf);
 
@@ -48,6 +52,10 @@ void sr_refresh_free(sr_refresh_t *rf);
 /* Sets the observer of published lists (NULL for none). */
 void sr_refresh_set_listed(sr_refresh_t *rf, sr_refresh_listed_fn *fn,
                            void *opaque);
+
+/* Sets the chunk observer (NULL for none). */
+void sr_refresh_set_chunk_done(sr_refresh_t *rf, sr_refresh_chunk_fn *fn,
+                               void *opaque);
 
 /* Marks user_row dirty after an event stamped event_ts_ms (reported as the
  * list's event_timestamp_ms). Returns SR_OK or SR_ERR_NOMEM. */

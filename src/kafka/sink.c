@@ -170,6 +170,10 @@ void sr_sink_serve(sr_sink_t *snk) {
   rd_kafka_poll(snk->rk, 0);
 }
 
+void sr_sink_poll(sr_sink_t *snk) {
+  rd_kafka_poll(snk->rk, 0);
+}
+
 /* The cached handle of topic, created on first use. */
 static rd_kafka_topic_t *topic_handle(sr_sink_t *snk, const char *topic) {
   int i = 0;

@@ -71,6 +71,10 @@ int sr_sink_fd(const sr_sink_t *snk);
 /* Drains the pipe and serves delivery reports without blocking. */
 void sr_sink_serve(sr_sink_t *snk);
 
+/* Serves the delivery reports already in, without blocking, between two
+ * wake-ups of the pipe (which stays readable: the next serve drains it). */
+void sr_sink_poll(sr_sink_t *snk);
+
 /* Queues one list on topic, keyed by key. Returns SR_OK, or SR_ERR_IO when
  * the producer refused it (queue full, fatal error): retry later. */
 sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
