@@ -1,6 +1,7 @@
 /* Benchmarks of the learning core without I/O: learner updates/s, top-N
  * users/s (batched sgemm vs one user at a time), decode+learn from a file,
- * and memory under a stream of ever-new ids with limits.
+ * memory under a stream of ever-new ids with limits, and the loop stall of
+ * a checkpoint's snapshot.
  * Driven by tools/bench, which adds the machine, the command and the date. */
 #include "codec/event_file.h"
 #include "codec/synth.h"
@@ -189,6 +190,40 @@ static void bench_memory(void) {
   sr_model_free(mdl);
 }
 
+/* The loop-thread part of a checkpoint (sr_model_snapshot: a copy of the
+ * model) for 1M users and 100k items at k=64; the file is written later in
+ * the thread pool, so this is the loop's stall. */
+static void bench_snapshot(void) {
+  enum { USERS = 1000000, ITEMS = 100000, RUNS = 3 };
+  sr_model_t *mdl = new_model(64);
+  sr_event_t ev = {.type = SR_EV_CLICK};
+  for (uint32_t k = 0; k < USERS; k++) {
+    ev.user_len = (uint16_t)snprintf(ev.user_id, sizeof(ev.user_id), "u%u", k);
+    ev.item_len = (uint16_t)snprintf(ev.item_id, sizeof(ev.item_id), "i%u",
+                                     (uint32_t)((k * 2654435761u) % ITEMS));
+    ev.timestamp_ms = SR_SYNTH_START_MS + k;
+    if (sr_model_learn(mdl, &ev, NULL) != SR_OK)
+      exit(1);
+  }
+  double best = 1e9, worst = 0;
+  for (int r = 0; r < RUNS; r++) {
+    sr_model_snapshot_t snap;
+    uint64_t start = sr_mono_ns();
+    if (sr_model_snapshot(mdl, &snap) != SR_OK)
+      exit(1);
+    double ms = secs_since(start) * 1000;
+    sr_model_snapshot_release(&snap);
+    best = ms < best ? ms : best;
+    worst = ms > worst ? ms : worst;
+  }
+  printf("checkpoint_stall_ms     %12.1f   (sr_model_snapshot on the loop "
+         "thread, 1M users + %llu items, k=64, %.1f MiB model; worst of %d "
+         "%.1f; target <= 50)\n",
+         best, (unsigned long long)sr_model_items(mdl),
+         sr_model_bytes(mdl) / 1048576.0, RUNS, worst);
+  sr_model_free(mdl);
+}
+
 int main(int argc, char **argv) {
   openblas_set_num_threads(1);
   if (argc >= 2 && !strcmp(argv[1], "learner"))
@@ -199,9 +234,12 @@ int main(int argc, char **argv) {
     bench_file(argv[2], argv[3]);
   else if (argc >= 2 && !strcmp(argv[1], "memory"))
     bench_memory();
+  else if (argc >= 2 && !strcmp(argv[1], "snapshot"))
+    bench_snapshot();
   else {
     fprintf(stderr,
-            "usage: bench_core learner | topn | file PATH FORMAT | memory\n");
+            "usage: bench_core learner | topn | file PATH FORMAT | memory | "
+            "snapshot\n");
     return 2;
   }
   return 0;
