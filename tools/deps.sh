@@ -9,7 +9,7 @@ packages=(
   libopenblas-serial-dev libjansson-dev libcmocka-dev libxxhash-dev
   libhttp-parser-dev
   kcat curl bc jq clang libclang-rt-14-dev clang-format
-  python3-yaml yamllint systemd strace
+  python3-yaml yamllint systemd strace procps
 )
 
 missing=()

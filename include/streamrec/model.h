@@ -43,7 +43,9 @@ typedef struct sr_scored {
 } sr_scored_t;
 
 /* A copy of the whole model state as tagged byte sections, for checkpoints
- * and digests. Owns its sections when taken by sr_model_snapshot. */
+ * and digests. Owns its sections when taken by sr_model_snapshot; a view
+ * (sr_model_snapshot_view) borrows the model's large arrays instead, marked
+ * in borrowed (bit k for section k). */
 #define SR_MODEL_MAX_SECTIONS 16
 typedef struct sr_model_section {
   uint32_t id;
@@ -59,6 +61,7 @@ typedef struct sr_model_snapshot {
   uint64_t events_applied;
   uint64_t rng_state[4];
   size_t n_sections;
+  uint32_t borrowed;
   sr_model_section_t sections[SR_MODEL_MAX_SECTIONS];
 } sr_model_snapshot_t;
 
@@ -150,7 +153,14 @@ size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out);
 /* Takes a full copy of the model state. Returns SR_OK or SR_ERR_NOMEM. */
 sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap);
 
-/* Releases a snapshot taken by sr_model_snapshot. */
+/* The same sections, but the factor, bias, count and event arrays are the
+ * model's own rather than copies: valid while the model is neither changed
+ * nor freed (e.g. in a forked child, whose copy of the model nothing
+ * changes). Only the sections built from several structures are copies. */
+sr_err_t sr_model_snapshot_view(const sr_model_t *mdl,
+                                sr_model_snapshot_t *snap);
+
+/* Releases a snapshot taken by sr_model_snapshot or _view. */
 void sr_model_snapshot_release(sr_model_snapshot_t *snap);
 
 /* Rebuilds a model from snapshot sections (borrowed, e.g. from a loaded

@@ -5,6 +5,7 @@
  * like the one that was copied, and both have the same digest. */
 #include "core/model_internal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -46,6 +47,17 @@ static int add_copy(sr_model_snapshot_t *snap, uint32_t id, const void *data,
   if (len)
     memcpy(copy, data, len);
   snap->sections[snap->n_sections++] = (sr_model_section_t){id, copy, len};
+  return 0;
+}
+
+/* One of the model's large arrays: borrowed in a view, else copied. */
+static int add_array(sr_model_snapshot_t *snap, bool view, uint32_t id,
+                     const void *data, uint64_t len) {
+  if (!view)
+    return add_copy(snap, id, data, len);
+  snap->borrowed |= 1u << snap->n_sections;
+  snap->sections[snap->n_sections++] =
+      (sr_model_section_t){id, (void *)data, len};
   return 0;
 }
 
@@ -107,7 +119,8 @@ static int add_recent(sr_model_snapshot_t *snap, const sr_recent_t *rec) {
   return 0;
 }
 
-sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
+static sr_err_t snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                         bool view) {
   uint32_t users = sr_idmap_count(mdl->users),
            items = sr_idmap_count(mdl->items);
   meta_t meta = {.dims = mdl->conf.dims,
@@ -131,13 +144,15 @@ sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
   if (add_copy(snap, SEC_META, &meta, sizeof(meta)) ||
       add_ids(snap, SEC_USER_IDS, mdl->users) ||
       add_ids(snap, SEC_ITEM_IDS, mdl->items) ||
-      add_copy(snap, SEC_USER_FACTORS, mdl->ufac.data, users * frow) ||
-      add_copy(snap, SEC_ITEM_FACTORS, mdl->ifac.data, items * frow) ||
-      add_copy(snap, SEC_USER_BIAS, mdl->ubias, users * sizeof(float)) ||
-      add_copy(snap, SEC_ITEM_BIAS, mdl->ibias, items * sizeof(float)) ||
-      add_copy(snap, SEC_USER_EVENTS, mdl->uevents, users * sizeof(uint32_t)) ||
+      add_array(snap, view, SEC_USER_FACTORS, mdl->ufac.data, users * frow) ||
+      add_array(snap, view, SEC_ITEM_FACTORS, mdl->ifac.data, items * frow) ||
+      add_array(snap, view, SEC_USER_BIAS, mdl->ubias, users * sizeof(float)) ||
+      add_array(snap, view, SEC_ITEM_BIAS, mdl->ibias, items * sizeof(float)) ||
+      add_array(snap, view, SEC_USER_EVENTS, mdl->uevents,
+                users * sizeof(uint32_t)) ||
       add_seen(snap, &mdl->seen, users) ||
-      add_copy(snap, SEC_POP_COUNTS, mdl->pop.counts, items * sizeof(double)) ||
+      add_array(snap, view, SEC_POP_COUNTS, mdl->pop.counts,
+                items * sizeof(double)) ||
       add_recent(snap, &mdl->recent) ||
       add_copy(snap, SEC_CLOCK, &clock, sizeof(clock)) ||
       add_lru(snap, SEC_USER_LRU, &mdl->ulru) ||
@@ -148,10 +163,22 @@ sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
   return SR_OK;
 }
 
+sr_err_t sr_model_snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap) {
+  return snapshot(mdl, snap, false);
+}
+
+sr_err_t sr_model_snapshot_view(const sr_model_t *mdl,
+                                sr_model_snapshot_t *snap) {
+  return snapshot(mdl, snap, true);
+}
+
 void sr_model_snapshot_release(sr_model_snapshot_t *snap) {
-  for (size_t k = 0; k < snap->n_sections; k++)
-    free(snap->sections[k].data);
+  for (size_t k = 0; k < snap->n_sections; k++) {
+    if (!(snap->borrowed & (1u << k)))
+      free(snap->sections[k].data);
+  }
   snap->n_sections = 0;
+  snap->borrowed = 0;
 }
 
 uint64_t sr_model_snapshot_digest(const sr_model_snapshot_t *snap) {

@@ -1,31 +1,50 @@
-/* Checkpoint jobs in the thread pool; see saver.h. */
+/* Checkpoint jobs in a forked child or the thread pool; see saver.h. */
 #include "daemon/saver.h"
 
+#include "daemon/log.h"
 #include "store/model_store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
 
-/* One checkpoint in flight. The worker only reads snap and offs and writes
- * path, errstr, err and write_ns; the loop thread touches nothing of it
- * until after_work. */
+/* What a forked writer sends back through its pipe, and what a thread-pool
+ * job fills in. */
+typedef struct outcome {
+  int32_t err; /* sr_err_t */
+  uint64_t write_ns;
+  char path[PATH_MAX];
+  char errstr[512];
+} outcome_t;
+
+/* One checkpoint in flight. In the thread pool, the worker only reads snap
+ * and offs and writes out; the loop thread touches nothing of it until
+ * after_work. A forked writer has its own copy of everything; the loop reads
+ * its outcome from fd. */
 typedef struct job {
   uv_work_t req;
   sr_saver_t *sv;
-  sr_model_snapshot_t snap;
+  sr_model_snapshot_t snap; /* thread-pool jobs only */
+  uint64_t events_applied;
   sr_ckpt_offset_t *offs;
   size_t n_offs;
   uint64_t seq;
   double snapshot_ms;
-  uint64_t write_ns;
-  sr_err_t err;
-  char path[PATH_MAX];
-  char errstr[512];
+  pid_t pid; /* forked writer, or 0 */
+  int fd;    /* read end of its pipe */
+  uv_poll_t poll;
+  size_t got; /* bytes of out read so far */
+  outcome_t out;
 } job_t;
 
 struct sr_saver {
@@ -36,6 +55,7 @@ struct sr_saver {
   sr_saver_done_fn *done;
   void *opaque;
   job_t *job;
+  pid_t unreaped; /* a writer that had not exited when its result came */
   /* What the last successful job held, to skip writing an identical one. */
   bool have_last;
   uint64_t last_events;
@@ -58,9 +78,17 @@ sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
   return sv;
 }
 
+/* Collects a writer that delivered its result, waiting when block is set
+ * (it only has its memory to release by then). */
+static void reap(sr_saver_t *sv, bool block) {
+  if (sv->unreaped && waitpid(sv->unreaped, NULL, block ? 0 : WNOHANG) != 0)
+    sv->unreaped = 0;
+}
+
 void sr_saver_free(sr_saver_t *sv) {
   if (!sv)
     return;
+  reap(sv, true);
   free(sv->last_offs);
   free(sv);
 }
@@ -82,13 +110,19 @@ static void job_free(job_t *job) {
   free(job);
 }
 
+/* Writes snap with the job's offsets into out (either side of a fork). */
+static void write_checkpoint(job_t *job, const sr_model_snapshot_t *snap) {
+  uint64_t t0 = sr_mono_ns();
+  job->out.err = (int32_t)sr_store_write(
+      job->sv->dir, snap, job->offs, job->n_offs, job->seq, job->sv->keep,
+      job->out.path, sizeof(job->out.path), job->out.errstr,
+      sizeof(job->out.errstr));
+  job->out.write_ns = sr_mono_ns() - t0;
+}
+
 static void work(uv_work_t *req) {
   job_t *job = req->data;
-  uint64_t t0 = sr_mono_ns();
-  job->err = sr_store_write(
-      job->sv->dir, &job->snap, job->offs, job->n_offs, job->seq, job->sv->keep,
-      job->path, sizeof(job->path), job->errstr, sizeof(job->errstr));
-  job->write_ns = sr_mono_ns() - t0;
+  write_checkpoint(job, &job->snap);
 }
 
 /* Remembers what was written; on failure the next job retries anyway. */
@@ -101,26 +135,143 @@ static void remember(sr_saver_t *sv, job_t *job) {
   job->offs = NULL;
 }
 
-static void after_work(uv_work_t *req, int status) {
-  job_t *job = req->data;
+/* Reports a finished job to the owner and frees it. */
+static void finish(job_t *job) {
   sr_saver_t *sv = job->sv;
-  if (status != 0 && job->err == SR_OK)
-    job->err = sr_errf(job->errstr, sizeof(job->errstr), SR_ERR_IO,
-                       "checkpoint job: %s", uv_strerror(status));
-  sr_saver_result_t res = {.err = job->err,
-                           .path = job->err == SR_OK ? job->path : "",
-                           .error = job->err == SR_OK ? "" : job->errstr,
+  sr_err_t err = (sr_err_t)job->out.err;
+  sr_saver_result_t res = {.err = err,
+                           .path = err == SR_OK ? job->out.path : "",
+                           .error = err == SR_OK ? "" : job->out.errstr,
                            .seq = job->seq,
-                           .events_applied = job->snap.events_applied,
+                           .events_applied = job->events_applied,
                            .offsets = job->offs,
                            .n_offsets = job->n_offs,
                            .snapshot_ms = job->snapshot_ms,
-                           .write_ms = (double)job->write_ns / 1e6};
+                           .write_ms = (double)job->out.write_ns / 1e6};
   sv->job = NULL;
   sv->done(sv->opaque, &res);
-  if (job->err == SR_OK)
+  if (err == SR_OK)
     remember(sv, job);
   job_free(job);
+}
+
+static void after_work(uv_work_t *req, int status) {
+  job_t *job = req->data;
+  if (status != 0 && job->out.err == SR_OK)
+    job->out.err =
+        (int32_t)sr_errf(job->out.errstr, sizeof(job->out.errstr), SR_ERR_IO,
+                         "checkpoint job: %s", uv_strerror(status));
+  finish(job);
+}
+
+/* The forked writer: the model as it was at the fork, written from the
+ * child's copy-on-write view of it. It ends with _exit, so nothing of the
+ * parent (atexit handlers, stdio buffers, librdkafka) runs here. */
+static void child_main(job_t *job, const sr_model_t *mdl, pid_t parent) {
+  /* The daemon's handlers would forward a signal through libuv's pipe to
+   * the parent's loop. A stop signal sent to the whole group (Ctrl-C,
+   * systemd) is the daemon's to act on, and it waits for this writer: the
+   * writer ignores them, and dies with the daemon. */
+  const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    signal(sigs[i], SIG_IGN);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    _exit(1);
+  sr_model_snapshot_t snap;
+  if (sr_model_snapshot_view(mdl, &snap) != SR_OK)
+    job->out.err = (int32_t)sr_errf(job->out.errstr, sizeof(job->out.errstr),
+                                    SR_ERR_NOMEM, "checkpoint: out of memory");
+  else
+    write_checkpoint(job, &snap);
+  const char *p = (const char *)&job->out;
+  for (size_t left = sizeof(job->out); left > 0;) {
+    ssize_t n = write(job->fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    p += n;
+    left -= (size_t)n;
+  }
+  _exit(0);
+}
+
+static void on_writer_closed(uv_handle_t *h) {
+  job_t *job = h->data;
+  close(job->fd);
+  job->sv->unreaped = job->pid;
+  reap(job->sv, false);
+  finish(job);
+}
+
+/* Reads the writer's outcome; at its end, or at an early EOF (the writer
+ * died), the job finishes. */
+static void on_writer_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  job_t *job = h->data;
+  ssize_t n = 0;
+  if (status == 0) {
+    n = read(job->fd, (char *)&job->out + job->got,
+             sizeof(job->out) - job->got);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return;
+    if (n > 0)
+      job->got += (size_t)n;
+    if (n > 0 && job->got < sizeof(job->out))
+      return;
+  }
+  if (job->got < sizeof(job->out))
+    job->out.err =
+        (int32_t)sr_errf(job->out.errstr, sizeof(job->out.errstr), SR_ERR_IO,
+                         "checkpoint writer (pid %d) ended without "
+                         "a result",
+                         (int)job->pid);
+  uv_poll_stop(h);
+  uv_close((uv_handle_t *)h, on_writer_closed);
+}
+
+/* Forks the writer. Returns 0, or -1 (nothing started) so that the caller
+ * falls back to the thread pool. fork() copies page tables only: the
+ * loop's stall, whatever the model's size. */
+static int start_forked(sr_saver_t *sv, job_t *job, const sr_model_t *mdl) {
+  int fds[2], saved;
+  if (pipe(fds) != 0)
+    return -1;
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+  job->fd = fds[1];
+  pid_t parent = getpid(), pid = fork();
+  if (pid == 0)
+    child_main(job, mdl, parent);
+  close(fds[1]);
+  job->fd = fds[0];
+  if (pid < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 ||
+      uv_poll_init(sv->loop, &job->poll, fds[0]) != 0) {
+    saved = errno;
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+    }
+    close(fds[0]);
+    errno = saved;
+    return -1;
+  }
+  job->pid = pid;
+  job->poll.data = job;
+  uv_poll_start(&job->poll, UV_READABLE | UV_DISCONNECT, on_writer_readable);
+  return 0;
+}
+
+/* Copies the model on the loop thread and queues the write in the thread
+ * pool. */
+static sr_err_t start_copied(sr_saver_t *sv, job_t *job,
+                             const sr_model_t *mdl) {
+  if (sr_model_snapshot(mdl, &job->snap) != SR_OK)
+    return SR_ERR_NOMEM;
+  if (uv_queue_work(sv->loop, &job->req, work, after_work) != 0)
+    return SR_ERR_IO;
+  return SR_OK;
 }
 
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
@@ -138,17 +289,23 @@ sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
   job->offs = offs;
   job->n_offs = n;
   job->req.data = job;
+  job->seq = sv->next_seq;
+  job->events_applied = sr_model_events_applied(mdl);
+  reap(sv, true); /* the previous writer exited long ago */
   uint64_t t0 = sr_mono_ns();
-  if (sr_model_snapshot(mdl, &job->snap) != SR_OK) {
+  sr_err_t err = SR_OK;
+  if (start_forked(sv, job, mdl) != 0) {
+    sr_log(SR_LOG_WARN,
+           "could not fork a checkpoint writer; copying the "
+           "model instead",
+           "error=%s", sr_logq(strerror(errno)));
+    err = start_copied(sv, job, mdl);
+  }
+  if (err != SR_OK) {
     job_free(job);
-    return SR_ERR_NOMEM;
+    return err;
   }
   job->snapshot_ms = (double)(sr_mono_ns() - t0) / 1e6;
-  job->seq = sv->next_seq;
-  if (uv_queue_work(sv->loop, &job->req, work, after_work) != 0) {
-    job_free(job);
-    return SR_ERR_IO;
-  }
   sv->next_seq++;
   sv->job = job;
   return SR_OK;

@@ -1,8 +1,10 @@
-/* Checkpoint jobs: a snapshot of the model and a copy of the offsets are
- * taken on the loop thread, then written by sr_store_write in the libuv
- * thread pool (temp file, fsync, rename, fsync dir, retention). One job at
- * a time; its completion is reported on the loop thread. Loop thread
- * only. */
+/* Checkpoint jobs: the loop forks a writer process, whose copy-on-write
+ * view of the model is the snapshot, and which writes it with a copy of the
+ * offsets by sr_store_write (temp file, fsync, rename, fsync dir,
+ * retention); its outcome comes back through a pipe. When fork fails, the
+ * model is copied on the loop thread and written in the libuv thread pool.
+ * One job at a time; its completion is reported on the loop thread. Loop
+ * thread only. */
 #ifndef SR_SAVER_H
 #define SR_SAVER_H
 
@@ -23,8 +25,8 @@ typedef struct sr_saver_result {
   uint64_t events_applied;
   const sr_ckpt_offset_t *offsets;
   size_t n_offsets;
-  double snapshot_ms; /* time the loop thread spent copying */
-  double write_ms;    /* time the thread pool spent writing */
+  double snapshot_ms; /* the loop's stall: the fork, or the copy */
+  double write_ms;    /* time the writer spent writing */
 } sr_saver_result_t;
 
 typedef void(sr_saver_done_fn)(void *opaque, const sr_saver_result_t *res);

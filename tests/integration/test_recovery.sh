@@ -10,7 +10,7 @@ SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 
-require_tools kcat jq
+require_tools kcat jq pgrep
 
 N=20000
 KILLS=3
@@ -41,6 +41,10 @@ for i in $(seq 1 "$KILLS"); do
   kill -0 "$RUN_PID" 2>/dev/null || fail "run b$i exited early"
   kill -KILL "$RUN_PID"
   wait "$RUN_PID" 2>/dev/null
+  # A checkpoint writer the daemon had forked dies with it, rather than
+  # renaming a file into place behind the next run's back. ([c] keeps the
+  # pattern from matching the shell that runs pgrep.)
+  wait_for 5 bash -c "! pgrep -f -- '[c]heckpoint.dir=$SR_TMP/state-b'"
   echo "run b$i killed; newest checkpoint: $(newest_ckpt "$SR_TMP/state-b")"
 done
 

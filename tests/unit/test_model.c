@@ -621,6 +621,36 @@ static void test_restore_rejects_other_dims_and_mode(void **state) {
   sr_model_free(mdl);
 }
 
+/* A view borrows the large arrays but holds the same bytes as a copy, and
+ * releasing it leaves the model whole. */
+static void test_snapshot_view_equals_copy(void **state) {
+  (void)state;
+  enum { EVENTS = 3000 };
+  sr_event_t *evs = synth_events(100, 200, EVENTS, 12);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  sr_model_snapshot_t copy, view;
+  assert_int_equal(sr_model_snapshot(mdl, &copy), SR_OK);
+  assert_int_equal(sr_model_snapshot_view(mdl, &view), SR_OK);
+  assert_int_equal(copy.borrowed, 0);
+  assert_true(view.borrowed != 0);
+  assert_int_equal(view.n_sections, copy.n_sections);
+  for (size_t k = 0; k < copy.n_sections; k++) {
+    assert_int_equal(view.sections[k].id, copy.sections[k].id);
+    assert_int_equal(view.sections[k].len, copy.sections[k].len);
+    assert_memory_equal(view.sections[k].data, copy.sections[k].data,
+                        copy.sections[k].len);
+  }
+  assert_int_equal(sr_model_snapshot_digest(&view), sr_model_digest(mdl));
+  sr_model_snapshot_release(&view);
+  sr_model_snapshot_release(&copy);
+  learn_all(mdl, evs, 0, 100); /* the borrowed arrays are still the model's */
+  free(evs);
+  sr_model_free(mdl);
+}
+
 static void test_checkpoint_round_trip_bit_exact(void **state) {
   (void)state;
   enum { EVENTS = 6000, CUT = 4000 };
@@ -714,6 +744,7 @@ int main(void) {
       cmocka_unit_test(test_blocked_lists_match_brute_force),
       cmocka_unit_test(test_snapshot_restore_exact_recovery),
       cmocka_unit_test(test_restore_rejects_other_dims_and_mode),
+      cmocka_unit_test(test_snapshot_view_equals_copy),
       cmocka_unit_test(test_checkpoint_round_trip_bit_exact),
       cmocka_unit_test(test_bad_conf_rejected),
   };
