@@ -122,6 +122,10 @@ static const option_t options[] = {
         "seconds between checkpoints"),
     U32("checkpoint.keep", checkpoint.keep, "3", 1, 1000,
         "checkpoints kept on disk"),
+    ENUM("checkpoint.writer", checkpoint.writer, "fork", "fork|copy",
+         "fork: a forked process writes each checkpoint and the loop stalls "
+         "for the fork only; copy: the model is copied on the loop and "
+         "written by a thread (the stall grows with the model)"),
     U32("input.max_message_bytes", input.max_message_bytes, "1048576", 64,
         1073741824, "larger input messages are rejected"),
     U32("input.max_id_len", input.max_id_len, "256", 1, 256,

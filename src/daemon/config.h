@@ -11,6 +11,9 @@
 #define SR_CONF_STR 256
 #define SR_CONF_MAX_PROPS 64
 
+/* checkpoint.writer, in the order of its choices. */
+enum { SR_CKPT_FORK, SR_CKPT_COPY };
+
 /* One librdkafka property passed through (kafka.properties.<name>). */
 typedef struct sr_kafka_prop {
   char name[128];
@@ -42,6 +45,7 @@ typedef struct sr_config {
     char dir[SR_CONF_STR];
     double interval_s;
     uint32_t keep;
+    uint32_t writer; /* SR_CKPT_FORK or SR_CKPT_COPY */
   } checkpoint;
   struct {
     uint32_t max_message_bytes;

@@ -273,7 +273,8 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
   if (!d->ing)
     return SR_ERR_INVALID;
   d->sv = sr_saver_new(&d->loop, d->cfg.checkpoint.dir, d->cfg.checkpoint.keep,
-                       next_seq, on_saved, d);
+                       next_seq, d->cfg.checkpoint.writer == SR_CKPT_FORK,
+                       on_saved, d);
   if (!d->sv)
     return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   return SR_OK;

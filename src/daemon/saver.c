@@ -52,6 +52,7 @@ struct sr_saver {
   char dir[PATH_MAX];
   unsigned keep;
   uint64_t next_seq;
+  bool fork; /* forked writers, else copies */
   sr_saver_done_fn *done;
   void *opaque;
   job_t *job;
@@ -64,7 +65,7 @@ struct sr_saver {
 };
 
 sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
-                         uint64_t next_seq, sr_saver_done_fn *done,
+                         uint64_t next_seq, bool fork, sr_saver_done_fn *done,
                          void *opaque) {
   sr_saver_t *sv = calloc(1, sizeof(*sv));
   if (!sv)
@@ -73,6 +74,7 @@ sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
   snprintf(sv->dir, sizeof(sv->dir), "%s", dir);
   sv->keep = keep;
   sv->next_seq = next_seq;
+  sv->fork = fork;
   sv->done = done;
   sv->opaque = opaque;
   return sv;
@@ -294,7 +296,9 @@ sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
   reap(sv, true); /* the previous writer exited long ago */
   uint64_t t0 = sr_mono_ns();
   sr_err_t err = SR_OK;
-  if (start_forked(sv, job, mdl) != 0) {
+  if (!sv->fork)
+    err = start_copied(sv, job, mdl);
+  else if (start_forked(sv, job, mdl) != 0) {
     sr_log(SR_LOG_WARN,
            "could not fork a checkpoint writer; copying the "
            "model instead",

@@ -32,9 +32,10 @@ typedef struct sr_saver_result {
 typedef void(sr_saver_done_fn)(void *opaque, const sr_saver_result_t *res);
 
 /* Creates a saver writing checkpoint files into dir, keeping keep of them,
- * numbering them from next_seq. Returns NULL when out of memory. */
+ * numbering them from next_seq, from forked writers when fork is set (else
+ * always by copying). Returns NULL when out of memory. */
 sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
-                         uint64_t next_seq, sr_saver_done_fn *done,
+                         uint64_t next_seq, bool fork, sr_saver_done_fn *done,
                          void *opaque);
 
 /* Frees the saver; no job may be in flight. Accepts NULL. */

@@ -2,6 +2,7 @@
 # start says so, restores the previous one and re-applies the events after
 # it, ending with the model an uninterrupted run builds. A checkpoint of
 # other dims than the config's: exit 2 with a message naming both values.
+# Checkpoints are written both ways, forked and copied.
 # Usage: bash test_checkpoint_fallback.sh STREAMREC_BINARY
 
 SR_BIN=$1
@@ -24,9 +25,11 @@ common=(--set "kafka.brokers=$BROKERS" --set metrics.listen=off
   --set kafka.properties.heartbeat.interval.ms=500)
 
 # Two backfills leave two checkpoints: after 3000 and after 4500 events.
+# The first is written by copying the model (checkpoint.writer=copy), the
+# second by a forked writer; the fallback below restores the first.
 assert_exit 0 "produce part 1" "$SR_BIN" produce "$SR_TMP/part1.jsonl" \
   --topic events --brokers "$BROKERS"
-run_bg first "${common[@]}" --until end
+run_bg first "${common[@]}" --set checkpoint.writer=copy --until end
 wait_exit "$RUN_PID" 60
 assert_eq "$RC" 0 "first run exit code"
 older=$(newest_ckpt "$state")
