@@ -224,11 +224,9 @@ static void on_writer_readable(uv_poll_t *h, int status, int events) {
       return;
   }
   if (job->got < sizeof(job->out))
-    job->out.err =
-        (int32_t)sr_errf(job->out.errstr, sizeof(job->out.errstr), SR_ERR_IO,
-                         "checkpoint writer (pid %d) ended without "
-                         "a result",
-                         (int)job->pid);
+    job->out.err = (int32_t)sr_errf(
+        job->out.errstr, sizeof(job->out.errstr), SR_ERR_IO,
+        "checkpoint writer (pid %d) ended without a result", (int)job->pid);
   uv_poll_stop(h);
   uv_close((uv_handle_t *)h, on_writer_closed);
 }
@@ -299,9 +297,7 @@ sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
   if (!sv->fork)
     err = start_copied(sv, job, mdl);
   else if (start_forked(sv, job, mdl) != 0) {
-    sr_log(SR_LOG_WARN,
-           "could not fork a checkpoint writer; copying the "
-           "model instead",
+    sr_log(SR_LOG_WARN, "fork failed; copying the model for this checkpoint",
            "error=%s", sr_logq(strerror(errno)));
     err = start_copied(sv, job, mdl);
   }
