@@ -1,5 +1,6 @@
 /* Event codec: protobuf-c and jansson decoding, validation, encoding. */
 #include "codec/event_codec.h"
+#include "codec/json_event.h"
 
 #include "streamrec.pb-c.h"
 
@@ -318,20 +319,6 @@ static sr_reason_t json_id(json_t *obj, const char *snake, const char *camel,
   return SR_REASON_OK;
 }
 
-/* Parses a whole string of decimal digits with an optional minus sign, the
- * form proto3 JSON gives int64 values. Returns 0 or -1. */
-static int parse_int64(const char *s, int64_t *out) {
-  if (!(*s == '-' || (*s >= '0' && *s <= '9')))
-    return -1;
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || end == s || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /* int64 per proto3 JSON: an integer, an integral real, or a string. */
 static sr_reason_t json_int64(json_t *val, const char *name, int64_t *out,
                               char *errstr, size_t errlen) {
@@ -351,7 +338,7 @@ static sr_reason_t json_int64(json_t *val, const char *name, int64_t *out,
                   "%s %g is not a 64-bit integer", name, d);
   }
   if (json_is_string(val)) {
-    if (parse_int64(json_string_value(val), out) == 0)
+    if (sr_json_event_int64_string(json_string_value(val), out) == 0)
       return SR_REASON_OK;
     return reject(SR_REASON_DECODE, errstr, errlen,
                   "%s \"%.32s\" is not a 64-bit integer", name,
@@ -387,26 +374,6 @@ static sr_reason_t json_event_type(json_t *obj, sr_event_fields_t *fld,
   return SR_REASON_OK;
 }
 
-/* A float per proto3 JSON: a number, "NaN", "Infinity", "-Infinity", or a
- * decimal number in a string. */
-static int parse_float_string(const char *s, double *out) {
-  if (strcmp(s, "NaN") == 0)
-    *out = NAN;
-  else if (strcmp(s, "Infinity") == 0)
-    *out = INFINITY;
-  else if (strcmp(s, "-Infinity") == 0)
-    *out = -INFINITY;
-  else {
-    /* strtod alone would also take "inf", hex and leading blanks. */
-    if (*s == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
-      return -1;
-    char *end;
-    *out = strtod(s, &end);
-    return *end ? -1 : 0;
-  }
-  return 0;
-}
-
 static sr_reason_t json_value(json_t *obj, double *out, char *errstr,
                               size_t errlen) {
   json_t *val = member(obj, "value", NULL);
@@ -417,7 +384,7 @@ static sr_reason_t json_value(json_t *obj, double *out, char *errstr,
     return SR_REASON_OK;
   }
   if (json_is_string(val)) {
-    if (parse_float_string(json_string_value(val), out) == 0)
+    if (sr_json_event_float_string(json_string_value(val), out) == 0)
       return SR_REASON_OK;
     return reject(SR_REASON_DECODE, errstr, errlen,
                   "value \"%.32s\" is not a number", json_string_value(val));
@@ -441,23 +408,35 @@ static sr_reason_t json_fields(json_t *obj, sr_event_fields_t *fld,
   return SR_REASON_OK;
 }
 
-static sr_reason_t decode_json(const char *p, size_t len,
-                               const sr_event_limits_t *lim, sr_event_t *ev,
-                               char *errstr, size_t errlen) {
+sr_reason_t sr_json_event_jansson_fields(const char *p, size_t len,
+                                         json_t **root, sr_event_fields_t *fld,
+                                         char *errstr, size_t errlen) {
   json_error_t jerr;
+  memset(fld, 0, sizeof *fld);
   /* NULs are allowed through jansson so that the rejection names the id. */
-  json_t *root = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
-  if (!root)
+  *root = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
+  if (!*root)
     return reject(SR_REASON_DECODE, errstr, errlen,
                   "json: %s (line %d, column %d)", jerr.text, jerr.line,
                   jerr.column);
-  sr_event_fields_t fld = {0};
-  sr_reason_t reason;
-  if (!json_is_object(root))
-    reason =
-        reject(SR_REASON_DECODE, errstr, errlen,
-               "json: an event must be an object, not %s", json_kind(root));
-  else if (!(reason = json_fields(root, &fld, errstr, errlen)))
+  if (!json_is_object(*root))
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "json: an event must be an object, not %s", json_kind(*root));
+  return json_fields(*root, fld, errstr, errlen);
+}
+
+/* The scanner reads the common flat events in one pass without building a
+ * tree; whatever it is unsure of goes to jansson, which decides alone. */
+static sr_reason_t decode_json(const char *p, size_t len,
+                               const sr_event_limits_t *lim, sr_event_t *ev,
+                               char *errstr, size_t errlen) {
+  sr_event_fields_t fld;
+  if (sr_json_event_scan(p, len, &fld))
+    return sr_event_validate(&fld, lim, ev, errstr, errlen);
+  json_t *root;
+  sr_reason_t reason =
+      sr_json_event_jansson_fields(p, len, &root, &fld, errstr, errlen);
+  if (!reason)
     reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
   json_decref(root);
   return reason;
