@@ -452,20 +452,41 @@ static void shift_scores(const sr_model_t *mdl, sr_scored_t *list, size_t n,
     list[k].score -= shift;
 }
 
+/* Exclusions write -inf at a row's score. The scores array holds either
+ * every row (lo 0, step 1), one block of rows from lo, or the sampled rows
+ * (step SR_TOPN_SAMPLE_STEP): row r sits at (r - lo) / step when r - lo is
+ * a multiple of step and that index is below count. */
+static void exclude_row(float *scores, uint32_t row, uint32_t lo,
+                        uint32_t count, uint32_t step) {
+  uint32_t d = row - lo;
+  if (d % step == 0 && d / step < count)
+    scores[d / step] = -INFINITY;
+}
+
 /* Free item rows (evicted ids) are in no list. Walking the free stack costs
  * as many steps as there are free rows, which new items keep few. */
-static void exclude_free(const sr_model_t *mdl, float *scores) {
+static void exclude_free_in(const sr_model_t *mdl, uint32_t lo, uint32_t count,
+                            uint32_t step, float *scores) {
   const sr_lru_t *ilru = &mdl->ilru;
   for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
-    scores[r] = -INFINITY;
+    exclude_row(scores, r, lo, count, step);
 }
 
 /* Excludes the user's seen ring and the free item rows. */
-static void exclude_seen(const sr_model_t *mdl, uint32_t user, float *scores) {
+static void exclude_seen_in(const sr_model_t *mdl, uint32_t user, uint32_t lo,
+                            uint32_t count, uint32_t step, float *scores) {
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
   for (uint32_t j = 0; j < ring->len; j++)
-    scores[ring->items[j]] = -INFINITY;
-  exclude_free(mdl, scores);
+    exclude_row(scores, ring->items[j], lo, count, step);
+  exclude_free_in(mdl, lo, count, step, scores);
+}
+
+static void exclude_free(const sr_model_t *mdl, float *scores) {
+  exclude_free_in(mdl, 0, UINT32_MAX, 1, scores);
+}
+
+static void exclude_seen(const sr_model_t *mdl, uint32_t user, float *scores) {
+  exclude_seen_in(mdl, user, 0, UINT32_MAX, 1, scores);
 }
 
 static int is_cold(const sr_model_t *mdl, uint32_t user) {
@@ -486,38 +507,6 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
   if (source)
     *source = cold ? SR_SOURCE_POPULAR : SR_SOURCE_PERSONAL;
   return 0;
-}
-
-/* exclude_seen restricted to the item rows [lo, lo + count), whose scores
- * are scores[0 .. count). */
-static void exclude_block(const sr_model_t *mdl, uint32_t user, uint32_t lo,
-                          uint32_t count, float *scores) {
-  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
-  for (uint32_t j = 0; j < ring->len; j++) {
-    if (ring->items[j] - lo < count)
-      scores[ring->items[j] - lo] = -INFINITY;
-  }
-  const sr_lru_t *ilru = &mdl->ilru;
-  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next) {
-    if (r - lo < count)
-      scores[r - lo] = -INFINITY;
-  }
-}
-
-/* exclude_seen restricted to the sampled item rows (see sr_topn_seed),
- * whose scores are scores[row / SR_TOPN_SAMPLE_STEP]. */
-static void exclude_sampled(const sr_model_t *mdl, uint32_t user,
-                            float *scores) {
-  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
-  for (uint32_t j = 0; j < ring->len; j++) {
-    if (ring->items[j] % SR_TOPN_SAMPLE_STEP == 0)
-      scores[ring->items[j] / SR_TOPN_SAMPLE_STEP] = -INFINITY;
-  }
-  const sr_lru_t *ilru = &mdl->ilru;
-  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next) {
-    if (r % SR_TOPN_SAMPLE_STEP == 0)
-      scores[r / SR_TOPN_SAMPLE_STEP] = -INFINITY;
-  }
 }
 
 /* Starts the heaps of recommend_warm from every SR_TOPN_SAMPLE_STEP-th
@@ -541,7 +530,8 @@ static void seed_heaps(sr_model_t *mdl, const uint32_t *user_rows,
                       mdl->scores);
   for (size_t r = 0; r < nrows; r++) {
     float *scores = mdl->scores + r * samples;
-    exclude_sampled(mdl, user_rows[at[r]], scores);
+    exclude_seen_in(mdl, user_rows[at[r]], 0, samples, SR_TOPN_SAMPLE_STEP,
+                    scores);
     counts[at[r]] =
         sr_topn_seed(scores, mdl->sample_bias, samples, n, out + at[r] * n);
   }
@@ -567,7 +557,7 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                         mdl->scores);
     for (size_t r = 0; r < nrows; r++) {
       float *scores = mdl->scores + r * count;
-      exclude_block(mdl, user_rows[at[r]], lo, count, scores);
+      exclude_seen_in(mdl, user_rows[at[r]], lo, count, 1, scores);
       counts[at[r]] = sr_topn_offer(scores, bias, lo, count, n, out + at[r] * n,
                                     counts[at[r]]);
     }
