@@ -250,6 +250,7 @@ static sr_err_t create_clients(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
                          .from = d->opts.from,
                          .from_ts_ms = d->opts.from_ts_ms,
                          .until_end = d->opts.until_end,
+                         .embedded = d->emb != NULL,
                          .offsets = offs,
                          .n_offsets = n_offs};
   sr_source_hooks_t hooks = {on_message, on_assign, on_commit, d};

@@ -165,13 +165,13 @@ int sr_sink_fd(const sr_sink_t *snk) {
   return snk->pipefd[0];
 }
 
-void sr_sink_serve(sr_sink_t *snk) {
-  sr_kafka_pipe_drain(snk->pipefd[0]);
+void sr_sink_poll(sr_sink_t *snk) {
   rd_kafka_poll(snk->rk, 0);
 }
 
-void sr_sink_poll(sr_sink_t *snk) {
-  rd_kafka_poll(snk->rk, 0);
+void sr_sink_serve(sr_sink_t *snk) {
+  sr_kafka_pipe_drain(snk->pipefd[0]);
+  sr_sink_poll(snk);
 }
 
 /* The cached handle of topic, created on first use. */

@@ -276,8 +276,7 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
   /* The embedded broker answers a fetch that finds nothing new only after
    * fetch.wait.max.ms (a real broker answers as soon as data arrives), so
    * its wait is kept short. */
-  if (!strcmp(conf->cfg->kafka.brokers, "embedded") &&
-      !sr_kafka_user_set(conf->cfg, "fetch.wait.max.ms") &&
+  if (conf->embedded && !sr_kafka_user_set(conf->cfg, "fetch.wait.max.ms") &&
       sr_kafka_conf_set(kc, "fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS, errstr,
                         errlen))
     return -1;

@@ -36,6 +36,7 @@ typedef struct sr_source_conf {
   sr_from_t from;
   int64_t from_ts_ms;              /* SR_FROM_TIMESTAMP */
   bool until_end;                  /* report end-of-partition events */
+  bool embedded;                   /* brokers is the in-process mock */
   const sr_ckpt_offset_t *offsets; /* from the loaded checkpoint, or NULL */
   size_t n_offsets;
 } sr_source_conf_t;
