@@ -37,6 +37,26 @@ static inline void remove_tree(const char *path) {
   }
 }
 
+/* A new model of conf; fails the test with sr_model_new's reason. */
+static inline sr_model_t *model_with(const sr_model_conf_t *conf) {
+  char err[256] = "";
+  sr_model_t *mdl = sr_model_new(conf, err, sizeof err);
+  if (!mdl)
+    fail_msg("sr_model_new: %s", err);
+  return mdl;
+}
+
+/* The model restored from snap; fails the test with the reason. */
+static inline sr_model_t *restore_of(const sr_model_conf_t *conf,
+                                     const sr_model_snapshot_t *snap) {
+  char err[256] = "";
+  sr_model_t *out = NULL;
+  sr_err_t rc = sr_model_restore(conf, snap, &out, err, sizeof err);
+  if (rc != SR_OK)
+    fail_msg("restore: %s (%s)", sr_err_str(rc), err);
+  return out;
+}
+
 /* Reads the synthetic stream into memory. */
 static inline sr_event_t *synth_events(uint32_t users, uint32_t items, size_t n,
                                        uint64_t seed) {

@@ -47,14 +47,6 @@ static void learn_at(sr_model_t *mdl, const char *user, const char *item,
   assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
 }
 
-static sr_model_t *model_with(const sr_model_conf_t *conf) {
-  char err[256] = "";
-  sr_model_t *mdl = sr_model_new(conf, err, sizeof err);
-  if (!mdl)
-    fail_msg("sr_model_new: %s", err);
-  return mdl;
-}
-
 static int has_user(const sr_model_t *mdl, const char *id) {
   return sr_model_find_user(mdl, id, strlen(id)) >= 0;
 }
@@ -418,16 +410,6 @@ static void test_unreached_limits_change_nothing(void **state) {
   sr_model_free(plain);
   sr_model_free(bounded);
   free(evs);
-}
-
-static sr_model_t *restore_of(const sr_model_conf_t *conf,
-                              const sr_model_snapshot_t *snap) {
-  char err[256] = "";
-  sr_model_t *out = NULL;
-  sr_err_t rc = sr_model_restore(conf, snap, &out, err, sizeof err);
-  if (rc != SR_OK)
-    fail_msg("restore: %s (%s)", sr_err_str(rc), err);
-  return out;
 }
 
 /* A model run without limits keeps only when each id was last active;

@@ -46,14 +46,6 @@ static void learn(sr_model_t *mdl, const char *user, const char *item,
   assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
 }
 
-static sr_model_t *model_with(const sr_model_conf_t *conf) {
-  char err[256] = "";
-  sr_model_t *mdl = sr_model_new(conf, err, sizeof err);
-  if (!mdl)
-    fail_msg("sr_model_new: %s", err);
-  return mdl;
-}
-
 static uint32_t user_row(const sr_model_t *mdl, const char *id) {
   int64_t row = sr_model_find_user(mdl, id, strlen(id));
   if (row < 0)
@@ -475,16 +467,6 @@ static void test_batched_equals_per_user(void **state) {
   free(sources);
   free(evs);
   sr_model_free(mdl);
-}
-
-static sr_model_t *restore_of(const sr_model_conf_t *conf,
-                              const sr_model_snapshot_t *snap) {
-  char err[256] = "";
-  sr_model_t *out = NULL;
-  sr_err_t rc = sr_model_restore(conf, snap, &out, err, sizeof err);
-  if (rc != SR_OK)
-    fail_msg("restore: %s (%s)", sr_err_str(rc), err);
-  return out;
 }
 
 /* A model that has learned nothing (a daemon whose input was all rejected)
