@@ -39,6 +39,13 @@ int sr_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
  * reporting. */
 const char *sr_cli_brokers(const char *cmd, const char *brokers);
 
+/* Sets one librdkafka property of conf from -X "name=value" for command
+ * cmd. The value is never echoed, since properties carry passwords.
+ * Returns 0, or -1 after reporting. */
+struct rd_kafka_conf_s;
+int sr_cli_set_prop(const char *cmd, struct rd_kafka_conf_s *conf,
+                    const char *arg);
+
 /* Prints "streamrec <cmd>: <message>" to stderr. */
 void sr_cli_err(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,8 @@
 /* Argument handling shared by the subcommands. */
 #include "cli/cli.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,4 +46,23 @@ const char *sr_cli_brokers(const char *cmd, const char *brokers) {
     return NULL;
   }
   return brokers;
+}
+
+int sr_cli_set_prop(const char *cmd, rd_kafka_conf_t *conf, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  char name[128], errstr[256];
+  if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name)) {
+    sr_cli_err(cmd, "-X: expected NAME=VALUE, got a value without '='");
+    return -1;
+  }
+  snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+  if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK) {
+    sr_cli_err(cmd,
+               "-X %s: not accepted by librdkafka (unknown property or "
+               "invalid value)",
+               name);
+    return -1;
+  }
+  return 0;
 }

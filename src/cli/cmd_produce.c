@@ -78,27 +78,6 @@ static void usage(FILE *out) {
           "  -h, --help           show this help\n");
 }
 
-/* Sets one librdkafka property from "name=value". The value is never
- * echoed, since properties carry passwords. */
-static int set_prop(rd_kafka_conf_t *conf, const char *arg) {
-  const char *eq = strchr(arg, '=');
-  char name[128], errstr[256];
-  if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name)) {
-    sr_cli_err(CMD, "-X: expected NAME=VALUE, got a value without '='");
-    return -1;
-  }
-  snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
-  if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof(errstr)) !=
-      RD_KAFKA_CONF_OK) {
-    sr_cli_err(CMD,
-               "-X %s: not accepted by librdkafka (unknown property or "
-               "invalid value)",
-               name);
-    return -1;
-  }
-  return 0;
-}
-
 static int parse_rate(const char *arg, long *rate) {
   char *end;
   errno = 0;
@@ -120,7 +99,7 @@ static int parse_option(int c, void *arg) {
   case 'r': opts->raw = true; return 0;
   case 'S': opts->stamp_now = true; return 0;
   case 'R': return parse_rate(optarg, &opts->rate);
-  case 'X': return set_prop(opts->conf, optarg);
+  case 'X': return sr_cli_set_prop(CMD, opts->conf, optarg);
   case 'f':
     if (sr_file_fmt_parse(optarg, &opts->file_fmt) == 0)
       return 0;

@@ -64,27 +64,6 @@ static void usage(FILE *out) {
           "  -h, --help         show this help\n");
 }
 
-/* Sets one librdkafka property from "name=value". The value is never
- * echoed, since properties carry passwords. */
-static int set_prop(rd_kafka_conf_t *conf, const char *arg) {
-  const char *eq = strchr(arg, '=');
-  char name[128], errstr[256];
-  if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name)) {
-    sr_cli_err(CMD, "-X: expected NAME=VALUE, got a value without '='");
-    return -1;
-  }
-  snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
-  if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof(errstr)) !=
-      RD_KAFKA_CONF_OK) {
-    sr_cli_err(CMD,
-               "-X %s: not accepted by librdkafka (unknown property or "
-               "invalid value)",
-               name);
-    return -1;
-  }
-  return 0;
-}
-
 static int parse_from(const char *arg, bool *from_beginning) {
   if (!strcmp(arg, "beginning") || !strcmp(arg, "earliest"))
     *from_beginning = true;
@@ -107,7 +86,7 @@ static int parse_option(int c, void *arg) {
   case 'g': opts->group = optarg; return 0;
   case 'e': opts->exit_at_end = true; return 0;
   case 'f': return parse_from(optarg, &opts->from_beginning);
-  case 'X': return set_prop(opts->conf, optarg);
+  case 'X': return sr_cli_set_prop(CMD, opts->conf, optarg);
   }
   return -1;
 }
