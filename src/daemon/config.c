@@ -116,6 +116,15 @@ static const option_t options[] = {
         "partitions of topics the embedded broker creates"),
     U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000,
         "producer queue length at which consumption pauses"),
+    ENUM("kafka.offset_reset_policy", kafka.offset_reset_policy, "earliest",
+         "earliest|fail",
+         "a partition log that went backwards under the position applied "
+         "(broker restarted empty, topic recreated, new cluster id): "
+         "earliest resumes from the new log's start, fail stops with exit 1; "
+         "either way it is logged and counted"),
+    U32("kafka.until_timeout_s", kafka.until_timeout_s, "60", 0, 86400,
+        "--until end gives up (exit 1) after this long without progress "
+        "towards the end offsets (0: never)"),
     STR("checkpoint.dir", checkpoint.dir, "./streamrec-state",
         "directory of checkpoint files"),
     F64("checkpoint.interval_s", checkpoint.interval_s, "60", 0.05, 86400,

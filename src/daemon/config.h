@@ -13,6 +13,8 @@
 
 /* checkpoint.writer, in the order of its choices. */
 enum { SR_CKPT_FORK, SR_CKPT_COPY };
+/* kafka.offset_reset_policy, in the order of its choices. */
+enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
 
 /* One librdkafka property passed through (kafka.properties.<name>). */
 typedef struct sr_kafka_prop {
@@ -32,6 +34,8 @@ typedef struct sr_config {
     char output_format[16];
     uint32_t partitions;
     uint32_t queue_high;
+    uint32_t offset_reset_policy; /* SR_RESET_EARLIEST or SR_RESET_FAIL */
+    uint32_t until_timeout_s;
     size_t n_props;
     sr_kafka_prop_t props[SR_CONF_MAX_PROPS];
   } kafka;

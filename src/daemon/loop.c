@@ -234,8 +234,12 @@ static void on_fatal(void *opaque, const char *why) {
 static void on_saved(void *opaque, const sr_saver_result_t *res);
 static void on_deadline(uv_timer_t *t);
 
-static sr_err_t create_clients(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
-                               size_t n_offs, char *errstr, size_t errlen) {
+static void on_halt(void *opaque, const char *why) {
+  begin_stop(opaque, 1, why, true);
+}
+
+static sr_err_t create_clients(sr_daemon_t *d, const sr_restored_t *rs,
+                               char *errstr, size_t errlen) {
   if (!d->opts.no_publish || d->cfg.kafka.dead_letter_topic[0]) {
     sr_sink_hooks_t hooks = {.on_failed = on_delivery_failed,
                              .on_fatal = on_fatal,
@@ -251,9 +255,12 @@ static sr_err_t create_clients(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
                          .from_ts_ms = d->opts.from_ts_ms,
                          .until_end = d->opts.until_end,
                          .embedded = d->emb != NULL,
-                         .offsets = offs,
-                         .n_offsets = n_offs};
-  sr_source_hooks_t hooks = {on_message, on_assign, on_commit, d};
+                         .offsets = rs->offsets,
+                         .n_offsets = rs->n_offsets,
+                         .cluster_id = rs->cluster_id,
+                         .reset_fails =
+                             d->cfg.kafka.offset_reset_policy == SR_RESET_FAIL};
+  sr_source_hooks_t hooks = {on_message, on_assign, on_commit, d, on_halt};
   d->src = sr_source_new(&sc, &hooks, errstr, errlen);
   return d->src ? SR_OK : SR_ERR_INVALID;
 }
@@ -294,6 +301,7 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
     tot.lists_delivered = ss.delivered;
     tot.publish_errors = ss.failed;
     tot.dead_letters = ss.dead_letters;
+    tot.dead_letters_failed = ss.dead_failed;
   }
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
 }
@@ -381,7 +389,7 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   else if (err == SR_OK)
     snprintf(d->brokers, sizeof(d->brokers), "%s", d->cfg.kafka.brokers);
   if (err == SR_OK)
-    err = create_clients(d, rs.offsets, rs.n_offsets, errstr, errlen);
+    err = create_clients(d, &rs, errstr, errlen);
   if (err == SR_OK)
     err = create_parts(d, rs.next_seq, errstr, errlen);
   if (err == SR_OK) {
@@ -684,7 +692,8 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     return;
   }
   if (n >= 0)
-    err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n);
+    err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n,
+                         sr_source_cluster_id(d->src));
   if (err == SR_OK) {
     d->final_started = final;
     return;

@@ -91,6 +91,7 @@ static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
     memcpy(out->offsets, m->offsets, m->n_offsets * sizeof(*out->offsets));
   }
   out->n_offsets = m->n_offsets;
+  sr_store_cluster_id(ckpt, out->cluster_id, sizeof(out->cluster_id));
   if (m->seq + 1 > out->next_seq)
     out->next_seq = m->seq + 1;
   log_restored(path, m);

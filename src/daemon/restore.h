@@ -16,7 +16,8 @@ typedef struct sr_restored {
   sr_model_t *mdl;           /* owned; the caller may take it over */
   sr_ckpt_offset_t *offsets; /* per partition, the next event to apply */
   size_t n_offsets;
-  uint64_t next_seq; /* number of the next checkpoint to write */
+  char cluster_id[128]; /* the Kafka cluster of the offsets, or "" */
+  uint64_t next_seq;    /* number of the next checkpoint to write */
 } sr_restored_t;
 
 /* Fills *out from cfg->checkpoint.dir. Returns SR_OK; SR_ERR_DIMS when the

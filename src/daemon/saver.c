@@ -38,6 +38,7 @@ typedef struct job {
   uint64_t events_applied;
   sr_ckpt_offset_t *offs;
   size_t n_offs;
+  char cluster[SR_STORE_CLUSTER_MAX + 1];
   uint64_t seq;
   double snapshot_ms;
   pid_t pid; /* forked writer, or 0 */
@@ -116,8 +117,8 @@ static void job_free(job_t *job) {
 static void write_checkpoint(job_t *job, const sr_model_snapshot_t *snap) {
   uint64_t t0 = sr_mono_ns();
   job->out.err = (int32_t)sr_store_write(
-      job->sv->dir, snap, job->offs, job->n_offs, job->seq, job->sv->keep,
-      job->out.path, sizeof(job->out.path), job->out.errstr,
+      job->sv->dir, snap, job->offs, job->n_offs, job->cluster, job->seq,
+      job->sv->keep, job->out.path, sizeof(job->out.path), job->out.errstr,
       sizeof(job->out.errstr));
   job->out.write_ns = sr_mono_ns() - t0;
 }
@@ -275,7 +276,8 @@ static sr_err_t start_copied(sr_saver_t *sv, job_t *job,
 }
 
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
-                        sr_ckpt_offset_t *offs, size_t n) {
+                        sr_ckpt_offset_t *offs, size_t n,
+                        const char *cluster_id) {
   if (sv->job) {
     free(offs);
     return SR_ERR_INVALID;
@@ -288,6 +290,7 @@ sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
   job->sv = sv;
   job->offs = offs;
   job->n_offs = n;
+  snprintf(job->cluster, sizeof(job->cluster), "%s", cluster_id);
   job->req.data = job;
   job->seq = sv->next_seq;
   job->events_applied = sr_model_events_applied(mdl);

@@ -50,10 +50,12 @@ bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
                         const sr_ckpt_offset_t *offs, size_t n);
 
 /* Snapshots mdl and starts writing it with offs (taken over: freed by the
- * saver, also on failure). Returns SR_OK (done is called later),
+ * saver, also on failure), the offsets of Kafka cluster cluster_id ("" when
+ * unknown). Returns SR_OK (done is called later),
  * SR_ERR_INVALID when a job is in flight or SR_ERR_NOMEM / a uv error as
  * SR_ERR_IO (done is not called). */
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
-                        sr_ckpt_offset_t *offs, size_t n);
+                        sr_ckpt_offset_t *offs, size_t n,
+                        const char *cluster_id);
 
 #endif

@@ -35,7 +35,8 @@ struct sr_telemetry {
   sr_metrics_t *reg;
   sr_metric_t *consumed, *rejected, *updates, *published, *publish_errors,
       *latency, *lag, *users, *items_g, *bytes, *evictions, *ckpt_last,
-      *ckpt_duration, *stall, *hits, *evaluated, *dead_letters;
+      *ckpt_duration, *stall, *hits, *evaluated, *dead_letters, *dead_failed,
+      *resets;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -64,6 +65,15 @@ static int register_counters(sr_telemetry_t *tel) {
   tel->dead_letters = sr_metrics_counter(
       r, "streamrec_dead_letters_total",
       "Rejected messages delivered to the dead-letter topic.", NULL, NULL);
+  tel->dead_failed = sr_metrics_counter(
+      r, "streamrec_dead_letters_failed_total",
+      "Rejected messages that could not be delivered to the dead-letter topic "
+      "(each logged with its topic, partition and offset).",
+      NULL, NULL);
+  tel->resets = sr_metrics_counter(
+      r, "streamrec_offset_resets_total",
+      "Partition logs found to have gone backwards under the position applied.",
+      NULL, NULL);
   tel->evictions =
       sr_metrics_counter(r, "streamrec_evictions_total",
                          "Ids evicted from the model, by kind.", "kind", NULL);
@@ -74,8 +84,8 @@ static int register_counters(sr_telemetry_t *tel) {
       r, "streamrec_prequential_evaluated_total",
       "Events of users who had a list published before.", NULL, NULL);
   return tel->consumed && tel->rejected && tel->updates && tel->published &&
-                 tel->publish_errors && tel->dead_letters && tel->evictions &&
-                 tel->hits && tel->evaluated
+                 tel->publish_errors && tel->dead_letters && tel->dead_failed &&
+                 tel->resets && tel->evictions && tel->hits && tel->evaluated
              ? 0
              : -1;
 }
@@ -281,6 +291,9 @@ static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
   sync_counter(tel->published, NULL, tot->lists_delivered);
   sync_counter(tel->publish_errors, NULL, tot->publish_errors);
   sync_counter(tel->dead_letters, NULL, tot->dead_letters);
+  sync_counter(tel->dead_failed, NULL, tot->dead_letters_failed);
+  if (src)
+    sync_counter(tel->resets, NULL, sr_source_stats(src).resets);
   uint64_t ev_users, ev_items;
   sr_model_evictions(tel->mdl, &ev_users, &ev_items);
   sync_counter(tel->evictions, "user", ev_users);

@@ -35,11 +35,14 @@ typedef struct part {
   int64_t eof;   /* offset of the last end-of-partition event; -1 none */
   bool has_start;
   bool assigned;
+  bool reset; /* its log went backwards: start at the new log's start */
+  bool held;  /* revoked by a rebalance still in progress */
 } part_t;
 
 struct sr_src {
   sr_source_conf_t conf; /* kept to recreate the consumer */
   char brokers[SR_CONF_STR];
+  char cluster[128]; /* the cluster the offsets belong to, or "" */
   int64_t stuck_after_ms;
   bool stuck;        /* set by the statistics callback */
   bool brokers_down; /* all brokers down, per error event or statistics */
@@ -53,6 +56,7 @@ struct sr_src {
   size_t n_parts, cap_parts;
   size_t last_hit; /* index of the previous message's partition */
   size_t n_assigned;
+  bool rebalancing; /* partitions revoked, no assignment since */
   bool paused;
   bool halted; /* on_message asked to stop: nothing more is dispatched */
   bool closing;
@@ -99,6 +103,8 @@ static part_t *part_get(sr_src_t *src, const char *topic, int32_t p) {
 static int64_t start_offset(const sr_src_t *src, const part_t *part) {
   if (part->next >= 0)
     return part->next;
+  if (part->reset)
+    return RD_KAFKA_OFFSET_BEGINNING;
   if (part->has_start)
     return part->start;
   switch (src->conf.from) {
@@ -109,9 +115,12 @@ static int64_t start_offset(const sr_src_t *src, const part_t *part) {
 }
 
 /* Appends "topic:partition@offset" to a comma-separated list for one log
- * line per rebalance; logical offsets are named. */
-static void append_part(sr_buf_t *buf, const part_t *part, int64_t off) {
-  const char *name = off == RD_KAFKA_OFFSET_END         ? "latest"
+ * line per rebalance; logical offsets are named (logical says off may be
+ * one: a position of -1 is "none", not RD_KAFKA_OFFSET_END). */
+static void append_part(sr_buf_t *buf, const part_t *part, int64_t off,
+                        bool logical) {
+  const char *name = !logical                           ? NULL
+                     : off == RD_KAFKA_OFFSET_END       ? "latest"
                      : off == RD_KAFKA_OFFSET_STORED    ? "committed"
                      : off == RD_KAFKA_OFFSET_BEGINNING ? "earliest"
                                                         : NULL;
@@ -163,8 +172,11 @@ static void on_assign(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
       src->n_assigned++;
     part->assigned = true;
     part->eof = -1; /* a new one comes once the fetcher reaches the end */
-    append_part(&buf, part, tp->offset);
+    append_part(&buf, part, tp->offset, true);
   }
+  for (size_t i = 0; i < src->n_parts; i++)
+    src->parts[i].held = false;
+  src->rebalancing = false;
   log_parts("partitions assigned", &buf);
   if (cooperative(src->rk))
     assign_error("incremental assign failed", 0,
@@ -186,9 +198,11 @@ static void on_revoke(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
     if (!part || !part->assigned)
       continue;
     part->assigned = false;
+    part->held = !lost;
     src->n_assigned--;
-    append_part(&buf, part, part->next);
+    append_part(&buf, part, part->next, false);
   }
+  src->rebalancing = !lost && list->cnt > 0;
   log_parts(lost ? "partitions lost" : "partitions revoked", &buf);
   if (cooperative(src->rk))
     assign_error("incremental unassign failed", 0,
@@ -280,7 +294,6 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
       sr_kafka_conf_set(kc, "fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS, errstr,
                         errlen))
     return -1;
-  const char *reset = conf->from == SR_FROM_LATEST ? "latest" : "earliest";
   if ((!sr_kafka_user_set(conf->cfg, "statistics.interval.ms") &&
        sr_kafka_conf_set(kc, "statistics.interval.ms", STATS_INTERVAL_MS,
                          errstr, errlen)) ||
@@ -289,7 +302,9 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
       sr_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, errlen) ||
       sr_kafka_conf_set(kc, "enable.auto.offset.store", "false", errstr,
                         errlen) ||
-      sr_kafka_conf_set(kc, "auto.offset.reset", reset, errstr, errlen) ||
+      /* An offset out of range comes to us as an error, never as a
+       * silent jump (see partition_reset). */
+      sr_kafka_conf_set(kc, "auto.offset.reset", "error", errstr, errlen) ||
       sr_kafka_conf_set(kc, "enable.partition.eof",
                         conf->until_end ? "true" : "false", errstr, errlen))
     return -1;
@@ -363,6 +378,9 @@ sr_src_t *sr_source_new(const sr_source_conf_t *conf,
   src->conf.brokers = src->brokers;
   src->conf.offsets = NULL; /* only read here */
   src->conf.n_offsets = 0;
+  snprintf(src->cluster, sizeof(src->cluster), "%s",
+           conf->cluster_id ? conf->cluster_id : "");
+  src->conf.cluster_id = NULL;
   if (load_offsets(src, conf) != 0) {
     snprintf(errstr, errlen, "out of memory");
     goto fail;
@@ -449,6 +467,81 @@ sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
   return SR_OK;
 }
 
+/* Asks librdkafka to fetch part from off (asynchronously). */
+static void seek_part(sr_src_t *src, part_t *part, int64_t off) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, part->topic, part->partition)
+      ->offset = off;
+  rd_kafka_error_t *error = rd_kafka_seek_partitions(src->rk, list, 0);
+  if (error) {
+    sr_log(SR_LOG_ERROR, "seek failed",
+           "topic=%s partition=%" PRId32 " offset=%" PRId64 " error=%s",
+           sr_logq(part->topic), part->partition, off,
+           sr_logq(rd_kafka_error_string(error)));
+    rd_kafka_error_destroy(error);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void halt(sr_src_t *src, const char *why) {
+  if (src->halted)
+    return;
+  src->halted = true;
+  if (src->hooks.on_halt)
+    src->hooks.on_halt(src->hooks.opaque, why);
+}
+
+/* The partition's log no longer holds the offsets the model has applied:
+ * what it holds now is new, so nothing of it may be skipped as a
+ * duplicate. Logged, counted, and handled per kafka.offset_reset_policy. */
+static void partition_reset(sr_src_t *src, part_t *part, const char *cause) {
+  int64_t lo = -1, hi = -1;
+  rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
+                                 &hi);
+  src->stats.resets++;
+  sr_log(SR_LOG_ERROR, "partition log went backwards",
+         "topic=%s partition=%" PRId32 " next_offset=%" PRId64
+         " log_start=%" PRId64 " log_end=%" PRId64 " cause=%s policy=%s",
+         sr_logq(part->topic), part->partition, part->next, lo, hi,
+         sr_logq(cause), src->conf.reset_fails ? "fail" : "earliest");
+  if (src->conf.reset_fails) {
+    halt(src, "a partition log went backwards (kafka.offset_reset_policy "
+              "fail)");
+    return;
+  }
+  part->next = -1;
+  part->reset = true;
+  part->end = -1; /* --until end: the new log's end is taken again */
+  part->eof = -1;
+  if (part->assigned)
+    seek_part(src, part, RD_KAFKA_OFFSET_BEGINNING);
+}
+
+/* With auto.offset.reset "error", librdkafka stops a partition whose
+ * offset is out of range. A known position there means the log went
+ * backwards; an unknown one (--from committed with nothing committed)
+ * starts where --from's fallback says. */
+static void offset_out_of_range(sr_src_t *src, const rd_kafka_message_t *msg) {
+  part_t *part =
+      msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition)
+               : NULL;
+  if (!part || !part->assigned)
+    return;
+  if (part->next >= 0) {
+    partition_reset(src, part, "offset out of range");
+    if (src->hooks.on_assign)
+      src->hooks.on_assign(src->hooks.opaque);
+    return;
+  }
+  int64_t off = part->reset || src->conf.from != SR_FROM_LATEST
+                    ? RD_KAFKA_OFFSET_BEGINNING
+                    : RD_KAFKA_OFFSET_END;
+  sr_log(SR_LOG_INFO, "no offset to resume from",
+         "topic=%s partition=%" PRId32 " start=%s", sr_logq(part->topic),
+         part->partition, off == RD_KAFKA_OFFSET_END ? "latest" : "earliest");
+  seek_part(src, part, off);
+}
+
 static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     part_t *part =
@@ -458,6 +551,10 @@ static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
       part->eof = msg->offset;
     return;
   }
+  if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+    offset_out_of_range(src, msg);
+    return;
+  }
   src->stats.errors++;
   sr_log(SR_LOG_WARN, "consumer error",
          "topic=%s partition=%" PRId32 " error=%s",
@@ -465,23 +562,35 @@ static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
          sr_logq(rd_kafka_message_errstr(msg)));
 }
 
-/* A message below the next offset is a duplicate while the partition's log
- * still reaches past that offset. When the log now ends before it, the
- * partition was truncated or recreated (a wiped broker) and librdkafka
- * reset the position: its messages are new and are followed. */
-static bool log_reset(sr_src_t *src, part_t *part) {
-  int64_t lo = -1, hi = -1;
-  if (rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
-                                     &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      hi < 0 || hi >= part->next)
-    return false;
-  sr_log(SR_LOG_WARN,
-         "partition log ends before the next offset to apply (truncated or "
-         "recreated); following the broker",
-         "topic=%s partition=%" PRId32 " next=%" PRId64 " log_end=%" PRId64,
-         sr_logq(part->topic), part->partition, part->next, hi);
-  part->end = -1;
-  return true;
+/* Offsets mean something only in the cluster they came from. A new
+ * cluster id behind the brokers (a broker that restarted empty, another
+ * cluster at the same address) resets every partition with a position.
+ * Checked before each batch is dispatched: the first metadata of a new
+ * connection normally arrives before its first fetch. */
+static void check_cluster(sr_src_t *src) {
+  char *id = rd_kafka_clusterid(src->rk, 0);
+  if (!id)
+    return;
+  if (src->cluster[0] && strcmp(src->cluster, id)) {
+    sr_log(SR_LOG_ERROR, "the cluster behind kafka.brokers changed",
+           "old_cluster_id=%s new_cluster_id=%s", sr_logq(src->cluster),
+           sr_logq(id));
+    bool any = false;
+    for (size_t i = 0; i < src->n_parts && !src->halted; i++) {
+      if (src->parts[i].next >= 0) {
+        partition_reset(src, &src->parts[i], "new cluster id");
+        any = true;
+      }
+    }
+    if (any && src->hooks.on_assign)
+      src->hooks.on_assign(src->hooks.opaque);
+  }
+  snprintf(src->cluster, sizeof(src->cluster), "%s", id);
+  rd_kafka_mem_free(src->rk, id);
+}
+
+const char *sr_source_cluster_id(const sr_src_t *src) {
+  return src->cluster;
 }
 
 static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
@@ -497,10 +606,11 @@ static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
     src->stats.stale++;
     return;
   }
-  if (part->next >= 0 && msg->offset < part->next && !log_reset(src, part)) {
+  if (part->next >= 0 && msg->offset < part->next) {
     src->stats.duplicates++;
     return;
   }
+  part->reset = false;
   if (src->hooks.on_message(src->hooks.opaque, msg) != 0) {
     src->halted = true;
     return;
@@ -580,6 +690,7 @@ size_t sr_source_consume(sr_src_t *src, size_t budget, bool *more) {
   rd_kafka_message_t *msgs[BATCH];
   size_t taken = 0;
   sr_source_serve_commits(src);
+  check_cluster(src);
   while (taken < budget) {
     size_t want = budget - taken < BATCH ? budget - taken : BATCH;
     ssize_t n = rd_kafka_consume_batch_queue(src->queue, 0, msgs, want);
@@ -722,7 +833,7 @@ void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts,
     part_t *part = part_find(src, parts[i].topic, parts[i].partition);
     if (part && part->assigned && parts[i].offset >= 0 && part->end < 0) {
       part->end = parts[i].offset;
-      append_part(&buf, part, part->end);
+      append_part(&buf, part, part->end, false);
     }
   }
   if (buf.len)
@@ -831,24 +942,32 @@ sr_err_t sr_source_set_starts(sr_src_t *src, const sr_ckpt_offset_t *parts,
   return SR_OK;
 }
 
+/* Events left on one partition: up to its recorded end offset with
+ * --until end, else to its last known high watermark (from fetch
+ * responses, no network call). Returns -1 while unknown. */
+static int64_t part_lag(sr_src_t *src, const part_t *part) {
+  int64_t lo = -1, hi = -1;
+  rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
+                                 &hi);
+  if (part->end >= 0)
+    hi = part->end;
+  int64_t pos = part->next >= 0 ? part->next : lo;
+  if (hi < 0 || pos < 0)
+    return -1;
+  return hi > pos ? hi - pos : 0;
+}
+
 int64_t sr_source_lag(sr_src_t *src) {
   int64_t lag = 0;
   if (src->n_assigned == 0)
     return -1;
   for (size_t i = 0; i < src->n_parts; i++) {
-    part_t *part = &src->parts[i];
-    if (!part->assigned)
+    if (!src->parts[i].assigned)
       continue;
-    int64_t lo = -1, hi = -1;
-    rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
-                                   &hi);
-    if (part->end >= 0)
-      hi = part->end;
-    int64_t pos = part->next >= 0 ? part->next : lo;
-    if (hi < 0 || pos < 0)
+    int64_t n = part_lag(src, &src->parts[i]);
+    if (n < 0)
       return -1;
-    if (hi > pos)
-      lag += hi - pos;
+    lag += n;
   }
   return lag;
 }
@@ -860,14 +979,13 @@ bool sr_source_brokers_down(const sr_src_t *src) {
 void sr_source_each_lag(sr_src_t *src, sr_source_lag_fn *fn, void *opaque) {
   for (size_t i = 0; i < src->n_parts; i++) {
     part_t *part = &src->parts[i];
-    int64_t lo = -1, hi = -1;
-    if (!part->assigned)
+    /* During a rebalance the partitions it took away are still shown, so
+     * that a lag series does not blink out while the group settles. */
+    if (!part->assigned && !(part->held && src->rebalancing))
       continue;
-    rd_kafka_get_watermark_offsets(src->rk, part->topic, part->partition, &lo,
-                                   &hi);
-    int64_t pos = part->next >= 0 ? part->next : lo;
-    if (hi >= 0 && pos >= 0)
-      fn(opaque, part->topic, part->partition, hi > pos ? hi - pos : 0);
+    int64_t n = part_lag(src, part);
+    if (n >= 0)
+      fn(opaque, part->topic, part->partition, n);
   }
 }
 

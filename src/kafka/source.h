@@ -5,6 +5,14 @@
  * the checkpoint's, else where --from says. A message below it (a duplicate
  * after a seek) is skipped, so no event is applied twice.
  *
+ * A partition's log can go backwards under that offset: a broker that
+ * restarted empty, a topic deleted and recreated, another cluster behind
+ * the same address. The source sees it as an out-of-range fetch (librdkafka
+ * never resets an offset by itself here: auto.offset.reset is "error") or
+ * as a new cluster id, never skips silently: it logs an error naming the
+ * partition and both offsets, counts it, and per kafka.offset_reset_policy
+ * resumes from the new log's start or halts.
+ *
  * The consumer queue (rebalances and client errors come through it too,
  * via rd_kafka_poll_set_consumer) and the commit-result queue write a byte
  * to a non-blocking pipe when they turn non-empty; the owner watches
@@ -39,6 +47,8 @@ typedef struct sr_source_conf {
   bool embedded;                   /* brokers is the in-process mock */
   const sr_ckpt_offset_t *offsets; /* from the loaded checkpoint, or NULL */
   size_t n_offsets;
+  const char *cluster_id; /* the cluster those offsets are of, or "" */
+  bool reset_fails;       /* a log that went backwards halts the source */
 } sr_source_conf_t;
 
 /* One new message of an assigned partition. Returns 0 when it was dealt
@@ -48,6 +58,9 @@ typedef struct sr_source_conf {
 typedef int(sr_source_msg_fn)(void *opaque, const rd_kafka_message_t *msg);
 /* The assignment changed. */
 typedef void(sr_source_assign_fn)(void *opaque);
+/* A partition's log went backwards and kafka.offset_reset_policy says
+ * stop: nothing more is handed over. */
+typedef void(sr_source_halt_fn)(void *opaque, const char *why);
 /* An offset commit finished; err SR_OK or SR_ERR_IO with why. */
 typedef void(sr_source_commit_fn)(void *opaque, sr_err_t err, const char *why,
                                   void *commit_opaque);
@@ -57,6 +70,7 @@ typedef struct sr_source_hooks {
   sr_source_assign_fn *on_assign;
   sr_source_commit_fn *on_commit;
   void *opaque;
+  sr_source_halt_fn *on_halt; /* may be NULL */
 } sr_source_hooks_t;
 
 typedef struct sr_source_stats {
@@ -64,6 +78,7 @@ typedef struct sr_source_stats {
   uint64_t duplicates; /* skipped: below the next offset */
   uint64_t stale;      /* skipped: partition no longer assigned */
   uint64_t errors;     /* consumer error events */
+  uint64_t resets;     /* partition logs found to have gone backwards */
 } sr_source_stats_t;
 
 typedef struct sr_src sr_src_t;
@@ -152,8 +167,10 @@ int64_t sr_source_lag(sr_src_t *src);
 typedef void(sr_source_lag_fn)(void *opaque, const char *topic,
                                int32_t partition, int64_t lag);
 
-/* Reports each assigned partition's lag: its last known high watermark
- * (from fetch responses, no network call) minus the next offset to apply. */
+/* Reports each assigned partition's lag as sr_source_lag counts it: the
+ * recorded end offset (--until end) or the last known high watermark (from
+ * fetch responses, no network call), minus the next offset to apply. While
+ * a rebalance is in progress, the partitions it revoked are reported too. */
 void sr_source_each_lag(sr_src_t *src, sr_source_lag_fn *fn, void *opaque);
 
 /* True when the client reported every broker down and no statistics since
@@ -162,6 +179,10 @@ bool sr_source_brokers_down(const sr_src_t *src);
 
 /* The counters so far. */
 sr_source_stats_t sr_source_stats(const sr_src_t *src);
+
+/* The id of the cluster the offsets belong to ("" while unknown); valid
+ * until the next sr_source_consume. */
+const char *sr_source_cluster_id(const sr_src_t *src);
 
 /* True when the group has not been up for several session timeouts while
  * a broker is reachable: librdkafka 2.0.2 does not follow a coordinator

@@ -1,12 +1,14 @@
 /* Snapshot <-> checkpoint glue; see model_store.h. */
 #include "store/model_store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
                         const sr_ckpt_offset_t *offsets, size_t n_offsets,
-                        uint64_t seq, unsigned keep, char *path_out,
-                        size_t path_len, char *errstr, size_t errlen) {
+                        const char *cluster_id, uint64_t seq, unsigned keep,
+                        char *path_out, size_t path_len, char *errstr,
+                        size_t errlen) {
   sr_ckpt_meta_t meta = {
       .dims = snap->dims,
       .mode = snap->mode,
@@ -18,13 +20,25 @@ sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
       .n_offsets = n_offsets,
       .offsets = (sr_ckpt_offset_t *)offsets,
   };
-  sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS];
+  sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS + 1];
+  size_t n = 0;
   memcpy(meta.rng_state, snap->rng_state, sizeof(meta.rng_state));
   for (size_t k = 0; k < snap->n_sections; k++)
-    secs[k] = (sr_ckpt_section_t){snap->sections[k].id, snap->sections[k].data,
-                                  snap->sections[k].len};
-  return sr_ckpt_write(dir, &meta, secs, snap->n_sections, keep, path_out,
-                       path_len, errstr, errlen);
+    secs[n++] = (sr_ckpt_section_t){
+        snap->sections[k].id, snap->sections[k].data, snap->sections[k].len};
+  if (cluster_id && cluster_id[0])
+    secs[n++] = (sr_ckpt_section_t){SR_STORE_SEC_CLUSTER, cluster_id,
+                                    strnlen(cluster_id, SR_STORE_CLUSTER_MAX)};
+  return sr_ckpt_write(dir, &meta, secs, n, keep, path_out, path_len, errstr,
+                       errlen);
+}
+
+void sr_store_cluster_id(const sr_ckpt_t *ckpt, char *out, size_t len) {
+  uint64_t n = 0;
+  const char *id = sr_ckpt_section(ckpt, SR_STORE_SEC_CLUSTER, &n);
+  if (!id || n > SR_STORE_CLUSTER_MAX)
+    n = 0;
+  snprintf(out, len, "%.*s", (int)n, id ? id : "");
 }
 
 void sr_store_view(const sr_ckpt_t *ckpt, sr_model_snapshot_t *view) {

@@ -7,12 +7,23 @@
 #include "store/checkpoint.h"
 #include "streamrec/model.h"
 
-/* Writes snap and offsets as checkpoint number seq into dir, keeping the
- * newest keep files. Arguments as for sr_ckpt_write. */
+/* Section id of the Kafka cluster id the offsets belong to (outside the
+ * model's section ids, which sr_store_view reads). */
+#define SR_STORE_SEC_CLUSTER 200
+#define SR_STORE_CLUSTER_MAX 127
+
+/* Writes snap and offsets (of the Kafka cluster cluster_id; NULL or ""
+ * when unknown) as checkpoint number seq into dir, keeping the newest keep
+ * files. Arguments as for sr_ckpt_write. */
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
                         const sr_ckpt_offset_t *offsets, size_t n_offsets,
-                        uint64_t seq, unsigned keep, char *path_out,
-                        size_t path_len, char *errstr, size_t errlen);
+                        const char *cluster_id, uint64_t seq, unsigned keep,
+                        char *path_out, size_t path_len, char *errstr,
+                        size_t errlen);
+
+/* Copies the cluster id a loaded checkpoint's offsets belong to into out
+ * ("" when it records none). */
+void sr_store_cluster_id(const sr_ckpt_t *ckpt, char *out, size_t len);
 
 /* Fills view with the sections of a loaded checkpoint (borrowed: valid while
  * ckpt lives; never release it). */
