@@ -81,6 +81,9 @@ struct sr_daemon {
   bool ends_busy, ends_again; /* --until end: end-offset query state */
   bool times_busy;            /* --from TIMESTAMP lookup in flight */
   uint64_t ends_retry_at;
+  /* --until end: a count that moves with any progress, and when it last
+   * moved (loop ms). */
+  uint64_t until_work, until_moved_ms;
   uint64_t published;
   bool subscribed;
   /* Health, in sr_mono_ns() milliseconds. */
@@ -502,6 +505,40 @@ static void check_until(sr_daemon_t *d) {
     begin_stop(d, 0, "end offsets reached", false);
 }
 
+/* Messages taken and output delivered: with --until end, a run whose
+ * count stops moving for kafka.until_timeout_s is not getting anywhere
+ * (no broker, no assignment, an end that cannot be reached). */
+static uint64_t work_done(const sr_daemon_t *d) {
+  sr_source_stats_t cs = sr_source_stats(d->src);
+  uint64_t n = cs.messages + cs.duplicates + cs.resets;
+  if (d->snk) {
+    sr_sink_stats_t ss = sr_sink_stats(d->snk);
+    n += ss.delivered + ss.failed + ss.dead_letters + ss.dead_failed;
+  }
+  return n;
+}
+
+static void check_until_progress(sr_daemon_t *d) {
+  uint64_t now = uv_now(&d->loop), work = work_done(d);
+  if (!d->opts.until_end || d->phase != P_RUNNING)
+    return;
+  if (work != d->until_work || !d->until_moved_ms) {
+    d->until_work = work;
+    d->until_moved_ms = now;
+    return;
+  }
+  uint64_t limit = (uint64_t)d->cfg.kafka.until_timeout_s * 1000;
+  if (!limit || now - d->until_moved_ms < limit)
+    return;
+  int64_t lag = sr_source_lag(d->src);
+  sr_log(SR_LOG_ERROR,
+         "--until end made no progress for kafka.until_timeout_s; giving up",
+         "timeout_s=%" PRIu32 " assigned=%zu lag=%" PRId64 " brokers_down=%s",
+         d->cfg.kafka.until_timeout_s, sr_source_assigned(d->src), lag,
+         sr_source_brokers_down(d->src) ? "true" : "false");
+  begin_stop(d, 1, "no progress towards the end offsets", true);
+}
+
 static void after_input(sr_daemon_t *d) {
   if (d->halted && d->phase == P_RUNNING) {
     begin_stop(d, 1, "an event could not be applied", true);
@@ -835,7 +872,9 @@ static void on_signal(uv_signal_t *h, int signum) {
     }
     return;
   }
-  begin_stop(d, 0, signum == SIGTERM ? "SIGTERM" : "SIGINT", true);
+  /* A backfill stopped before its end did not do its job. */
+  int code = d->opts.until_end && d->phase == P_RUNNING ? 1 : 0;
+  begin_stop(d, code, signum == SIGTERM ? "SIGTERM" : "SIGINT", true);
 }
 
 static void on_snk_readable(uv_poll_t *h, int status, int events) {
@@ -918,6 +957,7 @@ static void on_tick(uv_timer_t *t) {
         uv_now(&d->loop) >= d->ends_retry_at)
       start_ends_query(d);
     check_until(d);
+    check_until_progress(d);
   }
   check_drained(d);
 }
