@@ -25,9 +25,11 @@
 
 #define MAX_RESP 16
 #define BIG_BODY (100 * 1024)
-/* More than loopback's socket buffers hold, so that its write stays
- * pending while the client does not read. */
-#define HUGE_BODY (32 * 1024 * 1024)
+/* More than the server's send buffer (4 MiB at most) and a client's small
+ * receive buffer hold, so that its write stays pending while the client
+ * does not read. */
+#define HUGE_BODY (16 * 1024 * 1024)
+#define SMALL_RCVBUF 4096
 #define CLIENT_BUF (256 * 1024)
 
 /* One response as the client parsed it. */
@@ -47,6 +49,7 @@ struct fixture {
   sr_http_t *http;
   int port;
   sr_http_stats_t stats; /* taken just before the server is closed */
+  int small_rcvbuf;      /* clients shrink their receive buffer */
   client_fn *client;
   int stop_sent;
   int closed;
@@ -96,9 +99,12 @@ static int client_open_from(fixture_t *fx, client_t *cl, const char *from) {
   struct timeval tv = {.tv_sec = 5};
   cl->len = 0;
   cl->buf = malloc(CLIENT_BUF);
+  int rcvbuf = SMALL_RCVBUF;
   cl->fd = socket(AF_INET, SOCK_STREAM, 0);
   if (!cl->buf || cl->fd < 0 ||
       setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+      (fx->small_rcvbuf && setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                                      sizeof(rcvbuf)) != 0) ||
       bind(cl->fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
       connect(cl->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
     fx->errors++;
@@ -591,6 +597,7 @@ static void client_all_busy(fixture_t *fx) {
   client_t cl[3];
   /* Two clients take a response they do not read, which keeps both
    * connections busy writing; a third finds no room. */
+  fx->small_rcvbuf = 1;
   for (int i = 0; i < 2; i++) {
     if (client_open(fx, &cl[i]) == 0) {
       client_sends(fx, &cl[i], "GET /huge HTTP/1.1\r\n\r\n");
