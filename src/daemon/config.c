@@ -144,6 +144,17 @@ static const option_t options[] = {
         "events stamped further ahead of the clock are rejected (0: off)"),
     STR("metrics.listen", metrics.listen, "127.0.0.1:9464",
         "HOST:PORT of /metrics and /healthz, or 'off'"),
+    U32("metrics.max_clients", metrics.max_clients, "64", 1, 10000,
+        "HTTP connections open at once; a new one closes the least recently "
+        "active idle connection when full"),
+    U32("metrics.max_clients_per_peer", metrics.max_clients_per_peer, "16", 1,
+        10000,
+        "HTTP connections open at once from one client address; a new one "
+        "closes that address's least recently active idle connection"),
+    U32("metrics.idle_timeout_ms", metrics.idle_timeout_ms, "5000", 100,
+        3600000,
+        "an HTTP connection that has not sent a complete request this long "
+        "after opening or after its last response is closed"),
     CHOICE("log.level", log.level, "info", "debug|info|warn|error",
            "lowest level logged"),
     CHOICE("log.format", log.format, "logfmt", "logfmt|json",

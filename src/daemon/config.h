@@ -58,6 +58,9 @@ typedef struct sr_config {
   } input;
   struct {
     char listen[SR_CONF_STR];
+    uint32_t max_clients;
+    uint32_t max_clients_per_peer;
+    uint32_t idle_timeout_ms;
   } metrics;
   struct {
     char level[16];

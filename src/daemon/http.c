@@ -30,6 +30,13 @@
 
 typedef struct conn conn_t;
 
+/* A peer's address without its port: connections of one client (or one
+ * NAT) share it. */
+typedef struct peer {
+  sa_family_t family;
+  unsigned char addr[16];
+} peer_t;
+
 typedef enum conn_state {
   ST_READING, /* parsing requests */
   ST_WRITING, /* a response is in flight; parser paused, not reading */
@@ -44,7 +51,9 @@ struct sr_http {
   void *opaque;
   conn_t *conns;
   unsigned n_conns;
-  uint64_t idle_ms;
+  unsigned n_live; /* connections not yet closing */
+  sr_http_limits_t lim;
+  sr_http_stats_t stats;
   int closing;
   int listener_open;
   sr_http_done_cb *done;
@@ -64,6 +73,8 @@ struct conn {
   int handles; /* open handles; the connection is freed at 0 */
   int reading;
   int err_status; /* status a parser callback chose for its error */
+  uint64_t since; /* loop time of the accept or of the last response */
+  peer_t peer;
   uint64_t body_bytes;
   sr_buf_t url;
   sr_buf_t stash; /* bytes read but not parsed while a response is sent */
@@ -115,12 +126,17 @@ static void conn_close(conn_t *c) {
   if (c->state == ST_CLOSING)
     return;
   c->state = ST_CLOSING;
+  c->http->n_live--;
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+/* Fires for the idle timeout, or for the linger after a last response. */
 static void on_timeout(uv_timer_t *timer) {
-  conn_close(timer->data);
+  conn_t *c = timer->data;
+  if (c->state != ST_LINGER)
+    c->http->stats.timed_out++;
+  conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -203,7 +219,8 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   c->state = ST_READING;
-  uv_timer_start(&c->timer, on_timeout, c->http->idle_ms, 0);
+  c->since = uv_now(c->http->loop);
+  uv_timer_start(&c->timer, on_timeout, c->http->lim.idle_ms, 0);
   conn_resume(c);
 }
 
@@ -389,7 +406,7 @@ static void on_rejected_closed(uv_handle_t *handle) {
   free(handle);
 }
 
-/* Over the limit: accept (libuv stops watching the listener until the
+/* Out of memory: accept (libuv stops watching the listener until the
  * pending connection is taken) and close at once. */
 static void http_reject(sr_http_t *http) {
   uv_tcp_t *tcp = malloc(sizeof(*tcp));
@@ -420,15 +437,82 @@ static conn_t *conn_new(sr_http_t *http) {
     http->conns->prev = c;
   http->conns = c;
   http->n_conns++;
+  http->n_live++;
+  c->since = uv_now(http->loop);
   return c;
+}
+
+/* Fills c->peer from the socket; a peer that cannot be read shares the
+ * all-zero address with other such peers. */
+static void conn_peer(conn_t *c) {
+  struct sockaddr_storage ss;
+  int sslen = sizeof(ss);
+  memset(&c->peer, 0, sizeof(c->peer));
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) != 0)
+    return;
+  c->peer.family = ss.ss_family;
+  if (ss.ss_family == AF_INET6)
+    memcpy(c->peer.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+  else if (ss.ss_family == AF_INET)
+    memcpy(c->peer.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+}
+
+static int same_peer(const conn_t *a, const conn_t *b) {
+  return a->peer.family == b->peer.family &&
+         memcmp(a->peer.addr, b->peer.addr, sizeof(a->peer.addr)) == 0;
+}
+
+/* A connection waiting for its client (idle, a request half sent, or a
+ * last response lingering) can go; one whose response is being written is
+ * served to the end. */
+static int evictable(const conn_t *c) {
+  return c->state == ST_READING || c->state == ST_LINGER;
+}
+
+/* Makes room for the new connection c: closes the least recently active
+ * evictable connection of c's peer when the peer is at its cap, then the
+ * least recently active of anyone when the server is at its cap. Returns
+ * -1 when a cap still holds because nothing could be closed. */
+static int make_room(sr_http_t *http, conn_t *c) {
+  unsigned peer_live = 0;
+  conn_t *oldest = NULL, *oldest_of_peer = NULL;
+  /* The list runs newest first, so on equal times the later one is older. */
+  for (conn_t *o = http->conns; o; o = o->next) {
+    if (o == c || o->state == ST_CLOSING)
+      continue;
+    int mine = same_peer(o, c);
+    peer_live += (unsigned)mine;
+    if (!evictable(o))
+      continue;
+    if (!oldest || o->since <= oldest->since)
+      oldest = o;
+    if (mine && (!oldest_of_peer || o->since <= oldest_of_peer->since))
+      oldest_of_peer = o;
+  }
+  if (peer_live >= http->lim.max_per_peer) {
+    if (!oldest_of_peer)
+      return -1;
+    if (oldest == oldest_of_peer)
+      oldest = NULL;
+    http->stats.evicted++;
+    conn_close(oldest_of_peer);
+  }
+  if (http->n_live > http->lim.max_conns) {
+    if (!oldest)
+      return -1;
+    http->stats.evicted++;
+    conn_close(oldest);
+  }
+  return 0;
 }
 
 static void on_connection(uv_stream_t *server, int status) {
   sr_http_t *http = server->data;
   if (status < 0)
     return;
-  conn_t *c = NULL;
-  if (http->n_conns >= SR_HTTP_MAX_CONNS || !(c = conn_new(http))) {
+  conn_t *c = conn_new(http);
+  if (!c) {
+    http->stats.refused++;
     http_reject(http);
     return;
   }
@@ -436,8 +520,14 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
+  conn_peer(c);
+  if (make_room(http, c) != 0) {
+    http->stats.refused++;
+    conn_close(c);
+    return;
+  }
   uv_tcp_nodelay(&c->tcp, 1);
-  uv_timer_start(&c->timer, on_timeout, http->idle_ms, 0);
+  uv_timer_start(&c->timer, on_timeout, http->lim.idle_ms, 0);
   conn_read_start(c);
 }
 
@@ -518,7 +608,9 @@ sr_http_t *sr_http_new(uv_loop_t *loop, const char *addr,
   http->loop = loop;
   http->cb = cb;
   http->opaque = opaque;
-  http->idle_ms = SR_HTTP_IDLE_MS;
+  http->lim = (sr_http_limits_t){.max_conns = SR_HTTP_MAX_CONNS,
+                                 .max_per_peer = SR_HTTP_MAX_PER_PEER,
+                                 .idle_ms = SR_HTTP_IDLE_MS};
   http->listener_open = 1;
   http->listener.data = http;
   http_parser_set_max_header_size(SR_HTTP_MAX_HEAD);
@@ -551,8 +643,19 @@ unsigned sr_http_conns(const sr_http_t *http) {
   return http->n_conns;
 }
 
-void sr_http_set_idle_ms(sr_http_t *http, uint64_t idle_ms) {
-  http->idle_ms = idle_ms;
+void sr_http_set_limits(sr_http_t *http, const sr_http_limits_t *lim) {
+  if (lim->max_conns)
+    http->lim.max_conns = lim->max_conns;
+  if (lim->max_per_peer)
+    http->lim.max_per_peer = lim->max_per_peer;
+  if (lim->idle_ms)
+    http->lim.idle_ms = lim->idle_ms;
+}
+
+sr_http_stats_t sr_http_stats(const sr_http_t *http) {
+  sr_http_stats_t st = http->stats;
+  st.open = http->n_live;
+  return st;
 }
 
 void sr_http_close(sr_http_t *http, sr_http_done_cb *done, void *opaque) {

@@ -9,10 +9,18 @@
  * headers over SR_HTTP_MAX_HEAD bytes or a body over SR_HTTP_MAX_BODY bytes
  * get 413, and both close the connection. Keep-alive is honoured, one
  * request at a time per connection (pipelined requests wait their turn).
- * A connection that completes no request within the idle timeout (10 s) is
- * closed; beyond SR_HTTP_MAX_CONNS open connections new ones are accepted
- * and closed at once. The caller handles a disabled endpoint ("off") by not
- * creating a server. */
+ *
+ * Slow and idle clients cannot starve the health probes: a connection must
+ * complete each request (and take its response) within the idle timeout of
+ * opening or of its previous response, or it is closed; and a new
+ * connection from a peer address that already holds max_per_peer, or one
+ * that would exceed max_conns in all, closes the least recently active
+ * connection waiting for a request (of that peer, or of anyone) to make
+ * room. A probe, which sends its request at once, is then served unless
+ * that many newer connections pushed it out first. Only when every
+ * connection is busy with a response is the new one accepted and closed at
+ * once. The caller handles a disabled endpoint ("off") by not creating a
+ * server. */
 #ifndef SR_HTTP_H
 #define SR_HTTP_H
 
@@ -23,12 +31,29 @@
 /* Longest request line plus headers, and longest body, in bytes. */
 #define SR_HTTP_MAX_HEAD 8192
 #define SR_HTTP_MAX_BODY 8192
-/* Most connections open at once. */
-#define SR_HTTP_MAX_CONNS 256
-/* Default time a connection may take to complete its next request. */
-#define SR_HTTP_IDLE_MS 10000
+/* Default limits (see sr_http_limits_t). */
+#define SR_HTTP_MAX_CONNS 64
+#define SR_HTTP_MAX_PER_PEER 16
+#define SR_HTTP_IDLE_MS 5000
 
 typedef struct sr_http sr_http_t;
+
+/* How many connections a server keeps and for how long; 0 keeps the
+ * current value. */
+typedef struct sr_http_limits {
+  uint32_t max_conns;    /* open connections at once */
+  uint32_t max_per_peer; /* open connections from one peer address */
+  uint64_t idle_ms;      /* time to complete the next request */
+} sr_http_limits_t;
+
+/* Connections now open and, since the start, closed by the server's own
+ * limits rather than by the client or an answer. */
+typedef struct sr_http_stats {
+  uint64_t open;      /* open, not counting ones being closed */
+  uint64_t timed_out; /* no complete request within the idle timeout */
+  uint64_t evicted;   /* closed to make room for a newer connection */
+  uint64_t refused;   /* accepted and closed at once: no room */
+} sr_http_stats_t;
 
 /* What the handler answers. The server presets status 200, content_type
  * "text/plain; charset=utf-8" and an empty body, and frees the body after
@@ -66,8 +91,13 @@ int sr_http_port(const sr_http_t *http);
 /* Number of open connections (including ones being closed). */
 unsigned sr_http_conns(const sr_http_t *http);
 
-/* Changes the idle timeout for connections accepted from now on. */
-void sr_http_set_idle_ms(sr_http_t *http, uint64_t idle_ms);
+/* Changes the limits; the caps hold from the next connection on, the idle
+ * timeout from the next time a connection's timer starts. The defaults are
+ * SR_HTTP_MAX_CONNS, SR_HTTP_MAX_PER_PEER and SR_HTTP_IDLE_MS. */
+void sr_http_set_limits(sr_http_t *http, const sr_http_limits_t *lim);
+
+/* The counts behind the server's connection metrics. */
+sr_http_stats_t sr_http_stats(const sr_http_t *http);
 
 /* Stops listening and closes every connection; pending responses are
  * dropped. The memory is freed in libuv close callbacks, after which done

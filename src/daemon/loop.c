@@ -306,6 +306,7 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
     tot.dead_letters = ss.dead_letters;
     tot.dead_letters_failed = ss.dead_failed;
   }
+  tot.http = sr_http_stats(d->http);
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
 }
 
@@ -353,6 +354,11 @@ static sr_err_t start_telemetry(sr_daemon_t *d, char *errstr, size_t errlen) {
   if (!d->http)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "%s (choose a free HOST:PORT or 'off')", why);
+  sr_http_set_limits(
+      d->http,
+      &(sr_http_limits_t){.max_conns = d->cfg.metrics.max_clients,
+                          .max_per_peer = d->cfg.metrics.max_clients_per_peer,
+                          .idle_ms = d->cfg.metrics.idle_timeout_ms});
   sr_log(SR_LOG_INFO, "serving metrics", "listen=%s port=%d",
          sr_logq(d->cfg.metrics.listen), sr_http_port(d->http));
   return SR_OK;

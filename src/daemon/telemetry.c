@@ -17,6 +17,12 @@ static const double latency_bounds[] = {
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02, 0.025,
     0.03,  0.04,   0.05,  0.075,  0.1,  0.25,   0.5,   1,      2.5,  5};
 
+/* Why the HTTP server closed a connection on its own, the reason label of
+ * streamrec_http_connections_dropped_total: sr_http_stats_t's timed_out,
+ * evicted and refused. */
+static const char *const http_reasons[] = {"idle_timeout", "evicted",
+                                           "refused"};
+
 /* Per user row; times are sr_mono_ns(), 0 for none. */
 typedef struct user_slot {
   uint64_t pending_ns;  /* oldest event not yet in a queued list */
@@ -36,7 +42,7 @@ struct sr_telemetry {
   sr_metric_t *consumed, *rejected, *updates, *published, *publish_errors,
       *latency, *lag, *users, *items_g, *bytes, *evictions, *ckpt_last,
       *ckpt_duration, *stall, *hits, *evaluated, *dead_letters, *dead_failed,
-      *resets;
+      *resets, *http_dropped, *http_open;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -83,9 +89,14 @@ static int register_counters(sr_telemetry_t *tel) {
   tel->evaluated = sr_metrics_counter(
       r, "streamrec_prequential_evaluated_total",
       "Events of users who had a list published before.", NULL, NULL);
+  tel->http_dropped = sr_metrics_counter(
+      r, "streamrec_http_connections_dropped_total",
+      "HTTP connections the server closed to stay available, by reason.",
+      "reason", NULL);
   return tel->consumed && tel->rejected && tel->updates && tel->published &&
                  tel->publish_errors && tel->dead_letters && tel->dead_failed &&
-                 tel->resets && tel->evictions && tel->hits && tel->evaluated
+                 tel->resets && tel->evictions && tel->hits && tel->evaluated &&
+                 tel->http_dropped
              ? 0
              : -1;
 }
@@ -105,7 +116,11 @@ static int register_gauges(sr_telemetry_t *tel) {
   tel->ckpt_last =
       sr_metrics_gauge(r, "streamrec_checkpoint_last_success_timestamp_seconds",
                        "Wall time of the last checkpoint written.", NULL, NULL);
-  return tel->lag && tel->users && tel->items_g && tel->bytes && tel->ckpt_last
+  tel->http_open =
+      sr_metrics_gauge(r, "streamrec_http_connections",
+                       "HTTP connections open on metrics.listen.", NULL, NULL);
+  return tel->lag && tel->users && tel->items_g && tel->bytes &&
+                 tel->ckpt_last && tel->http_open
              ? 0
              : -1;
 }
@@ -139,6 +154,10 @@ static int seed_series(sr_telemetry_t *tel) {
   if (sr_metrics_add(tel->evictions, "user", NULL, 0) != 0 ||
       sr_metrics_add(tel->evictions, "item", NULL, 0) != 0)
     return -1;
+  for (size_t i = 0; i < sizeof(http_reasons) / sizeof(http_reasons[0]); i++) {
+    if (sr_metrics_add(tel->http_dropped, http_reasons[i], NULL, 0) != 0)
+      return -1;
+  }
   return 0;
 }
 
@@ -294,6 +313,10 @@ static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
   sync_counter(tel->dead_failed, NULL, tot->dead_letters_failed);
   if (src)
     sync_counter(tel->resets, NULL, sr_source_stats(src).resets);
+  sync_counter(tel->http_dropped, http_reasons[0], tot->http.timed_out);
+  sync_counter(tel->http_dropped, http_reasons[1], tot->http.evicted);
+  sync_counter(tel->http_dropped, http_reasons[2], tot->http.refused);
+  sr_metrics_set(tel->http_open, NULL, NULL, (double)tot->http.open);
   uint64_t ev_users, ev_items;
   sr_model_evictions(tel->mdl, &ev_users, &ev_items);
   sync_counter(tel->evictions, "user", ev_users);

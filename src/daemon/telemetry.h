@@ -27,6 +27,7 @@ typedef struct sr_telemetry_totals {
   uint64_t publish_errors;
   uint64_t dead_letters;
   uint64_t dead_letters_failed;
+  sr_http_stats_t http;
 } sr_telemetry_totals_t;
 
 /* What readiness and liveness are judged from; times are monotonic ms. */

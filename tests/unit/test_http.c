@@ -25,6 +25,11 @@
 
 #define MAX_RESP 16
 #define BIG_BODY (100 * 1024)
+/* More than the server's send buffer (4 MiB at most) and a client's small
+ * receive buffer hold, so that its write stays pending while the client
+ * does not read. */
+#define HUGE_BODY (16 * 1024 * 1024)
+#define SMALL_RCVBUF 4096
 #define CLIENT_BUF (256 * 1024)
 
 /* One response as the client parsed it. */
@@ -43,7 +48,8 @@ struct fixture {
   uv_async_t stop;
   sr_http_t *http;
   int port;
-  uint64_t idle_ms;
+  sr_http_stats_t stats; /* taken just before the server is closed */
+  int small_rcvbuf;      /* clients shrink their receive buffer */
   client_fn *client;
   int stop_sent;
   int closed;
@@ -53,9 +59,7 @@ struct fixture {
   int n_resp;
   int eof[MAX_RESP];
   int n_eof;
-  int errors;    /* failed connects, sends or reads */
-  int served;    /* connections answered while at the limit */
-  int recovered; /* a new connection was served after one closed */
+  int errors; /* failed connects, sends or reads */
 };
 
 /* Blocking client connection with a read buffer for pipelined replies. */
@@ -73,31 +77,44 @@ static void handler(void *opaque, const char *method, const char *path,
   if (strcmp(path, "/metrics") == 0) {
     res->content_type = "text/plain; version=0.0.4; charset=utf-8";
     sr_buf_printf(&res->body, "up 1\n");
-  } else if (strcmp(path, "/big") == 0) {
-    sr_buf_reserve(&res->body, BIG_BODY);
-    memset(res->body.data, 'x', BIG_BODY);
-    res->body.len = BIG_BODY;
+  } else if (strcmp(path, "/big") == 0 || strcmp(path, "/huge") == 0) {
+    size_t len = path[1] == 'b' ? BIG_BODY : HUGE_BODY;
+    sr_buf_reserve(&res->body, len);
+    memset(res->body.data, 'x', len);
+    res->body.len = len;
   } else {
     res->status = 404;
     sr_buf_printf(&res->body, "not found\n");
   }
 }
 
-static int client_open(fixture_t *fx, client_t *cl) {
+/* Connects from the loopback address from (another peer than 127.0.0.1
+ * when it is, say, 127.0.0.2). */
+static int client_open_from(fixture_t *fx, client_t *cl, const char *from) {
   struct sockaddr_in sin = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)fx->port)};
+  struct sockaddr_in src = {.sin_family = AF_INET};
   inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+  inet_pton(AF_INET, from, &src.sin_addr);
   struct timeval tv = {.tv_sec = 5};
   cl->len = 0;
   cl->buf = malloc(CLIENT_BUF);
+  int rcvbuf = SMALL_RCVBUF;
   cl->fd = socket(AF_INET, SOCK_STREAM, 0);
   if (!cl->buf || cl->fd < 0 ||
       setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+      (fx->small_rcvbuf && setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                                      sizeof(rcvbuf)) != 0) ||
+      bind(cl->fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
       connect(cl->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
     fx->errors++;
     return -1;
   }
   return 0;
+}
+
+static int client_open(fixture_t *fx, client_t *cl) {
+  return client_open_from(fx, cl, "127.0.0.1");
 }
 
 static void client_close(client_t *cl) {
@@ -207,13 +224,14 @@ static void on_closed(void *opaque) {
 
 static void on_stop(uv_async_t *async) {
   fixture_t *fx = async->data;
+  fx->stats = sr_http_stats(fx->http);
   sr_http_close(fx->http, on_closed, fx);
   uv_close((uv_handle_t *)&fx->stop, NULL);
 }
 
-/* Serves until the client is done, then closes the server; the loop must
- * then have nothing left to run. */
-static void run(fixture_t *fx, client_fn *client, uint64_t idle_ms) {
+/* Serves with lim (NULL: the defaults) until the client is done, then
+ * closes the server; the loop must then have nothing left to run. */
+static void run(fixture_t *fx, client_fn *client, const sr_http_limits_t *lim) {
   char errstr[256] = "";
   memset(fx, 0, sizeof(*fx));
   fx->client = client;
@@ -221,8 +239,8 @@ static void run(fixture_t *fx, client_fn *client, uint64_t idle_ms) {
   fx->http = sr_http_new(&fx->loop, "127.0.0.1:0", handler, fx, errstr,
                          sizeof(errstr));
   assert_non_null(fx->http);
-  if (idle_ms)
-    sr_http_set_idle_ms(fx->http, idle_ms);
+  if (lim)
+    sr_http_set_limits(fx->http, lim);
   fx->port = sr_http_port(fx->http);
   assert_true(fx->port > 0);
   uv_async_init(&fx->loop, &fx->stop, on_stop);
@@ -257,7 +275,7 @@ static void client_get_head(fixture_t *fx) {
 static void test_get_head_and_404(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_get_head, 0);
+  run(fx, client_get_head, NULL);
   assert_int_equal(fx->n_resp, 5);
   assert_int_equal(fx->resp[0].status, 200);
   assert_string_equal(fx->resp[0].body, "up 1\n");
@@ -297,7 +315,7 @@ static void client_methods(fixture_t *fx) {
 static void test_other_methods_get_405(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_methods, 0);
+  run(fx, client_methods, NULL);
   assert_int_equal(fx->n_resp, 3);
   assert_int_equal(fx->resp[0].status, 405);
   assert_non_null(strstr(fx->resp[0].head, "Allow: GET, HEAD\r\n"));
@@ -366,7 +384,7 @@ static void client_bad_requests(fixture_t *fx) {
 static void test_bad_requests_get_400_413(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_bad_requests, 0);
+  run(fx, client_bad_requests, NULL);
   assert_int_equal(fx->n_resp, 7);
   assert_int_equal(fx->resp[0].status, 400);
   assert_non_null(strstr(fx->resp[0].head, "Connection: close\r\n"));
@@ -413,7 +431,7 @@ static void client_keep_alive(fixture_t *fx) {
 static void test_keep_alive(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_keep_alive, 0);
+  run(fx, client_keep_alive, NULL);
   assert_int_equal(fx->n_resp, 7);
   int want[] = {200, 200, 200, 404, 200, 200, 200};
   for (int i = 0; i < 7; i++)
@@ -443,68 +461,165 @@ static void client_idle(fixture_t *fx) {
     client_expect_eof(fx, &cl);
   }
   client_close(&cl);
+  /* Slowloris: bytes that keep coming but never finish the request do not
+   * keep the connection open past the timeout. */
+  if (client_open(fx, &cl) == 0) {
+    client_sends(fx, &cl, "GET /metrics HTTP/1.1\r\n");
+    for (int i = 0; i < 20; i++) {
+      usleep(30000);
+      if (send(cl.fd, "X", 1, MSG_NOSIGNAL) <= 0)
+        break;
+    }
+    client_expect_eof(fx, &cl);
+  }
+  client_close(&cl);
 }
 
 static void test_idle_connections_closed(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_idle, 200);
-  assert_int_equal(fx->n_eof, 3);
-  for (int i = 0; i < 3; i++)
+  run(fx, client_idle, &(sr_http_limits_t){.idle_ms = 200});
+  assert_int_equal(fx->n_eof, 4);
+  for (int i = 0; i < 4; i++)
     assert_true(fx->eof[i]);
   assert_int_equal(fx->n_resp, 1);
   assert_int_equal(fx->resp[0].status, 200);
+  assert_int_equal(fx->stats.timed_out, 4);
+  assert_int_equal(fx->stats.evicted, 0);
   free(fx);
 }
 
-/* One GET on a fresh connection, tolerating a refusal: 1 when answered. */
-static int try_get(fixture_t *fx) {
-  client_t cl;
-  int ok = 0;
-  if (client_open(fx, &cl) == 0) {
-    static const char req[] = "GET /metrics HTTP/1.1\r\n\r\n";
-    if (send(cl.fd, req, sizeof(req) - 1, MSG_NOSIGNAL) > 0 &&
-        client_fill(&cl) > 0)
-      ok = strncmp(cl.buf, "HTTP/1.1 200", 12) == 0;
-  }
-  client_close(&cl);
-  return ok;
+/* Sends one GET /metrics on an open connection and reads the answer. */
+static void client_get(fixture_t *fx, client_t *cl) {
+  client_sends(fx, cl, "GET /metrics HTTP/1.1\r\n\r\n");
+  client_read(fx, cl, 0);
 }
 
-static void client_limit(fixture_t *fx) {
-  static client_t cl[SR_HTTP_MAX_CONNS + 1];
-  /* Each connection answers one request, so all of them are open. */
-  for (int i = 0; i < SR_HTTP_MAX_CONNS; i++) {
-    if (client_open(fx, &cl[i]) != 0)
-      break;
-    client_sends(fx, &cl[i], "GET /metrics HTTP/1.1\r\n\r\n");
-    client_read(fx, &cl[i], 0);
-    fx->served += fx->resp[0].status == 200;
-    fx->n_resp = 0;
-  }
-  client_t *extra = &cl[SR_HTTP_MAX_CONNS];
-  if (client_open(fx, extra) == 0)
-    client_expect_eof(fx, extra);
-  client_close(extra);
-  /* Once one closes, a new connection is served again. */
-  client_close(&cl[0]);
-  for (int attempt = 0; attempt < 100 && !fx->recovered; attempt++) {
-    fx->recovered = try_get(fx);
-    if (!fx->recovered)
-      usleep(20000);
-  }
-  for (int i = 1; i < SR_HTTP_MAX_CONNS; i++)
+#define MANY_IDLE 300
+
+static void client_many_idle(fixture_t *fx) {
+  static client_t cl[MANY_IDLE];
+  for (int i = 0; i < MANY_IDLE; i++)
+    client_open(fx, &cl[i]);
+  client_t probe;
+  if (client_open(fx, &probe) == 0)
+    client_get(fx, &probe);
+  client_close(&probe);
+  for (int i = 0; i < MANY_IDLE; i++)
     client_close(&cl[i]);
 }
 
-static void test_connection_limit(void **state) {
+/* The failure seen in production: hundreds of idle connections, and the
+ * probe behind them must still be answered at the default limits. */
+static void test_probe_served_past_many_idle(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_limit, 0);
-  assert_int_equal(fx->served, SR_HTTP_MAX_CONNS);
+  run(fx, client_many_idle, NULL);
+  assert_int_equal(fx->n_resp, 1);
+  assert_int_equal(fx->resp[0].status, 200);
+  /* One peer holds at most SR_HTTP_MAX_PER_PEER connections. */
+  assert_int_equal(fx->stats.evicted, MANY_IDLE + 1 - SR_HTTP_MAX_PER_PEER);
+  assert_int_equal(fx->stats.refused, 0);
+  free(fx);
+}
+
+#define FULL 8
+
+static void client_full(fixture_t *fx) {
+  client_t cl[FULL], extra;
+  for (int i = 0; i < FULL; i++)
+    client_open(fx, &cl[i]);
+  /* cl[0] becomes the most recently active, so cl[1] is the least. */
+  usleep(20000);
+  client_get(fx, &cl[0]);
+  if (client_open(fx, &extra) == 0)
+    client_get(fx, &extra);
+  client_expect_eof(fx, &cl[1]);
+  client_get(fx, &cl[0]);
+  client_get(fx, &cl[2]);
+  client_get(fx, &cl[FULL - 1]);
+  client_close(&extra);
+  for (int i = 0; i < FULL; i++)
+    client_close(&cl[i]);
+}
+
+static void test_full_server_evicts_least_recent_idle(void **state) {
+  (void)state;
+  fixture_t *fx = malloc(sizeof(*fx));
+  run(fx, client_full,
+      &(sr_http_limits_t){.max_conns = FULL, .max_per_peer = FULL});
+  assert_int_equal(fx->n_resp, 5);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(fx->resp[i].status, 200);
   assert_int_equal(fx->n_eof, 1);
   assert_true(fx->eof[0]);
-  assert_true(fx->recovered);
+  assert_int_equal(fx->stats.evicted, 1);
+  assert_int_equal(fx->stats.refused, 0);
+  free(fx);
+}
+
+#define FLOOD 10
+
+static void client_peer_flood(fixture_t *fx) {
+  client_t a[2], b[FLOOD];
+  client_open(fx, &a[0]);
+  client_open(fx, &a[1]);
+  for (int i = 0; i < FLOOD; i++)
+    client_open_from(fx, &b[i], "127.0.0.2");
+  /* The flooding peer pushed out only its own oldest connections. */
+  client_get(fx, &a[0]);
+  client_get(fx, &a[1]);
+  client_expect_eof(fx, &b[0]);
+  client_expect_eof(fx, &b[FLOOD - 5]);
+  client_get(fx, &b[FLOOD - 4]);
+  client_get(fx, &b[FLOOD - 1]);
+  for (int i = 0; i < 2; i++)
+    client_close(&a[i]);
+  for (int i = 0; i < FLOOD; i++)
+    client_close(&b[i]);
+}
+
+static void test_peer_limit_evicts_own_connections(void **state) {
+  (void)state;
+  fixture_t *fx = malloc(sizeof(*fx));
+  run(fx, client_peer_flood,
+      &(sr_http_limits_t){.max_conns = 8, .max_per_peer = 4});
+  assert_int_equal(fx->n_resp, 4);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(fx->resp[i].status, 200);
+  assert_int_equal(fx->n_eof, 2);
+  assert_true(fx->eof[0] && fx->eof[1]);
+  assert_int_equal(fx->stats.evicted, FLOOD - 4);
+  free(fx);
+}
+
+static void client_all_busy(fixture_t *fx) {
+  client_t cl[3];
+  /* Two clients take a response they do not read, which keeps both
+   * connections busy writing; a third finds no room. */
+  fx->small_rcvbuf = 1;
+  for (int i = 0; i < 2; i++) {
+    if (client_open(fx, &cl[i]) == 0) {
+      client_sends(fx, &cl[i], "GET /huge HTTP/1.1\r\n\r\n");
+      if (client_fill(&cl[i]) <= 0)
+        fx->errors++;
+    }
+  }
+  if (client_open(fx, &cl[2]) == 0)
+    client_expect_eof(fx, &cl[2]);
+  for (int i = 0; i < 3; i++)
+    client_close(&cl[i]);
+}
+
+static void test_refused_when_all_busy(void **state) {
+  (void)state;
+  fixture_t *fx = malloc(sizeof(*fx));
+  run(fx, client_all_busy,
+      &(sr_http_limits_t){.max_conns = 2, .max_per_peer = 2});
+  assert_int_equal(fx->n_eof, 1);
+  assert_true(fx->eof[0]);
+  assert_int_equal(fx->stats.refused, 1);
+  assert_int_equal(fx->stats.evicted, 0);
   free(fx);
 }
 
@@ -525,7 +640,7 @@ static void client_close_while_open(fixture_t *fx) {
 static void test_close_with_open_connection(void **state) {
   (void)state;
   fixture_t *fx = malloc(sizeof(*fx));
-  run(fx, client_close_while_open, 0);
+  run(fx, client_close_while_open, NULL);
   assert_int_equal(fx->resp[0].status, 200);
   assert_true(fx->eof[0]);
   free(fx);
@@ -570,7 +685,10 @@ int main(void) {
       cmocka_unit_test(test_bad_requests_get_400_413),
       cmocka_unit_test(test_keep_alive),
       cmocka_unit_test(test_idle_connections_closed),
-      cmocka_unit_test(test_connection_limit),
+      cmocka_unit_test(test_probe_served_past_many_idle),
+      cmocka_unit_test(test_full_server_evicts_least_recent_idle),
+      cmocka_unit_test(test_peer_limit_evicts_own_connections),
+      cmocka_unit_test(test_refused_when_all_busy),
       cmocka_unit_test(test_close_with_open_connection),
       cmocka_unit_test(test_listen_errors),
   };
