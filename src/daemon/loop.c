@@ -36,6 +36,9 @@
  * final commit, before giving up on them. */
 #define DRAIN_WAIT_MS 10000
 #define COMMIT_WAIT_MS 5000
+/* How long a checkpoint waits for the output of the events it covers
+ * before it is put off to the next interval. */
+#define QUIESCE_WAIT_MS 5000
 /* Pause between failed end-offset queries (--until end). */
 #define ENDS_RETRY_MS 1000
 /* Period of the progress log line when stderr is not a terminal. */
@@ -77,6 +80,7 @@ struct sr_daemon {
   int exit_code;
   bool halted;         /* ingest could not apply an event */
   bool ckpt_requested; /* SIGUSR1 while a checkpoint was in flight */
+  int quiescing;       /* a checkpoint kind + 1 waiting for output; 0 none */
   bool final_started;
   bool ends_busy, ends_again; /* --until end: end-offset query state */
   bool times_busy;            /* --from TIMESTAMP lookup in flight */
@@ -575,7 +579,7 @@ static void on_src_readable(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
   sr_daemon_t *d = h->data;
-  if (d->phase == P_RUNNING)
+  if (d->phase == P_RUNNING && !d->quiescing)
     consume_step(d);
   else
     sr_source_serve_commits(d->src);
@@ -583,7 +587,7 @@ static void on_src_readable(uv_poll_t *h, int status, int events) {
 
 static void on_drain_idle(uv_idle_t *h) {
   sr_daemon_t *d = h->data;
-  if (d->phase == P_RUNNING)
+  if (d->phase == P_RUNNING && !d->quiescing)
     consume_step(d);
   else
     uv_idle_stop(h);
@@ -703,6 +707,55 @@ static void start_consuming(sr_daemon_t *d) {
  * changed since the last one. */
 typedef enum ckpt_kind { CK_PERIODIC, CK_REQUESTED, CK_FINAL } ckpt_kind_t;
 
+/* True when the output of every applied event is out: no user waits for a
+ * list, no list or dead letter waits for its delivery report. */
+static bool drained(sr_daemon_t *d) {
+  return (!d->snk || sr_sink_in_flight(d->snk) == 0) &&
+         (!d->rf || sr_refresh_pending(d->rf) == 0);
+}
+
+static void end_quiesce(sr_daemon_t *d) {
+  d->quiescing = 0;
+  uv_timer_stop(&d->deadline_timer);
+  if (d->phase == P_RUNNING)
+    uv_idle_start(&d->drain_idle, on_drain_idle); /* consume again */
+}
+
+/* A checkpoint's offsets promise that the output of every event below them
+ * is out, so that a restart from it owes no user a list and no rejected
+ * message its dead letter. Before the snapshot, consumption stops, every
+ * waiting user is refreshed (recommend.min_interval_ms notwithstanding)
+ * and the deliveries are awaited; a checkpoint whose output does not
+ * settle within QUIESCE_WAIT_MS is put off to the next interval. Returns
+ * true when the snapshot may be taken now. */
+static bool quiesce(sr_daemon_t *d, ckpt_kind_t kind) {
+  if (drained(d))
+    return true;
+  if (!d->quiescing) {
+    d->quiescing = (int)kind + 1;
+    uv_idle_stop(&d->drain_idle);
+    uv_timer_start(&d->deadline_timer, on_deadline, QUIESCE_WAIT_MS, 0);
+  }
+  if (d->rf)
+    run_refresh(d, true);
+  return false;
+}
+
+static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind);
+
+/* Delivery reports came in: the waiting checkpoint may go now. */
+static void check_quiesced(sr_daemon_t *d) {
+  if (!d->quiescing || d->phase != P_RUNNING)
+    return;
+  if (d->rf && sr_refresh_pending(d->rf) > 0)
+    run_refresh(d, true); /* users whose delivery failed, once more */
+  if (!drained(d))
+    return;
+  ckpt_kind_t kind = (ckpt_kind_t)(d->quiescing - 1);
+  end_quiesce(d);
+  start_checkpoint(d, kind);
+}
+
 /* A model that never learned and owns no offsets is exactly what a start
  * without a checkpoint gives, so there is nothing to write. */
 static void skip_empty_checkpoint(sr_daemon_t *d, bool final) {
@@ -731,6 +784,10 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   if (n >= 0 && kind == CK_PERIODIC &&
       sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
     d->ckpt_fresh_ms = mono_ms(); /* nothing new to lose: as good as saved */
+    free(offs);
+    return;
+  }
+  if (n >= 0 && !final && !quiesce(d, kind)) {
     free(offs);
     return;
   }
@@ -802,11 +859,6 @@ static void on_ckpt_timer(uv_timer_t *t) {
     start_checkpoint(d, CK_PERIODIC);
 }
 
-static bool drained(sr_daemon_t *d) {
-  return (!d->snk || sr_sink_in_flight(d->snk) == 0) &&
-         (!d->rf || sr_refresh_pending(d->rf) == 0);
-}
-
 static void check_drained(sr_daemon_t *d) {
   if (d->phase != P_DRAINING)
     return;
@@ -819,7 +871,14 @@ static void check_drained(sr_daemon_t *d) {
 /* Deadlines of the bounded waits: the producer's drain, the final commit. */
 static void on_deadline(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
-  if (d->phase == P_DRAINING) {
+  if (d->phase == P_RUNNING && d->quiescing) {
+    sr_log(SR_LOG_WARN,
+           "checkpoint put off: output of applied events still undelivered",
+           "in_flight=%" PRIu64 " waiting_users=%zu",
+           d->snk ? sr_sink_in_flight(d->snk) : 0,
+           d->rf ? sr_refresh_pending(d->rf) : 0);
+    end_quiesce(d);
+  } else if (d->phase == P_DRAINING) {
     sr_log(SR_LOG_WARN, "gave up waiting for deliveries",
            "in_flight=%" PRIu64 " waiting_users=%zu",
            d->snk ? sr_sink_in_flight(d->snk) : 0,
@@ -831,9 +890,22 @@ static void on_deadline(uv_timer_t *t) {
   }
 }
 
+/* A final checkpoint over undelivered output would lose it for good; the
+ * last checkpoint written is still consistent, and a restart replays the
+ * events after it and publishes their lists again. */
 static void start_final(sr_daemon_t *d) {
   d->phase = P_SAVING;
   uv_timer_stop(&d->deadline_timer);
+  if (!drained(d)) {
+    sr_log(SR_LOG_WARN,
+           "no final checkpoint: output of applied events undelivered; the "
+           "next start replays from the last checkpoint",
+           "in_flight=%" PRIu64 " waiting_users=%zu",
+           d->snk ? sr_sink_in_flight(d->snk) : 0,
+           d->rf ? sr_refresh_pending(d->rf) : 0);
+    close_all(d);
+    return;
+  }
   start_checkpoint(d, CK_FINAL);
 }
 
@@ -856,6 +928,7 @@ static void begin_stop(sr_daemon_t *d, int code, const char *why,
   sr_log(SR_LOG_INFO, "stopping", "reason=%s events_applied=%" PRIu64,
          sr_logq(why), sr_model_events_applied(d->mdl));
   d->phase = P_DRAINING;
+  end_quiesce(d);
   uv_idle_stop(&d->drain_idle);
   uv_timer_stop(&d->ckpt_timer);
   uv_timer_stop(&d->refresh_timer);
@@ -891,6 +964,7 @@ static void on_snk_readable(uv_poll_t *h, int status, int events) {
   if (d->phase == P_RUNNING) {
     check_backpressure(d);
     schedule_refresh(d); /* failed deliveries queued users again */
+    check_quiesced(d);
   }
   check_drained(d);
 }
