@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,10 @@
 /* Topic handles kept so that producing does not look topics up by name for
  * every message: the output topic and the dead-letter topic. */
 #define TOPIC_CACHE 4
+/* What a dead letter leaves of message.max.bytes for record and batch
+ * framing, and the most of a key kept when a dead letter has to be cut. */
+#define FRAME_BYTES 1024
+#define KEY_KEEP 1024
 
 struct sr_sink {
   rd_kafka_t *rk;
@@ -24,8 +29,11 @@ struct sr_sink {
   sr_sink_stats_t stats;
   uint64_t in_flight;
   rd_kafka_topic_t *topics[TOPIC_CACHE];
+  size_t max_msg; /* the producer's message.max.bytes */
   bool fatal_reported;
 };
+
+static void dead_letter_failed(sr_sink_t *snk, const rd_kafka_message_t *msg);
 
 /* A list's delivery opaque carries its user row, tagged in the low bit so
  * that dead letters (NULL) are told apart. */
@@ -49,13 +57,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
       snk->stats.dead_letters++;
     return;
   }
-  sr_log(SR_LOG_WARN, "delivery failed", "kind=%s topic=%s error=%s",
-         list ? "list" : "dead_letter", sr_logq(rd_kafka_topic_name(msg->rkt)),
-         sr_logq(rd_kafka_err2str(msg->err)));
   if (!list) {
-    snk->stats.dead_failed++;
+    dead_letter_failed(snk, msg);
     return;
   }
+  sr_log(SR_LOG_WARN, "delivery failed", "kind=list topic=%s error=%s",
+         sr_logq(rd_kafka_topic_name(msg->rkt)),
+         sr_logq(rd_kafka_err2str(msg->err)));
   snk->stats.failed++;
   /* librdkafka retried retriable errors until message.timeout.ms already:
    * a timed-out list is worth a fresh one later, a refused one (too large,
@@ -101,6 +109,12 @@ static rd_kafka_conf_t *producer_conf(const sr_config_t *cfg,
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
+  char max[32];
+  size_t max_len = sizeof(max);
+  snk->max_msg = 1000000;
+  if (rd_kafka_conf_get(conf, "message.max.bytes", max, &max_len) ==
+      RD_KAFKA_CONF_OK)
+    snk->max_msg = strtoull(max, NULL, 10);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_error_cb(conf, on_error);
   rd_kafka_conf_set_opaque(conf, snk);
@@ -224,27 +238,154 @@ sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
   return produce_result(err, topic);
 }
 
+/* Bytes the headers take on the wire, near enough. */
+static size_t headers_size(const rd_kafka_headers_t *hdrs) {
+  const char *name;
+  const void *value;
+  size_t size, total = 0;
+  for (size_t i = 0;
+       hdrs && !rd_kafka_header_get_all(hdrs, i, &name, &value, &size); i++)
+    total += strlen(name) + size + 8;
+  return total;
+}
+
+static void add_header(rd_kafka_headers_t *hdrs, const char *name,
+                       const char *fmt, ...) {
+  char value[64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(value, sizeof(value), fmt, ap);
+  va_end(ap);
+  rd_kafka_header_add(hdrs, name, -1, value, -1);
+}
+
+/* The original headers (when they fit beside the framing) and ours. */
+static rd_kafka_headers_t *dead_letter_headers(const sr_sink_t *snk,
+                                               const sr_dead_letter_t *dl) {
+  bool keep = dl->headers && headers_size(dl->headers) < snk->max_msg / 4;
+  rd_kafka_headers_t *hdrs =
+      keep ? rd_kafka_headers_copy(dl->headers) : rd_kafka_headers_new(8);
+  if (dl->headers && !keep)
+    add_header(hdrs, "streamrec-headers-dropped", "%zu",
+               rd_kafka_header_cnt(dl->headers));
+  rd_kafka_header_add(hdrs, "streamrec-error", -1, dl->reason, -1);
+  rd_kafka_header_add(hdrs, "streamrec-error-detail", -1, dl->detail, -1);
+  rd_kafka_header_add(hdrs, "streamrec-source-topic", -1, dl->src_topic, -1);
+  add_header(hdrs, "streamrec-source-partition", "%" PRId32, dl->src_partition);
+  add_header(hdrs, "streamrec-source-offset", "%" PRId64, dl->src_offset);
+  return hdrs;
+}
+
+/* Cuts the key, then the value, so that the dead letter fits the
+ * producer's message.max.bytes; headers say what was cut. */
+static void fit(const sr_sink_t *snk, rd_kafka_headers_t *hdrs, size_t *key_len,
+                size_t *len) {
+  size_t room = snk->max_msg > FRAME_BYTES ? snk->max_msg - FRAME_BYTES : 0;
+  size_t fixed = headers_size(hdrs) + 2 * 64; /* with the two below */
+  room = room > fixed ? room - fixed : 0;
+  if (*key_len + *len <= room)
+    return;
+  if (*key_len > KEY_KEEP) {
+    add_header(hdrs, "streamrec-truncated-key", "%zu", *key_len);
+    *key_len = KEY_KEEP;
+  }
+  if (*key_len + *len > room) {
+    add_header(hdrs, "streamrec-truncated", "%zu", *len);
+    *len = room > *key_len ? room - *key_len : 0;
+  }
+}
+
+/* Produces one dead letter; takes hdrs over whatever happens. */
+static rd_kafka_resp_err_t produce_dead_letter(sr_sink_t *snk,
+                                               rd_kafka_topic_t *rkt,
+                                               const void *key, size_t key_len,
+                                               const void *payload, size_t len,
+                                               rd_kafka_headers_t *hdrs) {
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE((void *)payload, len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+      RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+  if (err)
+    rd_kafka_headers_destroy(hdrs); /* librdkafka owns them on success only */
+  else
+    snk->in_flight++;
+  return err;
+}
+
+/* The value of header name, as text, or "?". */
+static const char *header_text(const rd_kafka_headers_t *hdrs, const char *name,
+                               char *buf, size_t len) {
+  const void *value;
+  size_t size;
+  if (!hdrs || rd_kafka_header_get_last(hdrs, name, &value, &size))
+    return "?";
+  snprintf(buf, len, "%.*s", (int)size, (const char *)value);
+  return buf;
+}
+
+/* A dead letter that cannot be delivered is at least named in the log by
+ * its source coordinates, and counted. */
+static void dead_letter_lost(sr_sink_t *snk, const char *dlq,
+                             const char *src_topic, const char *partition,
+                             const char *offset, const char *reason,
+                             rd_kafka_resp_err_t err) {
+  snk->stats.dead_failed++;
+  sr_log(SR_LOG_ERROR, "dead letter not delivered",
+         "topic=%s source_topic=%s source_partition=%s source_offset=%s "
+         "reason=%s error=%s",
+         sr_logq(dlq), sr_logq(src_topic), partition, offset, sr_logq(reason),
+         sr_logq(rd_kafka_err2str(err)));
+}
+
+static bool too_large(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+         err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
+
+/* A dead letter the broker refused as too large (its limit is below the
+ * producer's) goes again as its key's head and its headers alone. */
+static void dead_letter_failed(sr_sink_t *snk, const rd_kafka_message_t *msg) {
+  rd_kafka_headers_t *hdrs = NULL;
+  rd_kafka_message_headers(msg, &hdrs);
+  if (too_large(msg->err) && msg->len > 0 && hdrs) {
+    rd_kafka_headers_t *copy = rd_kafka_headers_copy(hdrs);
+    if (rd_kafka_header_get_last(copy, "streamrec-truncated", NULL, NULL))
+      add_header(copy, "streamrec-truncated", "%zu", msg->len);
+    size_t key_len = msg->key_len < KEY_KEEP ? msg->key_len : KEY_KEEP;
+    if (!produce_dead_letter(snk, msg->rkt, msg->key, key_len, NULL, 0, copy))
+      return;
+  }
+  char topic[256], part[16], off[24], reason[64];
+  dead_letter_lost(
+      snk, rd_kafka_topic_name(msg->rkt),
+      header_text(hdrs, "streamrec-source-topic", topic, sizeof(topic)),
+      header_text(hdrs, "streamrec-source-partition", part, sizeof(part)),
+      header_text(hdrs, "streamrec-source-offset", off, sizeof(off)),
+      header_text(hdrs, "streamrec-error", reason, sizeof(reason)), msg->err);
+}
+
 sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl) {
+  rd_kafka_headers_t *hdrs = dead_letter_headers(snk, dl);
+  size_t key_len = dl->key_len, len = dl->len;
+  fit(snk, hdrs, &key_len, &len);
+  rd_kafka_topic_t *rkt = topic_handle(snk, dl->topic);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (rkt) {
+    err =
+        produce_dead_letter(snk, rkt, dl->key, key_len, dl->payload, len, hdrs);
+    release_handle(snk, rkt);
+  } else {
+    err = rd_kafka_last_error();
+    rd_kafka_headers_destroy(hdrs);
+  }
+  if (!err)
+    return SR_OK;
   char part[16], off[24];
   snprintf(part, sizeof(part), "%" PRId32, dl->src_partition);
   snprintf(off, sizeof(off), "%" PRId64, dl->src_offset);
-  rd_kafka_topic_t *rkt = topic_handle(snk, dl->topic);
-  if (!rkt)
-    return produce_result(rd_kafka_last_error(), dl->topic);
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(dl->key, dl->key_len),
-      RD_KAFKA_V_VALUE((void *)dl->payload, dl->len),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_HEADER("streamrec-error", dl->reason, -1),
-      RD_KAFKA_V_HEADER("streamrec-error-detail", dl->detail, -1),
-      RD_KAFKA_V_HEADER("streamrec-source-topic", dl->src_topic, -1),
-      RD_KAFKA_V_HEADER("streamrec-source-partition", part, -1),
-      RD_KAFKA_V_HEADER("streamrec-source-offset", off, -1),
-      RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
-  if (!err)
-    snk->in_flight++;
-  release_handle(snk, rkt);
-  return produce_result(err, dl->topic);
+  dead_letter_lost(snk, dl->topic, dl->src_topic, part, off, dl->reason, err);
+  return SR_ERR_IO;
 }
 
 size_t sr_sink_outq(sr_sink_t *snk) {

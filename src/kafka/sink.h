@@ -9,6 +9,8 @@
 
 #include "daemon/config.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,7 +36,8 @@ typedef struct sr_sink_hooks {
 
 /* One rejected input message to copy to the dead-letter topic. */
 typedef struct sr_dead_letter {
-  const char *topic; /* the dead-letter topic */
+  const rd_kafka_headers_t *headers; /* the original's (copied), or NULL */
+  const char *topic;                 /* the dead-letter topic */
   const void *key;
   size_t key_len;
   const void *payload;
@@ -81,8 +84,14 @@ sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
                          size_t key_len, const void *payload, size_t len,
                          uint32_t user_row);
 
-/* Queues a dead letter with headers streamrec-error (the reason),
- * streamrec-error-detail and streamrec-source-{topic,partition,offset}.
+/* Queues a dead letter: the original key, value and headers plus
+ * streamrec-error (the reason), streamrec-error-detail and
+ * streamrec-source-{topic,partition,offset}. One that would not fit the
+ * producer's message.max.bytes is cut to fit, with streamrec-truncated
+ * giving the original value's size (and streamrec-truncated-key the key's,
+ * when that was cut too); one the broker still refuses as too large is
+ * sent again as its coordinates alone. A dead letter that cannot be sent
+ * is logged with its source coordinates and counted (dead_failed).
  * Returns SR_OK or SR_ERR_IO. */
 sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl);
 
