@@ -287,6 +287,16 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
         sr_kafka_conf_set(kc, defaults[i][0], defaults[i][1], errstr, errlen))
       return -1;
   }
+  /* A message up to input.max_message_bytes must arrive to be judged (and
+   * dead-lettered); librdkafka refuses responses above this. */
+  uint64_t receive = (uint64_t)conf->cfg->input.max_message_bytes + (1u << 20);
+  char receive_txt[24];
+  snprintf(receive_txt, sizeof(receive_txt), "%" PRIu64, receive);
+  if (receive > 100000000 &&
+      !sr_kafka_user_set(conf->cfg, "receive.message.max.bytes") &&
+      sr_kafka_conf_set(kc, "receive.message.max.bytes", receive_txt, errstr,
+                        errlen))
+    return -1;
   /* The embedded broker answers a fetch that finds nothing new only after
    * fetch.wait.max.ms (a real broker answers as soon as data arrives), so
    * its wait is kept short. */
