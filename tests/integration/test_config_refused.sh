@@ -115,6 +115,7 @@ assert_eq "$(cut -d' ' -f1-3 "$SR_TMP/dead.txt")" \
   "$(printf 'u8 -1 streamrec-error=tombstone,streamrec-error-detail=value\nu9 0 streamrec-error=empty_id,streamrec-error-detail=user_id')" \
   "dead letters: key, value length and reason"
 assert_contains "$(cat "$SR_TMP/first.err")" "reason=tombstone" "log of a tombstone"
+assert_contains "$(cat "$SR_TMP/first.err")" "rejected_tombstone=1" "count of tombstones"
 
 ckpt=$(newest_ckpt "$SR_TMP/live")
 assert_eq "$("$SR_BIN" inspect --json "$ckpt" |
