@@ -69,6 +69,7 @@ typedef enum sr_reason {
   SR_REASON_UNKNOWN_TYPE, /* "unknown_event_type" */
   SR_REASON_FUTURE_TS,    /* "future_timestamp": beyond the allowed skew */
   SR_REASON_TOO_LARGE,    /* "message_too_large" */
+  SR_REASON_TOMBSTONE,    /* "tombstone": a Kafka message with a null value */
   SR_REASON__COUNT
 } sr_reason_t;
 

@@ -20,7 +20,8 @@ static void usage(FILE *out) {
           "Verifies every checksum of a checkpoint file and prints its format "
           "version,\ndims, mode, users, items, events applied, Kafka offsets, "
           "creation time and\ndigest (a hash over all model state, equal for "
-          "bit-identical models).\n\n"
+          "bit-identical models).\nusers and items count live ids; user_rows "
+          "and item_rows also count rows\nleft free by evicted ids.\n\n"
           "  --json             print JSON\n"
           "  --user U           print user U's current top-N list instead\n"
           "  --item I           print the N items nearest to item I (cosine)\n"
@@ -37,8 +38,17 @@ static void iso_time(int64_t ms, char *buf, size_t len) {
   strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* What the summary prints besides the file's metadata. users and items count
+ * live ids; the rows (in the metadata) also hold ids evicted and left free
+ * for new ones, so they only grow. */
+typedef struct summary {
+  uint64_t digest;
+  uint64_t users;
+  uint64_t items;
+} summary_t;
+
 static void print_text(const char *path, const sr_ckpt_t *ckpt,
-                       uint64_t digest) {
+                       const summary_t *sum) {
   const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
   char when[32];
   iso_time(m->created_ms, when, sizeof(when));
@@ -46,12 +56,14 @@ static void print_text(const char *path, const sr_ckpt_t *ckpt,
   printf("format_version  %u\n", m->format_version);
   printf("dims            %u\n", m->dims);
   printf("mode            %s\n", m->mode ? "explicit" : "implicit");
-  printf("users           %" PRIu64 "\n", m->users);
-  printf("items           %" PRIu64 "\n", m->items);
+  printf("users           %" PRIu64 "\n", sum->users);
+  printf("user_rows       %" PRIu64 "\n", m->users);
+  printf("items           %" PRIu64 "\n", sum->items);
+  printf("item_rows       %" PRIu64 "\n", m->items);
   printf("events_applied  %" PRIu64 "\n", m->events_applied);
   printf("created         %s (%" PRId64 " ms)\n", when, m->created_ms);
   printf("bytes           %" PRIu64 "\n", sr_ckpt_file_size(ckpt));
-  printf("digest          %016" PRIx64 "\n", digest);
+  printf("digest          %016" PRIx64 "\n", sum->digest);
   printf("offsets         %zu\n", m->n_offsets);
   for (size_t i = 0; i < m->n_offsets; i++)
     printf("  %s [%d] %" PRId64 "\n", m->offsets[i].topic,
@@ -59,10 +71,10 @@ static void print_text(const char *path, const sr_ckpt_t *ckpt,
 }
 
 static void print_json(const char *path, const sr_ckpt_t *ckpt,
-                       uint64_t digest) {
+                       const summary_t *sum) {
   const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
   char hex[17], when[32];
-  snprintf(hex, sizeof(hex), "%016" PRIx64, digest);
+  snprintf(hex, sizeof(hex), "%016" PRIx64, sum->digest);
   iso_time(m->created_ms, when, sizeof(when));
   json_t *offs = json_array();
   for (size_t i = 0; i < m->n_offsets; i++)
@@ -71,12 +83,14 @@ static void print_json(const char *path, const sr_ckpt_t *ckpt,
                         "partition", (int)m->offsets[i].partition, "offset",
                         (json_int_t)m->offsets[i].offset));
   json_t *root = json_pack(
-      "{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:o}", "file", path,
+      "{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:o}", "file", path,
       "format_version", (int)m->format_version, "dims", (int)m->dims, "mode",
-      m->mode ? "explicit" : "implicit", "users", (json_int_t)m->users, "items",
-      (json_int_t)m->items, "events_applied", (json_int_t)m->events_applied,
-      "created_ms", (json_int_t)m->created_ms, "created", when, "bytes",
-      (json_int_t)sr_ckpt_file_size(ckpt), "digest", hex, "offsets", offs);
+      m->mode ? "explicit" : "implicit", "users", (json_int_t)sum->users,
+      "user_rows", (json_int_t)m->users, "items", (json_int_t)sum->items,
+      "item_rows", (json_int_t)m->items, "events_applied",
+      (json_int_t)m->events_applied, "created_ms", (json_int_t)m->created_ms,
+      "created", when, "bytes", (json_int_t)sr_ckpt_file_size(ckpt), "digest",
+      hex, "offsets", offs);
   char *text = json_dumps(root, JSON_COMPACT);
   puts(text ? text : "{}");
   free(text);
@@ -187,15 +201,24 @@ static void print_list(const inspect_args_t *a, sr_model_t *mdl,
   free(items);
 }
 
-/* The point lookups: one user's list or one item's neighbours. */
-static int lookup(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
+/* The model the checkpoint holds, scored with the config's model options;
+ * NULL after an error message. */
+static sr_model_t *restore(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
   char errstr[512];
   sr_model_conf_t conf = a->cfg.model;
   conf.dims = sr_ckpt_meta(ckpt)->dims;
   conf.mode = (sr_mode_t)sr_ckpt_meta(ckpt)->mode;
   sr_model_t *mdl = NULL;
   if (sr_store_restore(&conf, ckpt, &mdl, errstr, sizeof(errstr)) != SR_OK)
-    return sr_cli_err("inspect", "%s: %s", a->path, errstr), SR_EXIT_FAIL;
+    sr_cli_err("inspect", "%s: %s", a->path, errstr);
+  return mdl;
+}
+
+/* The point lookups: one user's list or one item's neighbours. */
+static int lookup(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
+  sr_model_t *mdl = restore(a, ckpt);
+  if (!mdl)
+    return SR_EXIT_FAIL;
   const char *id = a->user ? a->user : a->item;
   int64_t row = a->user ? sr_model_find_user(mdl, id, strlen(id))
                         : sr_model_find_item(mdl, id, strlen(id));
@@ -220,6 +243,24 @@ static int lookup(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
   return rc;
 }
 
+/* Live ids are counted on the restored model: the metadata holds rows. */
+static int summarize(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
+  sr_model_snapshot_t view;
+  sr_store_view(ckpt, &view);
+  sr_model_t *mdl = restore(a, ckpt);
+  if (!mdl)
+    return SR_EXIT_FAIL;
+  summary_t sum = {.digest = sr_model_snapshot_digest(&view),
+                   .users = sr_model_live_users(mdl),
+                   .items = sr_model_live_items(mdl)};
+  sr_model_free(mdl);
+  if (a->json)
+    print_json(a->path, ckpt, &sum);
+  else
+    print_text(a->path, ckpt, &sum);
+  return SR_EXIT_OK;
+}
+
 int sr_cmd_inspect(int argc, char **argv) {
   inspect_args_t a;
   int rc = parse_args(argc, argv, &a);
@@ -231,18 +272,10 @@ int sr_cmd_inspect(int argc, char **argv) {
     sr_cli_err("inspect", "%s", errstr);
     return SR_EXIT_FAIL;
   }
-  if (a.user || a.item) {
+  if (a.user || a.item)
     rc = lookup(&a, ckpt);
-  } else {
-    sr_model_snapshot_t view;
-    sr_store_view(ckpt, &view);
-    uint64_t digest = sr_model_snapshot_digest(&view);
-    if (a.json)
-      print_json(a.path, ckpt, digest);
-    else
-      print_text(a.path, ckpt, digest);
-    rc = SR_EXIT_OK;
-  }
+  else
+    rc = summarize(&a, ckpt);
   sr_ckpt_free(ckpt);
   return rc;
 }

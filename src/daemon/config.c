@@ -1,9 +1,11 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,10 +245,30 @@ static sr_err_t apply(sr_config_t *cfg, const option_t *opt, const char *value,
   return SR_OK;
 }
 
+/* librdkafka properties streamrec sets itself. A user's value would be
+ * overridden without a word, or would break the offsets that checkpoints
+ * own, so each is refused with what to use instead. */
+static const char *const owned_props[][2] = {
+    {"group.id", "use kafka.group_id"},
+    {"bootstrap.servers", "use kafka.brokers"},
+    {"metadata.broker.list", "use kafka.brokers"},
+    {"enable.auto.commit", "offsets are committed after each checkpoint"},
+    {"auto.commit.enable", "offsets are committed after each checkpoint"},
+    {"enable.auto.offset.store", "offsets are stored with each checkpoint"},
+    {"auto.offset.reset", "use streamrec run --from"},
+    {"enable.partition.eof", "use streamrec run --until end"},
+    {"enable.idempotence", "the producer of lists is always idempotent"},
+};
+
 /* kafka.properties.<name>: passed through to librdkafka. A value written as
  * ${VAR} is taken from the environment, so secrets stay out of files. */
 static sr_err_t set_property(sr_config_t *cfg, const char *name,
                              const char *value, char *errstr, size_t errlen) {
+  for (size_t k = 0; k < sizeof(owned_props) / sizeof(owned_props[0]); k++)
+    if (!strcmp(name, owned_props[k][0]))
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "kafka.properties.%s: set by streamrec itself; %s", name,
+                     owned_props[k][1]);
   size_t vlen = strlen(value);
   if (vlen > 3 && !strncmp(value, "${", 2) && value[vlen - 1] == '}') {
     char var[128];
@@ -308,27 +330,38 @@ void sr_config_init(sr_config_t *cfg) {
 }
 
 static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
-                           const char *path, char *errstr, size_t errlen);
+                           const char *path, json_t *seen, char *errstr,
+                           size_t errlen);
 
 static sr_err_t apply_object(sr_config_t *cfg, const char *prefix, json_t *obj,
-                             const char *path, char *errstr, size_t errlen) {
+                             const char *path, json_t *seen, char *errstr,
+                             size_t errlen) {
   const char *name;
   json_t *val;
   json_object_foreach(obj, name, val) {
     char key[512];
     snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
-    sr_err_t err = apply_json(cfg, key, val, path, errstr, errlen);
+    sr_err_t err = apply_json(cfg, key, val, path, seen, errstr, errlen);
     if (err != SR_OK)
       return err;
   }
   return SR_OK;
 }
 
+/* seen holds every key the document has set so far: jansson rejects a key
+ * repeated within one object, this catches one given both nested and dotted
+ * ({"model":{"dims":8},"model.dims":9}), where the last would win silently. */
 static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
-                           const char *path, char *errstr, size_t errlen) {
+                           const char *path, json_t *seen, char *errstr,
+                           size_t errlen) {
   char text[SR_CONF_STR + 64];
   if (json_is_object(val))
-    return apply_object(cfg, key, val, path, errstr, errlen);
+    return apply_object(cfg, key, val, path, seen, errstr, errlen);
+  if (json_object_get(seen, key))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: %s: given more than once (nested and dotted)", path,
+                   key);
+  json_object_set_new(seen, key, json_true());
   if (json_is_string(val))
     snprintf(text, sizeof(text), "%s", json_string_value(val));
   else if (json_is_integer(val))
@@ -351,10 +384,12 @@ static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
 /* Applies a parsed document; name labels errors. Takes root's reference. */
 static sr_err_t apply_root(sr_config_t *cfg, json_t *root, const char *name,
                            char *errstr, size_t errlen) {
+  json_t *seen = json_object();
   sr_err_t err = json_is_object(root)
-                     ? apply_object(cfg, "", root, name, errstr, errlen)
+                     ? apply_object(cfg, "", root, name, seen, errstr, errlen)
                      : sr_errf(errstr, errlen, SR_ERR_INVALID,
                                "%s: top level must be a JSON object", name);
+  json_decref(seen);
   json_decref(root);
   return err;
 }
@@ -362,7 +397,7 @@ static sr_err_t apply_root(sr_config_t *cfg, json_t *root, const char *name,
 sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
                              size_t errlen) {
   json_error_t jerr;
-  json_t *root = json_load_file(path, 0, &jerr);
+  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", path, jerr.line,
                    jerr.text);
@@ -372,11 +407,87 @@ sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
 sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
                              const char *name, char *errstr, size_t errlen) {
   json_error_t jerr;
-  json_t *root = json_loadb(text, len, 0, &jerr);
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", name, jerr.line,
                    jerr.text);
   return apply_root(cfg, root, name, errstr, errlen);
+}
+
+/* Kafka's rule for topic names: 1 to 249 characters of [a-zA-Z0-9._-],
+ * neither "." nor "..". A broker refuses any other name, often long after
+ * the start. */
+static bool topic_name_ok(const char *name, size_t len) {
+  if (len == 0 || len > 249 || (len == 1 && name[0] == '.') ||
+      (len == 2 && name[0] == '.' && name[1] == '.'))
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+      return false;
+  return true;
+}
+
+static sr_err_t check_topic(const char *key, const char *name, size_t len,
+                            char *errstr, size_t errlen) {
+  if (topic_name_ok(name, len))
+    return SR_OK;
+  return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                 "%s: '%.*s' is not a valid Kafka topic name (1 to 249 of "
+                 "a-z A-Z 0-9 . _ -, not '.' or '..')",
+                 key, (int)len, name);
+}
+
+/* Whether topic is one of kafka.input_topics. */
+static bool is_input_topic(const sr_config_t *cfg, const char *topic) {
+  size_t tlen = strlen(topic);
+  for (const char *p = cfg->kafka.input_topics; *p;) {
+    p += strspn(p, " ,");
+    size_t len = strcspn(p, ", ");
+    if (len && len == tlen && !strncmp(p, topic, len))
+      return true;
+    p += len;
+  }
+  return false;
+}
+
+sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
+                         size_t errlen) {
+  sr_err_t err = SR_OK;
+  for (const char *p = cfg->kafka.input_topics; *p && err == SR_OK;) {
+    p += strspn(p, " ,");
+    size_t len = strcspn(p, ", ");
+    if (len)
+      err = check_topic("kafka.input_topics", p, len, errstr, errlen);
+    p += len;
+  }
+  const char *out = publish ? cfg->kafka.output_topic : "";
+  const char *dead = cfg->kafka.dead_letter_topic;
+  if (err == SR_OK && *out)
+    err = check_topic("kafka.output_topic", out, strlen(out), errstr, errlen);
+  if (err == SR_OK && *dead)
+    err = check_topic("kafka.dead_letter_topic", dead, strlen(dead), errstr,
+                      errlen);
+  if (err != SR_OK)
+    return err;
+  /* The daemon would consume its own output: every list would come back as
+   * bad input, every rejected message would be rejected again. */
+  if (*out && is_input_topic(cfg, out))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.output_topic: '%s' is also an input topic; lists "
+                   "would come back as bad input",
+                   out);
+  if (*dead && is_input_topic(cfg, dead))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.dead_letter_topic: '%s' is also an input topic; "
+                   "rejected messages would be consumed again",
+                   dead);
+  if (*dead && !strcmp(dead, out))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.dead_letter_topic: '%s' is also "
+                   "kafka.output_topic; readers of lists would get rejected "
+                   "input",
+                   dead);
+  return SR_OK;
 }
 
 static const char *type_name(const option_t *opt) {

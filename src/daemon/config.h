@@ -6,6 +6,7 @@
 
 #include "streamrec/model.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define SR_CONF_STR 256
@@ -74,7 +75,8 @@ void sr_config_init(sr_config_t *cfg);
 /* Sets one option from text ("model.dims", "64"). Unknown keys, bad values
  * and out-of-range values fail with SR_ERR_INVALID and errstr naming the key.
  * kafka.properties.<name> passes <name> to librdkafka; a value "${VAR}" is
- * read from the environment. */
+ * read from the environment. Properties streamrec sets itself (group.id,
+ * bootstrap.servers, ...) are refused with the option to use instead. */
 sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
                        char *errstr, size_t errlen);
 
@@ -83,7 +85,8 @@ sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
                           size_t errlen);
 
 /* Applies a JSON file: nested objects ({"model":{"dims":64}}) and dotted
- * keys ({"model.dims":64}) both work. Errors name the file and the key. */
+ * keys ({"model.dims":64}) both work; a key given twice, in one object or
+ * both nested and dotted, is an error. Errors name the file and the key. */
 sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
                              size_t errlen);
 
@@ -91,6 +94,13 @@ sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
  * name labels the errors. */
 sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
                              const char *name, char *errstr, size_t errlen);
+
+/* Checks what no single option can: every topic name is one Kafka accepts,
+ * and no output (kafka.output_topic when publish is true,
+ * kafka.dead_letter_topic) is an input topic or the other output. Fails with
+ * SR_ERR_INVALID and errstr naming the key. */
+sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
+                         size_t errlen);
 
 /* Prints the option reference: "name (type, default X): help" per line. */
 void sr_config_print_help(FILE *out, const char *prefix);

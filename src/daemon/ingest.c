@@ -100,8 +100,14 @@ static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   sr_event_t ev;
   char why[256] = "";
-  sr_reason_t reason = sr_event_decode(msg->payload, msg->len, ing->fmt,
-                                       &ing->lim, &ev, why, sizeof(why));
+  sr_reason_t reason = SR_REASON_TOMBSTONE;
+  /* A null value is a deletion marker (a producer's tombstone), not an
+   * event with empty fields; an empty value is still decoded as one. */
+  if (!msg->payload)
+    snprintf(why, sizeof(why), "value is null (a tombstone)");
+  else
+    reason = sr_event_decode(msg->payload, msg->len, ing->fmt, &ing->lim, &ev,
+                             why, sizeof(why));
   if (ing->tel)
     sr_telemetry_consumed(ing->tel, rd_kafka_topic_name(msg->rkt));
   if (reason != SR_REASON_OK) {

@@ -116,6 +116,8 @@ static void close_all(sr_daemon_t *d);
 
 static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
                              size_t errlen) {
+  if (sr_config_check(&d->cfg, !d->opts.no_publish, errstr, errlen) != SR_OK)
+    return SR_ERR_INVALID;
   if (!d->cfg.kafka.input_topics[strspn(d->cfg.kafka.input_topics, " ,")])
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "kafka.input_topics: no topic named");

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,21 +59,32 @@ static void on_skip(void *opaque, const char *path, sr_err_t err,
     lc->max_seq = seq_of(path);
 }
 
+/* used is the checkpoint restored instead, or NULL when none verified:
+ * then the caller's error says what happens next. */
 static void report_skipped(const load_ctx_t *lc, const char *used) {
   for (size_t i = 0; i < lc->n; i++) {
     char msg[PATH_MAX * 2 + 600];
-    snprintf(msg, sizeof(msg), "checkpoint %s unreadable (%s); using older %s",
-             lc->paths[i], lc->whys[i], used ? used : "(none)");
+    if (used)
+      snprintf(msg, sizeof(msg),
+               "checkpoint %s unreadable (%s); using older %s", lc->paths[i],
+               lc->whys[i], used);
+    else
+      snprintf(msg, sizeof(msg), "checkpoint %s unreadable (%s)", lc->paths[i],
+               lc->whys[i]);
     sr_log(SR_LOG_ERROR, msg, NULL);
   }
 }
 
-static void log_restored(const char *path, const sr_ckpt_meta_t *m) {
+/* users and items count live ids; the rows include those evicted ones left
+ * free for new ids. */
+static void log_restored(const char *path, const sr_ckpt_meta_t *m,
+                         const sr_model_t *mdl) {
   sr_log(SR_LOG_INFO, "checkpoint restored",
          "file=%s seq=%" PRIu64 " events_applied=%" PRIu64 " users=%" PRIu64
-         " items=%" PRIu64 " partitions=%zu",
-         sr_logq(path), m->seq, m->events_applied, m->users, m->items,
-         m->n_offsets);
+         " items=%" PRIu64 " user_rows=%" PRIu64 " item_rows=%" PRIu64
+         " partitions=%zu",
+         sr_logq(path), m->seq, m->events_applied, sr_model_live_users(mdl),
+         sr_model_live_items(mdl), m->users, m->items, m->n_offsets);
 }
 
 static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
@@ -94,7 +106,35 @@ static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
   sr_store_cluster_id(ckpt, out->cluster_id, sizeof(out->cluster_id));
   if (m->seq + 1 > out->next_seq)
     out->next_seq = m->seq + 1;
-  log_restored(path, m);
+  log_restored(path, m, out->mdl);
+  return SR_OK;
+}
+
+/* A path that cannot name a directory is a configuration error (exit 2);
+ * anything else (permissions, a read-only or full file system) is a disk
+ * failure (exit 1), which fixing the disk rather than the config cures. */
+static sr_err_t dir_err(int errnum) {
+  return errnum == ENOTDIR || errnum == ENAMETOOLONG || errnum == ELOOP
+             ? SR_ERR_INVALID
+             : SR_ERR_IO;
+}
+
+/* Creates a file in dir and removes it: access() trusts the mode bits, which
+ * root ignores, and knows nothing of read-only mounts or immutable
+ * directories, where the first checkpoint would fail minutes later. */
+static sr_err_t probe_write(const char *dir, char *errstr, size_t errlen) {
+  char probe[PATH_MAX];
+  if (snprintf(probe, sizeof(probe), "%s/.streamrec-probe-%ld", dir,
+               (long)getpid()) >= (int)sizeof(probe))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "checkpoint.dir: %s: name too long", dir);
+  int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return sr_errf(errstr, errlen, dir_err(errno),
+                   "checkpoint.dir: cannot write to %s: %s", dir,
+                   strerror(errno));
+  close(fd);
+  unlink(probe);
   return SR_OK;
 }
 
@@ -110,18 +150,21 @@ static sr_err_t ensure_dir(const char *dir, char *errstr, size_t errlen) {
       continue;
     *p = '\0';
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
-      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+      return sr_errf(errstr, errlen, dir_err(errno),
                      "checkpoint.dir: cannot create %s: %s", path,
                      strerror(errno));
     if (end)
       break;
     *p = '/';
   }
-  if (access(dir, W_OK | X_OK) != 0)
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return sr_errf(errstr, errlen, dir_err(errno), "checkpoint.dir: %s: %s",
+                   dir, strerror(errno));
+  if (!S_ISDIR(st.st_mode))
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "checkpoint.dir: cannot write to %s: %s", dir,
-                   strerror(errno));
-  return SR_OK;
+                   "checkpoint.dir: %s exists and is not a directory", dir);
+  return probe_write(dir, errstr, errlen);
 }
 
 sr_err_t sr_restore_load(const sr_config_t *cfg, sr_restored_t *out,

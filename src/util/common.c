@@ -58,7 +58,8 @@ static const char *const reason_names[SR_REASON__COUNT] = {"ok",
                                                            "non_finite_value",
                                                            "unknown_event_type",
                                                            "future_timestamp",
-                                                           "message_too_large"};
+                                                           "message_too_large",
+                                                           "tombstone"};
 
 const char *sr_reason_name(sr_reason_t reason) {
   if ((int)reason < 0 || reason >= SR_REASON__COUNT)

@@ -335,6 +335,144 @@ static void test_kafka_properties_and_env(void **state) {
   set_fails(&cfg, "kafka.properties.one.too.many=v", "one.too.many", NULL);
 }
 
+/* Properties streamrec sets itself are refused, naming the property and
+ * what to use instead, from --set and from a file alike. */
+static void test_owned_properties_refused(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  sr_config_init(&cfg);
+  set_fails(&cfg, "kafka.properties.group.id=other",
+            "kafka.properties.group.id", "kafka.group_id", NULL);
+  set_fails(&cfg, "kafka.properties.bootstrap.servers=b:9092",
+            "kafka.properties.bootstrap.servers", "kafka.brokers", NULL);
+  set_fails(&cfg, "kafka.properties.metadata.broker.list=b:9092",
+            "kafka.properties.metadata.broker.list", "kafka.brokers", NULL);
+  set_fails(&cfg, "kafka.properties.enable.auto.commit=true",
+            "kafka.properties.enable.auto.commit", NULL);
+  set_fails(&cfg, "kafka.properties.auto.commit.enable=true",
+            "kafka.properties.auto.commit.enable", NULL);
+  set_fails(&cfg, "kafka.properties.enable.auto.offset.store=true",
+            "kafka.properties.enable.auto.offset.store", NULL);
+  set_fails(&cfg, "kafka.properties.auto.offset.reset=latest",
+            "kafka.properties.auto.offset.reset", "--from", NULL);
+  set_fails(&cfg, "kafka.properties.enable.partition.eof=true",
+            "kafka.properties.enable.partition.eof", "--until", NULL);
+  set_fails(&cfg, "kafka.properties.enable.idempotence=false",
+            "kafka.properties.enable.idempotence", NULL);
+  assert_int_equal(cfg.kafka.n_props, 0);
+  json_fails("{\"kafka\": {\"properties\": {\"group.id\": \"g\"}}}",
+             "kafka.properties.group.id");
+  /* Properties streamrec only defaults remain the user's to choose. */
+  set_ok(&cfg, "kafka.properties.session.timeout.ms=3000");
+  set_ok(&cfg, "kafka.properties.client.id=streamrec-7");
+}
+
+/* A key given twice in a file: the last would win silently. */
+static void test_json_duplicate_keys_refused(void **state) {
+  (void)state;
+  json_fails("{\"model\": {\"dims\": 8, \"dims\": 9}}", "dims");
+  json_fails("{\"model.dims\": 8, \"model.dims\": 9}", "model.dims");
+  json_fails("{\"model\": {\"dims\": 8}, \"model.dims\": 9}", "model.dims");
+  json_fails("{\"model.dims\": 9, \"model\": {\"dims\": 8}}", "model.dims");
+  json_fails("{\"model\": {\"weight\": {\"view\": 1}},"
+             " \"model.weight\": {\"view\": 2}}",
+             "model.weight.view");
+  json_fails("{\"kafka\": {\"properties\": {\"linger.ms\": 1}},"
+             " \"kafka.properties.linger.ms\": 2}",
+             "kafka.properties.linger.ms");
+  /* Siblings sharing a prefix are not duplicates. */
+  sr_config_t cfg;
+  char err[512] = "", path[64];
+  sr_config_init(&cfg);
+  if (load(&cfg, "{\"model\": {\"dims\": 8}, \"model.reg\": 0.5}", err,
+           sizeof err, path, sizeof path) != SR_OK)
+    fail_msg("load: %s", err);
+  assert_int_equal(cfg.model.dims, 8);
+  /* The same through a document in memory. */
+  const char *doc = "{\"recommend\": {\"n\": 5}, \"recommend.n\": 6}";
+  assert_int_equal(
+      sr_config_load_json(&cfg, doc, strlen(doc), "inline", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "recommend.n"));
+}
+
+/* sr_config_check refuses cfg after --set kv, naming each fragment. */
+static void check_fails(const char *kv, bool publish, const char *frag1,
+                        const char *frag2) {
+  sr_config_t cfg;
+  char err[512] = "";
+  sr_config_init(&cfg);
+  set_ok(&cfg, kv);
+  if (sr_config_check(&cfg, publish, err, sizeof err) != SR_ERR_INVALID)
+    fail_msg("--set %s: accepted by sr_config_check", kv);
+  if (!strstr(err, frag1) || (frag2 && !strstr(err, frag2)))
+    fail_msg("--set %s: message '%s' lacks '%s' or '%s'", kv, err, frag1,
+             frag2 ? frag2 : "");
+}
+
+static void check_ok(const char *kv, bool publish) {
+  sr_config_t cfg;
+  char err[512] = "";
+  sr_config_init(&cfg);
+  set_ok(&cfg, kv);
+  if (sr_config_check(&cfg, publish, err, sizeof err) != SR_OK)
+    fail_msg("--set %s: refused: %s", kv, err);
+}
+
+static void test_check_topic_names(void **state) {
+  (void)state;
+  char kv[400];
+  check_ok("kafka.input_topics=events", true);
+  check_ok("kafka.input_topics=a.b_c-D9, other,,third", true);
+  check_ok("kafka.dead_letter_topic=", true);
+  snprintf(kv, sizeof kv, "kafka.output_topic=%0249d", 1);
+  check_ok(kv, true);
+  check_fails("kafka.input_topics=events,bad/name", true, "kafka.input_topics",
+              "bad/name");
+  check_fails("kafka.input_topics=ev*ents", true, "kafka.input_topics",
+              "ev*ents");
+  check_fails("kafka.input_topics=^ev.*", true, "kafka.input_topics", "^ev");
+  check_fails("kafka.input_topics=.", true, "kafka.input_topics", NULL);
+  check_fails("kafka.input_topics=..", true, "kafka.input_topics", NULL);
+  check_fails("kafka.output_topic=r\u00e9cs", true, "kafka.output_topic", NULL);
+  check_fails("kafka.output_topic=recs:1", true, "kafka.output_topic",
+              "recs:1");
+  check_fails("kafka.dead_letter_topic=dead letters", true,
+              "kafka.dead_letter_topic", NULL);
+  snprintf(kv, sizeof kv, "kafka.dead_letter_topic=%0250d", 1);
+  check_fails(kv, true, "kafka.dead_letter_topic", "not a valid");
+  /* With --no-publish the output topic is never used. */
+  check_ok("kafka.output_topic=no/such", false);
+}
+
+static void test_check_outputs_apart_from_inputs(void **state) {
+  (void)state;
+  check_fails("kafka.output_topic=events", true, "kafka.output_topic",
+              "input topic");
+  check_fails("kafka.dead_letter_topic=events", true, "kafka.dead_letter_topic",
+              "input topic");
+  check_fails("kafka.dead_letter_topic=events", false,
+              "kafka.dead_letter_topic", "input topic");
+  check_fails("kafka.dead_letter_topic=recs", true, "kafka.dead_letter_topic",
+              "kafka.output_topic");
+  check_ok("kafka.dead_letter_topic=recs", false);
+  check_ok("kafka.output_topic=events", false);
+
+  sr_config_t cfg;
+  char err[512] = "";
+  sr_config_init(&cfg);
+  set_ok(&cfg, "kafka.input_topics=clicks, views");
+  set_ok(&cfg, "kafka.output_topic=views");
+  assert_int_equal(sr_config_check(&cfg, true, err, sizeof err),
+                   SR_ERR_INVALID);
+  assert_non_null(strstr(err, "kafka.output_topic"));
+  /* A prefix of an input topic is another topic. */
+  set_ok(&cfg, "kafka.output_topic=view");
+  set_ok(&cfg, "kafka.dead_letter_topic=clicks.dead");
+  if (sr_config_check(&cfg, true, err, sizeof err) != SR_OK)
+    fail_msg("refused: %s", err);
+}
+
 static void test_help_lists_every_option(void **state) {
   (void)state;
   char *text = NULL;
@@ -365,6 +503,10 @@ int main(void) {
       cmocka_unit_test(test_json_nested_and_dotted_keys),
       cmocka_unit_test(test_json_errors_name_file_and_key),
       cmocka_unit_test(test_kafka_properties_and_env),
+      cmocka_unit_test(test_owned_properties_refused),
+      cmocka_unit_test(test_json_duplicate_keys_refused),
+      cmocka_unit_test(test_check_topic_names),
+      cmocka_unit_test(test_check_outputs_apart_from_inputs),
       cmocka_unit_test(test_help_lists_every_option),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,9 @@ static void load(sr_config_t *cfg, const char *name) {
   sr_err_t err = sr_config_load_file(cfg, path, errstr, sizeof(errstr));
   if (err != SR_OK)
     fail_msg("%s does not load: %s", path, errstr);
+  /* The checks `streamrec run` makes before it starts pass as well. */
+  if (sr_config_check(cfg, true, errstr, sizeof(errstr)) != SR_OK)
+    fail_msg("%s is refused: %s", path, errstr);
 }
 
 /* Value of kafka.properties.<name>, or NULL. */
