@@ -160,8 +160,10 @@ int sr_cmd_run(int argc, char **argv) {
   if (rc != 0)
     return rc < 0 ? SR_EXIT_OK : rc;
   args.opts.progress = isatty(STDERR_FILENO);
-  /* A broker closing a socket must not kill the daemon. */
+  /* A broker or HTTP client closing a socket, or a file size limit, must
+   * not kill the daemon: the write that hit it fails and says why. */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   char errstr[1024];
   sr_err_t err;
   sr_daemon_t *d =
