@@ -1,4 +1,5 @@
-/* `streamrec broker`: runs the embedded Kafka broker until SIGINT/SIGTERM. */
+/* `streamrec broker`: runs the embedded Kafka broker until SIGINT, SIGTERM
+ * or SIGHUP. */
 #include "cli/cli.h"
 #include "kafka/embedded.h"
 
@@ -25,9 +26,9 @@ static void usage(FILE *out) {
           "Runs librdkafka's in-process mock Kafka cluster on 127.0.0.1 for\n"
           "local development and tests. The first line on stdout is the\n"
           "bootstrap address to give clients (kcat -b, --brokers); it runs\n"
-          "until SIGINT or SIGTERM and then exits 0. Logs keep only about\n"
-          "5 MB per partition. Topics that clients ask for but that were not\n"
-          "created here appear on first use with 4 partitions.\n"
+          "until SIGINT, SIGTERM or SIGHUP and then exits 0. Logs keep only\n"
+          "about 5 MB per partition. Topics that clients ask for but that\n"
+          "were not created here appear on first use with 4 partitions.\n"
           "\n"
           "options:\n"
           "  --port P           also listen on 127.0.0.1:P and print that\n"
@@ -161,6 +162,10 @@ int sr_cmd_broker(int argc, char **argv) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  /* A closed terminal stops it cleanly too, unless nohup said otherwise. */
+  struct sigaction hup;
+  if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+    sigaddset(&stop, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
@@ -178,7 +183,7 @@ int sr_cmd_broker(int argc, char **argv) {
   fflush(stdout);
   fprintf(stderr,
           "streamrec broker: %d broker(s), topics '%s' with %d "
-          "partition(s); stop with SIGINT or SIGTERM\n",
+          "partition(s); stop with SIGINT, SIGTERM or SIGHUP\n",
           opts.n_brokers, opts.topics, opts.partitions);
   int sig;
   sigwait(&stop, &sig);

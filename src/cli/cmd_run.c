@@ -32,9 +32,10 @@ static void usage(FILE *out) {
       "refreshed top-N list per user to the output topic and checkpoints\n"
       "the model. With kafka.brokers = embedded (the default) it starts an\n"
       "in-process broker and prints 'embedded Kafka at HOST:PORT' first.\n"
-      "SIGTERM/SIGINT stop it cleanly (flush, final checkpoint, commit,\n"
-      "exit 0); SIGUSR1 writes a checkpoint now. Exit codes: 0 success,\n"
-      "1 failure, 2 bad usage, configuration or incompatible checkpoint.\n"
+      "SIGTERM/SIGINT/SIGHUP stop it cleanly (flush, final checkpoint,\n"
+      "commit, exit 0); SIGUSR1 writes a checkpoint now; docs/operations.md\n"
+      "lists the other signals. Exit codes: 0 success, 1 failure, 2 bad\n"
+      "usage, configuration or incompatible checkpoint.\n"
       "\n"
       "options:\n"
       "  -c, --config FILE   JSON config file (nested or dotted keys)\n"
@@ -160,8 +161,10 @@ int sr_cmd_run(int argc, char **argv) {
   if (rc != 0)
     return rc < 0 ? SR_EXIT_OK : rc;
   args.opts.progress = isatty(STDERR_FILENO);
-  /* A broker closing a socket must not kill the daemon. */
+  /* A broker or HTTP client closing a socket, or a file size limit, must
+   * not kill the daemon: the write that hit it fails and says why. */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   char errstr[1024];
   sr_err_t err;
   sr_daemon_t *d =

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -46,8 +47,8 @@ static void usage(FILE *out) {
           "per message) and prints each as one JSON line on stdout. A message\n"
           "that does not decode is reported on stderr as\n"
           "{\"error\":...,\"partition\":...,\"offset\":...} and skipped. Runs\n"
-          "until SIGINT/SIGTERM (exit 0), or with -e until every partition\n"
-          "has been read to its end.\n"
+          "until SIGINT/SIGTERM/SIGHUP or its reader closes stdout (exit 0),\n"
+          "or with -e until every partition has been read to its end.\n"
           "\n"
           "options:\n"
           "  --topic T          topic to read (default recs)\n"
@@ -273,10 +274,23 @@ static bool key_is(const rd_kafka_message_t *msg, const char *user) {
   return msg->key_len == len && memcmp(msg->key, user, len) == 0;
 }
 
+/* Writes one line to stdout. Returns 0, 1 when the reader went away (the
+ * end of `tail | head`: a normal end), or -1 after reporting an error. */
+static int write_line(const sr_buf_t *line) {
+  if (fwrite(line->data, 1, line->len, stdout) == line->len &&
+      fflush(stdout) == 0)
+    return 0;
+  if (errno == EPIPE)
+    return 1;
+  sr_cli_err(CMD, "stdout: %s", strerror(errno));
+  return -1;
+}
+
 /* Prints one message as a JSON line, unless --user filters it out. A
- * message matches when its key or its decoded user_id is the user. */
-static void print_message(const rd_kafka_message_t *msg,
-                          const tail_opts_t *opts, sr_buf_t *line) {
+ * message matches when its key or its decoded user_id is the user.
+ * Returns what write_line does. */
+static int print_message(const rd_kafka_message_t *msg, const tail_opts_t *opts,
+                         sr_buf_t *line) {
   bool key_match = opts->user && msg->key && key_is(msg, opts->user);
   sr_recs_t recs = {0};
   char errstr[256];
@@ -285,20 +299,21 @@ static void print_message(const rd_kafka_message_t *msg,
     /* Someone else's broken message is not this user's business. */
     if (!opts->user || key_match || !msg->key)
       report_undecodable(msg, errstr);
-    return;
+    return 0;
   }
   bool wanted = !opts->user || key_match ||
                 (recs.user_id && !strcmp(recs.user_id, opts->user));
   line->len = 0;
+  int rc = 0;
   if (wanted && sr_recs_encode_json(&recs, line) == 0 &&
-      sr_buf_append(line, "\n", 1) == 0) {
-    fwrite(line->data, 1, line->len, stdout);
-    fflush(stdout);
-  }
+      sr_buf_append(line, "\n", 1) == 0)
+    rc = write_line(line);
   sr_recs_clear(&recs);
+  return rc;
 }
 
-/* Handles one poll result. Returns -1 on an error that ends the tail. */
+/* Handles one poll result. Returns -1 on an error that ends the tail, 1
+ * when stdout's reader went away. */
 static int handle(rd_kafka_t *rk, rd_kafka_message_t *msg,
                   const tail_opts_t *opts, eof_set_t *eofs, sr_buf_t *line) {
   int32_t p = msg->partition;
@@ -319,8 +334,7 @@ static int handle(rd_kafka_t *rk, rd_kafka_message_t *msg,
   }
   if (known)
     eofs->at_end[p] = false;
-  print_message(msg, opts, line);
-  return 0;
+  return print_message(msg, opts, line);
 }
 
 static int consume_loop(rd_kafka_t *rk, const tail_opts_t *opts,
@@ -337,14 +351,21 @@ static int consume_loop(rd_kafka_t *rk, const tail_opts_t *opts,
       break;
   }
   sr_buf_free(&line);
-  return rc;
+  return rc > 0 ? 0 : rc;
 }
 
+/* A closed terminal (SIGHUP) stops the tail as cleanly as SIGINT: with a
+ * group, the consumer leaves it and commits. A closed stdout shows up as
+ * EPIPE on the next write, not as a fatal SIGPIPE. */
 static void on_signals(void) {
   struct sigaction sa = {.sa_handler = on_stop};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  struct sigaction old;
+  if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+    sigaction(SIGHUP, &sa, NULL); /* nohup's choice stands */
+  signal(SIGPIPE, SIG_IGN);
 }
 
 static int run(rd_kafka_t *rk, const tail_opts_t *opts) {

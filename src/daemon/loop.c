@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,46 @@
 #define ENDS_RETRY_MS 1000
 /* Period of the progress log line when stderr is not a terminal. */
 #define STATS_LOG_MS 30000
+
+/* What the daemon does with a signal whose default action would end it
+ * without a final checkpoint. docs/operations.md has the same table. */
+typedef enum sig_action {
+  ON_STOP,       /* graceful stop: drain, final checkpoint, commit */
+  ON_STOP_FAIL,  /* the same, exiting 1 so that a supervisor restarts us */
+  ON_CHECKPOINT, /* write a checkpoint now */
+  ON_LOG_ONLY,   /* logged and otherwise ignored */
+} sig_action_t;
+
+typedef struct sig_entry {
+  int signum;
+  const char *name;
+  sig_action_t action;
+  /* Taken over only when its disposition is the default at start: a
+   * nohup'ed SIGHUP stays ignored, a profiler keeps its SIGPROF. */
+  bool only_if_default;
+} sig_entry_t;
+
+/* SIGPIPE and SIGXFSZ are ignored outright (see sr_cmd_run): a closed
+ * socket or a file size limit is an error on the write that hit it. SIGQUIT
+ * keeps its default, a core dump for debugging; the fault signals keep
+ * theirs. */
+static const sig_entry_t signal_table[] = {
+    {SIGTERM, "SIGTERM", ON_STOP, false},
+    {SIGINT, "SIGINT", ON_STOP, false},
+    {SIGUSR1, "SIGUSR1", ON_CHECKPOINT, false},
+    /* There is no configuration to reload; a hangup (the terminal closed)
+     * or a reload request ends the run as cleanly as SIGTERM. */
+    {SIGHUP, "SIGHUP", ON_STOP, true},
+    /* The soft CPU limit warns before the hard one kills. */
+    {SIGXCPU, "SIGXCPU", ON_STOP_FAIL, true},
+    {SIGPWR, "SIGPWR", ON_STOP, true},
+    {SIGUSR2, "SIGUSR2", ON_LOG_ONLY, true},
+    {SIGALRM, "SIGALRM", ON_LOG_ONLY, true},
+    {SIGVTALRM, "SIGVTALRM", ON_LOG_ONLY, true},
+    {SIGPROF, "SIGPROF", ON_LOG_ONLY, true},
+    {SIGIO, "SIGIO", ON_LOG_ONLY, true},
+};
+#define N_SIGNALS (sizeof(signal_table) / sizeof(signal_table[0]))
 
 typedef enum phase {
   P_RUNNING,
@@ -65,7 +106,7 @@ struct sr_daemon {
   uv_idle_t drain_idle;
   uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer;
   uv_prepare_t stall_prepare;
-  uv_signal_t sig_term, sig_int, sig_usr1;
+  uv_signal_t sigs[N_SIGNALS];
   sr_embedded_t *emb;
   char brokers[SR_CONF_STR];
   sr_model_t *mdl;
@@ -705,8 +746,8 @@ static void start_consuming(sr_daemon_t *d) {
   subscribe(d);
 }
 
-/* Why a checkpoint is taken: a periodic one is skipped when nothing
- * changed since the last one. */
+/* Why a checkpoint is taken. Whatever the kind, one that would hold
+ * nothing new is skipped; the requested and final ones say so. */
 typedef enum ckpt_kind { CK_PERIODIC, CK_REQUESTED, CK_FINAL } ckpt_kind_t;
 
 /* True when the output of every applied event is out: no user waits for a
@@ -760,12 +801,48 @@ static void check_quiesced(sr_daemon_t *d) {
 
 /* A model that never learned and owns no offsets is exactly what a start
  * without a checkpoint gives, so there is nothing to write. */
-static void skip_empty_checkpoint(sr_daemon_t *d, bool final) {
+static void skip_empty_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   d->ckpt_fresh_ms = mono_ms();
-  if (!final)
+  if (kind == CK_REQUESTED)
+    sr_log(SR_LOG_INFO, "checkpoint skipped: nothing learned yet", NULL);
+  if (kind != CK_FINAL)
     return;
   sr_log(SR_LOG_INFO, "nothing learned; no final checkpoint needed", NULL);
   close_all(d);
+}
+
+/* Commits the final checkpoint's offsets and waits for that (bounded);
+ * without anything to commit the daemon closes at once. */
+static void commit_final(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
+                         size_t n) {
+  if (sr_source_commit(d->src, offs, n, &final_commit_tag) != SR_OK) {
+    close_all(d);
+    return;
+  }
+  d->phase = P_COMMITTING;
+  uv_timer_start(&d->deadline_timer, on_deadline, COMMIT_WAIT_MS, 0);
+}
+
+/* The newest file already holds exactly this model and these offsets: it
+ * is as good as a new one. A final skip still commits the offsets, since
+ * the commit after the last write may have failed. */
+static void skip_unchanged_checkpoint(sr_daemon_t *d, ckpt_kind_t kind,
+                                      sr_ckpt_offset_t *offs, size_t n) {
+  d->ckpt_fresh_ms = mono_ms();
+  const char *file = sr_logq(sr_saver_last_path(d->sv));
+  uint64_t events = sr_model_events_applied(d->mdl);
+  if (kind == CK_PERIODIC)
+    sr_log(SR_LOG_DEBUG, "checkpoint skipped: unchanged", "file=%s", file);
+  else if (kind == CK_REQUESTED)
+    sr_log(SR_LOG_INFO, "checkpoint skipped: unchanged since the last one",
+           "file=%s events_applied=%" PRIu64, file, events);
+  else
+    sr_log(SR_LOG_INFO,
+           "final checkpoint skipped: unchanged since the last one",
+           "file=%s events_applied=%" PRIu64, file, events);
+  if (kind == CK_FINAL)
+    commit_final(d, offs, n);
+  free(offs);
 }
 
 static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
@@ -780,13 +857,11 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   ssize_t n = sr_source_offsets(d->src, &offs);
   sr_err_t err = SR_ERR_NOMEM;
   if (n == 0 && sr_model_events_applied(d->mdl) == 0) {
-    skip_empty_checkpoint(d, final);
+    skip_empty_checkpoint(d, kind);
     return;
   }
-  if (n >= 0 && kind == CK_PERIODIC &&
-      sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
-    d->ckpt_fresh_ms = mono_ms(); /* nothing new to lose: as good as saved */
-    free(offs);
+  if (n >= 0 && sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
+    skip_unchanged_checkpoint(d, kind, offs, (size_t)n);
     return;
   }
   if (n >= 0 && !final && !quiesce(d, kind)) {
@@ -836,12 +911,8 @@ static void on_saved(void *opaque, const sr_saver_result_t *res) {
     if (res->err != SR_OK) {
       d->exit_code = 1;
       close_all(d);
-    } else if (sr_source_commit(d->src, res->offsets, res->n_offsets,
-                                &final_commit_tag) == SR_OK) {
-      d->phase = P_COMMITTING;
-      uv_timer_start(&d->deadline_timer, on_deadline, COMMIT_WAIT_MS, 0);
     } else {
-      close_all(d);
+      commit_final(d, res->offsets, res->n_offsets);
     }
     return;
   }
@@ -946,16 +1017,28 @@ static void begin_stop(sr_daemon_t *d, int code, const char *why,
 
 static void on_signal(uv_signal_t *h, int signum) {
   sr_daemon_t *d = h->data;
-  if (signum == SIGUSR1) {
+  const sig_entry_t *sig = &signal_table[h - d->sigs];
+  (void)signum;
+  switch (sig->action) {
+  case ON_STOP:
+    /* A backfill stopped before its end did not do its job. */
+    begin_stop(d, d->opts.until_end && d->phase == P_RUNNING ? 1 : 0, sig->name,
+               true);
+    break;
+  case ON_STOP_FAIL: begin_stop(d, 1, sig->name, true); break;
+  case ON_CHECKPOINT:
     if (d->phase == P_RUNNING) {
       sr_log(SR_LOG_INFO, "checkpoint requested (SIGUSR1)", NULL);
       start_checkpoint(d, CK_REQUESTED);
+    } else {
+      sr_log(SR_LOG_INFO, "checkpoint request ignored: stopping", NULL);
     }
-    return;
+    break;
+  case ON_LOG_ONLY:
+    sr_log(SR_LOG_WARN, "signal ignored: streamrec defines no action for it",
+           "kind=%s", sig->name);
+    break;
   }
-  /* A backfill stopped before its end did not do its job. */
-  int code = d->opts.until_end && d->phase == P_RUNNING ? 1 : 0;
-  begin_stop(d, code, signum == SIGTERM ? "SIGTERM" : "SIGINT", true);
 }
 
 static void on_snk_readable(uv_poll_t *h, int status, int events) {
@@ -1057,13 +1140,12 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
   out[n++] = (uv_handle_t *)&d->tick_timer;
   out[n++] = (uv_handle_t *)&d->deadline_timer;
   out[n++] = (uv_handle_t *)&d->stall_prepare;
-  out[n++] = (uv_handle_t *)&d->sig_term;
-  out[n++] = (uv_handle_t *)&d->sig_int;
-  out[n++] = (uv_handle_t *)&d->sig_usr1;
+  for (size_t i = 0; i < N_SIGNALS; i++)
+    out[n++] = (uv_handle_t *)&d->sigs[i];
   return n;
 }
 
-#define MAX_HANDLES 16
+#define MAX_HANDLES (16 + N_SIGNALS)
 
 static int init_handles(sr_daemon_t *d) {
   uv_handle_t *handles[MAX_HANDLES];
@@ -1084,9 +1166,8 @@ static int init_handles(sr_daemon_t *d) {
   uv_timer_init(&d->loop, &d->tick_timer);
   uv_timer_init(&d->loop, &d->deadline_timer);
   uv_prepare_init(&d->loop, &d->stall_prepare);
-  uv_signal_init(&d->loop, &d->sig_term);
-  uv_signal_init(&d->loop, &d->sig_int);
-  uv_signal_init(&d->loop, &d->sig_usr1);
+  for (size_t i = 0; i < N_SIGNALS; i++)
+    uv_signal_init(&d->loop, &d->sigs[i]);
   size_t n = all_handles(d, handles);
   for (size_t i = 0; i < n; i++)
     uv_handle_set_data(handles[i], d);
@@ -1109,6 +1190,20 @@ static void on_prepare(uv_prepare_t *h) {
   d->idle_ns = idle;
 }
 
+/* A signal left to someone else (see sig_entry_t) keeps its handle, idle. */
+static void start_signals(sr_daemon_t *d) {
+  for (size_t i = 0; i < N_SIGNALS; i++) {
+    const sig_entry_t *sig = &signal_table[i];
+    struct sigaction sa;
+    if (sig->only_if_default &&
+        (sigaction(sig->signum, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)) {
+      sr_log(SR_LOG_DEBUG, "signal left as found", "kind=%s", sig->name);
+      continue;
+    }
+    uv_signal_start(&d->sigs[i], on_signal, sig->signum);
+  }
+}
+
 static void start_handles(sr_daemon_t *d) {
   uint64_t ckpt_ms = (uint64_t)(d->cfg.checkpoint.interval_s * 1000.0 + 0.5);
   uv_poll_start(&d->src_poll, UV_READABLE, on_src_readable);
@@ -1117,9 +1212,7 @@ static void start_handles(sr_daemon_t *d) {
   uv_timer_start(&d->ckpt_timer, on_ckpt_timer, ckpt_ms, ckpt_ms);
   uv_timer_start(&d->tick_timer, on_tick, TICK_MS, TICK_MS);
   uv_prepare_start(&d->stall_prepare, on_prepare);
-  uv_signal_start(&d->sig_term, on_signal, SIGTERM);
-  uv_signal_start(&d->sig_int, on_signal, SIGINT);
-  uv_signal_start(&d->sig_usr1, on_signal, SIGUSR1);
+  start_signals(d);
 }
 
 static void close_handles(sr_daemon_t *d) {

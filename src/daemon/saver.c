@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ struct sr_saver {
   uint64_t last_events;
   sr_ckpt_offset_t *last_offs;
   size_t last_n;
+  char last_path[PATH_MAX];
 };
 
 sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
@@ -100,6 +102,10 @@ bool sr_saver_busy(const sr_saver_t *sv) {
   return sv->job != NULL;
 }
 
+const char *sr_saver_last_path(const sr_saver_t *sv) {
+  return sv->last_path;
+}
+
 bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
                         const sr_ckpt_offset_t *offs, size_t n) {
   return sv->have_last && sv->last_events == sr_model_events_applied(mdl) &&
@@ -128,12 +134,15 @@ static void work(uv_work_t *req) {
   write_checkpoint(job, &job->snap);
 }
 
-/* Remembers what was written; on failure the next job retries anyway. */
+/* Remembers what was written; on failure the next job retries anyway.
+ * The count comes from the job, not from its snapshot: a forked writer's
+ * snapshot lives in the child only. */
 static void remember(sr_saver_t *sv, job_t *job) {
   free(sv->last_offs);
   sv->last_offs = job->offs;
   sv->last_n = job->n_offs;
-  sv->last_events = job->snap.events_applied;
+  sv->last_events = job->events_applied;
+  snprintf(sv->last_path, sizeof(sv->last_path), "%s", job->out.path);
   sv->have_last = true;
   job->offs = NULL;
 }
@@ -167,17 +176,34 @@ static void after_work(uv_work_t *req, int status) {
   finish(job);
 }
 
+/* The daemon's handlers would forward a signal through libuv's pipe to
+ * the parent's loop, which would act on it as if it were its own. Any
+ * signal sent to the whole group (Ctrl-C, a closed terminal, systemd) is the
+ * daemon's to act on, and it waits for this writer: so the writer ignores
+ * every signal that has a handler, and dies with the daemon. The fault
+ * signals keep theirs (the sanitizers' reports). */
+static void ignore_caught_signals(void) {
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+        sig == SIGTRAP || sig == SIGABRT || sig == SIGSYS)
+      continue;
+    if (sigaction(sig, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL ||
+        sa.sa_handler == SIG_IGN)
+      continue;
+    sa.sa_handler = SIG_IGN;
+    sa.sa_flags = 0;
+    sigaction(sig, &sa, NULL);
+  }
+}
+
 /* The forked writer: the model as it was at the fork, written from the
  * child's copy-on-write view of it. It ends with _exit, so nothing of the
  * parent (atexit handlers, stdio buffers, librdkafka) runs here. */
-static void child_main(job_t *job, const sr_model_t *mdl, pid_t parent) {
-  /* The daemon's handlers would forward a signal through libuv's pipe to
-   * the parent's loop. A stop signal sent to the whole group (Ctrl-C,
-   * systemd) is the daemon's to act on, and it waits for this writer: the
-   * writer ignores them, and dies with the daemon. */
-  const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
-  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-    signal(sigs[i], SIG_IGN);
+static void child_main(job_t *job, const sr_model_t *mdl, pid_t parent,
+                       const sigset_t *mask) {
+  ignore_caught_signals();
+  pthread_sigmask(SIG_SETMASK, mask, NULL);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent)
     _exit(1);
@@ -242,9 +268,17 @@ static int start_forked(sr_saver_t *sv, job_t *job, const sr_model_t *mdl) {
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
   fcntl(fds[1], F_SETFD, FD_CLOEXEC);
   job->fd = fds[1];
+  /* Signals wait until the child ignores them (see ignore_caught_signals);
+   * the parent gets its own after the fork. */
+  sigset_t all, mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &mask);
   pid_t parent = getpid(), pid = fork();
   if (pid == 0)
-    child_main(job, mdl, parent);
+    child_main(job, mdl, parent, &mask);
+  saved = errno;
+  pthread_sigmask(SIG_SETMASK, &mask, NULL);
+  errno = saved;
   close(fds[1]);
   job->fd = fds[0];
   if (pid < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 ||

@@ -49,6 +49,9 @@ bool sr_saver_busy(const sr_saver_t *sv);
 bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
                         const sr_ckpt_offset_t *offs, size_t n);
 
+/* The file the last successful job wrote, or "" before any. */
+const char *sr_saver_last_path(const sr_saver_t *sv);
+
 /* Snapshots mdl and starts writing it with offs (taken over: freed by the
  * saver, also on failure), the offsets of Kafka cluster cluster_id ("" when
  * unknown). Returns SR_OK (done is called later),
