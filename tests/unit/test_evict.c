@@ -5,6 +5,7 @@
 #include "streamrec/model.h"
 
 #include "codec/synth.h"
+#include "core/clock.h"
 #include "core/model_internal.h"
 #include "store/checkpoint.h"
 #include "store/model_store.h"
@@ -45,6 +46,21 @@ static void learn_at(sr_model_t *mdl, const char *user, const char *item,
                      int64_t ts) {
   sr_event_t ev = event_at(user, item, ts);
   assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+}
+
+/* Learns user -> item at ts as often as it takes the clock to read ts. The
+ * clock is the median of the last SR_CLOCK_WINDOW timestamps, so that takes
+ * up to half of them; the ids end up last active at ts, as in a stream
+ * dense enough for the clock to trail it by little. */
+static void learn_until(sr_model_t *mdl, const char *user, const char *item,
+                        int64_t ts) {
+  for (int k = 0; k < SR_CLOCK_WINDOW; k++) {
+    learn_at(mdl, user, item, ts);
+    if (sr_model_clock_ms(mdl) >= ts)
+      return;
+  }
+  fail_msg("the clock stays at %lld, below %lld",
+           (long long)sr_model_clock_ms(mdl), (long long)ts);
 }
 
 static int has_user(const sr_model_t *mdl, const char *id) {
@@ -168,20 +184,20 @@ static void check_ttl(int64_t base) {
   sr_model_conf_init(&conf);
   conf.idle_ttl_s = 60;
   sr_model_t *mdl = model_with(&conf);
-  learn_at(mdl, "a", "xa", base);
-  learn_at(mdl, "b", "xb", base + 30000);
-  learn_at(mdl, "c", "xc", base + 50000);
-  learn_at(mdl, "d", "xd", base + 60000);
+  learn_until(mdl, "a", "xa", base);
+  learn_until(mdl, "b", "xb", base + 30000);
+  learn_until(mdl, "c", "xc", base + 50000);
+  learn_until(mdl, "d", "xd", base + 60000);
   assert_int_equal(sr_model_live_users(mdl), 4); /* a is idle exactly 60 s */
 
-  learn_at(mdl, "d", "xd", base + 70000);
+  learn_until(mdl, "d", "xd", base + 70000);
   assert_false(has_user(mdl, "a") || has_item(mdl, "xa"));
   assert_true(has_user(mdl, "b") && has_item(mdl, "xb"));
-  learn_at(mdl, "d", "xd", base + 95000);
+  learn_until(mdl, "d", "xd", base + 95000);
   assert_false(has_user(mdl, "b") || has_item(mdl, "xb"));
-  learn_at(mdl, "d", "xd", base + 110000);
+  learn_until(mdl, "d", "xd", base + 110000);
   assert_true(has_user(mdl, "c") && has_item(mdl, "xc"));
-  learn_at(mdl, "d", "xd", base + 110001);
+  learn_until(mdl, "d", "xd", base + 110001);
   assert_false(has_user(mdl, "c") || has_item(mdl, "xc"));
   assert_true(has_user(mdl, "d") && has_item(mdl, "xd"));
   assert_int_equal(users_evicted(mdl), 3);
@@ -219,10 +235,18 @@ static void test_idle_expiry_is_bounded_per_event(void **state) {
     snprintf(item, sizeof item, "i%d", k);
     learn_at(mdl, user, item, PAST_MS + k);
   }
-  /* All 20 turn idle at once; 8 of each kind go per event, oldest first. */
+  /* The stream jumps a minute ahead: the clock follows once the new time
+   * fills half its window, not before. */
+  for (int k = 0; k < SR_CLOCK_WINDOW / 2; k++)
+    learn_at(mdl, "late", "late-item", PAST_MS + 60000);
+  assert_int_equal(sr_model_clock_ms(mdl), PAST_MS + 19);
+  assert_int_equal(users_evicted(mdl) + items_evicted(mdl), 0);
+  /* Then all 20 turn idle at once; 8 of each kind go per event, oldest
+   * first. */
   const uint64_t want[] = {8, 16, 20, 20};
   for (int e = 0; e < 4; e++) {
     learn_at(mdl, "late", "late-item", PAST_MS + 60000);
+    assert_int_equal(sr_model_clock_ms(mdl), PAST_MS + 60000);
     assert_int_equal(users_evicted(mdl), want[e]);
     assert_int_equal(items_evicted(mdl), want[e]);
     assert_int_equal(sr_model_live_users(mdl), 21 - want[e]);
@@ -246,13 +270,59 @@ static void test_clock_ignores_zero_and_late_timestamps(void **state) {
    * when it arrived (5 s), not at their own stamp (1 s). */
   learn_at(mdl, "late", "y", PAST_MS + 1000);
   assert_int_equal(sr_model_clock_ms(mdl), PAST_MS + 5000);
-  learn_at(mdl, "a", "x", PAST_MS + 7000);
+  learn_until(mdl, "a", "x", PAST_MS + 7000);
   assert_true(has_user(mdl, "late") && has_item(mdl, "y"));
   assert_true(has_user(mdl, "b"));
-  learn_at(mdl, "a", "x", PAST_MS + 8001);
+  learn_until(mdl, "a", "x", PAST_MS + 8001);
   assert_false(has_user(mdl, "late") || has_user(mdl, "b"));
   assert_false(has_item(mdl, "y"));
   sr_model_free(mdl);
+}
+
+/* Live users and items, summed. */
+static uint64_t live_ids(const sr_model_t *mdl) {
+  return sr_model_live_users(mdl) + sr_model_live_items(mdl);
+}
+
+/* A stream whose ids are all active within the TTL, with one event stamped
+ * 23 h ahead (inside the daemon's default 24 h skew) in the middle: the
+ * clock must not follow that event, so (almost) nothing is evicted. Without
+ * the event, nothing at all would be. */
+static void check_outlier_ahead(int64_t ahead_ms) {
+  enum { EVENTS = 6000, CUT = 3000 };
+  sr_event_t *evs = synth_events(150, 250, EVENTS, 21);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.idle_ttl_s = 3600;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, CUT);
+  assert_int_equal(users_evicted(mdl) + items_evicted(mdl), 0);
+  uint64_t live = live_ids(mdl);
+  int64_t clock = sr_model_clock_ms(mdl);
+
+  sr_event_t odd =
+      event_at("odd-user", "odd-item", evs[CUT - 1].timestamp_ms + ahead_ms);
+  assert_int_equal(sr_model_learn(mdl, &odd, NULL), SR_OK);
+  int64_t after = sr_model_clock_ms(mdl);
+  learn_all(mdl, evs, CUT, EVENTS);
+  /* The stream itself spans far less than the TTL. */
+  assert_true(evs[EVENTS - 1].timestamp_ms - evs[0].timestamp_ms < 3600 * 1000);
+  uint64_t evicted = users_evicted(mdl) + items_evicted(mdl);
+  if (evicted > live / 100)
+    fail_msg("one event %lld ms ahead evicted %llu of %llu ids",
+             (long long)ahead_ms, (unsigned long long)evicted,
+             (unsigned long long)live);
+  /* The clock stayed among the stream's own times. */
+  assert_true(after >= clock && after <= evs[CUT - 1].timestamp_ms);
+  assert_true(sr_model_clock_ms(mdl) <= evs[EVENTS - 1].timestamp_ms);
+  sr_model_free(mdl);
+  free(evs);
+}
+
+static void test_one_event_far_ahead_evicts_almost_nothing(void **state) {
+  (void)state;
+  check_outlier_ahead(23LL * 3600 * 1000);
+  check_outlier_ahead(100LL * 365 * 24 * 3600 * 1000);
 }
 
 static void test_evicted_ids_come_back_as_new(void **state) {
@@ -328,8 +398,8 @@ static void test_free_item_rows_are_never_listed(void **state) {
     snprintf(item, sizeof item, "old%d", k);
     learn_at(mdl, "fan", item, PAST_MS + k);
   }
-  learn_at(mdl, "reader", "new0", PAST_MS + 60000);
-  learn_at(mdl, "reader", "new1", PAST_MS + 60001);
+  learn_until(mdl, "reader", "new0", PAST_MS + 60000);
+  learn_until(mdl, "reader", "new1", PAST_MS + 60001);
   /* fan is gone and its row free, until the next new user takes it. */
   assert_false(has_user(mdl, "fan"));
   assert_int_equal(sr_model_live_users(mdl), 1);
@@ -419,10 +489,10 @@ static void test_limits_added_on_restart_evict_by_last_touch(void **state) {
   sr_model_conf_t conf;
   sr_model_conf_init(&conf);
   sr_model_t *mdl = model_with(&conf);
-  learn_at(mdl, "a", "x", PAST_MS + 1);
-  learn_at(mdl, "b", "x", PAST_MS + 2);
-  learn_at(mdl, "c", "x", PAST_MS + 3);
-  learn_at(mdl, "a", "y", PAST_MS + 4);
+  learn_until(mdl, "a", "x", PAST_MS + 1);
+  learn_until(mdl, "b", "x", PAST_MS + 2);
+  learn_until(mdl, "c", "x", PAST_MS + 3);
+  learn_until(mdl, "a", "y", PAST_MS + 4);
   sr_model_snapshot_t snap;
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   conf.max_users = 3;
@@ -702,6 +772,7 @@ int main(void) {
       cmocka_unit_test(test_idle_ttl_counts_event_time),
       cmocka_unit_test(test_idle_expiry_is_bounded_per_event),
       cmocka_unit_test(test_clock_ignores_zero_and_late_timestamps),
+      cmocka_unit_test(test_one_event_far_ahead_evicts_almost_nothing),
       cmocka_unit_test(test_evicted_ids_come_back_as_new),
       cmocka_unit_test(test_free_item_rows_are_never_listed),
       cmocka_unit_test(test_unreached_limits_change_nothing),
