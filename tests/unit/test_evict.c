@@ -325,6 +325,48 @@ static void test_one_event_far_ahead_evicts_almost_nothing(void **state) {
   check_outlier_ahead(100LL * 365 * 24 * 3600 * 1000);
 }
 
+/* The stream really moves on: after a normal stream, a day later, new users
+ * and items only. The clock follows once the new time fills half its
+ * window; then the old ids go, 8 users and 8 items per event at most, until
+ * none is left. (Ids seen only in the events before the clock followed
+ * counted as active at the old time; here they come back soon after.) */
+static void test_lasting_jump_moves_the_clock_and_evicts(void **state) {
+  (void)state;
+  enum { EVENTS = 3000, AFTER = 300, NEW_USERS = 10, NEW_ITEMS = 20 };
+  sr_event_t *evs = synth_events(150, 250, EVENTS, 22);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.idle_ttl_s = 3600;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  uint64_t old_users = sr_model_live_users(mdl);
+  uint64_t old_items = sr_model_live_items(mdl);
+  int64_t last = evs[EVENTS - 1].timestamp_ms;
+  int64_t jump = last + 24LL * 3600 * 1000;
+  char user[32], item[32];
+  for (int k = 0; k < AFTER; k++) {
+    snprintf(user, sizeof user, "after-%d", k % NEW_USERS);
+    snprintf(item, sizeof item, "after-item-%d", k % NEW_ITEMS);
+    uint64_t before = users_evicted(mdl) + items_evicted(mdl);
+    learn_at(mdl, user, item, jump + k * 100);
+    uint64_t evicted = users_evicted(mdl) + items_evicted(mdl) - before;
+    if (k < SR_CLOCK_WINDOW / 2) {
+      assert_true(sr_model_clock_ms(mdl) <= last);
+      assert_int_equal(evicted, 0);
+    } else {
+      assert_int_equal(sr_model_clock_ms(mdl),
+                       jump + (k - SR_CLOCK_WINDOW / 2) * 100);
+      assert_true(evicted <= 16);
+    }
+  }
+  assert_int_equal(users_evicted(mdl), old_users);
+  assert_int_equal(items_evicted(mdl), old_items);
+  assert_int_equal(sr_model_live_users(mdl), NEW_USERS);
+  assert_int_equal(sr_model_live_items(mdl), NEW_ITEMS);
+  sr_model_free(mdl);
+  free(evs);
+}
+
 static void test_evicted_ids_come_back_as_new(void **state) {
   (void)state;
   sr_model_conf_t conf;
@@ -576,6 +618,36 @@ static void test_recovery_with_evictions_is_exact(void **state) {
   check_recovery(&conf, 4);
 }
 
+/* The bounded stream with a day-ahead event every 500 events and a
+ * day-late one every 70th: restored at every cut, including right after an
+ * outlier and while the clock's window holds one, the model ends
+ * bit-identical to the one that never stopped. */
+static void test_recovery_with_outliers_is_exact(void **state) {
+  (void)state;
+  enum { EVENTS = 6000 };
+  const int64_t day = 24LL * 3600 * 1000;
+  sr_event_t *evs = synth_events(150, 250, EVENTS, 5);
+  for (size_t k = 0; k < EVENTS; k++) {
+    if (k % 500 == 250)
+      evs[k].timestamp_ms += day;
+    else if (k % 70 == 3)
+      evs[k].timestamp_ms -= day;
+  }
+  sr_model_conf_t conf;
+  bounded_conf(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  /* Idle eviction went on as usual: the clock stayed in the stream. */
+  assert_true(sr_model_clock_ms(mdl) <= evs[EVENTS - 1].timestamp_ms);
+  assert_true(users_evicted(mdl) > 150 && items_evicted(mdl) > 250);
+  uint64_t want = sr_model_digest(mdl);
+  sr_model_free(mdl);
+  const size_t cuts[] = {1, 5, 251, 252, 260, 1251, 3004, 4750, EVENTS - 1};
+  for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++)
+    check_cut(&conf, evs, EVENTS, cuts[c], want);
+  free(evs);
+}
+
 /* As after kill -9 and restart: the model comes back from the newest
  * checkpoint file and the stream is replayed from its offset. */
 static void test_checkpoint_file_recovery_with_evictions(void **state) {
@@ -657,6 +729,39 @@ static void test_snapshot_without_recency_restores(void **state) {
     assert_int_equal(na, nb);
     for (size_t j = 0; j < na; j++)
       assert_true(a[j].item == b[j].item && a[j].score == b[j].score);
+  }
+  sr_model_free(copy);
+  sr_model_free(mdl);
+  free(evs);
+}
+
+/* A snapshot from before the median clock has the clock's time but no
+ * window: it restores at that time, which never goes back, and once a
+ * window of later events has passed the clock agrees with the model's that
+ * kept its window. */
+static void test_snapshot_without_clock_window_keeps_time(void **state) {
+  (void)state;
+  enum { EVENTS = 3000 };
+  sr_event_t *evs = synth_events(100, 200, EVENTS, 12);
+  sr_model_conf_t conf;
+  bounded_conf(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS / 2);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  assert_int_equal(snap.sections[snap.n_sections - 1].id, 15);
+  snap.n_sections--;
+  free(snap.sections[snap.n_sections].data);
+  sr_model_t *copy = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_int_equal(sr_model_clock_ms(copy), sr_model_clock_ms(mdl));
+  for (size_t k = EVENTS / 2; k < EVENTS; k++) {
+    int64_t was = sr_model_clock_ms(copy);
+    learn_all(copy, evs, k, k + 1);
+    learn_all(mdl, evs, k, k + 1);
+    assert_true(sr_model_clock_ms(copy) >= was);
+    if (k >= EVENTS / 2 + SR_CLOCK_WINDOW)
+      assert_int_equal(sr_model_clock_ms(copy), sr_model_clock_ms(mdl));
   }
   sr_model_free(copy);
   sr_model_free(mdl);
@@ -773,12 +878,15 @@ int main(void) {
       cmocka_unit_test(test_idle_expiry_is_bounded_per_event),
       cmocka_unit_test(test_clock_ignores_zero_and_late_timestamps),
       cmocka_unit_test(test_one_event_far_ahead_evicts_almost_nothing),
+      cmocka_unit_test(test_lasting_jump_moves_the_clock_and_evicts),
       cmocka_unit_test(test_evicted_ids_come_back_as_new),
       cmocka_unit_test(test_free_item_rows_are_never_listed),
       cmocka_unit_test(test_unreached_limits_change_nothing),
       cmocka_unit_test(test_recovery_with_evictions_is_exact),
+      cmocka_unit_test(test_recovery_with_outliers_is_exact),
       cmocka_unit_test(test_checkpoint_file_recovery_with_evictions),
       cmocka_unit_test(test_snapshot_without_recency_restores),
+      cmocka_unit_test(test_snapshot_without_clock_window_keeps_time),
       cmocka_unit_test(test_limits_added_on_restart_evict_by_last_touch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
