@@ -7,9 +7,16 @@ void sr_clock_init(sr_clock_t *clk) {
   memset(clk, 0, sizeof(*clk));
 }
 
-/* Index of the first sorted entry not below ts. */
+/* Index of the first sorted entry not below ts. In a stream ordered by time
+ * the oldest timestamp is the smallest and the newest the largest: checking
+ * the ends first spares the search, and its mispredicted branches, on
+ * nearly every event. */
 static uint32_t lower_bound(const sr_clock_t *clk, int64_t ts) {
   uint32_t lo = 0, hi = clk->len;
+  if (hi == 0 || clk->sorted[0] >= ts)
+    return 0;
+  if (clk->sorted[hi - 1] < ts)
+    return hi;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
     if (clk->sorted[mid] < ts)
