@@ -78,15 +78,18 @@ void sr_model_free(sr_model_t *mdl);
 
 /* Learns from one validated event and returns the user's row in *user_row
  * (may be NULL). Returns SR_OK or SR_ERR_NOMEM.
- * Bounded memory: the model's clock is the largest event timestamp seen so
- * far (a timestamp of 0 leaves it), never the wall clock, so eviction is
- * deterministic. A new id arriving at max_users (max_items) evicts the least
- * recently active user (item) and takes its row; after each event, up to 8
- * users and 8 items idle for over idle_ttl_s are evicted, the rest on later
- * events. An evicted id leaves its row free (id "") until a new id takes it
- * with fresh random factors; an id that comes back starts over as new. A
- * reused item row may stay excluded for the few users whose seen rings still
- * hold the evicted item's row, until their rings roll over. */
+ * Bounded memory: the model's clock is the median of the last 31 event
+ * timestamps (a timestamp of 0 leaves it out) and never goes back; never
+ * the wall clock, so eviction is deterministic. A few events stamped far
+ * ahead or behind cannot move it; a lasting jump moves it within 16 events.
+ * Ids are last active at the clock when touched. A new id arriving at
+ * max_users (max_items) evicts the least recently active user (item) and
+ * takes its row; after each event, up to 8 users and 8 items idle for over
+ * idle_ttl_s are evicted, the rest on later events. An evicted id leaves its
+ * row free (id "") until a new id takes it with fresh random factors; an id
+ * that comes back starts over as new. A reused item row may stay excluded for
+ * the few users whose seen rings still hold the evicted item's row, until their
+ * rings roll over. */
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
                         uint32_t *user_row);
 
@@ -113,8 +116,8 @@ int sr_model_item_is_live(const sr_model_t *mdl, uint32_t row);
  * across snapshots; either pointer may be NULL. */
 void sr_model_evictions(const sr_model_t *mdl, uint64_t *users,
                         uint64_t *items);
-/* The model's clock: the largest event timestamp learnt from (ms), 0 before
- * any. */
+/* The model's clock (ms): the largest median so far of the last 31 event
+ * timestamps, 0 before any. */
 int64_t sr_model_clock_ms(const sr_model_t *mdl);
 uint64_t sr_model_events_applied(const sr_model_t *mdl);
 /* Events learned from for this user row. */

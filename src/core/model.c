@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Idle ids evicted per kind after one event: bounds the work of an event
- * when many ids turn idle at once; the rest go on later events. */
+/* Idle ids evicted per kind after one event: bounds the work of an event,
+ * and the share of the model one event can take, when many ids turn idle at
+ * once (after a genuine jump in event time); the rest go on later events. */
 #define EXPIRE_PER_EVENT 8
 
 void sr_model_conf_init(sr_model_conf_t *conf) {
@@ -61,6 +62,7 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_lru_init(&mdl->ulru, conf->max_users || conf->idle_ttl_s);
   sr_lru_init(&mdl->ilru, conf->max_items || conf->idle_ttl_s);
   sr_rng_seed(&mdl->rng, conf->seed);
+  sr_clock_init(&mdl->clock);
   mdl->users = sr_idmap_new();
   mdl->items = sr_idmap_new();
   mdl->batch = aligned_alloc(64, CHUNK * mdl->ufac.stride * sizeof(float));
@@ -170,7 +172,7 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
   if (row != SR_LRU_NIL) {
     if (sr_idmap_put(map, id, len, row) != 0)
       return -1;
-    sr_lru_reuse(lru, mdl->now_ms);
+    sr_lru_reuse(lru, mdl->clock.now_ms);
     sr_factors_fill(fac, row, &mdl->rng, mdl->conf.init_std);
     return row;
   }
@@ -179,7 +181,7 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
                              : sr_model_grow_items(mdl, row + 1);
   if (rc != 0 || sr_idmap_put(map, id, len, row) != 0)
     return -1;
-  sr_lru_add(lru, mdl->now_ms);
+  sr_lru_add(lru, mdl->clock.now_ms);
   sr_factors_add(fac, &mdl->rng, mdl->conf.init_std); /* room reserved */
   return row;
 }
@@ -227,7 +229,7 @@ static void evict_item(sr_model_t *mdl, uint32_t row) {
 static int64_t touch_user(sr_model_t *mdl, const char *id, size_t len) {
   int64_t row = sr_idmap_find(mdl->users, id, len);
   if (row >= 0) {
-    sr_lru_touch(&mdl->ulru, (uint32_t)row, mdl->now_ms);
+    sr_lru_touch(&mdl->ulru, (uint32_t)row, mdl->clock.now_ms);
     return row;
   }
   while (mdl->conf.max_users && mdl->ulru.live >= mdl->conf.max_users)
@@ -239,7 +241,7 @@ static int64_t touch_user(sr_model_t *mdl, const char *id, size_t len) {
 static int64_t touch_item(sr_model_t *mdl, const char *id, size_t len) {
   int64_t row = sr_idmap_find(mdl->items, id, len);
   if (row >= 0) {
-    sr_lru_touch(&mdl->ilru, (uint32_t)row, mdl->now_ms);
+    sr_lru_touch(&mdl->ilru, (uint32_t)row, mdl->clock.now_ms);
     return row;
   }
   while (mdl->conf.max_items && mdl->ilru.live >= mdl->conf.max_items)
@@ -253,7 +255,7 @@ static int64_t touch_item(sr_model_t *mdl, const char *id, size_t len) {
 static void expire_idle(sr_model_t *mdl) {
   if (!mdl->conf.idle_ttl_s)
     return;
-  int64_t cutoff = mdl->now_ms - (int64_t)mdl->conf.idle_ttl_s * 1000;
+  int64_t cutoff = mdl->clock.now_ms - (int64_t)mdl->conf.idle_ttl_s * 1000;
   sr_lru_t *ulru = &mdl->ulru, *ilru = &mdl->ilru;
   for (int k = 0; k < EXPIRE_PER_EVENT && ulru->tail != SR_LRU_NIL &&
                   ulru->node[ulru->tail].last_ms < cutoff;
@@ -304,9 +306,9 @@ static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
                         uint32_t *user_row) {
   /* Event time, not the wall clock, so eviction replays identically; a
-   * late event does not turn the clock back. */
-  if (ev->timestamp_ms > mdl->now_ms)
-    mdl->now_ms = ev->timestamp_ms;
+   * median rather than the newest stamp, so that one event stamped far
+   * ahead cannot make every id look idle. */
+  sr_clock_observe(&mdl->clock, ev->timestamp_ms);
   int64_t u = touch_user(mdl, ev->user_id, ev->user_len);
   int64_t i = u < 0 ? -1 : touch_item(mdl, ev->item_id, ev->item_len);
   if (i < 0)
@@ -380,7 +382,7 @@ void sr_model_evictions(const sr_model_t *mdl, uint64_t *users,
 }
 
 int64_t sr_model_clock_ms(const sr_model_t *mdl) {
-  return mdl->now_ms;
+  return mdl->clock.now_ms;
 }
 
 uint64_t sr_model_events_applied(const sr_model_t *mdl) {

@@ -3,6 +3,7 @@
 #ifndef SR_MODEL_INTERNAL_H
 #define SR_MODEL_INTERNAL_H
 
+#include "core/clock.h"
 #include "core/factors.h"
 #include "core/idmap.h"
 #include "core/learner.h"
@@ -37,7 +38,7 @@ struct sr_model {
   double mu_sum;
   uint64_t mu_n;
   uint64_t events;
-  int64_t now_ms; /* the clock: largest event timestamp learnt from */
+  sr_clock_t clock; /* event time: what idle eviction counts from */
   uint64_t evicted_users;
   uint64_t evicted_items;
   float *batch;  /* CHUNK user rows, packed */

@@ -25,6 +25,8 @@ enum {
   SEC_CLOCK,    /* clock_sec_t; absent in checkpoints from before eviction */
   SEC_USER_LRU, /* sr_lru_dump of the users; likewise */
   SEC_ITEM_LRU, /* sr_lru_dump of the items; likewise */
+  SEC_CLOCK_WINDOW, /* the clock's timestamps (int64), oldest first; absent
+                       in checkpoints from before the median clock */
 };
 
 typedef struct meta {
@@ -107,6 +109,12 @@ static int add_lru(sr_model_snapshot_t *snap, uint32_t id,
   return add_built(snap, id, &buf, sr_lru_dump(lru, &buf));
 }
 
+static int add_clock_window(sr_model_snapshot_t *snap, const sr_clock_t *clk) {
+  int64_t window[SR_CLOCK_WINDOW];
+  uint32_t n = sr_clock_window(clk, window);
+  return add_copy(snap, SEC_CLOCK_WINDOW, window, n * sizeof(int64_t));
+}
+
 static int add_recent(sr_model_snapshot_t *snap, const sr_recent_t *rec) {
   uint32_t *items = malloc((rec->len + 1) * sizeof(uint32_t));
   if (!items)
@@ -132,7 +140,8 @@ static sr_err_t snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap,
                  .mu_n = mdl->mu_n,
                  .mu_sum = mdl->mu_sum,
                  .pop_inc = mdl->pop.inc};
-  clock_sec_t clock = {mdl->now_ms, mdl->evicted_users, mdl->evicted_items};
+  clock_sec_t clock = {mdl->clock.now_ms, mdl->evicted_users,
+                       mdl->evicted_items};
   uint64_t frow = (uint64_t)mdl->ufac.stride * sizeof(float);
   memset(snap, 0, sizeof(*snap));
   snap->dims = mdl->conf.dims;
@@ -156,7 +165,8 @@ static sr_err_t snapshot(const sr_model_t *mdl, sr_model_snapshot_t *snap,
       add_recent(snap, &mdl->recent) ||
       add_copy(snap, SEC_CLOCK, &clock, sizeof(clock)) ||
       add_lru(snap, SEC_USER_LRU, &mdl->ulru) ||
-      add_lru(snap, SEC_ITEM_LRU, &mdl->ilru)) {
+      add_lru(snap, SEC_ITEM_LRU, &mdl->ilru) ||
+      add_clock_window(snap, &mdl->clock)) {
     sr_model_snapshot_release(snap);
     return SR_ERR_NOMEM;
   }
@@ -254,18 +264,29 @@ static int restore_lru(sr_lru_t *lru, const sr_model_snapshot_t *snap,
   return 0;
 }
 
-/* The clock and eviction counters; zero for an old checkpoint. */
+/* The clock, its window and the eviction counters; zero for a checkpoint
+ * from before eviction. One from before the median clock has no window: the
+ * clock keeps its time and fills a window from the events that follow. */
 static int restore_clock(sr_model_t *mdl, const sr_model_snapshot_t *snap) {
-  const sr_model_section_t *sec = find(snap, SEC_CLOCK, UINT64_MAX);
+  const sr_model_section_t *sec = find(snap, SEC_CLOCK, UINT64_MAX),
+                           *win = find(snap, SEC_CLOCK_WINDOW, UINT64_MAX);
   clock_sec_t clock = {0, 0, 0};
+  int64_t window[SR_CLOCK_WINDOW];
+  uint64_t n = 0;
   if (sec && sec->len != sizeof(clock))
     return -1;
   if (sec)
     memcpy(&clock, sec->data, sizeof(clock));
-  mdl->now_ms = clock.now_ms;
+  if (win) {
+    if (win->len % sizeof(int64_t) != 0 || win->len > sizeof(window))
+      return -1;
+    n = win->len / sizeof(int64_t);
+    if (n)
+      memcpy(window, win->data, win->len);
+  }
   mdl->evicted_users = clock.evicted_users;
   mdl->evicted_items = clock.evicted_items;
-  return 0;
+  return sr_clock_load(&mdl->clock, clock.now_ms, window, (uint32_t)n);
 }
 
 static int restore_seen(sr_model_t *mdl, const sr_model_section_t *sec,

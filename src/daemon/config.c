@@ -90,7 +90,9 @@ static const option_t options[] = {
         "items kept; a new item beyond evicts the least recently active (0: "
         "unbounded)"),
     U32("model.idle_ttl_s", model.idle_ttl_s, "0", 0, 4294967295.0,
-        "users and items idle this long in event time are evicted (0: never)"),
+        "users and items idle this long in event time are evicted, at most 8 "
+        "of each per event (0: never); event time is the median of the last "
+        "31 event timestamps, so a few far-off stamps cannot move it"),
     U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
     U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000,
         "a refresh runs at most this long after a user turns dirty"),

@@ -5,6 +5,7 @@
 #include "streamrec/model.h"
 
 #include "codec/synth.h"
+#include "core/clock.h"
 #include "core/model_internal.h"
 #include "store/checkpoint.h"
 #include "store/model_store.h"
@@ -45,6 +46,21 @@ static void learn_at(sr_model_t *mdl, const char *user, const char *item,
                      int64_t ts) {
   sr_event_t ev = event_at(user, item, ts);
   assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+}
+
+/* Learns user -> item at ts as often as it takes the clock to read ts. The
+ * clock is the median of the last SR_CLOCK_WINDOW timestamps, so that takes
+ * up to half of them; the ids end up last active at ts, as in a stream
+ * dense enough for the clock to trail it by little. */
+static void learn_until(sr_model_t *mdl, const char *user, const char *item,
+                        int64_t ts) {
+  for (int k = 0; k < SR_CLOCK_WINDOW; k++) {
+    learn_at(mdl, user, item, ts);
+    if (sr_model_clock_ms(mdl) >= ts)
+      return;
+  }
+  fail_msg("the clock stays at %lld, below %lld",
+           (long long)sr_model_clock_ms(mdl), (long long)ts);
 }
 
 static int has_user(const sr_model_t *mdl, const char *id) {
@@ -168,20 +184,20 @@ static void check_ttl(int64_t base) {
   sr_model_conf_init(&conf);
   conf.idle_ttl_s = 60;
   sr_model_t *mdl = model_with(&conf);
-  learn_at(mdl, "a", "xa", base);
-  learn_at(mdl, "b", "xb", base + 30000);
-  learn_at(mdl, "c", "xc", base + 50000);
-  learn_at(mdl, "d", "xd", base + 60000);
+  learn_until(mdl, "a", "xa", base);
+  learn_until(mdl, "b", "xb", base + 30000);
+  learn_until(mdl, "c", "xc", base + 50000);
+  learn_until(mdl, "d", "xd", base + 60000);
   assert_int_equal(sr_model_live_users(mdl), 4); /* a is idle exactly 60 s */
 
-  learn_at(mdl, "d", "xd", base + 70000);
+  learn_until(mdl, "d", "xd", base + 70000);
   assert_false(has_user(mdl, "a") || has_item(mdl, "xa"));
   assert_true(has_user(mdl, "b") && has_item(mdl, "xb"));
-  learn_at(mdl, "d", "xd", base + 95000);
+  learn_until(mdl, "d", "xd", base + 95000);
   assert_false(has_user(mdl, "b") || has_item(mdl, "xb"));
-  learn_at(mdl, "d", "xd", base + 110000);
+  learn_until(mdl, "d", "xd", base + 110000);
   assert_true(has_user(mdl, "c") && has_item(mdl, "xc"));
-  learn_at(mdl, "d", "xd", base + 110001);
+  learn_until(mdl, "d", "xd", base + 110001);
   assert_false(has_user(mdl, "c") || has_item(mdl, "xc"));
   assert_true(has_user(mdl, "d") && has_item(mdl, "xd"));
   assert_int_equal(users_evicted(mdl), 3);
@@ -219,10 +235,18 @@ static void test_idle_expiry_is_bounded_per_event(void **state) {
     snprintf(item, sizeof item, "i%d", k);
     learn_at(mdl, user, item, PAST_MS + k);
   }
-  /* All 20 turn idle at once; 8 of each kind go per event, oldest first. */
+  /* The stream jumps a minute ahead: the clock follows once the new time
+   * fills half its window, not before. */
+  for (int k = 0; k < SR_CLOCK_WINDOW / 2; k++)
+    learn_at(mdl, "late", "late-item", PAST_MS + 60000);
+  assert_int_equal(sr_model_clock_ms(mdl), PAST_MS + 19);
+  assert_int_equal(users_evicted(mdl) + items_evicted(mdl), 0);
+  /* Then all 20 turn idle at once; 8 of each kind go per event, oldest
+   * first. */
   const uint64_t want[] = {8, 16, 20, 20};
   for (int e = 0; e < 4; e++) {
     learn_at(mdl, "late", "late-item", PAST_MS + 60000);
+    assert_int_equal(sr_model_clock_ms(mdl), PAST_MS + 60000);
     assert_int_equal(users_evicted(mdl), want[e]);
     assert_int_equal(items_evicted(mdl), want[e]);
     assert_int_equal(sr_model_live_users(mdl), 21 - want[e]);
@@ -246,13 +270,101 @@ static void test_clock_ignores_zero_and_late_timestamps(void **state) {
    * when it arrived (5 s), not at their own stamp (1 s). */
   learn_at(mdl, "late", "y", PAST_MS + 1000);
   assert_int_equal(sr_model_clock_ms(mdl), PAST_MS + 5000);
-  learn_at(mdl, "a", "x", PAST_MS + 7000);
+  learn_until(mdl, "a", "x", PAST_MS + 7000);
   assert_true(has_user(mdl, "late") && has_item(mdl, "y"));
   assert_true(has_user(mdl, "b"));
-  learn_at(mdl, "a", "x", PAST_MS + 8001);
+  learn_until(mdl, "a", "x", PAST_MS + 8001);
   assert_false(has_user(mdl, "late") || has_user(mdl, "b"));
   assert_false(has_item(mdl, "y"));
   sr_model_free(mdl);
+}
+
+/* Live users and items, summed. */
+static uint64_t live_ids(const sr_model_t *mdl) {
+  return sr_model_live_users(mdl) + sr_model_live_items(mdl);
+}
+
+/* A stream whose ids are all active within the TTL, with one event stamped
+ * 23 h ahead (inside the daemon's default 24 h skew) in the middle: the
+ * clock must not follow that event, so (almost) nothing is evicted. Without
+ * the event, nothing at all would be. */
+static void check_outlier_ahead(int64_t ahead_ms) {
+  enum { EVENTS = 6000, CUT = 3000 };
+  sr_event_t *evs = synth_events(150, 250, EVENTS, 21);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.idle_ttl_s = 3600;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, CUT);
+  assert_int_equal(users_evicted(mdl) + items_evicted(mdl), 0);
+  uint64_t live = live_ids(mdl);
+  int64_t clock = sr_model_clock_ms(mdl);
+
+  sr_event_t odd =
+      event_at("odd-user", "odd-item", evs[CUT - 1].timestamp_ms + ahead_ms);
+  assert_int_equal(sr_model_learn(mdl, &odd, NULL), SR_OK);
+  int64_t after = sr_model_clock_ms(mdl);
+  learn_all(mdl, evs, CUT, EVENTS);
+  /* The stream itself spans far less than the TTL. */
+  assert_true(evs[EVENTS - 1].timestamp_ms - evs[0].timestamp_ms < 3600 * 1000);
+  uint64_t evicted = users_evicted(mdl) + items_evicted(mdl);
+  if (evicted > live / 100)
+    fail_msg("one event %lld ms ahead evicted %llu of %llu ids",
+             (long long)ahead_ms, (unsigned long long)evicted,
+             (unsigned long long)live);
+  /* The clock stayed among the stream's own times. */
+  assert_true(after >= clock && after <= evs[CUT - 1].timestamp_ms);
+  assert_true(sr_model_clock_ms(mdl) <= evs[EVENTS - 1].timestamp_ms);
+  sr_model_free(mdl);
+  free(evs);
+}
+
+static void test_one_event_far_ahead_evicts_almost_nothing(void **state) {
+  (void)state;
+  check_outlier_ahead(23LL * 3600 * 1000);
+  check_outlier_ahead(100LL * 365 * 24 * 3600 * 1000);
+}
+
+/* The stream really moves on: after a normal stream, a day later, new users
+ * and items only. The clock follows once the new time fills half its
+ * window; then the old ids go, 8 users and 8 items per event at most, until
+ * none is left. (Ids seen only in the events before the clock followed
+ * counted as active at the old time; here they come back soon after.) */
+static void test_lasting_jump_moves_the_clock_and_evicts(void **state) {
+  (void)state;
+  enum { EVENTS = 3000, AFTER = 300, NEW_USERS = 10, NEW_ITEMS = 20 };
+  sr_event_t *evs = synth_events(150, 250, EVENTS, 22);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.idle_ttl_s = 3600;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  uint64_t old_users = sr_model_live_users(mdl);
+  uint64_t old_items = sr_model_live_items(mdl);
+  int64_t last = evs[EVENTS - 1].timestamp_ms;
+  int64_t jump = last + 24LL * 3600 * 1000;
+  char user[32], item[32];
+  for (int k = 0; k < AFTER; k++) {
+    snprintf(user, sizeof user, "after-%d", k % NEW_USERS);
+    snprintf(item, sizeof item, "after-item-%d", k % NEW_ITEMS);
+    uint64_t before = users_evicted(mdl) + items_evicted(mdl);
+    learn_at(mdl, user, item, jump + k * 100);
+    uint64_t evicted = users_evicted(mdl) + items_evicted(mdl) - before;
+    if (k < SR_CLOCK_WINDOW / 2) {
+      assert_true(sr_model_clock_ms(mdl) <= last);
+      assert_int_equal(evicted, 0);
+    } else {
+      assert_int_equal(sr_model_clock_ms(mdl),
+                       jump + (k - SR_CLOCK_WINDOW / 2) * 100);
+      assert_true(evicted <= 16);
+    }
+  }
+  assert_int_equal(users_evicted(mdl), old_users);
+  assert_int_equal(items_evicted(mdl), old_items);
+  assert_int_equal(sr_model_live_users(mdl), NEW_USERS);
+  assert_int_equal(sr_model_live_items(mdl), NEW_ITEMS);
+  sr_model_free(mdl);
+  free(evs);
 }
 
 static void test_evicted_ids_come_back_as_new(void **state) {
@@ -328,8 +440,8 @@ static void test_free_item_rows_are_never_listed(void **state) {
     snprintf(item, sizeof item, "old%d", k);
     learn_at(mdl, "fan", item, PAST_MS + k);
   }
-  learn_at(mdl, "reader", "new0", PAST_MS + 60000);
-  learn_at(mdl, "reader", "new1", PAST_MS + 60001);
+  learn_until(mdl, "reader", "new0", PAST_MS + 60000);
+  learn_until(mdl, "reader", "new1", PAST_MS + 60001);
   /* fan is gone and its row free, until the next new user takes it. */
   assert_false(has_user(mdl, "fan"));
   assert_int_equal(sr_model_live_users(mdl), 1);
@@ -419,10 +531,10 @@ static void test_limits_added_on_restart_evict_by_last_touch(void **state) {
   sr_model_conf_t conf;
   sr_model_conf_init(&conf);
   sr_model_t *mdl = model_with(&conf);
-  learn_at(mdl, "a", "x", PAST_MS + 1);
-  learn_at(mdl, "b", "x", PAST_MS + 2);
-  learn_at(mdl, "c", "x", PAST_MS + 3);
-  learn_at(mdl, "a", "y", PAST_MS + 4);
+  learn_until(mdl, "a", "x", PAST_MS + 1);
+  learn_until(mdl, "b", "x", PAST_MS + 2);
+  learn_until(mdl, "c", "x", PAST_MS + 3);
+  learn_until(mdl, "a", "y", PAST_MS + 4);
   sr_model_snapshot_t snap;
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   conf.max_users = 3;
@@ -506,6 +618,36 @@ static void test_recovery_with_evictions_is_exact(void **state) {
   check_recovery(&conf, 4);
 }
 
+/* The bounded stream with a day-ahead event every 500 events and a
+ * day-late one every 70th: restored at every cut, including right after an
+ * outlier and while the clock's window holds one, the model ends
+ * bit-identical to the one that never stopped. */
+static void test_recovery_with_outliers_is_exact(void **state) {
+  (void)state;
+  enum { EVENTS = 6000 };
+  const int64_t day = 24LL * 3600 * 1000;
+  sr_event_t *evs = synth_events(150, 250, EVENTS, 5);
+  for (size_t k = 0; k < EVENTS; k++) {
+    if (k % 500 == 250)
+      evs[k].timestamp_ms += day;
+    else if (k % 70 == 3)
+      evs[k].timestamp_ms -= day;
+  }
+  sr_model_conf_t conf;
+  bounded_conf(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS);
+  /* Idle eviction went on as usual: the clock stayed in the stream. */
+  assert_true(sr_model_clock_ms(mdl) <= evs[EVENTS - 1].timestamp_ms);
+  assert_true(users_evicted(mdl) > 150 && items_evicted(mdl) > 250);
+  uint64_t want = sr_model_digest(mdl);
+  sr_model_free(mdl);
+  const size_t cuts[] = {1, 5, 251, 252, 260, 1251, 3004, 4750, EVENTS - 1};
+  for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++)
+    check_cut(&conf, evs, EVENTS, cuts[c], want);
+  free(evs);
+}
+
 /* As after kill -9 and restart: the model comes back from the newest
  * checkpoint file and the stream is replayed from its offset. */
 static void test_checkpoint_file_recovery_with_evictions(void **state) {
@@ -587,6 +729,39 @@ static void test_snapshot_without_recency_restores(void **state) {
     assert_int_equal(na, nb);
     for (size_t j = 0; j < na; j++)
       assert_true(a[j].item == b[j].item && a[j].score == b[j].score);
+  }
+  sr_model_free(copy);
+  sr_model_free(mdl);
+  free(evs);
+}
+
+/* A snapshot from before the median clock has the clock's time but no
+ * window: it restores at that time, which never goes back, and once a
+ * window of later events has passed the clock agrees with the model's that
+ * kept its window. */
+static void test_snapshot_without_clock_window_keeps_time(void **state) {
+  (void)state;
+  enum { EVENTS = 3000 };
+  sr_event_t *evs = synth_events(100, 200, EVENTS, 12);
+  sr_model_conf_t conf;
+  bounded_conf(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, EVENTS / 2);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  assert_int_equal(snap.sections[snap.n_sections - 1].id, 15);
+  snap.n_sections--;
+  free(snap.sections[snap.n_sections].data);
+  sr_model_t *copy = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_int_equal(sr_model_clock_ms(copy), sr_model_clock_ms(mdl));
+  for (size_t k = EVENTS / 2; k < EVENTS; k++) {
+    int64_t was = sr_model_clock_ms(copy);
+    learn_all(copy, evs, k, k + 1);
+    learn_all(mdl, evs, k, k + 1);
+    assert_true(sr_model_clock_ms(copy) >= was);
+    if (k >= EVENTS / 2 + SR_CLOCK_WINDOW)
+      assert_int_equal(sr_model_clock_ms(copy), sr_model_clock_ms(mdl));
   }
   sr_model_free(copy);
   sr_model_free(mdl);
@@ -702,12 +877,16 @@ int main(void) {
       cmocka_unit_test(test_idle_ttl_counts_event_time),
       cmocka_unit_test(test_idle_expiry_is_bounded_per_event),
       cmocka_unit_test(test_clock_ignores_zero_and_late_timestamps),
+      cmocka_unit_test(test_one_event_far_ahead_evicts_almost_nothing),
+      cmocka_unit_test(test_lasting_jump_moves_the_clock_and_evicts),
       cmocka_unit_test(test_evicted_ids_come_back_as_new),
       cmocka_unit_test(test_free_item_rows_are_never_listed),
       cmocka_unit_test(test_unreached_limits_change_nothing),
       cmocka_unit_test(test_recovery_with_evictions_is_exact),
+      cmocka_unit_test(test_recovery_with_outliers_is_exact),
       cmocka_unit_test(test_checkpoint_file_recovery_with_evictions),
       cmocka_unit_test(test_snapshot_without_recency_restores),
+      cmocka_unit_test(test_snapshot_without_clock_window_keeps_time),
       cmocka_unit_test(test_limits_added_on_restart_evict_by_last_touch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
