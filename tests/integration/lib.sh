@@ -29,13 +29,14 @@ fail() {
   exit 1
 }
 
-# require_tools TOOL...: ends the test as skipped when a tool is missing.
+# require_tools TOOL...: ends the test as skipped (exit 77, which ctest
+# reports as "Skipped") when a tool is missing.
 require_tools() {
   local tool
   for tool in "$@"; do
     if ! command -v "$tool" >/dev/null; then
       echo "SKIP: $tool missing"
-      exit 0
+      exit 77
     fi
   done
 }

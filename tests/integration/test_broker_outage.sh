@@ -10,12 +10,7 @@ SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 
-for tool in kcat jq python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool missing"
-    exit 0
-  fi
-done
+require_tools kcat jq python3
 
 # A port nobody listens on (the kernel picks it; it is released at once).
 PORT=$(python3 -c 'import socket

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "${SR_SOURCE_DIR:-$(dirname "$0")/../..}"
 if ! command -v clang-format >/dev/null; then
   echo "SKIP: clang-format not installed"
-  exit 0
+  exit 77
 fi
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests tools -name '*.[ch]')
 if ! clang-format --dry-run --Werror $files; then

@@ -5,10 +5,7 @@
 SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-if ! command -v kcat >/dev/null; then
-  echo "SKIP: kcat missing"
-  exit 0
-fi
+require_tools kcat
 
 # Every subcommand explains itself, and bad usage names the option.
 for cmd in broker produce tail; do
