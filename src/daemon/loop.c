@@ -1115,6 +1115,7 @@ static void on_tick(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
   d->beat_ms = mono_ms();
   if (d->phase == P_RUNNING) {
+    sr_source_tick(d->src);
     check_stuck(d);
     progress(d);
     check_backpressure(d);

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -24,6 +25,8 @@
 
 /* Per direction; a Kafka request larger than this simply takes more rounds. */
 #define RELAY_BUF 65536
+/* Most blocks taken to move the mock cluster in memory (cluster_new). */
+#define SHIFT_BLOCKS 4096
 
 /* One accepted client connection and its connection to the broker. Index 0
  * is the client side, 1 the broker side; buf[d] holds bytes read from fd[d]
@@ -360,6 +363,28 @@ static rd_kafka_t *host_new(char *errstr, size_t len) {
   return rk;
 }
 
+/* The mock cluster takes its id from its own address, which an allocator
+ * that lays memory out the same way in every process (the sanitizers')
+ * repeats: two brokers in a row would pass for one cluster, and streamrec
+ * tells a replaced cluster by its id. A random number of blocks of the
+ * cluster's size, taken before the real one is made, moves it. */
+static rd_kafka_mock_cluster_t *cluster_new(rd_kafka_t *rk, int n_brokers) {
+  rd_kafka_mock_cluster_t *probe = rd_kafka_mock_cluster_new(rk, n_brokers);
+  if (!probe)
+    return NULL;
+  size_t size = malloc_usable_size(probe);
+  rd_kafka_mock_cluster_destroy(probe);
+  unsigned seed = (unsigned)(sr_mono_ns() ^ ((uint64_t)getpid() << 16));
+  size_t n = (size_t)(rand_r(&seed) % SHIFT_BLOCKS), kept = 0;
+  void *blocks[SHIFT_BLOCKS];
+  while (kept < n && (blocks[kept] = malloc(size)) != NULL)
+    kept++;
+  rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(rk, n_brokers);
+  while (kept > 0)
+    free(blocks[--kept]);
+  return mcluster;
+}
+
 sr_embedded_t *sr_embedded_new(int n_brokers, int port, char *errstr,
                                size_t len) {
   if (n_brokers < 1 || n_brokers > 64 || port < 0 || port > 65535) {
@@ -378,7 +403,7 @@ sr_embedded_t *sr_embedded_new(int n_brokers, int port, char *errstr,
   emb->rk = host_new(errstr, len);
   if (!emb->rk)
     goto fail;
-  emb->mcluster = rd_kafka_mock_cluster_new(emb->rk, n_brokers);
+  emb->mcluster = cluster_new(emb->rk, n_brokers);
   if (!emb->mcluster) {
     sr_errf(errstr, len, SR_ERR_IO, "could not start the mock cluster");
     goto fail;

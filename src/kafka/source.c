@@ -477,19 +477,29 @@ sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
   return SR_OK;
 }
 
-/* Asks librdkafka to fetch part from off (asynchronously). */
-static void seek_part(sr_src_t *src, part_t *part, int64_t off) {
-  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, part->topic, part->partition)
-      ->offset = off;
-  rd_kafka_error_t *error = rd_kafka_seek_partitions(src->rk, list, 0);
-  if (error) {
-    sr_log(SR_LOG_ERROR, "seek failed",
-           "topic=%s partition=%" PRId32 " offset=%" PRId64 " error=%s",
-           sr_logq(part->topic), part->partition, off,
-           sr_logq(rd_kafka_error_string(error)));
-    rd_kafka_error_destroy(error);
+/* Makes librdkafka fetch part from off again. A seek does not restart a
+ * fetcher that an out-of-range error stopped, so the partition is
+ * assigned anew: alone (cooperative), or with the others at their next
+ * offsets (eager, where an assignment is always the whole set). */
+static void refetch(sr_src_t *src, part_t *part, int64_t off) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(
+      cooperative(src->rk) ? 1 : (int)src->n_assigned + 1);
+  for (size_t i = 0; i < src->n_parts; i++) {
+    part_t *p = &src->parts[i];
+    if (p->assigned && (p == part || !cooperative(src->rk)))
+      rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset =
+          p == part ? off : start_offset(src, p);
   }
+  if (cooperative(src->rk)) {
+    assign_error("incremental unassign failed", 0,
+                 rd_kafka_incremental_unassign(src->rk, list));
+    assign_error("incremental assign failed", 0,
+                 rd_kafka_incremental_assign(src->rk, list));
+  } else {
+    assign_error("assign failed", rd_kafka_assign(src->rk, list), NULL);
+  }
+  if (src->paused)
+    rd_kafka_pause_partitions(src->rk, list);
   rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -524,7 +534,7 @@ static void partition_reset(sr_src_t *src, part_t *part, const char *cause) {
   part->end = -1; /* --until end: the new log's end is taken again */
   part->eof = -1;
   if (part->assigned)
-    seek_part(src, part, RD_KAFKA_OFFSET_BEGINNING);
+    refetch(src, part, RD_KAFKA_OFFSET_BEGINNING);
 }
 
 /* With auto.offset.reset "error", librdkafka stops a partition whose
@@ -549,7 +559,7 @@ static void offset_out_of_range(sr_src_t *src, const rd_kafka_message_t *msg) {
   sr_log(SR_LOG_INFO, "no offset to resume from",
          "topic=%s partition=%" PRId32 " start=%s", sr_logq(part->topic),
          part->partition, off == RD_KAFKA_OFFSET_END ? "latest" : "earliest");
-  seek_part(src, part, off);
+  refetch(src, part, off);
 }
 
 static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
@@ -585,18 +595,22 @@ static void check_cluster(sr_src_t *src) {
     sr_log(SR_LOG_ERROR, "the cluster behind kafka.brokers changed",
            "old_cluster_id=%s new_cluster_id=%s", sr_logq(src->cluster),
            sr_logq(id));
-    bool any = false;
     for (size_t i = 0; i < src->n_parts && !src->halted; i++) {
-      if (src->parts[i].next >= 0) {
-        partition_reset(src, &src->parts[i], "new cluster id");
-        any = true;
-      }
+      part_t *part = &src->parts[i];
+      if (part->next >= 0)
+        partition_reset(src, part, "new cluster id");
+      /* End offsets taken in the old cluster mean nothing here either. */
+      part->end = part->eof = -1;
     }
-    if (any && src->hooks.on_assign)
+    if (src->hooks.on_assign)
       src->hooks.on_assign(src->hooks.opaque);
   }
   snprintf(src->cluster, sizeof(src->cluster), "%s", id);
   rd_kafka_mem_free(src->rk, id);
+}
+
+void sr_source_tick(sr_src_t *src) {
+  check_cluster(src);
 }
 
 const char *sr_source_cluster_id(const sr_src_t *src) {

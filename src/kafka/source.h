@@ -180,6 +180,10 @@ bool sr_source_brokers_down(const sr_src_t *src);
 /* The counters so far. */
 sr_source_stats_t sr_source_stats(const sr_src_t *src);
 
+/* Periodic checks that need no message to run: a new cluster id behind
+ * the brokers (also checked before each batch). Loop thread, every tick. */
+void sr_source_tick(sr_src_t *src);
+
 /* The id of the cluster the offsets belong to ("" while unknown); valid
  * until the next sr_source_consume. */
 const char *sr_source_cluster_id(const sr_src_t *src);

@@ -24,6 +24,7 @@ trap sr_cleanup EXIT
 
 # fail MESSAGE: print the logs the test left, report and end the test.
 fail() {
+  [ -n "${SR_KEEP:-}" ] && cp -r "$SR_TMP" "$SR_KEEP"
   sr_dump_logs
   echo "FAIL: $*" >&2
   exit 1

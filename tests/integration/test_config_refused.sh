@@ -84,7 +84,7 @@ assert_exit 1 "no usable checkpoint" "$SR_BIN" "${common[@]}" \
 assert_contains "$(cat "$SR_TMP/err")" "no usable checkpoint" "unusable dir"
 assert_not_contains "$(cat "$SR_TMP/err")" "using older" "unusable dir"
 
-# Six users on six items a day apart from the seventh event: idle_ttl_s
+# Six users on six items a day before the seventh user's events: idle_ttl_s
 # evicts the first six, leaving their rows free. A tombstone and an empty
 # value arrive among them.
 start_broker --topics events,recs,dead --partitions 1
@@ -92,8 +92,12 @@ for k in 1 2 3 4 5 6; do
   printf '{"user_id":"u%d","item_id":"i%d","type":"CLICK","value":0,"timestamp_ms":%d}\n' \
     "$k" "$k" $((1700000000000 + k))
 done >"$SR_TMP/events.jsonl"
-printf '{"user_id":"u7","item_id":"i7","type":"CLICK","value":0,"timestamp_ms":%d}\n' \
-  $((1700000000000 + 86400000)) >"$SR_TMP/late.jsonl"
+# The model clock is the median of recent event times: twenty late events
+# move it a day on.
+for k in $(seq 1 20); do
+  printf '{"user_id":"u7","item_id":"i7","type":"CLICK","value":0,"timestamp_ms":%d}\n' \
+    $((1700000000000 + 86400000 + k))
+done >"$SR_TMP/late.jsonl"
 assert_exit 0 "produce" "$SR_BIN" produce "$SR_TMP/events.jsonl" \
   --topic events --brokers "$BROKERS"
 printf 'u8|\n' | kcat -b "$BROKERS" -P -Z -K '|' -t events ||
