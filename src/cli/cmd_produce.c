@@ -76,7 +76,9 @@ static void usage(FILE *out) {
           "  --brokers B          bootstrap servers (default: "
           "$STREAMREC_BROKERS)\n"
           "  -X NAME=VALUE        set a librdkafka property, e.g. "
-          "-X security.protocol=SASL_SSL\n"
+          "-X security.protocol=SASL_SSL;\n"
+          "                       a VALUE ${VAR} is read from the environment\n"
+          "                       and masked\n"
           "  -h, --help           show this help\n");
 }
 

@@ -63,7 +63,8 @@ static void usage(FILE *out) {
           "  --group G          join consumer group G and commit progress;\n"
           "                     by default all partitions are read without a\n"
           "                     group and nothing is committed\n"
-          "  -X NAME=VALUE      set a librdkafka property\n"
+          "  -X NAME=VALUE      set a librdkafka property; a VALUE ${VAR} is\n"
+          "                     read from the environment and masked\n"
           "  -h, --help         show this help\n");
 }
 

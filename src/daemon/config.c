@@ -525,7 +525,7 @@ void sr_config_print_help(FILE *out, const char *prefix) {
   if (!prefix || !strncmp("kafka.properties.", prefix, strlen(prefix)))
     fprintf(out,
             "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
-            "read from the environment\n",
+            "read from the environment and masked in all output\n",
             "kafka.properties.NAME");
 }
 
@@ -554,5 +554,5 @@ void sr_config_print_markdown(FILE *out) {
   }
   fprintf(out, "| `kafka.properties.NAME` | string | (none) | passed to "
                "librdkafka as NAME; a value `${VAR}` is read from the "
-               "environment |\n");
+               "environment and masked in all output |\n");
 }
