@@ -39,7 +39,11 @@ static atomic_bool json_lines;
  * masked whole. Guarded by secrets_mu (not log_mu: sr_logq masks too, and
  * it runs outside log_mu). */
 static pthread_mutex_t secrets_mu = PTHREAD_MUTEX_INITIALIZER;
-static char **secrets;
+typedef struct secret {
+  char *value;
+  size_t len;
+} secret_t;
+static secret_t *secrets;
 static size_t n_secrets, cap_secrets;
 static atomic_bool have_secrets;
 
@@ -380,9 +384,9 @@ static int mask_append(sr_buf_t *out, const char *s, size_t len, bool fields) {
   for (size_t i = 0; i < len;) {
     size_t hit = 0;
     for (size_t k = 0; k < n_secrets && !hit; k++) {
-      size_t slen = strlen(secrets[k]);
-      if (secret_at(s, len, i, secrets[k], slen, fields))
-        hit = slen;
+      if (secrets[k].value[0] == s[i] &&
+          secret_at(s, len, i, secrets[k].value, secrets[k].len, fields))
+        hit = secrets[k].len;
     }
     if (!hit) {
       i++;
@@ -453,13 +457,13 @@ int sr_log_set_format(const char *name) {
  * under secrets_mu. Returns 0, or -1 out of memory. */
 static int add_secret(const char *value, size_t len) {
   size_t at = 0;
-  for (; at < n_secrets && strlen(secrets[at]) >= len; at++) {
-    if (strlen(secrets[at]) == len && !memcmp(secrets[at], value, len))
+  for (; at < n_secrets && secrets[at].len >= len; at++) {
+    if (secrets[at].len == len && !memcmp(secrets[at].value, value, len))
       return 0;
   }
   if (n_secrets == cap_secrets) {
     size_t cap = cap_secrets ? cap_secrets * 2 : 16;
-    char **grown = realloc(secrets, cap * sizeof(*grown));
+    secret_t *grown = realloc(secrets, cap * sizeof(*grown));
     if (!grown)
       return -1;
     secrets = grown;
@@ -469,7 +473,7 @@ static int add_secret(const char *value, size_t len) {
   if (!copy)
     return -1;
   memmove(secrets + at + 1, secrets + at, (n_secrets - at) * sizeof(*secrets));
-  secrets[at] = copy;
+  secrets[at] = (secret_t){.value = copy, .len = len};
   n_secrets++;
   atomic_store(&have_secrets, true);
   return 0;
