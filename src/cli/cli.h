@@ -39,12 +39,29 @@ int sr_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
  * reporting. */
 const char *sr_cli_brokers(const char *cmd, const char *brokers);
 
-/* Sets one librdkafka property of conf from -X "name=value" for command
- * cmd. The value is never echoed, since properties carry passwords.
- * Returns 0, or -1 after reporting. */
+/* Records one librdkafka property from -X "name=value" for command cmd in
+ * cfg's kafka.properties, as `run` does: a value "${VAR}" is read from the
+ * environment and masked in every later line. The value is never echoed,
+ * since properties carry passwords. Returns 0, or -1 after reporting. */
+struct sr_config;
+int sr_cli_set_prop(const char *cmd, struct sr_config *cfg, const char *arg);
+
+/* The librdkafka configuration of an operator command, built by the same
+ * sr_kafka_conf_new as the daemon's clients (so checked and masked the same
+ * way) from cfg's -X properties and brokers, then defaults[n][2] (name,
+ * value) for each property -X did not set. With -X debug=..., librdkafka's
+ * debug lines are logged (log_level is then not defaulted). Returns NULL after
+ * reporting an error that names the -X property (exit 2). */
 struct rd_kafka_conf_s;
-int sr_cli_set_prop(const char *cmd, struct rd_kafka_conf_s *conf,
-                    const char *arg);
+struct rd_kafka_conf_s *sr_cli_kafka_conf(const char *cmd,
+                                          const struct sr_config *cfg,
+                                          const char *brokers,
+                                          const char *const (*defaults)[2],
+                                          size_t n);
+
+/* Reports errstr of a -X property for command cmd, naming the property as
+ * the command line does ("-X name") rather than as `run` does. */
+void sr_cli_prop_err(const char *cmd, const char *errstr);
 
 /* Prints "streamrec <cmd>: <message>" to stderr. */
 void sr_cli_err(const char *cmd, const char *fmt, ...)

@@ -1,5 +1,8 @@
 /* Argument handling shared by the subcommands. */
 #include "cli/cli.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "kafka/client.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -48,21 +51,51 @@ const char *sr_cli_brokers(const char *cmd, const char *brokers) {
   return brokers;
 }
 
-int sr_cli_set_prop(const char *cmd, rd_kafka_conf_t *conf, const char *arg) {
+void sr_cli_prop_err(const char *cmd, const char *errstr) {
+  static const char prefix[] = "kafka.properties.";
+  if (!strncmp(errstr, prefix, sizeof(prefix) - 1))
+    sr_cli_err(cmd, "-X %s", errstr + sizeof(prefix) - 1);
+  else
+    sr_cli_err(cmd, "%s", errstr);
+}
+
+int sr_cli_set_prop(const char *cmd, sr_config_t *cfg, const char *arg) {
   const char *eq = strchr(arg, '=');
-  char name[128], errstr[256];
+  char name[128], errstr[512];
   if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name)) {
     sr_cli_err(cmd, "-X: expected NAME=VALUE, got a value without '='");
     return -1;
   }
   snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
-  if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof(errstr)) !=
-      RD_KAFKA_CONF_OK) {
-    sr_cli_err(cmd,
-               "-X %s: not accepted by librdkafka (unknown property or "
-               "invalid value)",
-               name);
+  if (sr_config_add_property(cfg, name, eq + 1, errstr, sizeof(errstr)) !=
+      SR_OK) {
+    sr_cli_prop_err(cmd, errstr);
     return -1;
   }
   return 0;
+}
+
+rd_kafka_conf_t *sr_cli_kafka_conf(const char *cmd, const sr_config_t *cfg,
+                                   const char *brokers,
+                                   const char *const (*defaults)[2], size_t n) {
+  char errstr[512];
+  rd_kafka_conf_t *conf =
+      sr_kafka_conf_new(cfg, brokers, errstr, sizeof(errstr));
+  /* -X debug=... asks for librdkafka's debug lines: they go out at debug
+   * level, and a default log_level would hide them. */
+  bool debug = sr_kafka_user_set(cfg, "debug");
+  if (debug)
+    sr_log_set_level(SR_LOG_DEBUG);
+  for (size_t i = 0; conf && i < n; i++) {
+    if (debug && !strcmp(defaults[i][0], "log_level"))
+      continue;
+    if (sr_kafka_conf_default(conf, cfg, defaults[i][0], defaults[i][1], errstr,
+                              sizeof(errstr)) != 0) {
+      rd_kafka_conf_destroy(conf);
+      conf = NULL;
+    }
+  }
+  if (!conf)
+    sr_cli_prop_err(cmd, errstr);
+  return conf;
 }

@@ -3,6 +3,8 @@
 #include "cli/cli.h"
 #include "codec/event_codec.h"
 #include "codec/event_file.h"
+#include "daemon/config.h"
+#include "kafka/client.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -25,9 +27,9 @@ typedef struct produce_opts {
   sr_file_fmt_t file_fmt;
   sr_wire_fmt_t encode;
   bool raw;
-  bool stamp_now; /* timestamp_ms = the send time, for latency probes */
-  long rate;      /* events per second; 0 = unpaced */
-  rd_kafka_conf_t *conf;
+  bool stamp_now;   /* timestamp_ms = the send time, for latency probes */
+  long rate;        /* events per second; 0 = unpaced */
+  sr_config_t *cfg; /* only kafka.properties (-X) is used */
 } produce_opts_t;
 
 /* What happened to the records of the file. */
@@ -74,7 +76,9 @@ static void usage(FILE *out) {
           "  --brokers B          bootstrap servers (default: "
           "$STREAMREC_BROKERS)\n"
           "  -X NAME=VALUE        set a librdkafka property, e.g. "
-          "-X security.protocol=SASL_SSL\n"
+          "-X security.protocol=SASL_SSL;\n"
+          "                       a VALUE ${VAR} is read from the environment\n"
+          "                       and masked\n"
           "  -h, --help           show this help\n");
 }
 
@@ -99,7 +103,7 @@ static int parse_option(int c, void *arg) {
   case 'r': opts->raw = true; return 0;
   case 'S': opts->stamp_now = true; return 0;
   case 'R': return parse_rate(optarg, &opts->rate);
-  case 'X': return sr_cli_set_prop(CMD, opts->conf, optarg);
+  case 'X': return sr_cli_set_prop(CMD, opts->cfg, optarg);
   case 'f':
     if (sr_file_fmt_parse(optarg, &opts->file_fmt) == 0)
       return 0;
@@ -179,37 +183,30 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
   last = err;
 }
 
-/* A configuration holding streamrec's producer defaults, which -X may
- * override: idempotence keeps retries from duplicating or reordering a
- * user's events, a short linger still batches, and a bounded message
- * timeout lets an unreachable cluster end the run instead of hanging it.
- * librdkafka's error logs would repeat what on_error reports, so only
- * critical ones stay; -X debug=... brings the rest back. */
-static rd_kafka_conf_t *conf_with_defaults(void) {
-  static const char *const defaults[][2] = {{"enable.idempotence", "true"},
-                                            {"linger.ms", "5"},
-                                            {"message.timeout.ms", "30000"},
-                                            {"log.connection.close", "false"},
-                                            {"log_level", "2"}};
-  char errstr[256];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-    rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr,
-                      sizeof(errstr));
-  return conf;
-}
+/* streamrec's producer defaults, which -X may override: idempotence keeps
+ * retries from duplicating or reordering a user's events, a short linger
+ * still batches, and a bounded message timeout lets an unreachable cluster
+ * end the run instead of hanging it. librdkafka's error logs would repeat
+ * what on_error reports, so only critical ones stay; -X debug=... or -X
+ * log_level=... brings the rest back. */
+static const char *const producer_defaults[][2] = {
+    {"enable.idempotence", "true"},
+    {"linger.ms", "5"},
+    {"message.timeout.ms", "30000"},
+    {"log.connection.close", "false"},
+    {"log_level", "2"}};
 
-/* Creates the producer; takes ownership of opts->conf either way. */
-static rd_kafka_t *producer_new(produce_opts_t *opts, produce_stats_t *stats) {
+/* Creates the producer. Returns NULL after reporting; *rc is then the exit
+ * code: librdkafka refusing the configuration is a usage error. */
+static rd_kafka_t *producer_new(const produce_opts_t *opts,
+                                produce_stats_t *stats, int *rc) {
   char errstr[512];
-  rd_kafka_conf_t *conf = opts->conf;
-  opts->conf = NULL;
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", opts->brokers, errstr,
-                        sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-    sr_cli_err(CMD, "--brokers: %s", errstr);
-    rd_kafka_conf_destroy(conf);
+  *rc = SR_EXIT_USAGE;
+  rd_kafka_conf_t *conf = sr_cli_kafka_conf(
+      CMD, opts->cfg, opts->brokers, producer_defaults,
+      sizeof(producer_defaults) / sizeof(producer_defaults[0]));
+  if (!conf)
     return NULL;
-  }
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_error_cb(conf, on_error);
   rd_kafka_conf_set_opaque(conf, stats);
@@ -391,10 +388,11 @@ static int run(sr_event_reader_t *rd, produce_opts_t *opts) {
     sr_cli_err(CMD, "out of memory");
     return SR_EXIT_FAIL;
   }
-  rd_kafka_t *rk = producer_new(opts, stats);
+  int rc;
+  rd_kafka_t *rk = producer_new(opts, stats, &rc);
   if (!rk) {
     free(stats);
-    return SR_EXIT_FAIL;
+    return rc;
   }
   on_signals();
   uint64_t start_ns = sr_mono_ns();
@@ -410,8 +408,10 @@ static int run(sr_event_reader_t *rd, produce_opts_t *opts) {
 }
 
 int sr_cmd_produce(int argc, char **argv) {
-  produce_opts_t opts = {.file_fmt = SR_FILE_JSONL, .encode = SR_WIRE_PROTO};
-  opts.conf = conf_with_defaults();
+  static sr_config_t cfg; /* large; one produce per process */
+  sr_config_init(&cfg);
+  produce_opts_t opts = {
+      .file_fmt = SR_FILE_JSONL, .encode = SR_WIRE_PROTO, .cfg = &cfg};
   int rc = parse_args(argc, argv, &opts);
   char errstr[256];
   sr_event_reader_t *rd = NULL;
@@ -425,7 +425,5 @@ int sr_cmd_produce(int argc, char **argv) {
   else if (rc < 0)
     rc = SR_EXIT_OK;
   sr_event_reader_free(rd);
-  if (opts.conf)
-    rd_kafka_conf_destroy(opts.conf);
   return rc;
 }

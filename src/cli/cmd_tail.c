@@ -2,6 +2,8 @@
 #include "cli/cli.h"
 #include "codec/event_codec.h"
 #include "codec/recs_codec.h"
+#include "daemon/config.h"
+#include "kafka/client.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -23,7 +25,7 @@ typedef struct tail_opts {
   const char *group;
   bool from_beginning;
   bool exit_at_end;
-  rd_kafka_conf_t *conf;
+  sr_config_t *cfg; /* only kafka.properties (-X) is used */
 } tail_opts_t;
 
 /* Which partitions have been read to their end since their last message. */
@@ -61,7 +63,8 @@ static void usage(FILE *out) {
           "  --group G          join consumer group G and commit progress;\n"
           "                     by default all partitions are read without a\n"
           "                     group and nothing is committed\n"
-          "  -X NAME=VALUE      set a librdkafka property\n"
+          "  -X NAME=VALUE      set a librdkafka property; a VALUE ${VAR} is\n"
+          "                     read from the environment and masked\n"
           "  -h, --help         show this help\n");
 }
 
@@ -87,7 +90,7 @@ static int parse_option(int c, void *arg) {
   case 'g': opts->group = optarg; return 0;
   case 'e': opts->exit_at_end = true; return 0;
   case 'f': return parse_from(optarg, &opts->from_beginning);
-  case 'X': return sr_cli_set_prop(CMD, opts->conf, optarg);
+  case 'X': return sr_cli_set_prop(CMD, opts->cfg, optarg);
   }
   return -1;
 }
@@ -141,46 +144,40 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
 }
 
 /* EOF events drive -e. librdkafka's own error logs would repeat what
- * on_error reports, so only critical ones stay; -X debug=... brings the
- * rest back. */
-static rd_kafka_conf_t *conf_with_defaults(void) {
-  char errstr[256];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
-                    sizeof(errstr));
-  rd_kafka_conf_set(conf, "log.connection.close", "false", errstr,
-                    sizeof(errstr));
-  rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-  return conf;
-}
+ * on_error reports, so only critical ones stay; -X debug=... or -X
+ * log_level=... brings the rest back. */
+static const char *const tail_defaults[][2] = {
+    {"enable.partition.eof", "true"},
+    {"log.connection.close", "false"},
+    {"log_level", "2"}};
 
 /* librdkafka 2.0 refuses assign() without a group.id, so a group-less tail
  * still names one; it never joins it (assign, not subscribe) and never
- * commits to it. */
-static int set_group(rd_kafka_conf_t *conf, const char *group, char *errstr,
-                     size_t len) {
-  if (rd_kafka_conf_set(conf, "group.id", group ? group : "streamrec-tail",
-                        errstr, len) != RD_KAFKA_CONF_OK)
+ * commits to it. The options' choices override -X, as --brokers does. */
+static int set_choices(rd_kafka_conf_t *conf, const tail_opts_t *opts,
+                       char *errstr, size_t len) {
+  const char *reset = opts->from_beginning ? "earliest" : "latest";
+  if (sr_kafka_conf_set(conf, "auto.offset.reset", reset, errstr, len) != 0 ||
+      sr_kafka_conf_set(conf, "group.id",
+                        opts->group ? opts->group : "streamrec-tail", errstr,
+                        len) != 0)
     return -1;
-  if (group)
+  if (opts->group)
     return 0;
-  return rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, len) ==
-                 RD_KAFKA_CONF_OK
-             ? 0
-             : -1;
+  return sr_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, len);
 }
 
-/* Creates the consumer; takes ownership of opts->conf either way. */
-static rd_kafka_t *consumer_new(tail_opts_t *opts) {
+/* Creates the consumer. Returns NULL after reporting; *rc is then the exit
+ * code: librdkafka refusing the configuration is a usage error. */
+static rd_kafka_t *consumer_new(const tail_opts_t *opts, int *rc) {
   char errstr[512];
-  rd_kafka_conf_t *conf = opts->conf;
-  opts->conf = NULL;
-  const char *reset = opts->from_beginning ? "earliest" : "latest";
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", opts->brokers, errstr,
-                        sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-      rd_kafka_conf_set(conf, "auto.offset.reset", reset, errstr,
-                        sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-      set_group(conf, opts->group, errstr, sizeof(errstr)) != 0) {
+  *rc = SR_EXIT_USAGE;
+  rd_kafka_conf_t *conf =
+      sr_cli_kafka_conf(CMD, opts->cfg, opts->brokers, tail_defaults,
+                        sizeof(tail_defaults) / sizeof(tail_defaults[0]));
+  if (!conf)
+    return NULL;
+  if (set_choices(conf, opts, errstr, sizeof(errstr)) != 0) {
     sr_cli_err(CMD, "%s", errstr);
     rd_kafka_conf_destroy(conf);
     return NULL;
@@ -383,16 +380,15 @@ static int run(rd_kafka_t *rk, const tail_opts_t *opts) {
 }
 
 int sr_cmd_tail(int argc, char **argv) {
-  tail_opts_t opts = {.topic = "recs"};
-  opts.conf = conf_with_defaults();
+  static sr_config_t cfg; /* large; one tail per process */
+  sr_config_init(&cfg);
+  tail_opts_t opts = {.topic = "recs", .cfg = &cfg};
   int rc = parse_args(argc, argv, &opts);
-  if (rc != 0) {
-    rd_kafka_conf_destroy(opts.conf);
+  if (rc != 0)
     return rc < 0 ? SR_EXIT_OK : rc;
-  }
-  rd_kafka_t *rk = consumer_new(&opts);
+  rd_kafka_t *rk = consumer_new(&opts, &rc);
   if (!rk)
-    return SR_EXIT_FAIL;
+    return rc;
   on_signals();
   rc = run(rk, &opts);
   rd_kafka_consumer_close(rk);

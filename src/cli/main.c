@@ -1,9 +1,11 @@
 /* streamrec: a streaming online recommender for Kafka. */
 #include "cli/cli.h"
+#include "daemon/log.h"
 
 #include <cblas.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct command {
@@ -24,13 +26,26 @@ static const command_t commands[] = {
     {"config", sr_cmd_config, "print every configuration option"},
 };
 
+/* Errors may quote librdkafka, which quotes values: they are masked as
+ * log lines are. */
 void sr_cli_err(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "streamrec %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  sr_buf_t masked = {0};
+  if (text) {
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
+  if (!text || sr_log_mask(&masked, text) != 0)
+    fprintf(stderr, "streamrec %s: error (out of memory)\n", cmd);
+  else
+    fprintf(stderr, "streamrec %s: %s\n", cmd, masked.data);
+  sr_buf_free(&masked);
+  free(text);
 }
 
 static void usage(FILE *out) {

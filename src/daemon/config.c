@@ -1,6 +1,8 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
+#include "daemon/log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -262,16 +264,14 @@ static const char *const owned_props[][2] = {
     {"enable.idempotence", "the producer of lists is always idempotent"},
 };
 
-/* kafka.properties.<name>: passed through to librdkafka. A value written as
- * ${VAR} is taken from the environment, so secrets stay out of files. */
-static sr_err_t set_property(sr_config_t *cfg, const char *name,
-                             const char *value, char *errstr, size_t errlen) {
-  for (size_t k = 0; k < sizeof(owned_props) / sizeof(owned_props[0]); k++)
-    if (!strcmp(name, owned_props[k][0]))
-      return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                     "kafka.properties.%s: set by streamrec itself; %s", name,
-                     owned_props[k][1]);
+/* A value written as ${VAR} is taken from the environment, so secrets stay
+ * out of files; it is a secret whatever the property, masked in every later
+ * line from here on, before anything could print it. */
+sr_err_t sr_config_add_property(sr_config_t *cfg, const char *name,
+                                const char *value, char *errstr,
+                                size_t errlen) {
   size_t vlen = strlen(value);
+  bool secret = false;
   if (vlen > 3 && !strncmp(value, "${", 2) && value[vlen - 1] == '}') {
     char var[128];
     snprintf(var, sizeof(var), "%.*s", (int)(vlen - 3), value + 2);
@@ -280,6 +280,9 @@ static sr_err_t set_property(sr_config_t *cfg, const char *name,
       return sr_errf(errstr, errlen, SR_ERR_INVALID,
                      "kafka.properties.%s: environment variable %s is not set",
                      name, var);
+    if (sr_log_add_secret(value) != 0)
+      return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    secret = true;
   }
   size_t i = 0;
   while (i < cfg->kafka.n_props && strcmp(cfg->kafka.props[i].name, name))
@@ -292,9 +295,22 @@ static sr_err_t set_property(sr_config_t *cfg, const char *name,
                    name);
   strcpy(cfg->kafka.props[i].name, name);
   strcpy(cfg->kafka.props[i].value, value);
+  cfg->kafka.props[i].secret = secret;
   if (i == cfg->kafka.n_props)
     cfg->kafka.n_props++;
   return SR_OK;
+}
+
+/* kafka.properties.<name>: passed through to librdkafka, unless streamrec
+ * owns the property. */
+static sr_err_t set_property(sr_config_t *cfg, const char *name,
+                             const char *value, char *errstr, size_t errlen) {
+  for (size_t k = 0; k < sizeof(owned_props) / sizeof(owned_props[0]); k++)
+    if (!strcmp(name, owned_props[k][0]))
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "kafka.properties.%s: set by streamrec itself; %s", name,
+                     owned_props[k][1]);
+  return sr_config_add_property(cfg, name, value, errstr, errlen);
 }
 
 sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
@@ -509,7 +525,7 @@ void sr_config_print_help(FILE *out, const char *prefix) {
   if (!prefix || !strncmp("kafka.properties.", prefix, strlen(prefix)))
     fprintf(out,
             "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
-            "read from the environment\n",
+            "read from the environment and masked in all output\n",
             "kafka.properties.NAME");
 }
 
@@ -538,5 +554,5 @@ void sr_config_print_markdown(FILE *out) {
   }
   fprintf(out, "| `kafka.properties.NAME` | string | (none) | passed to "
                "librdkafka as NAME; a value `${VAR}` is read from the "
-               "environment |\n");
+               "environment and masked in all output |\n");
 }

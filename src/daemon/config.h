@@ -21,6 +21,7 @@ enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
 typedef struct sr_kafka_prop {
   char name[128];
   char value[SR_CONF_STR];
+  bool secret; /* the value came from ${VAR}: never shown */
 } sr_kafka_prop_t;
 
 typedef struct sr_config {
@@ -75,10 +76,18 @@ void sr_config_init(sr_config_t *cfg);
 /* Sets one option from text ("model.dims", "64"). Unknown keys, bad values
  * and out-of-range values fail with SR_ERR_INVALID and errstr naming the key.
  * kafka.properties.<name> passes <name> to librdkafka; a value "${VAR}" is
- * read from the environment. Properties streamrec sets itself (group.id,
+ * read from the environment and registered with sr_log_add_secret at once,
+ * whatever the property's name. Properties streamrec sets itself (group.id,
  * bootstrap.servers, ...) are refused with the option to use instead. */
 sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
                        char *errstr, size_t errlen);
+
+/* Records kafka.properties.<name> = value as sr_config_set does (${VAR}
+ * read and registered as a secret), but without refusing the properties
+ * streamrec run owns: for the operator commands (tail, produce), whose -X
+ * may set anything. */
+sr_err_t sr_config_add_property(sr_config_t *cfg, const char *name,
+                                const char *value, char *errstr, size_t errlen);
 
 /* Applies "key=value" (the --set form). */
 sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,

@@ -18,7 +18,9 @@
 #define RL_WINDOW_MS 1000
 #define LINE_MAX_BYTES 2048
 #define QUOTE_MAX 400
-#define MAX_SECRETS 16
+/* Secrets shorter than this are masked only where they stand alone, so
+ * that a one-letter password does not blank every "a" of every line. */
+#define SHORT_SECRET 4
 
 typedef struct rl_slot {
   uint64_t key;
@@ -32,8 +34,18 @@ static rl_slot_t slots[RL_SLOTS];
 static char status_line[512];
 static bool status_shown;
 static atomic_bool json_lines;
-static char secrets[MAX_SECRETS][256];
-static size_t n_secrets;
+
+/* Registered secrets, longest first so that a secret containing another is
+ * masked whole. Guarded by secrets_mu (not log_mu: sr_logq masks too, and
+ * it runs outside log_mu). */
+static pthread_mutex_t secrets_mu = PTHREAD_MUTEX_INITIALIZER;
+typedef struct secret {
+  char *value;
+  size_t len;
+} secret_t;
+static secret_t *secrets;
+static size_t n_secrets, cap_secrets;
+static atomic_bool have_secrets;
 
 /* Fields whose values tell one message from another for the rate limiter:
  * two checkpoint files or two rejection reasons are different news, two
@@ -95,15 +107,26 @@ static void quote_into(char *out, size_t len, const char *s) {
   out[o] = '\0';
 }
 
+static int mask_append(sr_buf_t *out, const char *s, size_t len, bool fields);
+
 const char *sr_logq(const char *s) {
   static _Thread_local char ring[4][QUOTE_MAX * 4 + 16];
   static _Thread_local unsigned next;
   if (!s)
     s = "";
-  if (!needs_quotes(s) && strlen(s) <= QUOTE_MAX)
-    return s;
+  /* Masked before the cut at QUOTE_MAX, which could leave half a secret. */
+  sr_buf_t masked = {0};
+  if (atomic_load(&have_secrets))
+    s = mask_append(&masked, s, strlen(s), false) == 0 ? masked.data : "***";
   char *buf = ring[next++ % 4];
-  quote_into(buf, sizeof(ring[0]), s);
+  if (!needs_quotes(s) && strlen(s) <= QUOTE_MAX) {
+    if (!masked.data)
+      return s;
+    snprintf(buf, sizeof(ring[0]), "%s", s);
+  } else {
+    quote_into(buf, sizeof(ring[0]), s);
+  }
+  sr_buf_free(&masked);
   return buf;
 }
 
@@ -325,30 +348,86 @@ static void format_logfmt(sr_buf_t *out, const char *ts, sr_log_level_t level,
   }
 }
 
-/* Replaces every registered secret in line (len bytes) with "***" in
- * place. Returns the new length. Called under log_mu. */
-static size_t mask_secrets(char *line, size_t len) {
-  for (size_t i = 0; i < n_secrets; i++) {
-    size_t slen = strlen(secrets[i]);
-    char *hit, *from = line;
-    line[len] = '\0';
-    while ((hit = strstr(from, secrets[i])) != NULL) {
-      memcpy(hit, "***", 3);
-      from = hit + 3;
-      memmove(hit + 3, hit + slen, len - (size_t)(hit + slen - line) + 1);
-      len -= slen - 3;
+static bool word_char(char c) {
+  unsigned char u = (unsigned char)c;
+  return (u >= '0' && u <= '9') || ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') ||
+         u == '_' || u >= 0x80;
+}
+
+/* True when secret (slen bytes) matches s at i and may be masked there. A
+ * short secret must stand alone: no letter or digit glued to its ends (a
+ * word boundary, as \b in a regex), and in fields text it must not be a
+ * field's key. */
+static bool secret_at(const char *s, size_t len, size_t i, const char *secret,
+                      size_t slen, bool fields) {
+  if (slen > len - i || memcmp(s + i, secret, slen) != 0)
+    return false;
+  if (slen >= SHORT_SECRET)
+    return true;
+  if (word_char(secret[0]) && i > 0 && word_char(s[i - 1]))
+    return false;
+  if (word_char(secret[slen - 1]) && i + slen < len && word_char(s[i + slen]))
+    return false;
+  bool key = fields && (i == 0 || s[i - 1] == ' ') && i + slen < len &&
+             s[i + slen] == '=';
+  return !key;
+}
+
+/* Appends s (len bytes) to out with every registered secret replaced by
+ * "***", NUL-terminated (the NUL not counted). One pass from left to right,
+ * longest secret first at each position, so a mask is never masked again.
+ * Returns 0, or -1 out of memory (out is then shorter, never unmasked). */
+static int mask_append(sr_buf_t *out, const char *s, size_t len, bool fields) {
+  int rc = 0;
+  pthread_mutex_lock(&secrets_mu);
+  size_t plain = 0; /* start of the bytes not yet copied */
+  for (size_t i = 0; i < len;) {
+    size_t hit = 0;
+    for (size_t k = 0; k < n_secrets && !hit; k++) {
+      if (secrets[k].value[0] == s[i] &&
+          secret_at(s, len, i, secrets[k].value, secrets[k].len, fields))
+        hit = secrets[k].len;
     }
+    if (!hit) {
+      i++;
+      continue;
+    }
+    rc |= sr_buf_append(out, s + plain, i - plain);
+    rc |= sr_buf_append(out, "***", 3);
+    i += hit;
+    plain = i;
   }
-  return len;
+  pthread_mutex_unlock(&secrets_mu);
+  rc |= sr_buf_append(out, s + plain, len - plain);
+  if (sr_buf_append(out, "", 1) != 0)
+    return -1;
+  out->len--;
+  return rc ? -1 : 0;
+}
+
+int sr_log_mask(sr_buf_t *out, const char *text) {
+  return mask_append(out, text, strlen(text), false);
 }
 
 /* Writes one line unless the same message went out less than a second
- * ago. */
+ * ago. The message and the fields are masked whole, before any cut or
+ * escaping could split a secret or change its bytes; the rate limiter's
+ * key is taken from the unmasked text, which never leaves this function. */
 static void log_line(const char *component, sr_log_level_t level,
                      const char *msg, bool strip_msg, const char *text) {
   char ts[40];
   format_ts(ts, sizeof(ts));
   uint64_t key = message_key(level, msg, strip_msg, text), suppressed;
+  sr_buf_t mmsg = {0}, mtext = {0};
+  if (atomic_load(&have_secrets)) {
+    if (mask_append(&mmsg, msg, strlen(msg), false) != 0 ||
+        mask_append(&mtext, text, strlen(text), true) != 0)
+      goto out; /* out of memory: a line we cannot mask is not written */
+    msg = mmsg.data;
+    text = mtext.data;
+    if (mtext.len >= LINE_MAX_BYTES / 2)
+      mtext.data[LINE_MAX_BYTES / 2 - 1] = '\0';
+  }
   pthread_mutex_lock(&log_mu);
   if (rate_allow(key, &suppressed)) {
     sr_buf_t line = {0};
@@ -357,13 +436,14 @@ static void log_line(const char *component, sr_log_level_t level,
     else
       format_logfmt(&line, ts, level, component, msg, text, suppressed);
     sr_buf_append(&line, "\n", 2); /* the NUL is not counted below */
-    if (line.data) {
-      size_t len = mask_secrets((char *)line.data, line.len - 1);
-      emit((const char *)line.data, len);
-    }
+    if (line.data)
+      emit((const char *)line.data, line.len - 1);
     sr_buf_free(&line);
   }
   pthread_mutex_unlock(&log_mu);
+out:
+  sr_buf_free(&mmsg);
+  sr_buf_free(&mtext);
 }
 
 int sr_log_set_format(const char *name) {
@@ -373,13 +453,50 @@ int sr_log_set_format(const char *name) {
   return 0;
 }
 
-void sr_log_add_secret(const char *value) {
-  if (strlen(value) < 3 || strlen(value) >= sizeof(secrets[0]))
-    return;
-  pthread_mutex_lock(&log_mu);
-  if (n_secrets < MAX_SECRETS)
-    snprintf(secrets[n_secrets++], sizeof(secrets[0]), "%s", value);
-  pthread_mutex_unlock(&log_mu);
+/* Adds one secret (len bytes) in length order unless it is known. Called
+ * under secrets_mu. Returns 0, or -1 out of memory. */
+static int add_secret(const char *value, size_t len) {
+  size_t at = 0;
+  for (; at < n_secrets && secrets[at].len >= len; at++) {
+    if (secrets[at].len == len && !memcmp(secrets[at].value, value, len))
+      return 0;
+  }
+  if (n_secrets == cap_secrets) {
+    size_t cap = cap_secrets ? cap_secrets * 2 : 16;
+    secret_t *grown = realloc(secrets, cap * sizeof(*grown));
+    if (!grown)
+      return -1;
+    secrets = grown;
+    cap_secrets = cap;
+  }
+  char *copy = strndup(value, len);
+  if (!copy)
+    return -1;
+  memmove(secrets + at + 1, secrets + at, (n_secrets - at) * sizeof(*secrets));
+  secrets[at] = (secret_t){.value = copy, .len = len};
+  n_secrets++;
+  atomic_store(&have_secrets, true);
+  return 0;
+}
+
+int sr_log_add_secret(const char *value) {
+  static const char seps[] = " ,;\t\r\n";
+  int rc = 0;
+  pthread_mutex_lock(&secrets_mu);
+  if (*value)
+    rc = add_secret(value, strlen(value));
+  /* A list ("a,b" or "k=v k2=v2") may be quoted one element at a time,
+   * as librdkafka does when it rejects one of them. */
+  if (value[strcspn(value, seps)]) {
+    for (const char *p = value; *p && rc == 0;) {
+      size_t n = strcspn(p, seps);
+      if (n)
+        rc = add_secret(p, n);
+      p += n + strspn(p + n, seps);
+    }
+  }
+  pthread_mutex_unlock(&secrets_mu);
+  return rc;
 }
 
 void sr_log_at(const char *component, sr_log_level_t level, const char *msg,
@@ -387,16 +504,30 @@ void sr_log_at(const char *component, sr_log_level_t level, const char *msg,
   if (!sr_log_enabled(level))
     return;
   char text[LINE_MAX_BYTES / 2] = "";
+  char *heap = NULL; /* fields too long for text: cut only after masking */
   if (fields) {
     va_list ap;
     va_start(ap, fields);
-    vsnprintf(text, sizeof(text), fields, ap);
+    int n = vsnprintf(text, sizeof(text), fields, ap);
     va_end(ap);
+    if (n >= (int)sizeof(text) && atomic_load(&have_secrets) &&
+        (heap = malloc((size_t)n + 1)) != NULL) {
+      va_start(ap, fields);
+      vsnprintf(heap, (size_t)n + 1, fields, ap);
+      va_end(ap);
+    } else if (n >= (int)sizeof(text) && atomic_load(&have_secrets)) {
+      snprintf(text, sizeof(text), "fields=***"); /* out of memory */
+    }
   }
-  log_line(component, level, msg, false, text);
+  log_line(component, level, msg, false, heap ? heap : text);
+  free(heap);
 }
 
 void sr_log_status(const char *line) {
+  sr_buf_t masked = {0};
+  if (line && atomic_load(&have_secrets))
+    line =
+        mask_append(&masked, line, strlen(line), false) == 0 ? masked.data : "";
   pthread_mutex_lock(&log_mu);
   if (line) {
     snprintf(status_line, sizeof(status_line), "%s", line);
@@ -408,6 +539,7 @@ void sr_log_status(const char *line) {
   }
   fflush(stderr);
   pthread_mutex_unlock(&log_mu);
+  sr_buf_free(&masked);
 }
 
 /* librdkafka levels are syslog's: 0..3 errors, 4 warnings, 5..6 notices
@@ -420,8 +552,10 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                                     : SR_LOG_DEBUG;
   if (!sr_log_enabled(lvl))
     return;
-  char text[256];
-  snprintf(text, sizeof(text), "client=%s fac=%s", rd_kafka_name(rk),
+  /* The client's name holds client.id, which may be a secret: it is masked
+   * whole by sr_logq, never cut first. */
+  char text[QUOTE_MAX * 8];
+  snprintf(text, sizeof(text), "client=%s fac=%s", sr_logq(rd_kafka_name(rk)),
            sr_logq(fac));
   /* Its messages carry counters ("after 12ms"): digits do not make a
    * message new. */

@@ -9,6 +9,8 @@
 #ifndef SR_LOG_H
 #define SR_LOG_H
 
+#include "streamrec/common.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <stdbool.h>
@@ -34,8 +36,18 @@ bool sr_log_enabled(sr_log_level_t level);
 int sr_log_set_format(const char *name);
 
 /* Masks value (e.g. a password from kafka.properties) as "***" wherever it
- * appears in a later line. Values shorter than 3 bytes are ignored. */
-void sr_log_add_secret(const char *value);
+ * appears in a later line, whatever its length: values of 4 bytes or more
+ * anywhere, shorter ones where they stand alone (not glued to letters or
+ * digits, and not as a field's key). A list (elements separated by spaces,
+ * commas or semicolons) also registers each element. Lines are masked
+ * before they are cut or escaped. Returns 0, or -1 out of memory. */
+int sr_log_add_secret(const char *value);
+
+/* Appends text to out with every registered secret masked as in a log
+ * line, NUL-terminated (the NUL not counted): for messages that bypass the
+ * logger, such as the CLI's errors. Returns 0, or -1 out of memory (out is
+ * then shorter, never unmasked). */
+int sr_log_mask(sr_buf_t *out, const char *text);
 
 /* Logs msg (a fixed human sentence) from component followed by
  * printf-formatted logfmt fields (may be NULL), e.g. "topic=%s

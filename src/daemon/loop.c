@@ -20,7 +20,6 @@
 #include "kafka/sink.h"
 #include "store/model_store.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -459,23 +458,6 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   return err;
 }
 
-/* kafka.properties values that may be credentials never reach a log line,
- * librdkafka's debug output included. */
-static void register_secrets(const sr_config_t *cfg) {
-  static const char *const words[] = {"password", "secret", "key"};
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    char name[sizeof(cfg->kafka.props[i].name)];
-    size_t k = 0;
-    for (; cfg->kafka.props[i].name[k]; k++)
-      name[k] = (char)tolower((unsigned char)cfg->kafka.props[i].name[k]);
-    name[k] = '\0';
-    for (size_t w = 0; w < 3; w++) {
-      if (strstr(name, words[w]))
-        sr_log_add_secret(cfg->kafka.props[i].value);
-    }
-  }
-}
-
 sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
                            sr_err_t *err, char *errstr, size_t errlen) {
   sr_daemon_t *d = calloc(1, sizeof(*d));
@@ -489,7 +471,6 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
   if (sr_log_level_parse(cfg->log.level, &level) == 0)
     sr_log_set_level(level);
   sr_log_set_format(cfg->log.format);
-  register_secrets(cfg);
   *err = daemon_init(d, errstr, errlen);
   if (*err != SR_OK) {
     sr_daemon_free(d);

@@ -4,6 +4,7 @@
 
 #include "daemon/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,22 +29,145 @@ int sr_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
   return -1;
 }
 
+/* Copies librdkafka's why into out with every quoted "..." part other than
+ * the property's name replaced by "***": the quoted parts are values, and a
+ * rejected element of a secret list is part of the secret. */
+static void redact_quoted(const char *why, const char *name, char *out,
+                          size_t len) {
+  size_t o = 0;
+  for (const char *p = why; *p && o + 4 < len;) {
+    const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+    if (!end) {
+      out[o++] = *p++;
+      continue;
+    }
+    size_t n = (size_t)(end - p - 1);
+    bool is_name = n == strlen(name) && !memcmp(p + 1, name, n);
+    const char *with = is_name ? name : "***";
+    o += (size_t)snprintf(out + o, len - o, "\"%.*s\"",
+                          (int)(len - o > 3 ? len - o - 3 : 0), with);
+    p = end + 1;
+  }
+  out[o < len ? o : len - 1] = '\0';
+}
+
 /* Applies one user property. librdkafka's message quotes the value, so it
- * is only shown when it does not contain the value. */
+ * is only shown when it does not contain the value; a secret's never shows
+ * a quoted value at all. */
 static int set_user_prop(rd_kafka_conf_t *conf, const sr_kafka_prop_t *prop,
                          char *errstr, size_t errlen) {
-  char why[512];
+  char why[512], redacted[512];
   if (rd_kafka_conf_set(conf, prop->name, prop->value, why, sizeof(why)) ==
       RD_KAFKA_CONF_OK)
     return 0;
+  if (prop->secret) {
+    redact_quoted(why, prop->name, redacted, sizeof(redacted));
+    snprintf(errstr, errlen,
+             "kafka.properties.%s: %s (value from the "
+             "environment, not shown)",
+             prop->name, redacted);
+    return -1;
+  }
   bool leaks = prop->value[0] && strstr(why, prop->value);
   snprintf(errstr, errlen, "kafka.properties.%s: %s", prop->name,
            leaks ? "invalid value for this librdkafka property" : why);
   return -1;
 }
 
+/* Values of properties named like credentials are masked in the log even
+ * when written out in a file rather than taken from ${VAR}. */
+static int register_secrets(const sr_config_t *cfg) {
+  static const char *const words[] = {"password", "secret", "key", "token",
+                                      "sasl.oauthbearer.config"};
+  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
+    const sr_kafka_prop_t *prop = &cfg->kafka.props[i];
+    char name[sizeof(prop->name)];
+    size_t k = 0;
+    for (; prop->name[k]; k++)
+      name[k] = (char)tolower((unsigned char)prop->name[k]);
+    name[k] = '\0';
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+      if (strstr(name, words[w]) && sr_log_add_secret(prop->value) != 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* Value of property name in conf, or "" when it has none. */
+static const char *conf_str(const rd_kafka_conf_t *conf, const char *name,
+                            char *buf, size_t len) {
+  if (rd_kafka_conf_get(conf, name, buf, &len) != RD_KAFKA_CONF_OK)
+    buf[0] = '\0';
+  return buf;
+}
+
+/* True when the string property name is set to a non-empty value. */
+static bool conf_has(const rd_kafka_conf_t *conf, const char *name) {
+  size_t len = 0;
+  return rd_kafka_conf_get(conf, name, NULL, &len) == RD_KAFKA_CONF_OK &&
+         len > 1;
+}
+
+static bool one_of(const char *s, const char *const *list) {
+  for (; *list; list++) {
+    if (!strcmp(s, *list))
+      return true;
+  }
+  return false;
+}
+
+/* SASL settings that librdkafka accepts property by property but cannot
+ * use. Some fail only at rd_kafka_new, after the daemon has started
+ * serving; OAUTHBEARER without a token callback of ours needs librdkafka's
+ * unsecured-JWT builder, and librdkafka 2.0 crashes (SIGSEGV) when that
+ * builder refreshes or retries a token, so streamrec cannot offer it. */
+static int check_sasl(const rd_kafka_conf_t *conf, char *errstr,
+                      size_t errlen) {
+  static const char *const user_pass[] = {"PLAIN", "SCRAM-SHA-256",
+                                          "SCRAM-SHA-512", NULL};
+  char proto[64], mech[128], method[64];
+  if (strncmp(conf_str(conf, "security.protocol", proto, sizeof(proto)),
+              "sasl_", 5) != 0)
+    return 0;
+  conf_str(conf, "sasl.mechanism", mech, sizeof(mech));
+  if (one_of(mech, user_pass)) {
+    const char *missing = !conf_has(conf, "sasl.username")   ? "username"
+                          : !conf_has(conf, "sasl.password") ? "password"
+                                                             : NULL;
+    if (missing)
+      snprintf(errstr, errlen,
+               "kafka.properties.sasl.%s: must be set when sasl.mechanism "
+               "is %s",
+               missing, mech);
+    return missing ? -1 : 0;
+  }
+  if (!strcmp(mech, "GSSAPI"))
+    return 0;
+  if (!strcmp(mech, "OAUTHBEARER")) {
+    if (!strcmp(
+            conf_str(conf, "sasl.oauthbearer.method", method, sizeof(method)),
+            "oidc"))
+      return 0;
+    snprintf(errstr, errlen,
+             "kafka.properties.sasl.mechanism: OAUTHBEARER needs "
+             "sasl.oauthbearer.method=oidc (streamrec has no token callback, "
+             "and librdkafka %s crashes refreshing an unsecured JWT token)",
+             rd_kafka_version_str());
+    return -1;
+  }
+  snprintf(errstr, errlen,
+           "kafka.properties.sasl.mechanism: not one of GSSAPI, PLAIN, "
+           "SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER");
+  return -1;
+}
+
 rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
                                    char *errstr, size_t errlen) {
+  if (register_secrets(cfg) != 0) {
+    snprintf(errstr, errlen, "out of memory");
+    return NULL;
+  }
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   sr_log_attach_kafka(conf);
   /* Nagle would hold a small request until the broker's delayed ACK of the
@@ -56,13 +180,22 @@ rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
     if (set_user_prop(conf, &cfg->kafka.props[i], errstr, errlen) != 0)
       goto fail;
   }
-  if (sr_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errlen) !=
-      0)
+  if (check_sasl(conf, errstr, errlen) != 0 ||
+      sr_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errlen) !=
+          0)
     goto fail;
   return conf;
 fail:
   rd_kafka_conf_destroy(conf);
   return NULL;
+}
+
+int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_config_t *cfg,
+                          const char *name, const char *value, char *errstr,
+                          size_t errlen) {
+  if (sr_kafka_user_set(cfg, name))
+    return 0;
+  return sr_kafka_conf_set(conf, name, value, errstr, errlen);
 }
 
 int sr_kafka_pipe(int fds[2]) {

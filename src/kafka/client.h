@@ -20,11 +20,22 @@ int sr_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
 
 /* A new configuration with the user's kafka.properties.* applied, librdkafka
  * logs routed through the daemon's logger, bootstrap.servers set to brokers
- * and client.id to "streamrec" unless the user chose one. A rejected
- * property fails with errstr naming "kafka.properties.<name>" but never its
- * value (it may be a secret). Returns NULL on failure. */
+ * and client.id to "streamrec" unless the user chose one. Every client of
+ * every command is built here. Values of properties named like credentials
+ * (password, secret, key, token) are registered as log secrets, as ${VAR}
+ * values already are. A rejected property fails with errstr naming
+ * "kafka.properties.<name>" but never its value; so does a SASL setup that
+ * librdkafka accepts property by property but cannot use (a mechanism
+ * without its username or password, an unknown mechanism, OAUTHBEARER
+ * without sasl.oauthbearer.method=oidc). Returns NULL on failure. */
 rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
                                    char *errstr, size_t errlen);
+
+/* Sets a property that streamrec chooses by default, unless the user passed
+ * kafka.properties.<name>. Returns 0, or -1 with errstr naming it. */
+int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_config_t *cfg,
+                          const char *name, const char *value, char *errstr,
+                          size_t errlen);
 
 /* Creates a non-blocking, close-on-exec pipe. Returns 0, or -1 with errno. */
 int sr_kafka_pipe(int fds[2]);
