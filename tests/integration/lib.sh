@@ -23,6 +23,7 @@ sr_cleanup() {
 trap sr_cleanup EXIT
 
 # fail MESSAGE: print the logs the test left, report and end the test.
+# With SR_KEEP=DIR in the environment, the test's files are copied there.
 fail() {
   [ -n "${SR_KEEP:-}" ] && cp -r "$SR_TMP" "$SR_KEEP"
   sr_dump_logs
