@@ -39,6 +39,9 @@
 /* How long a checkpoint waits for the output of the events it covers
  * before it is put off to the next interval. */
 #define QUIESCE_WAIT_MS 5000
+/* How long after a put-off periodic checkpoints do not wait again (one
+ * that finds the output settled is written at once). */
+#define QUIESCE_BACKOFF_MS 30000
 /* Pause between failed end-offset queries (--until end). */
 #define ENDS_RETRY_MS 1000
 /* Period of the progress log line when stderr is not a terminal. */
@@ -121,6 +124,7 @@ struct sr_daemon {
   bool halted;         /* ingest could not apply an event */
   bool ckpt_requested; /* SIGUSR1 while a checkpoint was in flight */
   int quiescing;       /* a checkpoint kind + 1 waiting for output; 0 none */
+  uint64_t quiesce_retry_ms; /* after a put-off: no periodic wait before */
   bool final_started;
   bool ends_busy, ends_again; /* --until end: end-offset query state */
   bool times_busy;            /* --from TIMESTAMP lookup in flight */
@@ -755,6 +759,10 @@ static void end_quiesce(sr_daemon_t *d) {
 static bool quiesce(sr_daemon_t *d, ckpt_kind_t kind) {
   if (drained(d))
     return true;
+  /* Output that could not settle last time (a broker down) would stall the
+   * input at every interval: periodic ones wait again only later. */
+  if (kind == CK_PERIODIC && uv_now(&d->loop) < d->quiesce_retry_ms)
+    return false;
   if (!d->quiescing) {
     d->quiescing = (int)kind + 1;
     uv_idle_stop(&d->drain_idle);
@@ -932,6 +940,7 @@ static void on_deadline(uv_timer_t *t) {
            d->snk ? sr_sink_in_flight(d->snk) : 0,
            d->rf ? sr_refresh_pending(d->rf) : 0);
     end_quiesce(d);
+    d->quiesce_retry_ms = uv_now(&d->loop) + QUIESCE_BACKOFF_MS;
   } else if (d->phase == P_DRAINING) {
     sr_log(SR_LOG_WARN, "gave up waiting for deliveries",
            "in_flight=%" PRIu64 " waiting_users=%zu",
