@@ -154,6 +154,25 @@ wait_exit() {
   wait "$pid" || RC=$?
 }
 
+# free_port: prints a TCP port on 127.0.0.1 that nobody listens on (the
+# kernel picks it and releases it at once).
+free_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# applied_in DIR: events applied per the newest checkpoint in DIR, or -1
+# while there is none.
+applied_in() {
+  local ckpt n
+  ckpt=$(newest_ckpt "$1")
+  n=$([ -n "$ckpt" ] && "$SR_BIN" inspect --json "$ckpt" 2>/dev/null |
+    jq -r .events_applied 2>/dev/null)
+  echo "${n:--1}"
+}
+
 # newest_ckpt DIR: prints the path of the newest checkpoint file in DIR.
 newest_ckpt() {
   ls "$1"/checkpoint-*.ckpt 2>/dev/null | sort | tail -n 1

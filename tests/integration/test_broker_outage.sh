@@ -13,10 +13,7 @@ source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 require_tools kcat jq python3
 
 # A port nobody listens on (the kernel picks it; it is released at once).
-PORT=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+PORT=$(free_port)
 
 "$SR_BIN" gen --events 6000 --users 500 --items 300 --seed 17 \
   -o "$SR_TMP/events.jsonl" || fail "gen"
@@ -34,13 +31,8 @@ run_bg daemon --set "kafka.brokers=127.0.0.1:$PORT" --set metrics.listen=off \
   --set kafka.properties.heartbeat.interval.ms=500
 daemon_pid=$RUN_PID
 
-# applied: events applied per the newest checkpoint, or -1 without one.
 applied() {
-  local ckpt n
-  ckpt=$(newest_ckpt "$state")
-  n=$([ -n "$ckpt" ] && "$SR_BIN" inspect --json "$ckpt" 2>/dev/null |
-    jq -r .events_applied 2>/dev/null)
-  echo "${n:--1}"
+  applied_in "$state"
 }
 applied_is() {
   [ "$(applied)" == "$1" ]

@@ -16,16 +16,6 @@ IDLE=400
 SLOW=5
 TIMEOUT_MS=2000
 
-# free_port: a port nobody listens on right now.
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-  done
-  echo "$port"
-}
-
 # metric NAME_WITH_LABELS: the value of one series in a fresh scrape.
 metric() {
   curl -sf --max-time 1 "http://$ADDR/metrics" |

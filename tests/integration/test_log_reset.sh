@@ -13,10 +13,7 @@ source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 require_tools kcat jq python3 curl
 
-PORT=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+PORT=$(free_port)
 
 "$SR_BIN" gen --events 9000 --users 600 --items 300 --seed 23 \
   -o "$SR_TMP/events.jsonl" || fail "gen"
@@ -32,11 +29,7 @@ common=(--set "kafka.brokers=127.0.0.1:$PORT" --set kafka.group_id=logreset
   --set kafka.properties.heartbeat.interval.ms=500)
 
 applied() {
-  local ckpt n
-  ckpt=$(newest_ckpt "$state")
-  n=$([ -n "$ckpt" ] && "$SR_BIN" inspect --json "$ckpt" 2>/dev/null |
-    jq -r .events_applied 2>/dev/null)
-  echo "${n:--1}"
+  applied_in "$state"
 }
 applied_is() {
   [ "$(applied)" == "$1" ]

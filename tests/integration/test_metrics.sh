@@ -10,22 +10,12 @@ SR_BIN=$1
 source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 
-require_tools curl jq
+require_tools curl jq python3
 
 N=3000
 DECODE_BAD=30
 EMPTY_BAD=20
 M=$((DECODE_BAD + EMPTY_BAD))
-
-# free_port: a port nobody listens on right now.
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-  done
-  echo "$port"
-}
 
 # metric NAME_WITH_LABELS: the value of one series in the last scrape.
 metric() {

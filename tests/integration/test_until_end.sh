@@ -9,12 +9,6 @@ source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 require_tools jq python3
 
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 PORT=$(free_port)
 
 # No broker at all: exit 1 once kafka.until_timeout_s passed without
@@ -65,7 +59,7 @@ wait_exit "$backfill_pid" 60
 assert_eq "$RC" 0 "exit code of the backfill whose broker was replaced"
 grep -qE 'msg="(partition log went backwards|the cluster behind kafka.brokers changed)"' \
   "$SR_TMP/backfill.err" || fail "the backfill did not see the new cluster"
-applied=$(ckpt_field "$SR_TMP/state-2" .events_applied)
+applied=$(applied_in "$SR_TMP/state-2") # -1: stopped before its first
 [ "$applied" -lt "$N" ] ||
   fail "the backfill applied $applied events; the broker died before the end"
 
