@@ -45,6 +45,7 @@ typedef struct summary {
   uint64_t digest;
   uint64_t users;
   uint64_t items;
+  char cluster_id[SR_STORE_CLUSTER_MAX + 1]; /* of the offsets, or "" */
 } summary_t;
 
 static void print_text(const char *path, const sr_ckpt_t *ckpt,
@@ -64,6 +65,7 @@ static void print_text(const char *path, const sr_ckpt_t *ckpt,
   printf("created         %s (%" PRId64 " ms)\n", when, m->created_ms);
   printf("bytes           %" PRIu64 "\n", sr_ckpt_file_size(ckpt));
   printf("digest          %016" PRIx64 "\n", sum->digest);
+  printf("cluster_id      %s\n", sum->cluster_id[0] ? sum->cluster_id : "-");
   printf("offsets         %zu\n", m->n_offsets);
   for (size_t i = 0; i < m->n_offsets; i++)
     printf("  %s [%d] %" PRId64 "\n", m->offsets[i].topic,
@@ -83,14 +85,15 @@ static void print_json(const char *path, const sr_ckpt_t *ckpt,
                         "partition", (int)m->offsets[i].partition, "offset",
                         (json_int_t)m->offsets[i].offset));
   json_t *root = json_pack(
-      "{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:o}", "file", path,
-      "format_version", (int)m->format_version, "dims", (int)m->dims, "mode",
-      m->mode ? "explicit" : "implicit", "users", (json_int_t)sum->users,
-      "user_rows", (json_int_t)m->users, "items", (json_int_t)sum->items,
-      "item_rows", (json_int_t)m->items, "events_applied",
-      (json_int_t)m->events_applied, "created_ms", (json_int_t)m->created_ms,
-      "created", when, "bytes", (json_int_t)sr_ckpt_file_size(ckpt), "digest",
-      hex, "offsets", offs);
+      "{s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:s,s:o}", "file",
+      path, "format_version", (int)m->format_version, "dims", (int)m->dims,
+      "mode", m->mode ? "explicit" : "implicit", "users",
+      (json_int_t)sum->users, "user_rows", (json_int_t)m->users, "items",
+      (json_int_t)sum->items, "item_rows", (json_int_t)m->items,
+      "events_applied", (json_int_t)m->events_applied, "created_ms",
+      (json_int_t)m->created_ms, "created", when, "bytes",
+      (json_int_t)sr_ckpt_file_size(ckpt), "digest", hex, "cluster_id",
+      sum->cluster_id, "offsets", offs);
   char *text = json_dumps(root, JSON_COMPACT);
   puts(text ? text : "{}");
   free(text);
@@ -253,6 +256,7 @@ static int summarize(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
   summary_t sum = {.digest = sr_model_snapshot_digest(&view),
                    .users = sr_model_live_users(mdl),
                    .items = sr_model_live_items(mdl)};
+  sr_store_cluster_id(ckpt, sum.cluster_id, sizeof(sum.cluster_id));
   sr_model_free(mdl);
   if (a->json)
     print_json(a->path, ckpt, &sum);

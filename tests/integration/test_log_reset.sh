@@ -68,6 +68,10 @@ wait_exit "$daemon_pid" 30
 assert_eq "$RC" 0 "exit code after SIGTERM"
 assert_eq "$(ckpt_field "$state" '.offsets[0].offset')" 3000 \
   "offset in the second cluster"
+case $(ckpt_field "$state" .cluster_id) in
+mockCluster*) ;;
+*) fail "inspect: no cluster id with the offsets" ;;
+esac
 
 # Stopped: the cluster is replaced while the daemon is down, and the new
 # log again runs past the checkpoint's offset (3000).
