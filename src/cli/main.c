@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     return SR_EXIT_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    printf("streamrec 0.1.0\n");
+    printf("streamrec %s\n", SR_VERSION);
     return SR_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
