@@ -122,6 +122,12 @@ static const option_t options[] = {
         "partitions of topics the embedded broker creates"),
     U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000,
         "producer queue length at which consumption pauses"),
+    U32("kafka.prefetch_messages", kafka.prefetch_messages, "100000", 1000,
+        10000000,
+        "messages the consumer fetches ahead of the model, all partitions "
+        "together (librdkafka queued.min.messages; about 300 bytes each "
+        "plus the message); a full queue refills up to 1 s later, so a "
+        "backlog is read at up to about this many per second"),
     ENUM("kafka.offset_reset_policy", kafka.offset_reset_policy, "earliest",
          "earliest|fail",
          "a partition log that went backwards under the position applied "

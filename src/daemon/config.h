@@ -36,6 +36,7 @@ typedef struct sr_config {
     char output_format[16];
     uint32_t partitions;
     uint32_t queue_high;
+    uint32_t prefetch_messages;
     uint32_t offset_reset_policy; /* SR_RESET_EARLIEST or SR_RESET_FAIL */
     uint32_t until_timeout_s;
     size_t n_props;

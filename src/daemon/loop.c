@@ -21,6 +21,9 @@
 #include "store/model_store.h"
 
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +49,8 @@
 #define ENDS_RETRY_MS 1000
 /* Period of the progress log line when stderr is not a terminal. */
 #define STATS_LOG_MS 30000
+/* Period of giving freed heap memory back to the system (see trim_heap). */
+#define TRIM_MS 10000
 
 /* What the daemon does with a signal whose default action would end it
  * without a final checkpoint. docs/operations.md has the same table. */
@@ -139,7 +144,7 @@ struct sr_daemon {
   /* Loop stall: the previous iteration's start and idle total (ns). */
   uint64_t iter_ns, idle_ns;
   /* Progress. */
-  uint64_t prog_events, prog_ms, last_stats_ms;
+  uint64_t prog_events, prog_ms, last_stats_ms, trim_ms;
   double rate;
 };
 
@@ -1101,6 +1106,21 @@ static void check_stuck(sr_daemon_t *d) {
   uv_idle_stop(&d->drain_idle);
 }
 
+/* A backlog fills librdkafka's prefetch queue with small allocations made
+ * on its threads' heaps; freed, they stay resident (glibc returns only the
+ * top of each heap) and the process would keep the backlog's peak for good.
+ * Trimming hands the free pages back, so that the resident size follows the
+ * model again once the backlog is read. */
+static void trim_heap(sr_daemon_t *d) {
+  uint64_t now = uv_now(&d->loop);
+  if (now - d->trim_ms < TRIM_MS)
+    return;
+  d->trim_ms = now;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 static void on_tick(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
   d->beat_ms = mono_ms();
@@ -1114,6 +1134,7 @@ static void on_tick(uv_timer_t *t) {
       start_ends_query(d);
     check_until(d);
     check_until_progress(d);
+    trim_heap(d);
   }
   check_drained(d);
 }
@@ -1267,6 +1288,7 @@ int sr_daemon_run(sr_daemon_t *d) {
   d->phase = P_RUNNING;
   d->prog_ms = uv_now(&d->loop);
   d->last_stats_ms = d->prog_ms;
+  d->trim_ms = d->prog_ms;
   d->beat_ms = d->ckpt_fresh_ms = mono_ms();
   start_consuming(d);
   uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -273,14 +273,19 @@ static int on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque) {
  * a restarted daemon rejoins its group within seconds. */
 static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
                              char *errstr, size_t errlen) {
-  static const char *const defaults[][2] = {
+  /* The prefetch (all partitions together) is what a backlog costs in
+   * memory beyond the model: librdkafka keeps about 300 bytes per message
+   * besides its bytes, and events are small, so the count bounds it, not
+   * queued.max.messages.kbytes. A full queue is refilled only at the
+   * fetcher's next wake-up, up to a second later, so the count is also
+   * about the most messages a backlog is read at per second. */
+  char prefetch[16];
+  snprintf(prefetch, sizeof(prefetch), "%" PRIu32,
+           conf->cfg->kafka.prefetch_messages);
+  const char *const defaults[][2] = {
       {"session.timeout.ms", "6000"},
       {"heartbeat.interval.ms", "1000"},
-      /* The fetcher idles up to a second once a partition's prefetch
-       * passes queued.min.messages; a backfill drains 100k messages far
-       * faster than that, so the count limit is raised and the byte limit
-       * (queued.max.messages.kbytes) bounds memory instead. */
-      {"queued.min.messages", "1000000"},
+      {"queued.min.messages", prefetch},
   };
   for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
     if (!sr_kafka_user_set(conf->cfg, defaults[i][0]) &&
