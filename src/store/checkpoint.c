@@ -49,6 +49,7 @@
 #include "store/checkpoint.h"
 #include "util/crc32c.h"
 #include "util/dir.h"
+#include "util/grow.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -369,14 +370,8 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 static int push_seq(uint64_t **seqs, size_t *n, size_t *cap, uint64_t seq) {
-  if (*n == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 16;
-    uint64_t *grown = realloc(*seqs, ncap * sizeof *grown);
-    if (!grown)
-      return -1;
-    *seqs = grown;
-    *cap = ncap;
-  }
+  if (SR_GROW(*seqs, *cap, *n + 1, 16) != 0)
+    return -1;
   (*seqs)[(*n)++] = seq;
   return 0;
 }
