@@ -3,6 +3,7 @@
 #include "codec/event_file.h"
 #include "daemon/config.h"
 #include "streamrec/eval.h"
+#include "util/grow.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -132,14 +133,8 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
 }
 
 static int push_event(event_vec_t *vec, const sr_event_t *ev) {
-  if (vec->len == vec->cap) {
-    size_t cap = vec->cap ? vec->cap * 2 : 4096;
-    sr_event_t *p = realloc(vec->ev, cap * sizeof(*p));
-    if (!p)
-      return -1;
-    vec->ev = p;
-    vec->cap = cap;
-  }
+  if (SR_GROW(vec->ev, vec->cap, vec->len + 1, 4096) != 0)
+    return -1;
   vec->ev[vec->len++] = *ev;
   return 0;
 }

@@ -2,6 +2,7 @@
 #include "daemon/log.h"
 
 #include "streamrec/common.h"
+#include "util/grow.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -461,14 +462,8 @@ static int add_secret(const char *value, size_t len) {
     if (secrets[at].len == len && !memcmp(secrets[at].value, value, len))
       return 0;
   }
-  if (n_secrets == cap_secrets) {
-    size_t cap = cap_secrets ? cap_secrets * 2 : 16;
-    secret_t *grown = realloc(secrets, cap * sizeof(*grown));
-    if (!grown)
-      return -1;
-    secrets = grown;
-    cap_secrets = cap;
-  }
+  if (SR_GROW(secrets, cap_secrets, n_secrets + 1, 16) != 0)
+    return -1;
   char *copy = strndup(value, len);
   if (!copy)
     return -1;

@@ -2,6 +2,7 @@
  * its series in a creation-ordered array indexed by a chained hash of the
  * label values, so an update costs one hash and usually one comparison. */
 #include "daemon/metrics.h"
+#include "util/grow.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -33,7 +34,7 @@ struct sr_metric {
   size_t n_bounds;
   series_t *ser;
   uint32_t n_ser;
-  uint32_t cap_ser;
+  size_t cap_ser;
   uint32_t *heads; /* index + 1 of each chain's first series; 0 = empty */
   uint32_t n_heads;
 };
@@ -280,14 +281,8 @@ static int heads_grow(sr_metric_t *m) {
 }
 
 static int series_reserve(sr_metric_t *m) {
-  if (m->n_ser == m->cap_ser) {
-    uint32_t cap = m->cap_ser ? m->cap_ser * 2 : 8;
-    series_t *ser = realloc(m->ser, cap * sizeof(series_t));
-    if (!ser)
-      return -1;
-    m->ser = ser;
-    m->cap_ser = cap;
-  }
+  if (SR_GROW(m->ser, m->cap_ser, (size_t)m->n_ser + 1, 8) != 0)
+    return -1;
   if (m->n_ser >= m->n_heads && heads_grow(m) != 0)
     return -1;
   return 0;

@@ -2,6 +2,7 @@
 #include "daemon/refresh.h"
 
 #include "codec/recs_codec.h"
+#include "util/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,14 +119,8 @@ static int push_ready(sr_refresh_t *rf, uint32_t row, uint64_t since_ms) {
     rf->ready_len -= rf->ready_head;
     rf->ready_head = 0;
   }
-  if (rf->ready_len == rf->ready_cap) {
-    size_t cap = rf->ready_cap ? rf->ready_cap * 2 : 1024;
-    uint32_t *ready = realloc(rf->ready, cap * sizeof(*ready));
-    if (!ready)
-      return -1;
-    rf->ready = ready;
-    rf->ready_cap = cap;
-  }
+  if (SR_GROW(rf->ready, rf->ready_cap, rf->ready_len + 1, 1024) != 0)
+    return -1;
   if (rf->ready_head == rf->ready_len)
     rf->first_ready_ms = since_ms;
   rf->ready[rf->ready_len++] = row;
@@ -138,14 +133,8 @@ static size_t ready_count(const sr_refresh_t *rf) {
 }
 
 static int heap_push(sr_refresh_t *rf, uint32_t row, uint64_t due_ms) {
-  if (rf->heap_len == rf->heap_cap) {
-    size_t cap = rf->heap_cap ? rf->heap_cap * 2 : 1024;
-    deferred_t *heap = realloc(rf->heap, cap * sizeof(*heap));
-    if (!heap)
-      return -1;
-    rf->heap = heap;
-    rf->heap_cap = cap;
-  }
+  if (SR_GROW(rf->heap, rf->heap_cap, rf->heap_len + 1, 1024) != 0)
+    return -1;
   size_t i = rf->heap_len++;
   while (i > 0 && rf->heap[(i - 1) / 2].due_ms > due_ms) {
     rf->heap[i] = rf->heap[(i - 1) / 2];

@@ -4,8 +4,7 @@
 
 #include "daemon/log.h"
 #include "store/model_store.h"
-
-#include <stdbool.h>
+#include "util/dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef PATH_MAX
@@ -110,15 +108,6 @@ static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
   return SR_OK;
 }
 
-/* A path that cannot name a directory is a configuration error (exit 2);
- * anything else (permissions, a read-only or full file system) is a disk
- * failure (exit 1), which fixing the disk rather than the config cures. */
-static sr_err_t dir_err(int errnum) {
-  return errnum == ENOTDIR || errnum == ENAMETOOLONG || errnum == ELOOP
-             ? SR_ERR_INVALID
-             : SR_ERR_IO;
-}
-
 /* Creates a file in dir and removes it: access() trusts the mode bits, which
  * root ignores, and knows nothing of read-only mounts or immutable
  * directories, where the first checkpoint would fail minutes later. */
@@ -130,7 +119,7 @@ static sr_err_t probe_write(const char *dir, char *errstr, size_t errlen) {
                    "checkpoint.dir: %s: name too long", dir);
   int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
-    return sr_errf(errstr, errlen, dir_err(errno),
+    return sr_errf(errstr, errlen, sr_dir_err(errno),
                    "checkpoint.dir: cannot write to %s: %s", dir,
                    strerror(errno));
   close(fd);
@@ -141,29 +130,14 @@ static sr_err_t probe_write(const char *dir, char *errstr, size_t errlen) {
 /* Creates dir and its parents when missing and checks that checkpoints can
  * be written there, so that a bad checkpoint.dir stops the start rather
  * than the first checkpoint minutes later. */
-static sr_err_t ensure_dir(const char *dir, char *errstr, size_t errlen) {
-  char path[PATH_MAX];
-  snprintf(path, sizeof(path), "%s", dir);
-  for (char *p = path + 1;; p++) {
-    bool end = *p == '\0';
-    if (*p != '/' && !end)
-      continue;
-    *p = '\0';
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-      return sr_errf(errstr, errlen, dir_err(errno),
-                     "checkpoint.dir: cannot create %s: %s", path,
-                     strerror(errno));
-    if (end)
-      break;
-    *p = '/';
-  }
-  struct stat st;
-  if (stat(dir, &st) != 0)
-    return sr_errf(errstr, errlen, dir_err(errno), "checkpoint.dir: %s: %s",
-                   dir, strerror(errno));
-  if (!S_ISDIR(st.st_mode))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "checkpoint.dir: %s exists and is not a directory", dir);
+/* A path that cannot name a directory is a configuration error (exit 2);
+ * anything else (permissions, a read-only or full file system) is a disk
+ * failure (exit 1), which fixing the disk rather than the config cures. */
+static sr_err_t prepare_dir(const char *dir, char *errstr, size_t errlen) {
+  char why[PATH_MAX + 256];
+  sr_err_t err = sr_dir_ensure(dir, SR_CKPT_DIR_MODE, why, sizeof(why));
+  if (err != SR_OK)
+    return sr_errf(errstr, errlen, err, "checkpoint.dir: %s", why);
   return probe_write(dir, errstr, errlen);
 }
 
@@ -176,7 +150,7 @@ sr_err_t sr_restore_load(const sr_config_t *cfg, sr_restored_t *out,
   if (!cfg->checkpoint.dir[0])
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "checkpoint.dir: must not be empty");
-  sr_err_t err = ensure_dir(cfg->checkpoint.dir, errstr, errlen);
+  sr_err_t err = prepare_dir(cfg->checkpoint.dir, errstr, errlen);
   if (err != SR_OK)
     return err;
   err = sr_ckpt_load_newest(cfg->checkpoint.dir, &ckpt, path, sizeof(path),

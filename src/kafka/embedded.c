@@ -3,6 +3,7 @@
 #include "kafka/embedded.h"
 
 #include "streamrec/common.h"
+#include "util/grow.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -94,14 +95,8 @@ static int connect_upstream(const struct sockaddr_in *addr) {
 }
 
 static int relays_push(forwarder_t *fwd, relay_t *rel) {
-  if (fwd->n_relays == fwd->cap_relays) {
-    size_t cap = fwd->cap_relays ? fwd->cap_relays * 2 : 8;
-    relay_t **relays = realloc(fwd->relays, cap * sizeof(*relays));
-    if (!relays)
-      return -1;
-    fwd->relays = relays;
-    fwd->cap_relays = cap;
-  }
+  if (SR_GROW(fwd->relays, fwd->cap_relays, fwd->n_relays + 1, 8) != 0)
+    return -1;
   fwd->relays[fwd->n_relays++] = rel;
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "daemon/log.h"
 #include "kafka/client.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -83,14 +84,8 @@ static part_t *part_get(sr_src_t *src, const char *topic, int32_t p) {
   part_t *part = part_find(src, topic, p);
   if (part)
     return part;
-  if (src->n_parts == src->cap_parts) {
-    size_t cap = src->cap_parts ? src->cap_parts * 2 : 16;
-    part_t *parts = realloc(src->parts, cap * sizeof(*parts));
-    if (!parts)
-      return NULL;
-    src->parts = parts;
-    src->cap_parts = cap;
-  }
+  if (SR_GROW(src->parts, src->cap_parts, src->n_parts + 1, 16) != 0)
+    return NULL;
   part = &src->parts[src->n_parts++];
   *part = (part_t){.partition = p, .next = -1, .end = -1, .eof = -1};
   snprintf(part->topic, sizeof(part->topic), "%s", topic);

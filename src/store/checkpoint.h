@@ -9,6 +9,9 @@
 
 #define SR_CKPT_FORMAT_VERSION 1
 #define SR_CKPT_TOPIC_MAX 255
+/* Mode of a checkpoint directory (and its parents) created when missing;
+ * the files in it are 0640. */
+#define SR_CKPT_DIR_MODE 0750
 
 /* The offset of the next event to apply on one topic-partition. */
 typedef struct sr_ckpt_offset {
@@ -40,21 +43,12 @@ typedef struct sr_ckpt_section {
 
 typedef struct sr_ckpt sr_ckpt_t;
 
-/* CRC32C (Castagnoli) of data, continuing from crc (start with 0). */
-uint32_t sr_crc32c(uint32_t crc, const void *data, size_t len);
-
-/* sr_crc32c computed by the portable table code even where the CPU has a
- * CRC32C instruction; for tests that both paths agree. */
-uint32_t sr_crc32c_sw(uint32_t crc, const void *data, size_t len);
-
-/* 1 when sr_crc32c uses the SSE4.2 instruction, else 0. */
-int sr_crc32c_hw_available(void);
-
 /* Writes dir/checkpoint-<seq>.ckpt (seq zero-padded to 20 digits) through
  * dir/checkpoint-<seq>.tmp: write, fsync, rename, fsync dir; then deletes all
- * but the newest keep checkpoints and any stale .tmp files. Creates dir when
- * missing. On success the final path goes to path_out (may be NULL).
- * Returns SR_OK or SR_ERR_IO/SR_ERR_NOMEM with errstr naming the file. */
+ * but the newest keep checkpoints and any stale .tmp files. Creates dir and
+ * its parents when missing (SR_CKPT_DIR_MODE). On success the final path
+ * goes to path_out (may be NULL). Returns SR_OK or SR_ERR_IO/SR_ERR_NOMEM
+ * with errstr naming the file. */
 sr_err_t sr_ckpt_write(const char *dir, const sr_ckpt_meta_t *meta,
                        const sr_ckpt_section_t *secs, size_t n_secs,
                        unsigned keep, char *path_out, size_t path_len,

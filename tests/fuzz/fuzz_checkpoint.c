@@ -5,6 +5,7 @@
  * never carry valid checksums and the structure checks behind them would
  * otherwise go unexplored. */
 #include "store/checkpoint.h"
+#include "util/crc32c.h"
 
 #include <stdint.h>
 #include <stdlib.h>
