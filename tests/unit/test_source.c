@@ -254,6 +254,10 @@ static void assert_in_order(const seen_t *s) {
   }
 }
 
+static bool lag_known(void *arg) {
+  return sr_source_lag(((tsrc_t *)arg)->src) >= 0;
+}
+
 /* A fresh group starts each partition per --from: earliest hands over the
  * whole log, latest only what is produced after the assignment. After N
  * messages, each partition's next offset is its last offset + 1. */
@@ -270,8 +274,9 @@ static void test_from_earliest_and_latest(void **state) {
   assert_int_equal(sr_source_assigned(early.src), 2);
   assert_int_equal(sr_source_assigned(late.src), 2);
   assert_true(early.seen.assigns >= 1);
-  /* Let the fetchers resolve "latest" before producing more. */
-  drive(ts, 2, 500, NULL, NULL);
+  /* A known lag means fetch responses came, so "latest" was resolved to an
+   * offset before more is produced. */
+  assert_true(drive(ts, 2, WAIT_MS, lag_known, &late));
   assert_int_equal(late.seen.n, 0);
   produce("from", 0, 2);
   two_goals_t goal = {{&early, 7}, {&late, 2}};
