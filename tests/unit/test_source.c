@@ -82,8 +82,11 @@ static void set(sr_config_t *cfg, const char *key, const char *value) {
     fail_msg("%s: %s", key, errstr);
 }
 
-/* A configuration for topic and group with short group timeouts, so that
- * a rebalance or a leaving member settles within about a second. */
+/* A configuration for topic and group. The mock rebalances a group that
+ * is up after session.timeout.ms - 1 s, so the session is kept short; but
+ * the first join takes 3 s, and a session shorter than that expires the
+ * members before the group ever forms. SR_TEST_KDEBUG=cgrp,... turns on
+ * librdkafka's debug contexts (with SR_TEST_DEBUG=1 to show them). */
 static void conf_for(sr_config_t *cfg, const char *topic, const char *group) {
   sr_config_init(cfg);
   set(cfg, "kafka.input_topics", topic);
