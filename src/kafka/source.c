@@ -975,7 +975,11 @@ static int64_t part_lag(sr_src_t *src, const part_t *part) {
                                  &hi);
   if (part->end >= 0)
     hi = part->end;
-  int64_t pos = part->next >= 0 ? part->next : lo;
+  /* Nothing applied yet: the fetcher starts where --from says, and with
+   * latest nothing already in the log is owed. */
+  bool at_latest =
+      src->conf.from == SR_FROM_LATEST && !part->reset && !part->has_start;
+  int64_t pos = part->next >= 0 ? part->next : at_latest ? hi : lo;
   if (hi < 0 || pos < 0)
     return -1;
   return hi > pos ? hi - pos : 0;
