@@ -1,8 +1,19 @@
 /* Checkpoint files: format, crash-safe write, retention, restore.
  *
- * Format version 1. Integers are little-endian. Every block starts at a
- * multiple of 64 bytes, so a payload read into a 64-byte aligned buffer is
- * itself 64-byte aligned and the model can use its float arrays in place.
+ * Format version 2. The header, section records and end marker are written
+ * byte by byte as little-endian (put32/put64), whatever the host. Section
+ * payloads are the model's structs and arrays exactly as they lie in memory,
+ * so they are in the writing host's byte order; the header's byte-order mark
+ * records which. A reader on a host of the other order refuses the file
+ * (SR_ERR_VERSION, naming both orders) rather than load garbage: checkpoints
+ * move only between hosts of the same byte order. Version 1, written before
+ * the mark existed, has no mark (the offsets start at 112) and is read as
+ * little-endian, so it loads on little-endian hosts and is refused on
+ * big-endian ones.
+ *
+ * Every block starts at a multiple of 64 bytes, so a payload read into a
+ * 64-byte aligned buffer is itself 64-byte aligned and the model can use its
+ * float arrays in place.
  *
  * Header, at offset 0:
  *     0  u8[8]   magic "SRCKPT\0\1"
@@ -18,7 +29,10 @@
  *    64  u64[4]  rng_state
  *    96  u64     file size in bytes
  *   104  u32     number of sections
- *   108  u32     number of offsets, each then stored as
+ *   108  u32     number of offsets
+ *   112  u8[4]   byte-order mark: the u32 0x01020304 in the payloads' order,
+ *                so 04 03 02 01 little-endian, 01 02 03 04 big-endian
+ *   116          the offsets, each stored as
  *                u16 topic length (1..255), topic bytes (no NUL),
  *                i32 partition, i64 offset
  *   H-4  u32     CRC32C of bytes [0, H-4)
@@ -65,8 +79,11 @@
 #define ALIGN 64
 #define MAGIC "SRCKPT\0\1"
 #define MAGIC_LEN 8
-#define PREAMBLE_LEN 16 /* magic, version, header length */
-#define HDR_FIXED 112   /* header bytes before the first offset */
+#define PREAMBLE_LEN 16  /* magic, version, header length */
+#define HDR_FIXED 116    /* header bytes before the first offset */
+#define HDR_FIXED_V1 112 /* the same in version 1, which has no mark */
+#define BOM_AT 112
+#define BOM 0x01020304u
 #define OFFSET_FIXED 14 /* u16 topic length, i32 partition, i64 offset */
 #define OFFSETS_MAX 65536
 #define HDR_MAX                                                                \
@@ -214,6 +231,8 @@ static unsigned char *build_header(const sr_ckpt_meta_t *meta, size_t hlen,
   put64(h + 96, fsize);
   put32(h + 104, (uint32_t)n_secs);
   put32(h + 108, (uint32_t)meta->n_offsets);
+  uint32_t bom = BOM; /* host order, like the payloads it describes */
+  memcpy(h + BOM_AT, &bom, 4);
   unsigned char *p = h + HDR_FIXED;
   for (size_t i = 0; i < meta->n_offsets; i++)
     p = put_offset(p, &meta->offsets[i]);
@@ -498,6 +517,14 @@ static int all_zero(const unsigned char *p, size_t n) {
   return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
+/* Header bytes before the first offset in a readable format version, or 0
+ * for a version this build does not read. */
+static size_t hdr_fixed(uint32_t ver) {
+  return ver == 1                        ? HDR_FIXED_V1
+         : ver == SR_CKPT_FORMAT_VERSION ? HDR_FIXED
+                                         : 0;
+}
+
 /* Magic, version, header length and header CRC, in the order that gives
  * the most useful error: a foreign file is MAGIC, a newer one VERSION. */
 static sr_err_t check_preamble(const reader_t *rd, uint32_t *hlen) {
@@ -510,11 +537,12 @@ static sr_err_t check_preamble(const reader_t *rd, uint32_t *hlen) {
     return fail(rd, SR_ERR_TRUNCATED, "file is %zu bytes, ends in the header",
                 rd->len);
   uint32_t ver = get32(rd->buf + 8);
-  if (ver != SR_CKPT_FORMAT_VERSION)
-    return fail(rd, SR_ERR_VERSION, "format version %u, this build reads %d",
-                ver, SR_CKPT_FORMAT_VERSION);
+  if (!hdr_fixed(ver))
+    return fail(rd, SR_ERR_VERSION,
+                "format version %u, this build reads 1 to %d", ver,
+                SR_CKPT_FORMAT_VERSION);
   *hlen = get32(rd->buf + 12);
-  if (*hlen < HDR_FIXED + 4 || *hlen > HDR_MAX)
+  if (*hlen < hdr_fixed(ver) + 4 || *hlen > HDR_MAX)
     return fail(rd, SR_ERR_CORRUPT, "header length %u out of range", *hlen);
   if (*hlen > rd->len)
     return fail(rd, SR_ERR_TRUNCATED, "file is %zu bytes, header is %u",
@@ -546,7 +574,7 @@ static sr_err_t parse_offset(const reader_t *rd, size_t *pos, size_t end,
 
 static sr_err_t parse_offsets(const reader_t *rd, size_t hlen,
                               sr_ckpt_meta_t *meta) {
-  size_t pos = HDR_FIXED, end = hlen - 4;
+  size_t pos = hdr_fixed(meta->format_version), end = hlen - 4;
   uint32_t n = get32(rd->buf + 108);
   if (n > (end - pos) / (OFFSET_FIXED + 1))
     return fail(rd, SR_ERR_CORRUPT, "%u offsets do not fit in the header", n);
@@ -662,12 +690,43 @@ static sr_err_t check_end(const reader_t *rd, size_t pos, uint32_t nsec,
   return SR_OK;
 }
 
+/* The byte order a 4-byte mark spells, or NULL for neither. */
+static const char *order_name(const unsigned char *mark) {
+  if (memcmp(mark, "\4\3\2\1", 4) == 0)
+    return "little-endian";
+  return memcmp(mark, "\1\2\3\4", 4) == 0 ? "big-endian" : NULL;
+}
+
+/* Payloads are host-order structs, so a file from a host of the other byte
+ * order would load as garbage: refuse it. Version 1 has no mark; it was
+ * documented, and in practice written, as little-endian. */
+static sr_err_t check_byte_order(const reader_t *rd, uint32_t ver) {
+  uint32_t bom = BOM;
+  unsigned char host[4];
+  memcpy(host, &bom, 4);
+  const unsigned char *mark =
+      ver == 1 ? (const unsigned char *)"\4\3\2\1" : rd->buf + BOM_AT;
+  const char *file = order_name(mark);
+  if (!file)
+    return fail(rd, SR_ERR_CORRUPT,
+                "byte-order mark %02x %02x %02x %02x is neither order", mark[0],
+                mark[1], mark[2], mark[3]);
+  if (memcmp(mark, host, 4) != 0)
+    return fail(rd, SR_ERR_VERSION,
+                "written on a %s host, this host is %s: a checkpoint "
+                "loads only on a host of the byte order that wrote it",
+                file, order_name(host));
+  return SR_OK;
+}
+
 static sr_err_t parse(const reader_t *rd, sr_ckpt_t *ckpt) {
   uint32_t hlen = 0;
   sr_err_t err = check_preamble(rd, &hlen);
   if (err != SR_OK)
     return err;
   parse_fields(rd->buf, &ckpt->meta);
+  if ((err = check_byte_order(rd, ckpt->meta.format_version)) != SR_OK)
+    return err;
   if ((err = parse_offsets(rd, hlen, &ckpt->meta)) != SR_OK)
     return err;
   uint64_t fsize = get64(rd->buf + 96);

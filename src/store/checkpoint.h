@@ -7,7 +7,8 @@
 
 #include "streamrec/common.h"
 
-#define SR_CKPT_FORMAT_VERSION 1
+/* The version written; 1 (no byte-order mark) is still read. */
+#define SR_CKPT_FORMAT_VERSION 2
 #define SR_CKPT_TOPIC_MAX 255
 /* Mode of a checkpoint directory (and its parents) created when missing;
  * the files in it are 0640. */
@@ -55,7 +56,8 @@ sr_err_t sr_ckpt_write(const char *dir, const sr_ckpt_meta_t *meta,
                        char *errstr, size_t errlen);
 
 /* Reads and fully verifies a checkpoint file. Errors, each with its own code
- * and a message naming the file: SR_ERR_IO, SR_ERR_MAGIC, SR_ERR_VERSION,
+ * and a message naming the file: SR_ERR_IO, SR_ERR_MAGIC, SR_ERR_VERSION
+ * (also for a file written on a host of the other byte order, naming both),
  * SR_ERR_TRUNCATED, SR_ERR_CRC (naming the section), SR_ERR_CORRUPT. */
 sr_err_t sr_ckpt_read(const char *path, sr_ckpt_t **out, char *errstr,
                       size_t errlen);

@@ -337,7 +337,132 @@ static void test_bad_version(void **state) {
   spit(path, buf, len);
   free(buf);
   expect_read_error(path, SR_ERR_VERSION,
-                    "format version 7, this build reads 1");
+                    "format version 7, this build reads 1 to 2");
+}
+
+/* Offset of the byte-order mark in a version 2 header. */
+#define BOM_AT 112
+
+/* Sets path's byte-order mark to mark and recomputes the header CRC, as a
+ * writer on a host of that order would have left it. */
+static void set_mark(const char *path, const unsigned char mark[4]) {
+  size_t len;
+  unsigned char *buf = slurp(path, &len);
+  uint32_t hlen = (uint32_t)buf[12] | (uint32_t)buf[13] << 8 |
+                  (uint32_t)buf[14] << 16 | (uint32_t)buf[15] << 24;
+  memcpy(buf + BOM_AT, mark, 4);
+  put32(buf + hlen - 4, sr_crc32c(0, buf, hlen - 4));
+  spit(path, buf, len);
+  free(buf);
+}
+
+/* Section payloads are host-order structs: a file from a host of the other
+ * byte order is refused with both orders named, not loaded as garbage. */
+static void test_foreign_byte_order(void **state) {
+  fixture_t *fx = *state;
+  char path[PATH_MAX];
+  write_ckpt(fx, 1, 1, 1, path, sizeof path);
+  size_t len;
+  unsigned char *buf = slurp(path, &len);
+  uint32_t bom = 0x01020304;
+  assert_memory_equal(buf + BOM_AT, &bom, 4); /* written in host order */
+  free(buf);
+  int little = ((const unsigned char *)&bom)[0] == 4;
+  const unsigned char swapped[4] = {little ? 1 : 4, little ? 2 : 3,
+                                    little ? 3 : 2, little ? 4 : 1};
+  set_mark(path, swapped);
+  expect_read_error(path, SR_ERR_VERSION,
+                    little ? "written on a big-endian host, this host is "
+                             "little-endian"
+                           : "written on a little-endian host, this host is "
+                             "big-endian");
+  set_mark(path, (const unsigned char[4]){1, 1, 1, 1});
+  expect_read_error(path, SR_ERR_CORRUPT, "byte-order mark 01 01 01 01");
+}
+
+/* The repository root: __FILE__ is <root>/tests/unit/test_checkpoint.c
+ * because CMake compiles sources by absolute path. */
+static void repo_path(char *out, size_t len, const char *rel) {
+  const char *file = __FILE__;
+  const char *tail = strstr(file, "tests/unit/test_checkpoint.c");
+  if (!tail)
+    fail_msg("cannot locate the repository from __FILE__ '%s'", file);
+  snprintf(out, len, "%.*s%s", (int)(tail - file), file, rel);
+}
+
+/* A version 1 file, written before the byte-order mark by the previous
+ * writer on a little-endian host, still loads there. */
+static void test_version_1_loads(void **state) {
+  (void)state;
+  uint32_t bom = 0x01020304;
+  if (((const unsigned char *)&bom)[0] != 4)
+    skip(); /* version 1 is read as little-endian only */
+  char path[PATH_MAX], err[512] = "";
+  repo_path(path, sizeof path, "tests/fuzz/corpus/checkpoint/valid-small");
+  sr_ckpt_t *ckpt = NULL;
+  if (sr_ckpt_read(path, &ckpt, err, sizeof err) != SR_OK)
+    fail_msg("%s", err);
+  const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
+  assert_int_equal(m->format_version, 1);
+  assert_int_equal(m->dims, 4);
+  assert_int_equal(m->users, 3);
+  assert_int_equal(m->items, 2);
+  assert_int_equal(m->n_offsets, 3);
+  assert_string_equal(m->offsets[0].topic, "events");
+  assert_int_equal(m->offsets[0].offset, 100);
+  assert_string_equal(m->offsets[2].topic, "ratings");
+  uint64_t len = 0;
+  assert_non_null(sr_ckpt_section(ckpt, 1, &len));
+  assert_int_equal(len, 48);
+  sr_ckpt_free(ckpt);
+}
+
+static uint32_t get32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+/* The version 1 image of a version 2 file: the same bytes without the mark.
+ * Both headers pad to the same 64-byte block here, so nothing after the
+ * header moves. */
+static unsigned char *downgrade(const unsigned char *v2, size_t len) {
+  uint32_t hlen = get32(v2 + 12);
+  assert_int_equal((hlen + 63) / 64, (hlen - 4 + 63) / 64);
+  unsigned char *v1 = calloc(1, len);
+  assert_non_null(v1);
+  memcpy(v1, v2, BOM_AT);
+  memcpy(v1 + BOM_AT, v2 + BOM_AT + 4, hlen - 4 - BOM_AT - 4);
+  put32(v1 + 8, 1);
+  put32(v1 + 12, hlen - 4);
+  put32(v1 + hlen - 8, sr_crc32c(0, v1, hlen - 8));
+  size_t body = (hlen + 63) / 64 * 64;
+  memcpy(v1 + body, v2 + body, len - body);
+  return v1;
+}
+
+/* The previous writer's layout, offsets and sections included, loads. */
+static void test_version_1_round_trip(void **state) {
+  fixture_t *fx = *state;
+  uint32_t bom = 0x01020304;
+  if (((const unsigned char *)&bom)[0] != 4)
+    skip();
+  char path[PATH_MAX], err[512] = "";
+  write_ckpt(fx, 1, 0, 1, path, sizeof path);
+  size_t len;
+  unsigned char *buf = slurp(path, &len);
+  unsigned char *v1 = downgrade(buf, len);
+  spit(path, v1, len);
+  sr_ckpt_t *ckpt = NULL;
+  if (sr_ckpt_read(path, &ckpt, err, sizeof err) != SR_OK)
+    fail_msg("%s", err);
+  assert_int_equal(sr_ckpt_meta(ckpt)->format_version, 1);
+  sr_ckpt_meta_t got = *sr_ckpt_meta(ckpt);
+  got.format_version = SR_CKPT_FORMAT_VERSION;
+  check_meta(fx, &got);
+  check_sections(fx, ckpt);
+  sr_ckpt_free(ckpt);
+  free(v1);
+  free(buf);
 }
 
 /* Every byte of the file is covered by a CRC or a structural check, so no
@@ -507,6 +632,30 @@ static void test_load_newest_falls_back(void **state) {
   sr_ckpt_free(ckpt);
 }
 
+/* A checkpoint from a host of the other byte order is skipped like any
+ * unreadable one, and an older one of this host's order restored. */
+static void test_load_newest_skips_foreign_order(void **state) {
+  fixture_t *fx = *state;
+  char newest[PATH_MAX], err[512] = "";
+  write_ckpt(fx, 1, 1, 5, NULL, 0);
+  write_ckpt(fx, 2, 1, 5, newest, sizeof newest);
+  uint32_t bom = 0x01020304;
+  unsigned char swapped[4];
+  for (int i = 0; i < 4; i++)
+    swapped[i] = ((const unsigned char *)&bom)[3 - i];
+  set_mark(newest, swapped);
+  skips_t sk = {0};
+  sr_ckpt_t *ckpt = NULL;
+  assert_int_equal(sr_ckpt_load_newest(fx->dir, &ckpt, NULL, 0, on_skip, &sk,
+                                       err, sizeof err),
+                   SR_OK);
+  assert_int_equal(sr_ckpt_meta(ckpt)->seq, 1);
+  assert_int_equal(sk.n, 1);
+  assert_string_equal(sk.path, newest);
+  assert_int_equal(sk.err, SR_ERR_VERSION);
+  sr_ckpt_free(ckpt);
+}
+
 static void test_load_newest_none_verifies(void **state) {
   fixture_t *fx = *state;
   char path[PATH_MAX], err[512] = "";
@@ -552,6 +701,9 @@ int main(void) {
       T(test_section_flip_is_crc),
       T(test_bad_magic),
       T(test_bad_version),
+      T(test_foreign_byte_order),
+      T(test_version_1_loads),
+      T(test_version_1_round_trip),
       T(test_every_byte_flip_rejected),
       T(test_structure_errors_are_corrupt),
       T(test_retention_keeps_newest),
@@ -559,6 +711,7 @@ int main(void) {
       T(test_write_creates_dir),
       T(test_write_errors),
       T(test_load_newest_falls_back),
+      T(test_load_newest_skips_foreign_order),
       T(test_load_newest_none_verifies),
       T(test_load_newest_not_found),
   };
