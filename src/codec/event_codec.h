@@ -16,7 +16,7 @@ typedef enum sr_wire_fmt {
 typedef struct sr_event_limits {
   size_t max_message_bytes; /* reject larger messages: SR_REASON_TOO_LARGE */
   size_t max_id_len;        /* <= SR_ID_MAX; 0 means SR_ID_MAX */
-  int64_t now_ms;           /* reference time for the future check */
+  int64_t now_ms;           /* the caller's wall clock for the future check */
   int64_t max_future_ms;    /* reject timestamp_ms > now_ms + this */
 } sr_event_limits_t;
 
@@ -28,7 +28,9 @@ int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt);
 sr_wire_fmt_t sr_wire_detect(const void *data, size_t len);
 
 /* Decodes and validates one message into *ev. lim may be NULL (defaults:
- * SR_ID_MAX, no size or time check); lim->now_ms 0 means the wall clock.
+ * SR_ID_MAX, no size or time check). The future check needs both
+ * lim->now_ms and lim->max_future_ms: the codec reads no clock, so a caller
+ * that wants the check passes its own time (now_ms 0: no check).
  * Returns SR_REASON_OK, or the reason of the rejection with a message naming
  * the field in errstr (e.g. "user_id is empty", "value is NaN"). */
 sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,

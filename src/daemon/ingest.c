@@ -45,7 +45,6 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
       .max_message_bytes = cfg->input.max_message_bytes,
       .max_id_len = cfg->input.max_id_len,
       .max_future_ms = cfg->input.max_future_skew_ms,
-      .now_ms = sr_now_ms(),
   };
   snprintf(ing->dead_letter_topic, sizeof(ing->dead_letter_topic), "%s",
            cfg->kafka.dead_letter_topic);

@@ -32,7 +32,8 @@ void sr_ingest_set_telemetry(sr_ingest_t *ing, sr_telemetry_t *tel);
 void sr_ingest_free(sr_ingest_t *ing);
 
 /* Sets the clocks for the messages that follow: wall_ms for the future
- * timestamp check, mono_ms for the batcher. */
+ * timestamp check, mono_ms for the batcher. The loop owns time and calls this
+ * before each consume step; until the first call there is no future check. */
 void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms);
 
 /* Applies or rejects one message. Returns 0, or -1 when the event could

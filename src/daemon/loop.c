@@ -864,7 +864,7 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   }
   if (n >= 0)
     err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n,
-                         sr_source_cluster_id(d->src));
+                         sr_source_cluster_id(d->src), sr_now_ms());
   if (err == SR_OK) {
     d->final_started = final;
     return;

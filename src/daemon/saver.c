@@ -41,6 +41,7 @@ typedef struct job {
   size_t n_offs;
   char cluster[SR_STORE_CLUSTER_MAX + 1];
   uint64_t seq;
+  int64_t created_ms; /* the loop's wall time when the job started */
   double snapshot_ms;
   pid_t pid; /* forked writer, or 0 */
   int fd;    /* read end of its pipe */
@@ -124,8 +125,8 @@ static void write_checkpoint(job_t *job, const sr_model_snapshot_t *snap) {
   uint64_t t0 = sr_mono_ns();
   job->out.err = (int32_t)sr_store_write(
       job->sv->dir, snap, job->offs, job->n_offs, job->cluster, job->seq,
-      job->sv->keep, job->out.path, sizeof(job->out.path), job->out.errstr,
-      sizeof(job->out.errstr));
+      job->created_ms, job->sv->keep, job->out.path, sizeof(job->out.path),
+      job->out.errstr, sizeof(job->out.errstr));
   job->out.write_ns = sr_mono_ns() - t0;
 }
 
@@ -311,7 +312,7 @@ static sr_err_t start_copied(sr_saver_t *sv, job_t *job,
 
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
                         sr_ckpt_offset_t *offs, size_t n,
-                        const char *cluster_id) {
+                        const char *cluster_id, int64_t created_ms) {
   if (sv->job) {
     free(offs);
     return SR_ERR_INVALID;
@@ -327,6 +328,7 @@ sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
   snprintf(job->cluster, sizeof(job->cluster), "%s", cluster_id);
   job->req.data = job;
   job->seq = sv->next_seq;
+  job->created_ms = created_ms;
   job->events_applied = sr_model_events_applied(mdl);
   reap(sv, true); /* the previous writer exited long ago */
   uint64_t t0 = sr_mono_ns();

@@ -54,11 +54,12 @@ const char *sr_saver_last_path(const sr_saver_t *sv);
 
 /* Snapshots mdl and starts writing it with offs (taken over: freed by the
  * saver, also on failure), the offsets of Kafka cluster cluster_id ("" when
- * unknown). Returns SR_OK (done is called later),
+ * unknown), recording created_ms (the caller's wall time) as the time the
+ * checkpoint was made. Returns SR_OK (done is called later),
  * SR_ERR_INVALID when a job is in flight or SR_ERR_NOMEM / a uv error as
  * SR_ERR_IO (done is not called). */
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
                         sr_ckpt_offset_t *offs, size_t n,
-                        const char *cluster_id);
+                        const char *cluster_id, int64_t created_ms);
 
 #endif

@@ -6,16 +6,16 @@
 
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
                         const sr_ckpt_offset_t *offsets, size_t n_offsets,
-                        const char *cluster_id, uint64_t seq, unsigned keep,
-                        char *path_out, size_t path_len, char *errstr,
-                        size_t errlen) {
+                        const char *cluster_id, uint64_t seq,
+                        int64_t created_ms, unsigned keep, char *path_out,
+                        size_t path_len, char *errstr, size_t errlen) {
   sr_ckpt_meta_t meta = {
       .dims = snap->dims,
       .mode = snap->mode,
       .users = snap->users,
       .items = snap->items,
       .events_applied = snap->events_applied,
-      .created_ms = sr_now_ms(),
+      .created_ms = created_ms,
       .seq = seq,
       .n_offsets = n_offsets,
       .offsets = (sr_ckpt_offset_t *)offsets,

@@ -14,12 +14,13 @@
 
 /* Writes snap and offsets (of the Kafka cluster cluster_id; NULL or ""
  * when unknown) as checkpoint number seq into dir, keeping the newest keep
- * files. Arguments as for sr_ckpt_write. */
+ * files. created_ms is the wall time the header records (the store reads no
+ * clock: the caller passes its own). Arguments as for sr_ckpt_write. */
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
                         const sr_ckpt_offset_t *offsets, size_t n_offsets,
-                        const char *cluster_id, uint64_t seq, unsigned keep,
-                        char *path_out, size_t path_len, char *errstr,
-                        size_t errlen);
+                        const char *cluster_id, uint64_t seq,
+                        int64_t created_ms, unsigned keep, char *path_out,
+                        size_t path_len, char *errstr, size_t errlen);
 
 /* Copies the cluster id a loaded checkpoint's offsets belong to into out
  * ("" when it records none). */

@@ -1,9 +1,10 @@
 # Bad input never stops the stream: garbage bytes, empty ids, 300-byte ids,
-# NaN values and unknown event types interleaved with good events on one
-# partition. The daemon applies every good event (its final checkpoint has
-# the same digest as a run over the good events alone, in the same order),
-# copies every bad message unchanged to the dead-letter topic with a
-# `streamrec-error` header naming the reason, and keeps running until
+# NaN values, unknown event types and timestamps in the year 2100 (beyond
+# input.max_future_skew_ms of the loop's wall time) interleaved with good
+# events on one partition. The daemon applies every good event (its final
+# checkpoint has the same digest as a run over the good events alone, in the
+# same order), copies every bad message unchanged to the dead-letter topic
+# with a `streamrec-error` header naming the reason, and keeps running until
 # SIGTERM.
 # Usage: bash test_bad_input.sh STREAMREC_BINARY
 
@@ -35,6 +36,7 @@ bad_kinds=(
   "id_too_long|{\"user_id\":\"$long_id\",$ev}"
   "non_finite_value|{\"user_id\":\"u1\",\"item_id\":\"i1\",\"type\":\"RATING\",\"value\":\"NaN\",\"timestamp_ms\":1700000000000}"
   "unknown_event_type|{\"user_id\":\"u1\",\"item_id\":\"i1\",\"type\":\"TELEPORT\",\"value\":0,\"timestamp_ms\":1700000000000}"
+  "future_timestamp|{\"user_id\":\"u1\",\"item_id\":\"i1\",\"type\":\"VIEW\",\"value\":0,\"timestamp_ms\":4102444800000}"
 )
 mixed="$SR_TMP/mixed.jsonl"
 : >"$mixed"

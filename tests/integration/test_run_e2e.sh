@@ -41,12 +41,18 @@ common=(--set "kafka.brokers=$BROKERS"
   --set kafka.properties.session.timeout.ms=3000
   --set kafka.properties.heartbeat.interval.ms=500)
 
+started_ms=$(($(date +%s) * 1000))
 run_bg proto "${common[@]}" --set kafka.group_id=e2e \
   --set "checkpoint.dir=$SR_TMP/state" --until end
 wait_exit "$RUN_PID" 60
 assert_eq "$RC" 0 "run --until end exit code"
 assert_eq "$(ckpt_field "$SR_TMP/state" .events_applied)" 6000 \
   "events applied"
+# The checkpoint records the loop's wall time, taken during the run.
+created_ms=$(ckpt_field "$SR_TMP/state" .created_ms)
+[ "$created_ms" -ge "$started_ms" ] &&
+  [ "$created_ms" -le $((($(date +%s) + 1) * 1000)) ] ||
+  fail "checkpoint created_ms $created_ms is not the time of the run"
 assert_not_contains "$(cat "$SR_TMP/proto.out")" "embedded Kafka" \
   "stdout with an external broker"
 

@@ -405,15 +405,22 @@ static void test_future_timestamp(void **state) {
   assert_non_null(strstr(err, "timestamp_ms"));
   lim.max_future_ms = 0; /* disabled */
   assert_int_equal(decode_str(late, &lim, &ev, err, sizeof err), SR_REASON_OK);
-  /* now_ms 0 means the wall clock; an event a day ahead is rejected. */
-  sr_event_limits_t wall = {.max_future_ms = 60000};
+  /* The codec reads no clock: an event a day ahead of the caller's time is
+   * rejected, and without a time (now_ms 0) there is no future check. */
+  int64_t now = 1700000000000LL;
+  sr_event_limits_t wall = {.now_ms = now, .max_future_ms = 60000};
   char json[256];
   snprintf(json, sizeof json,
            "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":1,"
            "\"timestamp_ms\":%lld}",
-           (long long)(sr_now_ms() + 86400000));
+           (long long)(now + 86400000));
   assert_int_equal(decode_str(json, &wall, &ev, err, sizeof err),
                    SR_REASON_FUTURE_TS);
+  wall.now_ms = 0; /* not the wall clock: an event in 2100 passes */
+  const char *y2100 = "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":1,"
+                      "\"timestamp_ms\":4102444800000}";
+  assert_int_equal(decode_str(y2100, &wall, &ev, err, sizeof err),
+                   SR_REASON_OK);
   /* A skew that would overflow now + skew saturates instead. */
   sr_event_limits_t huge = {.now_ms = 10, .max_future_ms = INT64_MAX};
   snprintf(json, sizeof json,

@@ -666,8 +666,8 @@ static void test_checkpoint_file_recovery_with_evictions(void **state) {
   sr_model_snapshot_t snap;
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   char path[PATH_MAX], err[512] = "";
-  sr_err_t rc = sr_store_write(dir, &snap, &offset, 1, NULL, 1, 2, path,
-                               sizeof path, err, sizeof err);
+  sr_err_t rc = sr_store_write(dir, &snap, &offset, 1, NULL, 1, 1700000000000LL,
+                               2, path, sizeof path, err, sizeof err);
   sr_model_snapshot_release(&snap);
   if (rc != SR_OK)
     fail_msg("write: %s", err);

@@ -649,8 +649,8 @@ static void test_checkpoint_round_trip_bit_exact(void **state) {
   sr_model_snapshot_t snap;
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   char path[PATH_MAX], err[512] = "";
-  sr_err_t rc = sr_store_write(dir, &snap, offsets, 2, NULL, 7, 2, path,
-                               sizeof path, err, sizeof err);
+  sr_err_t rc = sr_store_write(dir, &snap, offsets, 2, NULL, 7, 1700000000000LL,
+                               2, path, sizeof path, err, sizeof err);
   sr_model_snapshot_release(&snap);
   if (rc != SR_OK)
     fail_msg("write: %s", err);

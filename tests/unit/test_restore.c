@@ -80,8 +80,9 @@ static void write_ckpt(fixture_t *fx, const sr_model_t *mdl,
   sr_model_snapshot_t snap;
   char err[512] = "";
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
-  sr_err_t rc = sr_store_write(fx->cfg.checkpoint.dir, &snap, offs, 2, cluster,
-                               seq, 5, path, PATH_MAX, err, sizeof err);
+  sr_err_t rc =
+      sr_store_write(fx->cfg.checkpoint.dir, &snap, offs, 2, cluster, seq,
+                     1700000000000LL, 5, path, PATH_MAX, err, sizeof err);
   sr_model_snapshot_release(&snap);
   if (rc != SR_OK)
     fail_msg("sr_store_write: %s", err);

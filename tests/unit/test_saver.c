@@ -133,11 +133,15 @@ static void run_until_done(fixture_t *fx) {
   assert_int_equal(fx->seen.calls, before + 1);
 }
 
+/* The wall time the tests' jobs record: the saver's caller owns time. */
+#define CREATED_MS 1700000000123LL
+
 /* Starts a job for the fixture's model with offs and waits for it. */
 static void save(fixture_t *fx, sr_saver_t *sv, const sr_ckpt_offset_t *offs,
                  size_t n, const char *cluster) {
-  assert_int_equal(sr_saver_start(sv, fx->mdl, owned(offs, n), n, cluster),
-                   SR_OK);
+  assert_int_equal(
+      sr_saver_start(sv, fx->mdl, owned(offs, n), n, cluster, CREATED_MS),
+      SR_OK);
   assert_true(sr_saver_busy(sv));
   run_until_done(fx);
   assert_false(sr_saver_busy(sv));
@@ -186,6 +190,7 @@ static void test_checkpoint_restores_model_offsets_and_cluster(void **state) {
   assert_int_equal(sr_ckpt_read(want, &ckpt, err, sizeof err), SR_OK);
   const sr_ckpt_meta_t *m = sr_ckpt_meta(ckpt);
   assert_int_equal(m->seq, 5);
+  assert_int_equal(m->created_ms, CREATED_MS);
   assert_int_equal(m->events_applied, N_EVENTS);
   assert_int_equal(m->n_offsets, 2);
   assert_memory_equal(m->offsets, offs, sizeof offs);
@@ -211,7 +216,8 @@ static void test_checkpoint_holds_the_model_at_start(void **state) {
   sr_ckpt_offset_t offs[1];
   set_offset(&offs[0], "events", 0, N_EVENTS / 2);
   sr_saver_t *sv = saver_of(fx, fx->dir, 3, 1);
-  assert_int_equal(sr_saver_start(sv, fx->mdl, owned(offs, 1), 1, ""), SR_OK);
+  assert_int_equal(
+      sr_saver_start(sv, fx->mdl, owned(offs, 1), 1, "", CREATED_MS), SR_OK);
   learn_all(fx->mdl, fx->evs, N_EVENTS / 2, N_EVENTS);
   run_until_done(fx);
   assert_int_equal(fx->seen.err, SR_OK);
@@ -281,11 +287,13 @@ static void test_second_start_while_busy_is_refused(void **state) {
   two_offsets(offs, 100);
   sr_saver_t *sv = saver_of(fx, fx->dir, 3, 1);
   assert_false(sr_saver_busy(sv));
-  assert_int_equal(sr_saver_start(sv, fx->mdl, owned(offs, 2), 2, "c"), SR_OK);
+  assert_int_equal(
+      sr_saver_start(sv, fx->mdl, owned(offs, 2), 2, "c", CREATED_MS), SR_OK);
   assert_true(sr_saver_busy(sv));
   /* The refused job's offsets are freed all the same (ASan checks). */
-  assert_int_equal(sr_saver_start(sv, fx->mdl, owned(offs, 2), 2, "c"),
-                   SR_ERR_INVALID);
+  assert_int_equal(
+      sr_saver_start(sv, fx->mdl, owned(offs, 2), 2, "c", CREATED_MS),
+      SR_ERR_INVALID);
   assert_true(sr_saver_busy(sv));
   run_until_done(fx);
   assert_false(sr_saver_busy(sv));
