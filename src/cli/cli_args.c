@@ -1,8 +1,8 @@
 /* Argument handling shared by the subcommands. */
 #include "cli/cli.h"
 #include "daemon/config.h"
-#include "daemon/log.h"
 #include "kafka/client.h"
+#include "util/log.h"
 
 #include <librdkafka/rdkafka.h>
 

@@ -1,7 +1,7 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -10,7 +10,6 @@
 
 #include "daemon/http.h"
 #include "daemon/ingest.h"
-#include "daemon/log.h"
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
 #include "daemon/saver.h"
@@ -19,6 +18,7 @@
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "store/model_store.h"
+#include "util/log.h"
 
 #include <inttypes.h>
 #ifdef __GLIBC__

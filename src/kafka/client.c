@@ -2,7 +2,7 @@
 #define SR_LOG_COMPONENT "kafka"
 #include "kafka/client.h"
 
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -162,6 +162,25 @@ static int check_sasl(const rd_kafka_conf_t *conf, char *errstr,
   return -1;
 }
 
+/* librdkafka levels are syslog's: 0..3 errors, 4 warnings, 5..6 notices
+ * and info, 7 debug. Its logs go through the logger as component=rdkafka
+ * with the client's name as a field. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf) {
+  sr_log_level_t lvl = level <= 3   ? SR_LOG_ERROR
+                       : level == 4 ? SR_LOG_WARN
+                       : level <= 6 ? SR_LOG_INFO
+                                    : SR_LOG_DEBUG;
+  if (!sr_log_enabled(lvl))
+    return;
+  /* The client's name holds client.id, which may be a secret: it is masked
+   * whole by sr_logq, never cut first. */
+  char text[400 * 8];
+  snprintf(text, sizeof(text), "client=%s fac=%s", sr_logq(rd_kafka_name(rk)),
+           sr_logq(fac));
+  sr_log_foreign("rdkafka", lvl, buf, text);
+}
+
 rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
                                    char *errstr, size_t errlen) {
   if (register_secrets(cfg) != 0) {
@@ -169,7 +188,7 @@ rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
     return NULL;
   }
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  sr_log_attach_kafka(conf);
+  rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
   /* Nagle would hold a small request until the broker's delayed ACK of the
    * previous one (tens of ms); the user's properties may still turn it on. */
   if (sr_kafka_conf_set(conf, "client.id", "streamrec", errstr, errlen) != 0 ||

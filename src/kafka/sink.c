@@ -2,8 +2,8 @@
 #define SR_LOG_COMPONENT "producer"
 #include "kafka/sink.h"
 
-#include "daemon/log.h"
 #include "kafka/client.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

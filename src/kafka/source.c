@@ -2,9 +2,9 @@
 #define SR_LOG_COMPONENT "consumer"
 #include "kafka/source.h"
 
-#include "daemon/log.h"
 #include "kafka/client.h"
 #include "util/grow.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

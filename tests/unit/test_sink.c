@@ -4,9 +4,9 @@
  * cut to fit message.max.bytes. What arrived is read back with a plain
  * librdkafka consumer. */
 #include "daemon/config.h"
-#include "daemon/log.h"
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
+#include "util/log.h"
 
 #include <poll.h>
 #include <setjmp.h>

@@ -6,9 +6,9 @@
  * the mock's 3 s initial rebalance delay, so the tests that need several
  * groups run them side by side. */
 #include "daemon/config.h"
-#include "daemon/log.h"
 #include "kafka/embedded.h"
 #include "kafka/source.h"
+#include "util/log.h"
 
 #include <poll.h>
 #include <setjmp.h>
