@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-bool sr_kafka_user_set(const sr_config_t *cfg, const char *name) {
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    if (!strcmp(cfg->kafka.props[i].name, name))
+bool sr_kafka_user_set(const sr_kafka_conf_t *kc, const char *name) {
+  for (size_t i = 0; i < kc->n_props; i++) {
+    if (!strcmp(kc->props[i].name, name))
       return true;
   }
   return false;
@@ -76,11 +76,11 @@ static int set_user_prop(rd_kafka_conf_t *conf, const sr_kafka_prop_t *prop,
 
 /* Values of properties named like credentials are masked in the log even
  * when written out in a file rather than taken from ${VAR}. */
-static int register_secrets(const sr_config_t *cfg) {
+static int register_secrets(const sr_kafka_conf_t *kc) {
   static const char *const words[] = {"password", "secret", "key", "token",
                                       "sasl.oauthbearer.config"};
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    const sr_kafka_prop_t *prop = &cfg->kafka.props[i];
+  for (size_t i = 0; i < kc->n_props; i++) {
+    const sr_kafka_prop_t *prop = &kc->props[i];
     char name[sizeof(prop->name)];
     size_t k = 0;
     for (; prop->name[k]; k++)
@@ -181,9 +181,10 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
   sr_log_foreign("rdkafka", lvl, buf, text);
 }
 
-rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
-                                   char *errstr, size_t errlen) {
-  if (register_secrets(cfg) != 0) {
+rd_kafka_conf_t *sr_kafka_conf_new(const sr_kafka_conf_t *kc,
+                                   const char *brokers, char *errstr,
+                                   size_t errlen) {
+  if (register_secrets(kc) != 0) {
     snprintf(errstr, errlen, "out of memory");
     return NULL;
   }
@@ -195,8 +196,8 @@ rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
       sr_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, errlen) !=
           0)
     goto fail;
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    if (set_user_prop(conf, &cfg->kafka.props[i], errstr, errlen) != 0)
+  for (size_t i = 0; i < kc->n_props; i++) {
+    if (set_user_prop(conf, &kc->props[i], errstr, errlen) != 0)
       goto fail;
   }
   if (check_sasl(conf, errstr, errlen) != 0 ||
@@ -209,10 +210,10 @@ fail:
   return NULL;
 }
 
-int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_config_t *cfg,
+int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_kafka_conf_t *kc,
                           const char *name, const char *value, char *errstr,
                           size_t errlen) {
-  if (sr_kafka_user_set(cfg, name))
+  if (sr_kafka_user_set(kc, name))
     return 0;
   return sr_kafka_conf_set(conf, name, value, errstr, errlen);
 }
