@@ -1,8 +1,8 @@
 /* Argument handling shared by the subcommands. */
 #include "cli/cli.h"
 #include "daemon/config.h"
-#include "daemon/log.h"
 #include "kafka/client.h"
+#include "util/log.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -79,17 +79,18 @@ rd_kafka_conf_t *sr_cli_kafka_conf(const char *cmd, const sr_config_t *cfg,
                                    const char *brokers,
                                    const char *const (*defaults)[2], size_t n) {
   char errstr[512];
+  sr_kafka_conf_t kc = sr_config_kafka(cfg);
   rd_kafka_conf_t *conf =
-      sr_kafka_conf_new(cfg, brokers, errstr, sizeof(errstr));
+      sr_kafka_conf_new(&kc, brokers, errstr, sizeof(errstr));
   /* -X debug=... asks for librdkafka's debug lines: they go out at debug
    * level, and a default log_level would hide them. */
-  bool debug = sr_kafka_user_set(cfg, "debug");
+  bool debug = sr_kafka_user_set(&kc, "debug");
   if (debug)
     sr_log_set_level(SR_LOG_DEBUG);
   for (size_t i = 0; conf && i < n; i++) {
     if (debug && !strcmp(defaults[i][0], "log_level"))
       continue;
-    if (sr_kafka_conf_default(conf, cfg, defaults[i][0], defaults[i][1], errstr,
+    if (sr_kafka_conf_default(conf, &kc, defaults[i][0], defaults[i][1], errstr,
                               sizeof(errstr)) != 0) {
       rd_kafka_conf_destroy(conf);
       conf = NULL;

@@ -1,6 +1,6 @@
 /* streamrec: a streaming online recommender for Kafka. */
 #include "cli/cli.h"
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <cblas.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -295,7 +295,7 @@ sr_err_t sr_config_add_property(sr_config_t *cfg, const char *name,
     i++;
   if (i == SR_CONF_MAX_PROPS || !*name ||
       strlen(name) >= sizeof(cfg->kafka.props[i].name) ||
-      strlen(value) >= SR_CONF_STR)
+      strlen(value) >= sizeof(cfg->kafka.props[i].value))
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "kafka.properties.%s: too many properties or too long",
                    name);
@@ -339,6 +339,22 @@ sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
                    "--set expects key=value, got '%s'", kv);
   snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
   return sr_config_set(cfg, key, eq + 1, errstr, errlen);
+}
+
+/* kafka.brokers reaches the kafka layer whole. */
+_Static_assert(SR_CONF_STR <= SR_KAFKA_STR,
+               "kafka.brokers longer than kafka takes");
+
+sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg) {
+  return (sr_kafka_conf_t){
+      .group_id = cfg->kafka.group_id,
+      .input_topics = cfg->kafka.input_topics,
+      .queue_high = cfg->kafka.queue_high,
+      .prefetch_messages = cfg->kafka.prefetch_messages,
+      .max_message_bytes = cfg->input.max_message_bytes,
+      .n_props = cfg->kafka.n_props,
+      .props = cfg->kafka.props,
+  };
 }
 
 void sr_config_init(sr_config_t *cfg) {

@@ -4,6 +4,7 @@
 #ifndef SR_CONFIG_H
 #define SR_CONFIG_H
 
+#include "kafka/conf.h"
 #include "streamrec/model.h"
 
 #include <stdbool.h>
@@ -16,13 +17,6 @@
 enum { SR_CKPT_FORK, SR_CKPT_COPY };
 /* kafka.offset_reset_policy, in the order of its choices. */
 enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
-
-/* One librdkafka property passed through (kafka.properties.<name>). */
-typedef struct sr_kafka_prop {
-  char name[128];
-  char value[SR_CONF_STR];
-  bool secret; /* the value came from ${VAR}: never shown */
-} sr_kafka_prop_t;
 
 typedef struct sr_config {
   sr_model_conf_t model;
@@ -70,6 +64,9 @@ typedef struct sr_config {
     char format[16];
   } log;
 } sr_config_t;
+
+/* The kafka layer's configuration, borrowing from cfg. */
+sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg);
 
 /* Fills cfg with every option's default. */
 void sr_config_init(sr_config_t *cfg);

@@ -3,7 +3,7 @@
 #include "daemon/ingest.h"
 
 #include "codec/event_codec.h"
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <inttypes.h>
 #include <stdio.h>

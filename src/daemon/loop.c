@@ -10,7 +10,6 @@
 
 #include "daemon/http.h"
 #include "daemon/ingest.h"
-#include "daemon/log.h"
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
 #include "daemon/saver.h"
@@ -19,6 +18,7 @@
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "store/model_store.h"
+#include "util/log.h"
 
 #include <inttypes.h>
 #ifdef __GLIBC__
@@ -183,8 +183,9 @@ static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
                    "the in-process broker)");
   /* kafka.properties.* are checked before anything starts, the embedded
    * broker included. */
+  sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
   rd_kafka_conf_t *probe =
-      sr_kafka_conf_new(&d->cfg, "localhost:9092", errstr, errlen);
+      sr_kafka_conf_new(&kc, "localhost:9092", errstr, errlen);
   if (!probe)
     return SR_ERR_INVALID;
   rd_kafka_conf_destroy(probe);
@@ -298,16 +299,18 @@ static void on_halt(void *opaque, const char *why) {
 
 static sr_err_t create_clients(sr_daemon_t *d, const sr_restored_t *rs,
                                char *errstr, size_t errlen) {
+  /* The clients borrow d->cfg's strings: it outlives them. */
+  sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
   if (!d->opts.no_publish || d->cfg.kafka.dead_letter_topic[0]) {
     sr_sink_hooks_t hooks = {.on_failed = on_delivery_failed,
                              .on_fatal = on_fatal,
                              .on_delivered = on_delivered,
                              .opaque = d};
-    d->snk = sr_sink_new(&d->cfg, d->brokers, &hooks, errstr, errlen);
+    d->snk = sr_sink_new(&kc, d->brokers, &hooks, errstr, errlen);
     if (!d->snk)
       return SR_ERR_INVALID;
   }
-  sr_source_conf_t sc = {.cfg = &d->cfg,
+  sr_source_conf_t sc = {.kafka = kc,
                          .brokers = d->brokers,
                          .from = d->opts.from,
                          .from_ts_ms = d->opts.from_ts_ms,

@@ -2,9 +2,9 @@
 #define SR_LOG_COMPONENT "restore"
 #include "daemon/restore.h"
 
-#include "daemon/log.h"
 #include "store/model_store.h"
 #include "util/dir.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* Checkpoint jobs in a forked child or the thread pool; see saver.h. */
 #include "daemon/saver.h"
 
-#include "daemon/log.h"
 #include "store/model_store.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 #define SR_LOG_COMPONENT "kafka"
 #include "kafka/client.h"
 
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-bool sr_kafka_user_set(const sr_config_t *cfg, const char *name) {
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    if (!strcmp(cfg->kafka.props[i].name, name))
+bool sr_kafka_user_set(const sr_kafka_conf_t *kc, const char *name) {
+  for (size_t i = 0; i < kc->n_props; i++) {
+    if (!strcmp(kc->props[i].name, name))
       return true;
   }
   return false;
@@ -76,11 +76,11 @@ static int set_user_prop(rd_kafka_conf_t *conf, const sr_kafka_prop_t *prop,
 
 /* Values of properties named like credentials are masked in the log even
  * when written out in a file rather than taken from ${VAR}. */
-static int register_secrets(const sr_config_t *cfg) {
+static int register_secrets(const sr_kafka_conf_t *kc) {
   static const char *const words[] = {"password", "secret", "key", "token",
                                       "sasl.oauthbearer.config"};
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    const sr_kafka_prop_t *prop = &cfg->kafka.props[i];
+  for (size_t i = 0; i < kc->n_props; i++) {
+    const sr_kafka_prop_t *prop = &kc->props[i];
     char name[sizeof(prop->name)];
     size_t k = 0;
     for (; prop->name[k]; k++)
@@ -162,22 +162,42 @@ static int check_sasl(const rd_kafka_conf_t *conf, char *errstr,
   return -1;
 }
 
-rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
-                                   char *errstr, size_t errlen) {
-  if (register_secrets(cfg) != 0) {
+/* librdkafka levels are syslog's: 0..3 errors, 4 warnings, 5..6 notices
+ * and info, 7 debug. Its logs go through the logger as component=rdkafka
+ * with the client's name as a field. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf) {
+  sr_log_level_t lvl = level <= 3   ? SR_LOG_ERROR
+                       : level == 4 ? SR_LOG_WARN
+                       : level <= 6 ? SR_LOG_INFO
+                                    : SR_LOG_DEBUG;
+  if (!sr_log_enabled(lvl))
+    return;
+  /* The client's name holds client.id, which may be a secret: it is masked
+   * whole by sr_logq, never cut first. */
+  char text[400 * 8];
+  snprintf(text, sizeof(text), "client=%s fac=%s", sr_logq(rd_kafka_name(rk)),
+           sr_logq(fac));
+  sr_log_foreign("rdkafka", lvl, buf, text);
+}
+
+rd_kafka_conf_t *sr_kafka_conf_new(const sr_kafka_conf_t *kc,
+                                   const char *brokers, char *errstr,
+                                   size_t errlen) {
+  if (register_secrets(kc) != 0) {
     snprintf(errstr, errlen, "out of memory");
     return NULL;
   }
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  sr_log_attach_kafka(conf);
+  rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
   /* Nagle would hold a small request until the broker's delayed ACK of the
    * previous one (tens of ms); the user's properties may still turn it on. */
   if (sr_kafka_conf_set(conf, "client.id", "streamrec", errstr, errlen) != 0 ||
       sr_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, errlen) !=
           0)
     goto fail;
-  for (size_t i = 0; i < cfg->kafka.n_props; i++) {
-    if (set_user_prop(conf, &cfg->kafka.props[i], errstr, errlen) != 0)
+  for (size_t i = 0; i < kc->n_props; i++) {
+    if (set_user_prop(conf, &kc->props[i], errstr, errlen) != 0)
       goto fail;
   }
   if (check_sasl(conf, errstr, errlen) != 0 ||
@@ -190,10 +210,10 @@ fail:
   return NULL;
 }
 
-int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_config_t *cfg,
+int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_kafka_conf_t *kc,
                           const char *name, const char *value, char *errstr,
                           size_t errlen) {
-  if (sr_kafka_user_set(cfg, name))
+  if (sr_kafka_user_set(kc, name))
     return 0;
   return sr_kafka_conf_set(conf, name, value, errstr, errlen);
 }

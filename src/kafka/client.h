@@ -4,14 +4,14 @@
 #ifndef SR_KAFKA_CLIENT_H
 #define SR_KAFKA_CLIENT_H
 
-#include "daemon/config.h"
+#include "kafka/conf.h"
 
 #include <librdkafka/rdkafka.h>
 
 #include <stdbool.h>
 
 /* True when the user passed kafka.properties.<name>. */
-bool sr_kafka_user_set(const sr_config_t *cfg, const char *name);
+bool sr_kafka_user_set(const sr_kafka_conf_t *kc, const char *name);
 
 /* Sets one property that streamrec itself chose. Returns 0, or -1 with
  * errstr naming it. */
@@ -19,7 +19,7 @@ int sr_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
                       const char *value, char *errstr, size_t errlen);
 
 /* A new configuration with the user's kafka.properties.* applied, librdkafka
- * logs routed through the daemon's logger, bootstrap.servers set to brokers
+ * logs routed through the logger, bootstrap.servers set to brokers
  * and client.id to "streamrec" unless the user chose one. Every client of
  * every command is built here. Values of properties named like credentials
  * (password, secret, key, token) are registered as log secrets, as ${VAR}
@@ -28,12 +28,13 @@ int sr_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
  * librdkafka accepts property by property but cannot use (a mechanism
  * without its username or password, an unknown mechanism, OAUTHBEARER
  * without sasl.oauthbearer.method=oidc). Returns NULL on failure. */
-rd_kafka_conf_t *sr_kafka_conf_new(const sr_config_t *cfg, const char *brokers,
-                                   char *errstr, size_t errlen);
+rd_kafka_conf_t *sr_kafka_conf_new(const sr_kafka_conf_t *kc,
+                                   const char *brokers, char *errstr,
+                                   size_t errlen);
 
 /* Sets a property that streamrec chooses by default, unless the user passed
  * kafka.properties.<name>. Returns 0, or -1 with errstr naming it. */
-int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_config_t *cfg,
+int sr_kafka_conf_default(rd_kafka_conf_t *conf, const sr_kafka_conf_t *kc,
                           const char *name, const char *value, char *errstr,
                           size_t errlen);
 

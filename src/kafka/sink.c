@@ -2,8 +2,8 @@
 #define SR_LOG_COMPONENT "producer"
 #include "kafka/sink.h"
 
-#include "daemon/log.h"
 #include "kafka/client.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -88,22 +88,22 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
 /* Idempotence keeps retried lists in order and unduplicated; the queue
  * limit sits well above queue_high so that the consumer pauses long before
  * the producer refuses a message. */
-static rd_kafka_conf_t *producer_conf(const sr_config_t *cfg,
+static rd_kafka_conf_t *producer_conf(const sr_kafka_conf_t *kc,
                                       const char *brokers, sr_sink_t *snk,
                                       char *errstr, size_t errlen) {
-  rd_kafka_conf_t *conf = sr_kafka_conf_new(cfg, brokers, errstr, errlen);
+  rd_kafka_conf_t *conf = sr_kafka_conf_new(kc, brokers, errstr, errlen);
   if (!conf)
     return NULL;
   char limit[32];
-  uint64_t max_msgs = (uint64_t)cfg->kafka.queue_high * 4 + 100000;
+  uint64_t max_msgs = (uint64_t)kc->queue_high * 4 + 100000;
   snprintf(limit, sizeof(limit), "%" PRIu64,
            max_msgs > INT32_MAX ? (uint64_t)INT32_MAX : max_msgs);
   /* The refresh batcher hands lists over in bursts already; lingering on top
    * of it would only add to every list's latency. */
   if (sr_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errlen) ||
-      (!sr_kafka_user_set(cfg, "linger.ms") &&
+      (!sr_kafka_user_set(kc, "linger.ms") &&
        sr_kafka_conf_set(conf, "linger.ms", "0", errstr, errlen)) ||
-      (!sr_kafka_user_set(cfg, "queue.buffering.max.messages") &&
+      (!sr_kafka_user_set(kc, "queue.buffering.max.messages") &&
        sr_kafka_conf_set(conf, "queue.buffering.max.messages", limit, errstr,
                          errlen))) {
     rd_kafka_conf_destroy(conf);
@@ -121,7 +121,7 @@ static rd_kafka_conf_t *producer_conf(const sr_config_t *cfg,
   return conf;
 }
 
-sr_sink_t *sr_sink_new(const sr_config_t *cfg, const char *brokers,
+sr_sink_t *sr_sink_new(const sr_kafka_conf_t *kc, const char *brokers,
                        const sr_sink_hooks_t *hooks, char *errstr,
                        size_t errlen) {
   sr_sink_t *snk = calloc(1, sizeof(*snk));
@@ -136,7 +136,7 @@ sr_sink_t *sr_sink_new(const sr_config_t *cfg, const char *brokers,
     snprintf(errstr, errlen, "pipe: %s", strerror(errno));
     goto fail;
   }
-  rd_kafka_conf_t *conf = producer_conf(cfg, brokers, snk, errstr, errlen);
+  rd_kafka_conf_t *conf = producer_conf(kc, brokers, snk, errstr, errlen);
   if (!conf)
     goto fail;
   snk->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);

@@ -7,7 +7,8 @@
 #ifndef SR_SINK_H
 #define SR_SINK_H
 
-#include "daemon/config.h"
+#include "kafka/conf.h"
+#include "streamrec/common.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -58,10 +59,10 @@ typedef struct sr_sink_stats {
   uint64_t dead_failed;  /* dead letters that could not be delivered */
 } sr_sink_stats_t;
 
-/* Creates the producer for brokers with cfg->kafka.props applied. Returns
+/* Creates the producer for brokers with kc->props applied. Returns
  * NULL with errstr (naming the property when one is rejected; values are
  * never echoed). */
-sr_sink_t *sr_sink_new(const sr_config_t *cfg, const char *brokers,
+sr_sink_t *sr_sink_new(const sr_kafka_conf_t *kc, const char *brokers,
                        const sr_sink_hooks_t *hooks, char *errstr,
                        size_t errlen);
 

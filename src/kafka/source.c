@@ -2,9 +2,9 @@
 #define SR_LOG_COMPONENT "consumer"
 #include "kafka/source.h"
 
-#include "daemon/log.h"
 #include "kafka/client.h"
 #include "util/grow.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,7 +42,7 @@ typedef struct part {
 
 struct sr_src {
   sr_source_conf_t conf; /* kept to recreate the consumer */
-  char brokers[SR_CONF_STR];
+  char brokers[SR_KAFKA_STR];
   char cluster[128]; /* the cluster the offsets belong to, or "" */
   int64_t stuck_after_ms;
   bool stuck;        /* set by the statistics callback */
@@ -276,39 +276,38 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
    * about the most messages a backlog is read at per second. */
   char prefetch[16];
   snprintf(prefetch, sizeof(prefetch), "%" PRIu32,
-           conf->cfg->kafka.prefetch_messages);
+           conf->kafka.prefetch_messages);
   const char *const defaults[][2] = {
       {"session.timeout.ms", "6000"},
       {"heartbeat.interval.ms", "1000"},
       {"queued.min.messages", prefetch},
   };
   for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-    if (!sr_kafka_user_set(conf->cfg, defaults[i][0]) &&
+    if (!sr_kafka_user_set(&conf->kafka, defaults[i][0]) &&
         sr_kafka_conf_set(kc, defaults[i][0], defaults[i][1], errstr, errlen))
       return -1;
   }
   /* A message up to input.max_message_bytes must arrive to be judged (and
    * dead-lettered); librdkafka refuses responses above this. */
-  uint64_t receive = (uint64_t)conf->cfg->input.max_message_bytes + (1u << 20);
+  uint64_t receive = (uint64_t)conf->kafka.max_message_bytes + (1u << 20);
   char receive_txt[24];
   snprintf(receive_txt, sizeof(receive_txt), "%" PRIu64, receive);
   if (receive > 100000000 &&
-      !sr_kafka_user_set(conf->cfg, "receive.message.max.bytes") &&
+      !sr_kafka_user_set(&conf->kafka, "receive.message.max.bytes") &&
       sr_kafka_conf_set(kc, "receive.message.max.bytes", receive_txt, errstr,
                         errlen))
     return -1;
   /* The embedded broker answers a fetch that finds nothing new only after
    * fetch.wait.max.ms (a real broker answers as soon as data arrives), so
    * its wait is kept short. */
-  if (conf->embedded && !sr_kafka_user_set(conf->cfg, "fetch.wait.max.ms") &&
+  if (conf->embedded && !sr_kafka_user_set(&conf->kafka, "fetch.wait.max.ms") &&
       sr_kafka_conf_set(kc, "fetch.wait.max.ms", EMBEDDED_FETCH_WAIT_MS, errstr,
                         errlen))
     return -1;
-  if ((!sr_kafka_user_set(conf->cfg, "statistics.interval.ms") &&
+  if ((!sr_kafka_user_set(&conf->kafka, "statistics.interval.ms") &&
        sr_kafka_conf_set(kc, "statistics.interval.ms", STATS_INTERVAL_MS,
                          errstr, errlen)) ||
-      sr_kafka_conf_set(kc, "group.id", conf->cfg->kafka.group_id, errstr,
-                        errlen) ||
+      sr_kafka_conf_set(kc, "group.id", conf->kafka.group_id, errstr, errlen) ||
       sr_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, errlen) ||
       sr_kafka_conf_set(kc, "enable.auto.offset.store", "false", errstr,
                         errlen) ||
@@ -335,7 +334,7 @@ static int load_offsets(sr_src_t *src, const sr_source_conf_t *conf) {
 static sr_err_t create_consumer(sr_src_t *src, const sr_source_conf_t *conf,
                                 char *errstr, size_t errlen) {
   rd_kafka_conf_t *kc =
-      sr_kafka_conf_new(conf->cfg, conf->brokers, errstr, errlen);
+      sr_kafka_conf_new(&conf->kafka, conf->brokers, errstr, errlen);
   if (!kc)
     return SR_ERR_INVALID;
   if (consumer_defaults(conf, kc, errstr, errlen) != 0) {
@@ -463,7 +462,7 @@ static int add_topic(const char *name, size_t len, void *arg) {
 
 sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
-  each_topic(src->conf.cfg->kafka.input_topics, add_topic, list);
+  each_topic(src->conf.kafka.input_topics, add_topic, list);
   if (list->cnt == 0) {
     rd_kafka_topic_partition_list_destroy(list);
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
@@ -938,8 +937,7 @@ sr_err_t sr_source_lookup_times(sr_src_t *src, sr_ckpt_offset_t **out,
   sr_err_t ret = SR_ERR_IO;
   *out = NULL;
   *n = 0;
-  if (each_topic(src->conf.cfg->kafka.input_topics, add_topic_partitions,
-                 &tl) != 0)
+  if (each_topic(src->conf.kafka.input_topics, add_topic_partitions, &tl) != 0)
     goto done;
   rd_kafka_resp_err_t err =
       rd_kafka_offsets_for_times(src->rk, tl.list, QUERY_TIMEOUT_MS);

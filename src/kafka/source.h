@@ -22,7 +22,7 @@
 #ifndef SR_SOURCE_H
 #define SR_SOURCE_H
 
-#include "daemon/config.h"
+#include "kafka/conf.h"
 #include "store/checkpoint.h"
 
 #include <librdkafka/rdkafka.h>
@@ -39,7 +39,7 @@ typedef enum sr_from {
 } sr_from_t;
 
 typedef struct sr_source_conf {
-  const sr_config_t *cfg;
+  sr_kafka_conf_t kafka; /* its strings outlive the source */
   const char *brokers;
   sr_from_t from;
   int64_t from_ts_ms;              /* SR_FROM_TIMESTAMP */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 static sr_config_t cfg;
+static sr_kafka_conf_t kc; /* borrows from cfg */
 
 /* cfg with the given "name=value" kafka.properties (NULL-terminated). */
 static void props(const char *const *kvs) {
@@ -26,6 +27,7 @@ static void props(const char *const *kvs) {
     assert_int_equal(sr_config_set(&cfg, key, eq + 1, errstr, sizeof(errstr)),
                      SR_OK);
   }
+  kc = sr_config_kafka(&cfg);
 }
 
 /* Asserts that props are refused with an error starting with want. */
@@ -33,7 +35,7 @@ static void assert_refused(const char *const *kvs, const char *want) {
   char errstr[512] = "";
   props(kvs);
   rd_kafka_conf_t *conf =
-      sr_kafka_conf_new(&cfg, "127.0.0.1:1", errstr, sizeof(errstr));
+      sr_kafka_conf_new(&kc, "127.0.0.1:1", errstr, sizeof(errstr));
   if (conf)
     rd_kafka_conf_destroy(conf);
   assert_null(conf);
@@ -79,7 +81,7 @@ static void test_usable_setups_accepted(void **state) {
     char errstr[512] = "";
     props(cases[i]);
     rd_kafka_conf_t *conf =
-        sr_kafka_conf_new(&cfg, "127.0.0.1:1", errstr, sizeof(errstr));
+        sr_kafka_conf_new(&kc, "127.0.0.1:1", errstr, sizeof(errstr));
     if (!conf)
       fail_msg("case %zu refused: %s", i, errstr);
     rd_kafka_conf_destroy(conf);
@@ -95,7 +97,7 @@ static void test_rejected_secret_not_quoted(void **state) {
   char errstr[512] = "";
   props(debug);
   assert_true(cfg.kafka.props[0].secret);
-  assert_null(sr_kafka_conf_new(&cfg, "127.0.0.1:1", errstr, sizeof(errstr)));
+  assert_null(sr_kafka_conf_new(&kc, "127.0.0.1:1", errstr, sizeof(errstr)));
   assert_null(strstr(errstr, "Vq5"));
   assert_non_null(strstr(errstr, "kafka.properties.debug: "));
 }

@@ -3,7 +3,7 @@
  * (message, field, quoted value, past the cut of a long value) and the line
  * format. Secrets stay registered for the whole process, so each test uses
  * its own values and messages. */
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -4,9 +4,9 @@
  * cut to fit message.max.bytes. What arrived is read back with a plain
  * librdkafka consumer. */
 #include "daemon/config.h"
-#include "daemon/log.h"
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
+#include "util/log.h"
 
 #include <poll.h>
 #include <setjmp.h>
@@ -59,7 +59,8 @@ static int64_t now_ms(void) {
 static sr_sink_t *sink_new(const sr_config_t *cfg, seen_t *seen) {
   char errstr[512] = "";
   sr_sink_hooks_t hooks = {on_failed, on_fatal, seen, on_delivered};
-  sr_sink_t *snk = sr_sink_new(cfg, sr_embedded_bootstraps(emb), &hooks, errstr,
+  sr_kafka_conf_t kc = sr_config_kafka(cfg);
+  sr_sink_t *snk = sr_sink_new(&kc, sr_embedded_bootstraps(emb), &hooks, errstr,
                                sizeof(errstr));
   if (!snk)
     fail_msg("sr_sink_new: %s", errstr);

@@ -6,9 +6,9 @@
  * the mock's 3 s initial rebalance delay, so the tests that need several
  * groups run them side by side. */
 #include "daemon/config.h"
-#include "daemon/log.h"
 #include "kafka/embedded.h"
 #include "kafka/source.h"
+#include "util/log.h"
 
 #include <poll.h>
 #include <setjmp.h>
@@ -105,7 +105,7 @@ static void start(tsrc_t *t, const char *topic, const char *group,
   memset(t, 0, sizeof(*t));
   t->seen.fail_at = -1;
   conf_for(&t->cfg, topic, group);
-  conf.cfg = &t->cfg;
+  conf.kafka = sr_config_kafka(&t->cfg);
   conf.brokers = sr_embedded_bootstraps(emb);
   conf.embedded = true;
   sr_source_hooks_t hooks = {on_message, on_assign, NULL, &t->seen, on_halt};

@@ -11,8 +11,6 @@
 
 #include "streamrec/common.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <stdbool.h>
 
 typedef enum sr_log_level {
@@ -75,8 +73,11 @@ const char *sr_logq(const char *s);
  * previous one; NULL clears it. Log lines are written above it. */
 void sr_log_status(const char *line);
 
-/* Routes librdkafka's own logs of a client built from conf through
- * the logger as component=rdkafka, with the client's name as a field. */
-void sr_log_attach_kafka(rd_kafka_conf_t *conf);
+/* Logs msg written by a library (librdkafka): unlike sr_log_at, digits in
+ * msg do not make it a new message for the rate limit, as such messages
+ * carry counters ("after 12ms"). fields is preformatted logfmt (may be
+ * NULL), its values already quoted with sr_logq. */
+void sr_log_foreign(const char *component, sr_log_level_t level,
+                    const char *msg, const char *fields);
 
 #endif

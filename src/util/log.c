@@ -1,5 +1,5 @@
 /* The structured logger; see log.h. */
-#include "daemon/log.h"
+#include "util/log.h"
 
 #include "streamrec/common.h"
 #include "util/grow.h"
@@ -537,26 +537,8 @@ void sr_log_status(const char *line) {
   sr_buf_free(&masked);
 }
 
-/* librdkafka levels are syslog's: 0..3 errors, 4 warnings, 5..6 notices
- * and info, 7 debug. */
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                         const char *buf) {
-  sr_log_level_t lvl = level <= 3   ? SR_LOG_ERROR
-                       : level == 4 ? SR_LOG_WARN
-                       : level <= 6 ? SR_LOG_INFO
-                                    : SR_LOG_DEBUG;
-  if (!sr_log_enabled(lvl))
-    return;
-  /* The client's name holds client.id, which may be a secret: it is masked
-   * whole by sr_logq, never cut first. */
-  char text[QUOTE_MAX * 8];
-  snprintf(text, sizeof(text), "client=%s fac=%s", sr_logq(rd_kafka_name(rk)),
-           sr_logq(fac));
-  /* Its messages carry counters ("after 12ms"): digits do not make a
-   * message new. */
-  log_line("rdkafka", lvl, buf, true, text);
-}
-
-void sr_log_attach_kafka(rd_kafka_conf_t *conf) {
-  rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+void sr_log_foreign(const char *component, sr_log_level_t level,
+                    const char *msg, const char *fields) {
+  if (sr_log_enabled(level))
+    log_line(component, level, msg, true, fields ? fields : "");
 }
