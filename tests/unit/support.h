@@ -3,6 +3,7 @@
 #define SR_TEST_SUPPORT_H
 
 #include "codec/synth.h"
+#include "store/checkpoint.h"
 #include "streamrec/model.h"
 
 #include <dirent.h>
@@ -12,6 +13,53 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Where stderr goes while it is captured, and where it went before. */
+typedef struct stderr_capture {
+  FILE *file;
+  int saved;
+} stderr_capture_t;
+
+static inline stderr_capture_t *stderr_capture(void) {
+  static stderr_capture_t cap = {NULL, -1};
+  return &cap;
+}
+
+/* Sends stderr to a temporary file until captured() is called. */
+static inline void capture_start(void) {
+  stderr_capture_t *cap = stderr_capture();
+  fflush(stderr);
+  cap->file = tmpfile();
+  assert_non_null(cap->file);
+  cap->saved = dup(2);
+  assert_true(cap->saved >= 0);
+  assert_true(dup2(fileno(cap->file), 2) >= 0);
+}
+
+/* Restores stderr and returns what was written meanwhile (free it). */
+static inline char *captured(void) {
+  stderr_capture_t *cap = stderr_capture();
+  fflush(stderr);
+  assert_true(dup2(cap->saved, 2) >= 0);
+  close(cap->saved);
+  long len = ftell(cap->file);
+  assert_true(len >= 0);
+  char *text = calloc(1, (size_t)len + 1);
+  assert_non_null(text);
+  rewind(cap->file);
+  assert_int_equal(fread(text, 1, (size_t)len, cap->file), (size_t)len);
+  fclose(cap->file);
+  return text;
+}
+
+/* Fills o with the next offset off of topic's partition part. */
+static inline void set_offset(sr_ckpt_offset_t *o, const char *topic,
+                              int32_t part, int64_t off) {
+  memset(o, 0, sizeof *o);
+  snprintf(o->topic, sizeof o->topic, "%s", topic);
+  o->partition = part;
+  o->offset = off;
+}
 
 /* Removes a file or a directory tree (test scratch space). */
 static inline void remove_tree(const char *path) {

@@ -34,13 +34,6 @@ typedef struct fixture {
   sr_ckpt_section_t secs[4];
 } fixture_t;
 
-static void set_offset(sr_ckpt_offset_t *o, const char *topic, int32_t part,
-                       int64_t off) {
-  snprintf(o->topic, sizeof o->topic, "%s", topic);
-  o->partition = part;
-  o->offset = off;
-}
-
 static void fill_meta(fixture_t *fx) {
   char longest[SR_CKPT_TOPIC_MAX + 1];
   memset(longest, 't', SR_CKPT_TOPIC_MAX);

@@ -16,33 +16,7 @@
 
 #include <cmocka.h>
 
-static FILE *capture;
-static int saved_stderr = -1;
-
-/* Sends stderr to a temporary file until captured() is called. */
-static void capture_start(void) {
-  fflush(stderr);
-  capture = tmpfile();
-  assert_non_null(capture);
-  saved_stderr = dup(2);
-  assert_true(saved_stderr >= 0);
-  assert_true(dup2(fileno(capture), 2) >= 0);
-}
-
-/* Restores stderr and returns what was written meanwhile (free it). */
-static char *captured(void) {
-  fflush(stderr);
-  assert_true(dup2(saved_stderr, 2) >= 0);
-  close(saved_stderr);
-  long len = ftell(capture);
-  assert_true(len >= 0);
-  char *text = calloc(1, (size_t)len + 1);
-  assert_non_null(text);
-  rewind(capture);
-  assert_int_equal(fread(text, 1, (size_t)len, capture), (size_t)len);
-  fclose(capture);
-  return text;
-}
+#include "support.h"
 
 static void test_long_secret_masked_everywhere(void **state) {
   (void)state;

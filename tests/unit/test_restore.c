@@ -65,14 +65,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void set_offset(sr_ckpt_offset_t *o, const char *topic, int32_t part,
-                       int64_t off) {
-  memset(o, 0, sizeof *o);
-  snprintf(o->topic, sizeof o->topic, "%s", topic);
-  o->partition = part;
-  o->offset = off;
-}
-
 /* Writes mdl with offs (2) of cluster as checkpoint seq; its path to path. */
 static void write_ckpt(fixture_t *fx, const sr_model_t *mdl,
                        const sr_ckpt_offset_t *offs, const char *cluster,
@@ -129,34 +121,6 @@ static void flip_byte(const char *path) {
   b ^= 0x40;
   assert_int_equal(pwrite(fd, &b, 1, at), 1);
   close(fd);
-}
-
-static FILE *capture;
-static int saved_stderr = -1;
-
-/* Sends stderr to a temporary file until captured() is called. */
-static void capture_start(void) {
-  fflush(stderr);
-  capture = tmpfile();
-  assert_non_null(capture);
-  saved_stderr = dup(2);
-  assert_true(saved_stderr >= 0);
-  assert_true(dup2(fileno(capture), 2) >= 0);
-}
-
-/* Restores stderr and returns what was written meanwhile (free it). */
-static char *captured(void) {
-  fflush(stderr);
-  assert_true(dup2(saved_stderr, 2) >= 0);
-  close(saved_stderr);
-  long len = ftell(capture);
-  assert_true(len >= 0);
-  char *text = calloc(1, (size_t)len + 1);
-  assert_non_null(text);
-  rewind(capture);
-  assert_int_equal(fread(text, 1, (size_t)len, capture), (size_t)len);
-  fclose(capture);
-  return text;
 }
 
 static void test_missing_dir_gives_empty_model(void **state) {

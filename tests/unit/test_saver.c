@@ -103,14 +103,6 @@ static sr_saver_t *saver_of(fixture_t *fx, const char *dir, unsigned keep,
   return sv;
 }
 
-static void set_offset(sr_ckpt_offset_t *o, const char *topic, int32_t part,
-                       int64_t off) {
-  memset(o, 0, sizeof *o);
-  snprintf(o->topic, sizeof o->topic, "%s", topic);
-  o->partition = part;
-  o->offset = off;
-}
-
 /* Two partitions of "events" at base and base + 10. */
 static void two_offsets(sr_ckpt_offset_t offs[2], int64_t base) {
   set_offset(&offs[0], "events", 0, base);
