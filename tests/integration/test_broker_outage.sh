@@ -85,7 +85,15 @@ mark=$(wc -l <"$SR_TMP/daemon.err")
 start_broker --port "$PORT" --topics events,recs --partitions 1
 assert_exit 0 "produce part 3" "$SR_BIN" produce "$SR_TMP/part3.jsonl" \
   --topic events --brokers "$BROKERS"
-wait_for 60 applied_is "$((before + 800))"
+# The model may hold more than the last checkpoint did (a checkpoint waits
+# for lists the dead broker never acknowledged): the reset names the
+# position reached in the old cluster.
+wait_for 60 grep -q 'msg="partition log went backwards"' "$SR_TMP/daemon.err"
+old=$(grep -o 'msg="partition log went backwards".*next_offset=[0-9]*' \
+  "$SR_TMP/daemon.err" | head -n 1 | grep -o '[0-9]*$')
+[ "$old" -ge "$before" ] && [ "$old" -lt 5000 ] ||
+  fail "position in the old cluster: $old, expected $before <= x < 5000"
+wait_for 60 applied_is "$((old + 800))"
 kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon exited"
 lists3=$(timeout 10 kcat -b "$BROKERS" -C -t recs -e -q -f 'x\n' | wc -l)
 [ "$lists3" -gt 0 ] || fail "no lists published to the new broker"
@@ -93,9 +101,9 @@ lists3=$(timeout 10 kcat -b "$BROKERS" -C -t recs -e -q -f 'x\n' | wc -l)
 kill -TERM "$daemon_pid"
 wait_exit "$daemon_pid" 30
 assert_eq "$RC" 0 "exit code after SIGTERM"
-assert_eq "$(ckpt_field "$state" .events_applied)" "$((before + 800))" \
+assert_eq "$(ckpt_field "$state" .events_applied)" "$((old + 800))" \
   "events applied at the end"
 assert_eq "$(ckpt_field "$state" '.offsets[0].offset')" 800 \
   "offset in the new cluster at the end"
 
-echo "PASS: broker outage ($before events before the kill, +800 after)"
+echo "PASS: broker outage ($old events before the kill, +800 after)"
