@@ -743,6 +743,13 @@ static void start_consuming(sr_daemon_t *d) {
  * nothing new is skipped; the requested and final ones say so. */
 typedef enum ckpt_kind { CK_PERIODIC, CK_REQUESTED, CK_FINAL } ckpt_kind_t;
 
+/* A warning that names what output is still owed. */
+static void warn_undelivered(const sr_daemon_t *d, const char *msg) {
+  sr_log(SR_LOG_WARN, msg, "in_flight=%" PRIu64 " waiting_users=%zu",
+         d->snk ? sr_sink_in_flight(d->snk) : 0,
+         d->rf ? sr_refresh_pending(d->rf) : 0);
+}
+
 /* True when the output of every applied event is out: no user waits for a
  * list, no list or dead letter waits for its delivery report. */
 static bool drained(sr_daemon_t *d) {
@@ -942,18 +949,12 @@ static void check_drained(sr_daemon_t *d) {
 static void on_deadline(uv_timer_t *t) {
   sr_daemon_t *d = t->data;
   if (d->phase == P_RUNNING && d->quiescing) {
-    sr_log(SR_LOG_WARN,
-           "checkpoint put off: output of applied events still undelivered",
-           "in_flight=%" PRIu64 " waiting_users=%zu",
-           d->snk ? sr_sink_in_flight(d->snk) : 0,
-           d->rf ? sr_refresh_pending(d->rf) : 0);
+    warn_undelivered(
+        d, "checkpoint put off: output of applied events still undelivered");
     end_quiesce(d);
     d->quiesce_retry_ms = uv_now(&d->loop) + QUIESCE_BACKOFF_MS;
   } else if (d->phase == P_DRAINING) {
-    sr_log(SR_LOG_WARN, "gave up waiting for deliveries",
-           "in_flight=%" PRIu64 " waiting_users=%zu",
-           d->snk ? sr_sink_in_flight(d->snk) : 0,
-           d->rf ? sr_refresh_pending(d->rf) : 0);
+    warn_undelivered(d, "gave up waiting for deliveries");
     start_final(d);
   } else if (d->phase == P_COMMITTING) {
     sr_log(SR_LOG_WARN, "final offset commit did not finish in time", NULL);
@@ -968,12 +969,9 @@ static void start_final(sr_daemon_t *d) {
   d->phase = P_SAVING;
   uv_timer_stop(&d->deadline_timer);
   if (!drained(d)) {
-    sr_log(SR_LOG_WARN,
-           "no final checkpoint: output of applied events undelivered; the "
-           "next start replays from the last checkpoint",
-           "in_flight=%" PRIu64 " waiting_users=%zu",
-           d->snk ? sr_sink_in_flight(d->snk) : 0,
-           d->rf ? sr_refresh_pending(d->rf) : 0);
+    warn_undelivered(
+        d, "no final checkpoint: output of applied events undelivered; the "
+           "next start replays from the last checkpoint");
     close_all(d);
     return;
   }

@@ -536,15 +536,22 @@ static void partition_reset(sr_src_t *src, part_t *part, const char *cause) {
     refetch(src, part, RD_KAFKA_OFFSET_BEGINNING);
 }
 
+/* The assigned partition an event of the consumer queue is about, or
+ * NULL. */
+static part_t *msg_part(sr_src_t *src, const rd_kafka_message_t *msg) {
+  part_t *part =
+      msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition)
+               : NULL;
+  return part && part->assigned ? part : NULL;
+}
+
 /* With auto.offset.reset "error", librdkafka stops a partition whose
  * offset is out of range. A known position there means the log went
  * backwards; an unknown one (--from committed with nothing committed)
  * starts where --from's fallback says. */
 static void offset_out_of_range(sr_src_t *src, const rd_kafka_message_t *msg) {
-  part_t *part =
-      msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition)
-               : NULL;
-  if (!part || !part->assigned)
+  part_t *part = msg_part(src, msg);
+  if (!part)
     return;
   if (part->next >= 0) {
     partition_reset(src, part, "offset out of range");
@@ -563,10 +570,8 @@ static void offset_out_of_range(sr_src_t *src, const rd_kafka_message_t *msg) {
 
 static void consume_error(sr_src_t *src, const rd_kafka_message_t *msg) {
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-    part_t *part =
-        msg->rkt ? part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition)
-                 : NULL;
-    if (part && part->assigned)
+    part_t *part = msg_part(src, msg);
+    if (part)
       part->eof = msg->offset;
     return;
   }
