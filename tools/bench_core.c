@@ -4,8 +4,10 @@
  * a checkpoint's start.
  * Driven by tools/bench, which adds the machine, the command and the date. */
 #include "codec/event_file.h"
-#include "codec/synth.h"
+#include "codec/reason.h"
+#include "core/synth.h"
 #include "streamrec/model.h"
+#include "util/now.h"
 
 #include <cblas.h>
 #include <stdbool.h>

@@ -1,4 +1,5 @@
-/* Shared error codes, event values and limits of libstreamrec. */
+/* Error codes, events and list sources: the types the embedding API
+ * (streamrec/model.h, streamrec/eval.h) speaks. */
 #ifndef STREAMREC_COMMON_H
 #define STREAMREC_COMMON_H
 
@@ -58,55 +59,10 @@ const char *sr_event_type_name(sr_event_type_t type);
  * Returns 0 on success, -1 when the name is unknown. */
 int sr_event_type_parse(const char *name, sr_event_type_t *type);
 
-/* Why an input message was rejected; names appear in dead-letter headers
- * and metrics labels. */
-typedef enum sr_reason {
-  SR_REASON_OK = 0,
-  SR_REASON_DECODE,       /* "decode_error": bytes are not an Event */
-  SR_REASON_EMPTY_ID,     /* "empty_id": user_id or item_id missing/empty */
-  SR_REASON_ID_TOO_LONG,  /* "id_too_long": an id over the length limit */
-  SR_REASON_NON_FINITE,   /* "non_finite_value": value is NaN or infinite */
-  SR_REASON_UNKNOWN_TYPE, /* "unknown_event_type" */
-  SR_REASON_FUTURE_TS,    /* "future_timestamp": beyond the allowed skew */
-  SR_REASON_TOO_LARGE,    /* "message_too_large" */
-  SR_REASON_TOMBSTONE,    /* "tombstone": a Kafka message with a null value */
-  SR_REASON__COUNT
-} sr_reason_t;
-
-/* Snake-case name of reason ("decode_error"). */
-const char *sr_reason_name(sr_reason_t reason);
-
 /* Where a list came from. */
 typedef enum sr_source {
   SR_SOURCE_PERSONAL = 0,
   SR_SOURCE_POPULAR = 1
 } sr_source_t;
-
-/* Growable byte buffer. Zero-initialise, append, free with sr_buf_free. */
-typedef struct sr_buf {
-  char *data;
-  size_t len;
-  size_t cap;
-} sr_buf_t;
-
-/* Makes room for extra more bytes. Returns 0, or -1 when out of memory. */
-int sr_buf_reserve(sr_buf_t *buf, size_t extra);
-/* Appends len bytes. Returns 0, or -1 when out of memory. */
-int sr_buf_append(sr_buf_t *buf, const void *data, size_t len);
-/* Appends printf-formatted text (no NUL counted). Returns 0 or -1. */
-int sr_buf_printf(sr_buf_t *buf, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Releases the storage and zeroes the buffer. */
-void sr_buf_free(sr_buf_t *buf);
-
-/* Formats into errstr (may be NULL) and returns err, for one-line error
- * returns: `return sr_errf(errstr, len, SR_ERR_IO, "open %s: %s", ...)`. */
-sr_err_t sr_errf(char *errstr, size_t len, sr_err_t err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Wall clock in milliseconds since the Unix epoch. */
-int64_t sr_now_ms(void);
-/* Monotonic clock in nanoseconds. */
-uint64_t sr_mono_ns(void);
 
 #endif

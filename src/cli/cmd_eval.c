@@ -1,9 +1,11 @@
 /* streamrec eval: prequential evaluation of the learner on a file. */
 #include "cli/cli.h"
 #include "codec/event_file.h"
+#include "codec/reason.h"
 #include "daemon/config.h"
 #include "streamrec/eval.h"
 #include "util/grow.h"
+#include "util/now.h"
 
 #include <getopt.h>
 #include <math.h>

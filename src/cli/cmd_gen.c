@@ -2,7 +2,8 @@
  * file. The options are one table; parsing and --help both read it. */
 #include "cli/cli.h"
 #include "codec/event_file.h"
-#include "codec/synth.h"
+#include "core/synth.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -4,6 +4,8 @@
 #include "codec/recs_codec.h"
 #include "daemon/config.h"
 #include "store/model_store.h"
+#include "util/buf.h"
+#include "util/now.h"
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -3,8 +3,11 @@
 #include "cli/cli.h"
 #include "codec/event_codec.h"
 #include "codec/event_file.h"
+#include "codec/reason.h"
 #include "daemon/config.h"
 #include "kafka/client.h"
+#include "util/buf.h"
+#include "util/now.h"
 
 #include <librdkafka/rdkafka.h>
 

@@ -4,6 +4,7 @@
 #include "codec/recs_codec.h"
 #include "daemon/config.h"
 #include "kafka/client.h"
+#include "util/buf.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>

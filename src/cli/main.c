@@ -1,5 +1,6 @@
 /* streamrec: a streaming online recommender for Kafka. */
 #include "cli/cli.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #include <cblas.h>

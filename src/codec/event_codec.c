@@ -2,7 +2,9 @@
 #include "codec/event_codec.h"
 #include "codec/json_event.h"
 
+#include "codec/reason.h"
 #include "streamrec.pb-c.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <inttypes.h>

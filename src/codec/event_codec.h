@@ -3,7 +3,9 @@
 #ifndef SR_EVENT_CODEC_H
 #define SR_EVENT_CODEC_H
 
+#include "codec/reason.h"
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 typedef enum sr_wire_fmt {
   /* JSON when the first non-space byte is '{', else protobuf */

@@ -4,6 +4,9 @@
 #include "codec/event_file.h"
 
 #include "codec/event_codec.h"
+#include "codec/reason.h"
+#include "util/buf.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -4,7 +4,9 @@
 #ifndef SR_EVENT_FILE_H
 #define SR_EVENT_FILE_H
 
+#include "codec/reason.h"
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 

@@ -8,6 +8,7 @@
 #define SR_JSON_EVENT_H
 
 #include "codec/event_codec.h"
+#include "codec/reason.h"
 
 struct json_t;
 

@@ -3,6 +3,8 @@
 
 #include "codec/event_codec.h"
 #include "streamrec.pb-c.h"
+#include "util/buf.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <inttypes.h>

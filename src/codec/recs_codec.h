@@ -4,6 +4,7 @@
 #define SR_RECS_CODEC_H
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 typedef struct sr_rec_item {
   const char *item_id;

@@ -2,6 +2,7 @@
 #include "core/idmap.h"
 
 #include "core/pages.h"
+#include "util/buf.h"
 
 #include <assert.h>
 #include <stdlib.h>

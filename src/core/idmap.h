@@ -10,6 +10,7 @@
 #define SR_IDMAP_H
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

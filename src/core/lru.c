@@ -1,5 +1,6 @@
 /* Recency order and free rows; see lru.h. */
 #include "core/lru.h"
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,7 @@
 #define SR_LRU_H
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 #include <stdint.h>
 

@@ -4,6 +4,7 @@
 
 #include "core/model_internal.h"
 #include "core/topn.h"
+#include "util/err.h"
 
 #include <math.h>
 #include <stdlib.h>

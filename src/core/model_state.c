@@ -4,6 +4,8 @@
  * compacted), recency lists in order. So a restored model behaves exactly
  * like the one that was copied, and both have the same digest. */
 #include "core/model_internal.h"
+#include "util/buf.h"
+#include "util/err.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
+#include "util/err.h"
 #include "util/log.h"
 
 #include <ctype.h>

@@ -7,6 +7,8 @@
  * short linger expires): closing with unread input would make the kernel
  * reset the connection and lose the 400/413 the client is owed. */
 #include "daemon/http.h"
+#include "util/buf.h"
+#include "util/err.h"
 
 #include <http_parser.h>
 

@@ -25,6 +25,7 @@
 #define SR_HTTP_H
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 #include <uv.h>
 

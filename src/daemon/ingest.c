@@ -3,6 +3,8 @@
 #include "daemon/ingest.h"
 
 #include "codec/event_codec.h"
+#include "codec/reason.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <inttypes.h>

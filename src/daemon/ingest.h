@@ -7,6 +7,7 @@
 #ifndef SR_INGEST_H
 #define SR_INGEST_H
 
+#include "codec/reason.h"
 #include "daemon/config.h"
 #include "daemon/refresh.h"
 #include "daemon/telemetry.h"

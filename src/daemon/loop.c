@@ -8,6 +8,7 @@
 #define SR_LOG_COMPONENT "daemon"
 #include "daemon/loop.h"
 
+#include "codec/reason.h"
 #include "daemon/http.h"
 #include "daemon/ingest.h"
 #include "daemon/refresh.h"
@@ -18,7 +19,11 @@
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "store/model_store.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "util/log.h"
+#include "util/now.h"
+#include "util/offset.h"
 
 #include <inttypes.h>
 #ifdef __GLIBC__
@@ -153,7 +158,7 @@ struct sr_daemon {
 typedef struct query_job {
   uv_work_t req;
   sr_daemon_t *d;
-  sr_ckpt_offset_t *parts;
+  sr_offset_t *parts;
   size_t n;
   sr_err_t err;
   char errstr[256];
@@ -199,7 +204,7 @@ static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
 
 static int create_topic(sr_daemon_t *d, const char *name, size_t len,
                         char *errstr, size_t errlen) {
-  char topic[SR_CKPT_TOPIC_MAX + 1];
+  char topic[SR_TOPIC_MAX + 1];
   snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
   char why[256];
   /* Two options naming the same topic are fine: it exists already. */
@@ -662,7 +667,7 @@ static void start_ends_query(sr_daemon_t *d) {
     d->ends_again = true;
     return;
   }
-  sr_ckpt_offset_t *parts;
+  sr_offset_t *parts;
   ssize_t n = sr_source_untargeted(d->src, &parts);
   if (n <= 0)
     return;
@@ -817,8 +822,7 @@ static void skip_empty_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
 
 /* Commits the final checkpoint's offsets and waits for that (bounded);
  * without anything to commit the daemon closes at once. */
-static void commit_final(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
-                         size_t n) {
+static void commit_final(sr_daemon_t *d, const sr_offset_t *offs, size_t n) {
   if (sr_source_commit(d->src, offs, n, &final_commit_tag) != SR_OK) {
     close_all(d);
     return;
@@ -831,7 +835,7 @@ static void commit_final(sr_daemon_t *d, const sr_ckpt_offset_t *offs,
  * is as good as a new one. A final skip still commits the offsets, since
  * the commit after the last write may have failed. */
 static void skip_unchanged_checkpoint(sr_daemon_t *d, ckpt_kind_t kind,
-                                      sr_ckpt_offset_t *offs, size_t n) {
+                                      sr_offset_t *offs, size_t n) {
   d->ckpt_fresh_ms = mono_ms();
   const char *file = sr_logq(sr_saver_last_path(d->sv));
   uint64_t events = sr_model_events_applied(d->mdl);
@@ -857,7 +861,7 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
       d->ckpt_requested = true;
     return;
   }
-  sr_ckpt_offset_t *offs;
+  sr_offset_t *offs;
   ssize_t n = sr_source_offsets(d->src, &offs);
   sr_err_t err = SR_ERR_NOMEM;
   if (n == 0 && sr_model_events_applied(d->mdl) == 0) {

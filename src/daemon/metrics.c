@@ -2,6 +2,7 @@
  * its series in a creation-ordered array indexed by a chained hash of the
  * label values, so an update costs one hash and usually one comparison. */
 #include "daemon/metrics.h"
+#include "util/buf.h"
 #include "util/grow.h"
 
 #include <assert.h>

@@ -10,6 +10,7 @@
 #define SR_METRICS_H
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 #include <stddef.h>
 

@@ -2,6 +2,7 @@
 #include "daemon/refresh.h"
 
 #include "codec/recs_codec.h"
+#include "util/buf.h"
 #include "util/grow.h"
 
 #include <stdlib.h>

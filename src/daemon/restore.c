@@ -4,6 +4,7 @@
 
 #include "store/model_store.h"
 #include "util/dir.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>

@@ -10,11 +10,12 @@
 #include "daemon/config.h"
 #include "store/checkpoint.h"
 #include "streamrec/model.h"
+#include "util/offset.h"
 
 /* What start-up restored. */
 typedef struct sr_restored {
-  sr_model_t *mdl;           /* owned; the caller may take it over */
-  sr_ckpt_offset_t *offsets; /* per partition, the next event to apply */
+  sr_model_t *mdl;      /* owned; the caller may take it over */
+  sr_offset_t *offsets; /* per partition, the next event to apply */
   size_t n_offsets;
   char cluster_id[128]; /* the Kafka cluster of the offsets, or "" */
   uint64_t next_seq;    /* number of the next checkpoint to write */

@@ -2,7 +2,10 @@
 #include "daemon/saver.h"
 
 #include "store/model_store.h"
+#include "util/err.h"
 #include "util/log.h"
+#include "util/now.h"
+#include "util/offset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +40,7 @@ typedef struct job {
   sr_saver_t *sv;
   sr_model_snapshot_t snap; /* thread-pool jobs only */
   uint64_t events_applied;
-  sr_ckpt_offset_t *offs;
+  sr_offset_t *offs;
   size_t n_offs;
   char cluster[SR_STORE_CLUSTER_MAX + 1];
   uint64_t seq;
@@ -63,7 +66,7 @@ struct sr_saver {
   /* What the last successful job held, to skip writing an identical one. */
   bool have_last;
   uint64_t last_events;
-  sr_ckpt_offset_t *last_offs;
+  sr_offset_t *last_offs;
   size_t last_n;
   char last_path[PATH_MAX];
 };
@@ -108,7 +111,7 @@ const char *sr_saver_last_path(const sr_saver_t *sv) {
 }
 
 bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
-                        const sr_ckpt_offset_t *offs, size_t n) {
+                        const sr_offset_t *offs, size_t n) {
   return sv->have_last && sv->last_events == sr_model_events_applied(mdl) &&
          sv->last_n == n &&
          (n == 0 || !memcmp(sv->last_offs, offs, n * sizeof(*offs)));
@@ -311,8 +314,8 @@ static sr_err_t start_copied(sr_saver_t *sv, job_t *job,
 }
 
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
-                        sr_ckpt_offset_t *offs, size_t n,
-                        const char *cluster_id, int64_t created_ms) {
+                        sr_offset_t *offs, size_t n, const char *cluster_id,
+                        int64_t created_ms) {
   if (sv->job) {
     free(offs);
     return SR_ERR_INVALID;

@@ -10,6 +10,7 @@
 
 #include "store/checkpoint.h"
 #include "streamrec/model.h"
+#include "util/offset.h"
 
 #include <stdbool.h>
 #include <uv.h>
@@ -23,7 +24,7 @@ typedef struct sr_saver_result {
   const char *error; /* why it failed, or "" */
   uint64_t seq;
   uint64_t events_applied;
-  const sr_ckpt_offset_t *offsets;
+  const sr_offset_t *offsets;
   size_t n_offsets;
   double snapshot_ms; /* the loop's stall: the fork, or the copy */
   double write_ms;    /* time the writer spent writing */
@@ -47,7 +48,7 @@ bool sr_saver_busy(const sr_saver_t *sv);
 /* True when mdl and offs are what the last successful job wrote, so a new
  * checkpoint would hold nothing new. */
 bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
-                        const sr_ckpt_offset_t *offs, size_t n);
+                        const sr_offset_t *offs, size_t n);
 
 /* The file the last successful job wrote, or "" before any. */
 const char *sr_saver_last_path(const sr_saver_t *sv);
@@ -59,7 +60,7 @@ const char *sr_saver_last_path(const sr_saver_t *sv);
  * SR_ERR_INVALID when a job is in flight or SR_ERR_NOMEM / a uv error as
  * SR_ERR_IO (done is not called). */
 sr_err_t sr_saver_start(sr_saver_t *sv, const sr_model_t *mdl,
-                        sr_ckpt_offset_t *offs, size_t n,
-                        const char *cluster_id, int64_t created_ms);
+                        sr_offset_t *offs, size_t n, const char *cluster_id,
+                        int64_t created_ms);
 
 #endif

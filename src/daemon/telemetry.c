@@ -1,7 +1,10 @@
 /* Metrics and probes of the daemon; see telemetry.h. */
 #include "daemon/telemetry.h"
 
+#include "codec/reason.h"
 #include "daemon/metrics.h"
+#include "util/buf.h"
+#include "util/now.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -12,6 +12,7 @@
 #ifndef SR_TELEMETRY_H
 #define SR_TELEMETRY_H
 
+#include "codec/reason.h"
 #include "daemon/http.h"
 #include "kafka/source.h"
 #include "streamrec/model.h"

@@ -3,7 +3,9 @@
 #include "kafka/embedded.h"
 
 #include "streamrec/common.h"
+#include "util/err.h"
 #include "util/grow.h"
+#include "util/now.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>

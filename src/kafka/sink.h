@@ -7,6 +7,7 @@
 #ifndef SR_SINK_H
 #define SR_SINK_H
 
+#include "codec/reason.h"
 #include "kafka/conf.h"
 #include "streamrec/common.h"
 

@@ -3,8 +3,11 @@
 #include "kafka/source.h"
 
 #include "kafka/client.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "util/grow.h"
 #include "util/log.h"
+#include "util/offset.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,7 +31,7 @@
 
 /* What the source knows about one topic-partition. */
 typedef struct part {
-  char topic[SR_CKPT_TOPIC_MAX + 1];
+  char topic[SR_TOPIC_MAX + 1];
   int32_t partition;
   int64_t next;  /* offset of the next event to apply; -1 unknown */
   int64_t start; /* --from TIMESTAMP offset (may be logical); see has_start */
@@ -322,7 +325,7 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
 
 static int load_offsets(sr_src_t *src, const sr_source_conf_t *conf) {
   for (size_t i = 0; i < conf->n_offsets; i++) {
-    const sr_ckpt_offset_t *o = &conf->offsets[i];
+    const sr_offset_t *o = &conf->offsets[i];
     part_t *part = part_get(src, o->topic, o->partition);
     if (!part)
       return -1;
@@ -454,7 +457,7 @@ static int each_topic(const char *list, int (*fn)(const char *, size_t, void *),
 }
 
 static int add_topic(const char *name, size_t len, void *arg) {
-  char topic[SR_CKPT_TOPIC_MAX + 1];
+  char topic[SR_TOPIC_MAX + 1];
   snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
   rd_kafka_topic_partition_list_add(arg, topic, RD_KAFKA_PARTITION_UA);
   return 0;
@@ -770,7 +773,7 @@ size_t sr_source_assigned(const sr_src_t *src) {
 }
 
 /* Copies the entries selected by keep() into a malloc'd array. */
-static ssize_t copy_parts(const sr_src_t *src, sr_ckpt_offset_t **out,
+static ssize_t copy_parts(const sr_src_t *src, sr_offset_t **out,
                           bool (*keep)(const part_t *), bool use_next) {
   size_t n = 0;
   *out = NULL;
@@ -778,7 +781,7 @@ static ssize_t copy_parts(const sr_src_t *src, sr_ckpt_offset_t **out,
     n += keep(&src->parts[i]);
   if (n == 0)
     return 0;
-  sr_ckpt_offset_t *offs = calloc(n, sizeof(*offs));
+  sr_offset_t *offs = calloc(n, sizeof(*offs));
   if (!offs)
     return -1;
   size_t k = 0;
@@ -802,11 +805,11 @@ static bool needs_end(const part_t *part) {
   return part->assigned && part->end < 0;
 }
 
-ssize_t sr_source_offsets(const sr_src_t *src, sr_ckpt_offset_t **out) {
+ssize_t sr_source_offsets(const sr_src_t *src, sr_offset_t **out) {
   return copy_parts(src, out, has_next, true);
 }
 
-sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs, size_t n,
+sr_err_t sr_source_commit(sr_src_t *src, const sr_offset_t *offs, size_t n,
                           void *commit_opaque) {
   rd_kafka_topic_partition_list_t *list =
       rd_kafka_topic_partition_list_new((int)n + 1);
@@ -833,11 +836,11 @@ sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs, size_t n,
   return SR_OK;
 }
 
-ssize_t sr_source_untargeted(const sr_src_t *src, sr_ckpt_offset_t **out) {
+ssize_t sr_source_untargeted(const sr_src_t *src, sr_offset_t **out) {
   return copy_parts(src, out, needs_end, false);
 }
 
-sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts, size_t n,
+sr_err_t sr_source_query_ends(sr_src_t *src, sr_offset_t *parts, size_t n,
                               char *errstr, size_t errlen) {
   sr_err_t ret = SR_OK;
   for (size_t i = 0; i < n; i++) {
@@ -854,8 +857,7 @@ sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts, size_t n,
   return ret;
 }
 
-void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts,
-                        size_t n) {
+void sr_source_set_ends(sr_src_t *src, const sr_offset_t *parts, size_t n) {
   sr_buf_t buf = {0};
   for (size_t i = 0; i < n; i++) {
     part_t *part = part_find(src, parts[i].topic, parts[i].partition);
@@ -894,7 +896,7 @@ typedef struct time_lookup {
 /* Adds every partition of one topic, asking the cluster how many. */
 static int add_topic_partitions(const char *name, size_t len, void *arg) {
   time_lookup_t *tl = arg;
-  char topic[SR_CKPT_TOPIC_MAX + 1];
+  char topic[SR_TOPIC_MAX + 1];
   snprintf(topic, sizeof(topic), "%.*s", (int)len, name);
   rd_kafka_topic_t *rkt = rd_kafka_topic_new(tl->src->rk, topic, NULL);
   const rd_kafka_metadata_t *md = NULL;
@@ -919,13 +921,13 @@ static int add_topic_partitions(const char *name, size_t len, void *arg) {
 }
 
 static sr_err_t times_to_offsets(rd_kafka_topic_partition_list_t *list,
-                                 sr_ckpt_offset_t **out, size_t *n) {
+                                 sr_offset_t **out, size_t *n) {
   *n = (size_t)list->cnt;
   *out = calloc(*n + 1, sizeof(**out));
   if (!*out)
     return SR_ERR_NOMEM;
   for (int i = 0; i < list->cnt; i++) {
-    sr_ckpt_offset_t *o = &(*out)[i];
+    sr_offset_t *o = &(*out)[i];
     snprintf(o->topic, sizeof(o->topic), "%s", list->elems[i].topic);
     o->partition = list->elems[i].partition;
     /* No message that new: start at the end, i.e. with what comes next. */
@@ -935,8 +937,8 @@ static sr_err_t times_to_offsets(rd_kafka_topic_partition_list_t *list,
   return SR_OK;
 }
 
-sr_err_t sr_source_lookup_times(sr_src_t *src, sr_ckpt_offset_t **out,
-                                size_t *n, char *errstr, size_t errlen) {
+sr_err_t sr_source_lookup_times(sr_src_t *src, sr_offset_t **out, size_t *n,
+                                char *errstr, size_t errlen) {
   time_lookup_t tl = {src, rd_kafka_topic_partition_list_new(8), errstr,
                       errlen};
   sr_err_t ret = SR_ERR_IO;
@@ -957,7 +959,7 @@ done:
   return ret;
 }
 
-sr_err_t sr_source_set_starts(sr_src_t *src, const sr_ckpt_offset_t *parts,
+sr_err_t sr_source_set_starts(sr_src_t *src, const sr_offset_t *parts,
                               size_t n) {
   for (size_t i = 0; i < n; i++) {
     part_t *part = part_get(src, parts[i].topic, parts[i].partition);

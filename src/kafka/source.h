@@ -23,7 +23,8 @@
 #define SR_SOURCE_H
 
 #include "kafka/conf.h"
-#include "store/checkpoint.h"
+#include "streamrec/common.h"
+#include "util/offset.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -42,10 +43,10 @@ typedef struct sr_source_conf {
   sr_kafka_conf_t kafka; /* its strings outlive the source */
   const char *brokers;
   sr_from_t from;
-  int64_t from_ts_ms;              /* SR_FROM_TIMESTAMP */
-  bool until_end;                  /* report end-of-partition events */
-  bool embedded;                   /* brokers is the in-process mock */
-  const sr_ckpt_offset_t *offsets; /* from the loaded checkpoint, or NULL */
+  int64_t from_ts_ms;         /* SR_FROM_TIMESTAMP */
+  bool until_end;             /* report end-of-partition events */
+  bool embedded;              /* brokers is the in-process mock */
+  const sr_offset_t *offsets; /* from the loaded checkpoint, or NULL */
   size_t n_offsets;
   const char *cluster_id; /* the cluster those offsets are of, or "" */
   bool reset_fails;       /* a log that went backwards halts the source */
@@ -121,27 +122,27 @@ size_t sr_source_assigned(const sr_src_t *src);
 
 /* A copy (malloc'd, caller frees) of every known partition's next offset.
  * Returns the count, 0 with *out NULL when none, or -1 when out of memory. */
-ssize_t sr_source_offsets(const sr_src_t *src, sr_ckpt_offset_t **out);
+ssize_t sr_source_offsets(const sr_src_t *src, sr_offset_t **out);
 
 /* Commits offs (only the currently assigned partitions among them) to the
  * group, asynchronously; on_commit reports with commit_opaque. Returns
  * SR_OK, SR_ERR_NOT_FOUND when none of them is assigned (no callback), or
  * SR_ERR_IO. */
-sr_err_t sr_source_commit(sr_src_t *src, const sr_ckpt_offset_t *offs, size_t n,
+sr_err_t sr_source_commit(sr_src_t *src, const sr_offset_t *offs, size_t n,
                           void *commit_opaque);
 
 /* --until end: a copy of the assigned partitions whose end offset is not
  * known yet (caller frees). Returns the count, or -1 when out of memory. */
-ssize_t sr_source_untargeted(const sr_src_t *src, sr_ckpt_offset_t **out);
+ssize_t sr_source_untargeted(const sr_src_t *src, sr_offset_t **out);
 
 /* Any thread: fills each entry's offset with its partition's high
  * watermark (-1 when the query failed). Returns SR_OK, or SR_ERR_IO with
  * errstr for the first failure. */
-sr_err_t sr_source_query_ends(sr_src_t *src, sr_ckpt_offset_t *parts, size_t n,
+sr_err_t sr_source_query_ends(sr_src_t *src, sr_offset_t *parts, size_t n,
                               char *errstr, size_t errlen);
 
 /* Records end offsets found by sr_source_query_ends (entries < 0 ignored). */
-void sr_source_set_ends(sr_src_t *src, const sr_ckpt_offset_t *parts, size_t n);
+void sr_source_set_ends(sr_src_t *src, const sr_offset_t *parts, size_t n);
 
 /* True when something is assigned and every assigned partition has reached
  * its recorded end offset. */
@@ -150,12 +151,12 @@ bool sr_source_at_ends(const sr_src_t *src);
 /* Any thread: resolves --from TIMESTAMP to an offset per partition of the
  * input topics (offsets for times; the end when nothing is that new).
  * *out is malloc'd. Returns SR_OK or SR_ERR_IO with errstr. */
-sr_err_t sr_source_lookup_times(sr_src_t *src, sr_ckpt_offset_t **out,
-                                size_t *n, char *errstr, size_t errlen);
+sr_err_t sr_source_lookup_times(sr_src_t *src, sr_offset_t **out, size_t *n,
+                                char *errstr, size_t errlen);
 
 /* Records start offsets found by sr_source_lookup_times. Returns SR_OK or
  * SR_ERR_NOMEM. */
-sr_err_t sr_source_set_starts(sr_src_t *src, const sr_ckpt_offset_t *parts,
+sr_err_t sr_source_set_starts(sr_src_t *src, const sr_offset_t *parts,
                               size_t n);
 
 /* Events left to consume on the assigned partitions: up to the recorded end

@@ -63,7 +63,9 @@
 #include "store/checkpoint.h"
 #include "util/crc32c.h"
 #include "util/dir.h"
+#include "util/err.h"
 #include "util/grow.h"
+#include "util/offset.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -86,8 +88,7 @@
 #define BOM 0x01020304u
 #define OFFSET_FIXED 14 /* u16 topic length, i32 partition, i64 offset */
 #define OFFSETS_MAX 65536
-#define HDR_MAX                                                                \
-  (HDR_FIXED + 4 + OFFSETS_MAX * (OFFSET_FIXED + SR_CKPT_TOPIC_MAX))
+#define HDR_MAX (HDR_FIXED + 4 + OFFSETS_MAX * (OFFSET_FIXED + SR_TOPIC_MAX))
 #define SECS_MAX 4096
 #define REC_LEN 64
 #define WRITE_CHUNK (8u << 20)
@@ -160,8 +161,8 @@ static sr_err_t check_meta(const sr_ckpt_meta_t *meta, char *errstr,
                    "checkpoint: %zu offsets, at most %d", meta->n_offsets,
                    OFFSETS_MAX);
   for (size_t i = 0; i < meta->n_offsets; i++) {
-    size_t tl = strnlen(meta->offsets[i].topic, SR_CKPT_TOPIC_MAX + 1);
-    if (tl == 0 || tl > SR_CKPT_TOPIC_MAX)
+    size_t tl = strnlen(meta->offsets[i].topic, SR_TOPIC_MAX + 1);
+    if (tl == 0 || tl > SR_TOPIC_MAX)
       return sr_errf(errstr, errlen, SR_ERR_INVALID,
                      "checkpoint: offset %zu has an empty or too long topic",
                      i);
@@ -201,7 +202,7 @@ static uint64_t file_size(size_t hlen, const sr_ckpt_section_t *secs,
   return size;
 }
 
-static unsigned char *put_offset(unsigned char *p, const sr_ckpt_offset_t *o) {
+static unsigned char *put_offset(unsigned char *p, const sr_offset_t *o) {
   size_t tl = strlen(o->topic);
   put16(p, (uint16_t)tl);
   memcpy(p + 2, o->topic, tl);
@@ -557,10 +558,10 @@ static sr_err_t check_preamble(const reader_t *rd, uint32_t *hlen) {
 }
 
 static sr_err_t parse_offset(const reader_t *rd, size_t *pos, size_t end,
-                             sr_ckpt_offset_t *o) {
+                             sr_offset_t *o) {
   const unsigned char *p = rd->buf + *pos;
   size_t tl = end - *pos < OFFSET_FIXED ? 0 : get16(p);
-  if (tl == 0 || tl > SR_CKPT_TOPIC_MAX || tl > end - *pos - OFFSET_FIXED)
+  if (tl == 0 || tl > SR_TOPIC_MAX || tl > end - *pos - OFFSET_FIXED)
     return fail(rd, SR_ERR_CORRUPT, "bad offset entry at byte %zu", *pos);
   if (memchr(p + 2, 0, tl))
     return fail(rd, SR_ERR_CORRUPT, "topic with a NUL byte at byte %zu", *pos);

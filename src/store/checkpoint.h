@@ -6,20 +6,13 @@
 #define SR_CHECKPOINT_H
 
 #include "streamrec/common.h"
+#include "util/offset.h"
 
 /* The version written; 1 (no byte-order mark) is still read. */
 #define SR_CKPT_FORMAT_VERSION 2
-#define SR_CKPT_TOPIC_MAX 255
 /* Mode of a checkpoint directory (and its parents) created when missing;
  * the files in it are 0640. */
 #define SR_CKPT_DIR_MODE 0750
-
-/* The offset of the next event to apply on one topic-partition. */
-typedef struct sr_ckpt_offset {
-  char topic[SR_CKPT_TOPIC_MAX + 1];
-  int32_t partition;
-  int64_t offset;
-} sr_ckpt_offset_t;
 
 typedef struct sr_ckpt_meta {
   uint32_t format_version; /* set by the reader; ignored by the writer */
@@ -32,7 +25,7 @@ typedef struct sr_ckpt_meta {
   uint64_t seq; /* increasing; names the file checkpoint-<seq>.ckpt */
   uint64_t rng_state[4];
   size_t n_offsets;
-  sr_ckpt_offset_t *offsets; /* n_offsets entries */
+  sr_offset_t *offsets; /* n_offsets entries */
 } sr_ckpt_meta_t;
 
 /* One section: an id (unique in the file) and bytes. */

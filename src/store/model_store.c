@@ -1,11 +1,12 @@
 /* Snapshot <-> checkpoint glue; see model_store.h. */
 #include "store/model_store.h"
+#include "util/offset.h"
 
 #include <stdio.h>
 #include <string.h>
 
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
-                        const sr_ckpt_offset_t *offsets, size_t n_offsets,
+                        const sr_offset_t *offsets, size_t n_offsets,
                         const char *cluster_id, uint64_t seq,
                         int64_t created_ms, unsigned keep, char *path_out,
                         size_t path_len, char *errstr, size_t errlen) {
@@ -18,7 +19,7 @@ sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
       .created_ms = created_ms,
       .seq = seq,
       .n_offsets = n_offsets,
-      .offsets = (sr_ckpt_offset_t *)offsets,
+      .offsets = (sr_offset_t *)offsets,
   };
   sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS + 1];
   size_t n = 0;

@@ -6,6 +6,7 @@
 
 #include "store/checkpoint.h"
 #include "streamrec/model.h"
+#include "util/offset.h"
 
 /* Section id of the Kafka cluster id the offsets belong to (outside the
  * model's section ids, which sr_store_view reads). */
@@ -17,7 +18,7 @@
  * files. created_ms is the wall time the header records (the store reads no
  * clock: the caller passes its own). Arguments as for sr_ckpt_write. */
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
-                        const sr_ckpt_offset_t *offsets, size_t n_offsets,
+                        const sr_offset_t *offsets, size_t n_offsets,
                         const char *cluster_id, uint64_t seq,
                         int64_t created_ms, unsigned keep, char *path_out,
                         size_t path_len, char *errstr, size_t errlen);

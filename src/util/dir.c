@@ -1,5 +1,6 @@
 /* Creating a directory with its parents. */
 #include "util/dir.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,7 +2,9 @@
 #include "util/log.h"
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 #include "util/grow.h"
+#include "util/now.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -10,6 +10,7 @@
 #define SR_LOG_H
 
 #include "streamrec/common.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 

@@ -4,6 +4,8 @@
  * must survive a JSON and a protobuf round trip unchanged. */
 #include "codec/event_codec.h"
 #include "codec/json_event.h"
+#include "codec/reason.h"
+#include "util/buf.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -2,6 +2,8 @@
  * accepted event must survive a protobuf round trip, and its JSON encoding
  * must parse even when the ids are not UTF-8. */
 #include "codec/event_codec.h"
+#include "codec/reason.h"
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

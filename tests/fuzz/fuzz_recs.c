@@ -2,6 +2,7 @@
  * must re-encode in both formats and decode to the same numbers. */
 #include "codec/event_codec.h"
 #include "codec/recs_codec.h"
+#include "util/buf.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,9 +2,10 @@
 #ifndef SR_TEST_SUPPORT_H
 #define SR_TEST_SUPPORT_H
 
-#include "codec/synth.h"
+#include "core/synth.h"
 #include "store/checkpoint.h"
 #include "streamrec/model.h"
+#include "util/offset.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -53,8 +54,8 @@ static inline char *captured(void) {
 }
 
 /* Fills o with the next offset off of topic's partition part. */
-static inline void set_offset(sr_ckpt_offset_t *o, const char *topic,
-                              int32_t part, int64_t off) {
+static inline void set_offset(sr_offset_t *o, const char *topic, int32_t part,
+                              int64_t off) {
   memset(o, 0, sizeof *o);
   snprintf(o->topic, sizeof o->topic, "%s", topic);
   o->partition = part;

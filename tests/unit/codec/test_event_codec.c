@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include "codec/event_codec.h"
+#include "codec/reason.h"
+#include "util/buf.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -16,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "codec/reason.h"
 #include "support.h"
+#include "util/buf.h"
 
 /* The clock the tests pretend it is (2023-11-14), in ms. */
 #define NOW_MS 1700000000000LL

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "codec/json_event.h"
+#include "codec/reason.h"
+#include "util/buf.h"
 
 #include <jansson.h>
 #include <math.h>

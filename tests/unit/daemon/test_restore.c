@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "util/offset.h"
 
 #define N_EVENTS 400
 
@@ -35,7 +36,7 @@ typedef struct fixture {
   sr_event_t *evs;
   char older[PATH_MAX], newer[PATH_MAX];
   uint64_t older_digest, newer_digest;
-  sr_ckpt_offset_t older_offs[2], newer_offs[2];
+  sr_offset_t older_offs[2], newer_offs[2];
   sr_restored_t rs;
   char err[1024];
 } fixture_t;
@@ -67,7 +68,7 @@ static int teardown(void **state) {
 
 /* Writes mdl with offs (2) of cluster as checkpoint seq; its path to path. */
 static void write_ckpt(fixture_t *fx, const sr_model_t *mdl,
-                       const sr_ckpt_offset_t *offs, const char *cluster,
+                       const sr_offset_t *offs, const char *cluster,
                        uint64_t seq, char *path) {
   sr_model_snapshot_t snap;
   char err[512] = "";

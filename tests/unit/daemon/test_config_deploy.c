@@ -18,11 +18,12 @@
 
 #define PASSWORD "s3cret-from-env"
 
-/* The repository root: __FILE__ is <root>/tests/unit/test_deploy_configs.c
- * because CMake compiles sources by absolute path. */
+/* The repository root: __FILE__ is
+ * <root>/tests/unit/daemon/test_config_deploy.c because CMake compiles sources
+ * by absolute path. */
 static void repo_path(char *out, size_t len, const char *rel) {
   const char *file = __FILE__;
-  const char *tail = strstr(file, "tests/unit/test_deploy_configs.c");
+  const char *tail = strstr(file, "tests/unit/daemon/test_config_deploy.c");
   if (!tail)
     fail_msg("cannot locate the repository from __FILE__ '%s'", file);
   snprintf(out, len, "%.*s%s", (int)(tail - file), file, rel);

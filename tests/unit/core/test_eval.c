@@ -2,7 +2,7 @@
  * against the popularity ranker, and the protocol's edge cases. */
 #include "streamrec/eval.h"
 
-#include "codec/synth.h"
+#include "core/synth.h"
 
 #include <math.h>
 #include <setjmp.h>

@@ -4,6 +4,8 @@
  * canonical dump that snapshots copy. */
 #include "core/idmap.h"
 #include "streamrec/common.h"
+#include "util/buf.h"
+#include "util/now.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -8,6 +8,7 @@
 
 #include "codec/event_codec.h"
 #include "codec/recs_codec.h"
+#include "util/buf.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,9 +4,9 @@
  * with evictions, and memory that is reported truly and stays flat. */
 #include "streamrec/model.h"
 
-#include "codec/synth.h"
 #include "core/clock.h"
 #include "core/model_internal.h"
+#include "core/synth.h"
 #include "store/checkpoint.h"
 #include "store/model_store.h"
 
@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "util/offset.h"
 
 /* A Tuesday in 2001 and one in 2096: eviction must not care which. */
 #define PAST_MS 1000000000000LL
@@ -662,7 +663,7 @@ static void test_checkpoint_file_recovery_with_evictions(void **state) {
 
   char dir[] = "/tmp/sr-test-evict-XXXXXX";
   assert_non_null(mkdtemp(dir));
-  sr_ckpt_offset_t offset = {"events", 0, CUT};
+  sr_offset_t offset = {"events", 0, CUT};
   sr_model_snapshot_t snap;
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   char path[PATH_MAX], err[512] = "";

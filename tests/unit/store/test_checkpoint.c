@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "util/offset.h"
 
 /* Larger than the writer's 8 MiB chunk and not a multiple of 64. */
 #define BIG_LEN ((9u << 20) + 5)
@@ -26,7 +27,7 @@
 /* Per-test state: a fresh directory under /tmp and a sample checkpoint. */
 typedef struct fixture {
   char dir[64];
-  sr_ckpt_offset_t offsets[5];
+  sr_offset_t offsets[5];
   sr_ckpt_meta_t meta;
   unsigned char *big;
   unsigned char small[13];
@@ -35,9 +36,9 @@ typedef struct fixture {
 } fixture_t;
 
 static void fill_meta(fixture_t *fx) {
-  char longest[SR_CKPT_TOPIC_MAX + 1];
-  memset(longest, 't', SR_CKPT_TOPIC_MAX);
-  longest[SR_CKPT_TOPIC_MAX] = '\0';
+  char longest[SR_TOPIC_MAX + 1];
+  memset(longest, 't', SR_TOPIC_MAX);
+  longest[SR_TOPIC_MAX] = '\0';
   set_offset(&fx->offsets[0], "events", 0, 12345);
   set_offset(&fx->offsets[1], "events", 1, 0);
   set_offset(&fx->offsets[2], "events", 17, INT64_MAX);
@@ -373,11 +374,11 @@ static void test_foreign_byte_order(void **state) {
   expect_read_error(path, SR_ERR_CORRUPT, "byte-order mark 01 01 01 01");
 }
 
-/* The repository root: __FILE__ is <root>/tests/unit/test_checkpoint.c
+/* The repository root: __FILE__ is <root>/tests/unit/store/test_checkpoint.c
  * because CMake compiles sources by absolute path. */
 static void repo_path(char *out, size_t len, const char *rel) {
   const char *file = __FILE__;
-  const char *tail = strstr(file, "tests/unit/test_checkpoint.c");
+  const char *tail = strstr(file, "tests/unit/store/test_checkpoint.c");
   if (!tail)
     fail_msg("cannot locate the repository from __FILE__ '%s'", file);
   snprintf(out, len, "%.*s%s", (int)(tail - file), file, rel);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "util/buf.h"
 
 static void test_long_secret_masked_everywhere(void **state) {
   (void)state;

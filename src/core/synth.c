@@ -1,7 +1,7 @@
 /* Synthetic event generator. Every random draw comes from one seeded
  * xoshiro256** stream, and every per-event step is O(1): items are drawn from
  * alias tables, never by scanning the catalogue. */
-#include "codec/synth.h"
+#include "core/synth.h"
 
 #include "core/rng.h"
 

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "util/offset.h"
 
 #define N_EVENTS 600
 
@@ -37,7 +38,7 @@ typedef struct seen {
   char error[512];
   uint64_t seq;
   uint64_t events_applied;
-  sr_ckpt_offset_t offsets[4];
+  sr_offset_t offsets[4];
   size_t n_offsets;
 } seen_t;
 
@@ -104,14 +105,14 @@ static sr_saver_t *saver_of(fixture_t *fx, const char *dir, unsigned keep,
 }
 
 /* Two partitions of "events" at base and base + 10. */
-static void two_offsets(sr_ckpt_offset_t offs[2], int64_t base) {
+static void two_offsets(sr_offset_t offs[2], int64_t base) {
   set_offset(&offs[0], "events", 0, base);
   set_offset(&offs[1], "events", 1, base + 10);
 }
 
 /* A heap copy of offs, which sr_saver_start takes over. */
-static sr_ckpt_offset_t *owned(const sr_ckpt_offset_t *offs, size_t n) {
-  sr_ckpt_offset_t *copy = malloc(n * sizeof *copy);
+static sr_offset_t *owned(const sr_offset_t *offs, size_t n) {
+  sr_offset_t *copy = malloc(n * sizeof *copy);
   assert_non_null(copy);
   memcpy(copy, offs, n * sizeof *copy);
   return copy;
@@ -129,7 +130,7 @@ static void run_until_done(fixture_t *fx) {
 #define CREATED_MS 1700000000123LL
 
 /* Starts a job for the fixture's model with offs and waits for it. */
-static void save(fixture_t *fx, sr_saver_t *sv, const sr_ckpt_offset_t *offs,
+static void save(fixture_t *fx, sr_saver_t *sv, const sr_offset_t *offs,
                  size_t n, const char *cluster) {
   assert_int_equal(
       sr_saver_start(sv, fx->mdl, owned(offs, n), n, cluster, CREATED_MS),
@@ -159,7 +160,7 @@ static size_t list_checkpoints(const char *dir, char names[][64], size_t max) {
 static void test_checkpoint_restores_model_offsets_and_cluster(void **state) {
   fixture_t *fx = *state;
   learn_all(fx->mdl, fx->evs, 0, N_EVENTS);
-  sr_ckpt_offset_t offs[2];
+  sr_offset_t offs[2];
   two_offsets(offs, 1234);
   sr_saver_t *sv = saver_of(fx, fx->dir, 3, 5);
   assert_string_equal(sr_saver_last_path(sv), "");
@@ -205,7 +206,7 @@ static void test_checkpoint_holds_the_model_at_start(void **state) {
   fixture_t *fx = *state;
   learn_all(fx->mdl, fx->evs, 0, N_EVENTS / 2);
   uint64_t digest = sr_model_digest(fx->mdl);
-  sr_ckpt_offset_t offs[1];
+  sr_offset_t offs[1];
   set_offset(&offs[0], "events", 0, N_EVENTS / 2);
   sr_saver_t *sv = saver_of(fx, fx->dir, 3, 1);
   assert_int_equal(
@@ -233,7 +234,7 @@ static void test_checkpoint_holds_the_model_at_start(void **state) {
 static void test_sequence_increases_and_keep_files_kept(void **state) {
   fixture_t *fx = *state;
   sr_saver_t *sv = saver_of(fx, fx->dir, 2, 1);
-  sr_ckpt_offset_t offs[2];
+  sr_offset_t offs[2];
   for (int k = 0; k < 4; k++) {
     learn_all(fx->mdl, fx->evs, (size_t)k * 100, (size_t)(k + 1) * 100);
     two_offsets(offs, (k + 1) * 100);
@@ -251,7 +252,7 @@ static void test_sequence_increases_and_keep_files_kept(void **state) {
 static void test_unchanged_until_an_event_or_an_offset_moves(void **state) {
   fixture_t *fx = *state;
   learn_all(fx->mdl, fx->evs, 0, 200);
-  sr_ckpt_offset_t offs[2];
+  sr_offset_t offs[2];
   two_offsets(offs, 200);
   sr_saver_t *sv = saver_of(fx, fx->dir, 3, 1);
   assert_false(sr_saver_unchanged(sv, fx->mdl, offs, 2));
@@ -259,7 +260,7 @@ static void test_unchanged_until_an_event_or_an_offset_moves(void **state) {
   assert_int_equal(fx->seen.err, SR_OK);
   assert_true(sr_saver_unchanged(sv, fx->mdl, offs, 2));
 
-  sr_ckpt_offset_t moved[2];
+  sr_offset_t moved[2];
   two_offsets(moved, 200);
   moved[1].offset++;
   assert_false(sr_saver_unchanged(sv, fx->mdl, moved, 2));
@@ -275,7 +276,7 @@ static void test_unchanged_until_an_event_or_an_offset_moves(void **state) {
 static void test_second_start_while_busy_is_refused(void **state) {
   fixture_t *fx = *state;
   learn_all(fx->mdl, fx->evs, 0, 100);
-  sr_ckpt_offset_t offs[2];
+  sr_offset_t offs[2];
   two_offsets(offs, 100);
   sr_saver_t *sv = saver_of(fx, fx->dir, 3, 1);
   assert_false(sr_saver_busy(sv));
@@ -307,7 +308,7 @@ static void test_unwritable_dir_reports_through_callback(void **state) {
   assert_non_null(f);
   fclose(f);
   learn_all(fx->mdl, fx->evs, 0, 100);
-  sr_ckpt_offset_t offs[2];
+  sr_offset_t offs[2];
   two_offsets(offs, 100);
   sr_saver_t *sv = saver_of(fx, dir, 3, 1);
   save(fx, sv, offs, 2, "c");

@@ -3,8 +3,8 @@
  * and exact recovery through snapshots and checkpoint files. */
 #include "streamrec/model.h"
 
-#include "codec/synth.h"
 #include "core/model_internal.h"
+#include "core/synth.h"
 #include "store/checkpoint.h"
 #include "store/model_store.h"
 
@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "util/offset.h"
 
 static sr_event_t event_of(const char *user, const char *item,
                            sr_event_type_t type, float value) {
@@ -645,7 +646,7 @@ static void test_checkpoint_round_trip_bit_exact(void **state) {
 
   char dir[] = "/tmp/sr-test-model-XXXXXX";
   assert_non_null(mkdtemp(dir));
-  sr_ckpt_offset_t offsets[2] = {{"events", 0, 1234}, {"events", 1, 99}};
+  sr_offset_t offsets[2] = {{"events", 0, 1234}, {"events", 1, 99}};
   sr_model_snapshot_t snap;
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   char path[PATH_MAX], err[512] = "";

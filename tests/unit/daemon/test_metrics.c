@@ -2,6 +2,7 @@
  * for labelled counters, gauges and histograms, and that label values a
  * user controls (topic names) cannot break the exposition format. */
 #include "daemon/metrics.h"
+#include "util/buf.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

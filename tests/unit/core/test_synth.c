@@ -1,6 +1,6 @@
 /* Tests of the synthetic stream: determinism, valid fields, and the
  * structure a recommender is meant to learn from it. */
-#include "codec/synth.h"
+#include "core/synth.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

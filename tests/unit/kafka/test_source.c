@@ -9,6 +9,7 @@
 #include "kafka/embedded.h"
 #include "kafka/source.h"
 #include "util/log.h"
+#include "util/offset.h"
 
 #include <poll.h>
 #include <setjmp.h>
@@ -217,7 +218,7 @@ static void make_topic(const char *topic, int partitions) {
 /* The next offset sr_source_offsets reports for partition p, or -2 when it
  * reports none. */
 static int64_t next_of(const tsrc_t *t, const char *topic, int32_t p) {
-  sr_ckpt_offset_t *offs = NULL;
+  sr_offset_t *offs = NULL;
   ssize_t n = sr_source_offsets(t->src, &offs);
   assert_true(n >= 0);
   int64_t next = -2;
@@ -315,7 +316,7 @@ static void test_checkpoint_offsets_resume(void **state) {
   make_topic("resume", 2);
   produce("resume", 0, 5);
   produce("resume", 1, 5);
-  sr_ckpt_offset_t offs[2] = {{"resume", 0, 3}, {"resume", 1, 1}};
+  sr_offset_t offs[2] = {{"resume", 0, 3}, {"resume", 1, 1}};
   tsrc_t t;
   start(&t, "resume", "resume",
         (sr_source_conf_t){.from = SR_FROM_LATEST,
@@ -436,8 +437,8 @@ static void test_log_went_backwards(void **state) {
   (void)state;
   make_topic("backwards", 1);
   produce("backwards", 0, 10);
-  sr_ckpt_offset_t beyond[1] = {{"backwards", 0, 1000}};
-  sr_ckpt_offset_t within[1] = {{"backwards", 0, 6}};
+  sr_offset_t beyond[1] = {{"backwards", 0, 1000}};
+  sr_offset_t within[1] = {{"backwards", 0, 6}};
   tsrc_t go, halt, other;
   start(&go, "backwards", "backwards-go",
         (sr_source_conf_t){.offsets = beyond, .n_offsets = 1});
@@ -508,7 +509,7 @@ static void test_until_end(void **state) {
   assert_false(sr_source_at_ends(t.src));
 
   char errstr[256] = "";
-  sr_ckpt_offset_t *parts = NULL;
+  sr_offset_t *parts = NULL;
   ssize_t n = sr_source_untargeted(t.src, &parts);
   assert_int_equal(n, 1);
   assert_int_equal(

@@ -4,6 +4,7 @@
  * saw; the assertions run after the loop has exited and the thread has been
  * joined, which also checks that sr_http_close leaves nothing behind. */
 #include "daemon/http.h"
+#include "util/buf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include "codec/event_file.h"
+#include "codec/reason.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

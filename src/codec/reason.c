@@ -1,0 +1,20 @@
+/* Names of rejection reasons. */
+#include "codec/reason.h"
+
+#include <stddef.h>
+
+static const char *const reason_names[SR_REASON__COUNT] = {"ok",
+                                                           "decode_error",
+                                                           "empty_id",
+                                                           "id_too_long",
+                                                           "non_finite_value",
+                                                           "unknown_event_type",
+                                                           "future_timestamp",
+                                                           "message_too_large",
+                                                           "tombstone"};
+
+const char *sr_reason_name(sr_reason_t reason) {
+  if ((int)reason < 0 || reason >= SR_REASON__COUNT)
+    return "unknown";
+  return reason_names[reason];
+}

@@ -1,0 +1,14 @@
+/* One-line error returns with a message. */
+#ifndef SR_UTIL_ERR_H
+#define SR_UTIL_ERR_H
+
+#include "streamrec/common.h"
+
+#include <stddef.h>
+
+/* Formats into errstr (may be NULL) and returns err, for one-line error
+ * returns: `return sr_errf(errstr, len, SR_ERR_IO, "open %s: %s", ...)`. */
+sr_err_t sr_errf(char *errstr, size_t len, sr_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
