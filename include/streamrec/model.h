@@ -68,6 +68,11 @@ typedef struct sr_model_snapshot {
 /* Fills conf with the defaults. */
 void sr_model_conf_init(sr_model_conf_t *conf);
 
+/* Checks conf against every setting's range. Returns SR_OK, or
+ * SR_ERR_INVALID with errstr naming the option (model.dims, ...). */
+sr_err_t sr_model_conf_check(const sr_model_conf_t *conf, char *errstr,
+                             size_t errlen);
+
 /* Creates an empty model. Returns NULL with errstr on a bad conf or no
  * memory. */
 sr_model_t *sr_model_new(const sr_model_conf_t *conf, char *errstr,

@@ -15,41 +15,6 @@
  * once (after a genuine jump in event time); the rest go on later events. */
 #define EXPIRE_PER_EVENT 8
 
-void sr_model_conf_init(sr_model_conf_t *conf) {
-  static const float weights[SR_EV__COUNT] = {0, 0.5f, 1, 2, 3, 2, 1, 1};
-  memset(conf, 0, sizeof(*conf));
-  conf->dims = 32;
-  conf->mode = SR_MODE_IMPLICIT;
-  conf->learn_rate = 0.3f;
-  conf->reg = 0.01f;
-  conf->init_std = 0.1f;
-  conf->negatives = 4;
-  conf->neg_weight = 1.0f;
-  memcpy(conf->weights, weights, sizeof(weights));
-  conf->bias_learn_rate = 0.01f;
-  conf->bias_reg = 0.01f;
-  conf->pop_blend = 0.2f;
-  conf->pop_half_life = 1000;
-  conf->recent_size = 1000;
-  conf->seen_size = 256;
-  conf->min_user_events = 1;
-  conf->seed = 42;
-}
-
-static sr_err_t check_conf(const sr_model_conf_t *conf, char *errstr,
-                           size_t errlen) {
-  if (conf->dims == 0 || conf->dims > 1024)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "model.dims is %u, must be 1..1024", conf->dims);
-  if (conf->recent_size == 0)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "model.recent_size must be at least 1");
-  if (!(conf->learn_rate > 0) || !isfinite(conf->learn_rate))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "model.learn_rate must be a positive number");
-  return SR_OK;
-}
-
 sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_model_t *mdl = calloc(1, sizeof(*mdl));
   if (!mdl)
@@ -77,7 +42,7 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
 
 sr_model_t *sr_model_new(const sr_model_conf_t *conf, char *errstr,
                          size_t errlen) {
-  if (check_conf(conf, errstr, errlen) != SR_OK)
+  if (sr_model_conf_check(conf, errstr, errlen) != SR_OK)
     return NULL;
   sr_model_t *mdl = sr_model_alloc(conf);
   if (!mdl)
