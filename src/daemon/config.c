@@ -30,7 +30,8 @@ typedef struct option {
   size_t size; /* for strings: buffer size */
   const char *def;
   double min, max;
-  const char *choices; /* T_ENUM: "a|b|c"; stored as the index (u32) */
+  const char *choices; /* T_ENUM: "a|b|c"; stored as the index, an enum's
+                          value (uint32_t-sized) */
   const char *help;
 } option_t;
 
@@ -48,8 +49,19 @@ typedef struct option {
   { n, T_STR, OFF(f), SZ(f), d, 0, 0, NULL, h }
 #define ENUM(n, f, d, c, h)                                                    \
   { n, T_ENUM, OFF(f), 0, d, 0, 0, c, h }
-#define CHOICE(n, f, d, c, h)                                                  \
-  { n, T_STR, OFF(f), SZ(f), d, 0, 0, c, h }
+
+/* A choice is parsed once, here, into its enum: the choices of each are
+ * listed in the order of the enum's values, which are uint32_t-sized. */
+_Static_assert(sizeof(sr_wire_fmt_t) == sizeof(uint32_t) &&
+                   sizeof(sr_output_fmt_t) == sizeof(uint32_t) &&
+                   sizeof(sr_log_level_t) == sizeof(uint32_t) &&
+                   sizeof(sr_log_format_t) == sizeof(uint32_t),
+               "an enum option is stored as a uint32_t");
+_Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2,
+               "kafka.input_format lists auto|proto|json");
+_Static_assert(SR_LOG_DEBUG == 0 && SR_LOG_INFO == 1 && SR_LOG_WARN == 2 &&
+                   SR_LOG_ERROR == 3,
+               "log.level lists debug|info|warn|error");
 
 /* The daemon's own options. The model.* rows come from the model's own
  * table (sr_model_params), which owns their defaults and ranges. */
@@ -73,10 +85,10 @@ static const option_t options[] = {
         "topic the lists are published to, keyed by user id"),
     STR("kafka.dead_letter_topic", kafka.dead_letter_topic, "",
         "topic rejected messages are copied to (empty: off)"),
-    CHOICE("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
-           "input encoding; auto: '{' starts JSON"),
-    CHOICE("kafka.output_format", kafka.output_format, "proto", "proto|json",
-           "encoding of published lists"),
+    ENUM("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
+         "input encoding; auto: '{' starts JSON"),
+    ENUM("kafka.output_format", kafka.output_format, "proto", "proto|json",
+         "encoding of published lists"),
     U32("kafka.partitions", kafka.partitions, "1", 1, 1024,
         "partitions of topics the embedded broker creates"),
     U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000,
@@ -126,10 +138,9 @@ static const option_t options[] = {
         3600000,
         "an HTTP connection that has not sent a complete request this long "
         "after opening or after its last response is closed"),
-    CHOICE("log.level", log.level, "info", "debug|info|warn|error",
-           "lowest level logged"),
-    CHOICE("log.format", log.format, "logfmt", "logfmt|json",
-           "log line format"),
+    ENUM("log.level", log.level, "info", "debug|info|warn|error",
+         "lowest level logged"),
+    ENUM("log.format", log.format, "logfmt", "logfmt|json", "log line format"),
 };
 
 #define N_OWN (sizeof(options) / sizeof(options[0]))
@@ -205,9 +216,6 @@ static sr_err_t parse_number(const option_t *opt, const char *value,
 
 static sr_err_t set_string(const option_t *opt, char *dst, const char *value,
                            char *errstr, size_t errlen) {
-  if (opt->choices && choice_index(opt->choices, value) < 0)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not one of %s",
-                   opt->name, value, opt->choices);
   if (strlen(value) >= opt->size)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "%s: value longer than %zu bytes", opt->name, opt->size - 1);
@@ -228,7 +236,8 @@ static sr_err_t apply(sr_config_t *cfg, const option_t *opt, const char *value,
       return sr_errf(errstr, errlen, SR_ERR_INVALID,
                      "%s: '%s' is not one of %s", opt->name, value,
                      opt->choices);
-    *(uint32_t *)dst = (uint32_t)idx;
+    uint32_t value32 = (uint32_t)idx;
+    memcpy(dst, &value32, sizeof(value32));
     return SR_OK;
   }
   if ((err = parse_number(opt, value, &v, errstr, errlen)) != SR_OK)
