@@ -25,13 +25,27 @@ int sr_cmd_config(int argc, char **argv);
  * or -1 after reporting a bad value. */
 typedef int(sr_cli_opt_cb)(int c, void *opts);
 
+/* The value getopt returns for --set; -c/--config returns 'c'. */
+#define SR_CLI_SET 0x100
+/* The longopts rows of a command that reads a config (-c and --set). */
+#define SR_CLI_CONFIG_LONGOPTS                                                 \
+  {"config", required_argument, NULL, 'c'}, {                                  \
+    "set", required_argument, NULL, SR_CLI_SET                                 \
+  }
+
+struct sr_config;
+
 /* Runs getopt_long over argv for command cmd: --help/-h prints usage to
  * stdout and returns 1; a missing value or unknown option is reported and
  * returns -1 (as does a -1 from on_opt); else 0 with optind at the operands.
- * shortopts must start with ':' and contain 'h'. */
+ * shortopts must start with ':' and contain 'h'. When cfg is not NULL the
+ * command reads a config (its shortopts hold "c:", its longopts
+ * SR_CLI_CONFIG_LONGOPTS): each -c FILE is loaded into cfg as it comes, then
+ * every --set KEY=VALUE in the order given, so the command line wins over
+ * the files; a bad file or setting is reported and returns -1. */
 int sr_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                   const struct option *longopts, sr_cli_opt_cb *on_opt,
-                  void (*usage)(FILE *out), void *opts);
+                  void (*usage)(FILE *out), void *opts, struct sr_config *cfg);
 
 /* Resolves the bootstrap servers of an operator command: the --brokers
  * value, else $STREAMREC_BROKERS. 'embedded' is refused, since that broker
@@ -43,7 +57,6 @@ const char *sr_cli_brokers(const char *cmd, const char *brokers);
  * cfg's kafka.properties, as `run` does: a value "${VAR}" is read from the
  * environment and masked in every later line. The value is never echoed,
  * since properties carry passwords. Returns 0, or -1 after reporting. */
-struct sr_config;
 int sr_cli_set_prop(const char *cmd, struct sr_config *cfg, const char *arg);
 
 /* The librdkafka configuration of an operator command, built by the same

@@ -9,9 +9,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_SETS 256
+
+/* Takes -c or --set for a command that reads a config: a file is loaded at
+ * once, a setting is kept in sets for after the last file. Returns 0, or
+ * -1 after reporting. */
+static int config_option(const char *cmd, int c, sr_config_t *cfg,
+                         const char **sets, size_t *n_sets) {
+  char errstr[512];
+  if (c == SR_CLI_SET) {
+    if (*n_sets == MAX_SETS) {
+      sr_cli_err(cmd, "--set: more than %d options", MAX_SETS);
+      return -1;
+    }
+    sets[(*n_sets)++] = optarg;
+    return 0;
+  }
+  if (sr_config_load_file(cfg, optarg, errstr, sizeof(errstr)) != SR_OK) {
+    sr_cli_err(cmd, "%s", errstr);
+    return -1;
+  }
+  return 0;
+}
+
+static int apply_sets(const char *cmd, sr_config_t *cfg,
+                      const char *const *sets, size_t n_sets) {
+  char errstr[512];
+  for (size_t i = 0; i < n_sets; i++) {
+    if (sr_config_set_kv(cfg, sets[i], errstr, sizeof(errstr)) != SR_OK) {
+      sr_cli_err(cmd, "%s", errstr);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int sr_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                   const struct option *longopts, sr_cli_opt_cb *on_opt,
-                  void (*usage)(FILE *out), void *opts) {
+                  void (*usage)(FILE *out), void *opts, sr_config_t *cfg) {
+  const char *sets[MAX_SETS];
+  size_t n_sets = 0;
   int c;
   optind = 1;
   opterr = 0;
@@ -28,10 +65,13 @@ int sr_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
       sr_cli_err(cmd, "unknown option '%s' (see --help)", argv[optind - 1]);
       return -1;
     }
-    if (on_opt(c, opts) != 0)
+    int rc = cfg && (c == 'c' || c == SR_CLI_SET)
+                 ? config_option(cmd, c, cfg, sets, &n_sets)
+                 : on_opt(c, opts);
+    if (rc != 0)
       return -1;
   }
-  return 0;
+  return cfg ? apply_sets(cmd, cfg, sets, n_sets) : 0;
 }
 
 const char *sr_cli_brokers(const char *cmd, const char *brokers) {

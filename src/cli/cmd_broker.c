@@ -90,6 +90,20 @@ static int check_topics(const char *list) {
   return 0;
 }
 
+/* sr_cli_getopt's callback: one option into the broker_opts_t. */
+static int parse_option(int c, void *arg) {
+  broker_opts_t *opts = arg;
+  switch (c) {
+  case 'p': return parse_int("--port", optarg, 0, 65535, &opts->port);
+  case 'n':
+    return parse_int("--partitions", optarg, 1, 10000, &opts->partitions);
+  case 't': opts->topics = optarg; return 0;
+  case 'k':
+    return parse_int("--brokers-count", optarg, 1, 64, &opts->n_brokers);
+  }
+  return -1;
+}
+
 /* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
 static int parse_args(int argc, char **argv, broker_opts_t *opts) {
   static const struct option longopts[] = {
@@ -103,31 +117,10 @@ static int parse_args(int argc, char **argv, broker_opts_t *opts) {
                           .partitions = 1,
                           .n_brokers = 1,
                           .topics = "events,recs,events-dlq"};
-  int c, rc = 0;
-  optind = 1;
-  opterr = 0;
-  while (rc == 0 && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'p': rc = parse_int("--port", optarg, 0, 65535, &opts->port); break;
-    case 'n':
-      rc = parse_int("--partitions", optarg, 1, 10000, &opts->partitions);
-      break;
-    case 't': opts->topics = optarg; break;
-    case 'k':
-      rc = parse_int("--brokers-count", optarg, 1, 64, &opts->n_brokers);
-      break;
-    case 'h': usage(stdout); return -1;
-    case ':':
-      sr_cli_err("broker", "%s needs a value", argv[optind - 1]);
-      return SR_EXIT_USAGE;
-    default:
-      sr_cli_err("broker", "unknown option '%s' (see --help)",
-                 argv[optind - 1]);
-      return SR_EXIT_USAGE;
-    }
-  }
+  int rc = sr_cli_getopt("broker", argc, argv, ":h", longopts, parse_option,
+                         usage, opts, NULL);
   if (rc != 0)
-    return SR_EXIT_USAGE;
+    return rc > 0 ? -1 : SR_EXIT_USAGE;
   if (optind < argc) {
     sr_cli_err("broker", "unexpected argument '%s' (see --help)", argv[optind]);
     return SR_EXIT_USAGE;

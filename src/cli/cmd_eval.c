@@ -16,6 +16,7 @@
 
 typedef struct eval_args {
   const char *path;
+  const char *format; /* --format, else NULL: from the file's name */
   sr_file_fmt_t fmt;
   int sort;
   int json;
@@ -64,6 +65,39 @@ static sr_file_fmt_t guess_format(const char *path) {
   return SR_FILE_JSONL;
 }
 
+/* sr_cli_getopt's callback: one option of eval's own. */
+static int parse_option(int c, void *arg) {
+  eval_args_t *a = arg;
+  char *end;
+  switch (c) {
+  case 'f': a->format = optarg; return 0;
+  case 's': a->sort = 1; return 0;
+  case 'j': a->json = 1; return 0;
+  case 'm':
+    a->min_value = strtod(optarg, &end);
+    if (*end || !*optarg)
+      return sr_cli_err("eval", "--min-value: '%s' is not a number", optarg),
+             -1;
+    a->has_min_value = 1;
+    return 0;
+  case 'N':
+    a->n = strtoul(optarg, &end, 10);
+    if (*end || a->n == 0 || a->n > 100000)
+      return sr_cli_err("eval", "-N: '%s' is not a count in 1..100000", optarg),
+             -1;
+    return 0;
+  case 'b':
+    if (strcmp(optarg, "pop"))
+      return sr_cli_err("eval", "--baseline: '%s' unknown (only 'pop')",
+                        optarg),
+             -1;
+    a->baseline_pop = 1;
+    return 0;
+  }
+  return -1;
+}
+
+/* Returns 0 to go on, 1 after --help, -1 on a usage error. */
 static int parse_args(int argc, char **argv, eval_args_t *a) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'},
@@ -72,63 +106,24 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
       {"n", required_argument, NULL, 'N'},
       {"baseline", required_argument, NULL, 'b'},
       {"json", no_argument, NULL, 'j'},
-      {"config", required_argument, NULL, 'c'},
-      {"set", required_argument, NULL, 'S'},
+      SR_CLI_CONFIG_LONGOPTS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  char errstr[512];
-  const char *format = NULL;
-  int opt;
   memset(a, 0, sizeof(*a));
   a->n = 10;
   sr_config_init(&a->cfg);
-  while ((opt = getopt_long(argc, argv, "N:c:h", longopts, NULL)) != -1) {
-    char *end;
-    switch (opt) {
-    case 'f': format = optarg; break;
-    case 's': a->sort = 1; break;
-    case 'j': a->json = 1; break;
-    case 'm':
-      a->min_value = strtod(optarg, &end);
-      if (*end || !*optarg)
-        return sr_cli_err("eval", "--min-value: '%s' is not a number", optarg),
-               -1;
-      a->has_min_value = 1;
-      break;
-    case 'N':
-      a->n = strtoul(optarg, &end, 10);
-      if (*end || a->n == 0 || a->n > 100000)
-        return sr_cli_err("eval", "-N: '%s' is not a count in 1..100000",
-                          optarg),
-               -1;
-      break;
-    case 'b':
-      if (strcmp(optarg, "pop"))
-        return sr_cli_err("eval", "--baseline: '%s' unknown (only 'pop')",
-                          optarg),
-               -1;
-      a->baseline_pop = 1;
-      break;
-    case 'c':
-      if (sr_config_load_file(&a->cfg, optarg, errstr, sizeof(errstr)))
-        return sr_cli_err("eval", "%s", errstr), -1;
-      break;
-    case 'S':
-      if (sr_config_set_kv(&a->cfg, optarg, errstr, sizeof(errstr)))
-        return sr_cli_err("eval", "%s", errstr), -1;
-      break;
-    case 'h': usage(stdout); return 1;
-    default: usage(stderr); return -1;
-    }
-  }
+  int rc = sr_cli_getopt("eval", argc, argv, ":N:c:h", longopts, parse_option,
+                         usage, a, &a->cfg);
+  if (rc != 0)
+    return rc;
   if (optind + 1 != argc) {
     sr_cli_err("eval", "expects exactly one FILE (see --help)");
     return -1;
   }
   a->path = argv[optind];
   a->fmt = guess_format(a->path);
-  if (format && sr_file_fmt_parse(format, &a->fmt) != 0) {
-    sr_cli_err("eval", "--format: '%s' is not jsonl, proto or tsv", format);
+  if (a->format && sr_file_fmt_parse(a->format, &a->fmt) != 0) {
+    sr_cli_err("eval", "--format: '%s' is not jsonl, proto or tsv", a->format);
     return -1;
   }
   return 0;

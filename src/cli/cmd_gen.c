@@ -6,6 +6,7 @@
 #include "util/buf.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,26 +96,6 @@ static void usage(FILE *out) {
   }
 }
 
-static const opt_t *find_option(const char *arg, const char **inline_val) {
-  *inline_val = NULL;
-  for (size_t k = 0; k < NOPTS; k++) {
-    const opt_t *opt = &gen_options[k];
-    size_t n = strlen(opt->name);
-    if (arg[0] == '-' && arg[1] == opt->short_name && opt->short_name &&
-        arg[2] == '\0')
-      return opt;
-    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, opt->name, n) != 0)
-      continue;
-    if (arg[2 + n] == '\0')
-      return opt;
-    if (arg[2 + n] == '=') {
-      *inline_val = arg + 3 + n;
-      return opt;
-    }
-  }
-  return NULL;
-}
-
 /* Decimal digits only: strtoull alone would accept signs and spaces. */
 static int parse_u64(const char *text, uint64_t *v) {
   if (text[0] < '0' || text[0] > '9')
@@ -153,26 +134,44 @@ static int set_option(const char *cmd, const opt_t *opt, const char *val,
   return 0;
 }
 
+/* getopt's value for the option at index k of gen_options when it has no
+ * short name. */
+#define LONG_ONLY(k) (0x200 + (int)(k))
+
+/* sr_cli_getopt's callback: one option of the table. */
+static int parse_option(int c, void *arg) {
+  for (size_t k = 0; k < NOPTS; k++) {
+    const opt_t *opt = &gen_options[k];
+    if (c == (opt->short_name ? opt->short_name : LONG_ONLY(k)))
+      return set_option("gen", opt, optarg, arg);
+  }
+  return -1;
+}
+
 /* Returns 0 to go on, 1 when help was printed, -1 on a usage error. */
 static int parse_args(int argc, char **argv, gen_opts_t *opts) {
-  for (int i = 1; i < argc; i++) {
-    const char *val;
-    const opt_t *opt = find_option(argv[i], &val);
-    if (!opt) {
-      sr_cli_err(argv[0], "unknown argument '%s' (see 'streamrec gen --help')",
-                 argv[i]);
-      return -1;
+  struct option longopts[NOPTS + 1];
+  char shortopts[2 * NOPTS + 2] = ":";
+  for (size_t k = 0; k < NOPTS; k++) {
+    const opt_t *opt = &gen_options[k];
+    int has_arg = opt->kind == OPT_HELP ? no_argument : required_argument;
+    int c = opt->short_name ? opt->short_name : LONG_ONLY(k);
+    longopts[k] = (struct option){opt->name, has_arg, NULL, c};
+    if (opt->short_name) {
+      size_t len = strlen(shortopts);
+      shortopts[len] = opt->short_name;
+      shortopts[len + 1] = has_arg ? ':' : '\0';
     }
-    if (opt->kind == OPT_HELP) {
-      usage(stdout);
-      return 1;
-    }
-    if (!val && i + 1 >= argc) {
-      sr_cli_err(argv[0], "--%s needs a value", opt->name);
-      return -1;
-    }
-    if (set_option(argv[0], opt, val ? val : argv[++i], opts) != 0)
-      return -1;
+  }
+  longopts[NOPTS] = (struct option){NULL, 0, NULL, 0};
+  int rc = sr_cli_getopt("gen", argc, argv, shortopts, longopts, parse_option,
+                         usage, opts, NULL);
+  if (rc != 0)
+    return rc;
+  if (optind < argc) {
+    sr_cli_err("gen", "unknown argument '%s' (see 'streamrec gen --help')",
+               argv[optind]);
+    return -1;
   }
   return 0;
 }

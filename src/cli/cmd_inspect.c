@@ -111,6 +111,25 @@ typedef struct inspect_args {
   sr_config_t cfg;
 } inspect_args_t;
 
+/* sr_cli_getopt's callback: one option of inspect's own. */
+static int parse_option(int c, void *arg) {
+  inspect_args_t *a = arg;
+  char *end;
+  switch (c) {
+  case 'j': a->json = 1; return 0;
+  case 'u': a->user = optarg; return 0;
+  case 'i': a->item = optarg; return 0;
+  case 'N':
+    a->n = strtoul(optarg, &end, 10);
+    if (*end || a->n == 0 || a->n > 10000)
+      return sr_cli_err("inspect", "-N: '%s' is not a count in 1..10000",
+                        optarg),
+             -1;
+    return 0;
+  }
+  return -1;
+}
+
 /* Returns 0 to go on, 1 after --help, -1 on a usage error. */
 static int parse_args(int argc, char **argv, inspect_args_t *a) {
   static const struct option longopts[] = {
@@ -118,39 +137,16 @@ static int parse_args(int argc, char **argv, inspect_args_t *a) {
       {"user", required_argument, NULL, 'u'},
       {"item", required_argument, NULL, 'i'},
       {"n", required_argument, NULL, 'N'},
-      {"config", required_argument, NULL, 'c'},
-      {"set", required_argument, NULL, 'S'},
+      SR_CLI_CONFIG_LONGOPTS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  char errstr[512], *end;
-  int opt;
   memset(a, 0, sizeof(*a));
   a->n = 10;
   sr_config_init(&a->cfg);
-  while ((opt = getopt_long(argc, argv, "N:c:h", longopts, NULL)) != -1) {
-    switch (opt) {
-    case 'j': a->json = 1; break;
-    case 'u': a->user = optarg; break;
-    case 'i': a->item = optarg; break;
-    case 'N':
-      a->n = strtoul(optarg, &end, 10);
-      if (*end || a->n == 0 || a->n > 10000)
-        return sr_cli_err("inspect", "-N: '%s' is not a count in 1..10000",
-                          optarg),
-               -1;
-      break;
-    case 'c':
-    case 'S':
-      if ((opt == 'c'
-               ? sr_config_load_file(&a->cfg, optarg, errstr, sizeof(errstr))
-               : sr_config_set_kv(&a->cfg, optarg, errstr, sizeof(errstr))) !=
-          SR_OK)
-        return sr_cli_err("inspect", "%s", errstr), -1;
-      break;
-    case 'h': usage(stdout); return 1;
-    default: usage(stderr); return -1;
-    }
-  }
+  int rc = sr_cli_getopt("inspect", argc, argv, ":N:c:h", longopts,
+                         parse_option, usage, a, &a->cfg);
+  if (rc != 0)
+    return rc;
   if (optind + 1 != argc || (a->user && a->item)) {
     sr_cli_err("inspect", "expects one CHECKPOINT and at most one of --user, "
                           "--item (see --help)");

@@ -13,14 +13,10 @@
 #include <unistd.h>
 
 #define CMD "run"
-#define MAX_SETS 256
 
 typedef struct run_args {
   sr_config_t cfg;
   sr_run_opts_t opts;
-  const char *config_file;
-  const char *sets[MAX_SETS];
-  size_t n_sets;
 } run_args_t;
 
 static void usage(FILE *out) {
@@ -77,16 +73,10 @@ static int parse_from(const char *arg, sr_run_opts_t *opts) {
   return 0;
 }
 
-static int parse_option(int c, run_args_t *a) {
+/* sr_cli_getopt's callback: one option of run's own. */
+static int parse_option(int c, void *arg) {
+  run_args_t *a = arg;
   switch (c) {
-  case 'c': a->config_file = optarg; return 0;
-  case 's':
-    if (a->n_sets == MAX_SETS) {
-      sr_cli_err(CMD, "--set: more than %d options", MAX_SETS);
-      return -1;
-    }
-    a->sets[a->n_sets++] = optarg;
-    return 0;
   case 'f': return parse_from(optarg, &a->opts);
   case 'u':
     if (!strcmp(optarg, "end")) {
@@ -100,57 +90,24 @@ static int parse_option(int c, run_args_t *a) {
   return -1;
 }
 
-/* The file first, then every --set in order, so the command line wins. */
-static int load_config(run_args_t *a) {
-  char errstr[512];
-  if (a->config_file &&
-      sr_config_load_file(&a->cfg, a->config_file, errstr, sizeof(errstr))) {
-    sr_cli_err(CMD, "%s", errstr);
-    return -1;
-  }
-  for (size_t i = 0; i < a->n_sets; i++) {
-    if (sr_config_set_kv(&a->cfg, a->sets[i], errstr, sizeof(errstr))) {
-      sr_cli_err(CMD, "%s", errstr);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* Returns -1 to exit 0 (help), 0 to run, or SR_EXIT_USAGE. */
 static int parse_args(int argc, char **argv, run_args_t *a) {
   static const struct option longopts[] = {
-      {"config", required_argument, NULL, 'c'},
-      {"set", required_argument, NULL, 's'},
+      SR_CLI_CONFIG_LONGOPTS,
       {"from", required_argument, NULL, 'f'},
       {"until", required_argument, NULL, 'u'},
       {"no-publish", no_argument, NULL, 'n'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  int c;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-    if (c == 'h') {
-      usage(stdout);
-      return -1;
-    }
-    if (c == ':' || c == '?') {
-      sr_cli_err(CMD,
-                 c == ':' ? "%s needs a value"
-                          : "unknown option '%s' "
-                            "(see --help)",
-                 argv[optind - 1]);
-      return SR_EXIT_USAGE;
-    }
-    if (parse_option(c, a) != 0)
-      return SR_EXIT_USAGE;
-  }
+  int rc = sr_cli_getopt(CMD, argc, argv, ":c:h", longopts, parse_option, usage,
+                         a, &a->cfg);
+  if (rc != 0)
+    return rc > 0 ? -1 : SR_EXIT_USAGE;
   if (optind < argc) {
     sr_cli_err(CMD, "unexpected argument '%s' (see --help)", argv[optind]);
     return SR_EXIT_USAGE;
   }
-  return load_config(a) == 0 ? 0 : SR_EXIT_USAGE;
+  return 0;
 }
 
 int sr_cmd_run(int argc, char **argv) {

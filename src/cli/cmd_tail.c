@@ -127,7 +127,7 @@ static int parse_args(int argc, char **argv, tail_opts_t *opts) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int rc = sr_cli_getopt(CMD, argc, argv, ":heX:", longopts, parse_option,
-                         usage, opts);
+                         usage, opts, NULL);
   if (rc != 0)
     return rc > 0 ? -1 : SR_EXIT_USAGE;
   return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;

@@ -13,7 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum opt_type { T_U32, T_I64, T_F32, T_F64, T_STR, T_ENUM } opt_type_t;
+typedef enum opt_type {
+  T_U32,
+  T_U64,
+  T_I64,
+  T_F32,
+  T_F64,
+  T_STR,
+  T_ENUM
+} opt_type_t;
 
 typedef struct option {
   const char *name;
@@ -22,7 +30,8 @@ typedef struct option {
   size_t size; /* for strings: buffer size */
   const char *def;
   double min, max;
-  const char *choices; /* T_ENUM: "a|b|c"; stored as the index (u32) */
+  const char *choices; /* T_ENUM: "a|b|c"; stored as the index, an enum's
+                          value (uint32_t-sized) */
   const char *help;
 } option_t;
 
@@ -40,62 +49,23 @@ typedef struct option {
   { n, T_STR, OFF(f), SZ(f), d, 0, 0, NULL, h }
 #define ENUM(n, f, d, c, h)                                                    \
   { n, T_ENUM, OFF(f), 0, d, 0, 0, c, h }
-#define CHOICE(n, f, d, c, h)                                                  \
-  { n, T_STR, OFF(f), SZ(f), d, 0, 0, c, h }
 
+/* A choice is parsed once, here, into its enum: the choices of each are
+ * listed in the order of the enum's values, which are uint32_t-sized. */
+_Static_assert(sizeof(sr_wire_fmt_t) == sizeof(uint32_t) &&
+                   sizeof(sr_output_fmt_t) == sizeof(uint32_t) &&
+                   sizeof(sr_log_level_t) == sizeof(uint32_t) &&
+                   sizeof(sr_log_format_t) == sizeof(uint32_t),
+               "an enum option is stored as a uint32_t");
+_Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2,
+               "kafka.input_format lists auto|proto|json");
+_Static_assert(SR_LOG_DEBUG == 0 && SR_LOG_INFO == 1 && SR_LOG_WARN == 2 &&
+                   SR_LOG_ERROR == 3,
+               "log.level lists debug|info|warn|error");
+
+/* The daemon's own options. The model.* rows come from the model's own
+ * table (sr_model_params), which owns their defaults and ranges. */
 static const option_t options[] = {
-    U32("model.dims", model.dims, "32", 1, 1024,
-        "latent factors per user and item"),
-    ENUM("model.mode", model.mode, "implicit", "implicit|explicit",
-         "implicit: ISGD on all events; explicit: biased MF on RATING values"),
-    F32("model.learn_rate", model.learn_rate, "0.3", 1e-6, 10, "SGD step size"),
-    F32("model.reg", model.reg, "0.01", 0, 10, "L2 regularisation of factors"),
-    F32("model.init_std", model.init_std, "0.1", 0, 10,
-        "spread of new rows' random factors"),
-    U32("model.negatives", model.negatives, "4", 0, 64,
-        "negatives sampled from recent traffic per positive event"),
-    F32("model.neg_weight", model.neg_weight, "1", 0, 100,
-        "weight of a sampled negative"),
-    F32("model.weight.view", model.weights[SR_EV_VIEW], "0.5", 0, 100,
-        "weight of a VIEW event"),
-    F32("model.weight.click", model.weights[SR_EV_CLICK], "1", 0, 100,
-        "weight of a CLICK event"),
-    F32("model.weight.add_to_cart", model.weights[SR_EV_ADD_TO_CART], "2", 0,
-        100, "weight of an ADD_TO_CART event"),
-    F32("model.weight.purchase", model.weights[SR_EV_PURCHASE], "3", 0, 100,
-        "weight of a PURCHASE event"),
-    F32("model.weight.like", model.weights[SR_EV_LIKE], "2", 0, 100,
-        "weight of a LIKE event"),
-    F32("model.weight.dislike", model.weights[SR_EV_DISLIKE], "1", 0, 100,
-        "weight of a DISLIKE (trained towards 0)"),
-    F32("model.weight.rating", model.weights[SR_EV_RATING], "1", 0, 100,
-        "weight of a RATING event in implicit mode"),
-    F32("model.bias_learn_rate", model.bias_learn_rate, "0.01", 0, 10,
-        "explicit mode: step size of biases"),
-    F32("model.bias_reg", model.bias_reg, "0.01", 0, 10,
-        "explicit mode: L2 of biases"),
-    F32("model.pop_blend", model.pop_blend, "0.2", 0, 100,
-        "weight of log decayed popularity added to personal scores"),
-    F32("model.pop_half_life", model.pop_half_life, "1000", 0, 1e12,
-        "events after which a popularity count halves (0: never)"),
-    U32("model.recent_size", model.recent_size, "1000", 1, 100000000,
-        "recent item events negatives are drawn from"),
-    U32("model.seen_size", model.seen_size, "256", 0, 1000000,
-        "items per user excluded from its list (0: all)"),
-    U32("model.min_user_events", model.min_user_events, "1", 0, 1000000,
-        "users with fewer events get the popularity list"),
-    I64("model.seed", model.seed, "42", 0, 9.2e18,
-        "RNG seed: initial factors and negative sampling"),
-    U32("model.max_users", model.max_users, "0", 0, 4294967295.0,
-        "users kept; a new user beyond evicts the least recently active (0: "
-        "unbounded)"),
-    U32("model.max_items", model.max_items, "0", 0, 4294967295.0,
-        "items kept; a new item beyond evicts the least recently active (0: "
-        "unbounded)"),
-    U32("model.idle_ttl_s", model.idle_ttl_s, "0", 0, 4294967295.0,
-        "users and items idle this long in event time are evicted, at most 8 "
-        "of each per event (0: never); event time is the median of the last "
-        "31 event timestamps, so a few far-off stamps cannot move it"),
     U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
     U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000,
         "a refresh runs at most this long after a user turns dirty"),
@@ -115,10 +85,10 @@ static const option_t options[] = {
         "topic the lists are published to, keyed by user id"),
     STR("kafka.dead_letter_topic", kafka.dead_letter_topic, "",
         "topic rejected messages are copied to (empty: off)"),
-    CHOICE("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
-           "input encoding; auto: '{' starts JSON"),
-    CHOICE("kafka.output_format", kafka.output_format, "proto", "proto|json",
-           "encoding of published lists"),
+    ENUM("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
+         "input encoding; auto: '{' starts JSON"),
+    ENUM("kafka.output_format", kafka.output_format, "proto", "proto|json",
+         "encoding of published lists"),
     U32("kafka.partitions", kafka.partitions, "1", 1, 1024,
         "partitions of topics the embedded broker creates"),
     U32("kafka.queue_high", kafka.queue_high, "100000", 100, 10000000,
@@ -168,19 +138,45 @@ static const option_t options[] = {
         3600000,
         "an HTTP connection that has not sent a complete request this long "
         "after opening or after its last response is closed"),
-    CHOICE("log.level", log.level, "info", "debug|info|warn|error",
-           "lowest level logged"),
-    CHOICE("log.format", log.format, "logfmt", "logfmt|json",
-           "log line format"),
+    ENUM("log.level", log.level, "info", "debug|info|warn|error",
+         "lowest level logged"),
+    ENUM("log.format", log.format, "logfmt", "logfmt|json", "log line format"),
 };
 
-#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+#define N_OWN (sizeof(options) / sizeof(options[0]))
 
-static const option_t *find_option(const char *name) {
-  for (size_t i = 0; i < N_OPTIONS; i++)
-    if (!strcmp(options[i].name, name))
-      return &options[i];
-  return NULL;
+/* A row of the model's table as a row of this one. */
+static option_t from_param(const sr_model_param_t *param) {
+  static const opt_type_t types[] = {
+      [SR_PARAM_U32] = T_U32,
+      [SR_PARAM_U64] = T_U64,
+      [SR_PARAM_F32] = T_F32,
+      [SR_PARAM_ENUM] = T_ENUM,
+  };
+  return (option_t){param->name, types[param->type], OFF(model) + param->offset,
+                    0,           param->def,         param->min,
+                    param->max,  param->choices,     param->help};
+}
+
+/* Every option, the model's first: fills *opt with row i and returns
+ * true, or false past the last row. */
+static bool option_at(size_t i, option_t *opt) {
+  size_t n_model;
+  const sr_model_param_t *params = sr_model_params(&n_model);
+  if (i < n_model)
+    *opt = from_param(&params[i]);
+  else if (i - n_model < N_OWN)
+    *opt = options[i - n_model];
+  else
+    return false;
+  return true;
+}
+
+static bool find_option(const char *name, option_t *opt) {
+  for (size_t i = 0; option_at(i, opt); i++)
+    if (!strcmp(opt->name, name))
+      return true;
+  return false;
 }
 
 /* Index of value in "a|b|c", or -1. */
@@ -206,7 +202,8 @@ static sr_err_t parse_number(const option_t *opt, const char *value,
   if (!*value || *end || errno || !isfinite(v))
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not a number",
                    opt->name, value);
-  if ((opt->type == T_U32 || opt->type == T_I64) && v != floor(v))
+  if ((opt->type == T_U32 || opt->type == T_U64 || opt->type == T_I64) &&
+      v != floor(v))
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not an integer",
                    opt->name, value);
   if (v < opt->min || v > opt->max)
@@ -219,9 +216,6 @@ static sr_err_t parse_number(const option_t *opt, const char *value,
 
 static sr_err_t set_string(const option_t *opt, char *dst, const char *value,
                            char *errstr, size_t errlen) {
-  if (opt->choices && choice_index(opt->choices, value) < 0)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not one of %s",
-                   opt->name, value, opt->choices);
   if (strlen(value) >= opt->size)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "%s: value longer than %zu bytes", opt->name, opt->size - 1);
@@ -242,13 +236,15 @@ static sr_err_t apply(sr_config_t *cfg, const option_t *opt, const char *value,
       return sr_errf(errstr, errlen, SR_ERR_INVALID,
                      "%s: '%s' is not one of %s", opt->name, value,
                      opt->choices);
-    *(uint32_t *)dst = (uint32_t)idx;
+    uint32_t value32 = (uint32_t)idx;
+    memcpy(dst, &value32, sizeof(value32));
     return SR_OK;
   }
   if ((err = parse_number(opt, value, &v, errstr, errlen)) != SR_OK)
     return err;
   switch (opt->type) {
   case T_U32: *(uint32_t *)dst = (uint32_t)v; break;
+  case T_U64: *(uint64_t *)dst = (uint64_t)v; break;
   case T_I64: *(int64_t *)dst = (int64_t)v; break;
   case T_F32: *(float *)dst = (float)v; break;
   default: *(double *)dst = v; break;
@@ -325,10 +321,10 @@ sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
   static const char prefix[] = "kafka.properties.";
   if (!strncmp(key, prefix, sizeof(prefix) - 1))
     return set_property(cfg, key + sizeof(prefix) - 1, value, errstr, errlen);
-  const option_t *opt = find_option(key);
-  if (!opt)
+  option_t opt;
+  if (!find_option(key, &opt))
     return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
-  return apply(cfg, opt, value, errstr, errlen);
+  return apply(cfg, &opt, value, errstr, errlen);
 }
 
 sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
@@ -360,9 +356,9 @@ sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg) {
 
 void sr_config_init(sr_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
-  sr_model_conf_init(&cfg->model);
-  for (size_t i = 0; i < N_OPTIONS; i++) {
-    sr_err_t err = apply(cfg, &options[i], options[i].def, NULL, 0);
+  option_t opt;
+  for (size_t i = 0; option_at(i, &opt); i++) {
+    sr_err_t err = apply(cfg, &opt, opt.def, NULL, 0);
     (void)err;
     /* A default that does not parse is a bug in the table itself. */
     if (err != SR_OK)
@@ -532,14 +528,16 @@ sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
 }
 
 static const char *type_name(const option_t *opt) {
-  static const char *const names[] = {"uint",  "int",    "float",
+  /* model.seed (T_U64) has always been listed as an int. */
+  static const char *const names[] = {"uint",  "int",    "int", "float",
                                       "float", "string", "enum"};
   return opt->choices ? opt->choices : names[opt->type];
 }
 
 void sr_config_print_help(FILE *out, const char *prefix) {
-  for (size_t i = 0; i < N_OPTIONS; i++) {
-    const option_t *opt = &options[i];
+  option_t row;
+  for (size_t i = 0; option_at(i, &row); i++) {
+    const option_t *opt = &row;
     if (prefix && strncmp(opt->name, prefix, strlen(prefix)))
       continue;
     fprintf(out, "  %-26s %s (%s, default '%s')\n", opt->name, opt->help,
@@ -564,8 +562,9 @@ static void md_cell(FILE *out, const char *text) {
 
 void sr_config_print_markdown(FILE *out) {
   fprintf(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
-  for (size_t i = 0; i < N_OPTIONS; i++) {
-    const option_t *opt = &options[i];
+  option_t row;
+  for (size_t i = 0; option_at(i, &row); i++) {
+    const option_t *opt = &row;
     fprintf(out, "| `%s` | ", opt->name);
     md_cell(out, type_name(opt));
     if (*opt->def)

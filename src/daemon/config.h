@@ -4,8 +4,10 @@
 #ifndef SR_CONFIG_H
 #define SR_CONFIG_H
 
+#include "codec/event_codec.h"
 #include "kafka/conf.h"
 #include "streamrec/model.h"
+#include "util/log.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,13 @@
 enum { SR_CKPT_FORK, SR_CKPT_COPY };
 /* kafka.offset_reset_policy, in the order of its choices. */
 enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
+/* kafka.output_format, in the order of its choices. */
+typedef enum sr_output_fmt { SR_OUTPUT_PROTO, SR_OUTPUT_JSON } sr_output_fmt_t;
+/* log.format, in the order of its choices. */
+typedef enum sr_log_format {
+  SR_LOG_FORMAT_LOGFMT,
+  SR_LOG_FORMAT_JSON
+} sr_log_format_t;
 
 typedef struct sr_config {
   sr_model_conf_t model;
@@ -26,8 +35,8 @@ typedef struct sr_config {
     char input_topics[SR_CONF_STR];
     char output_topic[SR_CONF_STR];
     char dead_letter_topic[SR_CONF_STR];
-    char input_format[16];
-    char output_format[16];
+    sr_wire_fmt_t input_format; /* choices in the order of its values */
+    sr_output_fmt_t output_format;
     uint32_t partitions;
     uint32_t queue_high;
     uint32_t prefetch_messages;
@@ -60,8 +69,8 @@ typedef struct sr_config {
     uint32_t idle_timeout_ms;
   } metrics;
   struct {
-    char level[16];
-    char format[16];
+    sr_log_level_t level; /* choices in the order of its values */
+    sr_log_format_t format;
   } log;
 } sr_config_t;
 

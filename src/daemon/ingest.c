@@ -27,13 +27,6 @@ struct sr_ingest {
 sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
                            sr_refresh_t *rf, sr_sink_t *snk, char *errstr,
                            size_t errlen) {
-  sr_wire_fmt_t fmt;
-  if (sr_wire_fmt_parse(cfg->kafka.input_format, &fmt) != 0) {
-    sr_errf(errstr, errlen, SR_ERR_INVALID,
-            "kafka.input_format: '%s' is not auto, proto or json",
-            cfg->kafka.input_format);
-    return NULL;
-  }
   sr_ingest_t *ing = calloc(1, sizeof(*ing));
   if (!ing) {
     sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
@@ -42,7 +35,7 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   ing->mdl = mdl;
   ing->rf = rf;
   ing->snk = snk;
-  ing->fmt = fmt;
+  ing->fmt = cfg->kafka.input_format;
   ing->lim = (sr_event_limits_t){
       .max_message_bytes = cfg->input.max_message_bytes,
       .max_id_len = cfg->input.max_id_len,

@@ -19,8 +19,7 @@
 typedef struct sr_ingest sr_ingest_t;
 
 /* Creates the ingest step. rf and snk may be NULL (no refresh, no dead
- * letters). Returns NULL with errstr on a bad kafka.input_format or no
- * memory. */
+ * letters). Returns NULL with errstr when out of memory. */
 sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
                            sr_refresh_t *rf, sr_sink_t *snk, char *errstr,
                            size_t errlen);

@@ -194,11 +194,6 @@ static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
   if (!probe)
     return SR_ERR_INVALID;
   rd_kafka_conf_destroy(probe);
-  sr_log_level_t level;
-  if (sr_log_level_parse(d->cfg.log.level, &level) != 0)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "log.level: '%s' is not debug, info, warn or error",
-                   d->cfg.log.level);
   return SR_OK;
 }
 
@@ -339,7 +334,7 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
                             .batch_max = d->cfg.recommend.batch_max,
                             .min_interval_ms = d->cfg.recommend.min_interval_ms,
                             .json =
-                                !strcmp(d->cfg.kafka.output_format, "json")};
+                                d->cfg.kafka.output_format == SR_OUTPUT_JSON};
     if (!(d->rf = sr_refresh_new(&rc)))
       return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   }
@@ -484,10 +479,8 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
   }
   d->cfg = *cfg;
   d->opts = *opts;
-  sr_log_level_t level;
-  if (sr_log_level_parse(cfg->log.level, &level) == 0)
-    sr_log_set_level(level);
-  sr_log_set_format(cfg->log.format);
+  sr_log_set_level(cfg->log.level);
+  sr_log_set_format(cfg->log.format == SR_LOG_FORMAT_JSON ? "json" : "logfmt");
   *err = daemon_init(d, errstr, errlen);
   if (*err != SR_OK) {
     sr_daemon_free(d);

@@ -188,16 +188,25 @@ static void test_enum_choices(void **state) {
   set_fails(&cfg, "model.mode=", "model.mode", NULL);
   set_fails(&cfg, "model.mode=impl", "model.mode", NULL);
 
-  assert_string_equal(cfg.kafka.input_format, "auto");
+  assert_int_equal(cfg.kafka.input_format, SR_WIRE_AUTO);
   set_ok(&cfg, "kafka.input_format=json");
-  assert_string_equal(cfg.kafka.input_format, "json");
+  assert_int_equal(cfg.kafka.input_format, SR_WIRE_JSON);
+  set_ok(&cfg, "kafka.input_format=proto");
+  assert_int_equal(cfg.kafka.input_format, SR_WIRE_PROTO);
   set_fails(&cfg, "kafka.input_format=xml", "kafka.input_format", "xml", NULL);
+  assert_int_equal(cfg.kafka.output_format, SR_OUTPUT_PROTO);
   set_ok(&cfg, "kafka.output_format=json");
+  assert_int_equal(cfg.kafka.output_format, SR_OUTPUT_JSON);
   set_fails(&cfg, "kafka.output_format=auto", "kafka.output_format", NULL);
+  assert_int_equal(cfg.log.level, SR_LOG_INFO);
   set_ok(&cfg, "log.level=debug");
-  assert_string_equal(cfg.log.level, "debug");
+  assert_int_equal(cfg.log.level, SR_LOG_DEBUG);
+  set_ok(&cfg, "log.level=error");
+  assert_int_equal(cfg.log.level, SR_LOG_ERROR);
   set_fails(&cfg, "log.level=loud", "log.level", NULL);
+  assert_int_equal(cfg.log.format, SR_LOG_FORMAT_LOGFMT);
   set_ok(&cfg, "log.format=json");
+  assert_int_equal(cfg.log.format, SR_LOG_FORMAT_JSON);
   set_fails(&cfg, "log.format=xml", "log.format", NULL);
 }
 

@@ -83,7 +83,7 @@ static void test_local_is_embedded_with_json_output(void **state) {
   static sr_config_t cfg;
   load(&cfg, "local.json");
   assert_string_equal(cfg.kafka.brokers, "embedded");
-  assert_string_equal(cfg.kafka.output_format, "json");
+  assert_int_equal(cfg.kafka.output_format, SR_OUTPUT_JSON);
   assert_string_equal(cfg.checkpoint.dir, "./streamrec-state");
   assert_true(cfg.checkpoint.interval_s <= 10);
   assert_int_equal(cfg.kafka.n_props, 0);
@@ -102,7 +102,7 @@ static void test_production_uses_sasl_ssl_with_env_password(void **state) {
   assert_string_equal(prop(&cfg, "sasl.password"), PASSWORD);
   assert_true(cfg.kafka.dead_letter_topic[0] != '\0');
   assert_string_equal(cfg.metrics.listen, "0.0.0.0:9464");
-  assert_string_equal(cfg.log.format, "json");
+  assert_int_equal(cfg.log.format, SR_LOG_FORMAT_JSON);
   assert_string_equal(cfg.checkpoint.dir, "/var/lib/streamrec");
 }
 
