@@ -85,3 +85,7 @@ int sr_popular_add(sr_popular_t *pop, uint32_t item, double w) {
   pop->inc *= pop->growth;
   return pop->inc > RESCALE_AT ? sr_popular_refresh(pop) : 0;
 }
+
+uint64_t sr_popular_bytes(const sr_popular_t *pop) {
+  return (uint64_t)pop->cap * (sizeof(*pop->counts) + sizeof(*pop->logc));
+}

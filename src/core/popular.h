@@ -43,6 +43,9 @@ static inline double sr_popular_count(const sr_popular_t *pop, uint32_t item) {
   return pop->counts[item] / pop->inc;
 }
 
+/* Bytes allocated: the counts and log counts of every reserved item. */
+uint64_t sr_popular_bytes(const sr_popular_t *pop);
+
 /* Rescales when due and recomputes every logc; after loading counts and
  * inc, and on rescaling. Returns 1 when all logc changed. */
 int sr_popular_refresh(sr_popular_t *pop);

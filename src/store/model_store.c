@@ -1,5 +1,7 @@
 /* Snapshot <-> checkpoint glue; see model_store.h. */
 #include "store/model_store.h"
+
+#include "core/model_state.h"
 #include "util/offset.h"
 
 #include <stdio.h>
@@ -51,10 +53,10 @@ void sr_store_view(const sr_ckpt_t *ckpt, sr_model_snapshot_t *view) {
   view->items = meta->items;
   view->events_applied = meta->events_applied;
   memcpy(view->rng_state, meta->rng_state, sizeof(view->rng_state));
-  /* Sections in id order, as sr_model_snapshot lays them out, so digests of
-   * a file and of the model it came from agree. */
-  for (uint32_t id = 1; id <= 64 && view->n_sections < SR_MODEL_MAX_SECTIONS;
-       id++) {
+  /* The model's sections in its own order, as sr_model_snapshot lays them
+   * out, so digests of a file and of the model it came from agree. */
+  for (size_t k = 0; k < sr_model_section_count(); k++) {
+    uint32_t id = sr_model_section_id(k);
     uint64_t len;
     const void *data = sr_ckpt_section(ckpt, id, &len);
     if (data)

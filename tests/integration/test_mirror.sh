@@ -9,11 +9,7 @@
 set -u
 cd "${SR_SOURCE_DIR:-$(dirname "$0")/../..}" || exit 1
 
-known="src/core/lru.c
-src/core/model_state.c
-src/core/pages.c
-src/core/rng.c
-src/codec/reason.c
+known="src/codec/reason.c
 src/daemon/loop.c
 src/daemon/telemetry.c
 src/kafka/embedded.c

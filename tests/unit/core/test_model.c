@@ -700,6 +700,54 @@ static void test_checkpoint_round_trip_bit_exact(void **state) {
   free(evs);
 }
 
+/* The parts' own figures, which sr_model_bytes adds to the arrays the
+ * model allocates itself. */
+static uint64_t parts_bytes(const sr_model_t *mdl) {
+  return sr_idmap_bytes(mdl->users) + sr_idmap_bytes(mdl->items) +
+         sr_factors_bytes(&mdl->ufac) + sr_factors_bytes(&mdl->ifac) +
+         sr_popular_bytes(&mdl->pop) + sr_seen_bytes(&mdl->seen) +
+         sr_lru_bytes(&mdl->ulru) + sr_lru_bytes(&mdl->ilru) +
+         sr_recent_bytes(&mdl->recent);
+}
+
+static void test_model_bytes_follow_allocations(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  char user[16];
+  learn(mdl, "user0", "x", SR_EV_CLICK, 0);
+  uint64_t first = sr_model_bytes(mdl);
+  for (int k = 1; k < 256; k++) {
+    snprintf(user, sizeof user, "user%d", k);
+    learn(mdl, user, "x", SR_EV_CLICK, 0);
+  }
+  /* The 257th user grows every per-user array from 256 rows to 384: the
+   * figure moves by the biases and event counts the model allocated and by
+   * what the parts report for themselves, nothing else. */
+  uint64_t before = sr_model_bytes(mdl), parts = parts_bytes(mdl);
+  assert_true(before > first);
+  learn(mdl, "user256", "x", SR_EV_CLICK, 0);
+  uint64_t grown = sr_model_bytes(mdl) - before;
+  assert_int_equal(grown - (parts_bytes(mdl) - parts),
+                   128 * (sizeof(float) + sizeof(uint32_t)));
+  /* The first lists allocate the scoring scratch, a block of 64 x 1024
+   * scores at least, and the figure moves by it. */
+  uint32_t row = user_row(mdl, "user1");
+  sr_scored_t out[5];
+  before = sr_model_bytes(mdl);
+  parts = parts_bytes(mdl);
+  assert_int_equal(list_of(mdl, row, 5, out, NULL), 0);
+  grown = sr_model_bytes(mdl) - before;
+  assert_int_equal(parts_bytes(mdl), parts);
+  assert_true(grown >= 64 * 1024 * sizeof(float));
+  assert_true(grown < 64 * 1024 * sizeof(float) + 1024 * 33 * sizeof(float));
+  /* The same lists again allocate nothing. */
+  assert_int_equal(list_of(mdl, row, 5, out, NULL), 0);
+  assert_int_equal(sr_model_bytes(mdl) - before, grown);
+  sr_model_free(mdl);
+}
+
 static void test_bad_conf_rejected(void **state) {
   (void)state;
   sr_model_conf_t conf;
@@ -730,6 +778,7 @@ int main(void) {
       cmocka_unit_test(test_snapshot_view_equals_copy),
       cmocka_unit_test(test_checkpoint_round_trip_bit_exact),
       cmocka_unit_test(test_bad_conf_rejected),
+      cmocka_unit_test(test_model_bytes_follow_allocations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,60 @@
+/* The per-event learning path; see learn.h. */
+#include "core/learn.h"
+
+#include "core/learner.h"
+#include "core/recommend.h"
+
+static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
+                           uint32_t i) {
+  const sr_model_conf_t *c = &mdl->conf;
+  float *urow = sr_factors_row(&mdl->ufac, u);
+  float w = c->weights[ev->type];
+  if (ev->type == SR_EV_DISLIKE) {
+    sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 0.0f,
+                    w, c->learn_rate, c->reg);
+    return;
+  }
+  uint32_t neg[64];
+  uint32_t k = c->negatives < 64 ? c->negatives : 64;
+  k = sr_recent_sample(&mdl->recent, &mdl->rng, &mdl->seen, u, i, neg, k);
+  for (uint32_t j = 0; j < k; j++)
+    sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), mdl->ufac.stride,
+                    0.0f, c->neg_weight, c->learn_rate, c->reg);
+  sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 1.0f,
+                  w, c->learn_rate, c->reg);
+}
+
+static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
+                           uint32_t i) {
+  const sr_model_conf_t *c = &mdl->conf;
+  if (ev->type != SR_EV_RATING)
+    return;
+  /* The global mean is that of earlier ratings: a rating must not take part
+   * in its own prediction. */
+  float mu = mdl->mu_n ? (float)(mdl->mu_sum / (double)mdl->mu_n) : ev->value;
+  sr_learner_rating(sr_factors_row(&mdl->ufac, u),
+                    sr_factors_row(&mdl->ifac, i), &mdl->ubias[u],
+                    &mdl->ibias[i], mu, ev->value, mdl->ufac.stride,
+                    c->learn_rate, c->reg, c->bias_learn_rate, c->bias_reg);
+  mdl->mu_sum += ev->value;
+  mdl->mu_n++;
+}
+
+sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
+                        uint32_t i) {
+  if (mdl->conf.mode == SR_MODE_EXPLICIT)
+    learn_explicit(mdl, ev, u, i);
+  else
+    learn_implicit(mdl, ev, u, i);
+  int rescaled = 0;
+  if (ev->type != SR_EV_DISLIKE) {
+    rescaled = sr_popular_add(&mdl->pop, i, 1.0);
+    sr_recent_push(&mdl->recent, i);
+  }
+  sr_recommend_update_bias(mdl, i, rescaled);
+  if (sr_seen_add(&mdl->seen, u, i) != 0)
+    return SR_ERR_NOMEM;
+  mdl->uevents[u]++;
+  mdl->events++;
+  return SR_OK;
+}

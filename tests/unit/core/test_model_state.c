@@ -1,0 +1,213 @@
+/* Tests of the section table behind snapshots and restore: every section
+ * has a name and a place, a snapshot lays them out in that order, and a
+ * refused restore names the section and what was wrong with it. */
+#include "core/model_state.h"
+
+#include "streamrec/model.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support.h"
+
+static sr_model_conf_t conf_of(uint32_t dims) {
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = dims;
+  conf.max_users = 1000; /* the recency sections carry lists */
+  return conf;
+}
+
+/* A model of 32 users and 32 items with dims 32, and its snapshot. */
+static sr_model_t *model_and_snapshot(sr_model_conf_t *conf,
+                                      sr_model_snapshot_t *snap) {
+  *conf = conf_of(32);
+  sr_model_t *mdl = model_with(conf);
+  char user[16], item[16];
+  for (int k = 0; k < 32; k++) {
+    snprintf(user, sizeof user, "u%02d", k);
+    snprintf(item, sizeof item, "i%02d", k);
+    sr_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    memcpy(ev.user_id, user, strlen(user));
+    memcpy(ev.item_id, item, strlen(item));
+    ev.user_len = (uint16_t)strlen(user);
+    ev.item_len = (uint16_t)strlen(item);
+    ev.type = SR_EV_CLICK;
+    ev.timestamp_ms = 1700000000000LL + k;
+    assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+  }
+  assert_int_equal(sr_model_snapshot(mdl, snap), SR_OK);
+  return mdl;
+}
+
+static sr_model_section_t *section_named(sr_model_snapshot_t *snap,
+                                         const char *name) {
+  for (size_t k = 0; k < snap->n_sections; k++) {
+    const char *have = sr_model_section_name(snap->sections[k].id);
+    if (have && strcmp(have, name) == 0)
+      return &snap->sections[k];
+  }
+  fail_msg("no section %s in the snapshot", name);
+  return NULL;
+}
+
+/* Restores snap, expecting SR_ERR_CORRUPT with a message holding want. */
+static void expect_refused(const sr_model_conf_t *conf,
+                           const sr_model_snapshot_t *snap, const char *want) {
+  sr_model_t *back = NULL;
+  char errstr[256] = "";
+  assert_int_equal(sr_model_restore(conf, snap, &back, errstr, sizeof errstr),
+                   SR_ERR_CORRUPT);
+  assert_null(back);
+  if (!strstr(errstr, want))
+    fail_msg("restore said \"%s\", not \"%s\"", errstr, want);
+}
+
+static void test_sections_have_ids_and_names(void **state) {
+  (void)state;
+  size_t n = sr_model_section_count();
+  assert_true(n > 0 && n <= SR_MODEL_MAX_SECTIONS);
+  for (size_t k = 0; k < n; k++) {
+    uint32_t id = sr_model_section_id(k);
+    if (k > 0)
+      assert_true(id > sr_model_section_id(k - 1));
+    const char *name = sr_model_section_name(id);
+    assert_non_null(name);
+    for (size_t j = 0; j < k; j++)
+      assert_string_not_equal(name,
+                              sr_model_section_name(sr_model_section_id(j)));
+  }
+  assert_int_equal(sr_model_section_id(n), 0);
+  assert_null(sr_model_section_name(0));
+  assert_null(sr_model_section_name(200));
+  assert_string_equal(sr_model_section_name(sr_model_section_id(0)), "meta");
+}
+
+static void test_snapshot_follows_the_table(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_snapshot_t snap;
+  sr_model_t *mdl = model_and_snapshot(&conf, &snap);
+  assert_int_equal(snap.n_sections, sr_model_section_count());
+  for (size_t k = 0; k < snap.n_sections; k++)
+    assert_int_equal(snap.sections[k].id, sr_model_section_id(k));
+  sr_model_snapshot_release(&snap);
+  sr_model_free(mdl);
+}
+
+static void test_short_section_named_with_sizes(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_snapshot_t snap;
+  sr_model_t *mdl = model_and_snapshot(&conf, &snap);
+  /* 32 items x 32 floats are 4096 bytes; claim half. */
+  sr_model_section_t *sec = section_named(&snap, "item_factors");
+  assert_int_equal(sec->len, 4096);
+  sec->len = 2048;
+  expect_refused(&conf, &snap,
+                 "section item_factors: 2048 bytes, expected 4096 for 32 "
+                 "items x 32 floats");
+  sec->len = 4096;
+  sec = section_named(&snap, "user_events");
+  sec->len -= 4;
+  expect_refused(&conf, &snap, "section user_events: 124 bytes, expected 128");
+  sec->len += 4;
+  sec = section_named(&snap, "clock");
+  sec->len -= 1;
+  expect_refused(&conf, &snap, "section clock: ");
+  sec->len += 1;
+  /* Put back, the same sections restore. */
+  sr_model_t *back = restore_of(&conf, &snap);
+  assert_int_equal(sr_model_digest(back), sr_model_digest(mdl));
+  sr_model_free(back);
+  sr_model_snapshot_release(&snap);
+  sr_model_free(mdl);
+}
+
+static void test_bad_contents_named(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_snapshot_t snap;
+  sr_model_t *mdl = model_and_snapshot(&conf, &snap);
+  /* The first user's ring names an item past the last. */
+  uint32_t *seen = section_named(&snap, "seen")->data;
+  uint32_t item = seen[1];
+  seen[1] = 32;
+  expect_refused(&conf, &snap, "section seen: user 0 saw item 32 of 32");
+  seen[1] = item;
+  /* An id without its end. */
+  sr_model_section_t *ids = section_named(&snap, "user_ids");
+  ids->len -= 1;
+  expect_refused(&conf, &snap, "section user_ids: ");
+  ids->len += 1;
+  /* A recency order of the wrong shape. */
+  sr_model_section_t *lru = section_named(&snap, "item_lru");
+  lru->len -= 4;
+  expect_refused(&conf, &snap, "section item_lru: ");
+  lru->len += 4;
+  sr_model_snapshot_release(&snap);
+  sr_model_free(mdl);
+}
+
+static void test_missing_sections_named(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_snapshot_t snap;
+  sr_model_t *mdl = model_and_snapshot(&conf, &snap);
+  const char *required[] = {"user_ids", "item_factors", "seen", "recent"};
+  for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
+    sr_model_section_t *sec = section_named(&snap, required[k]);
+    uint32_t id = sec->id;
+    sec->id = 999;
+    char want[64];
+    snprintf(want, sizeof want, "section %s: missing", required[k]);
+    expect_refused(&conf, &snap, want);
+    sec->id = id;
+  }
+  /* The recency orders and clock are optional (older checkpoints). */
+  section_named(&snap, "clock_window")->id = 999;
+  sr_model_t *back = restore_of(&conf, &snap);
+  assert_int_equal(sr_model_live_users(back), 32);
+  sr_model_free(back);
+  sr_model_snapshot_release(&snap);
+  sr_model_free(mdl);
+}
+
+static void test_meta_checked_first(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_snapshot_t snap;
+  sr_model_t *mdl = model_and_snapshot(&conf, &snap);
+  sr_model_section_t *meta = section_named(&snap, "meta");
+  /* More users than the ids can hold is refused before any allocation. */
+  uint64_t *users = (uint64_t *)((char *)meta->data + 16);
+  assert_int_equal(*users, 32);
+  *users = 1ull << 31;
+  expect_refused(&conf, &snap, "section meta: 2147483648 users");
+  *users = 32;
+  meta->len -= 8;
+  expect_refused(&conf, &snap, "section meta: ");
+  meta->len += 8;
+  sr_model_snapshot_release(&snap);
+  sr_model_free(mdl);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sections_have_ids_and_names),
+      cmocka_unit_test(test_snapshot_follows_the_table),
+      cmocka_unit_test(test_short_section_named_with_sizes),
+      cmocka_unit_test(test_bad_contents_named),
+      cmocka_unit_test(test_missing_sections_named),
+      cmocka_unit_test(test_meta_checked_first),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
