@@ -15,7 +15,6 @@ src/core/model_state.c
 src/core/pages.c
 src/core/rng.c
 src/daemon/loop.c
-src/kafka/embedded.c
 src/store/model_store.c"
 
 failed=0
