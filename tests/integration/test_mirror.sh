@@ -14,7 +14,6 @@ src/core/model_conf.c
 src/core/model_state.c
 src/core/pages.c
 src/core/rng.c
-src/daemon/loop.c
 src/store/model_store.c"
 
 failed=0
