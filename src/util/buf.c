@@ -2,16 +2,21 @@
 #include "util/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int sr_buf_reserve(sr_buf_t *buf, size_t extra) {
-  if (buf->len + extra <= buf->cap)
+  /* A size that wraps around would pass for one that fits. */
+  if (extra > SIZE_MAX - buf->len)
+    return -1;
+  size_t need = buf->len + extra;
+  if (need <= buf->cap)
     return 0;
   size_t cap = buf->cap ? buf->cap : 256;
-  while (cap < buf->len + extra)
-    cap *= 2;
+  while (cap < need)
+    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   char *data = realloc(buf->data, cap);
   if (!data)
     return -1;

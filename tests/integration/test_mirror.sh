@@ -9,15 +9,7 @@
 set -u
 cd "${SR_SOURCE_DIR:-$(dirname "$0")/../..}" || exit 1
 
-known="src/codec/reason.c
-src/daemon/loop.c
-src/daemon/telemetry.c
-src/kafka/embedded.c
-src/store/model_store.c
-src/util/buf.c
-src/util/common.c
-src/util/err.c
-src/util/now.c"
+known="src/store/model_store.c"
 
 failed=0
 for file in src/*/*.c; do
