@@ -32,6 +32,8 @@ typedef struct sr_model_conf {
   uint32_t max_items;  /* live items kept, likewise; 0 = unbounded */
   uint32_t idle_ttl_s; /* ids idle this long in event time are evicted;
                           0 = never */
+  uint32_t shared; /* 1: one of several instances sharing items (cluster
+                      mode, see src/core/share.h); not an option */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;
@@ -46,7 +48,7 @@ typedef struct sr_scored {
  * and digests. Owns its sections when taken by sr_model_snapshot; a view
  * (sr_model_snapshot_view) borrows the model's large arrays instead, marked
  * in borrowed (bit k for section k). */
-#define SR_MODEL_MAX_SECTIONS 16
+#define SR_MODEL_MAX_SECTIONS 32
 typedef struct sr_model_section {
   uint32_t id;
   void *data;

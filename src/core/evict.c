@@ -2,22 +2,23 @@
 #include "core/evict.h"
 
 #include "core/recommend.h"
+#include "core/share_state.h"
 
-/* The user leaves: its id, events, seen ring and factors go; the row waits
- * on the free stack for a new id. */
-static void evict_user(sr_model_t *mdl, uint32_t row) {
+void sr_evict_user(sr_model_t *mdl, uint32_t row, bool evicted) {
+  sr_share_user_left(mdl, row, evicted);
   sr_idmap_remove(mdl->users, row);
   sr_seen_clear(&mdl->seen, row);
   sr_factors_zero(&mdl->ufac, row);
   mdl->ubias[row] = 0;
   mdl->uevents[row] = 0;
   sr_lru_retire(&mdl->ulru, row);
-  mdl->evicted_users++;
+  mdl->evicted_users += evicted;
 }
 
 /* The item leaves: its id, popularity, bias and factors go, and it leaves
  * the recent window so no negative lands on the row once reused. */
 static void evict_item(sr_model_t *mdl, uint32_t row) {
+  sr_share_item_left(mdl, row);
   sr_idmap_remove(mdl->items, row);
   sr_popular_clear(&mdl->pop, row);
   sr_factors_zero(&mdl->ifac, row);
@@ -30,7 +31,7 @@ static void evict_item(sr_model_t *mdl, uint32_t row) {
 
 void sr_evict_for_user(sr_model_t *mdl) {
   while (mdl->conf.max_users && mdl->ulru.live >= mdl->conf.max_users)
-    evict_user(mdl, mdl->ulru.tail);
+    sr_evict_user(mdl, mdl->ulru.tail, true);
 }
 
 void sr_evict_for_item(sr_model_t *mdl) {
@@ -53,7 +54,7 @@ void sr_evict_idle(sr_model_t *mdl) {
   int64_t cutoff = mdl->clock.now_ms - (int64_t)mdl->conf.idle_ttl_s * 1000;
   for (int k = 0; k < SR_EVICT_IDLE_PER_EVENT && tail_idle(&mdl->ulru, cutoff);
        k++)
-    evict_user(mdl, mdl->ulru.tail);
+    sr_evict_user(mdl, mdl->ulru.tail, true);
   for (int k = 0; k < SR_EVICT_IDLE_PER_EVENT && tail_idle(&mdl->ilru, cutoff);
        k++)
     evict_item(mdl, mdl->ilru.tail);

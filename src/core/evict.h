@@ -9,6 +9,13 @@
 
 #include "core/model_internal.h"
 
+#include <stdbool.h>
+
+/* The user leaves: its id, events, seen ring and factors go; the row waits
+ * on the free stack for a new id. evicted: it left by eviction (counted;
+ * in cluster mode a tombstone follows), else it moved to another instance. */
+void sr_evict_user(sr_model_t *mdl, uint32_t row, bool evicted);
+
 /* Frees the rows of the least recently active users (items) until one more
  * fits under max_users (max_items); nothing when the limit is 0. Several go
  * when a restore brought more ids than a lowered limit allows. */

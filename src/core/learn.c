@@ -17,9 +17,11 @@ static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   uint32_t neg[64];
   uint32_t k = c->negatives < 64 ? c->negatives : 64;
   k = sr_recent_sample(&mdl->recent, &mdl->rng, &mdl->seen, u, i, neg, k);
-  for (uint32_t j = 0; j < k; j++)
+  for (uint32_t j = 0; j < k; j++) {
     sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), mdl->ufac.stride,
                     0.0f, c->neg_weight, c->learn_rate, c->reg);
+    sr_share_mark_item(mdl, neg[j]);
+  }
   sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 1.0f,
                   w, c->learn_rate, c->reg);
 }
@@ -52,6 +54,7 @@ sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
     sr_recent_push(&mdl->recent, i);
   }
   sr_recommend_update_bias(mdl, i, rescaled);
+  sr_share_mark_item(mdl, i);
   if (sr_seen_add(&mdl->seen, u, i) != 0)
     return SR_ERR_NOMEM;
   mdl->uevents[u]++;

@@ -7,6 +7,7 @@
 #include "core/learn.h"
 #include "core/model_internal.h"
 #include "core/recommend.h"
+#include "core/share_state.h"
 #include "util/err.h"
 
 #include <assert.h>
@@ -52,6 +53,7 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_lru_init(&mdl->ilru, conf->max_items || conf->idle_ttl_s);
   sr_rng_seed(&mdl->rng, conf->seed);
   sr_clock_init(&mdl->clock);
+  sr_factors_init(&mdl->share.ibase, conf->dims);
   mdl->users = sr_idmap_new();
   mdl->items = sr_idmap_new();
   if (!mdl->users || !mdl->items || sr_recommend_init(mdl) != 0 ||
@@ -83,6 +85,7 @@ void sr_model_free(sr_model_t *mdl) {
   sr_model_mem_free(mdl, mdl->uevents, (size_t)mdl->ucap * sizeof(uint32_t));
   sr_model_mem_free(mdl, mdl->ibias, (size_t)mdl->icap * sizeof(float));
   sr_model_mem_free(mdl, mdl->bias, (size_t)mdl->icap * sizeof(float));
+  sr_share_free(mdl);
   sr_seen_free(&mdl->seen);
   sr_popular_free(&mdl->pop);
   sr_recent_free(&mdl->recent);
@@ -141,11 +144,17 @@ static int grow_rows(sr_model_t *mdl, void **arrs[], const size_t sizes[],
 int sr_model_grow_users(sr_model_t *mdl, uint32_t users) {
   uint32_t old = mdl->ucap;
   uint32_t cap = grow_cap(old, users, mdl->conf.max_users);
-  void **arrs[] = {(void **)&mdl->ubias, (void **)&mdl->uevents};
-  const size_t sizes[] = {sizeof(*mdl->ubias), sizeof(*mdl->uevents)};
+  sr_share_state_t *sh = &mdl->share;
+  void **arrs[] = {(void **)&mdl->ubias, (void **)&mdl->uevents,
+                   (void **)&sh->upart,  (void **)&sh->uoffset,
+                   (void **)&sh->udirty, (void **)&sh->dirty_u};
+  const size_t sizes[] = {sizeof(*mdl->ubias), sizeof(*mdl->uevents),
+                          sizeof(*sh->upart),  sizeof(*sh->uoffset),
+                          sizeof(*sh->udirty), sizeof(*sh->dirty_u)};
+  int n = mdl->conf.shared ? 6 : 2;
   if (cap > old) {
     if (sr_factors_reserve(&mdl->ufac, cap) ||
-        grow_rows(mdl, arrs, sizes, 2, old, cap))
+        grow_rows(mdl, arrs, sizes, n, old, cap))
       return -1;
     mdl->ucap = cap;
     if (sr_seen_reserve(&mdl->seen, cap) || sr_lru_reserve(&mdl->ulru, cap) ||
@@ -158,17 +167,26 @@ int sr_model_grow_users(sr_model_t *mdl, uint32_t users) {
 int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
   uint32_t old = mdl->icap;
   uint32_t cap = grow_cap(old, items, mdl->conf.max_items);
-  void **arrs[] = {(void **)&mdl->bias, (void **)&mdl->ibias};
-  const size_t sizes[] = {sizeof(*mdl->bias), sizeof(*mdl->ibias)};
+  sr_share_state_t *sh = &mdl->share;
+  void **arrs[] = {(void **)&mdl->bias,      (void **)&mdl->ibias,
+                   (void **)&sh->ibias_base, (void **)&sh->idirty,
+                   (void **)&sh->dirty_i,    (void **)&mdl->pop.base};
+  const size_t sizes[] = {sizeof(*mdl->bias),      sizeof(*mdl->ibias),
+                          sizeof(*sh->ibias_base), sizeof(*sh->idirty),
+                          sizeof(*sh->dirty_i),    sizeof(*mdl->pop.base)};
+  int n = mdl->conf.shared ? 6 : 2;
   if (cap > old) {
     if (sr_factors_reserve(&mdl->ifac, cap) ||
-        grow_rows(mdl, arrs, sizes, 2, old, cap))
+        (n > 2 && sr_factors_reserve(&sh->ibase, cap)) ||
+        grow_rows(mdl, arrs, sizes, n, old, cap))
       return -1;
     mdl->icap = cap;
     if (sr_popular_reserve(&mdl->pop, cap) || sr_lru_reserve(&mdl->ilru, cap) ||
         sr_idmap_reserve(mdl->items, cap))
       return -1;
   }
+  if (n > 2 && sr_factors_resize(&sh->ibase, items) != 0)
+    return -1;
   return sr_popular_ensure(&mdl->pop, items);
 }
 
@@ -183,6 +201,8 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
       return -1;
     sr_lru_reuse(lru, mdl->clock.now_ms);
     sr_factors_fill(fac, row, &mdl->rng, mdl->conf.init_std);
+    if (map == mdl->items)
+      sr_share_new_item(mdl, row, id, len);
     return row;
   }
   row = sr_idmap_count(map);
@@ -192,12 +212,14 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
     return -1;
   sr_lru_add(lru, mdl->clock.now_ms);
   sr_factors_add(fac, &mdl->rng, mdl->conf.init_std); /* room reserved */
+  if (map == mdl->items)
+    sr_share_new_item(mdl, row, id, len);
   return row;
 }
 
 /* Row of the event's user, made most recent; a new user at max_users first
  * makes room. */
-static int64_t touch_user(sr_model_t *mdl, const char *id, size_t len) {
+int64_t sr_model_touch_user(sr_model_t *mdl, const char *id, size_t len) {
   int64_t row = sr_idmap_find(mdl->users, id, len);
   if (row >= 0) {
     sr_lru_touch(&mdl->ulru, (uint32_t)row, mdl->clock.now_ms);
@@ -208,7 +230,7 @@ static int64_t touch_user(sr_model_t *mdl, const char *id, size_t len) {
 }
 
 /* Row of the event's item, as touch_user. */
-static int64_t touch_item(sr_model_t *mdl, const char *id, size_t len) {
+int64_t sr_model_touch_item(sr_model_t *mdl, const char *id, size_t len) {
   int64_t row = sr_idmap_find(mdl->items, id, len);
   if (row >= 0) {
     sr_lru_touch(&mdl->ilru, (uint32_t)row, mdl->clock.now_ms);
@@ -224,8 +246,8 @@ sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
    * median rather than the newest stamp, so that one event stamped far
    * ahead cannot make every id look idle. */
   sr_clock_observe(&mdl->clock, ev->timestamp_ms);
-  int64_t u = touch_user(mdl, ev->user_id, ev->user_len);
-  int64_t i = u < 0 ? -1 : touch_item(mdl, ev->item_id, ev->item_len);
+  int64_t u = sr_model_touch_user(mdl, ev->user_id, ev->user_len);
+  int64_t i = u < 0 ? -1 : sr_model_touch_item(mdl, ev->item_id, ev->item_len);
   if (i < 0)
     return SR_ERR_NOMEM;
   sr_err_t err = sr_learn_event(mdl, ev, (uint32_t)u, (uint32_t)i);
@@ -309,5 +331,6 @@ uint64_t sr_model_bytes(const sr_model_t *mdl) {
          sr_idmap_bytes(mdl->items) + sr_factors_bytes(&mdl->ufac) +
          sr_factors_bytes(&mdl->ifac) + sr_popular_bytes(&mdl->pop) +
          sr_seen_bytes(&mdl->seen) + sr_lru_bytes(&mdl->ulru) +
-         sr_lru_bytes(&mdl->ilru) + sr_recent_bytes(&mdl->recent);
+         sr_lru_bytes(&mdl->ilru) + sr_recent_bytes(&mdl->recent) +
+         sr_share_bytes(mdl);
 }

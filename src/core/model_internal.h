@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "core/seen.h"
 #include "streamrec/model.h"
+#include "util/buf.h"
 
 #include <stddef.h>
 
@@ -22,6 +23,35 @@
  * of scores (256 KB) stays in cache from the sgemm to the selection. */
 #define CHUNK 64
 #define ITEM_BLOCK 1024
+
+/* Cluster mode's state (core/share.h); every pointer NULL when off. Per-row
+ * arrays hold the model's capacity of rows, like the others. */
+typedef struct sr_share_state {
+  uint32_t *upart;   /* per user: input partition + 1; 0 while unknown */
+  int64_t *uoffset;  /* per user: last applied offset + 1; 0 for none */
+  uint8_t *udirty;   /* per user: a SHARE_* flag */
+  uint32_t *dirty_u; /* users listed since the last flush, each once */
+  uint32_t n_dirty_u;
+  sr_buf_t gone;      /* users evicted since: int32 partition, uint16
+                         length, the id */
+  sr_factors_t ibase; /* per item: factors at its last delta */
+  float *ibias_base;  /* per item: bias at its last delta */
+  uint8_t *idirty;    /* per item: a SHARE_* flag */
+  uint32_t *dirty_i;  /* items listed since the last delta, each once */
+  uint32_t n_dirty_i;
+  const char **seen_ids; /* scratch: one user's seen items as ids */
+  uint32_t seen_cap;
+  float *delta; /* scratch: one delta's factors */
+  uint64_t events_at_take;
+  uint64_t skipped, misrouted, deltas_taken, deltas_applied;
+} sr_share_state_t;
+
+/* A row's place in a dirty list. */
+enum {
+  SHARE_CLEAN = 0,  /* not listed */
+  SHARE_DIRTY = 1,  /* listed and changed */
+  SHARE_LISTED = 2, /* listed, but its id left since (the row may return) */
+};
 
 struct sr_model {
   sr_model_conf_t conf;
@@ -56,6 +86,7 @@ struct sr_model {
    * event counts, scoring scratch). Only sr_model_mem_* change it, and
    * every such array is allocated and freed through them. */
   uint64_t own_bytes;
+  sr_share_state_t share;
 };
 
 /* Allocates an empty model for conf (no validation). NULL when out of
@@ -66,6 +97,23 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf);
  * or -1. */
 int sr_model_grow_users(sr_model_t *mdl, uint32_t users);
 int sr_model_grow_items(sr_model_t *mdl, uint32_t items);
+
+/* The row of a user (item) id, made most recently active at the clock; a
+ * new id takes a row (evicting at max_users or max_items first). -1 when
+ * out of memory. */
+int64_t sr_model_touch_user(sr_model_t *mdl, const char *id, size_t len);
+int64_t sr_model_touch_item(sr_model_t *mdl, const char *id, size_t len);
+
+/* Marks an item row changed for the next delta (cluster mode; else
+ * nothing). */
+static inline void sr_share_mark_item(sr_model_t *mdl, uint32_t row) {
+  sr_share_state_t *sh = &mdl->share;
+  if (!sh->idirty || sh->idirty[row] == SHARE_DIRTY)
+    return;
+  if (sh->idirty[row] == SHARE_CLEAN)
+    sh->dirty_i[sh->n_dirty_i++] = row;
+  sh->idirty[row] = SHARE_DIRTY;
+}
 
 /* The model's own allocator: bytes (> 0) aligned to align (0 for malloc's),
  * counted in own_bytes. NULL when out of memory. */

@@ -39,6 +39,12 @@ enum {
   SEC_ITEM_LRU, /* sr_lru_dump of the items; likewise */
   SEC_CLOCK_WINDOW, /* the clock's timestamps (int64), oldest first; absent
                        in checkpoints from before the median clock */
+  /* Cluster mode only (core/share.h); absent otherwise. */
+  SEC_USER_OWNER, /* per user: partition + 1 (uint32), then per user: last
+                     applied offset + 1 (int64) */
+  SEC_ITEM_BASE,  /* per item: factors at its last delta */
+  SEC_ITEM_BASE_SCALARS, /* per item: bias (float), then per item: raw
+                            popularity (double) at its last delta */
 };
 
 typedef struct meta {
@@ -494,6 +500,108 @@ static int restore_item_lru(restore_t *rs, const sr_model_section_t *sec) {
  * metadata sizes the arrays first, the recency orders say which rows are
  * free before the ids go back, and the ids come before the rings that refer
  * to them. */
+/* Two per-row arrays one after the other, copied. */
+static int add_pair(sr_model_snapshot_t *snap, uint32_t id, const void *a,
+                    uint64_t alen, const void *b, uint64_t blen) {
+  sr_buf_t buf = {0};
+  int rc = sr_buf_append(&buf, a, alen) || sr_buf_append(&buf, b, blen);
+  return add_built(snap, id, &buf, rc);
+}
+
+static int add_user_owner(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                          uint32_t id, bool view) {
+  (void)view;
+  uint64_t users = sr_idmap_count(mdl->users);
+  const sr_share_state_t *sh = &mdl->share;
+  if (!mdl->conf.shared)
+    return 0;
+  return add_pair(snap, id, sh->upart, users * sizeof(*sh->upart), sh->uoffset,
+                  users * sizeof(*sh->uoffset));
+}
+
+static int add_item_base(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                         uint32_t id, bool view) {
+  if (!mdl->conf.shared)
+    return 0;
+  return add_array(snap, view, id, mdl->share.ibase.data,
+                   sr_idmap_count(mdl->items) * frow(mdl));
+}
+
+static int add_item_base_scalars(const sr_model_t *mdl,
+                                 sr_model_snapshot_t *snap, uint32_t id,
+                                 bool view) {
+  (void)view;
+  uint64_t items = sr_idmap_count(mdl->items);
+  if (!mdl->conf.shared)
+    return 0;
+  return add_pair(snap, id, mdl->share.ibias_base, items * sizeof(float),
+                  mdl->pop.base, items * sizeof(double));
+}
+
+/* Owners and offsets; unknown for a checkpoint of a single instance. A
+ * model that is not shared ignores them. */
+static int restore_user_owner(restore_t *rs, const sr_model_section_t *sec) {
+  sr_share_state_t *sh = &rs->mdl->share;
+  uint64_t users = rs->meta.users;
+  if (!sec || !rs->mdl->conf.shared)
+    return 0;
+  if (expect_rows(rs, sec, users, "users", 12, "bytes", 1))
+    return -1;
+  if (users) {
+    memcpy(sh->upart, sec->data, users * sizeof(*sh->upart));
+    memcpy(sh->uoffset, (const char *)sec->data + users * 4,
+           users * sizeof(*sh->uoffset));
+  }
+  return 0;
+}
+
+/* Lists an item whose values differ from its base: a delta not yet sent. */
+static void relist_item(sr_model_t *mdl, uint32_t row) {
+  const sr_share_state_t *sh = &mdl->share;
+  if (memcmp(sr_factors_row(&mdl->ifac, row), sr_factors_row(&sh->ibase, row),
+             frow(mdl)) != 0 ||
+      mdl->ibias[row] != sh->ibias_base[row] ||
+      mdl->pop.counts[row] != mdl->pop.base[row])
+    sr_share_mark_item(mdl, row);
+}
+
+/* The bases; for a checkpoint of a single instance, the current values
+ * (what it learned alone is nobody's delta). */
+static int restore_item_base(restore_t *rs, const sr_model_section_t *sec) {
+  sr_model_t *mdl = rs->mdl;
+  if (!mdl->conf.shared)
+    return 0;
+  if (sec && expect_rows(rs, sec, rs->meta.items, "items", frow(mdl), "floats",
+                         sizeof(float)))
+    return -1;
+  copy_section(mdl->share.ibase.data,
+               sec ? sec
+                   : &(sr_model_section_t){0, mdl->ifac.data,
+                                           rs->meta.items * frow(mdl)});
+  return 0;
+}
+
+static int restore_item_base_scalars(restore_t *rs,
+                                     const sr_model_section_t *sec) {
+  sr_model_t *mdl = rs->mdl;
+  uint64_t items = rs->meta.items;
+  if (!mdl->conf.shared)
+    return 0;
+  if (sec && expect_rows(rs, sec, items, "items", 12, "bytes", 1))
+    return -1;
+  if (items) {
+    const char *bias = sec ? sec->data : (const char *)mdl->ibias;
+    const char *pop = sec ? (const char *)sec->data + items * sizeof(float)
+                          : (const char *)mdl->pop.counts;
+    memcpy(mdl->share.ibias_base, bias, items * sizeof(float));
+    memcpy(mdl->pop.base, pop, items * sizeof(double));
+  }
+  for (uint32_t row = 0; row < items; row++)
+    relist_item(mdl, row);
+  mdl->share.events_at_take = rs->meta.events;
+  return 0;
+}
+
 static const section_t SECTIONS[] = {
     {SEC_META, "meta", add_meta, restore_meta, true, 0},
     {SEC_USER_IDS, "user_ids", add_user_ids, restore_user_ids, true, 2},
@@ -514,9 +622,14 @@ static const section_t SECTIONS[] = {
     {SEC_ITEM_LRU, "item_lru", add_item_lru, restore_item_lru, false, 1},
     {SEC_CLOCK_WINDOW, "clock_window", add_clock_window, restore_clock_window,
      false, 2},
+    {SEC_USER_OWNER, "user_owner", add_user_owner, restore_user_owner, false,
+     2},
+    {SEC_ITEM_BASE, "item_base", add_item_base, restore_item_base, false, 2},
+    {SEC_ITEM_BASE_SCALARS, "item_base_scalars", add_item_base_scalars,
+     restore_item_base_scalars, false, 3},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
-#define N_STAGES 3
+#define N_STAGES 4
 
 _Static_assert(N_SECTIONS <= SR_MODEL_MAX_SECTIONS,
                "a snapshot holds every section");

@@ -46,6 +46,8 @@ int sr_popular_reserve(sr_popular_t *pop, uint32_t cap) {
 
 void sr_popular_clear(sr_popular_t *pop, uint32_t item) {
   pop->counts[item] = 0;
+  if (pop->base)
+    pop->base[item] = 0;
   pop->logc[item] = SR_POPULAR_NONE;
 }
 
@@ -72,6 +74,8 @@ int sr_popular_refresh(sr_popular_t *pop) {
   if (rescaled) {
     for (uint32_t i = 0; i < pop->items; i++)
       pop->counts[i] /= pop->inc;
+    for (uint32_t i = 0; pop->base && i < pop->items; i++)
+      pop->base[i] /= pop->inc;
     pop->inc = 1.0;
   }
   for (uint32_t i = 0; i < pop->items; i++)
@@ -88,4 +92,34 @@ int sr_popular_add(sr_popular_t *pop, uint32_t item, double w) {
 
 uint64_t sr_popular_bytes(const sr_popular_t *pop) {
   return (uint64_t)pop->cap * (sizeof(*pop->counts) + sizeof(*pop->logc));
+}
+
+void sr_popular_merge(sr_popular_t *pop, uint32_t item, double events) {
+  double add = events * pop->inc;
+  if (pop->counts[item] + add < 0)
+    add = -pop->counts[item];
+  pop->counts[item] += add;
+  if (pop->base)
+    pop->base[item] += add;
+  pop->logc[item] = log_count(pop->counts[item]);
+}
+
+int sr_popular_advance(sr_popular_t *pop, uint64_t events) {
+  if (pop->growth == 1.0 || events == 0)
+    return 0;
+  double f = pow(pop->growth, (double)events);
+  if (pop->inc * f <= RESCALE_AT) {
+    pop->inc *= f;
+    return 0;
+  }
+  /* Past the rescaling point (or past a double's range): bring every count
+   * to an increment of 1 and decay it in the same division. */
+  double by = pop->inc * f;
+  for (uint32_t i = 0; i < pop->items; i++)
+    pop->counts[i] /= by;
+  for (uint32_t i = 0; pop->base && i < pop->items; i++)
+    pop->base[i] /= by;
+  pop->inc = 1.0;
+  sr_popular_refresh(pop);
+  return 1;
 }

@@ -15,6 +15,8 @@ typedef struct sr_popular {
   float *logc;    /* log(counts[i]); ranking-equivalent to the true count */
   uint32_t items;
   uint32_t cap;
+  double *base;  /* cluster mode: raw counts at the last delta taken,
+                    rescaled with counts (core/share owns it); else NULL */
   double inc;    /* current increment */
   double growth; /* factor applied to inc after each event */
 } sr_popular_t;
@@ -37,6 +39,14 @@ void sr_popular_clear(sr_popular_t *pop, uint32_t item);
 /* Counts one event on item with weight w, then decays. Returns 1 when this
  * rescaled every count (all logc changed), else 0. */
 int sr_popular_add(sr_popular_t *pop, uint32_t item, double w);
+
+/* Adds events (in current units, may be negative; a count stays >= 0) to
+ * item's count and to its base: another instance's share of it. */
+void sr_popular_merge(sr_popular_t *pop, uint32_t item, double events);
+
+/* Decays every count as events more events would. Returns 1 when this
+ * rescaled every count (all logc changed), else 0. */
+int sr_popular_advance(sr_popular_t *pop, uint64_t events);
 
 /* Decayed count of item in current units. */
 static inline double sr_popular_count(const sr_popular_t *pop, uint32_t item) {
