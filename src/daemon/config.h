@@ -1,6 +1,9 @@
-/* Configuration: one table declares every option (name, type, default,
- * range, help); defaults, validation of JSON files and --set overrides, and
- * the option reference all come from it. Not thread-safe; load before use. */
+/* Configuration: the daemon's option table (its model.* rows are the
+ * model's own table, core/model_conf.h), run by the option engine of
+ * util/opts.h: defaults, validation of JSON files and --set overrides, and
+ * the option reference all come from the tables. On top of the engine:
+ * kafka.properties.*, the checks across options, and the kafka layer's
+ * configuration. Not thread-safe; load before use. */
 #ifndef SR_CONFIG_H
 #define SR_CONFIG_H
 
