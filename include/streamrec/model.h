@@ -67,30 +67,6 @@ typedef struct sr_model_snapshot {
   sr_model_section_t sections[SR_MODEL_MAX_SECTIONS];
 } sr_model_snapshot_t;
 
-/* How a setting is stored in sr_model_conf_t. */
-typedef enum sr_model_param_type {
-  SR_PARAM_U32,  /* uint32_t */
-  SR_PARAM_U64,  /* uint64_t */
-  SR_PARAM_F32,  /* float */
-  SR_PARAM_ENUM, /* an enum field; the index of its name in choices */
-} sr_model_param_type_t;
-
-/* One setting of the model: the only place its default and range are
- * written. The daemon's option table takes its model.* rows from here. */
-typedef struct sr_model_param {
-  const char *name; /* the option's name, "model.dims" */
-  sr_model_param_type_t type;
-  size_t offset;       /* of the field in sr_model_conf_t */
-  const char *def;     /* the default, as the option reference prints it */
-  double min, max;     /* inclusive range of a number */
-  const char *choices; /* SR_PARAM_ENUM: the names, "a|b", in enum order */
-  const char *help;
-} sr_model_param_t;
-
-/* The model's settings in the order the option reference lists them; *n
- * receives their count. */
-const sr_model_param_t *sr_model_params(size_t *n);
-
 /* Fills conf with every setting's default (fields without one are 0). */
 void sr_model_conf_init(sr_model_conf_t *conf);
 

@@ -1,26 +1,17 @@
 /* The model's settings: one table of defaults and ranges, which
  * sr_model_conf_init and sr_model_conf_check walk and the daemon's option
- * table reuses; see include/streamrec/model.h. */
-#include "streamrec/model.h"
+ * table loads; see model_conf.h and include/streamrec/model.h. */
+#include "core/model_conf.h"
 
-#include "util/err.h"
-
-#include <math.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define OFF(field) offsetof(sr_model_conf_t, field)
-#define U32(n, f, d, lo, hi, h)                                                \
-  { n, SR_PARAM_U32, OFF(f), d, lo, hi, NULL, h }
-#define U64(n, f, d, lo, hi, h)                                                \
-  { n, SR_PARAM_U64, OFF(f), d, lo, hi, NULL, h }
-#define F32(n, f, d, lo, hi, h)                                                \
-  { n, SR_PARAM_F32, OFF(f), d, lo, hi, NULL, h }
-#define ENUM(n, f, d, c, h)                                                    \
-  { n, SR_PARAM_ENUM, OFF(f), d, 0, 0, c, h }
+#define U32(...) SR_OPT_ROW_U32(sr_model_conf_t, __VA_ARGS__)
+#define U64(...) SR_OPT_ROW_U64(sr_model_conf_t, __VA_ARGS__)
+#define F32(...) SR_OPT_ROW_F32(sr_model_conf_t, __VA_ARGS__)
+#define ENUM(...) SR_OPT_ROW_ENUM(sr_model_conf_t, __VA_ARGS__)
 
-static const sr_model_param_t params[] = {
+static const sr_opt_t params[] = {
     U32("model.dims", dims, "32", 1, 1024, "latent factors per user and item"),
     ENUM("model.mode", mode, "implicit", "implicit|explicit",
          "implicit: ISGD on all events; explicit: biased MF on RATING values"),
@@ -82,100 +73,20 @@ static const sr_model_param_t params[] = {
 /* An enum field is stored as an int-sized index. */
 _Static_assert(sizeof(sr_mode_t) == sizeof(uint32_t), "sr_mode_t size");
 
-const sr_model_param_t *sr_model_params(size_t *n) {
+static const sr_opt_table_t table = {params, N_PARAMS, 0};
+static const sr_opts_t opts = {&table, 1, NULL};
+
+const sr_opt_t *sr_model_params(size_t *n) {
   *n = N_PARAMS;
   return params;
 }
 
-/* Number of names in "a|b|c", and the index of name among them (-1 when
- * it is not one; name may be NULL). */
-static int choices_count(const char *choices, const char *name, int *index) {
-  size_t nlen = name ? strlen(name) : 0;
-  int count = 0;
-  *index = -1;
-  for (const char *p = choices;; count++) {
-    size_t len = strcspn(p, "|");
-    if (name && *index < 0 && len == nlen && !strncmp(p, name, len))
-      *index = count;
-    if (!p[len])
-      return count + 1;
-    p += len + 1;
-  }
-}
-
-/* The field of param as a number (an enum's index). */
-static double get_value(const sr_model_conf_t *conf,
-                        const sr_model_param_t *param) {
-  const char *field = (const char *)conf + param->offset;
-  uint32_t u32;
-  uint64_t u64;
-  float f32;
-  switch (param->type) {
-  case SR_PARAM_U64: memcpy(&u64, field, sizeof(u64)); return (double)u64;
-  case SR_PARAM_F32: memcpy(&f32, field, sizeof(f32)); return f32;
-  default: memcpy(&u32, field, sizeof(u32)); return u32;
-  }
-}
-
-static void set_value(sr_model_conf_t *conf, const sr_model_param_t *param,
-                      double v) {
-  char *field = (char *)conf + param->offset;
-  uint32_t u32 = (uint32_t)v;
-  uint64_t u64 = (uint64_t)v;
-  float f32 = (float)v;
-  switch (param->type) {
-  case SR_PARAM_U64: memcpy(field, &u64, sizeof(u64)); break;
-  case SR_PARAM_F32: memcpy(field, &f32, sizeof(f32)); break;
-  default: memcpy(field, &u32, sizeof(u32)); break;
-  }
-}
-
 void sr_model_conf_init(sr_model_conf_t *conf) {
   memset(conf, 0, sizeof(*conf));
-  for (size_t i = 0; i < N_PARAMS; i++) {
-    const sr_model_param_t *param = &params[i];
-    int index;
-    if (param->type == SR_PARAM_ENUM)
-      choices_count(param->choices, param->def, &index);
-    set_value(conf, param,
-              param->type == SR_PARAM_ENUM ? index : strtod(param->def, NULL));
-  }
-}
-
-static sr_err_t check_param(const sr_model_conf_t *conf,
-                            const sr_model_param_t *param, char *errstr,
-                            size_t errlen) {
-  double v = get_value(conf, param);
-  if (param->type == SR_PARAM_ENUM) {
-    int index;
-    int count = choices_count(param->choices, NULL, &index);
-    if (v >= count)
-      return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                     "%s: %.0f is not the index of one of %s", param->name, v,
-                     param->choices);
-    return SR_OK;
-  }
-  double lo = param->min, hi = param->max;
-  /* A float field holds the bounds as the loader stored them: 1e-6 as a
-   * float is a little below 1e-6. */
-  if (param->type == SR_PARAM_F32) {
-    lo = (float)lo;
-    hi = (float)hi;
-  }
-  /* Written so that NaN fails too. */
-  if (!(v >= lo && v <= hi))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: %.9g is out of range [%g, %g]", param->name, v,
-                   param->min, param->max);
-  return SR_OK;
+  sr_opts_defaults(&opts, conf);
 }
 
 sr_err_t sr_model_conf_check(const sr_model_conf_t *conf, char *errstr,
                              size_t errlen) {
-  for (size_t i = 0; i < N_PARAMS; i++) {
-    sr_err_t err = check_param(conf, &params[i], errstr, errlen);
-    if (err != SR_OK)
-      return err;
-  }
-  return SR_OK;
+  return sr_opts_check(&opts, conf, errstr, errlen);
 }

@@ -1,54 +1,22 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
+#include "core/model_conf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/opts.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <jansson.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum opt_type {
-  T_U32,
-  T_U64,
-  T_I64,
-  T_F32,
-  T_F64,
-  T_STR,
-  T_ENUM
-} opt_type_t;
-
-typedef struct option {
-  const char *name;
-  opt_type_t type;
-  size_t offset;
-  size_t size; /* for strings: buffer size */
-  const char *def;
-  double min, max;
-  const char *choices; /* T_ENUM: "a|b|c"; stored as the index, an enum's
-                          value (uint32_t-sized) */
-  const char *help;
-} option_t;
-
-#define OFF(field) offsetof(sr_config_t, field)
-#define SZ(field) sizeof(((sr_config_t *)0)->field)
-#define U32(n, f, d, lo, hi, h)                                                \
-  { n, T_U32, OFF(f), 0, d, lo, hi, NULL, h }
-#define I64(n, f, d, lo, hi, h)                                                \
-  { n, T_I64, OFF(f), 0, d, lo, hi, NULL, h }
-#define F32(n, f, d, lo, hi, h)                                                \
-  { n, T_F32, OFF(f), 0, d, lo, hi, NULL, h }
-#define F64(n, f, d, lo, hi, h)                                                \
-  { n, T_F64, OFF(f), 0, d, lo, hi, NULL, h }
-#define STR(n, f, d, h)                                                        \
-  { n, T_STR, OFF(f), SZ(f), d, 0, 0, NULL, h }
-#define ENUM(n, f, d, c, h)                                                    \
-  { n, T_ENUM, OFF(f), 0, d, 0, 0, c, h }
+#define U32(...) SR_OPT_ROW_U32(sr_config_t, __VA_ARGS__)
+#define I64(...) SR_OPT_ROW_I64(sr_config_t, __VA_ARGS__)
+#define F64(...) SR_OPT_ROW_F64(sr_config_t, __VA_ARGS__)
+#define STR(...) SR_OPT_ROW_STR(sr_config_t, __VA_ARGS__)
+#define ENUM(...) SR_OPT_ROW_ENUM(sr_config_t, __VA_ARGS__)
 
 /* A choice is parsed once, here, into its enum: the choices of each are
  * listed in the order of the enum's values, which are uint32_t-sized. */
@@ -62,10 +30,12 @@ _Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2,
 _Static_assert(SR_LOG_DEBUG == 0 && SR_LOG_INFO == 1 && SR_LOG_WARN == 2 &&
                    SR_LOG_ERROR == 3,
                "log.level lists debug|info|warn|error");
+_Static_assert(SR_LOG_FORMAT_LOGFMT == 0 && SR_LOG_FORMAT_JSON == 1,
+               "log.format lists logfmt|json");
 
 /* The daemon's own options. The model.* rows come from the model's own
  * table (sr_model_params), which owns their defaults and ranges. */
-static const option_t options[] = {
+static const sr_opt_t options[] = {
     U32("recommend.n", recommend.n, "20", 1, 1000, "items per published list"),
     U32("recommend.batch_ms", recommend.batch_ms, "10", 0, 60000,
         "a refresh runs at most this long after a user turns dirty"),
@@ -143,115 +113,6 @@ static const option_t options[] = {
     ENUM("log.format", log.format, "logfmt", "logfmt|json", "log line format"),
 };
 
-#define N_OWN (sizeof(options) / sizeof(options[0]))
-
-/* A row of the model's table as a row of this one. */
-static option_t from_param(const sr_model_param_t *param) {
-  static const opt_type_t types[] = {
-      [SR_PARAM_U32] = T_U32,
-      [SR_PARAM_U64] = T_U64,
-      [SR_PARAM_F32] = T_F32,
-      [SR_PARAM_ENUM] = T_ENUM,
-  };
-  return (option_t){param->name, types[param->type], OFF(model) + param->offset,
-                    0,           param->def,         param->min,
-                    param->max,  param->choices,     param->help};
-}
-
-/* Every option, the model's first: fills *opt with row i and returns
- * true, or false past the last row. */
-static bool option_at(size_t i, option_t *opt) {
-  size_t n_model;
-  const sr_model_param_t *params = sr_model_params(&n_model);
-  if (i < n_model)
-    *opt = from_param(&params[i]);
-  else if (i - n_model < N_OWN)
-    *opt = options[i - n_model];
-  else
-    return false;
-  return true;
-}
-
-static bool find_option(const char *name, option_t *opt) {
-  for (size_t i = 0; option_at(i, opt); i++)
-    if (!strcmp(opt->name, name))
-      return true;
-  return false;
-}
-
-/* Index of value in "a|b|c", or -1. */
-static int choice_index(const char *choices, const char *value) {
-  size_t vlen = strlen(value);
-  int idx = 0;
-  for (const char *p = choices;; idx++) {
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len == vlen && !strncmp(p, value, len))
-      return idx;
-    if (!bar)
-      return -1;
-    p = bar + 1;
-  }
-}
-
-static sr_err_t parse_number(const option_t *opt, const char *value,
-                             double *out, char *errstr, size_t errlen) {
-  char *end;
-  errno = 0;
-  double v = strtod(value, &end);
-  if (!*value || *end || errno || !isfinite(v))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not a number",
-                   opt->name, value);
-  if ((opt->type == T_U32 || opt->type == T_U64 || opt->type == T_I64) &&
-      v != floor(v))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not an integer",
-                   opt->name, value);
-  if (v < opt->min || v > opt->max)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: %s is out of range [%g, %g]", opt->name, value,
-                   opt->min, opt->max);
-  *out = v;
-  return SR_OK;
-}
-
-static sr_err_t set_string(const option_t *opt, char *dst, const char *value,
-                           char *errstr, size_t errlen) {
-  if (strlen(value) >= opt->size)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: value longer than %zu bytes", opt->name, opt->size - 1);
-  strcpy(dst, value);
-  return SR_OK;
-}
-
-static sr_err_t apply(sr_config_t *cfg, const option_t *opt, const char *value,
-                      char *errstr, size_t errlen) {
-  char *dst = (char *)cfg + opt->offset;
-  double v = 0;
-  sr_err_t err;
-  if (opt->type == T_STR)
-    return set_string(opt, dst, value, errstr, errlen);
-  if (opt->type == T_ENUM) {
-    int idx = choice_index(opt->choices, value);
-    if (idx < 0)
-      return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                     "%s: '%s' is not one of %s", opt->name, value,
-                     opt->choices);
-    uint32_t value32 = (uint32_t)idx;
-    memcpy(dst, &value32, sizeof(value32));
-    return SR_OK;
-  }
-  if ((err = parse_number(opt, value, &v, errstr, errlen)) != SR_OK)
-    return err;
-  switch (opt->type) {
-  case T_U32: *(uint32_t *)dst = (uint32_t)v; break;
-  case T_U64: *(uint64_t *)dst = (uint64_t)v; break;
-  case T_I64: *(int64_t *)dst = (int64_t)v; break;
-  case T_F32: *(float *)dst = (float)v; break;
-  default: *(double *)dst = v; break;
-  }
-  return SR_OK;
-}
-
 /* librdkafka properties streamrec sets itself. A user's value would be
  * overridden without a word, or would break the offsets that checkpoints
  * own, so each is refused with what to use instead. */
@@ -305,37 +166,43 @@ sr_err_t sr_config_add_property(sr_config_t *cfg, const char *name,
 }
 
 /* kafka.properties.<name>: passed through to librdkafka, unless streamrec
- * owns the property. */
-static sr_err_t set_property(sr_config_t *cfg, const char *name,
-                             const char *value, char *errstr, size_t errlen) {
+ * owns the property; the engine's setter of keys no table holds. */
+static sr_err_t set_property(void *obj, const char *key, const char *value,
+                             char *errstr, size_t errlen) {
+  static const char prefix[] = "kafka.properties.";
+  if (strncmp(key, prefix, sizeof(prefix) - 1))
+    return SR_ERR_NOT_FOUND;
+  const char *name = key + sizeof(prefix) - 1;
   for (size_t k = 0; k < sizeof(owned_props) / sizeof(owned_props[0]); k++)
     if (!strcmp(name, owned_props[k][0]))
       return sr_errf(errstr, errlen, SR_ERR_INVALID,
                      "kafka.properties.%s: set by streamrec itself; %s", name,
                      owned_props[k][1]);
-  return sr_config_add_property(cfg, name, value, errstr, errlen);
+  return sr_config_add_property(obj, name, value, errstr, errlen);
+}
+
+/* The options of sr_config_t in the tables' storage both: the model's
+ * rows first, as the reference has always listed them, then the daemon's
+ * own. */
+static sr_opts_t config_opts(sr_opt_table_t both[2]) {
+  both[0] = (sr_opt_table_t){NULL, 0, offsetof(sr_config_t, model)};
+  both[0].rows = sr_model_params(&both[0].n_rows);
+  both[1] = (sr_opt_table_t){options, sizeof(options) / sizeof(options[0]), 0};
+  return (sr_opts_t){both, 2, set_property};
 }
 
 sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
                        char *errstr, size_t errlen) {
-  static const char prefix[] = "kafka.properties.";
-  if (!strncmp(key, prefix, sizeof(prefix) - 1))
-    return set_property(cfg, key + sizeof(prefix) - 1, value, errstr, errlen);
-  option_t opt;
-  if (!find_option(key, &opt))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
-  return apply(cfg, &opt, value, errstr, errlen);
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
+  return sr_opts_set(&opts, cfg, key, value, errstr, errlen);
 }
 
 sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
                           size_t errlen) {
-  const char *eq = strchr(kv, '=');
-  char key[256];
-  if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "--set expects key=value, got '%s'", kv);
-  snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-  return sr_config_set(cfg, key, eq + 1, errstr, errlen);
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
+  return sr_opts_set_kv(&opts, cfg, kv, errstr, errlen);
 }
 
 /* kafka.brokers reaches the kafka layer whole. */
@@ -355,100 +222,24 @@ sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg) {
 }
 
 void sr_config_init(sr_config_t *cfg) {
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
   memset(cfg, 0, sizeof(*cfg));
-  option_t opt;
-  for (size_t i = 0; option_at(i, &opt); i++) {
-    sr_err_t err = apply(cfg, &opt, opt.def, NULL, 0);
-    (void)err;
-    /* A default that does not parse is a bug in the table itself. */
-    if (err != SR_OK)
-      abort();
-  }
-}
-
-static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
-                           const char *path, json_t *seen, char *errstr,
-                           size_t errlen);
-
-static sr_err_t apply_object(sr_config_t *cfg, const char *prefix, json_t *obj,
-                             const char *path, json_t *seen, char *errstr,
-                             size_t errlen) {
-  const char *name;
-  json_t *val;
-  json_object_foreach(obj, name, val) {
-    char key[512];
-    snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
-    sr_err_t err = apply_json(cfg, key, val, path, seen, errstr, errlen);
-    if (err != SR_OK)
-      return err;
-  }
-  return SR_OK;
-}
-
-/* seen holds every key the document has set so far: jansson rejects a key
- * repeated within one object, this catches one given both nested and dotted
- * ({"model":{"dims":8},"model.dims":9}), where the last would win silently. */
-static sr_err_t apply_json(sr_config_t *cfg, const char *key, json_t *val,
-                           const char *path, json_t *seen, char *errstr,
-                           size_t errlen) {
-  char text[SR_CONF_STR + 64];
-  if (json_is_object(val))
-    return apply_object(cfg, key, val, path, seen, errstr, errlen);
-  if (json_object_get(seen, key))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: %s: given more than once (nested and dotted)", path,
-                   key);
-  json_object_set_new(seen, key, json_true());
-  if (json_is_string(val))
-    snprintf(text, sizeof(text), "%s", json_string_value(val));
-  else if (json_is_integer(val))
-    snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
-             json_integer_value(val));
-  else if (json_is_real(val))
-    snprintf(text, sizeof(text), "%.17g", json_real_value(val));
-  else if (json_is_boolean(val))
-    snprintf(text, sizeof(text), "%s", json_is_true(val) ? "true" : "false");
-  else
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%s: %s: arrays and null are not accepted", path, key);
-  char msg[512];
-  sr_err_t err = sr_config_set(cfg, key, text, msg, sizeof(msg));
-  if (err != SR_OK)
-    return sr_errf(errstr, errlen, err, "%s: %s", path, msg);
-  return SR_OK;
-}
-
-/* Applies a parsed document; name labels errors. Takes root's reference. */
-static sr_err_t apply_root(sr_config_t *cfg, json_t *root, const char *name,
-                           char *errstr, size_t errlen) {
-  json_t *seen = json_object();
-  sr_err_t err = json_is_object(root)
-                     ? apply_object(cfg, "", root, name, seen, errstr, errlen)
-                     : sr_errf(errstr, errlen, SR_ERR_INVALID,
-                               "%s: top level must be a JSON object", name);
-  json_decref(seen);
-  json_decref(root);
-  return err;
+  sr_opts_defaults(&opts, cfg);
 }
 
 sr_err_t sr_config_load_file(sr_config_t *cfg, const char *path, char *errstr,
                              size_t errlen) {
-  json_error_t jerr;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  if (!root)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", path, jerr.line,
-                   jerr.text);
-  return apply_root(cfg, root, path, errstr, errlen);
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
+  return sr_opts_load_file(&opts, cfg, path, errstr, errlen);
 }
 
 sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
                              const char *name, char *errstr, size_t errlen) {
-  json_error_t jerr;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!root)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s:%d: %s", name, jerr.line,
-                   jerr.text);
-  return apply_root(cfg, root, name, errstr, errlen);
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
+  return sr_opts_load_json(&opts, cfg, text, len, name, errstr, errlen);
 }
 
 /* Kafka's rule for topic names: 1 to 249 characters of [a-zA-Z0-9._-],
@@ -527,22 +318,10 @@ sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
   return SR_OK;
 }
 
-static const char *type_name(const option_t *opt) {
-  /* model.seed (T_U64) has always been listed as an int. */
-  static const char *const names[] = {"uint",  "int",    "int", "float",
-                                      "float", "string", "enum"};
-  return opt->choices ? opt->choices : names[opt->type];
-}
-
 void sr_config_print_help(FILE *out, const char *prefix) {
-  option_t row;
-  for (size_t i = 0; option_at(i, &row); i++) {
-    const option_t *opt = &row;
-    if (prefix && strncmp(opt->name, prefix, strlen(prefix)))
-      continue;
-    fprintf(out, "  %-26s %s (%s, default '%s')\n", opt->name, opt->help,
-            type_name(opt), opt->def);
-  }
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
+  sr_opts_print_help(&opts, out, prefix);
   if (!prefix || !strncmp("kafka.properties.", prefix, strlen(prefix)))
     fprintf(out,
             "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
@@ -550,30 +329,10 @@ void sr_config_print_help(FILE *out, const char *prefix) {
             "kafka.properties.NAME");
 }
 
-/* Writes text for a Markdown table cell: '|' escaped so a choice list
- * ("a|b") stays in one cell. */
-static void md_cell(FILE *out, const char *text) {
-  for (; *text; text++) {
-    if (*text == '|')
-      fputc('\\', out);
-    fputc(*text, out);
-  }
-}
-
 void sr_config_print_markdown(FILE *out) {
-  fprintf(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
-  option_t row;
-  for (size_t i = 0; option_at(i, &row); i++) {
-    const option_t *opt = &row;
-    fprintf(out, "| `%s` | ", opt->name);
-    md_cell(out, type_name(opt));
-    if (*opt->def)
-      fprintf(out, " | `%s` | ", opt->def);
-    else
-      fprintf(out, " | (empty) | ");
-    md_cell(out, opt->help);
-    fprintf(out, " |\n");
-  }
+  sr_opt_table_t both[2];
+  sr_opts_t opts = config_opts(both);
+  sr_opts_print_markdown(&opts, out);
   fprintf(out, "| `kafka.properties.NAME` | string | (none) | passed to "
                "librdkafka as NAME; a value `${VAR}` is read from the "
                "environment and masked in all output |\n");

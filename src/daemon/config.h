@@ -1,6 +1,9 @@
-/* Configuration: one table declares every option (name, type, default,
- * range, help); defaults, validation of JSON files and --set overrides, and
- * the option reference all come from it. Not thread-safe; load before use. */
+/* Configuration: the daemon's option table (its model.* rows are the
+ * model's own table, core/model_conf.h), run by the option engine of
+ * util/opts.h: defaults, validation of JSON files and --set overrides, and
+ * the option reference all come from the tables. On top of the engine:
+ * kafka.properties.*, the checks across options, and the kafka layer's
+ * configuration. Not thread-safe; load before use. */
 #ifndef SR_CONFIG_H
 #define SR_CONFIG_H
 
@@ -21,11 +24,6 @@ enum { SR_CKPT_FORK, SR_CKPT_COPY };
 enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
 /* kafka.output_format, in the order of its choices. */
 typedef enum sr_output_fmt { SR_OUTPUT_PROTO, SR_OUTPUT_JSON } sr_output_fmt_t;
-/* log.format, in the order of its choices. */
-typedef enum sr_log_format {
-  SR_LOG_FORMAT_LOGFMT,
-  SR_LOG_FORMAT_JSON
-} sr_log_format_t;
 
 typedef struct sr_config {
   sr_model_conf_t model;
@@ -69,8 +67,8 @@ typedef struct sr_config {
     uint32_t idle_timeout_ms;
   } metrics;
   struct {
-    sr_log_level_t level; /* choices in the order of its values */
-    sr_log_format_t format;
+    sr_log_level_t level;   /* choices in the order of its values */
+    sr_log_format_t format; /* likewise */
   } log;
 } sr_config_t;
 

@@ -480,7 +480,7 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
   d->cfg = *cfg;
   d->opts = *opts;
   sr_log_set_level(cfg->log.level);
-  sr_log_set_format(cfg->log.format == SR_LOG_FORMAT_JSON ? "json" : "logfmt");
+  sr_log_set_format(cfg->log.format);
   *err = daemon_init(d, errstr, errlen);
   if (*err != SR_OK) {
     sr_daemon_free(d);

@@ -58,16 +58,6 @@ static const char *const key_fields[] = {
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-int sr_log_level_parse(const char *name, sr_log_level_t *level) {
-  for (int i = 0; i < 4; i++) {
-    if (!strcmp(name, level_names[i])) {
-      *level = (sr_log_level_t)i;
-      return 0;
-    }
-  }
-  return -1;
-}
-
 void sr_log_set_level(sr_log_level_t level) {
   atomic_store(&min_level, level);
 }
@@ -449,11 +439,8 @@ out:
   sr_buf_free(&mtext);
 }
 
-int sr_log_set_format(const char *name) {
-  if (strcmp(name, "logfmt") && strcmp(name, "json"))
-    return -1;
-  atomic_store(&json_lines, !strcmp(name, "json"));
-  return 0;
+void sr_log_set_format(sr_log_format_t format) {
+  atomic_store(&json_lines, format == SR_LOG_FORMAT_JSON);
 }
 
 /* Adds one secret (len bytes) in length order unless it is known. Called

@@ -21,18 +21,20 @@ typedef enum sr_log_level {
   SR_LOG_ERROR = 3,
 } sr_log_level_t;
 
-/* Parses "debug", "info", "warn" or "error". Returns 0, or -1 if unknown. */
-int sr_log_level_parse(const char *name, sr_log_level_t *level);
-
 /* Sets the lowest level written (default info). */
 void sr_log_set_level(sr_log_level_t level);
 
 /* True when messages of level would be written. */
 bool sr_log_enabled(sr_log_level_t level);
 
-/* Selects the line format: "logfmt" (default) or "json". Returns 0, or -1
- * if unknown. */
-int sr_log_set_format(const char *name);
+/* The line format; the option log.format lists the names in this order. */
+typedef enum sr_log_format {
+  SR_LOG_FORMAT_LOGFMT = 0,
+  SR_LOG_FORMAT_JSON = 1,
+} sr_log_format_t;
+
+/* Selects the line format (default logfmt). */
+void sr_log_set_format(sr_log_format_t format);
 
 /* Masks value (e.g. a password from kafka.properties) as "***" wherever it
  * appears in a later line, whatever its length: values of 4 bytes or more

@@ -1,6 +1,7 @@
 /* Tests of the model's settings table: its defaults are what the option
  * reference prints and the config starts from, and every bound holds both
  * where a config is loaded and where a model is made from a conf. */
+#include "core/model_conf.h"
 #include "daemon/config.h"
 #include "streamrec/model.h"
 
@@ -15,27 +16,26 @@
 
 #include <cmocka.h>
 
-static bool is_integer(const sr_model_param_t *param) {
-  return param->type == SR_PARAM_U32 || param->type == SR_PARAM_U64;
+static bool is_integer(const sr_opt_t *param) {
+  return param->type == SR_OPT_U32 || param->type == SR_OPT_U64;
 }
 
 /* The type the option reference shows. */
-static const char *type_name(const sr_model_param_t *param) {
+static const char *type_name(const sr_opt_t *param) {
   switch (param->type) {
-  case SR_PARAM_U32: return "uint";
-  case SR_PARAM_U64: return "int";
-  case SR_PARAM_F32: return "float";
+  case SR_OPT_U32: return "uint";
+  case SR_OPT_U64: return "int";
+  case SR_OPT_F32: return "float";
   default: return param->choices;
   }
 }
 
 /* Stores v into param's field of conf, as the config loader would. */
-static void store(sr_model_conf_t *conf, const sr_model_param_t *param,
-                  double v) {
+static void store(sr_model_conf_t *conf, const sr_opt_t *param, double v) {
   char *field = (char *)conf + param->offset;
-  if (param->type == SR_PARAM_F32)
+  if (param->type == SR_OPT_F32)
     *(float *)field = (float)v;
-  else if (param->type == SR_PARAM_U64)
+  else if (param->type == SR_OPT_U64)
     *(uint64_t *)field = (uint64_t)v;
   else
     *(uint32_t *)field = (uint32_t)v;
@@ -68,7 +68,7 @@ static void test_reference_prints_each_default(void **state) {
   sr_config_print_help(out, "model.");
   fclose(out);
   size_t n;
-  const sr_model_param_t *params = sr_model_params(&n);
+  const sr_opt_t *params = sr_model_params(&n);
   assert_true(n >= 25);
   for (size_t i = 0; i < n; i++) {
     char want[1024];
@@ -83,7 +83,7 @@ static void test_reference_prints_each_default(void **state) {
 
 /* sr_model_conf_check refuses v in param's field, naming the option the
  * way the config loader refuses the same value as text. */
-static void refused_at_both(const sr_model_param_t *param, double v) {
+static void refused_at_both(const sr_opt_t *param, double v) {
   sr_model_conf_t conf;
   sr_config_t cfg;
   char text[64], check_err[256] = "", load_err[256] = "";
@@ -91,7 +91,7 @@ static void refused_at_both(const sr_model_param_t *param, double v) {
   store(&conf, param, v);
   /* The value as the field holds it, so both messages quote the same. */
   snprintf(text, sizeof text, "%.9g",
-           param->type == SR_PARAM_F32 ? (double)(float)v : v);
+           param->type == SR_OPT_F32 ? (double)(float)v : v);
   if (sr_model_conf_check(&conf, check_err, sizeof check_err) != SR_ERR_INVALID)
     fail_msg("%s = %s passes sr_model_conf_check", param->name, text);
   sr_config_init(&cfg);
@@ -102,7 +102,7 @@ static void refused_at_both(const sr_model_param_t *param, double v) {
 }
 
 /* Both entry points take v. */
-static void taken_at_both(const sr_model_param_t *param, double v) {
+static void taken_at_both(const sr_opt_t *param, double v) {
   sr_model_conf_t conf;
   sr_config_t cfg;
   char text[64], err[256] = "";
@@ -121,24 +121,24 @@ static void taken_at_both(const sr_model_param_t *param, double v) {
 static void test_every_bound_holds_at_both(void **state) {
   (void)state;
   size_t n;
-  const sr_model_param_t *params = sr_model_params(&n);
+  const sr_opt_t *params = sr_model_params(&n);
   int refused = 0;
   for (size_t i = 0; i < n; i++) {
-    const sr_model_param_t *param = &params[i];
-    if (param->type == SR_PARAM_ENUM)
+    const sr_opt_t *param = &params[i];
+    if (param->type == SR_OPT_ENUM)
       continue;
     taken_at_both(param, param->min);
     taken_at_both(param, param->max);
-    double type_max = param->type == SR_PARAM_U32   ? 4294967295.0
-                      : param->type == SR_PARAM_U64 ? 18446744073709551615.0
-                                                    : 3e38;
+    double type_max = param->type == SR_OPT_U32   ? 4294967295.0
+                      : param->type == SR_OPT_U64 ? 18446744073709551615.0
+                                                  : 3e38;
     double below = is_integer(param) ? param->min - 1
                    : param->min > 0  ? param->min / 2
                                      : -1;
     /* Past 2^53 a double has no room for max + 1. */
     double above = is_integer(param) && param->max < 1e15 ? param->max + 1
                                                           : param->max * 2;
-    if (below >= 0 || param->type == SR_PARAM_F32) {
+    if (below >= 0 || param->type == SR_OPT_F32) {
       refused_at_both(param, below);
       refused++;
     }
