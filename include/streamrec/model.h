@@ -32,8 +32,8 @@ typedef struct sr_model_conf {
   uint32_t max_items;  /* live items kept, likewise; 0 = unbounded */
   uint32_t idle_ttl_s; /* ids idle this long in event time are evicted;
                           0 = never */
-  uint32_t shared; /* 1: one of several instances sharing items (cluster
-                      mode, see src/core/share.h); not an option */
+  uint32_t shared;     /* 1: one of several instances sharing items (cluster
+                          mode, see src/core/share.h); not an option */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;
