@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "codec/event_codec.h"
 #include "codec/recs_codec.h"
+#include "core/share.h"
 #include "daemon/config.h"
 #include "store/model_store.h"
 #include "util/buf.h"
@@ -17,8 +18,8 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: streamrec inspect CHECKPOINT [--json] [--user U | --item I] "
-          "[-N n]\n\n"
+          "usage: streamrec inspect CHECKPOINT [--json] [--user U | --item I "
+          "| --users] [-N n]\n\n"
           "Verifies every checksum of a checkpoint file and prints its format "
           "version,\ndims, mode, users, items, events applied, Kafka offsets, "
           "creation time and\ndigest (a hash over all model state, equal for "
@@ -27,6 +28,13 @@ static void usage(FILE *out) {
           "  --json             print JSON\n"
           "  --user U           print user U's current top-N list instead\n"
           "  --item I           print the N items nearest to item I (cosine)\n"
+          "  --users            list every live user: id, events learned, "
+          "input\n"
+          "                     partition and last applied offset (cluster "
+          "mode;\n"
+          "                     '-' or null otherwise); with --json, one "
+          "object\n"
+          "                     per line\n"
           "  -N, --n N          list length (default 10)\n"
           "  -c, --config FILE  config whose model.* options score the list\n"
           "  --set KEY=VALUE    set one option (repeatable)\n"
@@ -108,6 +116,7 @@ typedef struct inspect_args {
   const char *item;
   size_t n;
   int json;
+  int users;
   sr_config_t cfg;
 } inspect_args_t;
 
@@ -119,6 +128,7 @@ static int parse_option(int c, void *arg) {
   case 'j': a->json = 1; return 0;
   case 'u': a->user = optarg; return 0;
   case 'i': a->item = optarg; return 0;
+  case 'U': a->users = 1; return 0;
   case 'N':
     a->n = strtoul(optarg, &end, 10);
     if (*end || a->n == 0 || a->n > 10000)
@@ -136,6 +146,7 @@ static int parse_args(int argc, char **argv, inspect_args_t *a) {
       {"json", no_argument, NULL, 'j'},
       {"user", required_argument, NULL, 'u'},
       {"item", required_argument, NULL, 'i'},
+      {"users", no_argument, NULL, 'U'},
       {"n", required_argument, NULL, 'N'},
       SR_CLI_CONFIG_LONGOPTS,
       {"help", no_argument, NULL, 'h'},
@@ -147,9 +158,9 @@ static int parse_args(int argc, char **argv, inspect_args_t *a) {
                          parse_option, usage, a, &a->cfg);
   if (rc != 0)
     return rc;
-  if (optind + 1 != argc || (a->user && a->item)) {
+  if (optind + 1 != argc || !!a->user + !!a->item + a->users > 1) {
     sr_cli_err("inspect", "expects one CHECKPOINT and at most one of --user, "
-                          "--item (see --help)");
+                          "--item, --users (see --help)");
     return -1;
   }
   a->path = argv[optind];
@@ -209,6 +220,10 @@ static sr_model_t *restore(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
   sr_model_conf_t conf = a->cfg.model;
   conf.dims = sr_ckpt_meta(ckpt)->dims;
   conf.mode = (sr_mode_t)sr_ckpt_meta(ckpt)->mode;
+  /* Read as a cluster instance's model: the users' partitions and offsets
+   * come along when the checkpoint has them, and nothing is lost when it
+   * has not. */
+  conf.shared = 1;
   sr_model_t *mdl = NULL;
   if (sr_store_restore(&conf, ckpt, &mdl, errstr, sizeof(errstr)) != SR_OK)
     sr_cli_err("inspect", "%s: %s", a->path, errstr);
@@ -244,6 +259,49 @@ static int lookup(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
   return rc;
 }
 
+/* One live user as a JSON line or a text line. */
+static void print_user(const inspect_args_t *a, const sr_model_t *mdl,
+                       uint32_t row) {
+  const char *id = sr_model_user_id(mdl, row, NULL);
+  uint32_t events = sr_model_user_events(mdl, row);
+  int32_t part = sr_share_user_partition(mdl, row);
+  int64_t offset = sr_share_user_offset(mdl, row);
+  if (!a->json) {
+    printf("%-32s %10u %9s", id, events, "");
+    if (part < 0)
+      printf("-\n");
+    else
+      printf("%" PRId32 " @ %" PRId64 "\n", part, offset);
+    return;
+  }
+  sr_buf_t buf = {0};
+  sr_buf_printf(&buf, "{\"user_id\":");
+  sr_json_quote(&buf, id, strlen(id));
+  sr_buf_printf(&buf, ",\"events\":%u,\"partition\":", events);
+  if (part < 0)
+    sr_buf_printf(&buf, "null,\"last_offset\":null}");
+  else
+    sr_buf_printf(&buf, "%" PRId32 ",\"last_offset\":%" PRId64 "}", part,
+                  offset);
+  printf("%.*s\n", (int)buf.len, buf.data);
+  sr_buf_free(&buf);
+}
+
+/* Every live user, in row order. */
+static int list_users(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
+  sr_model_t *mdl = restore(a, ckpt);
+  if (!mdl)
+    return SR_EXIT_FAIL;
+  if (!a->json)
+    printf("%-32s %10s %9s%s\n", "user_id", "events", "",
+           "partition @ last_offset");
+  for (uint64_t row = 0; row < sr_model_users(mdl); row++)
+    if (sr_model_user_is_live(mdl, (uint32_t)row))
+      print_user(a, mdl, (uint32_t)row);
+  sr_model_free(mdl);
+  return SR_EXIT_OK;
+}
+
 /* Live ids are counted on the restored model: the metadata holds rows. */
 static int summarize(const inspect_args_t *a, const sr_ckpt_t *ckpt) {
   sr_model_snapshot_t view;
@@ -276,6 +334,8 @@ int sr_cmd_inspect(int argc, char **argv) {
   }
   if (a.user || a.item)
     rc = lookup(&a, ckpt);
+  else if (a.users)
+    rc = list_users(&a, ckpt);
   else
     rc = summarize(&a, ckpt);
   sr_ckpt_free(ckpt);

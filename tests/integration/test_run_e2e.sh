@@ -56,6 +56,20 @@ created_ms=$(ckpt_field "$SR_TMP/state" .created_ms)
 assert_not_contains "$(cat "$SR_TMP/proto.out")" "embedded Kafka" \
   "stdout with an external broker"
 
+# inspect --users: every user with its events; a single instance records
+# no partitions.
+ckpt=$(newest_ckpt "$SR_TMP/state")
+assert_exit 0 "inspect --users --json" "$SR_BIN" inspect "$ckpt" --users --json
+assert_eq "$(jq -r .user_id "$SR_TMP/out" | sort)" "$users" "users listed"
+assert_eq "$(jq -s 'map(.events) | add' "$SR_TMP/out")" 6000 \
+  "events of the users listed"
+assert_eq "$(jq -c 'select(.partition != null)' "$SR_TMP/out" | head -n 1)" "" \
+  "partitions of a single instance's users"
+assert_exit 0 "inspect --users" "$SR_BIN" inspect "$ckpt" --users
+assert_eq "$(($(wc -l <"$SR_TMP/out") - 1))" "$n_users" "text lines of users"
+assert_exit 2 "inspect --users --user" "$SR_BIN" inspect "$ckpt" --users \
+  --user x
+
 # Every user has a list keyed by its id; tail decodes all of them.
 keys=$(timeout 20 kcat -b "$BROKERS" -C -t recs -e -q -f '%k\n' | sort -u)
 assert_eq "$keys" "$users" "keys on the output topic"
