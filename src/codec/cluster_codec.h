@@ -1,30 +1,16 @@
 /* The messages instances of one group exchange in cluster mode
  * (docs/scaling.md): a user's state on the state topic, and batches of item
  * deltas on the sync topic. Protobuf only: no one outside the group reads
- * them. Stateless; any thread. */
+ * them. The structs are the model's (core/share.h); a decoded one owns
+ * its strings until cleared. Stateless; any thread. */
 #ifndef SR_CLUSTER_CODEC_H
 #define SR_CLUSTER_CODEC_H
 
+#include "core/share.h"
 #include "streamrec/common.h"
 #include "util/buf.h"
 
 #include <stdint.h>
-
-/* One user's state. Pointers are borrowed from the caller, or after
- * sr_user_state_decode owned by the struct until sr_user_state_clear. */
-typedef struct sr_user_state {
-  const char *user_id;
-  int32_t partition;   /* the input partition the user's events are on */
-  int64_t last_offset; /* offset of the last event applied to the user */
-  uint32_t events;     /* events learned from */
-  const float *factors;
-  uint32_t dims;
-  float bias;
-  const char *const *seen; /* item ids, oldest first */
-  size_t n_seen;
-  int64_t last_active_ms;
-  void *owned_;
-} sr_user_state_t;
 
 /* Appends the protobuf encoding of st. Returns 0, or -1 when out of memory. */
 int sr_user_state_encode(const sr_user_state_t *st, sr_buf_t *out);
@@ -40,13 +26,6 @@ void sr_user_state_clear(sr_user_state_t *st);
 
 /* How a delta's factors travel. */
 typedef enum sr_delta_enc { SR_DELTA_F32 = 0, SR_DELTA_F16 = 1 } sr_delta_enc_t;
-
-typedef struct sr_item_delta {
-  const char *item_id;
-  const float *factors; /* dims floats */
-  float bias;
-  double popularity; /* change of the decayed count, in events */
-} sr_item_delta_t;
 
 /* A batch of item deltas from one member. Borrowed or owned as above. */
 typedef struct sr_item_deltas {
