@@ -1,0 +1,225 @@
+/* User handoff through the state topic; see handoff.h. */
+#define SR_LOG_COMPONENT "handoff"
+#include "daemon/handoff.h"
+
+#include "codec/cluster_codec.h"
+#include "core/share.h"
+#include "kafka/follow.h"
+#include "util/err.h"
+#include "util/grow.h"
+#include "util/log.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The records of one flush on their way to send. */
+typedef struct flush {
+  sr_handoff_send_fn *send;
+  void *opaque;
+  sr_buf_t buf;
+  uint64_t records;
+} flush_t;
+
+static int flush_user(void *opaque, const sr_user_state_t *st) {
+  flush_t *fl = opaque;
+  if (st->partition < 0)
+    return 0; /* never learned through a partition: nobody restores it */
+  fl->buf.len = 0;
+  if (sr_user_state_encode(st, &fl->buf) != 0)
+    return -1;
+  int rc = fl->send(fl->opaque, st->partition, st->user_id, strlen(st->user_id),
+                    fl->buf.data ? fl->buf.data : "", fl->buf.len);
+  fl->records += rc == 0;
+  return rc;
+}
+
+static int flush_gone(void *opaque, const char *user_id, int32_t partition) {
+  flush_t *fl = opaque;
+  if (partition < 0)
+    return 0;
+  int rc = fl->send(fl->opaque, partition, user_id, strlen(user_id), NULL, 0);
+  fl->records += rc == 0;
+  return rc;
+}
+
+int sr_handoff_flush(sr_model_t *mdl, sr_handoff_send_fn *send, void *opaque,
+                     uint64_t *records) {
+  flush_t fl = {send, opaque, {0}, 0};
+  int rc = sr_share_flush(mdl, flush_user, flush_gone, &fl);
+  sr_buf_free(&fl.buf);
+  *records = fl.records;
+  return rc;
+}
+
+/* One partition being restored. */
+typedef struct restoring {
+  int32_t partition;
+  uint64_t users, records;
+  bool ended;
+} restoring_t;
+
+struct sr_handoff {
+  sr_model_t **mdl;
+  const char *topic;
+  sr_follow_t *follow;
+  sr_handoff_done_fn *done;
+  void *opaque;
+  restoring_t *parts;
+  size_t n_parts, cap_parts;
+  sr_handoff_stats_t stats;
+};
+
+static restoring_t *find(const sr_handoff_t *ho, int32_t p) {
+  for (size_t i = 0; i < ho->n_parts; i++)
+    if (ho->parts[i].partition == p)
+      return &ho->parts[i];
+  return NULL;
+}
+
+/* A tombstone removes the user; a record replaces its state. */
+static void install(sr_handoff_t *ho, restoring_t *r,
+                    const rd_kafka_message_t *msg) {
+  sr_model_t *mdl = *ho->mdl;
+  r->records++;
+  ho->stats.records++;
+  if (!msg->payload) {
+    sr_share_remove_user(mdl, msg->key ? msg->key : "", msg->key_len);
+    return;
+  }
+  sr_user_state_t st;
+  char err[256];
+  sr_err_t rc = sr_user_state_decode(
+      msg->payload, msg->len, sr_model_conf(mdl)->dims, &st, err, sizeof(err));
+  if (rc == SR_OK)
+    rc = sr_share_put_user(mdl, &st);
+  if (rc != SR_OK) {
+    ho->stats.refused++;
+    sr_log(SR_LOG_WARN, "state record refused",
+           "topic=%s partition=%" PRId32 " offset=%" PRId64 " error=%s",
+           sr_logq(ho->topic), msg->partition, msg->offset,
+           sr_logq(rc == SR_ERR_DECODE ? err : sr_err_str(rc)));
+  } else {
+    r->users++;
+    ho->stats.users++;
+  }
+  sr_user_state_clear(&st);
+}
+
+static void on_message(void *opaque, const rd_kafka_message_t *msg) {
+  sr_handoff_t *ho = opaque;
+  restoring_t *r = find(ho, msg->partition);
+  if (r && !r->ended)
+    install(ho, r, msg);
+}
+
+static void on_end(void *opaque, const char *topic, int32_t partition,
+                   int64_t offset) {
+  (void)topic, (void)offset;
+  restoring_t *r = find(opaque, partition);
+  if (r)
+    r->ended = true; /* finished after the consume step, see finish() */
+}
+
+sr_handoff_t *sr_handoff_new(const sr_kafka_conf_t *kconf, const char *brokers,
+                             const char *state_topic, sr_model_t **mdl,
+                             sr_handoff_done_fn *done, void *opaque,
+                             char *errstr, size_t errlen) {
+  sr_handoff_t *ho = calloc(1, sizeof(*ho));
+  if (!ho) {
+    sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  *ho = (sr_handoff_t){
+      .mdl = mdl, .topic = state_topic, .done = done, .opaque = opaque};
+  sr_follow_hooks_t hooks = {on_message, on_end, ho};
+  ho->follow = sr_follow_new(kconf, brokers, "state", &hooks, errstr, errlen);
+  if (!ho->follow) {
+    free(ho);
+    return NULL;
+  }
+  return ho;
+}
+
+void sr_handoff_free(sr_handoff_t *ho) {
+  if (!ho)
+    return;
+  sr_follow_free(ho->follow);
+  free(ho->parts);
+  free(ho);
+}
+
+int sr_handoff_fd(const sr_handoff_t *ho) {
+  return sr_follow_fd(ho->follow);
+}
+
+sr_err_t sr_handoff_begin(sr_handoff_t *ho, int32_t p, char *errstr,
+                          size_t errlen) {
+  if (find(ho, p))
+    return SR_OK;
+  if (SR_GROW(ho->parts, ho->cap_parts, ho->n_parts + 1, 8) != 0)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  uint32_t dropped = sr_share_drop_partition(*ho->mdl, p);
+  sr_err_t err = sr_follow_add(ho->follow, ho->topic, p,
+                               RD_KAFKA_OFFSET_BEGINNING, errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  ho->parts[ho->n_parts++] = (restoring_t){.partition = p};
+  sr_log(SR_LOG_INFO, "restoring users of a partition",
+         "topic=%s partition=%" PRId32 " dropped=%" PRIu32, sr_logq(ho->topic),
+         p, dropped);
+  return SR_OK;
+}
+
+/* Forgets the k-th restore and stops reading its partition. */
+static void forget(sr_handoff_t *ho, size_t k) {
+  char err[256];
+  int32_t p = ho->parts[k].partition;
+  ho->parts[k] = ho->parts[--ho->n_parts];
+  if (sr_follow_remove(ho->follow, ho->topic, p, err, sizeof(err)) == SR_ERR_IO)
+    sr_log(SR_LOG_WARN, "stopping a state partition failed",
+           "partition=%" PRId32 " error=%s", p, sr_logq(err));
+}
+
+int sr_handoff_cancel(sr_handoff_t *ho, int32_t p) {
+  for (size_t k = 0; k < ho->n_parts; k++) {
+    if (ho->parts[k].partition == p) {
+      forget(ho, k);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Reports and forgets the partitions that reached their end. */
+static void finish(sr_handoff_t *ho) {
+  for (size_t k = 0; k < ho->n_parts;) {
+    restoring_t r = ho->parts[k];
+    if (!r.ended) {
+      k++;
+      continue;
+    }
+    forget(ho, k);
+    ho->stats.completed++;
+    sr_log(SR_LOG_INFO, "users of a partition restored",
+           "topic=%s partition=%" PRId32 " users=%" PRIu64 " records=%" PRIu64,
+           sr_logq(ho->topic), r.partition, r.users, r.records);
+    if (ho->done)
+      ho->done(ho->opaque, r.partition, r.users, r.records);
+  }
+}
+
+void sr_handoff_serve(sr_handoff_t *ho, size_t budget, bool *more) {
+  sr_follow_consume(ho->follow, budget, more);
+  finish(ho);
+}
+
+bool sr_handoff_restoring(const sr_handoff_t *ho, int32_t p) {
+  return find(ho, p) != NULL;
+}
+
+sr_handoff_stats_t sr_handoff_stats(const sr_handoff_t *ho) {
+  sr_handoff_stats_t s = ho->stats;
+  s.restoring = (uint32_t)ho->n_parts;
+  return s;
+}
