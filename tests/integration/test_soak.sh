@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The short soak (issue: long-running safety): 45 s of steady traffic with bad
+# The short soak: 45 s of steady traffic with bad
 # messages and new ids while the daemon is killed and restarted; tools/soak
 # checks that nothing is lost or applied twice, RSS stays bounded and no
 # sanitizer report appears.
