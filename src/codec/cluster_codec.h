@@ -5,26 +5,15 @@
 #ifndef SR_CLUSTER_CODEC_H
 #define SR_CLUSTER_CODEC_H
 
+#include "core/share.h"
 #include "streamrec/common.h"
 #include "util/buf.h"
 
 #include <stdint.h>
 
-/* One user's state. Pointers are borrowed from the caller, or after
- * sr_user_state_decode owned by the struct until sr_user_state_clear. */
-typedef struct sr_user_state {
-  const char *user_id;
-  int32_t partition;   /* the input partition the user's events are on */
-  int64_t last_offset; /* offset of the last event applied to the user */
-  uint32_t events;     /* events learned from */
-  const float *factors;
-  uint32_t dims;
-  float bias;
-  const char *const *seen; /* item ids, oldest first */
-  size_t n_seen;
-  int64_t last_active_ms;
-  void *owned_;
-} sr_user_state_t;
+/* sr_user_state_t (core/share.h): pointers are borrowed from the caller,
+ * or after sr_user_state_decode owned by the struct (owned_) until
+ * sr_user_state_clear. */
 
 /* Appends the protobuf encoding of st. Returns 0, or -1 when out of memory. */
 int sr_user_state_encode(const sr_user_state_t *st, sr_buf_t *out);
@@ -41,19 +30,13 @@ void sr_user_state_clear(sr_user_state_t *st);
 /* How a delta's factors travel. */
 typedef enum sr_delta_enc { SR_DELTA_F32 = 0, SR_DELTA_F16 = 1 } sr_delta_enc_t;
 
-typedef struct sr_item_delta {
-  const char *item_id;
-  const float *factors; /* dims floats */
-  float bias;
-  double popularity; /* change of the decayed count, in events */
-} sr_item_delta_t;
-
 /* A batch of item deltas from one member. Borrowed or owned as above. */
 typedef struct sr_item_deltas {
   const char *member_id;
   uint32_t dims;
   sr_item_delta_t *items;
   size_t n_items;
+  uint64_t events; /* events the member learned since its previous batch */
   void *owned_;
 } sr_item_deltas_t;
 

@@ -265,6 +265,21 @@ bool sr_follow_at_ends(const sr_follow_t *fl) {
   return fl->n_parts > 0;
 }
 
+int64_t sr_follow_lag(const sr_follow_t *fl) {
+  int64_t lag = -1;
+  for (size_t i = 0; i < fl->n_parts; i++) {
+    const fpart_t *p = &fl->parts[i];
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(fl->rk, p->topic, p->partition, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+      continue;
+    int64_t at = p->next >= 0 ? p->next : lo;
+    lag = (lag < 0 ? 0 : lag) + (hi > at ? hi - at : 0);
+  }
+  return lag;
+}
+
 uint64_t sr_follow_resets(const sr_follow_t *fl) {
   return fl->resets;
 }

@@ -76,6 +76,11 @@ ssize_t sr_follow_offsets(const sr_follow_t *fl, sr_offset_t **out);
  * added (and something is followed). */
 bool sr_follow_at_ends(const sr_follow_t *fl);
 
+/* Messages between the followed partitions' positions and their last
+ * known high watermarks (from fetch responses, no network call), summed;
+ * -1 while no partition's is known. */
+int64_t sr_follow_lag(const sr_follow_t *fl);
+
 /* Positions lost so far (see above). */
 uint64_t sr_follow_resets(const sr_follow_t *fl);
 
