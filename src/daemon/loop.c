@@ -1438,22 +1438,17 @@ static void close_handles(sr_daemon_t *d) {
   d->handles_ready = false;
 }
 
-/* What this member did for the cluster, and the prequential counts that
- * add up across members to the cluster's hit rate. */
+/* What this member did for the cluster. */
 static void log_cluster_summary(sr_daemon_t *d) {
   sr_sync_stats_t ys = sr_sync_stats(d->sync);
-  uint64_t hits, evaluated;
-  sr_telemetry_prequential(d->tel, &hits, &evaluated);
   sr_log(SR_LOG_INFO, "cluster member stopped",
          "member=%s deltas_sent=%" PRIu64 " batches_sent=%" PRIu64
          " sync_bytes_sent=%" PRIu64 " deltas_failed=%" PRIu64
          " deltas_applied=%" PRIu64 " batches_applied=%" PRIu64
-         " skipped_events=%" PRIu64 " misrouted_events=%" PRIu64
-         " prequential_hits=%" PRIu64 " prequential_evaluated=%" PRIu64,
+         " skipped_events=%" PRIu64 " misrouted_events=%" PRIu64,
          sr_logq(d->member_id), ys.deltas_sent, ys.batches_sent, ys.bytes_sent,
          ys.deltas_failed, ys.deltas_applied, ys.batches_applied,
-         sr_ingest_skipped(d->ing), sr_ingest_misrouted(d->ing), hits,
-         evaluated);
+         sr_ingest_skipped(d->ing), sr_ingest_misrouted(d->ing));
 }
 
 static void log_summary(sr_daemon_t *d) {
@@ -1467,14 +1462,19 @@ static void log_summary(sr_daemon_t *d) {
       off += (size_t)snprintf(rejected + off, sizeof(rejected) - off,
                               " rejected_%s=%" PRIu64, sr_reason_name(r), n);
   }
+  /* The prequential counts add up across the instances of a group to the
+   * group's hit rate. */
+  uint64_t hits, evaluated;
+  sr_telemetry_prequential(d->tel, &hits, &evaluated);
   sr_log(SR_LOG_INFO, "stopped",
          "exit_code=%d events_applied=%" PRIu64 " messages=%" PRIu64
          " duplicates_skipped=%" PRIu64 " lists_published=%" PRIu64
          " lists_delivered=%" PRIu64 " lists_failed=%" PRIu64
-         " dead_letters=%" PRIu64 "%s",
+         " dead_letters=%" PRIu64 " prequential_hits=%" PRIu64
+         " prequential_evaluated=%" PRIu64 "%s",
          d->exit_code, sr_model_events_applied(d->mdl), cs.messages,
          cs.duplicates, ss.published, ss.delivered, ss.failed, ss.dead_letters,
-         rejected);
+         hits, evaluated, rejected);
   if (d->sync)
     log_cluster_summary(d);
 }

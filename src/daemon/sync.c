@@ -93,16 +93,21 @@ static sr_err_t follow_all(sr_sync_t *sy, const sr_sync_conf_t *conf,
                                    errstr, errlen);
   if (parts < 0)
     return SR_ERR_IO;
+  int64_t *from = malloc((size_t)(parts ? parts : 1) * sizeof(*from));
+  if (!from)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   for (int p = 0; p < parts; p++) {
-    int64_t from = RD_KAFKA_OFFSET_BEGINNING;
+    from[p] = RD_KAFKA_OFFSET_BEGINNING;
     for (size_t i = 0; i < conf->n_offsets; i++)
       if (conf->offsets[i].partition == p && conf->offsets[i].offset >= 0 &&
           !strcmp(conf->offsets[i].topic, sy->topic))
-        from = conf->offsets[i].offset;
-    sr_err_t err = sr_follow_add(sy->fl, sy->topic, p, from, errstr, errlen);
-    if (err != SR_OK)
-      return err;
+        from[p] = conf->offsets[i].offset;
   }
+  sr_err_t err =
+      sr_follow_add_all(sy->fl, sy->topic, parts, from, errstr, errlen);
+  free(from);
+  if (err != SR_OK)
+    return err;
   sr_log(SR_LOG_INFO, "following the sync topic",
          "topic=%s partitions=%d member=%s", sr_logq(sy->topic), parts,
          sr_logq(sy->member_id));

@@ -141,8 +141,9 @@ int sr_follow_fd(const sr_follow_t *fl) {
   return fl->pipefd[0];
 }
 
-sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
-                       int64_t offset, char *errstr, size_t errlen) {
+/* Records a partition to follow; nothing is assigned yet. */
+static sr_err_t add_part(sr_follow_t *fl, const char *topic, int32_t partition,
+                         int64_t offset, char *errstr, size_t errlen) {
   if (fpart_find(fl, topic, partition))
     return SR_OK;
   if (strlen(topic) > SR_TOPIC_MAX)
@@ -155,6 +156,28 @@ sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
   snprintf(p->topic, sizeof(p->topic), "%s", topic);
   if (offset >= 0)
     p->next = offset;
+  return SR_OK;
+}
+
+sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
+                       int64_t offset, char *errstr, size_t errlen) {
+  if (fpart_find(fl, topic, partition))
+    return SR_OK;
+  sr_err_t err = add_part(fl, topic, partition, offset, errstr, errlen);
+  return err == SR_OK ? reassign(fl, errstr, errlen) : err;
+}
+
+/* librdkafka 2.0.2 can abort (rd_kafka_assignment_partition_stopped) when
+ * assignments replace each other while partitions are still starting, so
+ * several partitions are assigned in one go. */
+sr_err_t sr_follow_add_all(sr_follow_t *fl, const char *topic, int n,
+                           const int64_t *offsets, char *errstr,
+                           size_t errlen) {
+  for (int p = 0; p < n; p++) {
+    sr_err_t err = add_part(fl, topic, p, offsets[p], errstr, errlen);
+    if (err != SR_OK)
+      return err;
+  }
   return reassign(fl, errstr, errlen);
 }
 

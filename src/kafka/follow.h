@@ -59,6 +59,11 @@ int sr_follow_fd(const sr_follow_t *fl);
 sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
                        int64_t offset, char *errstr, size_t errlen);
 
+/* Follows partitions 0..n-1 of topic, partition p from offsets[p] (as for
+ * sr_follow_add), with one assignment for all. Returns as sr_follow_add. */
+sr_err_t sr_follow_add_all(sr_follow_t *fl, const char *topic, int n,
+                           const int64_t *offsets, char *errstr, size_t errlen);
+
 /* Stops following topic/partition and forgets it. Returns SR_OK,
  * SR_ERR_NOT_FOUND or SR_ERR_IO with errstr. */
 sr_err_t sr_follow_remove(sr_follow_t *fl, const char *topic, int32_t partition,
