@@ -176,6 +176,7 @@ int sr_item_deltas_encode(const sr_item_deltas_t *d, sr_delta_enc_t enc,
   msg.dims = d->dims;
   msg.n_items = d->n_items;
   msg.items = m.ptrs;
+  msg.events = d->events;
   size_t size = streamrec__v1__item_deltas__get_packed_size(&msg);
   uint8_t *at = room(out, size);
   if (at)
@@ -273,7 +274,7 @@ sr_err_t sr_item_deltas_decode(const void *data, size_t len, uint32_t dims,
     return err;
   }
   own->msg = msg;
-  *d = (sr_item_deltas_t){msg->member_id, dims, items, n, own};
+  *d = (sr_item_deltas_t){msg->member_id, dims, items, n, msg->events, own};
   return SR_OK;
 }
 

@@ -33,6 +33,7 @@ typedef struct sr_item_deltas {
   uint32_t dims;
   sr_item_delta_t *items;
   size_t n_items;
+  uint64_t events; /* events the member learned since its previous batch */
   void *owned_;
 } sr_item_deltas_t;
 

@@ -108,6 +108,20 @@ static const sr_opt_t options[] = {
         3600000,
         "an HTTP connection that has not sent a complete request this long "
         "after opening or after its last response is closed"),
+    STR("cluster.sync_topic", cluster.sync_topic, "",
+        "topic the instances of one group exchange item deltas on "
+        "(docs/scaling.md); empty: a single instance, nothing shared"),
+    U32("cluster.sync_interval_ms", cluster.sync_interval_ms, "1000", 10,
+        3600000,
+        "item deltas are published this often; items lag the cluster by "
+        "about this long"),
+    ENUM("cluster.delta_encoding", cluster.delta_encoding, "f16", "f16|f32",
+         "factor deltas on the sync topic as half floats (half the bytes) "
+         "or floats"),
+    STR("cluster.instance_id", cluster.instance_id, "",
+        "static group membership (group.instance.id) and the member id of "
+        "this instance's deltas; empty: dynamic membership and a random "
+        "member id kept in the checkpoint"),
     ENUM("log.level", log.level, "info", "debug|info|warn|error",
          "lowest level logged"),
     ENUM("log.format", log.format, "logfmt", "logfmt|json", "log line format"),
@@ -209,6 +223,10 @@ sr_err_t sr_config_set_kv(sr_config_t *cfg, const char *kv, char *errstr,
 _Static_assert(SR_CONF_STR <= SR_KAFKA_STR,
                "kafka.brokers longer than kafka takes");
 
+bool sr_config_clustered(const sr_config_t *cfg) {
+  return cfg->cluster.sync_topic[0] != '\0';
+}
+
 sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg) {
   return (sr_kafka_conf_t){
       .group_id = cfg->kafka.group_id,
@@ -278,6 +296,47 @@ static bool is_input_topic(const sr_config_t *cfg, const char *topic) {
   return false;
 }
 
+static bool property_set(const sr_config_t *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->kafka.n_props; i++)
+    if (!strcmp(cfg->kafka.props[i].name, name))
+      return true;
+  return false;
+}
+
+/* Cluster mode partitions users by input partition; a user's events on two
+ * topics would be partitioned twice, and the cooperative assignor moves the
+ * partitions of different topics independently. */
+static sr_err_t check_cluster(const sr_config_t *cfg, const char *out,
+                              char *errstr, size_t errlen) {
+  const char *sync = cfg->cluster.sync_topic;
+  if (!*sync)
+    return SR_OK;
+  sr_err_t err =
+      check_topic("cluster.sync_topic", sync, strlen(sync), errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  const char *p =
+      cfg->kafka.input_topics + strspn(cfg->kafka.input_topics, " ,");
+  p += strcspn(p, ", ");
+  if (p[strspn(p, " ,")])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.input_topics: cluster mode (cluster.sync_topic) "
+                   "takes one input topic: users are partitioned by input "
+                   "partition, and a user's events on two topics would go to "
+                   "two owners (co-partitioning); merge the topics upstream");
+  if (is_input_topic(cfg, sync) || !strcmp(sync, out) ||
+      !strcmp(sync, cfg->kafka.dead_letter_topic))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "cluster.sync_topic: '%s' is also an input or output "
+                   "topic; deltas and events must not mix",
+                   sync);
+  if (cfg->cluster.instance_id[0] && property_set(cfg, "group.instance.id"))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.properties.group.instance.id: set both it and "
+                   "cluster.instance_id; use cluster.instance_id alone");
+  return SR_OK;
+}
+
 sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                          size_t errlen) {
   sr_err_t err = SR_OK;
@@ -315,7 +374,7 @@ sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                    "kafka.output_topic; readers of lists would get rejected "
                    "input",
                    dead);
-  return SR_OK;
+  return check_cluster(cfg, out, errstr, errlen);
 }
 
 void sr_config_print_help(FILE *out, const char *prefix) {

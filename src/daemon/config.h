@@ -24,6 +24,8 @@ enum { SR_CKPT_FORK, SR_CKPT_COPY };
 enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
 /* kafka.output_format, in the order of its choices. */
 typedef enum sr_output_fmt { SR_OUTPUT_PROTO, SR_OUTPUT_JSON } sr_output_fmt_t;
+/* cluster.delta_encoding, in the order of its choices. */
+enum { SR_SYNC_F16, SR_SYNC_F32 };
 
 typedef struct sr_config {
   sr_model_conf_t model;
@@ -67,10 +69,20 @@ typedef struct sr_config {
     uint32_t idle_timeout_ms;
   } metrics;
   struct {
+    char sync_topic[SR_CONF_STR]; /* "": single instance, nothing shared */
+    uint32_t sync_interval_ms;
+    uint32_t delta_encoding; /* SR_SYNC_F16 or SR_SYNC_F32 */
+    char instance_id[SR_CONF_STR];
+  } cluster;
+  struct {
     sr_log_level_t level;   /* choices in the order of its values */
     sr_log_format_t format; /* likewise */
   } log;
 } sr_config_t;
+
+/* True when cluster.sync_topic is set: this instance is one of a group
+ * sharing one model (docs/scaling.md). */
+bool sr_config_clustered(const sr_config_t *cfg);
 
 /* The kafka layer's configuration, borrowing from cfg. */
 sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg);
@@ -111,7 +123,9 @@ sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
 
 /* Checks what no single option can: every topic name is one Kafka accepts,
  * and no output (kafka.output_topic when publish is true,
- * kafka.dead_letter_topic) is an input topic or the other output. Fails with
+ * kafka.dead_letter_topic, cluster.sync_topic) is an input topic or another
+ * output; with cluster.sync_topic set, kafka.input_topics names one topic
+ * and group.instance.id is not also set as a property. Fails with
  * SR_ERR_INVALID and errstr naming the key. */
 sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                          size_t errlen);

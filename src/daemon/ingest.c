@@ -4,6 +4,7 @@
 
 #include "codec/event_codec.h"
 #include "codec/reason.h"
+#include "core/share.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -22,6 +23,9 @@ struct sr_ingest {
   uint64_t mono_ms;
   char dead_letter_topic[SR_CONF_STR];
   uint64_t rejected[SR_REASON__COUNT];
+  bool shared;        /* cluster mode: the skip rule and misrouting count */
+  uint64_t skipped;   /* events already in their user's state */
+  uint64_t misrouted; /* events of a user first seen on another partition */
 };
 
 sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
@@ -36,6 +40,7 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   ing->rf = rf;
   ing->snk = snk;
   ing->fmt = cfg->kafka.input_format;
+  ing->shared = sr_config_clustered(cfg);
   ing->lim = (sr_event_limits_t){
       .max_message_bytes = cfg->input.max_message_bytes,
       .max_id_len = cfg->input.max_id_len,
@@ -91,6 +96,39 @@ static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
     dead_letter(ing, msg, reason, why);
 }
 
+/* Input not keyed by user id spreads a user over partitions, and so over
+ * owners: each would hold part of the user. The user keeps the partition
+ * it was first seen on; the warning names both (rate-limited by the log). */
+static void check_route(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                        const sr_event_t *ev, uint32_t row) {
+  int32_t home = sr_share_user_partition(ing->mdl, row);
+  if (home < 0 || home == msg->partition)
+    return;
+  ing->misrouted++;
+  sr_log(SR_LOG_WARN,
+         "event of a user seen on another partition: is the input keyed by "
+         "user id?",
+         "user=%s partition=%" PRId32 " user_partition=%" PRId32
+         " topic=%s offset=%" PRId64 " total=%" PRIu64,
+         sr_logq(ev->user_id), msg->partition, home,
+         sr_logq(rd_kafka_topic_name(msg->rkt)), msg->offset, ing->misrouted);
+}
+
+/* In cluster mode an event its user's state already covers (applied before
+ * a handoff) is skipped, so that every event reaches its user once. */
+static sr_err_t learn(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                      const sr_event_t *ev, uint32_t *row, bool *skipped) {
+  if (!ing->shared)
+    return sr_model_learn(ing->mdl, ev, row);
+  sr_err_t err =
+      sr_share_learn(ing->mdl, ev, msg->partition, msg->offset, row, skipped);
+  if (err == SR_OK && *skipped)
+    ing->skipped++;
+  else if (err == SR_OK)
+    check_route(ing, msg, ev, *row);
+  return err;
+}
+
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   sr_event_t ev;
   char why[256] = "";
@@ -111,12 +149,15 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   if (ing->tel)
     sr_telemetry_event(ing->tel, &ev);
   uint32_t row;
-  if (sr_model_learn(ing->mdl, &ev, &row) != SR_OK) {
+  bool skipped = false;
+  if (learn(ing, msg, &ev, &row, &skipped) != SR_OK) {
     sr_log(SR_LOG_ERROR, "out of memory learning an event; stopping",
            "topic=%s partition=%" PRId32 " offset=%" PRId64,
            sr_logq(rd_kafka_topic_name(msg->rkt)), msg->partition, msg->offset);
     return -1;
   }
+  if (skipped)
+    return 0;
   if (ing->tel)
     sr_telemetry_learned(ing->tel, row);
   /* A list that cannot be scheduled is not worth stopping the stream for:
@@ -129,4 +170,12 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
 
 uint64_t sr_ingest_rejected(const sr_ingest_t *ing, sr_reason_t reason) {
   return ing->rejected[reason];
+}
+
+uint64_t sr_ingest_skipped(const sr_ingest_t *ing) {
+  return ing->skipped;
+}
+
+uint64_t sr_ingest_misrouted(const sr_ingest_t *ing) {
+  return ing->misrouted;
 }

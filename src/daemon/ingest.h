@@ -1,6 +1,8 @@
 /* Ingest: turns one input message into a model update. Decodes and
  * validates it (format detected per message unless forced; limits from
- * input.*), learns from a valid event and marks its user dirty; counts a
+ * input.*), learns from a valid event (in cluster mode by the skip rule of
+ * core/share.h, with the message's partition and offset) and marks its
+ * user dirty; counts a
  * rejected one by reason, logs it (rate-limited) and copies it unchanged to
  * the dead-letter topic when one is configured. Loop thread only; the
  * model, batcher and sink are borrowed. */
@@ -43,5 +45,13 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg);
 
 /* Messages rejected for reason so far. */
 uint64_t sr_ingest_rejected(const sr_ingest_t *ing, sr_reason_t reason);
+
+/* Cluster mode (cluster.sync_topic set): events skipped because their
+ * user's state already held them. */
+uint64_t sr_ingest_skipped(const sr_ingest_t *ing);
+
+/* Cluster mode: events of a user first seen on another input partition
+ * (input not keyed by user id); each is warned about, rate-limited. */
+uint64_t sr_ingest_misrouted(const sr_ingest_t *ing);
 
 #endif

@@ -9,15 +9,18 @@
 #include "daemon/loop.h"
 
 #include "codec/reason.h"
+#include "core/share.h"
 #include "daemon/http.h"
 #include "daemon/ingest.h"
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
 #include "daemon/saver.h"
+#include "daemon/sync.h"
 #include "daemon/telemetry.h"
 #include "kafka/client.h"
 #include "kafka/embedded.h"
 #include "kafka/sink.h"
+#include "kafka/topics.h"
 #include "store/model_store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -56,6 +59,13 @@
 #define STATS_LOG_MS 30000
 /* Period of giving freed heap memory back to the system (see trim_heap). */
 #define TRIM_MS 10000
+/* A batch of item deltas is cut at about this size, well under the
+ * brokers' default message.max.bytes (1 MB). */
+#define SYNC_BATCH_BYTES (500 * 1024)
+/* Batches of the sync topic applied per wake-up. */
+#define SYNC_BUDGET 64
+/* How long the start-up check of the sync topic waits for the brokers. */
+#define TOPICS_TIMEOUT_MS 5000
 
 /* What the daemon does with a signal whose default action would end it
  * without a final checkpoint. docs/operations.md has the same table. */
@@ -114,9 +124,9 @@ struct sr_daemon {
   uv_loop_t loop;
   bool loop_ready;
   bool handles_ready;
-  uv_poll_t src_poll, snk_poll;
-  uv_idle_t drain_idle;
-  uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer;
+  uv_poll_t src_poll, snk_poll, sync_poll;
+  uv_idle_t drain_idle, sync_idle;
+  uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer, sync_timer;
   uv_prepare_t stall_prepare;
   uv_signal_t sigs[N_SIGNALS];
   sr_embedded_t *emb;
@@ -129,6 +139,8 @@ struct sr_daemon {
   sr_saver_t *sv;
   sr_telemetry_t *tel;
   sr_http_t *http;
+  sr_sync_t *sync; /* cluster mode only */
+  char member_id[SR_SYNC_MEMBER_MAX + 1];
   phase_t phase;
   int exit_code;
   bool halted;         /* ingest could not apply an event */
@@ -232,11 +244,47 @@ static sr_err_t start_embedded(sr_daemon_t *d, char *errstr, size_t errlen) {
         create_topic(d, others[i], strlen(others[i]), errstr, errlen) != 0)
       return SR_ERR_IO;
   }
+  if (sr_config_clustered(&d->cfg)) {
+    /* One partition is enough: every instance reads all of it. */
+    sr_topic_want_t want = {d->cfg.cluster.sync_topic, 1, NULL,
+                            SR_TOPIC_POLICY_DELETE};
+    sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
+    sr_err_t err = sr_topics_create_embedded(d->emb, &kc, &want, 1,
+                                             TOPICS_TIMEOUT_MS, errstr, errlen);
+    if (err != SR_OK)
+      return err;
+  }
   snprintf(d->brokers, sizeof(d->brokers), "%s",
            sr_embedded_bootstraps(d->emb));
   printf("embedded Kafka at %s\n", d->brokers);
   fflush(stdout);
   return SR_OK;
+}
+
+/* The sync topic must exist before anyone produces to it: a broker that
+ * creates topics on first use would give it a default it was never meant
+ * to have, and one that does not would leave the deltas nowhere. A
+ * compacted sync topic would drop all but the last batch of each member. */
+static sr_err_t check_sync_topic(sr_daemon_t *d, char *errstr, size_t errlen) {
+  sr_topic_want_t want = {d->cfg.cluster.sync_topic, 0, NULL,
+                          SR_TOPIC_POLICY_DELETE};
+  sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
+  sr_topics_report_t rep = {0};
+  sr_err_t err =
+      sr_topics_check(&kc, d->brokers, &want, 1, TOPICS_TIMEOUT_MS, &rep);
+  if (rep.n_warnings) {
+    char *w = (char *)rep.warnings.data;
+    w[strcspn(w, "\n")] = '\0'; /* one check, one line */
+    sr_log(SR_LOG_WARN, "topic check incomplete", "detail=%s", sr_logq(w));
+  }
+  if (err == SR_ERR_IO)
+    sr_errf(errstr, errlen, SR_ERR_IO, "checking cluster.sync_topic: %s",
+            rep.n_errors ? (const char *)rep.errors.data : "no answer");
+  else if (err != SR_OK)
+    sr_errf(errstr, errlen, SR_ERR_INVALID, "cluster.sync_topic: %s",
+            rep.n_errors ? (const char *)rep.errors.data : sr_err_str(err));
+  sr_topics_report_free(&rep);
+  return err == SR_ERR_INVALID || err == SR_OK ? err : SR_ERR_IO;
 }
 
 static int on_message(void *opaque, const rd_kafka_message_t *msg) {
@@ -297,31 +345,99 @@ static void on_halt(void *opaque, const char *why) {
   begin_stop(opaque, 1, why, true);
 }
 
-static sr_err_t create_clients(sr_daemon_t *d, const sr_restored_t *rs,
-                               char *errstr, size_t errlen) {
+/* Another instance owns the partition's users now (docs/scaling.md, "Who
+ * owns what"): they leave this model, and its next checkpoint. */
+static void on_revoke(void *opaque, const char *topic, int32_t partition) {
+  sr_daemon_t *d = opaque;
+  if (!d->sync)
+    return;
+  uint32_t n = sr_share_drop_partition(d->mdl, partition);
+  sr_log(SR_LOG_INFO, "users of a revoked partition dropped",
+         "topic=%s partition=%" PRId32 " users=%" PRIu32, sr_logq(topic),
+         partition, n);
+}
+
+static void on_record(void *opaque, rd_kafka_resp_err_t err, uint32_t tag,
+                      size_t len) {
+  sr_daemon_t *d = opaque;
+  if (d->sync)
+    sr_sync_delivered(d->sync, err, tag, len);
+}
+
+/* The checkpoint's entries of the input, for the source: the sync topic's
+ * and the member id's belong to the sync. Returns the count kept in
+ * place. */
+static size_t input_offsets(const sr_daemon_t *d, sr_offset_t *offs, size_t n) {
+  if (!sr_config_clustered(&d->cfg))
+    return n;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!sr_sync_owns_offset(d->cfg.cluster.sync_topic, &offs[i]))
+      offs[k++] = offs[i];
+  return k;
+}
+
+/* The member id comes first: the checkpoint keeps a random one, so that a
+ * restarted instance recognises its own batches on the sync topic. */
+static sr_err_t create_sync(sr_daemon_t *d, const sr_restored_t *rs,
+                            char *errstr, size_t errlen) {
+  if (!sr_config_clustered(&d->cfg))
+    return SR_OK;
+  if (sr_sync_member_id(d->cfg.cluster.instance_id, rs->offsets, rs->n_offsets,
+                        d->member_id, sizeof(d->member_id)))
+    sr_log(SR_LOG_INFO, "new member id; kept in the checkpoint", "member=%s",
+           sr_logq(d->member_id));
+  sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
+  sr_sync_conf_t conf = {
+      .topic = d->cfg.cluster.sync_topic,
+      .member_id = d->member_id,
+      .enc = d->cfg.cluster.delta_encoding == SR_SYNC_F32 ? SR_DELTA_F32
+                                                          : SR_DELTA_F16,
+      .batch_bytes = SYNC_BATCH_BYTES,
+      .offsets = rs->offsets,
+      .n_offsets = rs->n_offsets,
+  };
+  d->sync = sr_sync_new(&conf, &kc, d->brokers, d->mdl, d->snk, errstr, errlen);
+  if (!d->sync)
+    return SR_ERR_IO;
+  return sr_telemetry_enable_cluster(d->tel) == 0
+             ? SR_OK
+             : sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+}
+
+static sr_err_t create_clients(sr_daemon_t *d, sr_restored_t *rs, char *errstr,
+                               size_t errlen) {
   /* The clients borrow d->cfg's strings: it outlives them. */
   sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
-  if (!d->opts.no_publish || d->cfg.kafka.dead_letter_topic[0]) {
+  bool clustered = sr_config_clustered(&d->cfg);
+  if (!d->opts.no_publish || d->cfg.kafka.dead_letter_topic[0] || clustered) {
     sr_sink_hooks_t hooks = {.on_failed = on_delivery_failed,
                              .on_fatal = on_fatal,
                              .on_delivered = on_delivered,
+                             .on_record = on_record,
                              .opaque = d};
     d->snk = sr_sink_new(&kc, d->brokers, &hooks, errstr, errlen);
     if (!d->snk)
       return SR_ERR_INVALID;
   }
-  sr_source_conf_t sc = {.kafka = kc,
-                         .brokers = d->brokers,
-                         .from = d->opts.from,
-                         .from_ts_ms = d->opts.from_ts_ms,
-                         .until_end = d->opts.until_end,
-                         .embedded = d->emb != NULL,
-                         .offsets = rs->offsets,
-                         .n_offsets = rs->n_offsets,
-                         .cluster_id = rs->cluster_id,
-                         .reset_fails =
-                             d->cfg.kafka.offset_reset_policy == SR_RESET_FAIL};
-  sr_source_hooks_t hooks = {on_message, on_assign, on_commit, d, on_halt};
+  sr_err_t err = create_sync(d, rs, errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  sr_source_conf_t sc = {
+      .kafka = kc,
+      .brokers = d->brokers,
+      .from = d->opts.from,
+      .from_ts_ms = d->opts.from_ts_ms,
+      .until_end = d->opts.until_end,
+      .embedded = d->emb != NULL,
+      .offsets = rs->offsets,
+      .n_offsets = input_offsets(d, rs->offsets, rs->n_offsets),
+      .cluster_id = rs->cluster_id,
+      .reset_fails = d->cfg.kafka.offset_reset_policy == SR_RESET_FAIL,
+      .cooperative = clustered,
+      .instance_id = d->cfg.cluster.instance_id};
+  sr_source_hooks_t hooks = {on_message, on_assign, on_commit,
+                             d,          on_halt,   on_revoke};
   d->src = sr_source_new(&sc, &hooks, errstr, errlen);
   return d->src ? SR_OK : SR_ERR_INVALID;
 }
@@ -365,6 +481,15 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
     tot.dead_letters_failed = ss.dead_failed;
   }
   tot.http = sr_http_stats(d->http);
+  if (d->sync) {
+    sr_sync_stats_t ys = sr_sync_stats(d->sync);
+    tot.skipped = sr_ingest_skipped(d->ing);
+    tot.misrouted = sr_ingest_misrouted(d->ing);
+    tot.sync_deltas_sent = ys.deltas_sent;
+    tot.sync_deltas_applied = ys.deltas_applied;
+    tot.sync_batches_sent = ys.batches_sent;
+    tot.sync_lag = ys.lag;
+  }
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
 }
 
@@ -455,6 +580,8 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
     err = start_embedded(d, errstr, errlen);
   else if (err == SR_OK)
     snprintf(d->brokers, sizeof(d->brokers), "%s", d->cfg.kafka.brokers);
+  if (err == SR_OK && !d->emb && sr_config_clustered(&d->cfg))
+    err = check_sync_topic(d, errstr, errlen);
   if (err == SR_OK)
     err = create_clients(d, &rs, errstr, errlen);
   if (err == SR_OK)
@@ -478,6 +605,7 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
     return NULL;
   }
   d->cfg = *cfg;
+  d->cfg.model.shared = sr_config_clustered(cfg) ? 1 : 0;
   d->opts = *opts;
   sr_log_set_level(cfg->log.level);
   sr_log_set_format(cfg->log.format);
@@ -594,6 +722,7 @@ static void after_input(sr_daemon_t *d) {
 }
 
 static void on_drain_idle(uv_idle_t *h);
+static void on_sync_idle(uv_idle_t *h);
 
 static void consume_step(sr_daemon_t *d) {
   bool more = false;
@@ -625,6 +754,35 @@ static void on_drain_idle(uv_idle_t *h) {
     consume_step(d);
   else
     uv_idle_stop(h);
+}
+
+static void sync_step(sr_daemon_t *d) {
+  bool more = false;
+  sr_sync_consume(d->sync, SYNC_BUDGET, &more);
+  if (more && d->phase != P_CLOSING)
+    uv_idle_start(&d->sync_idle, on_sync_idle);
+  else
+    uv_idle_stop(&d->sync_idle);
+}
+
+static void on_sync_readable(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  sr_daemon_t *d = h->data;
+  if (d->phase != P_CLOSING)
+    sync_step(d);
+}
+
+static void on_sync_idle(uv_idle_t *h) {
+  sync_step(h->data);
+}
+
+/* A checkpoint waiting for its output must not see new deltas taken: the
+ * snapshot's bases would run ahead of what was delivered. */
+static void on_sync_timer(uv_timer_t *t) {
+  sr_daemon_t *d = t->data;
+  if (d->phase == P_RUNNING && !d->quiescing)
+    sr_sync_publish(d->sync);
 }
 
 static void ends_work(uv_work_t *req) {
@@ -846,6 +1004,22 @@ static void skip_unchanged_checkpoint(sr_daemon_t *d, ckpt_kind_t kind,
   free(offs);
 }
 
+/* The input's next offsets and, in cluster mode, the sync topic's and the
+ * member id: taken in the same loop step as the snapshot, so that the
+ * deltas the model holds are exactly those below the sync offsets. */
+static ssize_t checkpoint_offsets(sr_daemon_t *d, sr_offset_t **out) {
+  ssize_t n = sr_source_offsets(d->src, out);
+  if (n < 0 || !d->sync)
+    return n;
+  size_t k = (size_t)n;
+  if (sr_sync_offsets(d->sync, out, &k) != 0) {
+    free(*out);
+    *out = NULL;
+    return -1;
+  }
+  return (ssize_t)k;
+}
+
 static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   bool final = kind == CK_FINAL;
   if (sr_saver_busy(d->sv)) {
@@ -855,7 +1029,7 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     return;
   }
   sr_offset_t *offs;
-  ssize_t n = sr_source_offsets(d->src, &offs);
+  ssize_t n = checkpoint_offsets(d, &offs);
   sr_err_t err = SR_ERR_NOMEM;
   if (n == 0 && sr_model_events_applied(d->mdl) == 0) {
     skip_empty_checkpoint(d, kind);
@@ -1003,6 +1177,12 @@ static void begin_stop(sr_daemon_t *d, int code, const char *why,
   sr_source_pause(d->src, true);
   if (d->rf)
     run_refresh(d, true);
+  /* The last deltas go out with the rest of the output; the final
+   * checkpoint waits for them like it waits for the lists. */
+  if (d->sync) {
+    uv_timer_stop(&d->sync_timer);
+    sr_sync_publish(d->sync);
+  }
   if (bounded)
     uv_timer_start(&d->deadline_timer, on_deadline, DRAIN_WAIT_MS, 0);
   check_drained(d);
@@ -1150,6 +1330,11 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
   out[n++] = (uv_handle_t *)&d->tick_timer;
   out[n++] = (uv_handle_t *)&d->deadline_timer;
   out[n++] = (uv_handle_t *)&d->stall_prepare;
+  if (d->sync) {
+    out[n++] = (uv_handle_t *)&d->sync_poll;
+    out[n++] = (uv_handle_t *)&d->sync_idle;
+    out[n++] = (uv_handle_t *)&d->sync_timer;
+  }
   for (size_t i = 0; i < N_SIGNALS; i++)
     out[n++] = (uv_handle_t *)&d->sigs[i];
   return n;
@@ -1165,6 +1350,13 @@ static int init_handles(sr_daemon_t *d) {
     if (rc != 0)
       uv_close((uv_handle_t *)&d->src_poll, NULL);
   }
+  if (rc == 0 && d->sync) {
+    rc = uv_poll_init(&d->loop, &d->sync_poll, sr_sync_fd(d->sync));
+    if (rc != 0) {
+      uv_close((uv_handle_t *)&d->src_poll, NULL);
+      uv_close((uv_handle_t *)&d->snk_poll, NULL);
+    }
+  }
   if (rc != 0) {
     sr_log(SR_LOG_ERROR, "uv_poll_init failed", "error=%s",
            sr_logq(uv_strerror(rc)));
@@ -1176,6 +1368,8 @@ static int init_handles(sr_daemon_t *d) {
   uv_timer_init(&d->loop, &d->tick_timer);
   uv_timer_init(&d->loop, &d->deadline_timer);
   uv_prepare_init(&d->loop, &d->stall_prepare);
+  uv_idle_init(&d->loop, &d->sync_idle);
+  uv_timer_init(&d->loop, &d->sync_timer);
   for (size_t i = 0; i < N_SIGNALS; i++)
     uv_signal_init(&d->loop, &d->sigs[i]);
   size_t n = all_handles(d, handles);
@@ -1222,6 +1416,11 @@ static void start_handles(sr_daemon_t *d) {
   uv_timer_start(&d->ckpt_timer, on_ckpt_timer, ckpt_ms, ckpt_ms);
   uv_timer_start(&d->tick_timer, on_tick, TICK_MS, TICK_MS);
   uv_prepare_start(&d->stall_prepare, on_prepare);
+  if (d->sync) {
+    uint64_t sync_ms = d->cfg.cluster.sync_interval_ms;
+    uv_poll_start(&d->sync_poll, UV_READABLE, on_sync_readable);
+    uv_timer_start(&d->sync_timer, on_sync_timer, sync_ms, sync_ms);
+  }
   start_signals(d);
 }
 
@@ -1239,6 +1438,19 @@ static void close_handles(sr_daemon_t *d) {
   d->handles_ready = false;
 }
 
+/* What this member did for the cluster. */
+static void log_cluster_summary(sr_daemon_t *d) {
+  sr_sync_stats_t ys = sr_sync_stats(d->sync);
+  sr_log(SR_LOG_INFO, "cluster member stopped",
+         "member=%s deltas_sent=%" PRIu64 " batches_sent=%" PRIu64
+         " sync_bytes_sent=%" PRIu64 " deltas_failed=%" PRIu64
+         " deltas_applied=%" PRIu64 " batches_applied=%" PRIu64
+         " skipped_events=%" PRIu64 " misrouted_events=%" PRIu64,
+         sr_logq(d->member_id), ys.deltas_sent, ys.batches_sent, ys.bytes_sent,
+         ys.deltas_failed, ys.deltas_applied, ys.batches_applied,
+         sr_ingest_skipped(d->ing), sr_ingest_misrouted(d->ing));
+}
+
 static void log_summary(sr_daemon_t *d) {
   sr_sink_stats_t ss = d->snk ? sr_sink_stats(d->snk) : (sr_sink_stats_t){0};
   sr_source_stats_t cs = sr_source_stats(d->src);
@@ -1250,14 +1462,21 @@ static void log_summary(sr_daemon_t *d) {
       off += (size_t)snprintf(rejected + off, sizeof(rejected) - off,
                               " rejected_%s=%" PRIu64, sr_reason_name(r), n);
   }
+  /* The prequential counts add up across the instances of a group to the
+   * group's hit rate. */
+  uint64_t hits, evaluated;
+  sr_telemetry_prequential(d->tel, &hits, &evaluated);
   sr_log(SR_LOG_INFO, "stopped",
          "exit_code=%d events_applied=%" PRIu64 " messages=%" PRIu64
          " duplicates_skipped=%" PRIu64 " lists_published=%" PRIu64
          " lists_delivered=%" PRIu64 " lists_failed=%" PRIu64
-         " dead_letters=%" PRIu64 "%s",
+         " dead_letters=%" PRIu64 " prequential_hits=%" PRIu64
+         " prequential_evaluated=%" PRIu64 "%s",
          d->exit_code, sr_model_events_applied(d->mdl), cs.messages,
          cs.duplicates, ss.published, ss.delivered, ss.failed, ss.dead_letters,
-         rejected);
+         hits, evaluated, rejected);
+  if (d->sync)
+    log_cluster_summary(d);
 }
 
 /* The server's memory goes in its close callbacks, so the loop keeps
@@ -1306,6 +1525,7 @@ void sr_daemon_free(sr_daemon_t *d) {
   /* The consumer leaves its group before the producer and the embedded
    * broker go away. */
   sr_source_free(d->src);
+  sr_sync_free(d->sync);
   sr_sink_free(d->snk);
   sr_ingest_free(d->ing);
   sr_refresh_free(d->rf);

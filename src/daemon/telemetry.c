@@ -46,6 +46,9 @@ struct sr_telemetry {
       *latency, *lag, *users, *items_g, *bytes, *evictions, *ckpt_last,
       *ckpt_duration, *stall, *hits, *evaluated, *dead_letters, *dead_failed,
       *resets, *http_dropped, *http_open;
+  /* Cluster mode only; NULL otherwise. */
+  sr_metric_t *skipped, *misrouted, *sync_sent, *sync_applied, *sync_batches,
+      *sync_lag;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -303,8 +306,57 @@ static void set_lag(void *opaque, const char *topic, int32_t partition,
   sr_metrics_set(opaque, topic, p, (double)lag);
 }
 
+int sr_telemetry_enable_cluster(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->skipped = sr_metrics_counter(
+      r, "streamrec_skipped_events_total",
+      "Events skipped because their user's state already held them.", NULL,
+      NULL);
+  tel->misrouted = sr_metrics_counter(
+      r, "streamrec_misrouted_events_total",
+      "Events of a user first seen on another input partition (input not "
+      "keyed by user id).",
+      NULL, NULL);
+  tel->sync_sent = sr_metrics_counter(
+      r, "streamrec_sync_deltas_sent_total",
+      "Item deltas published to the sync topic and acknowledged.", NULL, NULL);
+  tel->sync_applied = sr_metrics_counter(
+      r, "streamrec_sync_deltas_applied_total",
+      "Other instances' item deltas added to the model.", NULL, NULL);
+  tel->sync_batches = sr_metrics_counter(
+      r, "streamrec_sync_batches_sent_total",
+      "Batches of item deltas acknowledged on the sync topic.", NULL, NULL);
+  tel->sync_lag = sr_metrics_gauge(
+      r, "streamrec_sync_lag",
+      "Messages of the sync topic not read yet (-1 while unknown).", NULL,
+      NULL);
+  return tel->skipped && tel->misrouted && tel->sync_sent &&
+                 tel->sync_applied && tel->sync_batches && tel->sync_lag
+             ? 0
+             : -1;
+}
+
+void sr_telemetry_prequential(const sr_telemetry_t *tel, uint64_t *hits,
+                              uint64_t *evaluated) {
+  *hits = (uint64_t)sr_metrics_value(tel->hits, NULL, NULL);
+  *evaluated = (uint64_t)sr_metrics_value(tel->evaluated, NULL, NULL);
+}
+
+static void sync_cluster(sr_telemetry_t *tel,
+                         const sr_telemetry_totals_t *tot) {
+  if (!tel->skipped)
+    return;
+  sync_counter(tel->skipped, NULL, tot->skipped);
+  sync_counter(tel->misrouted, NULL, tot->misrouted);
+  sync_counter(tel->sync_sent, NULL, tot->sync_deltas_sent);
+  sync_counter(tel->sync_applied, NULL, tot->sync_deltas_applied);
+  sync_counter(tel->sync_batches, NULL, tot->sync_batches_sent);
+  sr_metrics_set(tel->sync_lag, NULL, NULL, (double)tot->sync_lag);
+}
+
 static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
                      sr_src_t *src) {
+  sync_cluster(tel, tot);
   for (int r = 1; r < SR_REASON__COUNT; r++)
     sync_counter(tel->rejected, sr_reason_name((sr_reason_t)r),
                  tot->rejected[r]);

@@ -29,6 +29,13 @@ typedef struct sr_telemetry_totals {
   uint64_t dead_letters;
   uint64_t dead_letters_failed;
   sr_http_stats_t http;
+  /* Cluster mode only (sr_telemetry_enable_cluster). */
+  uint64_t skipped;
+  uint64_t misrouted;
+  uint64_t sync_deltas_sent;
+  uint64_t sync_deltas_applied;
+  uint64_t sync_batches_sent;
+  int64_t sync_lag; /* -1 unknown */
 } sr_telemetry_totals_t;
 
 /* What readiness and liveness are judged from; times are monotonic ms. */
@@ -52,6 +59,15 @@ sr_telemetry_t *sr_telemetry_new(const sr_model_t *mdl, uint32_t list_n);
 
 /* Frees everything. Accepts NULL. */
 void sr_telemetry_free(sr_telemetry_t *tel);
+
+/* Adds the cluster mode metrics (sync, skipped and misrouted events), which
+ * a single instance does not show. Returns 0, or -1 when out of memory. */
+int sr_telemetry_enable_cluster(sr_telemetry_t *tel);
+
+/* The prequential counts so far: events scored against their user's last
+ * list, and those whose item was in it. */
+void sr_telemetry_prequential(const sr_telemetry_t *tel, uint64_t *hits,
+                              uint64_t *evaluated);
 
 /* One input message of topic was taken (valid or not). */
 void sr_telemetry_consumed(sr_telemetry_t *tel, const char *topic);

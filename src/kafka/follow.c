@@ -141,8 +141,9 @@ int sr_follow_fd(const sr_follow_t *fl) {
   return fl->pipefd[0];
 }
 
-sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
-                       int64_t offset, char *errstr, size_t errlen) {
+/* Records a partition to follow; nothing is assigned yet. */
+static sr_err_t add_part(sr_follow_t *fl, const char *topic, int32_t partition,
+                         int64_t offset, char *errstr, size_t errlen) {
   if (fpart_find(fl, topic, partition))
     return SR_OK;
   if (strlen(topic) > SR_TOPIC_MAX)
@@ -155,6 +156,28 @@ sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
   snprintf(p->topic, sizeof(p->topic), "%s", topic);
   if (offset >= 0)
     p->next = offset;
+  return SR_OK;
+}
+
+sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
+                       int64_t offset, char *errstr, size_t errlen) {
+  if (fpart_find(fl, topic, partition))
+    return SR_OK;
+  sr_err_t err = add_part(fl, topic, partition, offset, errstr, errlen);
+  return err == SR_OK ? reassign(fl, errstr, errlen) : err;
+}
+
+/* librdkafka 2.0.2 can abort (rd_kafka_assignment_partition_stopped) when
+ * assignments replace each other while partitions are still starting, so
+ * several partitions are assigned in one go. */
+sr_err_t sr_follow_add_all(sr_follow_t *fl, const char *topic, int n,
+                           const int64_t *offsets, char *errstr,
+                           size_t errlen) {
+  for (int p = 0; p < n; p++) {
+    sr_err_t err = add_part(fl, topic, p, offsets[p], errstr, errlen);
+    if (err != SR_OK)
+      return err;
+  }
   return reassign(fl, errstr, errlen);
 }
 
@@ -263,6 +286,21 @@ bool sr_follow_at_ends(const sr_follow_t *fl) {
     if (!fl->parts[i].ended)
       return false;
   return fl->n_parts > 0;
+}
+
+int64_t sr_follow_lag(const sr_follow_t *fl) {
+  int64_t lag = -1;
+  for (size_t i = 0; i < fl->n_parts; i++) {
+    const fpart_t *p = &fl->parts[i];
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(fl->rk, p->topic, p->partition, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+      continue;
+    int64_t at = p->next >= 0 ? p->next : lo;
+    lag = (lag < 0 ? 0 : lag) + (hi > at ? hi - at : 0);
+  }
+  return lag;
 }
 
 uint64_t sr_follow_resets(const sr_follow_t *fl) {

@@ -59,6 +59,11 @@ int sr_follow_fd(const sr_follow_t *fl);
 sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
                        int64_t offset, char *errstr, size_t errlen);
 
+/* Follows partitions 0..n-1 of topic, partition p from offsets[p] (as for
+ * sr_follow_add), with one assignment for all. Returns as sr_follow_add. */
+sr_err_t sr_follow_add_all(sr_follow_t *fl, const char *topic, int n,
+                           const int64_t *offsets, char *errstr, size_t errlen);
+
 /* Stops following topic/partition and forgets it. Returns SR_OK,
  * SR_ERR_NOT_FOUND or SR_ERR_IO with errstr. */
 sr_err_t sr_follow_remove(sr_follow_t *fl, const char *topic, int32_t partition,
@@ -75,6 +80,11 @@ ssize_t sr_follow_offsets(const sr_follow_t *fl, sr_offset_t **out);
 /* True when every followed partition has reported its end since it was
  * added (and something is followed). */
 bool sr_follow_at_ends(const sr_follow_t *fl);
+
+/* Messages between the followed partitions' positions and their last
+ * known high watermarks (from fetch responses, no network call), summed;
+ * -1 while no partition's is known. */
+int64_t sr_follow_lag(const sr_follow_t *fl);
 
 /* Positions lost so far (see above). */
 uint64_t sr_follow_resets(const sr_follow_t *fl);

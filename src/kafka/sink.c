@@ -36,9 +36,34 @@ struct sr_sink {
 static void dead_letter_failed(sr_sink_t *snk, const rd_kafka_message_t *msg);
 
 /* A list's delivery opaque carries its user row, tagged in the low bit so
- * that dead letters (NULL) are told apart. */
+ * that dead letters (NULL) are told apart; a record of sr_sink_produce
+ * carries its tag above the two low bits, which read binary 10. */
 static void *list_opaque(uint32_t row) {
   return (void *)(((uintptr_t)row << 1) | 1u);
+}
+
+static void *record_opaque(uint32_t tag) {
+  return (void *)(((uintptr_t)tag << 2) | 2u);
+}
+
+static bool is_record(uintptr_t opaque) {
+  return (opaque & 3u) == 2u;
+}
+
+static void record_done(sr_sink_t *snk, const rd_kafka_message_t *msg,
+                        uintptr_t tag) {
+  if (!msg->err) {
+    snk->stats.records++;
+    snk->stats.record_bytes += msg->len;
+  } else {
+    snk->stats.records_failed++;
+    sr_log(SR_LOG_ERROR, "delivery failed", "kind=record topic=%s error=%s",
+           sr_logq(rd_kafka_topic_name(msg->rkt)),
+           sr_logq(rd_kafka_err2str(msg->err)));
+  }
+  if (snk->hooks.on_record)
+    snk->hooks.on_record(snk->hooks.opaque, msg->err, (uint32_t)(tag >> 2),
+                         msg->len);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -48,6 +73,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
   uintptr_t tag = (uintptr_t)msg->_private;
   bool list = tag & 1u;
   snk->in_flight--;
+  if (is_record(tag)) {
+    record_done(snk, msg, tag);
+    return;
+  }
   if (!msg->err) {
     if (list)
       snk->stats.delivered++;
@@ -234,6 +263,23 @@ sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
     snk->stats.published++;
     snk->in_flight++;
   }
+  release_handle(snk, rkt);
+  return produce_result(err, topic);
+}
+
+sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, const char *key,
+                         size_t key_len, const void *payload, size_t len,
+                         uint32_t tag) {
+  rd_kafka_topic_t *rkt = topic_handle(snk, topic);
+  if (!rkt)
+    return produce_result(rd_kafka_last_error(), topic);
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE((void *)payload, len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(record_opaque(tag)), RD_KAFKA_V_END);
+  if (!err)
+    snk->in_flight++;
   release_handle(snk, rkt);
   return produce_result(err, topic);
 }

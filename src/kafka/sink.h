@@ -29,11 +29,18 @@ typedef void(sr_sink_fatal_fn)(void *opaque, const char *why);
 /* Called from sr_sink_serve for a list the broker acknowledged. */
 typedef void(sr_sink_delivered_fn)(void *opaque, uint32_t user_row);
 
+/* Called from sr_sink_serve with the outcome of a record queued by
+ * sr_sink_produce: err 0 when acknowledged, else librdkafka's error (after
+ * its own retries), with the tag it was queued with. */
+typedef void(sr_sink_record_fn)(void *opaque, rd_kafka_resp_err_t err,
+                                uint32_t tag, size_t len);
+
 typedef struct sr_sink_hooks {
   sr_sink_failed_fn *on_failed;
   sr_sink_fatal_fn *on_fatal;
   void *opaque;
   sr_sink_delivered_fn *on_delivered; /* may be NULL */
+  sr_sink_record_fn *on_record;       /* may be NULL */
 } sr_sink_hooks_t;
 
 /* One rejected input message to copy to the dead-letter topic. */
@@ -58,6 +65,9 @@ typedef struct sr_sink_stats {
   uint64_t failed;       /* lists that could not be delivered */
   uint64_t dead_letters; /* dead letters acknowledged */
   uint64_t dead_failed;  /* dead letters that could not be delivered */
+  uint64_t records;      /* records (sr_sink_produce) acknowledged */
+  uint64_t records_failed;
+  uint64_t record_bytes; /* values of the records acknowledged */
 } sr_sink_stats_t;
 
 /* Creates the producer for brokers with kc->props applied. Returns
@@ -85,6 +95,14 @@ void sr_sink_poll(sr_sink_t *snk);
 sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
                          size_t key_len, const void *payload, size_t len,
                          uint32_t user_row);
+
+/* Queues one record of another kind (item deltas) on topic, keyed by key;
+ * its outcome goes to the on_record hook with tag, and it counts in
+ * sr_sink_in_flight until then. Returns SR_OK, or SR_ERR_IO when the
+ * producer refused it (queue full, too large, fatal error). */
+sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, const char *key,
+                         size_t key_len, const void *payload, size_t len,
+                         uint32_t tag);
 
 /* Queues a dead letter: the original key, value and headers plus
  * streamrec-error (the reason), streamrec-error-detail and

@@ -199,6 +199,8 @@ static void on_revoke(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
     part->held = !lost;
     src->n_assigned--;
     append_part(&buf, part, part->next, false);
+    if (src->hooks.on_revoke && !src->closing)
+      src->hooks.on_revoke(src->hooks.opaque, part->topic, part->partition);
   }
   src->rebalancing = !lost && list->cnt > 0;
   log_parts(lost ? "partitions lost" : "partitions revoked", &buf);
@@ -269,6 +271,23 @@ static int on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque) {
 
 /* Session and heartbeat are lowered (unless the user chose them) so that
  * a restarted daemon rejoins its group within seconds. */
+/* Cluster mode: a rebalance should stop only the partitions that move,
+ * and a restarted static member should get its partitions back without
+ * one. */
+static int cluster_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
+                            char *errstr, size_t errlen) {
+  if (conf->cooperative &&
+      !sr_kafka_user_set(&conf->kafka, "partition.assignment.strategy") &&
+      sr_kafka_conf_set(kc, "partition.assignment.strategy",
+                        "cooperative-sticky", errstr, errlen))
+    return -1;
+  if (conf->instance_id && conf->instance_id[0] &&
+      sr_kafka_conf_set(kc, "group.instance.id", conf->instance_id, errstr,
+                        errlen))
+    return -1;
+  return 0;
+}
+
 static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
                              char *errstr, size_t errlen) {
   /* The prefetch (all partitions together) is what a backlog costs in
@@ -320,7 +339,7 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
       sr_kafka_conf_set(kc, "enable.partition.eof",
                         conf->until_end ? "true" : "false", errstr, errlen))
     return -1;
-  return 0;
+  return cluster_defaults(conf, kc, errstr, errlen);
 }
 
 static int load_offsets(sr_src_t *src, const sr_source_conf_t *conf) {

@@ -50,6 +50,11 @@ typedef struct sr_source_conf {
   size_t n_offsets;
   const char *cluster_id; /* the cluster those offsets are of, or "" */
   bool reset_fails;       /* a log that went backwards halts the source */
+  /* Cluster mode: the cooperative-sticky assignor unless
+   * partition.assignment.strategy is set, so that a rebalance stops only
+   * the partitions that move. */
+  bool cooperative;
+  const char *instance_id; /* group.instance.id when non-empty */
 } sr_source_conf_t;
 
 /* One new message of an assigned partition. Returns 0 when it was dealt
@@ -62,6 +67,10 @@ typedef void(sr_source_assign_fn)(void *opaque);
 /* A partition's log went backwards and kafka.offset_reset_policy says
  * stop: nothing more is handed over. */
 typedef void(sr_source_halt_fn)(void *opaque, const char *why);
+/* A partition was taken from this consumer (revoked, or lost with the
+ * group), after which none of its messages is handed over. */
+typedef void(sr_source_revoke_fn)(void *opaque, const char *topic,
+                                  int32_t partition);
 /* An offset commit finished; err SR_OK or SR_ERR_IO with why. */
 typedef void(sr_source_commit_fn)(void *opaque, sr_err_t err, const char *why,
                                   void *commit_opaque);
@@ -71,7 +80,8 @@ typedef struct sr_source_hooks {
   sr_source_assign_fn *on_assign;
   sr_source_commit_fn *on_commit;
   void *opaque;
-  sr_source_halt_fn *on_halt; /* may be NULL */
+  sr_source_halt_fn *on_halt;     /* may be NULL */
+  sr_source_revoke_fn *on_revoke; /* per partition; may be NULL */
 } sr_source_hooks_t;
 
 typedef struct sr_source_stats {

@@ -98,7 +98,7 @@ static const float d2[4] = {-0.125f, 0.0625f, 3.0f, -7.5f};
 static sr_item_deltas_t sample_deltas(sr_item_delta_t *items) {
   items[0] = (sr_item_delta_t){"item-1", d1, 0.25f, 3.5};
   items[1] = (sr_item_delta_t){"item-2", d2, 0, -0.75};
-  return (sr_item_deltas_t){"member-a", 4, items, 2, NULL};
+  return (sr_item_deltas_t){"member-a", 4, items, 2, 1234, NULL};
 }
 
 static void decode_deltas(sr_delta_enc_t enc, sr_item_deltas_t *out) {
@@ -111,6 +111,7 @@ static void decode_deltas(sr_delta_enc_t enc, sr_item_deltas_t *out) {
       sr_item_deltas_decode(buf.data, buf.len, 4, out, err, sizeof err), SR_OK);
   assert_string_equal(out->member_id, "member-a");
   assert_int_equal(out->n_items, 2);
+  assert_int_equal(out->events, 1234);
   assert_string_equal(out->items[0].item_id, "item-1");
   assert_string_equal(out->items[1].item_id, "item-2");
   assert_true(out->items[0].bias == 0.25f);

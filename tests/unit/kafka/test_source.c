@@ -40,6 +40,8 @@ typedef struct seen {
   int assigns;
   int halts;
   char why[256];
+  int revokes;
+  int32_t revoked[8];
 } seen_t;
 
 /* One source under test with its configuration. */
@@ -77,6 +79,14 @@ static void on_halt(void *opaque, const char *why) {
   snprintf(s->why, sizeof(s->why), "%s", why);
 }
 
+static void on_revoke(void *opaque, const char *topic, int32_t partition) {
+  seen_t *s = opaque;
+  (void)topic;
+  if (s->revokes < 8)
+    s->revoked[s->revokes] = partition;
+  s->revokes++;
+}
+
 static void set(sr_config_t *cfg, const char *key, const char *value) {
   char errstr[256] = "";
   if (sr_config_set(cfg, key, value, errstr, sizeof(errstr)) != SR_OK)
@@ -109,7 +119,8 @@ static void start(tsrc_t *t, const char *topic, const char *group,
   conf.kafka = sr_config_kafka(&t->cfg);
   conf.brokers = sr_embedded_bootstraps(emb);
   conf.embedded = true;
-  sr_source_hooks_t hooks = {on_message, on_assign, NULL, &t->seen, on_halt};
+  sr_source_hooks_t hooks = {on_message, on_assign, NULL,
+                             &t->seen,   on_halt,   on_revoke};
   t->src = sr_source_new(&conf, &hooks, errstr, sizeof(errstr));
   if (!t->src)
     fail_msg("sr_source_new: %s", errstr);
@@ -422,6 +433,38 @@ static void test_revocation_keeps_offsets(void **state) {
   stop(&a);
 }
 
+/* Cluster mode: with the cooperative assignor a joining member takes one
+ * partition, the first member's revoke hook names exactly that one, and
+ * the other partition is never revoked; on_revoke does not run while the
+ * source is being freed. */
+static void test_cooperative_revoke_hook(void **state) {
+  (void)state;
+  make_topic("coop", 2);
+  produce("coop", 0, 2);
+  produce("coop", 1, 2);
+  tsrc_t a, b;
+  start(&a, "coop", "coop", (sr_source_conf_t){.cooperative = true});
+  count_goal_t goal = {&a, 4};
+  assert_true(drive_one(&a, WAIT_MS, has_count, &goal));
+  assert_int_equal(a.seen.revokes, 0);
+
+  start(&b, "coop", "coop", (sr_source_conf_t){.cooperative = true});
+  tsrc_t *ts[] = {&a, &b};
+  assert_true(drive(ts, 2, WAIT_MS, two_each, ts));
+  assert_int_equal(a.seen.revokes, 1);
+  int32_t moved = a.seen.revoked[0];
+  assert_true(moved == 0 || moved == 1);
+  assert_int_equal(b.seen.revokes, 0);
+  /* Only the moved partition was revoked: a's other one kept fetching. */
+  produce("coop", 1 - moved, 3);
+  goal.n = 7;
+  assert_true(drive(ts, 2, WAIT_MS, has_count, &goal));
+  stop(&b);
+  assert_int_equal(b.seen.revokes, 0);
+  stop(&a);
+  assert_int_equal(a.seen.revokes, 1);
+}
+
 static bool three_done(void *arg) {
   tsrc_t **ts = arg;
   return ts[0]->seen.n >= 10 && ts[1]->seen.halts > 0 && ts[2]->seen.n >= 10;
@@ -563,6 +606,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoint_offsets_resume),
       cmocka_unit_test(test_message_refused_halts),
       cmocka_unit_test(test_revocation_keeps_offsets),
+      cmocka_unit_test(test_cooperative_revoke_hook),
       cmocka_unit_test(test_log_went_backwards),
       cmocka_unit_test(test_until_end),
   };
