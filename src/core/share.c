@@ -340,8 +340,9 @@ int sr_share_take_deltas(sr_model_t *mdl, sr_share_delta_fn *fn, void *opaque,
   while (k < sh->n_dirty_i && (rc = take_one(mdl, k, fn, opaque)) == 0)
     k++;
   /* What fn did not take stays listed. */
-  memmove(sh->dirty_i, sh->dirty_i + k,
-          (sh->n_dirty_i - k) * sizeof(*sh->dirty_i));
+  if (k && k < sh->n_dirty_i)
+    memmove(sh->dirty_i, sh->dirty_i + k,
+            (sh->n_dirty_i - k) * sizeof(*sh->dirty_i));
   sh->n_dirty_i -= k;
   *events = mdl->events - sh->events_at_take;
   sh->events_at_take = mdl->events;

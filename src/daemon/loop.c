@@ -1368,8 +1368,11 @@ static int init_handles(sr_daemon_t *d) {
   uv_timer_init(&d->loop, &d->tick_timer);
   uv_timer_init(&d->loop, &d->deadline_timer);
   uv_prepare_init(&d->loop, &d->stall_prepare);
-  uv_idle_init(&d->loop, &d->sync_idle);
-  uv_timer_init(&d->loop, &d->sync_timer);
+  /* Only the handles all_handles lists: the loop closes no other. */
+  if (d->sync) {
+    uv_idle_init(&d->loop, &d->sync_idle);
+    uv_timer_init(&d->loop, &d->sync_timer);
+  }
   for (size_t i = 0; i < N_SIGNALS; i++)
     uv_signal_init(&d->loop, &d->sigs[i]);
   size_t n = all_handles(d, handles);
