@@ -146,8 +146,6 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
     reject(ing, msg, reason, why);
     return 0;
   }
-  if (ing->tel)
-    sr_telemetry_event(ing->tel, &ev);
   uint32_t row;
   bool skipped = false;
   if (learn(ing, msg, &ev, &row, &skipped) != SR_OK) {
@@ -158,8 +156,13 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   }
   if (skipped)
     return 0;
-  if (ing->tel)
+  /* Scored against the user's last published list, which learning does
+   * not touch: after learning, so that an event applied before a handoff
+   * is not counted twice either. */
+  if (ing->tel) {
+    sr_telemetry_event(ing->tel, &ev);
     sr_telemetry_learned(ing->tel, row);
+  }
   /* A list that cannot be scheduled is not worth stopping the stream for:
    * the user's next event schedules it again. */
   if (ing->rf &&
