@@ -436,8 +436,12 @@ static sr_err_t create_clients(sr_daemon_t *d, sr_restored_t *rs, char *errstr,
       .reset_fails = d->cfg.kafka.offset_reset_policy == SR_RESET_FAIL,
       .cooperative = clustered,
       .instance_id = d->cfg.cluster.instance_id};
-  sr_source_hooks_t hooks = {on_message, on_assign, on_commit,
-                             d,          on_halt,   on_revoke};
+  sr_source_hooks_t hooks = {.on_message = on_message,
+                             .on_assign = on_assign,
+                             .on_commit = on_commit,
+                             .opaque = d,
+                             .on_halt = on_halt,
+                             .on_revoke = on_revoke};
   d->src = sr_source_new(&sc, &hooks, errstr, errlen);
   return d->src ? SR_OK : SR_ERR_INVALID;
 }

@@ -39,8 +39,9 @@ typedef struct part {
   int64_t eof;   /* offset of the last end-of-partition event; -1 none */
   bool has_start;
   bool assigned;
-  bool reset; /* its log went backwards: start at the new log's start */
-  bool held;  /* revoked by a rebalance still in progress */
+  bool reset;   /* its log went backwards: start at the new log's start */
+  bool held;    /* revoked by a rebalance still in progress */
+  bool blocked; /* held back by sr_source_block: paused, nothing dispatched */
 } part_t;
 
 struct sr_src {
@@ -183,6 +184,10 @@ static void on_assign(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
     assign_error("assign failed", rd_kafka_assign(src->rk, list), NULL);
   if (src->paused)
     rd_kafka_pause_partitions(src->rk, list);
+  for (int i = 0; i < list->cnt && src->hooks.on_assign_part && !src->closing;
+       i++)
+    src->hooks.on_assign_part(src->hooks.opaque, list->elems[i].topic,
+                              list->elems[i].partition);
 }
 
 /* Revoked partitions keep their next offset: the model holds their events
@@ -196,6 +201,7 @@ static void on_revoke(sr_src_t *src, rd_kafka_topic_partition_list_t *list) {
     if (!part || !part->assigned)
       continue;
     part->assigned = false;
+    part->blocked = false;
     part->held = !lost;
     src->n_assigned--;
     append_part(&buf, part, part->next, false);
@@ -498,6 +504,19 @@ sr_err_t sr_source_subscribe(sr_src_t *src, char *errstr, size_t errlen) {
   return SR_OK;
 }
 
+/* Pauses or resumes one partition. */
+static void pause_one(sr_src_t *src, const part_t *part, bool pause) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, part->topic, part->partition);
+  rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(src->rk, list)
+                                  : rd_kafka_resume_partitions(src->rk, list);
+  if (err)
+    sr_log(SR_LOG_WARN, pause ? "pause failed" : "resume failed",
+           "topic=%s partition=%" PRId32 " error=%s", sr_logq(part->topic),
+           part->partition, sr_logq(rd_kafka_err2str(err)));
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
 /* Makes librdkafka fetch part from off again. A seek does not restart a
  * fetcher that an out-of-range error stopped, so the partition is
  * assigned anew: alone (cooperative), or with the others at their next
@@ -521,6 +540,9 @@ static void refetch(sr_src_t *src, part_t *part, int64_t off) {
   }
   if (src->paused)
     rd_kafka_pause_partitions(src->rk, list);
+  for (size_t i = 0; !src->paused && i < src->n_parts; i++)
+    if (src->parts[i].assigned && src->parts[i].blocked)
+      pause_one(src, &src->parts[i], true);
   rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -651,8 +673,9 @@ static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
   part_t *part = part_find(src, rd_kafka_topic_name(msg->rkt), msg->partition);
   if (src->halted)
     return;
-  if (!part || !part->assigned) {
-    /* Fetched before a revocation; a later assignment seeks back to it. */
+  if (!part || !part->assigned || part->blocked) {
+    /* Fetched before a revocation or a block; a later assignment or the
+     * unblock seeks back to it. */
     src->stats.stale++;
     return;
   }
@@ -758,12 +781,14 @@ size_t sr_source_consume(sr_src_t *src, size_t budget, bool *more) {
   return taken;
 }
 
-/* The assigned partitions as a librdkafka list (caller destroys). */
-static rd_kafka_topic_partition_list_t *assigned_list(const sr_src_t *src) {
+/* The assigned partitions as a librdkafka list (caller destroys); without
+ * the blocked ones unless with_blocked. */
+static rd_kafka_topic_partition_list_t *assigned_list(const sr_src_t *src,
+                                                      bool with_blocked) {
   rd_kafka_topic_partition_list_t *list =
       rd_kafka_topic_partition_list_new((int)src->n_assigned + 1);
   for (size_t i = 0; i < src->n_parts; i++) {
-    if (src->parts[i].assigned)
+    if (src->parts[i].assigned && (with_blocked || !src->parts[i].blocked))
       rd_kafka_topic_partition_list_add(list, src->parts[i].topic,
                                         src->parts[i].partition);
   }
@@ -774,13 +799,63 @@ void sr_source_pause(sr_src_t *src, bool pause) {
   if (src->paused == pause)
     return;
   src->paused = pause;
-  rd_kafka_topic_partition_list_t *list = assigned_list(src);
+  /* A blocked partition stays paused when the rest resumes. */
+  rd_kafka_topic_partition_list_t *list = assigned_list(src, pause);
   rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(src->rk, list)
                                   : rd_kafka_resume_partitions(src->rk, list);
   if (err)
     sr_log(SR_LOG_WARN, pause ? "pause failed" : "resume failed", "error=%s",
            sr_logq(rd_kafka_err2str(err)));
   rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* The assigned partition, or NULL. */
+static part_t *assigned_part(sr_src_t *src, const char *topic, int32_t p) {
+  part_t *part = part_find(src, topic, p);
+  return part && part->assigned ? part : NULL;
+}
+
+sr_err_t sr_source_block(sr_src_t *src, const char *topic, int32_t partition) {
+  part_t *part = assigned_part(src, topic, partition);
+  if (!part)
+    return SR_ERR_NOT_FOUND;
+  part->blocked = true;
+  pause_one(src, part, true);
+  return SR_OK;
+}
+
+sr_err_t sr_source_unblock(sr_src_t *src, const char *topic, int32_t partition,
+                           int64_t next) {
+  part_t *part = assigned_part(src, topic, partition);
+  if (!part)
+    return SR_ERR_NOT_FOUND;
+  part->blocked = false;
+  if (next >= 0)
+    part->next = next;
+  /* Fetched messages were dropped while it was blocked: fetch again from
+   * the next offset (refetch leaves it paused while the source is). */
+  refetch(src, part, start_offset(src, part));
+  if (!src->paused)
+    pause_one(src, part, false);
+  return SR_OK;
+}
+
+sr_err_t sr_source_committed(sr_src_t *src, sr_offset_t *parts, size_t n,
+                             int timeout_ms, char *errstr, size_t errlen) {
+  rd_kafka_topic_partition_list_t *list =
+      rd_kafka_topic_partition_list_new((int)n + 1);
+  for (size_t i = 0; i < n; i++)
+    rd_kafka_topic_partition_list_add(list, parts[i].topic, parts[i].partition);
+  rd_kafka_resp_err_t err = rd_kafka_committed(src->rk, list, timeout_ms);
+  for (size_t i = 0; !err && i < n; i++) {
+    const rd_kafka_topic_partition_t *tp = &list->elems[i];
+    parts[i].offset = tp->err || tp->offset < 0 ? -1 : tp->offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err)
+    return sr_errf(errstr, errlen, SR_ERR_IO, "committed offsets: %s",
+                   rd_kafka_err2str(err));
+  return SR_OK;
 }
 
 bool sr_source_paused(const sr_src_t *src) {

@@ -67,10 +67,12 @@ typedef void(sr_source_assign_fn)(void *opaque);
 /* A partition's log went backwards and kafka.offset_reset_policy says
  * stop: nothing more is handed over. */
 typedef void(sr_source_halt_fn)(void *opaque, const char *why);
-/* A partition was taken from this consumer (revoked, or lost with the
- * group), after which none of its messages is handed over. */
-typedef void(sr_source_revoke_fn)(void *opaque, const char *topic,
-                                  int32_t partition);
+/* One partition: newly assigned (after which its messages may follow,
+ * unless the hook blocks it with sr_source_block), or taken from this
+ * consumer (revoked, or lost with the group: none of its messages is
+ * handed over after). */
+typedef void(sr_source_part_fn)(void *opaque, const char *topic,
+                                int32_t partition);
 /* An offset commit finished; err SR_OK or SR_ERR_IO with why. */
 typedef void(sr_source_commit_fn)(void *opaque, sr_err_t err, const char *why,
                                   void *commit_opaque);
@@ -80,8 +82,9 @@ typedef struct sr_source_hooks {
   sr_source_assign_fn *on_assign;
   sr_source_commit_fn *on_commit;
   void *opaque;
-  sr_source_halt_fn *on_halt;     /* may be NULL */
-  sr_source_revoke_fn *on_revoke; /* per partition; may be NULL */
+  sr_source_halt_fn *on_halt;        /* may be NULL */
+  sr_source_part_fn *on_revoke;      /* per partition; may be NULL */
+  sr_source_part_fn *on_assign_part; /* per new partition; may be NULL */
 } sr_source_hooks_t;
 
 typedef struct sr_source_stats {
@@ -123,6 +126,24 @@ void sr_source_serve_commits(sr_src_t *src);
 /* Pauses (true) or resumes fetching of every assigned partition; later
  * assignments follow the same state. */
 void sr_source_pause(sr_src_t *src, bool pause);
+
+/* Holds back one assigned partition (its users are being restored): it is
+ * paused whatever sr_source_pause says, and what was already fetched of it
+ * is dropped unrecorded. Returns SR_OK, or SR_ERR_NOT_FOUND when it is not
+ * assigned. */
+sr_err_t sr_source_block(sr_src_t *src, const char *topic, int32_t partition);
+
+/* Lets a blocked partition go on; with next >= 0 it resumes at next (the
+ * group's committed offset after a handoff), else at its next offset.
+ * Returns SR_OK, or SR_ERR_NOT_FOUND when it is not assigned. */
+sr_err_t sr_source_unblock(sr_src_t *src, const char *topic, int32_t partition,
+                           int64_t next);
+
+/* Any thread: fills each entry's offset with the group's committed offset
+ * for its partition (-1 when none). Returns SR_OK, or SR_ERR_IO with
+ * errstr. */
+sr_err_t sr_source_committed(sr_src_t *src, sr_offset_t *parts, size_t n,
+                             int timeout_ms, char *errstr, size_t errlen);
 
 /* True while paused by sr_source_pause. */
 bool sr_source_paused(const sr_src_t *src);

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 #define MAX_SEEN 256
 /* Upper bound for anything a test waits for (a group join takes ~3 s). */
 #define WAIT_MS 15000
@@ -42,6 +44,8 @@ typedef struct seen {
   char why[256];
   int revokes;
   int32_t revoked[8];
+  int assigned_parts;
+  int32_t assigned_part[8];
 } seen_t;
 
 /* One source under test with its configuration. */
@@ -87,6 +91,14 @@ static void on_revoke(void *opaque, const char *topic, int32_t partition) {
   s->revokes++;
 }
 
+static void on_assign_part(void *opaque, const char *topic, int32_t partition) {
+  seen_t *s = opaque;
+  (void)topic;
+  if (s->assigned_parts < 8)
+    s->assigned_part[s->assigned_parts] = partition;
+  s->assigned_parts++;
+}
+
 static void set(sr_config_t *cfg, const char *key, const char *value) {
   char errstr[256] = "";
   if (sr_config_set(cfg, key, value, errstr, sizeof(errstr)) != SR_OK)
@@ -119,8 +131,12 @@ static void start(tsrc_t *t, const char *topic, const char *group,
   conf.kafka = sr_config_kafka(&t->cfg);
   conf.brokers = sr_embedded_bootstraps(emb);
   conf.embedded = true;
-  sr_source_hooks_t hooks = {on_message, on_assign, NULL,
-                             &t->seen,   on_halt,   on_revoke};
+  sr_source_hooks_t hooks = {.on_message = on_message,
+                             .on_assign = on_assign,
+                             .opaque = &t->seen,
+                             .on_halt = on_halt,
+                             .on_revoke = on_revoke,
+                             .on_assign_part = on_assign_part};
   t->src = sr_source_new(&conf, &hooks, errstr, sizeof(errstr));
   if (!t->src)
     fail_msg("sr_source_new: %s", errstr);
@@ -600,6 +616,69 @@ static int teardown(void **state) {
   return 0;
 }
 
+typedef struct part_goal {
+  tsrc_t *t;
+  int32_t partition;
+  size_t n;
+} part_goal_t;
+
+static bool has_part_count(void *arg) {
+  part_goal_t *g = arg;
+  return count_seen(&g->t->seen, g->partition) >= g->n;
+}
+
+static bool committed_0(void *arg) {
+  tsrc_t *t = arg;
+  sr_offset_t o;
+  char errstr[256];
+  set_offset(&o, "tblock", 0, -1);
+  return sr_source_committed(t->src, &o, 1, 5000, errstr, sizeof errstr) ==
+             SR_OK &&
+         o.offset == 5;
+}
+
+/* Each new partition is named to the hook; a blocked partition hands over
+ * nothing, not even what was fetched before, while the others flow; once
+ * unblocked it resumes at the offset given (a handoff's committed offset)
+ * or at its own next one. The group's committed offsets can be read. */
+static void test_block_a_partition(void **state) {
+  (void)state;
+  make_topic("tblock", 2);
+  tsrc_t t;
+  start(&t, "tblock", "g-block", (sr_source_conf_t){.from = SR_FROM_EARLIEST});
+  assert_true(drive_one(&t, 15000, assigned, &t));
+  assert_int_equal(t.seen.assigned_parts, 2);
+  assert_true(t.seen.assigned_part[0] != t.seen.assigned_part[1]);
+  assert_int_equal(sr_source_block(t.src, "tblock", 1), SR_OK);
+  assert_int_equal(sr_source_block(t.src, "tblock", 7), SR_ERR_NOT_FOUND);
+  produce("tblock", 0, 5);
+  produce("tblock", 1, 5);
+  part_goal_t g0 = {&t, 0, 5};
+  assert_true(drive_one(&t, 10000, has_part_count, &g0));
+  drive_one(&t, 500, NULL, NULL);
+  assert_int_equal(count_seen(&t.seen, 1), 0);
+  /* Resumed at offset 2: the two before it were applied elsewhere. */
+  assert_int_equal(sr_source_unblock(t.src, "tblock", 1, 2), SR_OK);
+  part_goal_t g1 = {&t, 1, 3};
+  assert_true(drive_one(&t, 10000, has_part_count, &g1));
+  assert_int_equal(lowest_seen(&t.seen, 1), 2);
+  assert_int_equal(next_of(&t, "tblock", 1), 5);
+  assert_in_order(&t.seen);
+  /* What was committed is what the group reports. */
+  sr_offset_t offs[2];
+  set_offset(&offs[0], "tblock", 0, 5);
+  assert_int_equal(sr_source_commit(t.src, offs, 1, NULL), SR_OK);
+  assert_true(drive_one(&t, 10000, committed_0, &t));
+  char errstr[256];
+  set_offset(&offs[0], "tblock", 0, -9);
+  set_offset(&offs[1], "tblock", 1, -9);
+  assert_int_equal(
+      sr_source_committed(t.src, offs, 2, 5000, errstr, sizeof errstr), SR_OK);
+  assert_int_equal(offs[0].offset, 5);
+  assert_int_equal(offs[1].offset, -1);
+  stop(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_from_earliest_and_latest),
@@ -609,6 +688,7 @@ int main(void) {
       cmocka_unit_test(test_cooperative_revoke_hook),
       cmocka_unit_test(test_log_went_backwards),
       cmocka_unit_test(test_until_end),
+      cmocka_unit_test(test_block_a_partition),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
