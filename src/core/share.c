@@ -98,15 +98,16 @@ static void mark_user(sr_share_state_t *sh, uint32_t row) {
 }
 
 /* Whether the user's state already holds this event; counts a user whose
- * events arrive on two partitions. */
+ * events arrive on two partitions and names its own in *home. */
 static bool covered(sr_model_t *mdl, const sr_event_t *ev, int32_t partition,
-                    int64_t offset) {
+                    int64_t offset, int32_t *home) {
   sr_share_state_t *sh = &mdl->share;
   int64_t row = sr_idmap_find(mdl->users, ev->user_id, ev->user_len);
   if (row < 0 || sh->upart[row] == 0)
     return false;
   if (sh->upart[row] != (uint32_t)partition + 1) {
     sh->misrouted++;
+    *home = (int32_t)sh->upart[row] - 1;
     return false;
   }
   return sh->uoffset[row] > offset; /* stored as last offset + 1 */
@@ -114,11 +115,18 @@ static bool covered(sr_model_t *mdl, const sr_event_t *ev, int32_t partition,
 
 sr_err_t sr_share_learn(sr_model_t *mdl, const sr_event_t *ev,
                         int32_t partition, int64_t offset, uint32_t *user_row,
-                        bool *skipped) {
+                        bool *skipped, int32_t *home) {
+  int32_t own = -1;
   *skipped = false;
-  if (!shared(mdl))
+  if (!shared(mdl)) {
+    if (home)
+      *home = -1;
     return sr_model_learn(mdl, ev, user_row);
-  if (covered(mdl, ev, partition, offset)) {
+  }
+  bool done = covered(mdl, ev, partition, offset, &own);
+  if (home)
+    *home = own;
+  if (done) {
     mdl->share.skipped++;
     *skipped = true;
     return SR_OK;
@@ -217,14 +225,27 @@ void sr_share_flush_done(sr_model_t *mdl) {
   sh->gone.len = 0;
 }
 
+/* The row of a user's or an item's id, made most recent (created when
+ * unknown). -1 with *err SR_ERR_INVALID for an id of 0 or over SR_ID_MAX
+ * bytes, or SR_ERR_NOMEM. */
+static int64_t touch_id(sr_model_t *mdl, bool user, const char *id,
+                        sr_err_t *err) {
+  size_t len = strnlen(id, SR_ID_MAX + 1);
+  *err = SR_ERR_INVALID;
+  if (len == 0 || len > SR_ID_MAX)
+    return -1;
+  int64_t row = user ? sr_model_touch_user(mdl, id, len)
+                     : sr_model_touch_item(mdl, id, len);
+  *err = row < 0 ? SR_ERR_NOMEM : SR_OK;
+  return row;
+}
+
 /* The item rows of seen ids, created when unknown. Returns 0 or -1. */
 static int put_seen(sr_model_t *mdl, uint32_t row, const sr_user_state_t *st) {
   sr_seen_clear(&mdl->seen, row);
   for (size_t j = 0; j < st->n_seen; j++) {
-    const char *id = st->seen[j];
-    size_t len = strlen(id);
-    int64_t item =
-        len && len <= SR_ID_MAX ? sr_model_touch_item(mdl, id, len) : -1;
+    sr_err_t err;
+    int64_t item = touch_id(mdl, false, st->seen[j], &err);
     if (item < 0 || sr_seen_add(&mdl->seen, row, (uint32_t)item) != 0)
       return -1;
   }
@@ -234,12 +255,10 @@ static int put_seen(sr_model_t *mdl, uint32_t row, const sr_user_state_t *st) {
 sr_err_t sr_share_put_user(sr_model_t *mdl, const sr_user_state_t *st) {
   if (!shared(mdl) || st->dims != mdl->conf.dims || st->partition < 0)
     return SR_ERR_INVALID;
-  size_t len = strlen(st->user_id);
-  if (len == 0 || len > SR_ID_MAX)
-    return SR_ERR_INVALID;
-  int64_t row = sr_model_touch_user(mdl, st->user_id, len);
+  sr_err_t err;
+  int64_t row = touch_id(mdl, true, st->user_id, &err);
   if (row < 0)
-    return SR_ERR_NOMEM;
+    return err;
   float *f = sr_factors_row(&mdl->ufac, (uint32_t)row);
   memset(f, 0, (size_t)mdl->ufac.stride * sizeof(float));
   memcpy(f, st->factors, st->dims * sizeof(float));
@@ -352,12 +371,10 @@ int sr_share_take_deltas(sr_model_t *mdl, sr_share_delta_fn *fn, void *opaque,
 sr_err_t sr_share_apply_delta(sr_model_t *mdl, const sr_item_delta_t *d) {
   if (!shared(mdl))
     return SR_ERR_INVALID;
-  size_t len = strlen(d->item_id);
-  if (len == 0 || len > SR_ID_MAX)
-    return SR_ERR_INVALID;
-  int64_t row = sr_model_touch_item(mdl, d->item_id, len);
+  sr_err_t err;
+  int64_t row = touch_id(mdl, false, d->item_id, &err);
   if (row < 0)
-    return SR_ERR_NOMEM;
+    return err;
   sr_share_state_t *sh = &mdl->share;
   float *cur = sr_factors_row(&mdl->ifac, (uint32_t)row);
   float *base = sr_factors_row(&sh->ibase, (uint32_t)row);
@@ -380,11 +397,19 @@ void sr_share_advance(sr_model_t *mdl, uint64_t events) {
 
 sr_share_stats_t sr_share_stats(const sr_model_t *mdl) {
   const sr_share_state_t *sh = &mdl->share;
-  uint32_t dirty_u = 0, dirty_i = 0;
+  return (sr_share_stats_t){sh->skipped, sh->misrouted, sh->deltas_taken,
+                            sh->deltas_applied};
+}
+
+void sr_share_dirty(const sr_model_t *mdl, uint32_t *users, uint32_t *items) {
+  const sr_share_state_t *sh = &mdl->share;
+  uint32_t u = 0, i = 0;
   for (uint32_t k = 0; k < sh->n_dirty_u; k++)
-    dirty_u += sh->udirty[sh->dirty_u[k]] == SHARE_DIRTY;
+    u += sh->udirty[sh->dirty_u[k]] == SHARE_DIRTY;
   for (uint32_t k = 0; k < sh->n_dirty_i; k++)
-    dirty_i += sh->idirty[sh->dirty_i[k]] == SHARE_DIRTY;
-  return (sr_share_stats_t){sh->skipped, sh->misrouted,    dirty_u,
-                            dirty_i,     sh->deltas_taken, sh->deltas_applied};
+    i += sh->idirty[sh->dirty_i[k]] == SHARE_DIRTY;
+  if (users)
+    *users = u;
+  if (items)
+    *items = i;
 }

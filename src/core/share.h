@@ -51,8 +51,6 @@ typedef struct sr_item_delta {
 typedef struct sr_share_stats {
   uint64_t skipped;      /* events already in their user's state */
   uint64_t misrouted;    /* events of a user first seen on another partition */
-  uint32_t dirty_users;  /* users changed since the last flush */
-  uint32_t dirty_items;  /* items changed since the last delta */
   uint64_t deltas_taken; /* item deltas taken to send */
   uint64_t deltas_applied;
 } sr_share_stats_t;
@@ -61,11 +59,12 @@ typedef struct sr_share_stats {
  * sr_model_learn does, unless its user's state already covers it (offset at
  * or below the user's last applied offset): then nothing changes and
  * *skipped is set. An event of a user known on another partition is counted
- * as misrouted (the input is not keyed by user id) and learned anyway.
- * Returns SR_OK or SR_ERR_NOMEM. */
+ * as misrouted (the input is not keyed by user id), its partition goes to
+ * *home (may be NULL; else -1), and it is learned anyway. Returns SR_OK or
+ * SR_ERR_NOMEM. */
 sr_err_t sr_share_learn(sr_model_t *mdl, const sr_event_t *ev,
                         int32_t partition, int64_t offset, uint32_t *user_row,
-                        bool *skipped);
+                        bool *skipped, int32_t *home);
 
 /* A user's state, pointing into the model (valid until it changes). */
 typedef int(sr_share_user_fn)(void *opaque, const sr_user_state_t *st);
@@ -123,5 +122,9 @@ void sr_share_advance(sr_model_t *mdl, uint64_t events);
 
 /* The counters so far. */
 sr_share_stats_t sr_share_stats(const sr_model_t *mdl);
+
+/* Users changed since the last flush and items changed since their last
+ * delta (either pointer may be NULL). O(listed rows). */
+void sr_share_dirty(const sr_model_t *mdl, uint32_t *users, uint32_t *items);
 
 #endif

@@ -23,9 +23,7 @@ struct sr_ingest {
   uint64_t mono_ms;
   char dead_letter_topic[SR_CONF_STR];
   uint64_t rejected[SR_REASON__COUNT];
-  bool shared;        /* cluster mode: the skip rule and misrouting count */
-  uint64_t skipped;   /* events already in their user's state */
-  uint64_t misrouted; /* events of a user first seen on another partition */
+  bool shared; /* cluster mode: the skip rule and misrouting warning */
 };
 
 sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
@@ -98,20 +96,18 @@ static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
 
 /* Input not keyed by user id spreads a user over partitions, and so over
  * owners: each would hold part of the user. The user keeps the partition
- * it was first seen on; the warning names both (rate-limited by the log). */
-static void check_route(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                        const sr_event_t *ev, uint32_t row) {
-  int32_t home = sr_share_user_partition(ing->mdl, row);
-  if (home < 0 || home == msg->partition)
-    return;
-  ing->misrouted++;
+ * it was first seen on (home); the warning names both (rate-limited by the
+ * log). */
+static void warn_misrouted(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                           const sr_event_t *ev, int32_t home) {
   sr_log(SR_LOG_WARN,
          "event of a user seen on another partition: is the input keyed by "
          "user id?",
          "user=%s partition=%" PRId32 " user_partition=%" PRId32
          " topic=%s offset=%" PRId64 " total=%" PRIu64,
          sr_logq(ev->user_id), msg->partition, home,
-         sr_logq(rd_kafka_topic_name(msg->rkt)), msg->offset, ing->misrouted);
+         sr_logq(rd_kafka_topic_name(msg->rkt)), msg->offset,
+         sr_share_stats(ing->mdl).misrouted);
 }
 
 /* In cluster mode an event its user's state already covers (applied before
@@ -120,12 +116,11 @@ static sr_err_t learn(sr_ingest_t *ing, const rd_kafka_message_t *msg,
                       const sr_event_t *ev, uint32_t *row, bool *skipped) {
   if (!ing->shared)
     return sr_model_learn(ing->mdl, ev, row);
-  sr_err_t err =
-      sr_share_learn(ing->mdl, ev, msg->partition, msg->offset, row, skipped);
-  if (err == SR_OK && *skipped)
-    ing->skipped++;
-  else if (err == SR_OK)
-    check_route(ing, msg, ev, *row);
+  int32_t home;
+  sr_err_t err = sr_share_learn(ing->mdl, ev, msg->partition, msg->offset, row,
+                                skipped, &home);
+  if (err == SR_OK && home >= 0)
+    warn_misrouted(ing, msg, ev, home);
   return err;
 }
 
@@ -173,12 +168,4 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
 
 uint64_t sr_ingest_rejected(const sr_ingest_t *ing, sr_reason_t reason) {
   return ing->rejected[reason];
-}
-
-uint64_t sr_ingest_skipped(const sr_ingest_t *ing) {
-  return ing->skipped;
-}
-
-uint64_t sr_ingest_misrouted(const sr_ingest_t *ing) {
-  return ing->misrouted;
 }

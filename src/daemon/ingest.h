@@ -46,12 +46,4 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg);
 /* Messages rejected for reason so far. */
 uint64_t sr_ingest_rejected(const sr_ingest_t *ing, sr_reason_t reason);
 
-/* Cluster mode (cluster.sync_topic set): events skipped because their
- * user's state already held them. */
-uint64_t sr_ingest_skipped(const sr_ingest_t *ing);
-
-/* Cluster mode: events of a user first seen on another input partition
- * (input not keyed by user id); each is warned about, rate-limited. */
-uint64_t sr_ingest_misrouted(const sr_ingest_t *ing);
-
 #endif

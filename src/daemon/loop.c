@@ -487,8 +487,9 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
   tot.http = sr_http_stats(d->http);
   if (d->sync) {
     sr_sync_stats_t ys = sr_sync_stats(d->sync);
-    tot.skipped = sr_ingest_skipped(d->ing);
-    tot.misrouted = sr_ingest_misrouted(d->ing);
+    sr_share_stats_t hs = sr_share_stats(d->mdl);
+    tot.skipped = hs.skipped;
+    tot.misrouted = hs.misrouted;
     tot.sync_deltas_sent = ys.deltas_sent;
     tot.sync_deltas_applied = ys.deltas_applied;
     tot.sync_batches_sent = ys.batches_sent;
@@ -1448,14 +1449,15 @@ static void close_handles(sr_daemon_t *d) {
 /* What this member did for the cluster. */
 static void log_cluster_summary(sr_daemon_t *d) {
   sr_sync_stats_t ys = sr_sync_stats(d->sync);
+  sr_share_stats_t hs = sr_share_stats(d->mdl);
   sr_log(SR_LOG_INFO, "cluster member stopped",
          "member=%s deltas_sent=%" PRIu64 " batches_sent=%" PRIu64
          " sync_bytes_sent=%" PRIu64 " deltas_failed=%" PRIu64
          " deltas_applied=%" PRIu64 " batches_applied=%" PRIu64
          " skipped_events=%" PRIu64 " misrouted_events=%" PRIu64,
          sr_logq(d->member_id), ys.deltas_sent, ys.batches_sent, ys.bytes_sent,
-         ys.deltas_failed, ys.deltas_applied, ys.batches_applied,
-         sr_ingest_skipped(d->ing), sr_ingest_misrouted(d->ing));
+         ys.deltas_failed, ys.deltas_applied, ys.batches_applied, hs.skipped,
+         hs.misrouted);
 }
 
 static void log_summary(sr_daemon_t *d) {

@@ -59,7 +59,8 @@ static void learn(sr_model_t *mdl, const char *user, const char *item,
   ev.type = SR_EV_CLICK;
   ev.timestamp_ms = 1700000000000LL;
   bool skipped;
-  assert_int_equal(sr_share_learn(mdl, &ev, p, offset, NULL, &skipped), SR_OK);
+  assert_int_equal(sr_share_learn(mdl, &ev, p, offset, NULL, &skipped, NULL),
+                   SR_OK);
 }
 
 /* Flushes mdl to topic and waits until every record is acknowledged. */
@@ -161,7 +162,7 @@ static void test_a_partition_moves_with_its_users(void **state) {
   strcpy(ev.item_id, "z");
   ev.user_len = ev.item_len = 2;
   ev.type = SR_EV_CLICK;
-  assert_int_equal(sr_share_learn(b, &ev, 1, 4, NULL, &skipped), SR_OK);
+  assert_int_equal(sr_share_learn(b, &ev, 1, 4, NULL, &skipped, NULL), SR_OK);
   assert_true(skipped);
   sr_model_free(a);
   sr_model_free(b);
