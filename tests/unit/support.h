@@ -106,6 +106,22 @@ static inline sr_model_t *restore_of(const sr_model_conf_t *conf,
   return out;
 }
 
+/* An event of user on item (ids copied, their lengths set). */
+static inline sr_event_t event_for(const char *user, const char *item,
+                                   sr_event_type_t type, float value,
+                                   int64_t ts) {
+  sr_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
+  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
+  ev.user_len = (uint16_t)strlen(ev.user_id);
+  ev.item_len = (uint16_t)strlen(ev.item_id);
+  ev.type = type;
+  ev.value = value;
+  ev.timestamp_ms = ts;
+  return ev;
+}
+
 /* Reads the synthetic stream into memory. */
 static inline sr_event_t *synth_events(uint32_t users, uint32_t items, size_t n,
                                        uint64_t seed) {

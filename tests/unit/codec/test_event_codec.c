@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 #include "codec/event_codec.h"
 #include "codec/reason.h"
 #include "util/buf.h"
@@ -17,16 +19,7 @@
 
 static sr_event_t make_event(const char *user, const char *item,
                              sr_event_type_t type, float value, int64_t ts) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(ev.user_id);
-  ev.item_len = (uint16_t)strlen(ev.item_id);
-  ev.type = type;
-  ev.value = value;
-  ev.timestamp_ms = ts;
-  return ev;
+  return event_for(user, item, type, value, ts);
 }
 
 static void assert_same_event(const sr_event_t *a, const sr_event_t *b) {

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 static sr_model_t *default_model(void) {
   sr_model_conf_t conf;
   char err[256] = "";
@@ -89,15 +91,7 @@ static void test_learner_beats_popularity(void **state) {
 }
 
 static sr_event_t event_of(const char *user, const char *item) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(ev.user_id);
-  ev.item_len = (uint16_t)strlen(ev.item_id);
-  ev.type = SR_EV_CLICK;
-  ev.timestamp_ms = 1700000000000LL;
-  return ev;
+  return event_for(user, item, SR_EV_CLICK, 0, 1700000000000LL);
 }
 
 static void feed(sr_eval_t *ev, const char *user, const char *item) {

@@ -32,15 +32,7 @@
 #define FUTURE_MS 4000000000000LL
 
 static sr_event_t event_at(const char *user, const char *item, int64_t ts) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(ev.user_id);
-  ev.item_len = (uint16_t)strlen(ev.item_id);
-  ev.type = SR_EV_CLICK;
-  ev.timestamp_ms = ts;
-  return ev;
+  return event_for(user, item, SR_EV_CLICK, 0, ts);
 }
 
 static void learn_at(sr_model_t *mdl, const char *user, const char *item,

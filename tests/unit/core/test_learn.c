@@ -18,16 +18,7 @@
 
 static sr_event_t event_of(const char *user, const char *item,
                            sr_event_type_t type, float value) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(ev.user_id);
-  ev.item_len = (uint16_t)strlen(ev.item_id);
-  ev.type = type;
-  ev.value = value;
-  ev.timestamp_ms = 1700000000000LL;
-  return ev;
+  return event_for(user, item, type, value, 1700000000000LL);
 }
 
 /* Learns one event through the model and returns its user's row. */

@@ -18,14 +18,7 @@
 
 static void learn(sr_model_t *mdl, const char *user, const char *item,
                   int64_t ts) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(ev.user_id);
-  ev.item_len = (uint16_t)strlen(ev.item_id);
-  ev.type = SR_EV_CLICK;
-  ev.timestamp_ms = ts;
+  sr_event_t ev = event_for(user, item, SR_EV_CLICK, 0, ts);
   assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
 }
 

@@ -29,15 +29,7 @@ static sr_model_conf_t shared_conf(void) {
 }
 
 static sr_event_t event(const char *user, const char *item) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(ev.user_id);
-  ev.item_len = (uint16_t)strlen(ev.item_id);
-  ev.type = SR_EV_CLICK;
-  ev.timestamp_ms = 1700000000000LL;
-  return ev;
+  return event_for(user, item, SR_EV_CLICK, 0, 1700000000000LL);
 }
 
 /* Learns user -> item from partition p at offset; returns whether it was
