@@ -5,7 +5,6 @@
  * the evicted ones gone and the replayed events skipped. */
 #include "core/share.h"
 #include "daemon/handoff.h"
-#include "kafka/embedded.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -21,9 +20,9 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "support.h"
 
-static sr_embedded_t *emb;
 static rd_kafka_t *producer;
 static const sr_kafka_conf_t kc = {.group_id = "test"};
 
@@ -50,14 +49,7 @@ static sr_model_conf_t conf_of(uint32_t max_users) {
 
 static void learn(sr_model_t *mdl, const char *user, const char *item,
                   int32_t p, int64_t offset) {
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
-  snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
-  ev.user_len = (uint16_t)strlen(user);
-  ev.item_len = (uint16_t)strlen(item);
-  ev.type = SR_EV_CLICK;
-  ev.timestamp_ms = 1700000000000LL;
+  sr_event_t ev = event_for(user, item, SR_EV_CLICK, 0, 1700000000000LL);
   bool skipped;
   assert_int_equal(sr_share_learn(mdl, &ev, p, offset, NULL, &skipped, NULL),
                    SR_OK);
@@ -156,12 +148,7 @@ static void test_a_partition_moves_with_its_users(void **state) {
   assert_user(b, "u3", 2, 1, 4);
   /* The events before the handoff are skipped when replayed. */
   bool skipped;
-  sr_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  strcpy(ev.user_id, "u3");
-  strcpy(ev.item_id, "z");
-  ev.user_len = ev.item_len = 2;
-  ev.type = SR_EV_CLICK;
+  sr_event_t ev = event_for("u3", "z", SR_EV_CLICK, 0, 1700000000000LL);
   assert_int_equal(sr_share_learn(b, &ev, 1, 4, NULL, &skipped, NULL), SR_OK);
   assert_true(skipped);
   sr_model_free(a);
@@ -203,22 +190,15 @@ static void test_an_empty_partition_restores_at_once(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  char err[512];
-  emb = sr_embedded_new(1, 0, err, sizeof err);
-  if (!emb)
+  if (broker_start(SR_LOG_WARN) != 0)
     return -1;
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", sr_embedded_bootstraps(emb), err,
-                    sizeof err);
-  producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  return producer ? 0 : -1;
+  producer = plain_producer();
+  return 0;
 }
 
 static int teardown(void **state) {
-  (void)state;
   rd_kafka_destroy(producer);
-  sr_embedded_free(emb);
-  return 0;
+  return broker_stop(state);
 }
 
 int main(void) {

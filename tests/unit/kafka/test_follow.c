@@ -3,7 +3,6 @@
  * ends, keeps next offsets a checkpoint can resume from, forgets a removed
  * partition, and a position the log does not hold is logged, counted and
  * read again from the start instead of skipped. */
-#include "kafka/embedded.h"
 #include "kafka/follow.h"
 
 #include <librdkafka/rdkafka.h>
@@ -20,9 +19,9 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "support.h"
 
-static sr_embedded_t *emb;
 static const sr_kafka_conf_t kc = {.group_id = "test"};
 
 /* What the hooks saw. */
@@ -45,25 +44,6 @@ static void on_end(void *opaque, const char *topic, int32_t partition,
                    int64_t offset) {
   (void)topic, (void)partition, (void)offset;
   ((seen_t *)opaque)->ends++;
-}
-
-static void produce(const char *topic, int32_t partition, int n) {
-  char errstr[256];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
-                                     sr_embedded_bootstraps(emb), errstr,
-                                     sizeof(errstr)),
-                   RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  assert_non_null(rk);
-  for (int i = 0; i < n; i++)
-    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                       RD_KAFKA_V_PARTITION(partition),
-                                       RD_KAFKA_V_VALUE("x", 1),
-                                       RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-  assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_destroy(rk);
 }
 
 static double now_s(void) {
@@ -217,15 +197,7 @@ static void test_partition_count(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  char errstr[256];
-  emb = sr_embedded_new(1, 0, errstr, sizeof errstr);
-  return emb ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sr_embedded_free(emb);
-  return 0;
+  return broker_start(SR_LOG_WARN);
 }
 
 int main(void) {
@@ -235,5 +207,5 @@ int main(void) {
       cmocka_unit_test(test_a_lost_position_is_read_again),
       cmocka_unit_test(test_partition_count),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, broker_stop);
 }

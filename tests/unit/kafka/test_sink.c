@@ -4,7 +4,6 @@
  * cut to fit message.max.bytes. What arrived is read back with a plain
  * librdkafka consumer. */
 #include "daemon/config.h"
-#include "kafka/embedded.h"
 #include "kafka/sink.h"
 #include "util/log.h"
 
@@ -20,10 +19,10 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
+
 #define WAIT_MS 10000
 #define MAX_ROWS 16
-
-static sr_embedded_t *emb;
 
 /* What the hooks saw. */
 typedef struct seen {
@@ -361,20 +360,7 @@ static void test_dead_letter_truncated(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  char errstr[256] = "";
-  sr_log_set_level(SR_LOG_WARN);
-  emb = sr_embedded_new(1, 0, errstr, sizeof(errstr));
-  if (!emb) {
-    fprintf(stderr, "sr_embedded_new: %s\n", errstr);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sr_embedded_free(emb);
-  return 0;
+  return broker_start(SR_LOG_WARN);
 }
 
 int main(void) {
@@ -384,5 +370,5 @@ int main(void) {
       cmocka_unit_test(test_dead_letter_headers),
       cmocka_unit_test(test_dead_letter_truncated),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, broker_stop);
 }

@@ -6,7 +6,6 @@
  * the mock's 3 s initial rebalance delay, so the tests that need several
  * groups run them side by side. */
 #include "daemon/config.h"
-#include "kafka/embedded.h"
 #include "kafka/source.h"
 #include "util/log.h"
 #include "util/offset.h"
@@ -23,13 +22,13 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "support.h"
 
 #define MAX_SEEN 256
 /* Upper bound for anything a test waits for (a group join takes ~3 s). */
 #define WAIT_MS 15000
 
-static sr_embedded_t *emb;
 /* Messages taken per sr_source_consume call (see test_until_end). */
 static size_t budget = 64;
 
@@ -209,30 +208,6 @@ static bool both_counts(void *arg) {
 static bool both_assigned(void *arg) {
   tsrc_t **ts = arg;
   return assigned(ts[0]) && assigned(ts[1]);
-}
-
-/* Produces values "0".."n-1" to topic partition p with a plain producer. */
-static void produce(const char *topic, int32_t p, int n) {
-  char errstr[512];
-  rd_kafka_conf_t *kc = rd_kafka_conf_new();
-  assert_int_equal(rd_kafka_conf_set(kc, "bootstrap.servers",
-                                     sr_embedded_bootstraps(emb), errstr,
-                                     sizeof(errstr)),
-                   RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
-  assert_non_null(rk);
-  for (int i = 0; i < n; i++) {
-    char value[16];
-    int len = snprintf(value, sizeof(value), "%d", i);
-    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                       RD_KAFKA_V_PARTITION(p),
-                                       RD_KAFKA_V_VALUE(value, (size_t)len),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-  assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_destroy(rk);
 }
 
 static void make_topic(const char *topic, int partitions) {
@@ -600,20 +575,7 @@ static void test_until_end(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  char errstr[256] = "";
-  sr_log_set_level(getenv("SR_TEST_DEBUG") ? SR_LOG_DEBUG : SR_LOG_WARN);
-  emb = sr_embedded_new(1, 0, errstr, sizeof(errstr));
-  if (!emb) {
-    fprintf(stderr, "sr_embedded_new: %s\n", errstr);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sr_embedded_free(emb);
-  return 0;
+  return broker_start(SR_LOG_WARN);
 }
 
 typedef struct part_goal {
@@ -690,5 +652,5 @@ int main(void) {
       cmocka_unit_test(test_until_end),
       cmocka_unit_test(test_block_a_partition),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, broker_stop);
 }

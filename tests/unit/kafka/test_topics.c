@@ -4,7 +4,6 @@
  * it, the check creates nothing, a state topic follows its input topic, and
  * on the mock the cleanup policy is reported as not checkable. Each test
  * uses topics of its own: the cluster is shared. */
-#include "kafka/embedded.h"
 #include "kafka/topics.h"
 #include "util/log.h"
 
@@ -21,11 +20,11 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "support.h"
 
 #define TIMEOUT_MS 5000
 
-static sr_embedded_t *emb;
 static const sr_kafka_conf_t kc = {0};
 
 static void make_topic(const char *topic, int partitions) {
@@ -38,15 +37,7 @@ static void make_topic(const char *topic, int partitions) {
 /* The partitions of topic as the cluster lists them, -1 when it has no
  * such topic. Asks for every topic: naming one would create it. */
 static int partitions_of(const char *topic) {
-  char errstr[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
-                                     sr_embedded_bootstraps(emb), errstr,
-                                     sizeof(errstr)),
-                   RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  assert_non_null(rk);
+  rd_kafka_t *rk = plain_producer();
   const struct rd_kafka_metadata *md = NULL;
   assert_int_equal(rd_kafka_metadata(rk, 1, NULL, &md, TIMEOUT_MS),
                    RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -242,20 +233,7 @@ static void test_unreachable(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  char errstr[256] = "";
-  sr_log_set_level(SR_LOG_ERROR);
-  emb = sr_embedded_new(1, 0, errstr, sizeof(errstr));
-  if (!emb) {
-    fprintf(stderr, "sr_embedded_new: %s\n", errstr);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  sr_embedded_free(emb);
-  return 0;
+  return broker_start(SR_LOG_ERROR);
 }
 
 int main(void) {
@@ -267,5 +245,5 @@ int main(void) {
       cmocka_unit_test(test_policy_not_checkable_on_mock),
       cmocka_unit_test(test_unreachable),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, broker_stop);
 }
