@@ -33,17 +33,27 @@ static inline int broker_stop(void **state) {
   return 0;
 }
 
-/* A producer with defaults, bootstrapping from the broker. */
-static inline rd_kafka_t *plain_producer(void) {
+/* A client with librdkafka's defaults, bootstrapping from the broker; a
+ * consumer in group (NULL for none). */
+static inline rd_kafka_t *plain_client(rd_kafka_type_t type,
+                                       const char *group) {
   char errstr[512];
   rd_kafka_conf_t *kc = rd_kafka_conf_new();
   assert_int_equal(rd_kafka_conf_set(kc, "bootstrap.servers",
                                      sr_embedded_bootstraps(emb), errstr,
                                      sizeof(errstr)),
                    RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+  if (group)
+    assert_int_equal(
+        rd_kafka_conf_set(kc, "group.id", group, errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK);
+  rd_kafka_t *rk = rd_kafka_new(type, kc, errstr, sizeof(errstr));
   assert_non_null(rk);
   return rk;
+}
+
+static inline rd_kafka_t *plain_producer(void) {
+  return plain_client(RD_KAFKA_PRODUCER, NULL);
 }
 
 /* Produces values "0".."n-1" to topic partition p and waits for them. */

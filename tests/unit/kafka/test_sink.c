@@ -99,17 +99,7 @@ typedef void(check_fn)(const rd_kafka_message_t *m, int i, void *arg);
  * consumer and hands each to check (messages must be gone before their
  * client is destroyed). */
 static void read_back(const char *topic, int n, check_fn *check, void *arg) {
-  char errstr[512];
-  rd_kafka_conf_t *kc = rd_kafka_conf_new();
-  assert_int_equal(rd_kafka_conf_set(kc, "bootstrap.servers",
-                                     sr_embedded_bootstraps(emb), errstr,
-                                     sizeof(errstr)),
-                   RD_KAFKA_CONF_OK);
-  assert_int_equal(
-      rd_kafka_conf_set(kc, "group.id", "reader", errstr, sizeof(errstr)),
-      RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-  assert_non_null(rk);
+  rd_kafka_t *rk = plain_client(RD_KAFKA_CONSUMER, "reader");
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic, 0)->offset =
       RD_KAFKA_OFFSET_BEGINNING;
