@@ -368,6 +368,25 @@ int sr_share_take_deltas(sr_model_t *mdl, sr_share_delta_fn *fn, void *opaque,
   return rc;
 }
 
+/* Members learn a hot item at the same time from the same base, so their
+ * deltas add up to several steps taken at once: with the squared loss a
+ * factor whose squared norm exceeds 1 / learn_rate makes the next step
+ * overshoot, and the overshoots grow until the numbers are not finite. A
+ * row that a delta takes past that norm is scaled back to it (its base is
+ * not, so the next delta carries the scaling to the other members). */
+static void bound_norm(const sr_model_t *mdl, float *row) {
+  uint32_t dims = mdl->conf.dims;
+  float sq = 0;
+  for (uint32_t k = 0; k < dims; k++)
+    sq += row[k] * row[k];
+  float max_sq = 1.0f / mdl->conf.learn_rate;
+  if (!(sq > max_sq))
+    return;
+  float s = sqrtf(max_sq / sq);
+  for (uint32_t k = 0; k < dims; k++)
+    row[k] *= s;
+}
+
 sr_err_t sr_share_apply_delta(sr_model_t *mdl, const sr_item_delta_t *d) {
   if (!shared(mdl))
     return SR_ERR_INVALID;
@@ -382,6 +401,7 @@ sr_err_t sr_share_apply_delta(sr_model_t *mdl, const sr_item_delta_t *d) {
     cur[k] += d->factors[k];
     base[k] += d->factors[k];
   }
+  bound_norm(mdl, cur);
   mdl->ibias[row] += d->bias;
   sh->ibias_base[row] += d->bias;
   sr_popular_merge(&mdl->pop, (uint32_t)row, d->popularity);

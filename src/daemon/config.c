@@ -111,6 +111,11 @@ static const sr_opt_t options[] = {
     STR("cluster.sync_topic", cluster.sync_topic, "",
         "topic the instances of one group exchange item deltas on "
         "(docs/scaling.md); empty: a single instance, nothing shared"),
+    STR("cluster.state_topic", cluster.state_topic, "",
+        "compacted topic with one partition per input partition that holds "
+        "each user's latest state, so that a partition that moves brings "
+        "its users along (docs/scaling.md); empty: a moved partition's "
+        "users start afresh"),
     U32("cluster.sync_interval_ms", cluster.sync_interval_ms, "1000", 10,
         3600000,
         "item deltas are published this often; items lag the cluster by "
@@ -303,12 +308,37 @@ static bool property_set(const sr_config_t *cfg, const char *name) {
   return false;
 }
 
+/* The state topic holds users, keyed like the input: no other topic may
+ * share it. */
+static sr_err_t check_state_topic(const sr_config_t *cfg, const char *out,
+                                  char *errstr, size_t errlen) {
+  const char *st = cfg->cluster.state_topic;
+  if (!*st)
+    return SR_OK;
+  sr_err_t err =
+      check_topic("cluster.state_topic", st, strlen(st), errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  if (is_input_topic(cfg, st) || !strcmp(st, out) ||
+      !strcmp(st, cfg->kafka.dead_letter_topic) ||
+      !strcmp(st, cfg->cluster.sync_topic))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "cluster.state_topic: '%s' is also an input, output or "
+                   "sync topic; user states must have a topic of their own",
+                   st);
+  return SR_OK;
+}
+
 /* Cluster mode partitions users by input partition; a user's events on two
  * topics would be partitioned twice, and the cooperative assignor moves the
  * partitions of different topics independently. */
 static sr_err_t check_cluster(const sr_config_t *cfg, const char *out,
                               char *errstr, size_t errlen) {
   const char *sync = cfg->cluster.sync_topic;
+  if (!*sync && cfg->cluster.state_topic[0])
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "cluster.state_topic: set without cluster.sync_topic; "
+                   "users are handed over only in cluster mode");
   if (!*sync)
     return SR_OK;
   sr_err_t err =
@@ -330,6 +360,9 @@ static sr_err_t check_cluster(const sr_config_t *cfg, const char *out,
                    "cluster.sync_topic: '%s' is also an input or output "
                    "topic; deltas and events must not mix",
                    sync);
+  err = check_state_topic(cfg, out, errstr, errlen);
+  if (err != SR_OK)
+    return err;
   if (cfg->cluster.instance_id[0] && property_set(cfg, "group.instance.id"))
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "kafka.properties.group.instance.id: set both it and "

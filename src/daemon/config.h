@@ -69,7 +69,8 @@ typedef struct sr_config {
     uint32_t idle_timeout_ms;
   } metrics;
   struct {
-    char sync_topic[SR_CONF_STR]; /* "": single instance, nothing shared */
+    char sync_topic[SR_CONF_STR];  /* "": single instance, nothing shared */
+    char state_topic[SR_CONF_STR]; /* "": no user handoff */
     uint32_t sync_interval_ms;
     uint32_t delta_encoding; /* SR_SYNC_F16 or SR_SYNC_F32 */
     char instance_id[SR_CONF_STR];

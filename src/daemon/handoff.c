@@ -83,6 +83,7 @@ static void install(sr_handoff_t *ho, restoring_t *r,
   sr_model_t *mdl = *ho->mdl;
   r->records++;
   ho->stats.records++;
+  ho->stats.bytes += msg->len;
   if (!msg->payload) {
     sr_share_remove_user(mdl, msg->key ? msg->key : "", msg->key_len);
     return;

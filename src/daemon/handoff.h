@@ -76,6 +76,7 @@ typedef struct sr_handoff_stats {
   uint32_t restoring;
   uint64_t records;   /* state records read */
   uint64_t users;     /* users installed (records minus tombstones) */
+  uint64_t bytes;     /* their values' bytes */
   uint64_t refused;   /* records that did not decode */
   uint64_t completed; /* partitions restored */
 } sr_handoff_stats_t;

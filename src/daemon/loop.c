@@ -12,6 +12,7 @@
 #include "core/share.h"
 #include "daemon/http.h"
 #include "daemon/ingest.h"
+#include "daemon/owner.h"
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
 #include "daemon/saver.h"
@@ -62,6 +63,8 @@
 /* A batch of item deltas is cut at about this size, well under the
  * brokers' default message.max.bytes (1 MB). */
 #define SYNC_BATCH_BYTES (500 * 1024)
+/* State records installed per wake-up while partitions are restored. */
+#define RESTORE_BUDGET 4096
 /* Batches of the sync topic applied per wake-up. */
 #define SYNC_BUDGET 64
 /* How long the start-up check of the sync topic waits for the brokers. */
@@ -124,8 +127,8 @@ struct sr_daemon {
   uv_loop_t loop;
   bool loop_ready;
   bool handles_ready;
-  uv_poll_t src_poll, snk_poll, sync_poll;
-  uv_idle_t drain_idle, sync_idle;
+  uv_poll_t src_poll, snk_poll, sync_poll, owner_poll;
+  uv_idle_t drain_idle, sync_idle, owner_idle;
   uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer, sync_timer;
   uv_prepare_t stall_prepare;
   uv_signal_t sigs[N_SIGNALS];
@@ -139,7 +142,9 @@ struct sr_daemon {
   sr_saver_t *sv;
   sr_telemetry_t *tel;
   sr_http_t *http;
-  sr_sync_t *sync; /* cluster mode only */
+  sr_sync_t *sync;                    /* cluster mode only */
+  sr_owner_t *owner;                  /* cluster mode with a state topic only */
+  char input_topic[SR_TOPIC_MAX + 1]; /* cluster mode: the one input topic */
   char member_id[SR_SYNC_MEMBER_MAX + 1];
   phase_t phase;
   int exit_code;
@@ -209,6 +214,21 @@ static sr_err_t check_config(const sr_daemon_t *d, char *errstr,
   return SR_OK;
 }
 
+/* The topics cluster mode needs besides the input and output: the sync
+ * topic (on the embedded broker one partition is enough: every instance
+ * reads all of it) and the state topic, partitioned like the input and
+ * compacted. Returns the count written to want (at most 2). */
+static size_t cluster_topics(const sr_daemon_t *d, sr_topic_want_t *want,
+                             bool embedded) {
+  size_t n = 0;
+  want[n++] = (sr_topic_want_t){d->cfg.cluster.sync_topic, embedded ? 1 : 0,
+                                NULL, SR_TOPIC_POLICY_DELETE};
+  if (d->cfg.cluster.state_topic[0])
+    want[n++] = (sr_topic_want_t){d->cfg.cluster.state_topic, 0, d->input_topic,
+                                  SR_TOPIC_POLICY_COMPACT};
+  return n;
+}
+
 static int create_topic(sr_daemon_t *d, const char *name, size_t len,
                         char *errstr, size_t errlen) {
   char topic[SR_TOPIC_MAX + 1];
@@ -245,11 +265,10 @@ static sr_err_t start_embedded(sr_daemon_t *d, char *errstr, size_t errlen) {
       return SR_ERR_IO;
   }
   if (sr_config_clustered(&d->cfg)) {
-    /* One partition is enough: every instance reads all of it. */
-    sr_topic_want_t want = {d->cfg.cluster.sync_topic, 1, NULL,
-                            SR_TOPIC_POLICY_DELETE};
+    sr_topic_want_t want[2];
     sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
-    sr_err_t err = sr_topics_create_embedded(d->emb, &kc, &want, 1,
+    sr_err_t err = sr_topics_create_embedded(d->emb, &kc, want,
+                                             cluster_topics(d, want, true),
                                              TOPICS_TIMEOUT_MS, errstr, errlen);
     if (err != SR_OK)
       return err;
@@ -261,27 +280,32 @@ static sr_err_t start_embedded(sr_daemon_t *d, char *errstr, size_t errlen) {
   return SR_OK;
 }
 
-/* The sync topic must exist before anyone produces to it: a broker that
- * creates topics on first use would give it a default it was never meant
- * to have, and one that does not would leave the deltas nowhere. A
- * compacted sync topic would drop all but the last batch of each member. */
-static sr_err_t check_sync_topic(sr_daemon_t *d, char *errstr, size_t errlen) {
-  sr_topic_want_t want = {d->cfg.cluster.sync_topic, 0, NULL,
-                          SR_TOPIC_POLICY_DELETE};
+/* The cluster's topics must exist before anyone produces to them: a broker
+ * that creates topics on first use would give them defaults they were
+ * never meant to have, and one that does not would leave the records
+ * nowhere. A compacted sync topic would drop all but the last batch of
+ * each member; a state topic that is not compacted grows without end, and
+ * one partitioned unlike the input puts users where nobody looks. */
+static sr_err_t check_cluster_topics(sr_daemon_t *d, char *errstr,
+                                     size_t errlen) {
+  sr_topic_want_t want[2];
   sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
   sr_topics_report_t rep = {0};
   sr_err_t err =
-      sr_topics_check(&kc, d->brokers, &want, 1, TOPICS_TIMEOUT_MS, &rep);
-  if (rep.n_warnings) {
-    char *w = (char *)rep.warnings.data;
-    w[strcspn(w, "\n")] = '\0'; /* one check, one line */
+      sr_topics_check(&kc, d->brokers, want, cluster_topics(d, want, false),
+                      TOPICS_TIMEOUT_MS, &rep);
+  for (char *w = (char *)rep.warnings.data; w && *w;) {
+    char *nl = strchr(w, '\n');
+    if (nl)
+      *nl = '\0'; /* one check, one line */
     sr_log(SR_LOG_WARN, "topic check incomplete", "detail=%s", sr_logq(w));
+    w = nl ? nl + 1 : w + strlen(w);
   }
   if (err == SR_ERR_IO)
-    sr_errf(errstr, errlen, SR_ERR_IO, "checking cluster.sync_topic: %s",
+    sr_errf(errstr, errlen, SR_ERR_IO, "checking the cluster topics: %s",
             rep.n_errors ? (const char *)rep.errors.data : "no answer");
   else if (err != SR_OK)
-    sr_errf(errstr, errlen, SR_ERR_INVALID, "cluster.sync_topic: %s",
+    sr_errf(errstr, errlen, SR_ERR_INVALID, "cluster topics: %s",
             rep.n_errors ? (const char *)rep.errors.data : sr_err_str(err));
   sr_topics_report_free(&rep);
   return err == SR_ERR_INVALID || err == SR_OK ? err : SR_ERR_IO;
@@ -349,6 +373,10 @@ static void on_halt(void *opaque, const char *why) {
  * owns what"): they leave this model, and its next checkpoint. */
 static void on_revoke(void *opaque, const char *topic, int32_t partition) {
   sr_daemon_t *d = opaque;
+  if (d->owner) {
+    sr_owner_revoked(d->owner, partition);
+    return;
+  }
   if (!d->sync)
     return;
   uint32_t n = sr_share_drop_partition(d->mdl, partition);
@@ -357,10 +385,21 @@ static void on_revoke(void *opaque, const char *topic, int32_t partition) {
          partition, n);
 }
 
+/* A partition assigned is taken over before it is consumed: from local
+ * state or from the state topic (daemon/owner). */
+static void on_assign_part(void *opaque, const char *topic, int32_t partition) {
+  sr_daemon_t *d = opaque;
+  (void)topic;
+  if (d->owner)
+    sr_owner_assigned(d->owner, partition);
+}
+
 static void on_record(void *opaque, rd_kafka_resp_err_t err, uint32_t tag,
                       size_t len) {
   sr_daemon_t *d = opaque;
-  if (d->sync)
+  if (d->owner && sr_owner_is_record(tag))
+    sr_owner_delivered(d->owner, err, tag, len);
+  else if (d->sync)
     sr_sync_delivered(d->sync, err, tag, len);
 }
 
@@ -405,6 +444,30 @@ static sr_err_t create_sync(sr_daemon_t *d, const sr_restored_t *rs,
              : sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
 }
 
+/* Cluster mode with a state topic: users move with their partitions. */
+static sr_err_t create_owner(sr_daemon_t *d, const sr_restored_t *rs,
+                             char *errstr, size_t errlen) {
+  if (!sr_config_clustered(&d->cfg))
+    return SR_OK;
+  if (!d->cfg.cluster.state_topic[0]) {
+    sr_log(SR_LOG_WARN,
+           "no cluster.state_topic: a partition that moves to another "
+           "instance loses its users' state",
+           NULL);
+    return SR_OK;
+  }
+  sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
+  sr_owner_conf_t conf = {.state_topic = d->cfg.cluster.state_topic,
+                          .input_topic = d->input_topic,
+                          .offsets = rs->offsets,
+                          .n_offsets = rs->n_offsets,
+                          .on_halt = on_halt,
+                          .opaque = d};
+  d->owner = sr_owner_new(&d->loop, &conf, &kc, d->brokers, &d->mdl, d->src,
+                          d->snk, errstr, errlen);
+  return d->owner ? SR_OK : SR_ERR_IO;
+}
+
 static sr_err_t create_clients(sr_daemon_t *d, sr_restored_t *rs, char *errstr,
                                size_t errlen) {
   /* The clients borrow d->cfg's strings: it outlives them. */
@@ -441,9 +504,12 @@ static sr_err_t create_clients(sr_daemon_t *d, sr_restored_t *rs, char *errstr,
                              .on_commit = on_commit,
                              .opaque = d,
                              .on_halt = on_halt,
-                             .on_revoke = on_revoke};
+                             .on_revoke = on_revoke,
+                             .on_assign_part = on_assign_part};
   d->src = sr_source_new(&sc, &hooks, errstr, errlen);
-  return d->src ? SR_OK : SR_ERR_INVALID;
+  if (!d->src)
+    return SR_ERR_INVALID;
+  return create_owner(d, rs, errstr, errlen);
 }
 
 static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
@@ -473,6 +539,20 @@ static uint64_t mono_ms(void) {
   return sr_mono_ns() / 1000000;
 }
 
+static void owner_totals(const sr_daemon_t *d, sr_telemetry_totals_t *tot) {
+  sr_owner_stats_t os = sr_owner_stats(d->owner);
+  tot->topics[1] = d->cfg.cluster.state_topic;
+  tot->bytes_sent[1] = os.bytes_sent;
+  tot->bytes_read[1] = os.restore_bytes;
+  tot->restoring = os.pending;
+  tot->taken_local = os.kept_parts;
+  tot->taken_state = os.restored_parts;
+  tot->restored_users = os.restored_users;
+  tot->restore_seconds = os.restore_seconds;
+  tot->state_records_sent = os.records_sent;
+  tot->state_records_failed = os.records_failed;
+}
+
 static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
   sr_telemetry_totals_t tot = {0};
   for (int r = 1; r < SR_REASON__COUNT; r++)
@@ -494,12 +574,17 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
     tot.sync_deltas_applied = ys.deltas_applied;
     tot.sync_batches_sent = ys.batches_sent;
     tot.sync_lag = ys.lag;
+    tot.topics[0] = d->cfg.cluster.sync_topic;
+    tot.bytes_sent[0] = ys.bytes_sent;
+    tot.bytes_read[0] = ys.bytes_read;
   }
+  if (d->owner)
+    owner_totals(d, &tot);
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
 }
 
 static sr_health_t health(const sr_daemon_t *d) {
-  return (sr_health_t){
+  sr_health_t h = {
       .now_ms = mono_ms(),
       .beat_ms = d->beat_ms,
       .consuming = d->phase == P_RUNNING && d->subscribed,
@@ -509,6 +594,14 @@ static sr_health_t health(const sr_daemon_t *d) {
           (uint64_t)(3 * d->cfg.checkpoint.interval_s * 1000.0 + 0.5),
       .ckpt_fresh_ms = d->ckpt_fresh_ms,
   };
+  if (d->owner) {
+    sr_owner_stats_t os = sr_owner_stats(d->owner);
+    h.n_restoring = sr_owner_pending(
+        d->owner, h.restoring, sizeof(h.restoring) / sizeof(h.restoring[0]));
+    h.restore_records = os.restore_records;
+    h.restored_users = os.restored_users;
+  }
+  return h;
 }
 
 /* Runs on the loop thread, so a wedged loop answers nothing at all and a
@@ -586,7 +679,7 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
   else if (err == SR_OK)
     snprintf(d->brokers, sizeof(d->brokers), "%s", d->cfg.kafka.brokers);
   if (err == SR_OK && !d->emb && sr_config_clustered(&d->cfg))
-    err = check_sync_topic(d, errstr, errlen);
+    err = check_cluster_topics(d, errstr, errlen);
   if (err == SR_OK)
     err = create_clients(d, &rs, errstr, errlen);
   if (err == SR_OK)
@@ -611,6 +704,10 @@ sr_daemon_t *sr_daemon_new(const sr_config_t *cfg, const sr_run_opts_t *opts,
   }
   d->cfg = *cfg;
   d->cfg.model.shared = sr_config_clustered(cfg) ? 1 : 0;
+  const char *in =
+      cfg->kafka.input_topics + strspn(cfg->kafka.input_topics, " ,");
+  snprintf(d->input_topic, sizeof(d->input_topic), "%.*s",
+           (int)strcspn(in, ", "), in);
   d->opts = *opts;
   sr_log_set_level(cfg->log.level);
   sr_log_set_format(cfg->log.format);
@@ -782,6 +879,30 @@ static void on_sync_idle(uv_idle_t *h) {
   sync_step(h->data);
 }
 
+static void on_owner_idle(uv_idle_t *h);
+
+/* State records of the partitions being taken over, a budget at a time. */
+static void owner_step(sr_daemon_t *d) {
+  bool more = false;
+  sr_owner_serve(d->owner, RESTORE_BUDGET, &more);
+  if (more && d->phase != P_CLOSING)
+    uv_idle_start(&d->owner_idle, on_owner_idle);
+  else
+    uv_idle_stop(&d->owner_idle);
+}
+
+static void on_owner_readable(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  sr_daemon_t *d = h->data;
+  if (d->phase != P_CLOSING)
+    owner_step(d);
+}
+
+static void on_owner_idle(uv_idle_t *h) {
+  owner_step(h->data);
+}
+
 /* A checkpoint waiting for its output must not see new deltas taken: the
  * snapshot's bases would run ahead of what was delivered. */
 static void on_sync_timer(uv_timer_t *t) {
@@ -918,6 +1039,16 @@ static bool drained(sr_daemon_t *d) {
          (!d->rf || sr_refresh_pending(d->rf) == 0);
 }
 
+/* Stops consuming until the checkpoint of the given kind may go, bounded
+ * by QUIESCE_WAIT_MS. */
+static void hold(sr_daemon_t *d, ckpt_kind_t kind) {
+  if (d->quiescing)
+    return;
+  d->quiescing = (int)kind + 1;
+  uv_idle_stop(&d->drain_idle);
+  uv_timer_start(&d->deadline_timer, on_deadline, QUIESCE_WAIT_MS, 0);
+}
+
 static void end_quiesce(sr_daemon_t *d) {
   d->quiescing = 0;
   uv_timer_stop(&d->deadline_timer);
@@ -939,13 +1070,45 @@ static bool quiesce(sr_daemon_t *d, ckpt_kind_t kind) {
    * input at every interval: periodic ones wait again only later. */
   if (kind == CK_PERIODIC && uv_now(&d->loop) < d->quiesce_retry_ms)
     return false;
-  if (!d->quiescing) {
-    d->quiescing = (int)kind + 1;
-    uv_idle_stop(&d->drain_idle);
-    uv_timer_start(&d->deadline_timer, on_deadline, QUIESCE_WAIT_MS, 0);
-  }
+  hold(d, kind);
   if (d->rf)
     run_refresh(d, true);
+  return false;
+}
+
+/* No final checkpoint: the last one written is still consistent, and the
+ * next start replays the events after it. */
+static void no_final(sr_daemon_t *d, const char *msg) {
+  warn_undelivered(d, msg);
+  close_all(d);
+}
+
+/* Cluster mode: the users changed since the last checkpoint go to the
+ * state topic first, and the checkpoint waits for them (docs/scaling.md,
+ * "User handoff"), so that committed offsets never run ahead of the state
+ * that covers them. Returns true when the snapshot may be taken now. */
+static bool state_flushed(sr_daemon_t *d, ckpt_kind_t kind) {
+  if (!d->owner)
+    return true;
+  sr_owner_flush_t st = sr_owner_flush(d->owner);
+  if (st == SR_OWNER_FLUSHED)
+    return true;
+  if (st == SR_OWNER_SENDING) {
+    if (kind != CK_FINAL)
+      hold(d, kind);
+    return false;
+  }
+  sr_owner_flush_abandon(d->owner);
+  if (kind == CK_FINAL) {
+    no_final(d, "no final checkpoint: user states not delivered to the state "
+                "topic; the next start replays from the last checkpoint");
+    return false;
+  }
+  sr_log(SR_LOG_WARN,
+         "checkpoint put off: user states not delivered to the state topic",
+         NULL);
+  end_quiesce(d);
+  d->quiesce_retry_ms = uv_now(&d->loop) + QUIESCE_BACKOFF_MS;
   return false;
 }
 
@@ -1014,6 +1177,8 @@ static void skip_unchanged_checkpoint(sr_daemon_t *d, ckpt_kind_t kind,
  * deltas the model holds are exactly those below the sync offsets. */
 static ssize_t checkpoint_offsets(sr_daemon_t *d, sr_offset_t **out) {
   ssize_t n = sr_source_offsets(d->src, out);
+  if (n > 0 && d->owner)
+    n = (ssize_t)sr_owner_held_offsets(d->owner, *out, (size_t)n);
   if (n < 0 || !d->sync)
     return n;
   size_t k = (size_t)n;
@@ -1044,13 +1209,17 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     skip_unchanged_checkpoint(d, kind, offs, (size_t)n);
     return;
   }
-  if (n >= 0 && !final && !quiesce(d, kind)) {
+  if (n >= 0 && ((!final && !quiesce(d, kind)) || !state_flushed(d, kind))) {
     free(offs);
     return;
   }
   if (n >= 0)
     err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n,
                          sr_source_cluster_id(d->src), sr_now_ms());
+  if (d->owner && err == SR_OK)
+    sr_owner_flush_done(d->owner);
+  else if (d->owner)
+    sr_owner_flush_abandon(d->owner);
   if (err == SR_OK) {
     d->final_started = final;
     return;
@@ -1096,7 +1265,11 @@ static void on_saved(void *opaque, const sr_saver_result_t *res) {
     }
     return;
   }
-  if (res->err == SR_OK)
+  /* Committing while the group rejoins would cost the whole assignment;
+   * the next checkpoint commits past this one anyway. */
+  if (res->err == SR_OK && sr_source_rejoining(d->src))
+    sr_log(SR_LOG_DEBUG, "commit skipped: the group is rebalancing", NULL);
+  else if (res->err == SR_OK)
     sr_source_commit(d->src, res->offsets, res->n_offsets, NULL);
   if (d->phase == P_SAVING)
     start_checkpoint(d, CK_FINAL);
@@ -1117,7 +1290,7 @@ static void check_drained(sr_daemon_t *d) {
     return;
   if (d->rf && sr_refresh_pending(d->rf) > 0)
     run_refresh(d, true); /* users whose delivery failed, once more */
-  if (drained(d))
+  if (drained(d) && state_flushed(d, CK_FINAL))
     start_final(d);
 }
 
@@ -1127,6 +1300,8 @@ static void on_deadline(uv_timer_t *t) {
   if (d->phase == P_RUNNING && d->quiescing) {
     warn_undelivered(
         d, "checkpoint put off: output of applied events still undelivered");
+    if (d->owner)
+      sr_owner_flush_abandon(d->owner);
     end_quiesce(d);
     d->quiesce_retry_ms = uv_now(&d->loop) + QUIESCE_BACKOFF_MS;
   } else if (d->phase == P_DRAINING) {
@@ -1145,10 +1320,8 @@ static void start_final(sr_daemon_t *d) {
   d->phase = P_SAVING;
   uv_timer_stop(&d->deadline_timer);
   if (!drained(d)) {
-    warn_undelivered(
-        d, "no final checkpoint: output of applied events undelivered; the "
-           "next start replays from the last checkpoint");
-    close_all(d);
+    no_final(d, "no final checkpoint: output of applied events undelivered; "
+                "the next start replays from the last checkpoint");
     return;
   }
   start_checkpoint(d, CK_FINAL);
@@ -1340,6 +1513,10 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
     out[n++] = (uv_handle_t *)&d->sync_idle;
     out[n++] = (uv_handle_t *)&d->sync_timer;
   }
+  if (d->owner) {
+    out[n++] = (uv_handle_t *)&d->owner_poll;
+    out[n++] = (uv_handle_t *)&d->owner_idle;
+  }
   for (size_t i = 0; i < N_SIGNALS; i++)
     out[n++] = (uv_handle_t *)&d->sigs[i];
   return n;
@@ -1347,26 +1524,38 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
 
 #define MAX_HANDLES (16 + N_SIGNALS)
 
-static int init_handles(sr_daemon_t *d) {
-  uv_handle_t *handles[MAX_HANDLES];
-  int rc = uv_poll_init(&d->loop, &d->src_poll, sr_source_fd(d->src));
-  if (rc == 0 && d->snk) {
-    rc = uv_poll_init(&d->loop, &d->snk_poll, sr_sink_fd(d->snk));
-    if (rc != 0)
-      uv_close((uv_handle_t *)&d->src_poll, NULL);
-  }
-  if (rc == 0 && d->sync) {
-    rc = uv_poll_init(&d->loop, &d->sync_poll, sr_sync_fd(d->sync));
-    if (rc != 0) {
-      uv_close((uv_handle_t *)&d->src_poll, NULL);
-      uv_close((uv_handle_t *)&d->snk_poll, NULL);
-    }
-  }
-  if (rc != 0) {
+/* The wake-up pipes of the clients that exist. Returns 0, or -1 with
+ * none of them left open. */
+static int init_polls(sr_daemon_t *d) {
+  struct {
+    uv_poll_t *h;
+    bool on;
+    int fd;
+  } polls[] = {
+      {&d->src_poll, true, sr_source_fd(d->src)},
+      {&d->snk_poll, d->snk != NULL, d->snk ? sr_sink_fd(d->snk) : -1},
+      {&d->sync_poll, d->sync != NULL, d->sync ? sr_sync_fd(d->sync) : -1},
+      {&d->owner_poll, d->owner != NULL, d->owner ? sr_owner_fd(d->owner) : -1},
+  };
+  size_t n = sizeof(polls) / sizeof(polls[0]);
+  for (size_t i = 0; i < n; i++) {
+    int rc = polls[i].on ? uv_poll_init(&d->loop, polls[i].h, polls[i].fd) : 0;
+    if (rc == 0)
+      continue;
+    while (i-- > 0)
+      if (polls[i].on)
+        uv_close((uv_handle_t *)polls[i].h, NULL);
     sr_log(SR_LOG_ERROR, "uv_poll_init failed", "error=%s",
            sr_logq(uv_strerror(rc)));
     return -1;
   }
+  return 0;
+}
+
+static int init_handles(sr_daemon_t *d) {
+  uv_handle_t *handles[MAX_HANDLES];
+  if (init_polls(d) != 0)
+    return -1;
   uv_idle_init(&d->loop, &d->drain_idle);
   uv_timer_init(&d->loop, &d->refresh_timer);
   uv_timer_init(&d->loop, &d->ckpt_timer);
@@ -1378,6 +1567,8 @@ static int init_handles(sr_daemon_t *d) {
     uv_idle_init(&d->loop, &d->sync_idle);
     uv_timer_init(&d->loop, &d->sync_timer);
   }
+  if (d->owner)
+    uv_idle_init(&d->loop, &d->owner_idle);
   for (size_t i = 0; i < N_SIGNALS; i++)
     uv_signal_init(&d->loop, &d->sigs[i]);
   size_t n = all_handles(d, handles);
@@ -1429,6 +1620,8 @@ static void start_handles(sr_daemon_t *d) {
     uv_poll_start(&d->sync_poll, UV_READABLE, on_sync_readable);
     uv_timer_start(&d->sync_timer, on_sync_timer, sync_ms, sync_ms);
   }
+  if (d->owner)
+    uv_poll_start(&d->owner_poll, UV_READABLE, on_owner_readable);
   start_signals(d);
 }
 
@@ -1503,6 +1696,8 @@ static void close_all(sr_daemon_t *d) {
   if (d->opts.progress)
     sr_log_status(NULL);
   log_summary(d);
+  if (d->owner)
+    sr_owner_close(d->owner);
   close_handles(d);
   close_http(d);
 }
@@ -1533,6 +1728,7 @@ void sr_daemon_free(sr_daemon_t *d) {
   }
   /* The consumer leaves its group before the producer and the embedded
    * broker go away. */
+  sr_owner_free(d->owner);
   sr_source_free(d->src);
   sr_sync_free(d->sync);
   sr_sink_free(d->snk);

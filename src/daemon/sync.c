@@ -176,9 +176,9 @@ static void send_batch(sr_sync_t *sy) {
   sr_buf_t buf = {0};
   sr_err_t err = SR_ERR_NOMEM;
   if (sr_item_deltas_encode(&d, sy->enc, &buf) == 0)
-    err = sr_sink_produce(sy->snk, sy->topic, sy->member_id,
-                          strlen(sy->member_id), buf.data, buf.len,
-                          (uint32_t)b->n);
+    err = sr_sink_produce(sy->snk, sy->topic, RD_KAFKA_PARTITION_UA,
+                          sy->member_id, strlen(sy->member_id), buf.data,
+                          buf.len, (uint32_t)b->n);
   if (err == SR_OK) {
     sy->in_flight++;
     sy->queued++;
@@ -269,6 +269,7 @@ static void on_batch(void *opaque, const rd_kafka_message_t *msg) {
   sr_sync_t *sy = opaque;
   sr_item_deltas_t d;
   char why[256];
+  sy->stats.bytes_read += msg->len;
   if (!msg->payload || sr_item_deltas_decode(msg->payload, msg->len, sy->dims,
                                              &d, why, sizeof(why)) != SR_OK) {
     sy->stats.batches_invalid++;

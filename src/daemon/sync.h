@@ -48,6 +48,7 @@ typedef struct sr_sync_stats {
   uint64_t deltas_applied;  /* other members' deltas added to the model */
   uint64_t batches_applied; /* other members' batches read */
   uint64_t batches_invalid; /* batches that did not decode (logged) */
+  uint64_t bytes_read;      /* bytes of every batch read, own ones too */
   int64_t lag;              /* messages behind on the sync topic; -1 unknown */
 } sr_sync_stats_t;
 

@@ -49,6 +49,8 @@ struct sr_telemetry {
   /* Cluster mode only; NULL otherwise. */
   sr_metric_t *skipped, *misrouted, *sync_sent, *sync_applied, *sync_batches,
       *sync_lag;
+  sr_metric_t *bytes_sent, *bytes_read, *restoring, *takeovers, *restored_users,
+      *restore_secs, *state_sent, *state_failed;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -306,6 +308,65 @@ static void set_lag(void *opaque, const char *topic, int32_t partition,
   sr_metrics_set(opaque, topic, p, (double)lag);
 }
 
+/* The metrics of the cluster topics' traffic and of partition takeovers. */
+static int enable_handoff(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->bytes_sent = sr_metrics_counter(
+      r, "streamrec_cluster_bytes_sent_total",
+      "Bytes this instance produced to a cluster topic and had acknowledged.",
+      "topic", NULL);
+  tel->bytes_read = sr_metrics_counter(
+      r, "streamrec_cluster_bytes_read_total",
+      "Bytes this instance read from a cluster topic.", "topic", NULL);
+  tel->restoring = sr_metrics_gauge(
+      r, "streamrec_restoring_partitions",
+      "Input partitions assigned whose users are not taken over yet.", NULL,
+      NULL);
+  tel->takeovers = sr_metrics_counter(
+      r, "streamrec_partition_takeovers_total",
+      "Input partitions taken over: from local state (the checkpoint was "
+      "current) or from the state topic.",
+      "source", NULL);
+  tel->restored_users =
+      sr_metrics_counter(r, "streamrec_restored_users_total",
+                         "Users installed from the state topic.", NULL, NULL);
+  tel->restore_secs = sr_metrics_counter(
+      r, "streamrec_restore_seconds_total",
+      "Seconds partitions spent restoring from the state topic.", NULL, NULL);
+  tel->state_sent = sr_metrics_counter(
+      r, "streamrec_state_records_sent_total",
+      "User states and tombstones acknowledged on the state topic.", NULL,
+      NULL);
+  tel->state_failed = sr_metrics_counter(
+      r, "streamrec_state_records_failed_total",
+      "User states refused or not delivered (their checkpoint was put off).",
+      NULL, NULL);
+  return tel->bytes_sent && tel->bytes_read && tel->restoring &&
+                 tel->takeovers && tel->restored_users && tel->restore_secs &&
+                 tel->state_sent && tel->state_failed
+             ? 0
+             : -1;
+}
+
+static void sync_handoff(sr_telemetry_t *tel,
+                         const sr_telemetry_totals_t *tot) {
+  for (int i = 0; i < 2; i++) {
+    if (!tot->topics[i] || !tot->topics[i][0])
+      continue;
+    sync_counter(tel->bytes_sent, tot->topics[i], tot->bytes_sent[i]);
+    sync_counter(tel->bytes_read, tot->topics[i], tot->bytes_read[i]);
+  }
+  sr_metrics_set(tel->restoring, NULL, NULL, (double)tot->restoring);
+  sync_counter(tel->takeovers, "local", tot->taken_local);
+  sync_counter(tel->takeovers, "state_topic", tot->taken_state);
+  sync_counter(tel->restored_users, NULL, tot->restored_users);
+  double cur = sr_metrics_value(tel->restore_secs, NULL, NULL);
+  if (tot->restore_seconds > cur)
+    sr_metrics_add(tel->restore_secs, NULL, NULL, tot->restore_seconds - cur);
+  sync_counter(tel->state_sent, NULL, tot->state_records_sent);
+  sync_counter(tel->state_failed, NULL, tot->state_records_failed);
+}
+
 int sr_telemetry_enable_cluster(sr_telemetry_t *tel) {
   sr_metrics_t *r = tel->reg;
   tel->skipped = sr_metrics_counter(
@@ -331,7 +392,8 @@ int sr_telemetry_enable_cluster(sr_telemetry_t *tel) {
       "Messages of the sync topic not read yet (-1 while unknown).", NULL,
       NULL);
   return tel->skipped && tel->misrouted && tel->sync_sent &&
-                 tel->sync_applied && tel->sync_batches && tel->sync_lag
+                 tel->sync_applied && tel->sync_batches && tel->sync_lag &&
+                 enable_handoff(tel) == 0
              ? 0
              : -1;
 }
@@ -352,6 +414,7 @@ static void sync_cluster(sr_telemetry_t *tel,
   sync_counter(tel->sync_applied, NULL, tot->sync_deltas_applied);
   sync_counter(tel->sync_batches, NULL, tot->sync_batches_sent);
   sr_metrics_set(tel->sync_lag, NULL, NULL, (double)tot->sync_lag);
+  sync_handoff(tel, tot);
 }
 
 static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
@@ -417,7 +480,22 @@ static int ready_reasons(const sr_health_t *h, sr_buf_t *out) {
     add_reason(out, &n, "last checkpoint older than 3 intervals");
   if (h->now_ms - h->beat_ms > SR_TELEMETRY_STALE_MS)
     add_reason(out, &n, "event loop stalled");
+  if (h->n_restoring)
+    add_reason(out, &n, "restoring");
   return n;
+}
+
+/* ,"restoring":{...}: which partitions are being taken over and what the
+ * restores have read so far. */
+static void add_restoring(const sr_health_t *h, sr_buf_t *out) {
+  sr_buf_printf(out, ",\"restoring\":{\"partitions\":[");
+  size_t shown = h->n_restoring < 32 ? h->n_restoring : 32;
+  for (size_t i = 0; i < shown; i++)
+    sr_buf_printf(out, "%s%" PRId32, i ? "," : "", h->restoring[i]);
+  sr_buf_printf(out,
+                "],\"count\":%zu,\"records_read\":%" PRIu64
+                ",\"users_restored\":%" PRIu64 "}",
+                h->n_restoring, h->restore_records, h->restored_users);
 }
 
 void sr_telemetry_health(const sr_health_t *h, bool ready,
@@ -433,10 +511,13 @@ void sr_telemetry_health(const sr_health_t *h, bool ready,
   sr_buf_t reasons = {0};
   int n = ready_reasons(h, &reasons);
   res->status = n ? 503 : 200;
-  if (n)
-    sr_buf_printf(&res->body, "{\"ready\":false,\"reasons\":[%.*s]}\n",
+  if (n) {
+    sr_buf_printf(&res->body, "{\"ready\":false,\"reasons\":[%.*s]",
                   (int)reasons.len, reasons.data ? (char *)reasons.data : "");
-  else
+    if (h->n_restoring)
+      add_restoring(h, &res->body);
+    sr_buf_printf(&res->body, "}\n");
+  } else
     sr_buf_printf(&res->body, "{\"ready\":true}\n");
   sr_buf_free(&reasons);
 }

@@ -36,6 +36,17 @@ typedef struct sr_telemetry_totals {
   uint64_t sync_deltas_applied;
   uint64_t sync_batches_sent;
   int64_t sync_lag; /* -1 unknown */
+  /* Bytes each cluster topic carried: [0] the sync topic, [1] the state
+   * topic (absent when its name is NULL or ""). */
+  const char *topics[2];
+  uint64_t bytes_sent[2], bytes_read[2];
+  uint32_t restoring;          /* partitions not taken over yet */
+  uint64_t taken_local;        /* partitions taken over from local state */
+  uint64_t taken_state;        /* ... restored from the state topic */
+  uint64_t restored_users;     /* users installed by restores */
+  double restore_seconds;      /* time partitions spent restoring */
+  uint64_t state_records_sent; /* acknowledged on the state topic */
+  uint64_t state_records_failed;
 } sr_telemetry_totals_t;
 
 /* What readiness and liveness are judged from; times are monotonic ms. */
@@ -48,6 +59,11 @@ typedef struct sr_health {
   uint64_t ckpt_max_age_ms; /* 3 checkpoint intervals */
   uint64_t ckpt_fresh_ms;   /* last checkpoint written (or found unneeded),
                                or the start */
+  /* Cluster mode: partitions assigned but not taken over yet (the first
+   * ones of n_restoring), and what the restores read so far. */
+  size_t n_restoring;
+  int32_t restoring[32];
+  uint64_t restore_records, restored_users;
 } sr_health_t;
 
 /* Longest a heartbeat may be late before /healthz reports failure. */

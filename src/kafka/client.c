@@ -3,6 +3,7 @@
 #include "kafka/client.h"
 
 #include "util/log.h"
+#include "util/now.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -265,4 +266,46 @@ void sr_kafka_log_error(rd_kafka_t *rk, int err, const char *reason) {
   sr_log(fatal ? SR_LOG_ERROR : SR_LOG_WARN, "kafka client error",
          "client=%s error=%s reason=%s", rd_kafka_name(rk),
          sr_logq(rd_kafka_err2name((rd_kafka_resp_err_t)err)), sr_logq(reason));
+}
+
+/* One wait on the close queue: a revocation is acknowledged (a consumer
+ * with a rebalance callback gets it there instead); anything else is
+ * dropped. */
+static void serve_close(rd_kafka_t *rk, rd_kafka_queue_t *q) {
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+  if (!ev)
+    return;
+  if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    if (proto && !strcmp(proto, "COOPERATIVE")) {
+      rd_kafka_error_t *error = rd_kafka_incremental_unassign(
+          rk, rd_kafka_event_topic_partition_list(ev));
+      if (error)
+        rd_kafka_error_destroy(error);
+    } else {
+      rd_kafka_assign(rk, NULL);
+    }
+  }
+  rd_kafka_event_destroy(ev);
+}
+
+bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms) {
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+  bool closed = false;
+  if (error) {
+    sr_log(SR_LOG_WARN, "consumer close failed", "client=%s error=%s",
+           sr_logq(rd_kafka_name(rk)), sr_logq(rd_kafka_error_string(error)));
+    rd_kafka_error_destroy(error);
+  } else {
+    uint64_t deadline = sr_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (!(closed = rd_kafka_consumer_closed(rk)) && sr_mono_ns() < deadline)
+      serve_close(rk, q);
+    if (!closed)
+      sr_log(SR_LOG_WARN, "consumer did not leave its group in time",
+             "client=%s timeout_ms=%d", sr_logq(rd_kafka_name(rk)), timeout_ms);
+  }
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  return closed;
 }

@@ -50,6 +50,14 @@ void sr_kafka_pipe_drain(int fd);
 /* Closes both ends of a pipe made by sr_kafka_pipe (-1 ends are skipped). */
 void sr_kafka_pipe_close(int fds[2]);
 
+/* Closes a consumer (leaving its group, its rebalance callback served)
+ * within timeout_ms, then destroys it. librdkafka's own close waits for
+ * the group coordinator without end, so a consumer whose brokers are gone
+ * would hold the process forever; past the deadline it is destroyed
+ * without leaving, as after a crash (the group notices when the session
+ * times out). Returns true when it left the group cleanly. */
+bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms);
+
 /* Logs a client-level error (rate-limited), at error level when fatal.
  * Transport errors are left to librdkafka's own log line. */
 void sr_kafka_log_error(rd_kafka_t *rk, int err, const char *reason);

@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How long closing may take; a follower is in no group, so this bounds
+ * only a broker that vanished. */
+#define CLOSE_WAIT_MS 5000
+
 typedef struct fpart {
   char topic[SR_TOPIC_MAX + 1];
   int32_t partition;
@@ -129,8 +133,7 @@ void sr_follow_free(sr_follow_t *fl) {
   if (fl->rk) {
     rd_kafka_queue_io_event_enable(fl->queue, -1, NULL, 0);
     rd_kafka_queue_destroy(fl->queue);
-    rd_kafka_consumer_close(fl->rk);
-    rd_kafka_destroy(fl->rk);
+    sr_kafka_close_consumer(fl->rk, CLOSE_WAIT_MS);
   }
   sr_kafka_pipe_close(fl->pipefd);
   free(fl->parts);

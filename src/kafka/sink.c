@@ -250,15 +250,15 @@ static sr_err_t produce_result(rd_kafka_resp_err_t err, const char *topic) {
 
 /* Produces one record with its delivery opaque; counts it in flight. */
 static rd_kafka_resp_err_t send_record(sr_sink_t *snk, const char *topic,
-                                       const char *key, size_t key_len,
-                                       const void *payload, size_t len,
-                                       void *opaque) {
+                                       int32_t partition, const char *key,
+                                       size_t key_len, const void *payload,
+                                       size_t len, void *opaque) {
   rd_kafka_topic_t *rkt = topic_handle(snk, topic);
   if (!rkt)
     return rd_kafka_last_error();
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
-      RD_KAFKA_V_VALUE((void *)payload, len),
+      snk->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+      RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)payload, len),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
       RD_KAFKA_V_END);
   if (!err)
@@ -270,19 +270,20 @@ static rd_kafka_resp_err_t send_record(sr_sink_t *snk, const char *topic,
 sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
                          size_t key_len, const void *payload, size_t len,
                          uint32_t user_row) {
-  rd_kafka_resp_err_t err = send_record(snk, topic, key, key_len, payload, len,
-                                        list_opaque(user_row));
+  rd_kafka_resp_err_t err =
+      send_record(snk, topic, RD_KAFKA_PARTITION_UA, key, key_len, payload, len,
+                  list_opaque(user_row));
   if (!err)
     snk->stats.published++;
   return produce_result(err, topic);
 }
 
-sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, const char *key,
-                         size_t key_len, const void *payload, size_t len,
-                         uint32_t tag) {
-  return produce_result(
-      send_record(snk, topic, key, key_len, payload, len, record_opaque(tag)),
-      topic);
+sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, int32_t partition,
+                         const char *key, size_t key_len, const void *payload,
+                         size_t len, uint32_t tag) {
+  return produce_result(send_record(snk, topic, partition, key, key_len,
+                                    payload, len, record_opaque(tag)),
+                        topic);
 }
 
 /* Bytes the headers take on the wire, near enough. */

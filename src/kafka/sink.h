@@ -96,13 +96,15 @@ sr_err_t sr_sink_publish(sr_sink_t *snk, const char *topic, const char *key,
                          size_t key_len, const void *payload, size_t len,
                          uint32_t user_row);
 
-/* Queues one record of another kind (item deltas) on topic, keyed by key;
+/* Queues one record of another kind (item deltas, user states) on topic,
+ * keyed by key, to partition (RD_KAFKA_PARTITION_UA: the partitioner
+ * chooses by key); a NULL payload is a tombstone;
  * its outcome goes to the on_record hook with tag, and it counts in
  * sr_sink_in_flight until then. Returns SR_OK, or SR_ERR_IO when the
  * producer refused it (queue full, too large, fatal error). */
-sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, const char *key,
-                         size_t key_len, const void *payload, size_t len,
-                         uint32_t tag);
+sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, int32_t partition,
+                         const char *key, size_t key_len, const void *payload,
+                         size_t len, uint32_t tag);
 
 /* Queues a dead letter: the original key, value and headers plus
  * streamrec-error (the reason), streamrec-error-detail and

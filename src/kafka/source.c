@@ -24,6 +24,12 @@
 #define QUERY_TIMEOUT_MS 5000
 /* Statistics period: they drive the stuck-group watchdog. */
 #define STATS_INTERVAL_MS "5000"
+/* In cluster mode the statistics also tell when the group is rejoining
+ * (see sr_source_rejoining), which needs a finer grain. */
+#define STATS_INTERVAL_COOP_MS "1000"
+/* How long leaving the group at the end may take (see
+ * sr_kafka_close_consumer). */
+#define CLOSE_WAIT_MS 10000
 /* A group not "up" for this many session timeouts (at least
  * STUCK_MIN_MS) while a broker is reachable counts as stuck. */
 #define STUCK_SESSIONS 3
@@ -42,6 +48,7 @@ typedef struct part {
   bool reset;   /* its log went backwards: start at the new log's start */
   bool held;    /* revoked by a rebalance still in progress */
   bool blocked; /* held back by sr_source_block: paused, nothing dispatched */
+  int64_t drop_from; /* blocked: the first offset fetched and dropped */
 } part_t;
 
 struct sr_src {
@@ -57,6 +64,7 @@ struct sr_src {
   int pipefd[2];
   sr_source_hooks_t hooks;
   sr_source_stats_t stats;
+  bool rejoining; /* the statistics last showed the group rejoining */
   part_t *parts;
   size_t n_parts, cap_parts;
   size_t last_hit; /* index of the previous message's partition */
@@ -265,6 +273,8 @@ static int on_stats(rd_kafka_t *rk, char *text, size_t len, void *opaque) {
   json_t *brokers = json_object_get(root, "brokers");
   if (brokers)
     src->brokers_down = !any_broker_up(brokers);
+  const char *join = json_string_value(json_object_get(cgrp, "join_state"));
+  src->rejoining = join && strcmp(join, "steady") && strcmp(join, "init");
   if (state && strcmp(state, "up") && age >= src->stuck_after_ms &&
       any_broker_up(json_object_get(root, "brokers")) && !src->stuck) {
     sr_log(SR_LOG_WARN, "consumer group stuck; recreating the consumer",
@@ -333,7 +343,9 @@ static int consumer_defaults(const sr_source_conf_t *conf, rd_kafka_conf_t *kc,
                         errlen))
     return -1;
   if ((!sr_kafka_user_set(&conf->kafka, "statistics.interval.ms") &&
-       sr_kafka_conf_set(kc, "statistics.interval.ms", STATS_INTERVAL_MS,
+       sr_kafka_conf_set(kc, "statistics.interval.ms",
+                         conf->cooperative ? STATS_INTERVAL_COOP_MS
+                                           : STATS_INTERVAL_MS,
                          errstr, errlen)) ||
       sr_kafka_conf_set(kc, "group.id", conf->kafka.group_id, errstr, errlen) ||
       sr_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, errlen) ||
@@ -440,12 +452,12 @@ static void destroy_consumer(sr_src_t *src, bool close) {
     return;
   rd_kafka_queue_io_event_enable(src->queue, -1, NULL, 0);
   rd_kafka_queue_io_event_enable(src->commit_q, -1, NULL, 0);
-  if (close)
-    rd_kafka_consumer_close(src->rk);
   rd_kafka_queue_destroy(src->queue);
   rd_kafka_queue_destroy(src->commit_q);
-  rd_kafka_destroy_flags(src->rk,
-                         close ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  if (close)
+    sr_kafka_close_consumer(src->rk, CLOSE_WAIT_MS);
+  else
+    rd_kafka_destroy_flags(src->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   src->rk = NULL;
   src->queue = src->commit_q = NULL;
 }
@@ -676,6 +688,8 @@ static void dispatch(sr_src_t *src, const rd_kafka_message_t *msg) {
   if (!part || !part->assigned || part->blocked) {
     /* Fetched before a revocation or a block; a later assignment or the
      * unblock seeks back to it. */
+    if (part && part->blocked && part->drop_from < 0)
+      part->drop_from = msg->offset;
     src->stats.stale++;
     return;
   }
@@ -820,8 +834,26 @@ sr_err_t sr_source_block(sr_src_t *src, const char *topic, int32_t partition) {
   if (!part)
     return SR_ERR_NOT_FOUND;
   part->blocked = true;
+  part->drop_from = -1;
   pause_one(src, part, true);
   return SR_OK;
+}
+
+/* Moves part's fetch position to off without waiting; what was fetched
+ * before is purged. */
+static void seek_one(sr_src_t *src, const part_t *part, int64_t off) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, part->topic, part->partition)
+      ->offset = off;
+  rd_kafka_error_t *error = rd_kafka_seek_partitions(src->rk, list, 0);
+  if (error) {
+    sr_log(SR_LOG_WARN, "seek failed",
+           "topic=%s partition=%" PRId32 " offset=%" PRId64 " error=%s",
+           sr_logq(part->topic), part->partition, off,
+           sr_logq(rd_kafka_error_string(error)));
+    rd_kafka_error_destroy(error);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
 }
 
 sr_err_t sr_source_unblock(sr_src_t *src, const char *topic, int32_t partition,
@@ -832,9 +864,13 @@ sr_err_t sr_source_unblock(sr_src_t *src, const char *topic, int32_t partition,
   part->blocked = false;
   if (next >= 0)
     part->next = next;
-  /* Fetched messages were dropped while it was blocked: fetch again from
-   * the next offset (refetch leaves it paused while the source is). */
-  refetch(src, part, start_offset(src, part));
+  /* Fetching goes on from the next offset, or from the first message
+   * dropped while blocked; a seek, since assigning the partition anew
+   * outside a rebalance can trip librdkafka over a fetcher that has not
+   * started yet. */
+  int64_t from = part->next >= 0 ? part->next : part->drop_from;
+  if (from >= 0)
+    seek_one(src, part, from);
   if (!src->paused)
     pause_one(src, part, false);
   return SR_OK;
@@ -1097,6 +1133,10 @@ int64_t sr_source_lag(sr_src_t *src) {
     lag += n;
   }
   return lag;
+}
+
+bool sr_source_rejoining(const sr_src_t *src) {
+  return src->rejoining;
 }
 
 bool sr_source_brokers_down(const sr_src_t *src) {

@@ -209,8 +209,9 @@ static void test_records_delivered(void **state) {
   sr_sink_t *snk = sink_new(&cfg, &seen);
   char payload[300] = {0};
   for (uint32_t i = 0; i < 3; i++)
-    assert_int_equal(sr_sink_produce(snk, "deltas", "member-1", 8, payload,
-                                     (i + 1) * 100, 1000000 + i),
+    assert_int_equal(sr_sink_produce(snk, "deltas", RD_KAFKA_PARTITION_UA,
+                                     "member-1", 8, payload, (i + 1) * 100,
+                                     1000000 + i),
                      SR_OK);
   assert_int_equal(sr_sink_in_flight(snk), 3);
   serve_all(snk);
