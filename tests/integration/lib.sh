@@ -8,16 +8,57 @@
 set -u
 
 SR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/streamrec-test.XXXXXX")
+# Background processes to stop at the end: brokers apart, because they are
+# stopped last (see sr_cleanup).
 SR_PIDS=()
+SR_BROKER_PIDS=()
 
+# sr_alive PID...: prints those of PID... that are running background jobs
+# of this shell. A pid that was waited for already (or never was our child)
+# is not one, so that a pid the system reused is never signalled.
+sr_alive() {
+  local pid job
+  for pid in "$@"; do
+    for job in $(jobs -rp); do
+      [ "$pid" != "$job" ] || echo "$pid"
+    done
+  done
+}
+
+# sr_stop SECONDS PID...: SIGTERM to each PID still running, up to SECONDS
+# for them to exit, then SIGKILL to the rest (and up to 5 s more); reaps
+# those that exited. Never blocks longer than SECONDS + 5.
+sr_stop() {
+  local grace=$1 pid deadline left
+  shift
+  # shellcheck disable=SC2207 # pids are words
+  left=($(sr_alive "$@"))
+  [ "${#left[@]}" -gt 0 ] || return 0
+  kill -TERM "${left[@]}" 2>/dev/null
+  deadline=$((SECONDS + grace))
+  while [ -n "$(sr_alive "${left[@]}")" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    sleep 0.05
+  done
+  # shellcheck disable=SC2207
+  left=($(sr_alive "${left[@]}"))
+  if [ "${#left[@]}" -gt 0 ]; then
+    echo "cleanup: pids ${left[*]} still running ${grace} s after SIGTERM; SIGKILL" >&2
+    kill -KILL "${left[@]}" 2>/dev/null
+    deadline=$((SECONDS + 5))
+    while [ -n "$(sr_alive "${left[@]}")" ] && [ "$SECONDS" -lt "$deadline" ]; do
+      sleep 0.05
+    done
+  fi
+  for pid in "$@"; do
+    [ -n "$(sr_alive "$pid")" ] || wait "$pid" 2>/dev/null
+  done
+}
+
+# The daemons and clients stop first, while their broker is still up (a
+# daemon's graceful stop flushes and commits through it); the brokers after.
 sr_cleanup() {
-  local pid
-  for pid in "${SR_PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${SR_PIDS[@]}"; do
-    wait "$pid" 2>/dev/null
-  done
+  sr_stop 10 "${SR_PIDS[@]}"
+  sr_stop 10 "${SR_BROKER_PIDS[@]}"
   rm -rf "$SR_TMP"
 }
 trap sr_cleanup EXIT
@@ -91,7 +132,7 @@ start_broker() {
   rm -f "$out" "$err"
   "$SR_BIN" broker "$@" >"$out" 2>"$err" &
   BROKER_PID=$!
-  SR_PIDS+=("$BROKER_PID")
+  SR_BROKER_PIDS+=("$BROKER_PID")
   local deadline=$((SECONDS + 10))
   until [ -n "$(head -n 1 "$out" 2>/dev/null)" ]; do
     kill -0 "$BROKER_PID" 2>/dev/null ||
@@ -105,14 +146,13 @@ start_broker() {
 # stop_broker: sends SIGTERM and checks that the broker exits 0.
 stop_broker() {
   kill -TERM "$BROKER_PID"
-  local rc=0
-  wait "$BROKER_PID" || rc=$?
+  wait_exit "$BROKER_PID" 30
   local pid rest=()
-  for pid in "${SR_PIDS[@]}"; do
+  for pid in "${SR_BROKER_PIDS[@]}"; do
     [ "$pid" == "$BROKER_PID" ] || rest+=("$pid")
   done
-  SR_PIDS=("${rest[@]}")
-  assert_eq "$rc" 0 "broker exit code after SIGTERM"
+  SR_BROKER_PIDS=("${rest[@]}")
+  assert_eq "$RC" 0 "broker exit code after SIGTERM"
 }
 
 # sr_dump_logs: prints the logs the test left in $SR_TMP (*.err, *.log),

@@ -51,19 +51,23 @@ done
 wait_exit "$produce_pid" 60
 assert_eq "$RC" 0 "produce exit code"
 
+# The last run B and run A both consume the whole stream now that it is
+# produced; each has its own group and state directory, so they run side
+# by side.
 run_bg b-final "${run_b[@]}" --until end
-wait_exit "$RUN_PID" 60
+final_pid=$RUN_PID
+run_bg a "${common[@]}" --set kafka.group_id=recovery-a \
+  --set "checkpoint.dir=$SR_TMP/state-a" --until end
+a_pid=$RUN_PID
+wait_exit "$final_pid" 60
 assert_eq "$RC" 0 "last run B (--until end) exit code"
+wait_exit "$a_pid" 60
+assert_eq "$RC" 0 "run A exit code"
 
 # The restarts resumed from checkpoints, not from scratch.
 restored=$(cat "$SR_TMP"/b[2-9].err "$SR_TMP/b-final.err" |
   grep -c "checkpoint restored")
 [ "$restored" -ge 2 ] || fail "only $restored restarts restored a checkpoint"
-
-run_bg a "${common[@]}" --set kafka.group_id=recovery-a \
-  --set "checkpoint.dir=$SR_TMP/state-a" --until end
-wait_exit "$RUN_PID" 60
-assert_eq "$RC" 0 "run A exit code"
 
 assert_eq "$(ckpt_field "$SR_TMP/state-a" .events_applied)" "$N" \
   "events applied by run A"
