@@ -598,8 +598,18 @@ expect("cpu" in res.get("requests", {}), "no cpu request")
 
 # The config file the container reads comes from this ConfigMap, the CA from
 # the Secret, and the password variable from the Secret's key.
-expect(c.get("args") == ["run", "-c", "/etc/streamrec/streamrec.json"],
+# In cluster mode each replica is a static member named after its pod.
+clustered = bool(conf.get("cluster", {}).get("sync_topic"))
+instance = ["--set", "cluster.instance_id=$(POD_NAME)"] if clustered else []
+expect(c.get("args") == ["run", "-c", "/etc/streamrec/streamrec.json"] + instance,
        f"args {c.get('args')}")
+env = {e["name"]: e for e in c.get("env", [])}
+if clustered:
+    ref = env.get("POD_NAME", {}).get("valueFrom", {}).get("fieldRef", {})
+    expect(ref.get("fieldPath") == "metadata.name", f"POD_NAME is not the pod's name: {ref}")
+    expect(sts["spec"].get("replicas", 1) > 1, "cluster mode with one replica")
+    expect(sts["spec"].get("podManagementPolicy") == "Parallel",
+           "podManagementPolicy is not Parallel")
 cfg_mount = mounts.get("config")
 files = {}
 for v in pod.get("volumes", []):
@@ -616,7 +626,6 @@ expect(ca in files and files[ca][0] == "secret" and files[ca][2] in sec["stringD
        f"ssl.ca.location {ca} is not mounted from the Secret")
 pw = conf["kafka"]["properties"]["sasl.password"]
 var = re.fullmatch(r"\$\{(\w+)\}", pw)
-env = {e["name"]: e for e in c.get("env", [])}
 expect(var and var.group(1) in env, f"sasl.password {pw} is not an env variable the pod sets")
 if var and var.group(1) in env:
     ref = env[var.group(1)]["valueFrom"]["secretKeyRef"]
@@ -634,6 +643,26 @@ expect("metrics" in sp and sp["metrics"]["port"] == 9464, "the Service has no me
 ann = svc["metadata"].get("annotations", {})
 expect(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9464"
        and ann.get("prometheus.io/path") == "/metrics", f"prometheus annotations: {ann}")
+
+def selects(sel):
+    return all(labels.get(k) == v for k, v in sel.get("matchLabels", {}).items())
+for pdb in docs.get("PodDisruptionBudget", []):
+    expect(selects(pdb["spec"]["selector"]), "the PodDisruptionBudget does not select the pods")
+# The topic Job creates the topics the ConfigMap names, on its brokers, and
+# its pods are not taken for replicas.
+for job in docs.get("Job", []):
+    jpod = job["spec"]["template"]
+    expect(not all(jpod["metadata"].get("labels", {}).get(k) == v
+                   for k, v in sts["spec"]["selector"]["matchLabels"].items()),
+           "the Job's pods carry the StatefulSet's labels")
+    jenv = {e["name"]: e.get("value") for e in jpod["spec"]["containers"][0].get("env", [])}
+    want = {"BROKERS": conf["kafka"]["brokers"], "INPUT_TOPIC": conf["kafka"]["input_topics"],
+            "SYNC_TOPIC": conf.get("cluster", {}).get("sync_topic"),
+            "SASL_USERNAME": conf["kafka"]["properties"].get("sasl.username")}
+    if conf.get("cluster", {}).get("state_topic"):
+        want["STATE_TOPIC"] = conf["cluster"]["state_topic"]
+    for k, v in want.items():
+        expect(jenv.get(k) == v, f"the Job's {k} is {jenv.get(k)}, the ConfigMap's {v}")
 print(f"{sum(len(v) for v in docs.values())} documents")
 if errors:
     print("\n".join(errors)); sys.exit(1)
