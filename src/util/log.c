@@ -54,7 +54,8 @@ static atomic_bool have_secrets;
  * two checkpoint files or two rejection reasons are different news, two
  * offsets of the same failure are not. */
 static const char *const key_fields[] = {
-    "file", "reason", "topic", "kind", "client", "fac", "error", "state", NULL};
+    "file", "reason", "topic", "kind",      "client",
+    "fac",  "error",  "state", "partition", NULL};
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

@@ -2,7 +2,8 @@
  * holds a registered secret, whatever its length, its position in the line
  * (message, field, quoted value, past the cut of a long value) and the line
  * format. Secrets stay registered for the whole process, so each test uses
- * its own values and messages. */
+ * its own values and messages. Also the rate limit: which repeats of a
+ * message within a second reach stderr. */
 #include "util/log.h"
 
 #include <setjmp.h>
@@ -147,6 +148,33 @@ static void test_mask_for_cli_errors(void **state) {
   sr_buf_free(&out);
 }
 
+/* One line per partition of a rebalance gets through; the same message for
+ * the same partition again within the second is held back and counted. */
+static void test_rate_limit_per_partition(void **state) {
+  (void)state;
+  capture_start();
+  for (int p = 0; p < 6; p++)
+    sr_log(SR_LOG_INFO, "partition handed over in a test",
+           "partition=%d "
+           "users=%d",
+           p, 10 * p);
+  sr_log(SR_LOG_INFO, "partition handed over in a test",
+         "partition=0 "
+         "users=7");
+  sr_log(SR_LOG_INFO, "offset moved in a test", "offset=1");
+  sr_log(SR_LOG_INFO, "offset moved in a test", "offset=2");
+  char *out = captured();
+  for (int p = 0; p < 6; p++) {
+    char want[64];
+    snprintf(want, sizeof(want), "partition=%d users=%d", p, 10 * p);
+    assert_non_null(strstr(out, want));
+  }
+  assert_null(strstr(out, "users=7"));
+  assert_non_null(strstr(out, "offset=1"));
+  assert_null(strstr(out, "offset=2"));
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_long_secret_masked_everywhere),
@@ -158,6 +186,7 @@ int main(void) {
       cmocka_unit_test(test_many_secrets),
       cmocka_unit_test(test_json_lines_masked),
       cmocka_unit_test(test_mask_for_cli_errors),
+      cmocka_unit_test(test_rate_limit_per_partition),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
