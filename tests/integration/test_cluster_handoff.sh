@@ -74,6 +74,17 @@ caught_up() {
   done
 }
 
+# A state topic that does not exist stops the start with exit 2 and the
+# command that creates it, partitioned like the input and compacted.
+"$SR_BIN" run --set "kafka.brokers=$BROKERS" --set kafka.group_id=g \
+  --set cluster.sync_topic=sync --set cluster.state_topic=nostate \
+  --set metrics.listen=off --set "checkpoint.dir=$SR_TMP/x" \
+  >"$SR_TMP/x.out" 2>"$SR_TMP/x.err"
+assert_eq "$?" 2 "exit code with a missing state topic"
+assert_contains "$(cat "$SR_TMP/x.err")" \
+  "--create --topic nostate --partitions 6 --config cleanup.policy=compact" \
+  "the command that creates the state topic"
+
 for name in a b c; do member "$name"; done
 wait_for 30 settled 2 a b c
 
