@@ -55,7 +55,8 @@ int sr_log_mask(sr_buf_t *out, const char *text);
  * partition=%d". Rate-limited per message: the key is the level, msg and
  * the values of the identifying fields (file, reason, topic, kind, client,
  * fac, error, state, partition: one line per partition of a rebalance gets
- * through); other fields (offsets, counts) do not make a message new. Values that may hold spaces or quotes go through sr_logq. */
+ * through); other fields (offsets, counts) do not make a message new. Values
+ * that may hold spaces or quotes go through sr_logq. */
 void sr_log_at(const char *component, sr_log_level_t level, const char *msg,
                const char *fields, ...) __attribute__((format(printf, 4, 5)));
 
