@@ -116,7 +116,7 @@ static const sr_opt_t options[] = {
         "each user's latest state, so that a partition that moves brings "
         "its users along (docs/scaling.md); empty: a moved partition's "
         "users start afresh"),
-    U32("cluster.sync_interval_ms", cluster.sync_interval_ms, "1000", 10,
+    U32("cluster.sync_interval_ms", cluster.sync_interval_ms, "200", 10,
         3600000,
         "item deltas are published this often; items lag the cluster by "
         "about this long"),
