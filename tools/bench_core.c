@@ -5,6 +5,7 @@
  * Driven by tools/bench, which adds the machine, the command and the date. */
 #include "codec/event_file.h"
 #include "codec/reason.h"
+#include "core/share.h"
 #include "core/synth.h"
 #include "streamrec/model.h"
 #include "util/now.h"
@@ -135,6 +136,88 @@ static void bench_file(const char *path, const char *fmt_name) {
   sr_model_free(mdl);
 }
 
+/* An input partition of 16 for a user id, as a keyed producer would pick
+ * one (FNV-1a). */
+static int32_t part_of(const char *id) {
+  uint32_t h = 2166136261u;
+  for (; *id; id++)
+    h = (h ^ (uint8_t)*id) * 16777619u;
+  return (int32_t)(h % 16);
+}
+
+static int drop_delta(void *opaque, const sr_item_delta_t *d) {
+  (void)d;
+  ++*(uint64_t *)opaque;
+  return 0;
+}
+
+/* Seconds spent learning path's events, in cluster mode (shared) or not.
+ * Cluster mode learns through sr_share_learn (input partition from the
+ * user id, the event's position as its offset) and takes the item deltas
+ * every 10 000 events, as a sync interval of 200 ms does at 50 k events/s;
+ * decoding is not counted. */
+static double learn_secs(const char *path, sr_file_fmt_t fmt, bool shared,
+                         uint64_t *n) {
+  char errstr[512];
+  sr_event_reader_t *rd =
+      sr_event_reader_open(path, fmt, errstr, sizeof(errstr));
+  if (!rd) {
+    fprintf(stderr, "bench: %s\n", errstr);
+    exit(1);
+  }
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 32;
+  conf.negatives = 4;
+  conf.shared = shared;
+  sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
+  sr_event_t ev;
+  sr_reason_t reason;
+  uint64_t ns = 0, deltas = 0, events;
+  *n = 0;
+  while (sr_event_reader_next(rd, &ev, &reason, errstr, sizeof(errstr)) == 1) {
+    if (reason != SR_REASON_OK)
+      continue;
+    uint64_t t = sr_mono_ns();
+    if (!shared) {
+      sr_model_learn(mdl, &ev, NULL);
+    } else {
+      uint32_t row;
+      bool skipped;
+      int32_t part = part_of(ev.user_id);
+      sr_share_learn(mdl, &ev, part, (int64_t)*n, &row, &skipped, NULL);
+      if (*n % 10000 == 9999)
+        sr_share_take_deltas(mdl, drop_delta, &deltas, &events);
+    }
+    ns += sr_mono_ns() - t;
+    ++*n;
+  }
+  sr_event_reader_free(rd);
+  sr_model_free(mdl);
+  return (double)ns / 1e9;
+}
+
+/* The core's cost of cluster mode: the same events learned plain and
+ * shared, alternately three times; the best of each. */
+static void bench_shared(const char *path, const char *fmt_name) {
+  sr_file_fmt_t fmt;
+  if (sr_file_fmt_parse(fmt_name, &fmt) != 0)
+    exit(2);
+  double best[2] = {1e9, 1e9};
+  uint64_t n = 0;
+  for (int r = 0; r < 3; r++)
+    for (int shared = 0; shared < 2; shared++) {
+      double t = learn_secs(path, fmt, shared, &n);
+      if (t < best[shared])
+        best[shared] = t;
+    }
+  printf("learn_plain_per_s       %12.0f   (%s, %llu events, best of 3)\n",
+         n / best[0], fmt_name, (unsigned long long)n);
+  printf("learn_shared_per_s      %12.0f   (cluster mode: sr_share_learn, "
+         "deltas taken every 10000 events; %.3fx plain, target >= 0.9)\n",
+         n / best[1], best[0] / best[1]);
+}
+
 /* Resident set size from /proc/self/statm, in bytes (0 when unreadable). */
 static uint64_t rss_bytes(void) {
   unsigned long size = 0, resident = 0;
@@ -252,13 +335,16 @@ int main(int argc, char **argv) {
     bench_topn();
   else if (argc >= 4 && !strcmp(argv[1], "file"))
     bench_file(argv[2], argv[3]);
+  else if (argc >= 4 && !strcmp(argv[1], "shared"))
+    bench_shared(argv[2], argv[3]);
   else if (argc >= 2 && !strcmp(argv[1], "memory"))
     bench_memory();
   else if (argc >= 2 && !strcmp(argv[1], "snapshot"))
     bench_snapshot();
   else {
     fprintf(stderr,
-            "usage: bench_core learner | topn | file PATH FORMAT | memory | "
+            "usage: bench_core learner | topn | file PATH FORMAT | shared PATH "
+            "FORMAT | memory | "
             "snapshot\n");
     return 2;
   }

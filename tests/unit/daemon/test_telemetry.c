@@ -102,6 +102,32 @@ static void test_readyz_each_reason(void **state) {
                 "{\"ready\":false,\"reasons\":[\"event loop stalled\"]}\n");
 }
 
+/* Partitions being taken over make the daemon unready, with which ones and
+ * how far the restore has read. */
+static void test_readyz_restoring(void **state) {
+  (void)state;
+  sr_health_t h = healthy();
+  h.n_restoring = 2;
+  h.restoring[0] = 3;
+  h.restoring[1] = 5;
+  h.restore_records = 1200;
+  h.restored_users = 1100;
+  assert_answer(&h, true, 503,
+                "{\"ready\":false,\"reasons\":[\"restoring\"],"
+                "\"restoring\":{\"partitions\":[3,5],\"count\":2,"
+                "\"records_read\":1200,\"users_restored\":1100}}\n");
+  /* More than the health report holds: the count says how many. */
+  h.n_restoring = 40;
+  int status = 0;
+  char *body = answer(&h, true, &status);
+  assert_int_equal(status, 503);
+  assert_non_null(strstr(body, "\"count\":40"));
+  free(body);
+  /* Once every partition is taken over, nothing is said of restores. */
+  h.n_restoring = 0;
+  assert_answer(&h, true, 200, "{\"ready\":true}\n");
+}
+
 static void test_readyz_all_reasons(void **state) {
   (void)state;
   sr_health_t h = healthy();
@@ -408,6 +434,7 @@ int main(void) {
       cmocka_unit_test(test_healthz),
       cmocka_unit_test(test_readyz_ready),
       cmocka_unit_test(test_readyz_each_reason),
+      cmocka_unit_test(test_readyz_restoring),
       cmocka_unit_test(test_readyz_all_reasons),
       cmocka_unit_test_setup_teardown(test_metrics_start_at_zero, setup,
                                       teardown),
