@@ -268,14 +268,19 @@ void sr_kafka_log_error(rd_kafka_t *rk, int err, const char *reason) {
          sr_logq(rd_kafka_err2name((rd_kafka_resp_err_t)err)), sr_logq(reason));
 }
 
-/* One wait on the close queue: a revocation is acknowledged (a consumer
- * with a rebalance callback gets it there instead); anything else is
- * dropped. */
-static void serve_close(rd_kafka_t *rk, rd_kafka_queue_t *q) {
+/* One wait on the close queue: a revocation goes to revoke, or is
+ * acknowledged here when there is none; anything else is dropped. */
+static void serve_close(rd_kafka_t *rk, rd_kafka_queue_t *q,
+                        sr_kafka_revoke_fn *revoke, void *opaque) {
   rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
   if (!ev)
     return;
-  if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+  bool revoking =
+      rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE &&
+      rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS;
+  if (revoking && revoke) {
+    revoke(opaque, rd_kafka_event_topic_partition_list(ev));
+  } else if (revoking) {
     const char *proto = rd_kafka_rebalance_protocol(rk);
     if (proto && !strcmp(proto, "COOPERATIVE")) {
       rd_kafka_error_t *error = rd_kafka_incremental_unassign(
@@ -289,7 +294,8 @@ static void serve_close(rd_kafka_t *rk, rd_kafka_queue_t *q) {
   rd_kafka_event_destroy(ev);
 }
 
-bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms) {
+bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms,
+                             sr_kafka_revoke_fn *revoke, void *opaque) {
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
   rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
   bool closed = false;
@@ -300,7 +306,7 @@ bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms) {
   } else {
     uint64_t deadline = sr_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     while (!(closed = rd_kafka_consumer_closed(rk)) && sr_mono_ns() < deadline)
-      serve_close(rk, q);
+      serve_close(rk, q, revoke, opaque);
     if (!closed)
       sr_log(SR_LOG_WARN, "consumer did not leave its group in time",
              "client=%s timeout_ms=%d", sr_logq(rd_kafka_name(rk)), timeout_ms);

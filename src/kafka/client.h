@@ -50,13 +50,20 @@ void sr_kafka_pipe_drain(int fd);
 /* Closes both ends of a pipe made by sr_kafka_pipe (-1 ends are skipped). */
 void sr_kafka_pipe_close(int fds[2]);
 
-/* Closes a consumer (leaving its group, its rebalance callback served)
- * within timeout_ms, then destroys it. librdkafka's own close waits for
- * the group coordinator without end, so a consumer whose brokers are gone
- * would hold the process forever; past the deadline it is destroyed
+/* The revocation of list while closing; it must unassign the partitions
+ * (rd_kafka_incremental_unassign or rd_kafka_assign(NULL)). */
+typedef void(sr_kafka_revoke_fn)(void *opaque,
+                                 rd_kafka_topic_partition_list_t *list);
+
+/* Closes a consumer (leaving its group) within timeout_ms, then destroys
+ * it. The revocation that leaving brings goes to revoke (may be NULL: the
+ * partitions are unassigned without a word). librdkafka's own close waits
+ * for the group coordinator without end, so a consumer whose brokers are
+ * gone would hold the process forever; past the deadline it is destroyed
  * without leaving, as after a crash (the group notices when the session
  * times out). Returns true when it left the group cleanly. */
-bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms);
+bool sr_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms,
+                             sr_kafka_revoke_fn *revoke, void *opaque);
 
 /* Logs a client-level error (rate-limited), at error level when fatal.
  * Transport errors are left to librdkafka's own log line. */

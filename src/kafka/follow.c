@@ -133,7 +133,7 @@ void sr_follow_free(sr_follow_t *fl) {
   if (fl->rk) {
     rd_kafka_queue_io_event_enable(fl->queue, -1, NULL, 0);
     rd_kafka_queue_destroy(fl->queue);
-    sr_kafka_close_consumer(fl->rk, CLOSE_WAIT_MS);
+    sr_kafka_close_consumer(fl->rk, CLOSE_WAIT_MS, NULL, NULL);
   }
   sr_kafka_pipe_close(fl->pipefd);
   free(fl->parts);

@@ -447,6 +447,13 @@ fail:
 }
 
 /* Destroys the consumer; with close, after leaving the group. */
+/* Leaving the group revokes what is still assigned: logged and
+ * unassigned as any revocation (no hook runs while closing). */
+static void revoke_on_close(void *opaque,
+                            rd_kafka_topic_partition_list_t *list) {
+  on_revoke(opaque, list);
+}
+
 static void destroy_consumer(sr_src_t *src, bool close) {
   if (!src->rk)
     return;
@@ -455,7 +462,7 @@ static void destroy_consumer(sr_src_t *src, bool close) {
   rd_kafka_queue_destroy(src->queue);
   rd_kafka_queue_destroy(src->commit_q);
   if (close)
-    sr_kafka_close_consumer(src->rk, CLOSE_WAIT_MS);
+    sr_kafka_close_consumer(src->rk, CLOSE_WAIT_MS, revoke_on_close, src);
   else
     rd_kafka_destroy_flags(src->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   src->rk = NULL;
