@@ -198,20 +198,20 @@ static double learn_secs(const char *path, sr_file_fmt_t fmt, bool shared,
 }
 
 /* The core's cost of cluster mode: the same events learned plain and
- * shared, alternately three times; the best of each. */
+ * shared, alternately five times; the best of each. */
 static void bench_shared(const char *path, const char *fmt_name) {
   sr_file_fmt_t fmt;
   if (sr_file_fmt_parse(fmt_name, &fmt) != 0)
     exit(2);
   double best[2] = {1e9, 1e9};
   uint64_t n = 0;
-  for (int r = 0; r < 3; r++)
+  for (int r = 0; r < 5; r++)
     for (int shared = 0; shared < 2; shared++) {
       double t = learn_secs(path, fmt, shared, &n);
       if (t < best[shared])
         best[shared] = t;
     }
-  printf("learn_plain_per_s       %12.0f   (%s, %llu events, best of 3)\n",
+  printf("learn_plain_per_s       %12.0f   (%s, %llu events, best of 5)\n",
          n / best[0], fmt_name, (unsigned long long)n);
   printf("learn_shared_per_s      %12.0f   (cluster mode: sr_share_learn, "
          "deltas taken every 10000 events; %.3fx plain, target >= 0.9)\n",

@@ -242,11 +242,21 @@ int64_t sr_model_touch_item(sr_model_t *mdl, const char *id, size_t len) {
 
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
                         uint32_t *user_row) {
+  return sr_model_learn_known(
+      mdl, ev, sr_idmap_find(mdl->users, ev->user_id, ev->user_len), user_row);
+}
+
+sr_err_t sr_model_learn_known(sr_model_t *mdl, const sr_event_t *ev,
+                              int64_t known, uint32_t *user_row) {
   /* Event time, not the wall clock, so eviction replays identically; a
    * median rather than the newest stamp, so that one event stamped far
    * ahead cannot make every id look idle. */
   sr_clock_observe(&mdl->clock, ev->timestamp_ms);
-  int64_t u = sr_model_touch_user(mdl, ev->user_id, ev->user_len);
+  int64_t u = known;
+  if (u >= 0)
+    sr_lru_touch(&mdl->ulru, (uint32_t)u, mdl->clock.now_ms);
+  else
+    u = sr_model_touch_user(mdl, ev->user_id, ev->user_len);
   int64_t i = u < 0 ? -1 : sr_model_touch_item(mdl, ev->item_id, ev->item_len);
   if (i < 0)
     return SR_ERR_NOMEM;

@@ -102,6 +102,11 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items);
  * new id takes a row (evicting at max_users or max_items first). -1 when
  * out of memory. */
 int64_t sr_model_touch_user(sr_model_t *mdl, const char *id, size_t len);
+
+/* sr_model_learn for a caller that has looked the event's user up already:
+ * known is its row, or -1 when it is not in the model. */
+sr_err_t sr_model_learn_known(sr_model_t *mdl, const sr_event_t *ev,
+                              int64_t known, uint32_t *user_row);
 int64_t sr_model_touch_item(sr_model_t *mdl, const char *id, size_t len);
 
 /* Marks an item row changed for the next delta (cluster mode; else

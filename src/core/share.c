@@ -99,10 +99,9 @@ static void mark_user(sr_share_state_t *sh, uint32_t row) {
 
 /* Whether the user's state already holds this event; counts a user whose
  * events arrive on two partitions and names its own in *home. */
-static bool covered(sr_model_t *mdl, const sr_event_t *ev, int32_t partition,
+static bool covered(sr_model_t *mdl, int64_t row, int32_t partition,
                     int64_t offset, int32_t *home) {
   sr_share_state_t *sh = &mdl->share;
-  int64_t row = sr_idmap_find(mdl->users, ev->user_id, ev->user_len);
   if (row < 0 || sh->upart[row] == 0)
     return false;
   if (sh->upart[row] != (uint32_t)partition + 1) {
@@ -123,7 +122,8 @@ sr_err_t sr_share_learn(sr_model_t *mdl, const sr_event_t *ev,
       *home = -1;
     return sr_model_learn(mdl, ev, user_row);
   }
-  bool done = covered(mdl, ev, partition, offset, &own);
+  int64_t known = sr_idmap_find(mdl->users, ev->user_id, ev->user_len);
+  bool done = covered(mdl, known, partition, offset, &own);
   if (home)
     *home = own;
   if (done) {
@@ -132,7 +132,7 @@ sr_err_t sr_share_learn(sr_model_t *mdl, const sr_event_t *ev,
     return SR_OK;
   }
   uint32_t row;
-  sr_err_t err = sr_model_learn(mdl, ev, &row);
+  sr_err_t err = sr_model_learn_known(mdl, ev, known, &row);
   if (err != SR_OK)
     return err;
   sr_share_state_t *sh = &mdl->share;

@@ -10,6 +10,10 @@
 #include "util/log.h"
 
 #include <inttypes.h>
+
+/* A long restore logs its progress every this many records of a
+ * partition. */
+#define PROGRESS_RECORDS 100000
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,8 +114,14 @@ static void install(sr_handoff_t *ho, restoring_t *r,
 static void on_message(void *opaque, const rd_kafka_message_t *msg) {
   sr_handoff_t *ho = opaque;
   restoring_t *r = find(ho, msg->partition);
-  if (r && !r->ended)
-    install(ho, r, msg);
+  if (!r || r->ended)
+    return;
+  install(ho, r, msg);
+  if (r->records % PROGRESS_RECORDS == 0)
+    sr_log(SR_LOG_INFO, "restoring users of a partition: progress",
+           "topic=%s partition=%" PRId32 " records=%" PRIu64 " users=%" PRIu64
+           " offset=%" PRId64,
+           sr_logq(ho->topic), r->partition, r->records, r->users, msg->offset);
 }
 
 static void on_end(void *opaque, const char *topic, int32_t partition,
