@@ -61,6 +61,11 @@ typedef struct restoring {
   int32_t partition;
   uint64_t users, records;
   bool ended;
+  /* Revoked before the end: its records are ignored, and it stops being
+   * read once its end shows that its fetcher has started (kafka/follow). */
+  bool cancelled;
+  /* Taken over again while cancelled: read anew once that end is seen. */
+  bool again;
 } restoring_t;
 
 struct sr_handoff {
@@ -114,7 +119,7 @@ static void install(sr_handoff_t *ho, restoring_t *r,
 static void on_message(void *opaque, const rd_kafka_message_t *msg) {
   sr_handoff_t *ho = opaque;
   restoring_t *r = find(ho, msg->partition);
-  if (!r || r->ended)
+  if (!r || r->ended || r->cancelled || r->again)
     return;
   install(ho, r, msg);
   if (r->records % PROGRESS_RECORDS == 0)
@@ -166,7 +171,15 @@ int sr_handoff_fd(const sr_handoff_t *ho) {
 
 sr_err_t sr_handoff_begin(sr_handoff_t *ho, int32_t p, char *errstr,
                           size_t errlen) {
-  if (find(ho, p))
+  restoring_t *r = find(ho, p);
+  if (r && r->cancelled) {
+    /* Still being read from its last takeover: read it anew at its end. */
+    sr_share_drop_partition(*ho->mdl, p);
+    r->cancelled = false;
+    r->again = true;
+    return SR_OK;
+  }
+  if (r)
     return SR_OK;
   if (SR_GROW(ho->parts, ho->cap_parts, ho->n_parts + 1, 8) != 0)
     return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
@@ -193,13 +206,23 @@ static void forget(sr_handoff_t *ho, size_t k) {
 }
 
 int sr_handoff_cancel(sr_handoff_t *ho, int32_t p) {
-  for (size_t k = 0; k < ho->n_parts; k++) {
-    if (ho->parts[k].partition == p) {
-      forget(ho, k);
-      return 1;
-    }
-  }
-  return 0;
+  restoring_t *r = find(ho, p);
+  if (!r || r->cancelled)
+    return 0;
+  r->cancelled = true;
+  r->again = false;
+  return 1;
+}
+
+/* A partition taken over again while its cancelled read went on: that read
+ * ended, so it is read from the start once more. */
+static void restart(sr_handoff_t *ho, size_t k) {
+  int32_t p = ho->parts[k].partition;
+  forget(ho, k);
+  char err[256];
+  if (sr_handoff_begin(ho, p, err, sizeof(err)) != SR_OK)
+    sr_log(SR_LOG_ERROR, "restoring a partition again failed",
+           "partition=%" PRId32 " error=%s", p, sr_logq(err));
 }
 
 /* Reports and forgets the partitions that reached their end. */
@@ -210,7 +233,13 @@ static void finish(sr_handoff_t *ho) {
       k++;
       continue;
     }
+    if (r.again) {
+      restart(ho, k);
+      continue;
+    }
     forget(ho, k);
+    if (r.cancelled)
+      continue;
     ho->stats.completed++;
     sr_log(SR_LOG_INFO, "users of a partition restored",
            "topic=%s partition=%" PRId32 " users=%" PRIu64 " records=%" PRIu64,
@@ -226,11 +255,14 @@ void sr_handoff_serve(sr_handoff_t *ho, size_t budget, bool *more) {
 }
 
 bool sr_handoff_restoring(const sr_handoff_t *ho, int32_t p) {
-  return find(ho, p) != NULL;
+  const restoring_t *r = find(ho, p);
+  return r && !r->cancelled;
 }
 
 sr_handoff_stats_t sr_handoff_stats(const sr_handoff_t *ho) {
   sr_handoff_stats_t s = ho->stats;
-  s.restoring = (uint32_t)ho->n_parts;
+  s.restoring = 0;
+  for (size_t k = 0; k < ho->n_parts; k++)
+    s.restoring += !ho->parts[k].cancelled;
   return s;
 }

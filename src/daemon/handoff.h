@@ -60,8 +60,9 @@ int sr_handoff_fd(const sr_handoff_t *ho);
 sr_err_t sr_handoff_begin(sr_handoff_t *ho, int32_t p, char *errstr,
                           size_t errlen);
 
-/* Stops restoring p (it was revoked again before it finished). Returns 1
- * when it was being restored. */
+/* Stops restoring p (it was revoked again before it finished): its records
+ * are no longer installed and no done call comes for it. Returns 1 when it
+ * was being restored. */
 int sr_handoff_cancel(sr_handoff_t *ho, int32_t p);
 
 /* Installs what arrived, up to budget records; calls done for each

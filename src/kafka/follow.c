@@ -162,12 +162,36 @@ static sr_err_t add_part(sr_follow_t *fl, const char *topic, int32_t partition,
   return SR_OK;
 }
 
+/* Adds (or takes away) one partition without touching the others: a whole
+ * new assignment would stop partitions still starting, which librdkafka
+ * 2.0.2 aborts on (rd_kafka_assignment_partition_stopped). */
+static sr_err_t change_one(sr_follow_t *fl, const fpart_t *p, bool add,
+                           char *errstr, size_t errlen) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset =
+      p->next >= 0 ? p->next : p->start;
+  rd_kafka_error_t *error = add ? rd_kafka_incremental_assign(fl->rk, list)
+                                : rd_kafka_incremental_unassign(fl->rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!error)
+    return SR_OK;
+  sr_errf(errstr, errlen, SR_ERR_IO, "%s: %s failed: %s", fl->name,
+          add ? "assign" : "unassign", rd_kafka_error_string(error));
+  rd_kafka_error_destroy(error);
+  return SR_ERR_IO;
+}
+
 sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
                        int64_t offset, char *errstr, size_t errlen) {
   if (fpart_find(fl, topic, partition))
     return SR_OK;
   sr_err_t err = add_part(fl, topic, partition, offset, errstr, errlen);
-  return err == SR_OK ? reassign(fl, errstr, errlen) : err;
+  if (err != SR_OK)
+    return err;
+  err = change_one(fl, &fl->parts[fl->n_parts - 1], true, errstr, errlen);
+  if (err != SR_OK)
+    fl->n_parts--;
+  return err;
 }
 
 /* librdkafka 2.0.2 can abort (rd_kafka_assignment_partition_stopped) when
@@ -189,8 +213,9 @@ sr_err_t sr_follow_remove(sr_follow_t *fl, const char *topic, int32_t partition,
   fpart_t *p = fpart_find(fl, topic, partition);
   if (!p)
     return SR_ERR_NOT_FOUND;
+  sr_err_t err = change_one(fl, p, false, errstr, errlen);
   *p = fl->parts[--fl->n_parts];
-  return reassign(fl, errstr, errlen);
+  return err;
 }
 
 static fpart_t *msg_part(sr_follow_t *fl, const rd_kafka_message_t *msg) {

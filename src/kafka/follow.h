@@ -64,8 +64,10 @@ sr_err_t sr_follow_add(sr_follow_t *fl, const char *topic, int32_t partition,
 sr_err_t sr_follow_add_all(sr_follow_t *fl, const char *topic, int n,
                            const int64_t *offsets, char *errstr, size_t errlen);
 
-/* Stops following topic/partition and forgets it. Returns SR_OK,
- * SR_ERR_NOT_FOUND or SR_ERR_IO with errstr. */
+/* Stops following topic/partition and forgets it. Call it only once the
+ * partition has delivered a message or its end: librdkafka 2.0.2 aborts
+ * when a partition is taken away while its fetcher is still starting.
+ * Returns SR_OK, SR_ERR_NOT_FOUND or SR_ERR_IO with errstr. */
 sr_err_t sr_follow_remove(sr_follow_t *fl, const char *topic, int32_t partition,
                           char *errstr, size_t errlen);
 

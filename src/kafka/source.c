@@ -7,6 +7,7 @@
 #include "util/err.h"
 #include "util/grow.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/offset.h"
 
 #include <errno.h>
@@ -27,6 +28,12 @@
 /* In cluster mode the statistics also tell when the group is rejoining
  * (see sr_source_rejoining), which needs a finer grain. */
 #define STATS_INTERVAL_COOP_MS "1000"
+/* After a rebalance (or a commit it refused) the group is left alone this
+ * long before the next commit: a coordinator that takes seconds to
+ * complete a join answers a commit sent meanwhile with "illegal
+ * generation", librdkafka drops the whole assignment and rejoins, and the
+ * other members' commits then meet that new rebalance in turn. */
+#define COMMIT_QUIET_MS 10000
 /* How long leaving the group at the end may take (see
  * sr_kafka_close_consumer). */
 #define CLOSE_WAIT_MS 10000
@@ -64,7 +71,9 @@ struct sr_src {
   int pipefd[2];
   sr_source_hooks_t hooks;
   sr_source_stats_t stats;
-  bool rejoining; /* the statistics last showed the group rejoining */
+  bool rejoining;         /* the statistics last showed the group rejoining */
+  uint64_t rebalanced_ms; /* monotonic ms of the last rebalance or refused
+                            commit; 0 none */
   part_t *parts;
   size_t n_parts, cap_parts;
   size_t last_hit; /* index of the previous message's partition */
@@ -229,6 +238,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque) {
   (void)rk;
   sr_src_t *src = opaque;
+  src->rebalanced_ms = sr_mono_ns() / 1000000;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
     on_assign(src, list);
   else
@@ -726,6 +736,8 @@ static void serve_commit_event(sr_src_t *src, rd_kafka_event_t *ev) {
       why = rd_kafka_err2str(err);
     }
   }
+  if (err)
+    src->rebalanced_ms = sr_mono_ns() / 1000000;
   if (src->hooks.on_commit)
     src->hooks.on_commit(src->hooks.opaque, err ? SR_ERR_IO : SR_OK, why,
                          rd_kafka_event_opaque(ev));
@@ -1143,7 +1155,11 @@ int64_t sr_source_lag(sr_src_t *src) {
 }
 
 bool sr_source_rejoining(const sr_src_t *src) {
-  return src->rejoining;
+  /* One instance alone has nobody to collide with: only cluster mode waits
+   * out the quiet period. */
+  if (src->rejoining || !src->conf.cooperative || !src->rebalanced_ms)
+    return src->rejoining;
+  return sr_mono_ns() / 1000000 - src->rebalanced_ms < COMMIT_QUIET_MS;
 }
 
 bool sr_source_brokers_down(const sr_src_t *src) {

@@ -146,8 +146,9 @@ sr_err_t sr_source_committed(sr_src_t *src, sr_offset_t *parts, size_t n,
                              int timeout_ms, char *errstr, size_t errlen);
 
 /* True while the consumer's statistics last showed its group rejoining (a
- * rebalance under way). An offset commit sent then carries the old
- * generation; the coordinator answers it only once the new generation
+ * rebalance under way), and in cluster mode (conf.cooperative) for a while
+ * after a rebalance or a refused commit. An offset commit sent then carries the
+ * old generation; the coordinator answers it only once the new generation
  * exists, refuses it, and librdkafka takes the refusal for the loss of the
  * whole assignment. */
 bool sr_source_rejoining(const sr_src_t *src);
