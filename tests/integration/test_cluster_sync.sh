@@ -41,8 +41,8 @@ applied() {
 }
 
 # One instance alone and two groups of three, one with sync and one
-# without, read the same stream as it is produced at 5 000 events/s, with
-# the sync every 20 ms: the sync lag (about 100 events plus a fetch) is
+# without, read the same stream as it is produced at 3 000 events/s, with
+# the sync every 20 ms: the sync lag (about 60 events plus a fetch) is
 # small next to the stream, as in production. How the hit rate falls with
 # a longer lag is measured in docs/scaling.md. Static members
 # (group.instance.id) all hold their partitions before the first event is
@@ -77,7 +77,7 @@ for label in $GROUPS_RUN; do
   done
 done
 assert_exit 0 "produce" "$SR_BIN" produce "$SR_TMP/events.jsonl" \
-  --topic events --brokers "$BROKERS" --rate 5000
+  --topic events --brokers "$BROKERS" --rate 3000
 
 # group_applied LABEL: the events the group's members have learned.
 group_applied() {
