@@ -23,13 +23,23 @@
 _Static_assert(sizeof(sr_wire_fmt_t) == sizeof(uint32_t) &&
                    sizeof(sr_output_fmt_t) == sizeof(uint32_t) &&
                    sizeof(sr_log_level_t) == sizeof(uint32_t) &&
-                   sizeof(sr_log_format_t) == sizeof(uint32_t),
+                   sizeof(sr_log_format_t) == sizeof(uint32_t) &&
+                   sizeof(sr_unknown_types_t) == sizeof(uint32_t) &&
+                   sizeof(sr_ts_fmt_t) == sizeof(uint32_t),
                "an enum option is stored as a uint32_t");
 _Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2,
                "kafka.input_format lists auto|proto|json");
 _Static_assert(SR_LOG_DEBUG == 0 && SR_LOG_INFO == 1 && SR_LOG_WARN == 2 &&
                    SR_LOG_ERROR == 3,
                "log.level lists debug|info|warn|error");
+_Static_assert(SR_UNKNOWN_REJECT == 0 && SR_UNKNOWN_SKIP == 1,
+               "input.unknown_types lists reject|skip");
+_Static_assert(SR_TS_AUTO == 0 && SR_TS_MS == 1 && SR_TS_S == 2 &&
+                   SR_TS_ISO8601 == 3,
+               "input.timestamp_format lists auto|ms|s|iso8601");
+_Static_assert(SR_MAP_USER_ID == 0 && SR_MAP_ITEM_ID == 1 && SR_MAP_TYPE == 2 &&
+                   SR_MAP_VALUE == 3 && SR_MAP_TIMESTAMP == 4,
+               "input.fields.* are stored in sr_map_field_t order");
 _Static_assert(SR_LOG_FORMAT_LOGFMT == 0 && SR_LOG_FORMAT_JSON == 1,
                "log.format lists logfmt|json");
 
@@ -95,6 +105,31 @@ static const sr_opt_t options[] = {
     I64("input.max_future_skew_ms", input.max_future_skew_ms, "86400000", 0,
         9.2e18,
         "events stamped further ahead of the clock are rejected (0: off)"),
+    STR("input.fields.user_id", input.fields[SR_MAP_USER_ID], "",
+        "where a JSON message holds the user id: a path (context.user.id, "
+        "items[0].id), @key, @timestamp or @header:NAME; empty: user_id, "
+        "streamrec's own (docs/operations.md, Reading your own topics)"),
+    STR("input.fields.item_id", input.fields[SR_MAP_ITEM_ID], "",
+        "where a JSON message holds the item id, as input.fields.user_id"),
+    STR("input.fields.type", input.fields[SR_MAP_TYPE], "",
+        "where a JSON message holds the event type, as input.fields.user_id, "
+        "or =TYPE for a topic of one type (=CLICK)"),
+    STR("input.fields.value", input.fields[SR_MAP_VALUE], "",
+        "where a JSON message holds the value, as input.fields.user_id"),
+    STR("input.fields.timestamp", input.fields[SR_MAP_TIMESTAMP], "",
+        "where a JSON message holds the timestamp, as input.fields.user_id "
+        "(read by input.timestamp_format; @timestamp is the Kafka "
+        "message's); empty: timestamp_ms in milliseconds"),
+    ENUM("input.unknown_types", input.unknown_types, "reject", "reject|skip",
+         "an event type neither input.types nor streamrec knows: reject "
+         "(dead-lettered as unknown_event_type) or skip (counted as "
+         "skipped_type, not dead-lettered)"),
+    ENUM("input.timestamp_format", input.timestamp_format, "auto",
+         "auto|ms|s|iso8601",
+         "how a mapped timestamp is read: ms or s (integer or fractional) "
+         "since the epoch, iso8601 with a zone "
+         "(2024-05-01T12:00:00.250+02:00), or auto: numbers below 1e11 are "
+         "seconds, larger ones milliseconds, other strings ISO-8601"),
     STR("metrics.listen", metrics.listen, "127.0.0.1:9464",
         "HOST:PORT of /metrics and /healthz, or 'off'"),
     U32("metrics.max_clients", metrics.max_clients, "64", 1, 10000,
@@ -184,11 +219,38 @@ sr_err_t sr_config_add_property(sr_config_t *cfg, const char *name,
   return SR_OK;
 }
 
+/* input.types.<name> = TYPE; a name set again takes the new type. */
+static sr_err_t set_type_alias(sr_config_t *cfg, const char *name,
+                               const char *value, char *errstr, size_t errlen) {
+  sr_event_type_t type;
+  if (sr_event_type_parse(value, &type) != 0 || type == SR_EV_UNSPECIFIED)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "input.types.%s: '%s' is not an event type (VIEW, CLICK, "
+                   "ADD_TO_CART, PURCHASE, LIKE, DISLIKE, RATING)",
+                   name, value);
+  size_t i = 0;
+  while (i < cfg->input.n_types && strcmp(cfg->input.types[i].name, name))
+    i++;
+  if (i == SR_CONF_MAX_TYPES || !*name ||
+      strlen(name) >= sizeof(cfg->input.types[i].name))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "input.types.%s: empty, too long or too many names", name);
+  strcpy(cfg->input.types[i].name, name);
+  cfg->input.types[i].type = type;
+  if (i == cfg->input.n_types)
+    cfg->input.n_types++;
+  return SR_OK;
+}
+
 /* kafka.properties.<name>: passed through to librdkafka, unless streamrec
- * owns the property; the engine's setter of keys no table holds. */
+ * owns the property; input.types.<name>: a platform's event type name.
+ * The engine's setter of keys no table holds. */
 static sr_err_t set_property(void *obj, const char *key, const char *value,
                              char *errstr, size_t errlen) {
   static const char prefix[] = "kafka.properties.";
+  static const char types[] = "input.types.";
+  if (!strncmp(key, types, sizeof(types) - 1))
+    return set_type_alias(obj, key + sizeof(types) - 1, value, errstr, errlen);
   if (strncmp(key, prefix, sizeof(prefix) - 1))
     return SR_ERR_NOT_FOUND;
   const char *name = key + sizeof(prefix) - 1;
@@ -242,6 +304,41 @@ sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg) {
       .n_props = cfg->kafka.n_props,
       .props = cfg->kafka.props,
   };
+}
+
+sr_mapping_spec_t sr_config_mapping(const sr_config_t *cfg,
+                                    sr_type_alias_t *aliases) {
+  sr_mapping_spec_t spec = {
+      .prefix = "input.",
+      .types = aliases,
+      .n_types = cfg->input.n_types,
+      .unknown_types = cfg->input.unknown_types,
+      .timestamp_format = cfg->input.timestamp_format,
+  };
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    spec.fields[f] = cfg->input.fields[f];
+  for (size_t i = 0; i < cfg->input.n_types; i++)
+    aliases[i] =
+        (sr_type_alias_t){cfg->input.types[i].name, cfg->input.types[i].type};
+  return spec;
+}
+
+/* A mapping that cannot work stops the start, naming its key. */
+static sr_err_t check_mapping(const sr_config_t *cfg, char *errstr,
+                              size_t errlen) {
+  sr_type_alias_t aliases[SR_CONF_MAX_TYPES];
+  sr_mapping_spec_t spec = sr_config_mapping(cfg, aliases);
+  if (!sr_mapping_spec_active(&spec))
+    return SR_OK;
+  sr_mapping_t *map = sr_mapping_new(&spec, errstr, errlen);
+  if (!map)
+    return SR_ERR_INVALID;
+  sr_mapping_free(map);
+  if (cfg->kafka.input_format == SR_WIRE_PROTO)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "input.fields: a field mapping reads JSON, but "
+                   "kafka.input_format is proto");
+  return SR_OK;
 }
 
 void sr_config_init(sr_config_t *cfg) {
@@ -407,7 +504,8 @@ sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                    "kafka.output_topic; readers of lists would get rejected "
                    "input",
                    dead);
-  return check_cluster(cfg, out, errstr, errlen);
+  err = check_cluster(cfg, out, errstr, errlen);
+  return err != SR_OK ? err : check_mapping(cfg, errstr, errlen);
 }
 
 void sr_config_print_help(FILE *out, const char *prefix) {
@@ -419,6 +517,12 @@ void sr_config_print_help(FILE *out, const char *prefix) {
             "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
             "read from the environment and masked in all output\n",
             "kafka.properties.NAME");
+  if (!prefix || !strncmp("input.types.", prefix, strlen(prefix)))
+    fprintf(out,
+            "  %-26s the platform's event type NAME is read as this type "
+            "(VIEW, CLICK, ADD_TO_CART, PURCHASE, LIKE, DISLIKE, RATING); "
+            "in a file, \"input\": {\"types\": {\"NAME\": \"TYPE\"}}\n",
+            "input.types.NAME");
 }
 
 void sr_config_print_markdown(FILE *out) {
@@ -428,4 +532,8 @@ void sr_config_print_markdown(FILE *out) {
   fprintf(out, "| `kafka.properties.NAME` | string | (none) | passed to "
                "librdkafka as NAME; a value `${VAR}` is read from the "
                "environment and masked in all output |\n");
+  fprintf(out, "| `input.types.NAME` | string | (none) | the platform's event "
+               "type NAME is read as this type (`VIEW`, `CLICK`, "
+               "`ADD_TO_CART`, `PURCHASE`, `LIKE`, `DISLIKE`, `RATING`); in a "
+               "file, `\"input\": {\"types\": {\"NAME\": \"TYPE\"}}` |\n");
 }

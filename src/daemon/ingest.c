@@ -3,6 +3,7 @@
 #include "daemon/ingest.h"
 
 #include "codec/event_codec.h"
+#include "codec/mapping.h"
 #include "codec/reason.h"
 #include "core/share.h"
 #include "util/err.h"
@@ -20,6 +21,7 @@ struct sr_ingest {
   sr_telemetry_t *tel;
   sr_wire_fmt_t fmt;
   sr_event_limits_t lim;
+  sr_mapping_t *map; /* NULL: streamrec's own format */
   uint64_t mono_ms;
   char dead_letter_topic[SR_CONF_STR];
   uint64_t rejected[SR_REASON__COUNT];
@@ -46,6 +48,13 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   };
   snprintf(ing->dead_letter_topic, sizeof(ing->dead_letter_topic), "%s",
            cfg->kafka.dead_letter_topic);
+  sr_type_alias_t aliases[SR_CONF_MAX_TYPES];
+  sr_mapping_spec_t spec = sr_config_mapping(cfg, aliases);
+  if (sr_mapping_spec_active(&spec) &&
+      !(ing->map = sr_mapping_new(&spec, errstr, errlen))) {
+    sr_ingest_free(ing);
+    return NULL;
+  }
   return ing;
 }
 
@@ -54,6 +63,9 @@ void sr_ingest_set_telemetry(sr_ingest_t *ing, sr_telemetry_t *tel) {
 }
 
 void sr_ingest_free(sr_ingest_t *ing) {
+  if (!ing)
+    return;
+  sr_mapping_free(ing->map);
   free(ing);
 }
 
@@ -85,6 +97,9 @@ static void dead_letter(sr_ingest_t *ing, const rd_kafka_message_t *msg,
 static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
                    sr_reason_t reason, const char *why) {
   ing->rejected[reason]++;
+  /* input.unknown_types=skip: the user asked for these to be dropped. */
+  if (reason == SR_REASON_SKIPPED_TYPE)
+    return;
   sr_log(SR_LOG_WARN, "invalid event",
          "reason=%s topic=%s partition=%" PRId32 " offset=%" PRId64
          " detail=%s total=%" PRIu64,
@@ -124,6 +139,37 @@ static sr_err_t learn(sr_ingest_t *ing, const rd_kafka_message_t *msg,
   return err;
 }
 
+static int header_of(const void *msg, const char *name, const void **val,
+                     size_t *len) {
+  rd_kafka_headers_t *hdrs = NULL;
+  if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_header_get_last(hdrs, name, val, len) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+    return -1;
+  return 0;
+}
+
+/* A mapping reads JSON only: a protobuf message (input_format auto) is
+ * streamrec's own Event whatever the mapping. */
+static sr_reason_t decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                          sr_event_t *ev, char *why, size_t len) {
+  sr_wire_fmt_t fmt = ing->fmt;
+  if (ing->map && fmt == SR_WIRE_AUTO)
+    fmt = sr_wire_detect(msg->payload, msg->len);
+  if (!ing->map || fmt != SR_WIRE_JSON)
+    return sr_event_decode(msg->payload, msg->len, ing->fmt, &ing->lim, ev, why,
+                           len);
+  sr_msg_meta_t meta = {
+      .key = msg->key,
+      .key_len = msg->key_len,
+      .timestamp_ms = rd_kafka_message_timestamp(msg, NULL),
+      .header = header_of,
+      .msg = msg,
+  };
+  return sr_mapping_decode(ing->map, msg->payload, msg->len, &meta, &ing->lim,
+                           ev, why, len);
+}
+
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   sr_event_t ev;
   char why[256] = "";
@@ -133,8 +179,7 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   if (!msg->payload)
     snprintf(why, sizeof(why), "value is null (a tombstone)");
   else
-    reason = sr_event_decode(msg->payload, msg->len, ing->fmt, &ing->lim, &ev,
-                             why, sizeof(why));
+    reason = decode(ing, msg, &ev, why, sizeof(why));
   if (ing->tel)
     sr_telemetry_consumed(ing->tel, rd_kafka_topic_name(msg->rkt));
   if (reason != SR_REASON_OK) {
