@@ -482,6 +482,53 @@ static void test_check_outputs_apart_from_inputs(void **state) {
     fail_msg("refused: %s", err);
 }
 
+/* The field mapping: input.types as a JSON object in a file, its rows
+ * and its refusals, and sr_config_check compiling the mapping. */
+static void test_input_mapping(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  char err[512] = "", path[64];
+  sr_config_init(&cfg);
+  const char *text =
+      "{\"input\": {\"fields\": {\"user_id\": \"context.user.id\", "
+      "\"type\": \"event\"}, \"timestamp_format\": \"iso8601\",\n"
+      " \"unknown_types\": \"skip\",\n"
+      " \"types\": {\"page_view\": \"VIEW\", \"add_to_basket\": "
+      "\"add_to_cart\"}}}\n";
+  if (load(&cfg, text, err, sizeof err, path, sizeof path) != SR_OK)
+    fail_msg("load: %s", err);
+  assert_string_equal(cfg.input.fields[SR_MAP_USER_ID], "context.user.id");
+  assert_string_equal(cfg.input.fields[SR_MAP_ITEM_ID], "");
+  assert_int_equal(cfg.input.timestamp_format, SR_TS_ISO8601);
+  assert_int_equal(cfg.input.unknown_types, SR_UNKNOWN_SKIP);
+  sr_type_alias_t aliases[SR_CONF_MAX_TYPES];
+  sr_mapping_spec_t spec = sr_config_mapping(&cfg, aliases);
+  assert_true(sr_mapping_spec_active(&spec));
+  assert_int_equal(spec.n_types, 2);
+  assert_string_equal(spec.types[1].name, "add_to_basket");
+  assert_int_equal(spec.types[1].type, SR_EV_ADD_TO_CART);
+  assert_int_equal(sr_config_check(&cfg, true, err, sizeof err), SR_OK);
+
+  /* The defaults map nothing: streamrec's own format. */
+  sr_config_init(&cfg);
+  spec = sr_config_mapping(&cfg, aliases);
+  assert_false(sr_mapping_spec_active(&spec));
+
+  assert_int_equal(
+      sr_config_set(&cfg, "input.types.order", "SHIPPED", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.types.order"));
+  assert_int_equal(
+      sr_config_set(&cfg, "input.timestamp_format", "minutes", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.timestamp_format"));
+  check_fails("input.fields.item_id=items[0]..id", true, "input.fields.item_id",
+              "items[0]..id");
+  check_fails("input.fields.type==TELEPORT", true, "input.fields.type",
+              "TELEPORT");
+  check_ok("input.fields.user_id=@key", true);
+}
+
 static void test_help_lists_every_option(void **state) {
   (void)state;
   char *text = NULL;
@@ -516,6 +563,7 @@ int main(void) {
       cmocka_unit_test(test_json_duplicate_keys_refused),
       cmocka_unit_test(test_check_topic_names),
       cmocka_unit_test(test_check_outputs_apart_from_inputs),
+      cmocka_unit_test(test_input_mapping),
       cmocka_unit_test(test_help_lists_every_option),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
