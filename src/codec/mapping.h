@@ -94,6 +94,14 @@ sr_reason_t sr_mapping_decode(const sr_mapping_t *map, const void *p,
                               const sr_event_limits_t *lim, sr_event_t *ev,
                               char *errstr, size_t errlen);
 
+/* sr_mapping_decode by jansson's tree alone, without the one-pass scanner
+ * that reads the messages it is sure of: for tests and the fuzzer, which
+ * hold the two side by side. */
+sr_reason_t sr_mapping_decode_tree(const sr_mapping_t *map, const void *p,
+                                   size_t len, const sr_msg_meta_t *meta,
+                                   const sr_event_limits_t *lim, sr_event_t *ev,
+                                   char *errstr, size_t errlen);
+
 /* Parses a timestamp given as text (a number or ISO-8601 with a zone) by
  * fmt into epoch milliseconds. Returns 0 with *ms, or -1. */
 int sr_mapping_parse_time(const char *s, size_t len, sr_ts_fmt_t fmt,
