@@ -345,6 +345,62 @@ static void test_refused_at_start(void **state) {
   assert_non_null(strstr(why, "input.types.page_view"));
 }
 
+/* The one-pass scanner and jansson's tree agree on every message: the
+ * reason, its message and the event, whichever of them reads it. */
+static void test_scanner_agrees_with_tree(void **state) {
+  fixture_t *fx = *state;
+  static const char *const msgs[] = {
+      "{\"event\":\"order\",\"context\":{\"user\":{\"id\":\"u\"}},"
+      "\"properties\":{\"items\":[{\"id\":\"i\",\"price\":1e2}]},"
+      "\"timestamp\":1700000000.5}",
+      /* Escapes and non-ASCII where nothing is read, then where it is. */
+      "{\"x\":\"a\\\"b\\u00e9\",\"y\":\"\xc3\xa9\",\"event\":\"order\","
+      "\"context\":{\"user\":{\"id\":\"u\"}},\"properties\":{\"items\":"
+      "[{\"id\":\"i\",\"price\":1}]},\"timestamp\":1700000000}",
+      "{\"event\":\"order\",\"context\":{\"user\":{\"id\":\"u\\\"q\"}},"
+      "\"properties\":{\"items\":[{\"id\":\"\\u0069\",\"price\":1}]},"
+      "\"timestamp\":1700000000}",
+      /* A repeated member on a path: jansson keeps the last. */
+      "{\"event\":\"order\",\"event\":\"page_view\",\"context\":{\"user\":"
+      "{\"id\":\"u\"}},\"properties\":{\"items\":[{\"id\":\"i\","
+      "\"price\":1}]},\"timestamp\":1700000000}",
+      "{\"context\":{\"user\":{\"id\":\"u\"}},\"context\":{},\"event\":1}",
+      /* Kinds a path may end on, and bad documents. */
+      "{\"event\":true,\"context\":{\"user\":{\"id\":[1]}},"
+      "\"properties\":{\"items\":{\"0\":{}}},\"timestamp\":null}",
+      "{\"event\":\"order\",\"context\":{\"user\":{\"id\":"
+      "12345678901234567890}},\"properties\":{\"items\":[{\"id\":-0,"
+      "\"price\":-1.5e-3}]},\"timestamp\":\"1700000000123\"}",
+      "{\"event\":\"order\"} x",
+      "{\"event\":01}",
+      "{\"event\":\"\xff\"}",
+      "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+      "[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+      "}",
+      "[]",
+      "",
+      "  {\"event\":\"order\",\"context\":{\"user\":{\"id\":\"u\"}},"
+      "\"properties\":{\"items\":[{\"id\":\"i\",\"price\":\"NaN\"}]},"
+      "\"timestamp\":\"2023-11-14T22:13:20+01:00\"}\n",
+  };
+  for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+    sr_event_t ev, want_ev;
+    char why[256] = "", want_why[256] = "";
+    memset(&ev, 0, sizeof(ev));
+    memset(&want_ev, 0, sizeof(want_ev));
+    size_t len = strlen(msgs[i]);
+    sr_reason_t got = sr_mapping_decode(fx->map, msgs[i], len, NULL, NULL, &ev,
+                                        why, sizeof(why));
+    sr_reason_t want =
+        sr_mapping_decode_tree(fx->map, msgs[i], len, NULL, NULL, &want_ev,
+                               want_why, sizeof(want_why));
+    if (got != want || strcmp(why, want_why) != 0)
+      fail_msg("message %zu: %s '%s' vs jansson's %s '%s'", i,
+               sr_reason_name(got), why, sr_reason_name(want), want_why);
+    assert_memory_equal(&ev, &want_ev, sizeof(ev));
+  }
+}
+
 static void test_active(void **state) {
   (void)state;
   sr_mapping_spec_t spec = {.prefix = "input.", .fields = {"", "", "", "", ""}};
@@ -373,6 +429,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rejections_name_the_path, setup,
                                       teardown),
       cmocka_unit_test(test_refused_at_start),
+      cmocka_unit_test_setup_teardown(test_scanner_agrees_with_tree, setup,
+                                      teardown),
       cmocka_unit_test(test_active),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
