@@ -401,6 +401,43 @@ static void test_scanner_agrees_with_tree(void **state) {
   }
 }
 
+/* The worked example of docs/operations.md, "Reading your own topics". */
+static void test_documented_segment_example(void **state) {
+  fixture_t *fx = *state;
+  static const sr_type_alias_t names[] = {{"Product Viewed", SR_EV_VIEW},
+                                          {"Product Clicked", SR_EV_CLICK},
+                                          {"Product Added", SR_EV_ADD_TO_CART},
+                                          {"Order Completed", SR_EV_PURCHASE}};
+  sr_mapping_spec_t spec = {
+      .prefix = "input.",
+      .fields = {"userId", "properties.product_id", "event", "", "timestamp"},
+      .types = names,
+      .n_types = 4,
+      .unknown_types = SR_UNKNOWN_SKIP,
+      .timestamp_format = SR_TS_ISO8601,
+  };
+  compile(fx, &spec);
+  const char *track =
+      "{\"type\": \"track\", \"event\": \"Product Added\", \"userId\": "
+      "\"97980cfea0067\",\n \"messageId\": \"ajs-next-69b7a2f1\", "
+      "\"timestamp\": \"2024-05-01T12:00:00.250+02:00\",\n \"properties\": "
+      "{\"product_id\": \"507f1f77bcf86cd799439011\", \"sku\": \"G-32\",\n"
+      "                \"price\": 18.99, \"quantity\": 1},\n \"context\": "
+      "{\"library\": {\"name\": \"analytics.js\", \"version\": "
+      "\"2.11.1\"}}}";
+  assert_int_equal(decode(fx, track), SR_REASON_OK);
+  assert_string_equal(fx->ev.user_id, "97980cfea0067");
+  assert_string_equal(fx->ev.item_id, "507f1f77bcf86cd799439011");
+  assert_int_equal(fx->ev.type, SR_EV_ADD_TO_CART);
+  assert_true(fx->ev.value == 0.0f);
+  assert_int_equal(fx->ev.timestamp_ms, 1714557600250LL);
+  assert_int_equal(
+      decode(fx, "{\"type\": \"track\", \"event\": \"Signed Up\", "
+                 "\"userId\": \"u\", \"timestamp\": \"2024-05-01T10:00:00Z\", "
+                 "\"properties\": {\"product_id\": \"p\"}}"),
+      SR_REASON_SKIPPED_TYPE);
+}
+
 static void test_active(void **state) {
   (void)state;
   sr_mapping_spec_t spec = {.prefix = "input.", .fields = {"", "", "", "", ""}};
@@ -430,6 +467,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test(test_refused_at_start),
       cmocka_unit_test_setup_teardown(test_scanner_agrees_with_tree, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_documented_segment_example, setup,
                                       teardown),
       cmocka_unit_test(test_active),
   };
