@@ -240,6 +240,13 @@ fail:
   return NULL;
 }
 
+bool sr_mapping_uses_kafka_timestamp(const sr_mapping_t *map) {
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    if (map->src[f].kind == SRC_KAFKA_TS)
+      return true;
+  return false;
+}
+
 void sr_mapping_free(sr_mapping_t *map) {
   if (!map)
     return;

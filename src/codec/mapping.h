@@ -78,6 +78,10 @@ bool sr_mapping_spec_active(const sr_mapping_spec_t *spec);
 sr_mapping_t *sr_mapping_new(const sr_mapping_spec_t *spec, char *errstr,
                              size_t errlen);
 
+/* True when a field comes from the Kafka timestamp (@timestamp): a caller
+ * need not look the timestamp up otherwise. */
+bool sr_mapping_uses_kafka_timestamp(const sr_mapping_t *map);
+
 /* Frees it. Accepts NULL. */
 void sr_mapping_free(sr_mapping_t *map);
 

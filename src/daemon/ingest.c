@@ -22,6 +22,7 @@ struct sr_ingest {
   sr_wire_fmt_t fmt;
   sr_event_limits_t lim;
   sr_mapping_t *map; /* NULL: streamrec's own format */
+  bool kafka_ts;     /* the mapping reads the Kafka timestamp */
   uint64_t mono_ms;
   char dead_letter_topic[SR_CONF_STR];
   uint64_t rejected[SR_REASON__COUNT];
@@ -55,6 +56,7 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
     sr_ingest_free(ing);
     return NULL;
   }
+  ing->kafka_ts = ing->map && sr_mapping_uses_kafka_timestamp(ing->map);
   return ing;
 }
 
@@ -162,7 +164,8 @@ static sr_reason_t decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
   sr_msg_meta_t meta = {
       .key = msg->key,
       .key_len = msg->key_len,
-      .timestamp_ms = rd_kafka_message_timestamp(msg, NULL),
+      .timestamp_ms =
+          ing->kafka_ts ? rd_kafka_message_timestamp(msg, NULL) : -1,
       .header = header_of,
       .msg = msg,
   };
