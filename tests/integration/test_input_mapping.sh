@@ -7,7 +7,10 @@
 # streamrec does not is skipped (input.unknown_types=skip, not
 # dead-lettered), and messages with a missing item or an unparsable
 # timestamp land in the dead-letter topic with the configured path in their
-# error detail. A mapping that cannot work exits 2 naming its key.
+# error detail. The same events in a flat shape of their own, with
+# timestamps in fractional seconds, are read by the overrides of
+# input.topics.TOPIC.* on top of that config, to the same digest. A mapping
+# that cannot work exits 2 naming its key.
 # Usage: bash test_input_mapping.sh STREAMREC_BINARY
 
 SR_BIN=$1
@@ -26,7 +29,7 @@ assert_exit 2 "an unknown timestamp format" "$SR_BIN" run \
 assert_contains "$(cat "$SR_TMP/err")" "input.timestamp_format" "format"
 
 N=2000
-start_broker --topics own,platform,recs,dead --partitions 1
+start_broker --topics own,platform,flat,recs,dead --partitions 1
 own="$SR_TMP/own.jsonl"
 "$SR_BIN" gen --events "$N" --users 300 --items 200 --seed 13 -o "$own" ||
   fail "gen"
@@ -55,8 +58,13 @@ jq -rc '
   printf 'u1\t{"type":"track","event":"order","properties":{"product_id":"i1","value":0},"timestamp":"yesterday"}\n'
 } >>"$SR_TMP/platform.tsv"
 
+jq -c '{who: .user_id, what: .item_id, kind: .type, v: .value,
+  at: (.timestamp_ms / 1000)}' "$own" >"$SR_TMP/flat.jsonl" || fail "jq flat"
+
 assert_exit 0 "produce own events" "$SR_BIN" produce "$own" --topic own \
   --encode json --brokers "$BROKERS"
+assert_exit 0 "produce flat events" "$SR_BIN" produce "$SR_TMP/flat.jsonl" \
+  --topic flat --raw --brokers "$BROKERS"
 timeout 20 kcat -b "$BROKERS" -P -t platform -K $'\t' \
   <"$SR_TMP/platform.tsv" || fail "kcat produce platform events"
 
@@ -111,5 +119,26 @@ assert_contains "$(sed -n 2p "$SR_TMP/dead.headers")" \
   "streamrec-error=bad_timestamp" "reason of the bad timestamp"
 assert_contains "$(sed -n 2p "$SR_TMP/dead.headers")" \
   "timestamp (timestamp) \"yesterday\"" "detail of the bad timestamp"
+
+# One topic of another shape, by its own overrides of the same config.
+run_bg flat "${common[@]}" -c "$SR_TMP/mapping.json" \
+  --set kafka.group_id=map-flat --set kafka.input_topics=flat \
+  --set input.topics.flat.fields.user_id=who \
+  --set input.topics.flat.fields.item_id=what \
+  --set input.topics.flat.fields.type=kind \
+  --set input.topics.flat.fields.value=v \
+  --set input.topics.flat.fields.timestamp=at \
+  --set input.topics.flat.timestamp_format=s \
+  --set "checkpoint.dir=$SR_TMP/state-flat" --until end
+wait_exit "$RUN_PID" 60
+assert_eq "$RC" 0 "per-topic mapped run exit code"
+assert_eq "$(ckpt_field "$SR_TMP/state-flat" .events_applied)" "$N" \
+  "events applied from the flat topic"
+assert_eq "$(ckpt_field "$SR_TMP/state-flat" .digest)" "$digest" \
+  "digest of the per-topic mapped run vs streamrec's own format"
+assert_exit 2 "a topic mapping of a topic not read" "$SR_BIN" run \
+  --set input.topics.elsewhere.fields.user_id=who
+assert_contains "$(cat "$SR_TMP/err")" "input.topics.elsewhere" \
+  "topic mapping of a topic not read"
 
 echo "PASS: input mapping ($N events, digest $digest)"
