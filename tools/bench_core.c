@@ -13,6 +13,7 @@
 #include "util/now.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,12 +248,16 @@ static void bench_mapped(const char *path) {
   }
   msgs_t own = load_msgs(path, sr_event_encode_json);
   msgs_t nested = load_msgs(path, encode_nested);
-  double own_rate = msgs_rate(&own, NULL, true);
-  double mapped_rate = msgs_rate(&nested, map, true);
-  double own_decode = msgs_rate(&own, NULL, false);
-  double mapped_decode = msgs_rate(&nested, map, false);
+  /* The best of 3, taken in turns, for a machine shared with others. */
+  double own_rate = 0, mapped_rate = 0, own_decode = 0, mapped_decode = 0;
+  for (int run = 0; run < 3; run++) {
+    own_rate = fmax(own_rate, msgs_rate(&own, NULL, true));
+    mapped_rate = fmax(mapped_rate, msgs_rate(&nested, map, true));
+    own_decode = fmax(own_decode, msgs_rate(&own, NULL, false));
+    mapped_decode = fmax(mapped_decode, msgs_rate(&nested, map, false));
+  }
   printf("decode_learn_json_msg_per_s %8.0f   (streamrec's own JSON "
-         "messages in memory, %zu events, default model)\n",
+         "messages in memory, %zu events, default model; best of 3)\n",
          own_rate, own.n);
   printf("decode_learn_mapped_per_s %10.0f   (Segment-style nested JSON, 5 "
          "mapped fields, ISO-8601 timestamps; mapped/own = %.2f; target >= "

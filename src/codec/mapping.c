@@ -381,9 +381,12 @@ int sr_mapping_number_time(double d, sr_ts_fmt_t fmt, int64_t *ms) {
 static bool numeric_text(const char *s, size_t len) {
   if (len == 0 || len > 40)
     return false;
-  for (size_t i = 0; i < len; i++)
-    if (!strchr("0123456789+-.eE", s[i]))
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' ||
+          c == 'e' || c == 'E'))
       return false;
+  }
   return isdigit((unsigned char)s[len - 1]) != 0;
 }
 
@@ -880,7 +883,8 @@ static unsigned match_key(const scanner_t *sc, unsigned live, const char *key,
   for (unsigned m = live; m; m &= m - 1) {
     int i = __builtin_ctz(m);
     const seg_t *seg = &sc->map->entries[i].segs[sc->depth];
-    if (seg->name && seg->index == len && !memcmp(seg->name, key, len))
+    if (seg->name && seg->index == len && (!len || seg->name[0] == key[0]) &&
+        !memcmp(seg->name, key, len))
       out |= 1u << i;
   }
   return out;
