@@ -3,7 +3,9 @@
  * memory under a stream of ever-new ids with limits, and the loop stall of
  * a checkpoint's start.
  * Driven by tools/bench, which adds the machine, the command and the date. */
+#include "codec/event_codec.h"
 #include "codec/event_file.h"
+#include "codec/mapping.h"
 #include "codec/reason.h"
 #include "core/share.h"
 #include "core/synth.h"
@@ -11,11 +13,13 @@
 #include "util/now.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static double secs_since(uint64_t start) {
@@ -134,6 +138,140 @@ static void bench_file(const char *path, const char *fmt_name) {
          n / s, fmt_name, (unsigned long long)n);
   sr_event_reader_free(rd);
   sr_model_free(mdl);
+}
+
+/* Messages held in memory, one after another. */
+typedef struct msgs {
+  sr_buf_t buf;
+  size_t *end; /* end offset of message i */
+  size_t n;
+} msgs_t;
+
+/* ev as a Segment-style track event: 5 mapped fields, nested, an ISO-8601
+ * timestamp and a platform type name. */
+static int encode_nested(const sr_event_t *ev, sr_buf_t *out) {
+  static const char *const names[SR_EV__COUNT] = {
+      "unspecified", "page_view", "product_clicked", "add_to_basket",
+      "order",       "like",      "dislike",         "rating"};
+  char line[1024], stamp[32];
+  time_t secs = (time_t)(ev->timestamp_ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+  int n = snprintf(line, sizeof(line),
+                   "{\"type\":\"track\",\"event\":\"%s\",\"properties\":{"
+                   "\"product_id\":\"%s\",\"value\":%g},\"context\":{"
+                   "\"library\":{\"name\":\"analytics.js\"},\"user\":{"
+                   "\"id\":\"%s\"}},\"timestamp\":\"%s.%03dZ\"}",
+                   names[ev->type], ev->item_id, (double)ev->value, ev->user_id,
+                   stamp, (int)(ev->timestamp_ms % 1000));
+  return sr_buf_append(out, line, (size_t)n);
+}
+
+/* The events of path, encoded by enc. */
+static msgs_t load_msgs(const char *path,
+                        int (*enc)(const sr_event_t *, sr_buf_t *)) {
+  char errstr[512];
+  sr_event_reader_t *rd =
+      sr_event_reader_open(path, SR_FILE_JSONL, errstr, sizeof(errstr));
+  if (!rd) {
+    fprintf(stderr, "bench: %s\n", errstr);
+    exit(1);
+  }
+  msgs_t m = {0};
+  size_t cap = 0;
+  sr_event_t ev;
+  sr_reason_t reason;
+  while (sr_event_reader_next(rd, &ev, &reason, errstr, sizeof(errstr)) == 1) {
+    if (reason != SR_REASON_OK)
+      continue;
+    if (m.n == cap) {
+      cap = cap ? 2 * cap : 1024;
+      m.end = realloc(m.end, cap * sizeof(*m.end));
+    }
+    if (!m.end || enc(&ev, &m.buf) != 0)
+      exit(1);
+    m.end[m.n++] = m.buf.len;
+  }
+  sr_event_reader_free(rd);
+  return m;
+}
+
+/* Decode (+ learn) of messages in memory, by map (NULL: streamrec's
+ * own). */
+static double msgs_rate(const msgs_t *m, const sr_mapping_t *map, bool learn) {
+  sr_model_t *mdl = new_model(32);
+  sr_event_t ev;
+  char errstr[256];
+  uint64_t n = 0, start = sr_mono_ns();
+  for (size_t i = 0; i < m->n; i++) {
+    size_t from = i ? m->end[i - 1] : 0;
+    const char *p = (const char *)m->buf.data + from;
+    size_t len = m->end[i] - from;
+    sr_reason_t reason = map ? sr_mapping_decode(map, p, len, NULL, NULL, &ev,
+                                                 errstr, sizeof(errstr))
+                             : sr_event_decode(p, len, SR_WIRE_JSON, NULL, &ev,
+                                               errstr, sizeof(errstr));
+    if (reason == SR_REASON_OK &&
+        (!learn || sr_model_learn(mdl, &ev, NULL) == SR_OK))
+      n++;
+  }
+  double s = secs_since(start);
+  sr_model_free(mdl);
+  if (n != m->n) {
+    fprintf(stderr, "bench: %llu of %zu messages decoded: %s\n",
+            (unsigned long long)n, m->n, errstr);
+    exit(1);
+  }
+  return n / s;
+}
+
+/* Decode + learn of JSON messages in memory: streamrec's own, and nested
+ * Segment-style events read by a field mapping of 5 fields. */
+static void bench_mapped(const char *path) {
+  static const sr_type_alias_t types[] = {{"page_view", SR_EV_VIEW},
+                                          {"product_clicked", SR_EV_CLICK},
+                                          {"add_to_basket", SR_EV_ADD_TO_CART},
+                                          {"order", SR_EV_PURCHASE}};
+  sr_mapping_spec_t spec = {
+      .prefix = "input.",
+      .fields = {"context.user.id", "properties.product_id", "event",
+                 "properties.value", "timestamp"},
+      .types = types,
+      .n_types = 4,
+  };
+  char errstr[256];
+  sr_mapping_t *map = sr_mapping_new(&spec, errstr, sizeof(errstr));
+  if (!map) {
+    fprintf(stderr, "bench: %s\n", errstr);
+    exit(1);
+  }
+  msgs_t own = load_msgs(path, sr_event_encode_json);
+  msgs_t nested = load_msgs(path, encode_nested);
+  /* The best of 3, taken in turns, for a machine shared with others. */
+  double own_rate = 0, mapped_rate = 0, own_decode = 0, mapped_decode = 0;
+  for (int run = 0; run < 3; run++) {
+    own_rate = fmax(own_rate, msgs_rate(&own, NULL, true));
+    mapped_rate = fmax(mapped_rate, msgs_rate(&nested, map, true));
+    own_decode = fmax(own_decode, msgs_rate(&own, NULL, false));
+    mapped_decode = fmax(mapped_decode, msgs_rate(&nested, map, false));
+  }
+  printf("decode_learn_json_msg_per_s %8.0f   (streamrec's own JSON "
+         "messages in memory, %zu events, default model; best of 3)\n",
+         own_rate, own.n);
+  printf("decode_learn_mapped_per_s %10.0f   (Segment-style nested JSON, 5 "
+         "mapped fields, ISO-8601 timestamps; mapped/own = %.2f; target >= "
+         "1000000)\n",
+         mapped_rate, mapped_rate / own_rate);
+  printf("decode_json_msg_per_s   %12.0f   (decode alone; mapped: %.0f, "
+         "%.0f vs %.0f bytes a message)\n",
+         own_decode, mapped_decode, (double)own.buf.len / own.n,
+         (double)nested.buf.len / nested.n);
+  sr_buf_free(&own.buf);
+  sr_buf_free(&nested.buf);
+  free(own.end);
+  free(nested.end);
+  sr_mapping_free(map);
 }
 
 /* An input partition of 16 for a user id, as a keyed producer would pick
@@ -335,6 +473,8 @@ int main(int argc, char **argv) {
     bench_topn();
   else if (argc >= 4 && !strcmp(argv[1], "file"))
     bench_file(argv[2], argv[3]);
+  else if (argc >= 3 && !strcmp(argv[1], "mapped"))
+    bench_mapped(argv[2]);
   else if (argc >= 4 && !strcmp(argv[1], "shared"))
     bench_shared(argv[2], argv[3]);
   else if (argc >= 2 && !strcmp(argv[1], "memory"))
@@ -342,10 +482,11 @@ int main(int argc, char **argv) {
   else if (argc >= 2 && !strcmp(argv[1], "snapshot"))
     bench_snapshot();
   else {
-    fprintf(stderr,
-            "usage: bench_core learner | topn | file PATH FORMAT | shared PATH "
-            "FORMAT | memory | "
-            "snapshot\n");
+    fprintf(
+        stderr,
+        "usage: bench_core learner | topn | file PATH FORMAT | mapped PATH | "
+        "shared PATH FORMAT | memory | "
+        "snapshot\n");
     return 2;
   }
   return 0;

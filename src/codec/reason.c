@@ -11,7 +11,11 @@ static const char *const reason_names[SR_REASON__COUNT] = {"ok",
                                                            "unknown_event_type",
                                                            "future_timestamp",
                                                            "message_too_large",
-                                                           "tombstone"};
+                                                           "tombstone",
+                                                           "missing_field",
+                                                           "bad_field",
+                                                           "bad_timestamp",
+                                                           "skipped_type"};
 
 const char *sr_reason_name(sr_reason_t reason) {
   if ((int)reason < 0 || reason >= SR_REASON__COUNT)

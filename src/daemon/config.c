@@ -23,13 +23,23 @@
 _Static_assert(sizeof(sr_wire_fmt_t) == sizeof(uint32_t) &&
                    sizeof(sr_output_fmt_t) == sizeof(uint32_t) &&
                    sizeof(sr_log_level_t) == sizeof(uint32_t) &&
-                   sizeof(sr_log_format_t) == sizeof(uint32_t),
+                   sizeof(sr_log_format_t) == sizeof(uint32_t) &&
+                   sizeof(sr_unknown_types_t) == sizeof(uint32_t) &&
+                   sizeof(sr_ts_fmt_t) == sizeof(uint32_t),
                "an enum option is stored as a uint32_t");
 _Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2,
                "kafka.input_format lists auto|proto|json");
 _Static_assert(SR_LOG_DEBUG == 0 && SR_LOG_INFO == 1 && SR_LOG_WARN == 2 &&
                    SR_LOG_ERROR == 3,
                "log.level lists debug|info|warn|error");
+_Static_assert(SR_UNKNOWN_REJECT == 0 && SR_UNKNOWN_SKIP == 1,
+               "input.unknown_types lists reject|skip");
+_Static_assert(SR_TS_AUTO == 0 && SR_TS_MS == 1 && SR_TS_S == 2 &&
+                   SR_TS_ISO8601 == 3,
+               "input.timestamp_format lists auto|ms|s|iso8601");
+_Static_assert(SR_MAP_USER_ID == 0 && SR_MAP_ITEM_ID == 1 && SR_MAP_TYPE == 2 &&
+                   SR_MAP_VALUE == 3 && SR_MAP_TIMESTAMP == 4,
+               "input.fields.* are stored in sr_map_field_t order");
 _Static_assert(SR_LOG_FORMAT_LOGFMT == 0 && SR_LOG_FORMAT_JSON == 1,
                "log.format lists logfmt|json");
 
@@ -95,6 +105,31 @@ static const sr_opt_t options[] = {
     I64("input.max_future_skew_ms", input.max_future_skew_ms, "86400000", 0,
         9.2e18,
         "events stamped further ahead of the clock are rejected (0: off)"),
+    STR("input.fields.user_id", input.fields[SR_MAP_USER_ID], "",
+        "where a JSON message holds the user id: a path (context.user.id, "
+        "items[0].id), @key, @timestamp or @header:NAME; empty: user_id, "
+        "streamrec's own (docs/operations.md, Reading your own topics)"),
+    STR("input.fields.item_id", input.fields[SR_MAP_ITEM_ID], "",
+        "where a JSON message holds the item id, as input.fields.user_id"),
+    STR("input.fields.type", input.fields[SR_MAP_TYPE], "",
+        "where a JSON message holds the event type, as input.fields.user_id, "
+        "or =TYPE for a topic of one type (=CLICK)"),
+    STR("input.fields.value", input.fields[SR_MAP_VALUE], "",
+        "where a JSON message holds the value, as input.fields.user_id"),
+    STR("input.fields.timestamp", input.fields[SR_MAP_TIMESTAMP], "",
+        "where a JSON message holds the timestamp, as input.fields.user_id "
+        "(read by input.timestamp_format; @timestamp is the Kafka "
+        "message's); empty: timestamp_ms in milliseconds"),
+    ENUM("input.unknown_types", input.unknown_types, "reject", "reject|skip",
+         "an event type neither input.types nor streamrec knows: reject "
+         "(dead-lettered as unknown_event_type) or skip (counted as "
+         "skipped_type, not dead-lettered)"),
+    ENUM("input.timestamp_format", input.timestamp_format, "auto",
+         "auto|ms|s|iso8601",
+         "how a mapped timestamp is read: ms or s (integer or fractional) "
+         "since the epoch, iso8601 with a zone "
+         "(2024-05-01T12:00:00.250+02:00), or auto: numbers below 1e11 are "
+         "seconds, larger ones milliseconds, other strings ISO-8601"),
     STR("metrics.listen", metrics.listen, "127.0.0.1:9464",
         "HOST:PORT of /metrics and /healthz, or 'off'"),
     U32("metrics.max_clients", metrics.max_clients, "64", 1, 10000,
@@ -184,11 +219,141 @@ sr_err_t sr_config_add_property(sr_config_t *cfg, const char *name,
   return SR_OK;
 }
 
+/* Adds name = value to types (of max, *n used); a name set again takes
+ * the new type. key labels the errors. */
+static sr_err_t set_alias(sr_conf_type_t *types, size_t *n, size_t max,
+                          const char *key, const char *name, const char *value,
+                          char *errstr, size_t errlen) {
+  sr_event_type_t type;
+  if (sr_event_type_parse(value, &type) != 0 || type == SR_EV_UNSPECIFIED)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: '%s' is not an event type (VIEW, CLICK, "
+                   "ADD_TO_CART, PURCHASE, LIKE, DISLIKE, RATING)",
+                   key, value);
+  size_t i = 0;
+  while (i < *n && strcmp(types[i].name, name))
+    i++;
+  if (i == max || !*name || strlen(name) >= sizeof(types[i].name))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: empty, too long or too many names", key);
+  strcpy(types[i].name, name);
+  types[i].type = type;
+  if (i == *n)
+    (*n)++;
+  return SR_OK;
+}
+
+/* The entry of input.topics.<topic>, added when new; NULL when full. */
+static sr_topic_mapping_t *topic_mapping(sr_config_t *cfg, const char *topic,
+                                         size_t len) {
+  size_t i = 0;
+  while (i < cfg->input.n_topics &&
+         (strlen(cfg->input.topics[i].topic) != len ||
+          strncmp(cfg->input.topics[i].topic, topic, len)))
+    i++;
+  if (i < cfg->input.n_topics)
+    return &cfg->input.topics[i];
+  if (i == SR_CONF_MAX_TOPIC_MAPS || len >= SR_CONF_STR)
+    return NULL;
+  sr_topic_mapping_t *tm = &cfg->input.topics[cfg->input.n_topics++];
+  memset(tm, 0, sizeof(*tm));
+  memcpy(tm->topic, topic, len);
+  static const char head[] = "input.topics.";
+  memcpy(tm->prefix, head, sizeof(head) - 1);
+  memcpy(tm->prefix + sizeof(head) - 1, topic, len);
+  memcpy(tm->prefix + sizeof(head) - 1 + len, ".", 2);
+  tm->unknown_types = -1;
+  tm->timestamp_format = -1;
+  return tm;
+}
+
+/* The index of value among the '|'-separated choices, or -1. */
+static int choice(const char *choices, const char *value) {
+  size_t len = strlen(value);
+  int i = 0;
+  for (const char *p = choices; *p; i++) {
+    size_t n = strcspn(p, "|");
+    if (n == len && !strncmp(p, value, n))
+      return i;
+    p += n + (p[n] == '|');
+  }
+  return -1;
+}
+
+/* One setting of a topic's mapping: sub is "fields.F", "types.NAME",
+ * "unknown_types" or "timestamp_format". */
+static sr_err_t set_topic_option(sr_topic_mapping_t *tm, const char *key,
+                                 const char *sub, const char *value,
+                                 char *errstr, size_t errlen) {
+  static const char *const fields[SR_MAP__COUNT] = {
+      "fields.user_id", "fields.item_id", "fields.type", "fields.value",
+      "fields.timestamp"};
+  for (int f = 0; f < SR_MAP__COUNT; f++) {
+    if (strcmp(sub, fields[f]))
+      continue;
+    if (strlen(value) >= SR_CONF_STR)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: too long", key);
+    strcpy(tm->fields[f], value);
+    tm->field_set[f] = true;
+    return SR_OK;
+  }
+  if (!strncmp(sub, "types.", 6))
+    return set_alias(tm->types, &tm->n_types, SR_CONF_MAX_TOPIC_TYPES, key,
+                     sub + 6, value, errstr, errlen);
+  const char *choices = !strcmp(sub, "unknown_types")      ? "reject|skip"
+                        : !strcmp(sub, "timestamp_format") ? "auto|ms|s|iso8601"
+                                                           : NULL;
+  if (!choices)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
+  int c = choice(choices, value);
+  if (c < 0)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not one of %s",
+                   key, value, choices);
+  *(choices[0] == 'r' ? &tm->unknown_types : &tm->timestamp_format) = c;
+  return SR_OK;
+}
+
+/* input.topics.<topic>.<sub>: the topic ends before the first of the
+ * settings' names, which topic names rarely hold. */
+static sr_err_t set_topic_mapping(sr_config_t *cfg, const char *key,
+                                  const char *rest, const char *value,
+                                  char *errstr, size_t errlen) {
+  static const char *const marks[] = {".fields.", ".types.", ".unknown_types",
+                                      ".timestamp_format"};
+  const char *sub = NULL;
+  for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++) {
+    const char *at = strstr(rest, marks[m]);
+    if (at && at > rest && (!sub || at < sub))
+      sub = at;
+  }
+  if (!sub)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "unknown option '%s' (input.topics.TOPIC.fields.F, "
+                   ".types.NAME, .unknown_types or .timestamp_format)",
+                   key);
+  sr_topic_mapping_t *tm = topic_mapping(cfg, rest, (size_t)(sub - rest));
+  if (!tm)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%s: more than %d topics with mappings of their own", key,
+                   SR_CONF_MAX_TOPIC_MAPS);
+  return set_topic_option(tm, key, sub + 1, value, errstr, errlen);
+}
+
 /* kafka.properties.<name>: passed through to librdkafka, unless streamrec
- * owns the property; the engine's setter of keys no table holds. */
+ * owns the property; input.types.<name>: a platform's event type name.
+ * The engine's setter of keys no table holds. */
 static sr_err_t set_property(void *obj, const char *key, const char *value,
                              char *errstr, size_t errlen) {
   static const char prefix[] = "kafka.properties.";
+  static const char types[] = "input.types.";
+  static const char topics[] = "input.topics.";
+  sr_config_t *cfg = obj;
+  if (!strncmp(key, types, sizeof(types) - 1))
+    return set_alias(cfg->input.types, &cfg->input.n_types, SR_CONF_MAX_TYPES,
+                     key, key + sizeof(types) - 1, value, errstr, errlen);
+  if (!strncmp(key, topics, sizeof(topics) - 1))
+    return set_topic_mapping(cfg, key, key + sizeof(topics) - 1, value, errstr,
+                             errlen);
   if (strncmp(key, prefix, sizeof(prefix) - 1))
     return SR_ERR_NOT_FOUND;
   const char *name = key + sizeof(prefix) - 1;
@@ -242,6 +407,83 @@ sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg) {
       .n_props = cfg->kafka.n_props,
       .props = cfg->kafka.props,
   };
+}
+
+static const sr_topic_mapping_t *find_topic_mapping(const sr_config_t *cfg,
+                                                    const char *topic) {
+  for (size_t i = 0; topic && i < cfg->input.n_topics; i++)
+    if (!strcmp(cfg->input.topics[i].topic, topic))
+      return &cfg->input.topics[i];
+  return NULL;
+}
+
+static size_t add_aliases(sr_type_alias_t *aliases, size_t n,
+                          const sr_conf_type_t *types, size_t n_types) {
+  for (size_t i = 0; i < n_types; i++)
+    aliases[n++] = (sr_type_alias_t){types[i].name, types[i].type};
+  return n;
+}
+
+sr_mapping_spec_t sr_config_mapping(const sr_config_t *cfg, const char *topic,
+                                    sr_type_alias_t *aliases) {
+  const sr_topic_mapping_t *tm = find_topic_mapping(cfg, topic);
+  sr_mapping_spec_t spec = {
+      .prefix = "input.",
+      .types = aliases,
+      .unknown_types = cfg->input.unknown_types,
+      .timestamp_format = cfg->input.timestamp_format,
+  };
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    spec.fields[f] =
+        tm && tm->field_set[f] ? tm->fields[f] : cfg->input.fields[f];
+  /* A topic's own names are looked up first. */
+  if (tm)
+    spec.n_types = add_aliases(aliases, 0, tm->types, tm->n_types);
+  spec.n_types =
+      add_aliases(aliases, spec.n_types, cfg->input.types, cfg->input.n_types);
+  if (tm && tm->unknown_types >= 0)
+    spec.unknown_types = (sr_unknown_types_t)tm->unknown_types;
+  if (tm && tm->timestamp_format >= 0)
+    spec.timestamp_format = (sr_ts_fmt_t)tm->timestamp_format;
+  if (tm)
+    spec.prefix = tm->prefix;
+  return spec;
+}
+
+/* A mapping that cannot work stops the start, naming its key; topic NULL
+ * checks input.* itself. */
+static sr_err_t check_one_mapping(const sr_config_t *cfg, const char *topic,
+                                  char *errstr, size_t errlen) {
+  sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
+  sr_mapping_spec_t spec = sr_config_mapping(cfg, topic, aliases);
+  if (!sr_mapping_spec_active(&spec))
+    return SR_OK;
+  sr_mapping_t *map = sr_mapping_new(&spec, errstr, errlen);
+  if (!map)
+    return SR_ERR_INVALID;
+  sr_mapping_free(map);
+  if (cfg->kafka.input_format == SR_WIRE_PROTO)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%sfields: a field mapping reads JSON, but "
+                   "kafka.input_format is proto",
+                   spec.prefix);
+  return SR_OK;
+}
+
+static bool is_input_topic(const sr_config_t *cfg, const char *topic);
+
+static sr_err_t check_mapping(const sr_config_t *cfg, char *errstr,
+                              size_t errlen) {
+  sr_err_t err = check_one_mapping(cfg, NULL, errstr, errlen);
+  for (size_t i = 0; err == SR_OK && i < cfg->input.n_topics; i++) {
+    const sr_topic_mapping_t *tm = &cfg->input.topics[i];
+    if (!is_input_topic(cfg, tm->topic))
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "%.*s: '%s' is not one of kafka.input_topics",
+                     (int)strlen(tm->prefix) - 1, tm->prefix, tm->topic);
+    err = check_one_mapping(cfg, tm->topic, errstr, errlen);
+  }
+  return err;
 }
 
 void sr_config_init(sr_config_t *cfg) {
@@ -407,7 +649,8 @@ sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                    "kafka.output_topic; readers of lists would get rejected "
                    "input",
                    dead);
-  return check_cluster(cfg, out, errstr, errlen);
+  err = check_cluster(cfg, out, errstr, errlen);
+  return err != SR_OK ? err : check_mapping(cfg, errstr, errlen);
 }
 
 void sr_config_print_help(FILE *out, const char *prefix) {
@@ -419,6 +662,18 @@ void sr_config_print_help(FILE *out, const char *prefix) {
             "  %-26s passed to librdkafka as NAME; a value ${VAR} is "
             "read from the environment and masked in all output\n",
             "kafka.properties.NAME");
+  if (!prefix || !strncmp("input.types.", prefix, strlen(prefix)))
+    fprintf(out,
+            "  %-26s the platform's event type NAME is read as this type "
+            "(VIEW, CLICK, ADD_TO_CART, PURCHASE, LIKE, DISLIKE, RATING); "
+            "in a file, \"input\": {\"types\": {\"NAME\": \"TYPE\"}}\n",
+            "input.types.NAME");
+  if (!prefix || !strncmp("input.topics.", prefix, strlen(prefix)))
+    fprintf(out,
+            "  %-26s one input topic's own input.fields.F, input.types.NAME, "
+            "input.unknown_types or input.timestamp_format; what it leaves "
+            "unset is input.*'s\n",
+            "input.topics.TOPIC.*");
 }
 
 void sr_config_print_markdown(FILE *out) {
@@ -428,4 +683,12 @@ void sr_config_print_markdown(FILE *out) {
   fprintf(out, "| `kafka.properties.NAME` | string | (none) | passed to "
                "librdkafka as NAME; a value `${VAR}` is read from the "
                "environment and masked in all output |\n");
+  fprintf(out, "| `input.types.NAME` | string | (none) | the platform's event "
+               "type NAME is read as this type (`VIEW`, `CLICK`, "
+               "`ADD_TO_CART`, `PURCHASE`, `LIKE`, `DISLIKE`, `RATING`); in a "
+               "file, `\"input\": {\"types\": {\"NAME\": \"TYPE\"}}` |\n");
+  fprintf(out, "| `input.topics.TOPIC.*` | | (none) | one input topic's own "
+               "`fields.F`, `types.NAME`, `unknown_types` or "
+               "`timestamp_format`, overriding `input.*` for that topic; "
+               "its type names are looked up before `input.types` |\n");
 }

@@ -8,6 +8,7 @@
 #define SR_CONFIG_H
 
 #include "codec/event_codec.h"
+#include "codec/mapping.h"
 #include "kafka/conf.h"
 #include "streamrec/model.h"
 #include "util/log.h"
@@ -17,6 +18,30 @@
 
 #define SR_CONF_STR 256
 #define SR_CONF_MAX_PROPS 64
+#define SR_CONF_MAX_TYPES 64
+#define SR_CONF_MAX_TOPIC_MAPS 8
+#define SR_CONF_MAX_TOPIC_TYPES 16
+/* Type names one topic's mapping can hold: its own and input.types. */
+#define SR_CONF_MAX_ALIASES (SR_CONF_MAX_TYPES + SR_CONF_MAX_TOPIC_TYPES)
+
+/* input.types.NAME = TYPE. */
+typedef struct sr_conf_type {
+  char name[128];
+  sr_event_type_t type;
+} sr_conf_type_t;
+
+/* input.topics.TOPIC.*: one input topic's overrides of the field mapping;
+ * what it leaves unset is input.*'s. */
+typedef struct sr_topic_mapping {
+  char topic[SR_CONF_STR];
+  char prefix[SR_CONF_STR + 16]; /* "input.topics.TOPIC.", for errors */
+  char fields[SR_MAP__COUNT][SR_CONF_STR];
+  bool field_set[SR_MAP__COUNT];
+  int32_t unknown_types;    /* an sr_unknown_types_t, or -1: unset */
+  int32_t timestamp_format; /* an sr_ts_fmt_t, or -1: unset */
+  size_t n_types;           /* looked up before input.types */
+  sr_conf_type_t types[SR_CONF_MAX_TOPIC_TYPES];
+} sr_topic_mapping_t;
 
 /* checkpoint.writer, in the order of its choices. */
 enum { SR_CKPT_FORK, SR_CKPT_COPY };
@@ -61,6 +86,14 @@ typedef struct sr_config {
     uint32_t max_message_bytes;
     uint32_t max_id_len;
     int64_t max_future_skew_ms;
+    /* input.fields.*, indexed by sr_map_field_t; "": streamrec's own */
+    char fields[SR_MAP__COUNT][SR_CONF_STR];
+    sr_unknown_types_t unknown_types; /* choices in the order of its values */
+    sr_ts_fmt_t timestamp_format;     /* likewise */
+    size_t n_types; /* input.types.NAME = TYPE, in the order first set */
+    sr_conf_type_t types[SR_CONF_MAX_TYPES];
+    size_t n_topics; /* input.topics.TOPIC.*, in the order first set */
+    sr_topic_mapping_t topics[SR_CONF_MAX_TOPIC_MAPS];
   } input;
   struct {
     char listen[SR_CONF_STR];
@@ -88,6 +121,13 @@ bool sr_config_clustered(const sr_config_t *cfg);
 /* The kafka layer's configuration, borrowing from cfg. */
 sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg);
 
+/* The field mapping of input.*, borrowing from cfg; with topic (may be
+ * NULL) the overrides of input.topics.TOPIC.* applied. aliases (of
+ * SR_CONF_MAX_ALIASES) receives the type names. With
+ * sr_mapping_spec_active false the input is streamrec's own format. */
+sr_mapping_spec_t sr_config_mapping(const sr_config_t *cfg, const char *topic,
+                                    sr_type_alias_t *aliases);
+
 /* Fills cfg with every option's default. */
 void sr_config_init(sr_config_t *cfg);
 
@@ -96,7 +136,12 @@ void sr_config_init(sr_config_t *cfg);
  * kafka.properties.<name> passes <name> to librdkafka; a value "${VAR}" is
  * read from the environment and registered with sr_log_add_secret at once,
  * whatever the property's name. Properties streamrec sets itself (group.id,
- * bootstrap.servers, ...) are refused with the option to use instead. */
+ * bootstrap.servers, ...) are refused with the option to use instead.
+ * input.types.<name> renames the platform's event type <name> to the
+ * value, one of streamrec's types (VIEW, ..., RATING);
+ * input.topics.<topic>.{fields.F, types.NAME, unknown_types,
+ * timestamp_format} override them for one topic (the topic ends before the
+ * first ".fields.", ".types.", ".unknown_types" or ".timestamp_format"). */
 sr_err_t sr_config_set(sr_config_t *cfg, const char *key, const char *value,
                        char *errstr, size_t errlen);
 
@@ -126,7 +171,9 @@ sr_err_t sr_config_load_json(sr_config_t *cfg, const char *text, size_t len,
  * and no output (kafka.output_topic when publish is true,
  * kafka.dead_letter_topic, cluster.sync_topic) is an input topic or another
  * output; with cluster.sync_topic set, kafka.input_topics names one topic
- * and group.instance.id is not also set as a property. Fails with
+ * and group.instance.id is not also set as a property; the field mapping
+ * (input.fields.*, and each input.topics.TOPIC's, TOPIC an input topic)
+ * compiles. Fails with
  * SR_ERR_INVALID and errstr naming the key. */
 sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                          size_t errlen);

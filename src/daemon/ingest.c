@@ -3,6 +3,7 @@
 #include "daemon/ingest.h"
 
 #include "codec/event_codec.h"
+#include "codec/mapping.h"
 #include "codec/reason.h"
 #include "core/share.h"
 #include "util/err.h"
@@ -20,11 +21,48 @@ struct sr_ingest {
   sr_telemetry_t *tel;
   sr_wire_fmt_t fmt;
   sr_event_limits_t lim;
+  sr_mapping_t *map; /* input.*'s; NULL: streamrec's own format */
+  /* input.topics.TOPIC.*: a topic's own mapping (NULL: its own format) */
+  size_t n_topics;
+  struct {
+    char name[SR_CONF_STR];
+    sr_mapping_t *map;
+  } topics[SR_CONF_MAX_TOPIC_MAPS];
+  const rd_kafka_topic_t *last_rkt; /* the topic of last_map */
+  sr_mapping_t *last_map;
   uint64_t mono_ms;
   char dead_letter_topic[SR_CONF_STR];
   uint64_t rejected[SR_REASON__COUNT];
   bool shared; /* cluster mode: the skip rule and misrouting warning */
 };
+
+/* The mapping of topic (NULL: input.*'s), or NULL for none. */
+static sr_err_t compile_mapping(const sr_config_t *cfg, const char *topic,
+                                sr_mapping_t **map, char *errstr,
+                                size_t errlen) {
+  sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
+  sr_mapping_spec_t spec = sr_config_mapping(cfg, topic, aliases);
+  *map = NULL;
+  if (sr_mapping_spec_active(&spec) &&
+      !(*map = sr_mapping_new(&spec, errstr, errlen)))
+    return SR_ERR_INVALID;
+  return SR_OK;
+}
+
+static sr_err_t compile_mappings(sr_ingest_t *ing, const sr_config_t *cfg,
+                                 char *errstr, size_t errlen) {
+  if (compile_mapping(cfg, NULL, &ing->map, errstr, errlen) != SR_OK)
+    return SR_ERR_INVALID;
+  for (size_t i = 0; i < cfg->input.n_topics; i++) {
+    snprintf(ing->topics[i].name, sizeof(ing->topics[i].name), "%s",
+             cfg->input.topics[i].topic);
+    ing->n_topics++;
+    if (compile_mapping(cfg, ing->topics[i].name, &ing->topics[i].map, errstr,
+                        errlen) != SR_OK)
+      return SR_ERR_INVALID;
+  }
+  return SR_OK;
+}
 
 sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
                            sr_refresh_t *rf, sr_sink_t *snk, char *errstr,
@@ -46,6 +84,10 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   };
   snprintf(ing->dead_letter_topic, sizeof(ing->dead_letter_topic), "%s",
            cfg->kafka.dead_letter_topic);
+  if (compile_mappings(ing, cfg, errstr, errlen) != SR_OK) {
+    sr_ingest_free(ing);
+    return NULL;
+  }
   return ing;
 }
 
@@ -54,6 +96,11 @@ void sr_ingest_set_telemetry(sr_ingest_t *ing, sr_telemetry_t *tel) {
 }
 
 void sr_ingest_free(sr_ingest_t *ing) {
+  if (!ing)
+    return;
+  sr_mapping_free(ing->map);
+  for (size_t i = 0; i < ing->n_topics; i++)
+    sr_mapping_free(ing->topics[i].map);
   free(ing);
 }
 
@@ -85,6 +132,9 @@ static void dead_letter(sr_ingest_t *ing, const rd_kafka_message_t *msg,
 static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
                    sr_reason_t reason, const char *why) {
   ing->rejected[reason]++;
+  /* input.unknown_types=skip: the user asked for these to be dropped. */
+  if (reason == SR_REASON_SKIPPED_TYPE)
+    return;
   sr_log(SR_LOG_WARN, "invalid event",
          "reason=%s topic=%s partition=%" PRId32 " offset=%" PRId64
          " detail=%s total=%" PRIu64,
@@ -124,6 +174,56 @@ static sr_err_t learn(sr_ingest_t *ing, const rd_kafka_message_t *msg,
   return err;
 }
 
+static int header_of(const void *msg, const char *name, const void **val,
+                     size_t *len) {
+  rd_kafka_headers_t *hdrs = NULL;
+  if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_header_get_last(hdrs, name, val, len) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+    return -1;
+  return 0;
+}
+
+static sr_mapping_t *mapping_of(sr_ingest_t *ing,
+                                const rd_kafka_message_t *msg) {
+  if (!ing->n_topics)
+    return ing->map;
+  /* Messages come in runs of one partition: the topic rarely changes. */
+  if (msg->rkt == ing->last_rkt)
+    return ing->last_map;
+  const char *topic = rd_kafka_topic_name(msg->rkt);
+  ing->last_rkt = msg->rkt;
+  ing->last_map = ing->map;
+  for (size_t i = 0; i < ing->n_topics; i++)
+    if (!strcmp(ing->topics[i].name, topic))
+      ing->last_map = ing->topics[i].map;
+  return ing->last_map;
+}
+
+/* A mapping reads JSON only: a protobuf message (input_format auto) is
+ * streamrec's own Event whatever the mapping. */
+static sr_reason_t decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                          sr_event_t *ev, char *why, size_t len) {
+  sr_mapping_t *map = mapping_of(ing, msg);
+  sr_wire_fmt_t fmt = ing->fmt;
+  if (map && fmt == SR_WIRE_AUTO)
+    fmt = sr_wire_detect(msg->payload, msg->len);
+  if (!map || fmt != SR_WIRE_JSON)
+    return sr_event_decode(msg->payload, msg->len, ing->fmt, &ing->lim, ev, why,
+                           len);
+  sr_msg_meta_t meta = {
+      .key = msg->key,
+      .key_len = msg->key_len,
+      .timestamp_ms = sr_mapping_uses_kafka_timestamp(map)
+                          ? rd_kafka_message_timestamp(msg, NULL)
+                          : -1,
+      .header = header_of,
+      .msg = msg,
+  };
+  return sr_mapping_decode(map, msg->payload, msg->len, &meta, &ing->lim, ev,
+                           why, len);
+}
+
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   sr_event_t ev;
   char why[256] = "";
@@ -133,8 +233,7 @@ int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   if (!msg->payload)
     snprintf(why, sizeof(why), "value is null (a tombstone)");
   else
-    reason = sr_event_decode(msg->payload, msg->len, ing->fmt, &ing->lim, &ev,
-                             why, sizeof(why));
+    reason = decode(ing, msg, &ev, why, sizeof(why));
   if (ing->tel)
     sr_telemetry_consumed(ing->tel, rd_kafka_topic_name(msg->rkt));
   if (reason != SR_REASON_OK) {

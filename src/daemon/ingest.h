@@ -1,11 +1,13 @@
 /* Ingest: turns one input message into a model update. Decodes and
  * validates it (format detected per message unless forced; limits from
- * input.*), learns from a valid event (in cluster mode by the skip rule of
- * core/share.h, with the message's partition and offset) and marks its
- * user dirty; counts a
- * rejected one by reason, logs it (rate-limited) and copies it unchanged to
- * the dead-letter topic when one is configured. Loop thread only; the
- * model, batcher and sink are borrowed. */
+ * input.*; a JSON message by the field mapping of input.fields.* and
+ * input.types when one is configured, codec/mapping.h), learns from a valid
+ * event (in cluster mode by the skip rule of core/share.h, with the message's
+ * partition and offset) and marks its user dirty; counts a rejected one by
+ * reason, logs it (rate-limited) and copies it unchanged to the dead-letter
+ * topic when one is configured (a type skipped by input.unknown_types=skip is
+ * only counted). Loop thread only; the model, batcher and sink
+ * are borrowed. */
 #ifndef SR_INGEST_H
 #define SR_INGEST_H
 

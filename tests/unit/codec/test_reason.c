@@ -26,6 +26,10 @@ static void test_documented_names(void **state) {
       {SR_REASON_FUTURE_TS, "future_timestamp"},
       {SR_REASON_TOO_LARGE, "message_too_large"},
       {SR_REASON_TOMBSTONE, "tombstone"},
+      {SR_REASON_MISSING_FIELD, "missing_field"},
+      {SR_REASON_BAD_FIELD, "bad_field"},
+      {SR_REASON_BAD_TIMESTAMP, "bad_timestamp"},
+      {SR_REASON_SKIPPED_TYPE, "skipped_type"},
   };
   size_t n = sizeof(documented) / sizeof(documented[0]);
   /* Every rejection reason is documented: a new one needs the README too. */

@@ -482,6 +482,114 @@ static void test_check_outputs_apart_from_inputs(void **state) {
     fail_msg("refused: %s", err);
 }
 
+/* The field mapping: input.types as a JSON object in a file, its rows
+ * and its refusals, and sr_config_check compiling the mapping. */
+static void test_input_mapping(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  char err[512] = "", path[64];
+  sr_config_init(&cfg);
+  const char *text =
+      "{\"input\": {\"fields\": {\"user_id\": \"context.user.id\", "
+      "\"type\": \"event\"}, \"timestamp_format\": \"iso8601\",\n"
+      " \"unknown_types\": \"skip\",\n"
+      " \"types\": {\"page_view\": \"VIEW\", \"add_to_basket\": "
+      "\"add_to_cart\"}}}\n";
+  if (load(&cfg, text, err, sizeof err, path, sizeof path) != SR_OK)
+    fail_msg("load: %s", err);
+  assert_string_equal(cfg.input.fields[SR_MAP_USER_ID], "context.user.id");
+  assert_string_equal(cfg.input.fields[SR_MAP_ITEM_ID], "");
+  assert_int_equal(cfg.input.timestamp_format, SR_TS_ISO8601);
+  assert_int_equal(cfg.input.unknown_types, SR_UNKNOWN_SKIP);
+  sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
+  sr_mapping_spec_t spec = sr_config_mapping(&cfg, NULL, aliases);
+  assert_true(sr_mapping_spec_active(&spec));
+  assert_int_equal(spec.n_types, 2);
+  assert_string_equal(spec.types[1].name, "add_to_basket");
+  assert_int_equal(spec.types[1].type, SR_EV_ADD_TO_CART);
+  assert_int_equal(sr_config_check(&cfg, true, err, sizeof err), SR_OK);
+
+  /* The defaults map nothing: streamrec's own format. */
+  sr_config_init(&cfg);
+  spec = sr_config_mapping(&cfg, NULL, aliases);
+  assert_false(sr_mapping_spec_active(&spec));
+
+  assert_int_equal(
+      sr_config_set(&cfg, "input.types.order", "SHIPPED", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.types.order"));
+  assert_int_equal(
+      sr_config_set(&cfg, "input.timestamp_format", "minutes", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.timestamp_format"));
+  check_fails("input.fields.item_id=items[0]..id", true, "input.fields.item_id",
+              "items[0]..id");
+  check_fails("input.fields.type==TELEPORT", true, "input.fields.type",
+              "TELEPORT");
+  check_ok("input.fields.user_id=@key", true);
+}
+
+/* input.topics.TOPIC.* overrides input.* for that topic alone; a topic
+ * name may hold dots; a topic that is not an input is refused. */
+static void test_topic_mappings(void **state) {
+  (void)state;
+  sr_config_t cfg;
+  char err[512] = "", path[64];
+  sr_config_init(&cfg);
+  const char *text =
+      "{\"kafka\": {\"input_topics\": \"web.events,app\"},\n"
+      " \"input\": {\"fields\": {\"user_id\": \"uid\", \"type\": \"ev\"},\n"
+      "  \"types\": {\"view\": \"VIEW\"},\n"
+      "  \"topics\": {\"app\": {\"fields\": {\"user_id\": \"@key\", "
+      "\"type\": \"=CLICK\"}, \"timestamp_format\": \"s\",\n"
+      "    \"unknown_types\": \"skip\", \"types\": {\"view\": \"LIKE\"}},\n"
+      "   \"web.events\": {\"fields\": {\"type\": \"\"}}}}}\n";
+  if (load(&cfg, text, err, sizeof err, path, sizeof path) != SR_OK)
+    fail_msg("load: %s", err);
+  assert_int_equal(cfg.input.n_topics, 2);
+  sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
+  sr_mapping_spec_t app = sr_config_mapping(&cfg, "app", aliases);
+  assert_string_equal(app.prefix, "input.topics.app.");
+  assert_string_equal(app.fields[SR_MAP_USER_ID], "@key");
+  assert_string_equal(app.fields[SR_MAP_TYPE], "=CLICK");
+  assert_int_equal(app.timestamp_format, SR_TS_S);
+  assert_int_equal(app.unknown_types, SR_UNKNOWN_SKIP);
+  /* The topic's own names come first. */
+  assert_int_equal(app.n_types, 2);
+  assert_int_equal(app.types[0].type, SR_EV_LIKE);
+  assert_int_equal(app.types[1].type, SR_EV_VIEW);
+  /* Set to "": streamrec's own member for this topic. */
+  sr_mapping_spec_t web = sr_config_mapping(&cfg, "web.events", aliases);
+  assert_string_equal(web.fields[SR_MAP_USER_ID], "uid");
+  assert_string_equal(web.fields[SR_MAP_TYPE], "");
+  assert_int_equal(web.timestamp_format, SR_TS_AUTO);
+  sr_mapping_spec_t other = sr_config_mapping(&cfg, "other", aliases);
+  assert_string_equal(other.fields[SR_MAP_TYPE], "ev");
+  assert_int_equal(sr_config_check(&cfg, true, err, sizeof err), SR_OK);
+
+  assert_int_equal(sr_config_set(&cfg, "input.topics.app.fields.item_id",
+                                 "a..b", err, sizeof err),
+                   SR_OK);
+  assert_int_equal(sr_config_check(&cfg, true, err, sizeof err),
+                   SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.topics.app.fields.item_id"));
+  check_fails("input.topics.nope.fields.user_id=u", true, "input.topics.nope",
+              "kafka.input_topics");
+  sr_config_init(&cfg);
+  assert_int_equal(sr_config_set(&cfg, "input.topics.app.timestamp_format",
+                                 "days", err, sizeof err),
+                   SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.topics.app.timestamp_format"));
+  assert_int_equal(
+      sr_config_set(&cfg, "input.topics.app.types.v", "SEEN", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "input.topics.app.types.v"));
+  assert_int_equal(
+      sr_config_set(&cfg, "input.topics.app.colour", "red", err, sizeof err),
+      SR_ERR_INVALID);
+  assert_non_null(strstr(err, "unknown option"));
+}
+
 static void test_help_lists_every_option(void **state) {
   (void)state;
   char *text = NULL;
@@ -516,6 +624,8 @@ int main(void) {
       cmocka_unit_test(test_json_duplicate_keys_refused),
       cmocka_unit_test(test_check_topic_names),
       cmocka_unit_test(test_check_outputs_apart_from_inputs),
+      cmocka_unit_test(test_input_mapping),
+      cmocka_unit_test(test_topic_mappings),
       cmocka_unit_test(test_help_lists_every_option),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -207,6 +207,64 @@ static void test_forced_format_rejects_the_other(void **state) {
   sr_ingest_free(ing);
 }
 
+/* With a field mapping, a JSON message is read by it (the user id from
+ * the Kafka key here), a protobuf one is still streamrec's own Event, and a
+ * skipped type is counted apart from rejections. */
+static void test_mapping_reads_json(void **state) {
+  fixture_t *fx = *state;
+  char err[256] = "";
+  sr_config_t cfg = fx->cfg;
+  assert_int_equal(
+      sr_config_set(&cfg, "input.fields.user_id", "@key", err, sizeof err),
+      SR_OK);
+  assert_int_equal(
+      sr_config_set(&cfg, "input.fields.item_id", "p.id", err, sizeof err),
+      SR_OK);
+  assert_int_equal(
+      sr_config_set(&cfg, "input.fields.type", "ev", err, sizeof err), SR_OK);
+  assert_int_equal(
+      sr_config_set(&cfg, "input.types.seen", "VIEW", err, sizeof err), SR_OK);
+  assert_int_equal(
+      sr_config_set(&cfg, "input.unknown_types", "skip", err, sizeof err),
+      SR_OK);
+  sr_ingest_t *ing = sr_ingest_new(&cfg, fx->mdl, NULL, NULL, err, sizeof err);
+  assert_non_null(ing);
+  sr_ingest_set_time(ing, NOW_MS, 1);
+  sr_ingest_t *saved = fx->ing;
+  fx->ing = ing;
+
+  rd_kafka_message_t msg;
+  const char *json = "{\"ev\":\"seen\",\"p\":{\"id\":\"i1\"},"
+                     "\"timestamp_ms\":1700000000000}";
+  memset(&msg, 0, sizeof msg);
+  msg.rkt = fx->rkt;
+  msg.payload = (void *)json;
+  msg.len = strlen(json);
+  msg.key = "u1";
+  msg.key_len = 2;
+  assert_int_equal(sr_ingest_message(ing, &msg), 0);
+  assert_int_equal(sr_model_events_applied(fx->mdl), 1);
+  assert_true(sr_model_find_user(fx->mdl, "u1", 2) >= 0);
+
+  /* No key: the mapped user id is missing. */
+  msg.key = NULL;
+  msg.offset = 1;
+  assert_int_equal(sr_ingest_message(ing, &msg), 0);
+  assert_int_equal(sr_ingest_rejected(ing, SR_REASON_MISSING_FIELD), 1);
+
+  const char *signup = "{\"ev\":\"signup\",\"p\":{\"id\":\"i1\"}}";
+  msg.payload = (void *)signup;
+  msg.len = strlen(signup);
+  msg.key = "u1";
+  msg.offset = 2;
+  assert_int_equal(sr_ingest_message(ing, &msg), 0);
+  assert_int_equal(sr_ingest_rejected(ing, SR_REASON_SKIPPED_TYPE), 1);
+  assert_int_equal(sr_model_events_applied(fx->mdl), 1);
+
+  fx->ing = saved;
+  sr_ingest_free(ing);
+}
+
 #define TEST(fn)                                                               \
   cmocka_unit_test_setup_teardown(fn, ingest_setup, ingest_teardown)
 
@@ -215,6 +273,7 @@ int main(void) {
       TEST(test_valid_json_and_proto_are_learned),
       TEST(test_invalid_counted_by_reason_and_not_learned),
       TEST(test_forced_format_rejects_the_other),
+      TEST(test_mapping_reads_json),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

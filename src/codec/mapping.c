@@ -1,0 +1,1049 @@
+/* Field mapping over jansson's tree; see mapping.h. */
+#include "codec/mapping.h"
+
+#include "codec/json_event.h"
+#include "util/err.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deeper paths are refused at start rather than truncated. */
+#define PATH_MAX_SEGS 16
+/* Timestamps in auto below this are seconds: 1e11 s is the year 5138,
+ * 1e11 ms is March 1973. */
+#define AUTO_SECONDS_BELOW 1e11
+
+typedef enum src_kind {
+  SRC_NATIVE = 0, /* unmapped: streamrec's own member, absent allowed */
+  SRC_PATH,
+  SRC_KEY,
+  SRC_KAFKA_TS,
+  SRC_HEADER,
+  SRC_CONST, /* the type only */
+} src_kind_t;
+
+typedef struct seg {
+  char *name;   /* a member name, or NULL for an array index */
+  size_t index; /* the index; a name's length */
+} seg_t;
+
+typedef struct source {
+  src_kind_t kind;
+  char *text; /* as configured, for the errors of each message */
+  seg_t segs[PATH_MAX_SEGS];
+  size_t n_segs;
+  char *header;             /* SRC_HEADER */
+  sr_event_type_t constant; /* SRC_CONST */
+} source_t;
+
+/* One path the scanner looks for: a mapped field's, or one spelling of an
+ * unmapped field's own member (snake_case, then camelCase). */
+typedef struct entry {
+  const seg_t *segs;
+  size_t n_segs;
+  int field;
+  int camel; /* 1: the camelCase spelling, read when snake_case is absent */
+} entry_t;
+
+/* Paths: 5 mapped or snake_case, 3 camelCase spellings. */
+#define ENTRIES_MAX (SR_MAP__COUNT + 3)
+
+struct sr_mapping {
+  source_t src[SR_MAP__COUNT];
+  seg_t native_segs[SR_MAP__COUNT][2];
+  entry_t entries[ENTRIES_MAX];
+  int n_entries;
+  sr_type_alias_t *types; /* names owned */
+  size_t n_types;
+  sr_unknown_types_t unknown_types;
+  sr_ts_fmt_t ts_fmt;
+};
+
+static const char *const field_names[SR_MAP__COUNT] = {
+    "user_id", "item_id", "type", "value", "timestamp"};
+/* streamrec's own members of an unmapped field, and their camelCase. */
+static const char *const native_names[SR_MAP__COUNT][2] = {
+    {"user_id", "userId"},
+    {"item_id", "itemId"},
+    {"type", NULL},
+    {"value", NULL},
+    {"timestamp_ms", "timestampMs"}};
+
+__attribute__((format(printf, 4, 5))) static sr_reason_t
+fail(sr_reason_t reason, char *errstr, size_t errlen, const char *fmt, ...) {
+  if (errstr && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return reason;
+}
+
+bool sr_mapping_spec_active(const sr_mapping_spec_t *spec) {
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    if (spec->fields[f] && spec->fields[f][0])
+      return true;
+  return spec->n_types > 0;
+}
+
+/* Appends "[N]" indices following a name; p points at the first '['. */
+static int parse_indices(source_t *src, const char **pp) {
+  const char *p = *pp;
+  while (*p == '[') {
+    char *end;
+    if (!isdigit((unsigned char)p[1]) || src->n_segs == PATH_MAX_SEGS)
+      return -1;
+    unsigned long long idx = strtoull(p + 1, &end, 10);
+    if (*end != ']' || idx > 1000000)
+      return -1;
+    src->segs[src->n_segs++] = (seg_t){NULL, (size_t)idx};
+    p = end + 1;
+  }
+  *pp = p;
+  return 0;
+}
+
+/* "a.b[0].c": names separated by dots, each followed by any indices. */
+static int parse_path(source_t *src, const char *path) {
+  const char *p = path;
+  for (;;) {
+    size_t n = strcspn(p, ".[]");
+    if (n == 0 || src->n_segs == PATH_MAX_SEGS)
+      return -1;
+    char *name = strndup(p, n);
+    if (!name)
+      return -1;
+    src->segs[src->n_segs++] = (seg_t){name, n};
+    p += n;
+    if (parse_indices(src, &p) != 0)
+      return -1;
+    if (*p == '\0')
+      return 0;
+    if (*p != '.')
+      return -1;
+    p++;
+  }
+}
+
+static sr_err_t compile_source(const sr_mapping_spec_t *spec, int f,
+                               source_t *src, char *errstr, size_t errlen) {
+  const char *text = spec->fields[f];
+  const char *pre = spec->prefix ? spec->prefix : "input.";
+  if (!text || !*text)
+    return SR_OK;
+  src->text = strdup(text);
+  if (!src->text)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  if (!strcmp(text, "@key"))
+    src->kind = SRC_KEY;
+  else if (!strcmp(text, "@timestamp"))
+    src->kind = SRC_KAFKA_TS;
+  else if (!strncmp(text, "@header:", 8) && text[8]) {
+    src->kind = SRC_HEADER;
+    src->header = src->text + 8;
+  } else if (text[0] == '=' && f == SR_MAP_TYPE) {
+    src->kind = SRC_CONST;
+    if (sr_event_type_parse(text + 1, &src->constant) != 0 ||
+        src->constant == SR_EV_UNSPECIFIED)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "%sfields.type: '%s' is not an event type (VIEW, CLICK, "
+                     "ADD_TO_CART, PURCHASE, LIKE, DISLIKE, RATING)",
+                     pre, text + 1);
+  } else if (text[0] == '@' || text[0] == '=') {
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "%sfields.%s: '%s' is not a source (a path, @key, "
+                   "@timestamp, @header:NAME%s)",
+                   pre, field_names[f], text,
+                   f == SR_MAP_TYPE ? " or =TYPE" : "");
+  } else {
+    src->kind = SRC_PATH;
+    if (parse_path(src, text) != 0)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "%sfields.%s: '%s' is not a path (names separated by "
+                     "'.', none empty, each followed by any [N]; at most %d)",
+                     pre, field_names[f], text, PATH_MAX_SEGS);
+  }
+  return SR_OK;
+}
+
+static sr_err_t compile_types(sr_mapping_t *map, const sr_mapping_spec_t *spec,
+                              char *errstr, size_t errlen) {
+  if (!spec->n_types)
+    return SR_OK;
+  map->types = calloc(spec->n_types, sizeof(*map->types));
+  if (!map->types)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < spec->n_types; i++) {
+    const sr_type_alias_t *al = &spec->types[i];
+    if (!*al->name || al->type <= SR_EV_UNSPECIFIED || al->type >= SR_EV__COUNT)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "%stypes.%s: not a name with an event type",
+                     spec->prefix ? spec->prefix : "input.", al->name);
+    map->types[i].name = strdup(al->name);
+    if (!map->types[i].name)
+      return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    map->types[i].type = al->type;
+    map->n_types++;
+  }
+  return SR_OK;
+}
+
+static void add_entry(sr_mapping_t *map, const seg_t *segs, size_t n, int field,
+                      int camel) {
+  assert(map->n_entries < ENTRIES_MAX);
+  map->entries[map->n_entries++] = (entry_t){segs, n, field, camel};
+}
+
+/* The paths of the scanner, from the compiled sources. */
+static void compile_entries(sr_mapping_t *map) {
+  for (int f = 0; f < SR_MAP__COUNT; f++) {
+    source_t *src = &map->src[f];
+    if (src->kind == SRC_PATH)
+      add_entry(map, src->segs, src->n_segs, f, 0);
+    if (src->kind != SRC_NATIVE)
+      continue;
+    for (int c = 0; c < 2 && native_names[f][c]; c++) {
+      map->native_segs[f][c] =
+          (seg_t){(char *)native_names[f][c], strlen(native_names[f][c])};
+      add_entry(map, &map->native_segs[f][c], 1, f, c);
+    }
+  }
+}
+
+sr_mapping_t *sr_mapping_new(const sr_mapping_spec_t *spec, char *errstr,
+                             size_t errlen) {
+  sr_mapping_t *map = calloc(1, sizeof(*map));
+  if (!map) {
+    sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  map->unknown_types = spec->unknown_types;
+  map->ts_fmt = spec->timestamp_format;
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    if (compile_source(spec, f, &map->src[f], errstr, errlen) != SR_OK)
+      goto fail;
+  if (compile_types(map, spec, errstr, errlen) != SR_OK)
+    goto fail;
+  compile_entries(map);
+  return map;
+fail:
+  sr_mapping_free(map);
+  return NULL;
+}
+
+bool sr_mapping_uses_kafka_timestamp(const sr_mapping_t *map) {
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    if (map->src[f].kind == SRC_KAFKA_TS)
+      return true;
+  return false;
+}
+
+void sr_mapping_free(sr_mapping_t *map) {
+  if (!map)
+    return;
+  for (int f = 0; f < SR_MAP__COUNT; f++) {
+    for (size_t s = 0; s < map->src[f].n_segs; s++)
+      free(map->src[f].segs[s].name);
+    free(map->src[f].text);
+  }
+  for (size_t i = 0; i < map->n_types; i++)
+    free((char *)map->types[i].name);
+  free(map->types);
+  free(map);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int days_in_month(int64_t y, unsigned m) {
+  static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* n decimal digits at *p into *out; advances *p. */
+static int digits(const char **p, const char *end, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++, (*p)++) {
+    if (*p >= end || !isdigit((unsigned char)**p))
+      return -1;
+    v = v * 10 + (**p - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static int expect(const char **p, const char *end, char c) {
+  if (*p >= end || **p != c)
+    return -1;
+  (*p)++;
+  return 0;
+}
+
+/* The zone: Z, +HH:MM, +HHMM or +HH (or '-'), as minutes east of UTC. */
+static int parse_zone(const char *p, const char *end, int *east_min) {
+  if (p < end && (*p == 'Z' || *p == 'z')) {
+    *east_min = 0;
+    return p + 1 == end ? 0 : -1;
+  }
+  if (p >= end || (*p != '+' && *p != '-'))
+    return -1;
+  int sign = *p++ == '-' ? -1 : 1, hh, mm = 0;
+  if (digits(&p, end, 2, &hh) != 0)
+    return -1;
+  if (p < end && *p == ':')
+    p++;
+  if (p < end && digits(&p, end, 2, &mm) != 0)
+    return -1;
+  if (p != end || hh > 23 || mm > 59)
+    return -1;
+  *east_min = sign * (hh * 60 + mm);
+  return 0;
+}
+
+/* Milliseconds of a fraction ".123456", truncated; advances *p. */
+static int parse_fraction(const char **p, const char *end, int *ms) {
+  *ms = 0;
+  if (*p >= end || (**p != '.' && **p != ','))
+    return 0;
+  (*p)++;
+  int n = 0;
+  for (; *p < end && isdigit((unsigned char)**p); (*p)++, n++)
+    if (n < 3)
+      *ms = *ms * 10 + (**p - '0');
+  if (n == 0)
+    return -1;
+  for (; n < 3; n++)
+    *ms *= 10;
+  return 0;
+}
+
+/* YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM); 'T' may be 't' or a space, and
+ * the zone is required: a local time would mean another instant on
+ * every host. */
+static int parse_iso8601(const char *s, size_t len, int64_t *ms) {
+  const char *p = s, *end = s + len;
+  int y, mo, d, h, mi, sec, frac, east;
+  if (digits(&p, end, 4, &y) || expect(&p, end, '-') ||
+      digits(&p, end, 2, &mo) || expect(&p, end, '-') ||
+      digits(&p, end, 2, &d) || p >= end ||
+      (*p != 'T' && *p != 't' && *p != ' '))
+    return -1;
+  p++;
+  if (digits(&p, end, 2, &h) || expect(&p, end, ':') ||
+      digits(&p, end, 2, &mi) || expect(&p, end, ':') ||
+      digits(&p, end, 2, &sec) || parse_fraction(&p, end, &frac) ||
+      parse_zone(p, end, &east))
+    return -1;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo) ||
+      h > 23 || mi > 59 || sec > 60)
+    return -1;
+  int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - east * 60;
+  *ms = secs * 1000 + frac;
+  return 0;
+}
+
+int sr_mapping_number_time(double d, sr_ts_fmt_t fmt, int64_t *ms) {
+  if (!isfinite(d) || fmt == SR_TS_ISO8601)
+    return -1;
+  bool secs =
+      fmt == SR_TS_S || (fmt == SR_TS_AUTO && fabs(d) < AUTO_SECONDS_BELOW);
+  double v = secs ? d * 1000.0 : d;
+  if (fmt == SR_TS_MS && v != floor(v))
+    return -1;
+  v = round(v);
+  if (v < -0x1p62 || v >= 0x1p62)
+    return -1;
+  *ms = (int64_t)v;
+  return 0;
+}
+
+/* A decimal number as text: what a numeric string must look like before
+ * strtod, which would also take "inf", hex and blanks. */
+static bool numeric_text(const char *s, size_t len) {
+  if (len == 0 || len > 40)
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' ||
+          c == 'e' || c == 'E'))
+      return false;
+  }
+  return isdigit((unsigned char)s[len - 1]) != 0;
+}
+
+int sr_mapping_parse_time(const char *s, size_t len, sr_ts_fmt_t fmt,
+                          int64_t *ms) {
+  if (fmt != SR_TS_ISO8601 && numeric_text(s, len)) {
+    char buf[48];
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end)
+      return -1;
+    return sr_mapping_number_time(d, fmt, ms);
+  }
+  if (fmt == SR_TS_MS || fmt == SR_TS_S)
+    return -1;
+  return parse_iso8601(s, len, ms);
+}
+
+/* A value as both decoders see it: JSON's kinds, the Kafka key and
+ * headers as strings; str need not be NUL-terminated. */
+typedef enum val_kind {
+  V_ABSENT = 0,
+  V_NULL,
+  V_STRING,
+  V_INTEGER,
+  V_REAL,
+  V_BOOL,
+  V_OBJECT,
+  V_ARRAY,
+} val_kind_t;
+
+typedef struct val {
+  val_kind_t kind;
+  const char *str;
+  size_t len;
+  int64_t integer;
+  double real;
+  bool kafka_ts; /* @timestamp: integer is the Kafka timestamp */
+} val_t;
+
+static const char *kind_name(val_kind_t kind) {
+  switch (kind) {
+  case V_OBJECT: return "an object";
+  case V_ARRAY: return "an array";
+  case V_STRING: return "a string";
+  case V_INTEGER:
+  case V_REAL: return "a number";
+  case V_BOOL: return "a boolean";
+  default: return "null";
+  }
+}
+
+/* How errors name where a field came from. */
+static const char *where(const sr_mapping_t *map, int f) {
+  const source_t *src = &map->src[f];
+  return src->kind == SRC_NATIVE ? native_names[f][0] : src->text;
+}
+
+/* An id: a string as it is, or an integral number as its decimal text in
+ * buf. */
+static sr_reason_t read_id(const sr_mapping_t *map, int f, const val_t *v,
+                           char buf[32], const char **id, size_t *len,
+                           char *errstr, size_t errlen) {
+  if (v->kind == V_STRING) {
+    *id = v->str;
+    *len = v->len;
+    return SR_REASON_OK;
+  }
+  if (v->kind == V_INTEGER)
+    snprintf(buf, 32, "%" PRId64, v->integer);
+  else if (v->kind == V_REAL && v->real == floor(v->real) &&
+           fabs(v->real) < 0x1p53)
+    snprintf(buf, 32, "%" PRId64, (int64_t)v->real);
+  else
+    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                "%s (%s) must be a string or an integer, not %s",
+                field_names[f], where(map, f), kind_name(v->kind));
+  *id = buf;
+  *len = strlen(buf);
+  return SR_REASON_OK;
+}
+
+/* The platform's names first, then streamrec's own (case-insensitive).
+ * Returns 0 with *type, or -1. */
+static int lookup_type(const sr_mapping_t *map, const char *name, size_t len,
+                       sr_event_type_t *type) {
+  for (size_t i = 0; i < map->n_types; i++)
+    if (strlen(map->types[i].name) == len &&
+        !memcmp(map->types[i].name, name, len)) {
+      *type = map->types[i].type;
+      return 0;
+    }
+  char buf[64];
+  if (len >= sizeof(buf) || memchr(name, '\0', len))
+    return -1;
+  memcpy(buf, name, len);
+  buf[len] = '\0';
+  return sr_event_type_parse(buf, type);
+}
+
+static sr_reason_t read_type(const sr_mapping_t *map, const val_t *v,
+                             int64_t *type, char *errstr, size_t errlen) {
+  const source_t *src = &map->src[SR_MAP_TYPE];
+  sr_event_type_t named;
+  if (src->kind == SRC_CONST) {
+    *type = src->constant;
+    return SR_REASON_OK;
+  }
+  if (v->kind == V_INTEGER) {
+    *type = v->integer;
+    return SR_REASON_OK;
+  }
+  if (v->kind != V_STRING)
+    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                "type (%s) must be a name or a number, not %s",
+                where(map, SR_MAP_TYPE), kind_name(v->kind));
+  if (lookup_type(map, v->str, v->len, &named) == 0) {
+    *type = named;
+    return SR_REASON_OK;
+  }
+  return fail(map->unknown_types == SR_UNKNOWN_SKIP ? SR_REASON_SKIPPED_TYPE
+                                                    : SR_REASON_UNKNOWN_TYPE,
+              errstr, errlen, "type \"%.*s\" (%s) is unknown",
+              (int)(v->len > 64 ? 64 : v->len), v->str,
+              where(map, SR_MAP_TYPE));
+}
+
+static sr_reason_t read_value(const sr_mapping_t *map, const val_t *v,
+                              double *value, char *errstr, size_t errlen) {
+  char buf[48];
+  if (v->kind == V_INTEGER || v->kind == V_REAL) {
+    *value = v->kind == V_INTEGER ? (double)v->integer : v->real;
+    return SR_REASON_OK;
+  }
+  if (v->kind != V_STRING)
+    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                "value (%s) must be a number, not %s", where(map, SR_MAP_VALUE),
+                kind_name(v->kind));
+  if (v->len < sizeof(buf)) {
+    memcpy(buf, v->str, v->len);
+    buf[v->len] = '\0';
+    if (!memchr(v->str, '\0', v->len) &&
+        sr_json_event_float_string(buf, value) == 0)
+      return SR_REASON_OK;
+  }
+  return fail(SR_REASON_BAD_FIELD, errstr, errlen,
+              "value (%s) \"%.*s\" is not a number", where(map, SR_MAP_VALUE),
+              (int)(v->len > 32 ? 32 : v->len), v->str);
+}
+
+static const char *const ts_fmt_names[] = {"auto", "ms", "s", "iso8601"};
+
+static sr_reason_t read_time(const sr_mapping_t *map, const val_t *v,
+                             int64_t *ms, char *errstr, size_t errlen) {
+  const source_t *src = &map->src[SR_MAP_TIMESTAMP];
+  /* Unmapped, the member is streamrec's own timestamp_ms. */
+  sr_ts_fmt_t fmt = src->kind == SRC_NATIVE ? SR_TS_MS : map->ts_fmt;
+  int rc;
+  if (v->kafka_ts) {
+    *ms = v->integer;
+    return SR_REASON_OK;
+  }
+  switch (v->kind) {
+  case V_INTEGER:
+    rc = sr_mapping_number_time((double)v->integer, fmt, ms);
+    break;
+  case V_REAL: rc = sr_mapping_number_time(v->real, fmt, ms); break;
+  case V_STRING: rc = sr_mapping_parse_time(v->str, v->len, fmt, ms); break;
+  default:
+    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                "timestamp (%s) must be a number or a string, not %s",
+                where(map, SR_MAP_TIMESTAMP), kind_name(v->kind));
+  }
+  if (rc == 0)
+    return SR_REASON_OK;
+  if (v->kind == V_STRING)
+    return fail(SR_REASON_BAD_TIMESTAMP, errstr, errlen,
+                "timestamp (%s) \"%.*s\" is not a timestamp in format %s",
+                where(map, SR_MAP_TIMESTAMP), (int)(v->len > 40 ? 40 : v->len),
+                v->str, ts_fmt_names[fmt]);
+  return fail(SR_REASON_BAD_TIMESTAMP, errstr, errlen,
+              "timestamp (%s) is not a timestamp in format %s",
+              where(map, SR_MAP_TIMESTAMP), ts_fmt_names[fmt]);
+}
+
+/* Ids are formatted into these when they come as numbers. */
+typedef struct id_bufs {
+  char user[32];
+  char item[32];
+} id_bufs_t;
+
+static sr_reason_t read_field(const sr_mapping_t *map, int f, const val_t *v,
+                              sr_event_fields_t *fld, id_bufs_t *bufs,
+                              char *errstr, size_t errlen) {
+  switch (f) {
+  case SR_MAP_USER_ID:
+    return read_id(map, f, v, bufs->user, &fld->user_id, &fld->user_len, errstr,
+                   errlen);
+  case SR_MAP_ITEM_ID:
+    return read_id(map, f, v, bufs->item, &fld->item_id, &fld->item_len, errstr,
+                   errlen);
+  case SR_MAP_TYPE: return read_type(map, v, &fld->type, errstr, errlen);
+  case SR_MAP_VALUE: return read_value(map, v, &fld->value, errstr, errlen);
+  default: return read_time(map, v, &fld->timestamp_ms, errstr, errlen);
+  }
+}
+
+/* The value of a source outside the message body. Returns 1 when it
+ * applies to the source (found or not: v->kind V_ABSENT), else 0. */
+static int meta_value(const source_t *src, const sr_msg_meta_t *meta,
+                      val_t *v) {
+  const void *bytes;
+  memset(v, 0, sizeof(*v));
+  switch (src->kind) {
+  case SRC_KEY:
+    if (meta && meta->key)
+      *v = (val_t){.kind = V_STRING, .str = meta->key, .len = meta->key_len};
+    return 1;
+  case SRC_KAFKA_TS:
+    if (meta && meta->timestamp_ms >= 0)
+      *v = (val_t){
+          .kind = V_INTEGER, .integer = meta->timestamp_ms, .kafka_ts = true};
+    return 1;
+  case SRC_HEADER:
+    if (meta && meta->header &&
+        meta->header(meta->msg, src->header, &bytes, &v->len) == 0 && bytes) {
+      v->kind = V_STRING;
+      v->str = bytes;
+    }
+    return 1;
+  case SRC_CONST: v->kind = V_STRING; return 1;
+  default: return 0;
+  }
+}
+
+/* Reads every field from vals (the body's, by field); a mapped one must be
+ * there, an unmapped one keeps streamrec's rules (absent: empty or zero). */
+static sr_reason_t map_fields(const sr_mapping_t *map, const val_t *vals,
+                              const sr_msg_meta_t *meta, sr_event_fields_t *fld,
+                              id_bufs_t *bufs, char *errstr, size_t errlen) {
+  for (int f = 0; f < SR_MAP__COUNT; f++) {
+    val_t v;
+    if (!meta_value(&map->src[f], meta, &v))
+      v = vals[f];
+    if (v.kind == V_ABSENT || v.kind == V_NULL) {
+      if (map->src[f].kind == SRC_NATIVE)
+        continue;
+      return fail(SR_REASON_MISSING_FIELD, errstr, errlen, "%s (%s) is missing",
+                  field_names[f], map->src[f].text);
+    }
+    sr_reason_t reason = read_field(map, f, &v, fld, bufs, errstr, errlen);
+    if (reason != SR_REASON_OK)
+      return reason;
+  }
+  return SR_REASON_OK;
+}
+
+static val_t json_val(json_t *node) {
+  val_t v = {0};
+  switch (node ? json_typeof(node) : JSON_NULL) {
+  case JSON_OBJECT: v.kind = V_OBJECT; break;
+  case JSON_ARRAY: v.kind = V_ARRAY; break;
+  case JSON_STRING:
+    v.kind = V_STRING;
+    v.str = json_string_value(node);
+    v.len = json_string_length(node);
+    break;
+  case JSON_INTEGER:
+    v.kind = V_INTEGER;
+    v.integer = json_integer_value(node);
+    break;
+  case JSON_REAL:
+    v.kind = V_REAL;
+    v.real = json_real_value(node);
+    break;
+  case JSON_TRUE:
+  case JSON_FALSE: v.kind = V_BOOL; break;
+  case JSON_NULL: v.kind = node ? V_NULL : V_ABSENT; break;
+  }
+  return v;
+}
+
+static json_t *walk(json_t *root, const entry_t *e) {
+  json_t *node = root;
+  for (size_t s = 0; s < e->n_segs && node; s++)
+    node = e->segs[s].name
+               ? json_object_getn(node, e->segs[s].name, e->segs[s].index)
+               : json_array_get(node, e->segs[s].index);
+  return node;
+}
+
+/* The body's values by jansson's tree: the path of each entry, the
+ * snake_case spelling whenever it occurs (even as null). */
+static void tree_values(const sr_mapping_t *map, json_t *root,
+                        val_t vals[SR_MAP__COUNT]) {
+  for (int i = 0; i < map->n_entries; i++) {
+    const entry_t *e = &map->entries[i];
+    if (e->camel && vals[e->field].kind != V_ABSENT)
+      continue;
+    vals[e->field] = json_val(walk(root, e));
+  }
+}
+
+static sr_reason_t decode_tree(const sr_mapping_t *map, const void *p,
+                               size_t len, const sr_msg_meta_t *meta,
+                               const sr_event_limits_t *lim, sr_event_t *ev,
+                               char *errstr, size_t errlen) {
+  json_error_t jerr;
+  json_t *root = json_loadb(p ? p : "", len, JSON_ALLOW_NUL, &jerr);
+  if (!root)
+    return fail(SR_REASON_DECODE, errstr, errlen,
+                "json: %s (line %d, column %d)", jerr.text, jerr.line,
+                jerr.column);
+  sr_reason_t reason;
+  if (!json_is_object(root)) {
+    reason = fail(SR_REASON_DECODE, errstr, errlen,
+                  "json: an event must be an object, not %s",
+                  kind_name(json_val(root).kind));
+  } else {
+    val_t vals[SR_MAP__COUNT] = {0};
+    sr_event_fields_t fld = {0};
+    id_bufs_t bufs;
+    tree_values(map, root, vals);
+    reason = map_fields(map, vals, meta, &fld, &bufs, errstr, errlen);
+    if (reason == SR_REASON_OK)
+      reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
+  }
+  json_decref(root);
+  return reason;
+}
+
+/* The one-pass scanner: walks the message once, descending only into the
+ * members and elements on a configured path and checking the rest as it
+ * skips them, and reads the values at the ends of the paths. It gives up
+ * (returns -1) on anything jansson might read otherwise or reject with a
+ * message of its own: escapes in a value it reads, \u escapes anywhere, a
+ * repeated member on a path, numbers jansson cannot hold, deep nesting,
+ * bytes that are not UTF-8, any error. jansson then decides alone. */
+
+/* Nesting deeper than this gives up. */
+#define SCAN_DEPTH_MAX 64
+
+typedef struct scanner {
+  const char *cur, *end;
+  const sr_mapping_t *map;
+  val_t vals[ENTRIES_MAX];
+  int depth;
+} scanner_t;
+
+static void skip_ws(scanner_t *sc) {
+  while (sc->cur < sc->end && (*sc->cur == ' ' || *sc->cur == '\n' ||
+                               *sc->cur == '\r' || *sc->cur == '\t'))
+    sc->cur++;
+}
+
+static int take(scanner_t *sc, char c) {
+  if (sc->cur == sc->end || *sc->cur != c)
+    return 0;
+  sc->cur++;
+  return 1;
+}
+
+/* Length of the UTF-8 sequence at s (jansson's rules: no overlong forms,
+ * surrogates or code points past U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, const unsigned char *end) {
+  unsigned c = s[0], n, min;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2, min = 0x80;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, min = 0x10000;
+  else
+    return 0;
+  if ((size_t)(end - s) < n)
+    return 0;
+  unsigned cp = c & (0x3F >> (n - 1));
+  for (unsigned i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+/* A string; *escaped tells whether it held escapes (then str is raw). */
+static int scan_string(scanner_t *sc, const char **str, size_t *len,
+                       bool *escaped) {
+  if (!take(sc, '"'))
+    return -1;
+  const unsigned char *s = (const unsigned char *)sc->cur;
+  const unsigned char *end = (const unsigned char *)sc->end;
+  *escaped = false;
+  while (s < end) {
+    unsigned c = *s;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      s++;
+      continue;
+    }
+    if (c == '"') {
+      *str = sc->cur;
+      *len = (size_t)((const char *)s - sc->cur);
+      sc->cur = (const char *)s + 1;
+      return 0;
+    }
+    if (c < 0x20)
+      return -1;
+    if (c == '\\') {
+      if (s + 1 >= end || !strchr("\"\\/bfnrt", s[1]) || s[1] == '\0')
+        return -1;
+      *escaped = true;
+      s += 2;
+    } else if (c >= 0x80) {
+      size_t n = utf8_seq(s, end);
+      if (!n)
+        return -1;
+      s += n;
+    } else {
+      s++;
+    }
+  }
+  return -1;
+}
+
+static bool is_digit(const char *s, const char *end) {
+  return s < end && *s >= '0' && *s <= '9';
+}
+
+/* A number in jansson's grammar into v; an integer of more than 18
+ * digits, or a real that overflows, gives up. */
+static int scan_number(scanner_t *sc, val_t *v) {
+  const char *start = sc->cur, *s = sc->cur, *end = sc->end;
+  bool neg = s < end && *s == '-', real = false;
+  s += neg;
+  const char *digits = s;
+  if (s < end && *s == '0')
+    s++;
+  else
+    while (is_digit(s, end))
+      s++;
+  if (s == digits || is_digit(s, end))
+    return -1;
+  size_t ndigits = (size_t)(s - digits);
+  if (s < end && *s == '.') {
+    if (!is_digit(++s, end))
+      return -1;
+    while (is_digit(s, end))
+      s++;
+    real = true;
+  }
+  if (s < end && (*s == 'e' || *s == 'E')) {
+    s++;
+    if (s < end && (*s == '+' || *s == '-'))
+      s++;
+    if (!is_digit(s, end))
+      return -1;
+    while (is_digit(s, end))
+      s++;
+    real = true;
+  }
+  sc->cur = s;
+  if (!real) {
+    if (ndigits > 18)
+      return -1;
+    int64_t i = 0;
+    for (size_t k = 0; k < ndigits; k++)
+      i = i * 10 + (digits[k] - '0');
+    *v = (val_t){.kind = V_INTEGER, .integer = neg ? -i : i};
+    return 0;
+  }
+  char buf[64];
+  size_t n = (size_t)(s - start);
+  if (n >= sizeof(buf) || *localeconv()->decimal_point != '.')
+    return -1;
+  memcpy(buf, start, n);
+  buf[n] = '\0';
+  double d = strtod(buf, NULL);
+  if (isinf(d))
+    return -1;
+  *v = (val_t){.kind = V_REAL, .real = d};
+  return 0;
+}
+
+static int scan_value(scanner_t *sc, unsigned live, val_t *v);
+
+/* The entries among live whose segment at depth is the member key. */
+static unsigned match_key(const scanner_t *sc, unsigned live, const char *key,
+                          size_t len) {
+  unsigned out = 0;
+  for (unsigned m = live; m; m &= m - 1) {
+    int i = __builtin_ctz(m);
+    const seg_t *seg = &sc->map->entries[i].segs[sc->depth];
+    if (seg->name && seg->index == len && (!len || seg->name[0] == key[0]) &&
+        !memcmp(seg->name, key, len))
+      out |= 1u << i;
+  }
+  return out;
+}
+
+static unsigned match_index(const scanner_t *sc, unsigned live, size_t idx) {
+  unsigned out = 0;
+  for (unsigned m = live; m; m &= m - 1) {
+    int i = __builtin_ctz(m);
+    const seg_t *seg = &sc->map->entries[i].segs[sc->depth];
+    if (!seg->name && seg->index == idx)
+      out |= 1u << i;
+  }
+  return out;
+}
+
+/* Reads one member's or element's value for the entries in hit: those
+ * whose path ends here take the value, the others descend. */
+static int scan_child(scanner_t *sc, unsigned hit) {
+  unsigned ends = 0;
+  for (unsigned m = hit; m; m &= m - 1) {
+    int i = __builtin_ctz(m);
+    if (sc->map->entries[i].n_segs == (size_t)sc->depth + 1)
+      ends |= 1u << i;
+  }
+  val_t v = {0};
+  sc->depth++;
+  int rc = scan_value(sc, hit & ~ends, &v);
+  sc->depth--;
+  if (rc != 0)
+    return -1;
+  for (unsigned m = ends; m; m &= m - 1)
+    sc->vals[__builtin_ctz(m)] = v;
+  return 0;
+}
+
+static int scan_object(scanner_t *sc, unsigned live) {
+  unsigned seen = 0;
+  skip_ws(sc);
+  if (take(sc, '}'))
+    return 0;
+  do {
+    const char *key;
+    size_t len;
+    bool escaped;
+    skip_ws(sc);
+    if (scan_string(sc, &key, &len, &escaped) != 0)
+      return -1;
+    skip_ws(sc);
+    if (!take(sc, ':'))
+      return -1;
+    skip_ws(sc);
+    unsigned hit = live && !escaped ? match_key(sc, live, key, len) : 0;
+    /* jansson keeps the last of a repeated member. */
+    if ((live && escaped) || (hit & seen))
+      return -1;
+    seen |= hit;
+    if (scan_child(sc, hit) != 0)
+      return -1;
+    skip_ws(sc);
+  } while (take(sc, ','));
+  return take(sc, '}') ? 0 : -1;
+}
+
+static int scan_array(scanner_t *sc, unsigned live) {
+  skip_ws(sc);
+  if (take(sc, ']'))
+    return 0;
+  size_t idx = 0;
+  do {
+    skip_ws(sc);
+    if (scan_child(sc, live ? match_index(sc, live, idx) : 0) != 0)
+      return -1;
+    idx++;
+    skip_ws(sc);
+  } while (take(sc, ','));
+  return take(sc, ']') ? 0 : -1;
+}
+
+static int scan_literal(scanner_t *sc, const char *lit, val_kind_t kind,
+                        val_t *v) {
+  size_t n = strlen(lit);
+  if ((size_t)(sc->end - sc->cur) < n || memcmp(sc->cur, lit, n) != 0)
+    return -1;
+  sc->cur += n;
+  v->kind = kind;
+  return 0;
+}
+
+/* One value; live holds the entries that continue below it. */
+static int scan_value(scanner_t *sc, unsigned live, val_t *v) {
+  if (sc->cur == sc->end || sc->depth > SCAN_DEPTH_MAX)
+    return -1;
+  bool escaped;
+  switch (*sc->cur) {
+  case '{':
+    sc->cur++;
+    v->kind = V_OBJECT;
+    return scan_object(sc, live);
+  case '[':
+    sc->cur++;
+    v->kind = V_ARRAY;
+    return scan_array(sc, live);
+  case '"':
+    v->kind = V_STRING;
+    if (scan_string(sc, &v->str, &v->len, &escaped) != 0)
+      return -1;
+    /* A value read with escapes needs jansson's decoding. */
+    return escaped ? -1 : 0;
+  case 't': return scan_literal(sc, "true", V_BOOL, v);
+  case 'f': return scan_literal(sc, "false", V_BOOL, v);
+  case 'n': return scan_literal(sc, "null", V_NULL, v);
+  default: return scan_number(sc, v);
+  }
+}
+
+/* Scans the message and files the entries' values by field. Returns 0, or
+ * -1 to leave the message to jansson. */
+static int scan_values(const sr_mapping_t *map, const char *p, size_t len,
+                       val_t vals[SR_MAP__COUNT]) {
+  scanner_t sc = {.cur = p, .end = p + len, .map = map};
+  val_t root = {0};
+  unsigned all = (1u << map->n_entries) - 1;
+  skip_ws(&sc);
+  if (sc.cur == sc.end || *sc.cur != '{' || scan_value(&sc, all, &root) != 0)
+    return -1;
+  skip_ws(&sc);
+  if (sc.cur != sc.end)
+    return -1;
+  for (int i = 0; i < map->n_entries; i++) {
+    const entry_t *e = &map->entries[i];
+    if (e->camel && vals[e->field].kind != V_ABSENT)
+      continue;
+    vals[e->field] = sc.vals[i];
+  }
+  return 0;
+}
+
+sr_reason_t sr_mapping_decode(const sr_mapping_t *map, const void *p,
+                              size_t len, const sr_msg_meta_t *meta,
+                              const sr_event_limits_t *lim, sr_event_t *ev,
+                              char *errstr, size_t errlen) {
+  if (lim && lim->max_message_bytes && len > lim->max_message_bytes)
+    return fail(SR_REASON_TOO_LARGE, errstr, errlen,
+                "message is %zu bytes, limit %zu", len, lim->max_message_bytes);
+  val_t vals[SR_MAP__COUNT] = {0};
+  if (!p || scan_values(map, p, len, vals) != 0)
+    return decode_tree(map, p, len, meta, lim, ev, errstr, errlen);
+  sr_event_fields_t fld = {0};
+  id_bufs_t bufs;
+  sr_reason_t reason = map_fields(map, vals, meta, &fld, &bufs, errstr, errlen);
+  if (reason == SR_REASON_OK)
+    reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
+  return reason;
+}
+
+sr_reason_t sr_mapping_decode_tree(const sr_mapping_t *map, const void *p,
+                                   size_t len, const sr_msg_meta_t *meta,
+                                   const sr_event_limits_t *lim, sr_event_t *ev,
+                                   char *errstr, size_t errlen) {
+  return decode_tree(map, p, len, meta, lim, ev, errstr, errlen);
+}
