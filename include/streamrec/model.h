@@ -32,8 +32,18 @@ typedef struct sr_model_conf {
   uint32_t max_items;  /* live items kept, likewise; 0 = unbounded */
   uint32_t idle_ttl_s; /* ids idle this long in event time are evicted;
                           0 = never */
-  uint32_t shared;     /* 1: one of several instances sharing items (cluster
-                          mode, see src/core/share.h); not an option */
+  uint32_t cooc_neighbours; /* co-occurrence: neighbours kept per item */
+  uint32_t cooc_history;    /* previous items an event is paired with */
+  float cooc_gap_decay;     /* a pair's weight: decay^(gap - 1) */
+  float cooc_half_life;     /* events after which a count halves; 0 never */
+  float cooc_alpha;         /* sim = C[i,j] / (N_i^alpha N_j^beta) */
+  float cooc_beta;
+  uint32_t cooc_recent;    /* a user's latest items scored from */
+  float cooc_recent_decay; /* weight of the a-th latest: decay^a */
+  float cooc_weight; /* score += cooc_weight * co-occurrence score (best 1);
+                        0: no co-occurrence model */
+  uint32_t shared;   /* 1: one of several instances sharing items (cluster
+                        mode, see src/core/share.h); not an option */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;

@@ -49,6 +49,13 @@ sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   else
     learn_implicit(mdl, ev, u, i);
   int rescaled = 0;
+  if (ev->type != SR_EV_DISLIKE && mdl->cooc_on) {
+    /* The seen ring, before this event joins it, is the user's history. */
+    uint32_t hist[SR_COOC_HIST_MAX];
+    uint32_t n = sr_seen_last(&mdl->seen, u, hist, mdl->conf.cooc_history);
+    if (sr_cooc_learn(&mdl->cooc, i, hist, n) != 0)
+      return SR_ERR_NOMEM;
+  }
   if (ev->type != SR_EV_DISLIKE) {
     rescaled = sr_popular_add(&mdl->pop, i, 1.0);
     sr_recent_push(&mdl->recent, i);
