@@ -10,7 +10,9 @@
  * of events, and its product with n^-alpha and n^-beta stays a normal
  * float for alpha, beta <= 1. */
 #define RESCALE_AT 1e20
-/* A pair whose true count has decayed below this is dropped on a rescale. */
+/* A pair or an item count that has decayed below this is dropped on a
+ * rescale. Raw item counts are then at least this, so their powers stay
+ * finite. */
 #define DROP_BELOW 1e-4f
 
 static float *counts_of(const sr_cooc_row_t *row) {
@@ -210,6 +212,8 @@ static void rescale(sr_cooc_t *co) {
       if (cnt[e] < DROP_BELOW)
         remove_at(row, e);
     co->n[i] /= by;
+    if (co->n[i] < DROP_BELOW)
+      co->n[i] = 0;
     update_pow(co, i);
   }
   co->inc = 1.0;
@@ -222,7 +226,7 @@ int sr_cooc_learn(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
   co->n[item] += inc;
   update_pow(co, item);
   for (uint32_t d = 0; d < n; d++) {
-    if (hist[d] != item &&
+    if (hist[d] != item && co->n[hist[d]] > 0 &&
         add_pair(co, item, hist[d], (float)(co->gap_w[d] * inc)) != 0)
       return -1;
   }

@@ -11,7 +11,8 @@
  * Forgetting is O(1) per event: counts are stored raw, scaled by an
  * increment that grows by 2^(1/half_life) per event (true count = raw /
  * inc), and rescaled to an increment of 1 on the rare event when it grows
- * too large; counts that have decayed to nothing are dropped then.
+ * too large; counts that have decayed to nothing are dropped then, and an
+ * item whose own count has, pairs with nothing until its next event.
  *
  * Similarity: sim(i, j) = C[i,j] / (N_i^alpha * N_j^beta). Owns its rows;
  * single-threaded (the loop thread); deterministic. */
@@ -61,7 +62,8 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items);
 
 /* Learns one event on item, whose user's previous items are hist[0 ..
  * n_hist), most recent first (only the first hist of them are used; item
- * itself is skipped). Then decays every count by one event. Returns 0 or -1
+ * itself and items without a count, such as items only disliked, are
+ * skipped). Then decays every count by one event. Returns 0 or -1
  * (no memory; counts stay symmetric). */
 int sr_cooc_learn(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
                   uint32_t n_hist);
