@@ -141,7 +141,7 @@ uint64_t sr_model_events_applied(const sr_model_t *mdl);
 /* Events learned from for this user row. */
 uint32_t sr_model_user_events(const sr_model_t *mdl, uint32_t row);
 /* Bytes of memory the model holds: allocated capacities of every array,
- * the id maps, seen rings and scoring scratch. */
+ * the id maps, seen rings, co-occurrence rows and scoring scratch. */
 uint64_t sr_model_bytes(const sr_model_t *mdl);
 const sr_model_conf_t *sr_model_conf(const sr_model_t *mdl);
 
@@ -155,7 +155,8 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t *counts, sr_source_t *sources);
 
 /* Scores every item for one user into scores (sr_model_items() floats):
- * personal score plus popularity blend, or the popularity score for a user
+ * personal score plus popularity blend (plus cooc_weight times the
+ * co-occurrence score when set), or the popularity score for a user
  * below min_user_events; -inf for items in the user's seen ring. source (may
  * be NULL) says which. Free item rows score -inf too. Returns 0, or -1 when
  * out of memory. */

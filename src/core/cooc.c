@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Past this increment the raw counts are rescaled. Counts are floats: a
  * raw count stays below RESCALE_AT times a few thousand half-lives' worth
@@ -90,7 +93,7 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
       return -1;
   }
   for (uint32_t i = co->items; i < items; i++) {
-    memset(&co->rows[i], 0, sizeof(co->rows[i]));
+    co->rows[i] = (sr_cooc_row_t){NULL, 0, 0, -1};
     co->n[i] = 0;
     co->pow_a[i] = co->pow_b[i] = co->acc[i] = 0;
   }
@@ -105,8 +108,21 @@ static void update_pow(sr_cooc_t *co, uint32_t item) {
   co->pow_b[item] = n > 0 ? (float)pow(n, -co->beta) : 0.0f;
 }
 
+/* Every event looks up hist pairs in rows of up to k entries: eight ids
+ * are compared at a time. */
 static int find(const sr_cooc_row_t *row, uint32_t item) {
-  for (uint32_t e = 0; e < row->len; e++)
+  uint32_t e = 0;
+#ifdef __SSE2__
+  __m128i key = _mm_set1_epi32((int)item);
+  for (; e + 8 <= row->len; e += 8) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(row->ids + e));
+    __m128i b = _mm_loadu_si128((const __m128i *)(row->ids + e + 4));
+    __m128i eq = _mm_or_si128(_mm_cmpeq_epi32(a, key), _mm_cmpeq_epi32(b, key));
+    if (_mm_movemask_epi8(eq))
+      break;
+  }
+#endif
+  for (; e < row->len; e++)
     if (row->ids[e] == item)
       return (int)e;
   return -1;
@@ -116,6 +132,10 @@ static int find(const sr_cooc_row_t *row, uint32_t item) {
 static void remove_at(sr_cooc_row_t *row, uint32_t e) {
   float *cnt = counts_of(row);
   row->len--;
+  if (row->min == (int32_t)e)
+    row->min = -1;
+  else if (row->min == (int32_t)row->len)
+    row->min = (int32_t)e;
   row->ids[e] = row->ids[row->len];
   cnt[e] = cnt[row->len];
 }
@@ -126,19 +146,36 @@ static void remove_item(sr_cooc_row_t *row, uint32_t item) {
     remove_at(row, (uint32_t)e);
 }
 
-/* The first entry with the smallest count of a non-empty row. */
-static uint32_t min_entry(const sr_cooc_row_t *row) {
+/* 1 when entry a orders before entry b: smaller count, or the same count
+ * and a smaller neighbour. Positions move as entries are removed; this
+ * order does not, so the cached minimum of a restored row is the same. */
+static int below(const sr_cooc_row_t *row, uint32_t a, uint32_t b) {
   const float *cnt = counts_of(row);
+  return cnt[a] < cnt[b] || (cnt[a] == cnt[b] && row->ids[a] < row->ids[b]);
+}
+
+/* The smallest entry of a non-empty row, found again only after it grew or
+ * left: most pairs that change are not the smallest. */
+static uint32_t min_entry(sr_cooc_row_t *row) {
+  if (row->min >= 0)
+    return (uint32_t)row->min;
   uint32_t m = 0;
   for (uint32_t e = 1; e < row->len; e++)
-    if (cnt[e] < cnt[m])
+    if (below(row, e, m))
       m = e;
+  row->min = (int32_t)m;
   return m;
 }
 
-/* 1 when a new neighbour of raw weight w may enter the row. */
-static int admits(const sr_cooc_t *co, const sr_cooc_row_t *row, float w) {
-  return row->len < co->k || w >= counts_of(row)[min_entry(row)];
+/* The entry a new neighbour of raw weight w would replace in item's row:
+ * the smallest of a full row, or k when the row has room; -1 when w is
+ * below every count of a full row. */
+static int64_t slot_for(sr_cooc_t *co, uint32_t item, float w) {
+  sr_cooc_row_t *row = &co->rows[item];
+  if (row->len < co->k)
+    return co->k;
+  uint32_t m = min_entry(row);
+  return w >= counts_of(row)[m] ? (int64_t)m : -1;
 }
 
 static int grow_row(sr_cooc_t *co, sr_cooc_row_t *row) {
@@ -159,23 +196,31 @@ static int grow_row(sr_cooc_t *co, sr_cooc_row_t *row) {
   return 0;
 }
 
-/* Makes room for one more entry in item's row: a full row loses its
- * smallest pair, from both of its rows. Returns 0 or -1. */
-static int make_room(sr_cooc_t *co, uint32_t item) {
+/* Makes room for one more entry in item's row: a full row loses its entry
+ * slot (from slot_for), from both of the pair's rows. Returns 0 or -1. */
+static int make_room(sr_cooc_t *co, uint32_t item, int64_t slot) {
   sr_cooc_row_t *row = &co->rows[item];
-  if (row->len == co->k) {
-    uint32_t m = min_entry(row);
-    remove_item(&co->rows[row->ids[m]], item);
-    remove_at(row, m);
+  if (slot < co->k) {
+    remove_item(&co->rows[row->ids[slot]], item);
+    remove_at(row, (uint32_t)slot);
     return 0;
   }
   return row->len == row->cap ? grow_row(co, row) : 0;
 }
 
 static void append(sr_cooc_row_t *row, uint32_t item, float w) {
-  row->ids[row->len] = item;
-  counts_of(row)[row->len] = w;
-  row->len++;
+  uint32_t e = row->len++;
+  row->ids[e] = item;
+  counts_of(row)[e] = w;
+  if (e == 0 || (row->min >= 0 && below(row, e, (uint32_t)row->min)))
+    row->min = (int32_t)e;
+}
+
+/* Adds raw weight w to entry e; the smallest entry may be another now. */
+static void add_at(sr_cooc_row_t *row, uint32_t e, float w) {
+  counts_of(row)[e] += w;
+  if (row->min == (int32_t)e)
+    row->min = -1;
 }
 
 /* Adds raw weight w to the pair (i, j) in both rows. */
@@ -183,15 +228,18 @@ static int add_pair(sr_cooc_t *co, uint32_t i, uint32_t j, float w) {
   sr_cooc_row_t *ri = &co->rows[i], *rj = &co->rows[j];
   int a = find(ri, j);
   if (a >= 0) {
-    counts_of(ri)[a] += w;
+    add_at(ri, (uint32_t)a, w);
     int b = find(rj, i);
     if (b >= 0)
-      counts_of(rj)[b] += w;
+      add_at(rj, (uint32_t)b, w);
     return 0;
   }
-  if (!admits(co, ri, w) || !admits(co, rj, w))
+  int64_t si = slot_for(co, i, w), sj = si < 0 ? -1 : slot_for(co, j, w);
+  if (si < 0 || sj < 0)
     return 0;
-  if (make_room(co, i) != 0 || make_room(co, j) != 0)
+  /* Making room in i's row never touches j's: j is not among i's
+   * neighbours, so j's row does not hold i's smallest pair either. */
+  if (make_room(co, i, si) != 0 || make_room(co, j, sj) != 0)
     return -1;
   append(ri, j, w);
   append(rj, i, w);
@@ -211,6 +259,8 @@ static void rescale(sr_cooc_t *co) {
     for (uint32_t e = row->len; e-- > 0;)
       if (cnt[e] < DROP_BELOW)
         remove_at(row, e);
+    /* Rounding may have made two counts equal. */
+    row->min = -1;
     co->n[i] /= by;
     if (co->n[i] < DROP_BELOW)
       co->n[i] = 0;
@@ -242,7 +292,7 @@ void sr_cooc_clear(sr_cooc_t *co, uint32_t item) {
     remove_item(&co->rows[row->ids[e]], item);
   co->row_bytes -= chunk_bytes(row->cap);
   free(row->ids);
-  memset(row, 0, sizeof(*row));
+  *row = (sr_cooc_row_t){NULL, 0, 0, -1};
   co->n[item] = 0;
   update_pow(co, item);
 }
@@ -341,6 +391,7 @@ static uint64_t load_row(sr_cooc_t *co, uint32_t item, const char *p,
   memcpy(row->ids, ids, len * sizeof(uint32_t));
   memcpy(counts_of(row), ids + len * sizeof(uint32_t), len * sizeof(float));
   row->len = len;
+  row->min = -1;
   for (uint32_t e = 0; e < len; e++)
     if (row->ids[e] >= co->items || row->ids[e] == item)
       return 0;

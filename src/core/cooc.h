@@ -28,6 +28,7 @@ typedef struct sr_cooc_row {
   uint32_t *ids; /* cap neighbour rows, then cap raw counts (float) */
   uint32_t len;
   uint32_t cap;
+  int32_t min; /* entry of the smallest (count, neighbour), -1: unknown */
 } sr_cooc_row_t;
 
 typedef struct sr_cooc {
