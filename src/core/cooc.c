@@ -18,8 +18,9 @@
  * finite. */
 #define DROP_BELOW 1e-4f
 
+/* The counts of a row; NULL for a row never given entries. */
 static float *counts_of(const sr_cooc_row_t *row) {
-  return (float *)(row->ids + row->cap);
+  return row->ids ? (float *)(row->ids + row->cap) : NULL;
 }
 
 /* Heap a row of cap entries really takes (glibc's header and rounding). */
@@ -388,8 +389,10 @@ static uint64_t load_row(sr_cooc_t *co, uint32_t item, const char *p,
     if (grow_row(co, row) != 0)
       return 0;
   const char *ids = p + sizeof(n) + sizeof(len);
-  memcpy(row->ids, ids, len * sizeof(uint32_t));
-  memcpy(counts_of(row), ids + len * sizeof(uint32_t), len * sizeof(float));
+  if (len) {
+    memcpy(row->ids, ids, len * sizeof(uint32_t));
+    memcpy(counts_of(row), ids + len * sizeof(uint32_t), len * sizeof(float));
+  }
   row->len = len;
   row->min = -1;
   for (uint32_t e = 0; e < len; e++)
