@@ -155,17 +155,40 @@ static int below(const sr_cooc_row_t *row, uint32_t a, uint32_t b) {
   return cnt[a] < cnt[b] || (cnt[a] == cnt[b] && row->ids[a] < row->ids[b]);
 }
 
+/* The smallest count of a non-empty row, four at a time: with decay, new
+ * pairs keep replacing the smallest, so it is looked for often. */
+static float min_count(const sr_cooc_row_t *row) {
+  const float *cnt = counts_of(row);
+  float m = cnt[0];
+  uint32_t e = 0;
+#ifdef __SSE2__
+  if (row->len >= 4) {
+    __m128 v = _mm_loadu_ps(cnt);
+    for (e = 4; e + 4 <= row->len; e += 4)
+      v = _mm_min_ps(v, _mm_loadu_ps(cnt + e));
+    float lanes[4];
+    _mm_storeu_ps(lanes, v);
+    m = fminf(fminf(lanes[0], lanes[1]), fminf(lanes[2], lanes[3]));
+  }
+#endif
+  for (; e < row->len; e++)
+    m = cnt[e] < m ? cnt[e] : m;
+  return m;
+}
+
 /* The smallest entry of a non-empty row, found again only after it grew or
  * left: most pairs that change are not the smallest. */
 static uint32_t min_entry(sr_cooc_row_t *row) {
   if (row->min >= 0)
     return (uint32_t)row->min;
-  uint32_t m = 0;
-  for (uint32_t e = 1; e < row->len; e++)
-    if (below(row, e, m))
-      m = e;
-  row->min = (int32_t)m;
-  return m;
+  const float *cnt = counts_of(row);
+  float m = min_count(row);
+  uint32_t best = UINT32_MAX;
+  for (uint32_t e = 0; e < row->len; e++)
+    if (cnt[e] == m && (best == UINT32_MAX || row->ids[e] < row->ids[best]))
+      best = e;
+  row->min = (int32_t)best;
+  return best;
 }
 
 /* The entry a new neighbour of raw weight w would replace in item's row:
@@ -334,8 +357,10 @@ uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
     float f = age_w * co->pow_a[hist[a]];
     for (uint32_t e = 0; e < row->len; e++) {
       uint32_t c = row->ids[e];
-      if (co->acc[c] == 0.0f)
-        out[touched++].item = c;
+      /* Listed when first reached; branch-free, as neighbours overlap in
+       * no pattern a branch predictor could learn. */
+      out[touched].item = c;
+      touched += co->acc[c] == 0.0f;
       co->acc[c] += f * cnt[e] * co->pow_b[c];
     }
   }

@@ -51,7 +51,7 @@ static const sr_opt_t params[] = {
         "items per user excluded from its list (0: all)"),
     U32("model.cooc_neighbours", cooc_neighbours, "64", 1, 1024,
         "co-occurrence: neighbours kept per item (memory: 8 bytes each)"),
-    U32("model.cooc_history", cooc_history, "20", 0, 1000,
+    U32("model.cooc_history", cooc_history, "10", 0, 1000,
         "co-occurrence: previous items of the user an event is paired with"),
     F32("model.cooc_gap_decay", cooc_gap_decay, "0.95", 0, 1,
         "co-occurrence: weight of a pair gap items apart is this^(gap - 1)"),
