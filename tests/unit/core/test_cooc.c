@@ -309,6 +309,34 @@ static void test_snapshot_restores_bit_exact(void **state) {
   sr_model_free(mdl);
 }
 
+/* sr_model_bytes counts the rows: a pair among known users and items moves
+ * it by what the rows took, nothing else. */
+static void test_model_bytes_count_rows(void **state) {
+  (void)state;
+  sr_model_conf_t conf = model_conf(0);
+  sr_model_t *mdl = model_with(&conf);
+  const char *items[] = {"a", "b", "c"}, *users[] = {"o1", "o2", "o3"};
+  for (int k = 0; k < 3; k++) {
+    sr_event_t ev = event_for(users[k], items[k], SR_EV_CLICK, 0, 1);
+    assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+  }
+  sr_event_t a = event_for("u", "a", SR_EV_CLICK, 0, 1);
+  sr_event_t b = event_for("u", "b", SR_EV_CLICK, 0, 1);
+  assert_int_equal(sr_model_learn(mdl, &a, NULL), SR_OK);
+  assert_int_equal(sr_model_learn(mdl, &b, NULL), SR_OK);
+  uint64_t model = sr_model_bytes(mdl), rows = sr_cooc_bytes(&mdl->cooc);
+  uint64_t evicted = 0;
+  /* "u" has a and b; c pairs with both, and c's row is new. */
+  sr_event_t c = event_for("u", "c", SR_EV_CLICK, 0, 1);
+  assert_int_equal(sr_model_learn(mdl, &c, NULL), SR_OK);
+  assert_true(sr_cooc_bytes(&mdl->cooc) > rows);
+  assert_int_equal(sr_model_bytes(mdl) - model,
+                   sr_cooc_bytes(&mdl->cooc) - rows);
+  sr_model_evictions(mdl, NULL, &evicted);
+  assert_int_equal(evicted, 0);
+  sr_model_free(mdl);
+}
+
 /* The blend: a model's scores minus those of the same model without
  * co-occurrence (factors learn alike) are cooc_weight times the sum over
  * the user's latest items, by brute force from sr_cooc_sim, divided by its
@@ -384,6 +412,7 @@ int main(void) {
       cmocka_unit_test(test_clear_removes_pairs),
       cmocka_unit_test(test_eviction_removes_pairs),
       cmocka_unit_test(test_snapshot_restores_bit_exact),
+      cmocka_unit_test(test_model_bytes_count_rows),
       cmocka_unit_test(test_blend_against_brute_force),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
