@@ -15,7 +15,9 @@
  * item whose own count has, pairs with nothing until its next event.
  *
  * Similarity: sim(i, j) = C[i,j] / (N_i^alpha * N_j^beta). Owns its rows;
- * single-threaded (the loop thread); deterministic. */
+ * single-threaded (the loop thread); deterministic. In cluster mode each
+ * instance counts the events of its own users: counts are not part of the
+ * item deltas the instances exchange. */
 #ifndef SR_COOC_H
 #define SR_COOC_H
 
