@@ -32,8 +32,18 @@ typedef struct sr_model_conf {
   uint32_t max_items;  /* live items kept, likewise; 0 = unbounded */
   uint32_t idle_ttl_s; /* ids idle this long in event time are evicted;
                           0 = never */
-  uint32_t shared;     /* 1: one of several instances sharing items (cluster
-                          mode, see src/core/share.h); not an option */
+  uint32_t cooc_neighbours; /* co-occurrence: neighbours kept per item */
+  uint32_t cooc_history;    /* previous items an event is paired with */
+  float cooc_gap_decay;     /* a pair's weight: decay^(gap - 1) */
+  float cooc_half_life;     /* events after which a count halves; 0 never */
+  float cooc_alpha;         /* sim = C[i,j] / (N_i^alpha N_j^beta) */
+  float cooc_beta;
+  uint32_t cooc_recent;    /* a user's latest items scored from */
+  float cooc_recent_decay; /* weight of the a-th latest: decay^a */
+  float cooc_weight; /* score += cooc_weight * co-occurrence score (best 1);
+                        0: no co-occurrence model */
+  uint32_t shared;   /* 1: one of several instances sharing items (cluster
+                        mode, see src/core/share.h); not an option */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;
@@ -131,7 +141,7 @@ uint64_t sr_model_events_applied(const sr_model_t *mdl);
 /* Events learned from for this user row. */
 uint32_t sr_model_user_events(const sr_model_t *mdl, uint32_t row);
 /* Bytes of memory the model holds: allocated capacities of every array,
- * the id maps, seen rings and scoring scratch. */
+ * the id maps, seen rings, co-occurrence rows and scoring scratch. */
 uint64_t sr_model_bytes(const sr_model_t *mdl);
 const sr_model_conf_t *sr_model_conf(const sr_model_t *mdl);
 
@@ -145,7 +155,8 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t *counts, sr_source_t *sources);
 
 /* Scores every item for one user into scores (sr_model_items() floats):
- * personal score plus popularity blend, or the popularity score for a user
+ * personal score plus popularity blend (plus cooc_weight times the
+ * co-occurrence score when set), or the popularity score for a user
  * below min_user_events; -inf for items in the user's seen ring. source (may
  * be NULL) says which. Free item rows score -inf too. Returns 0, or -1 when
  * out of memory. */

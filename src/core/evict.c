@@ -15,12 +15,15 @@ void sr_evict_user(sr_model_t *mdl, uint32_t row, bool evicted) {
   mdl->evicted_users += evicted;
 }
 
-/* The item leaves: its id, popularity, bias and factors go, and it leaves
- * the recent window so no negative lands on the row once reused. */
+/* The item leaves: its id, popularity, co-occurrence pairs, bias and
+ * factors go, and it leaves the recent window so no negative lands on the
+ * row once reused. */
 static void evict_item(sr_model_t *mdl, uint32_t row) {
   sr_share_item_left(mdl, row);
   sr_idmap_remove(mdl->items, row);
   sr_popular_clear(&mdl->pop, row);
+  if (mdl->cooc_on)
+    sr_cooc_clear(&mdl->cooc, row);
   sr_factors_zero(&mdl->ifac, row);
   mdl->ibias[row] = 0;
   sr_recent_purge(&mdl->recent, row);

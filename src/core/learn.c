@@ -42,6 +42,22 @@ static void learn_explicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   mdl->mu_n++;
 }
 
+/* Pairs item i with the user's previous items: the seen ring, before this
+ * event joins it. Rings may still name evicted items' rows, which must
+ * not gain pairs: those are left out. Returns 0 or -1. */
+static int learn_cooc(sr_model_t *mdl, uint32_t u, uint32_t i) {
+  uint32_t hist[SR_COOC_HIST_MAX];
+  uint32_t n = sr_seen_last(&mdl->seen, u, hist, mdl->conf.cooc_history);
+  if (mdl->ilru.free_top != SR_LRU_NIL) {
+    uint32_t kept = 0;
+    for (uint32_t d = 0; d < n; d++)
+      if (sr_model_item_is_live(mdl, hist[d]))
+        hist[kept++] = hist[d];
+    n = kept;
+  }
+  return sr_cooc_learn(&mdl->cooc, i, hist, n);
+}
+
 sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
                         uint32_t i) {
   if (mdl->conf.mode == SR_MODE_EXPLICIT)
@@ -49,6 +65,8 @@ sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   else
     learn_implicit(mdl, ev, u, i);
   int rescaled = 0;
+  if (ev->type != SR_EV_DISLIKE && mdl->cooc_on && learn_cooc(mdl, u, i) != 0)
+    return SR_ERR_NOMEM;
   if (ev->type != SR_EV_DISLIKE) {
     rescaled = sr_popular_add(&mdl->pop, i, 1.0);
     sr_recent_push(&mdl->recent, i);

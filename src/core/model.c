@@ -54,9 +54,11 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_rng_seed(&mdl->rng, conf->seed);
   sr_clock_init(&mdl->clock);
   sr_factors_init(&mdl->share.ibase, conf->dims);
+  mdl->cooc_on = conf->cooc_weight > 0;
   mdl->users = sr_idmap_new();
   mdl->items = sr_idmap_new();
-  if (!mdl->users || !mdl->items || sr_recommend_init(mdl) != 0 ||
+  if (!mdl->users || !mdl->items || sr_cooc_init(&mdl->cooc, conf) != 0 ||
+      sr_recommend_init(mdl) != 0 ||
       sr_recent_init(&mdl->recent, conf->recent_size) != 0) {
     sr_model_free(mdl);
     return NULL;
@@ -88,6 +90,7 @@ void sr_model_free(sr_model_t *mdl) {
   sr_share_free(mdl);
   sr_seen_free(&mdl->seen);
   sr_popular_free(&mdl->pop);
+  sr_cooc_free(&mdl->cooc);
   sr_recent_free(&mdl->recent);
   sr_lru_free(&mdl->ulru);
   sr_lru_free(&mdl->ilru);
@@ -182,10 +185,13 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
       return -1;
     mdl->icap = cap;
     if (sr_popular_reserve(&mdl->pop, cap) || sr_lru_reserve(&mdl->ilru, cap) ||
-        sr_idmap_reserve(mdl->items, cap))
+        sr_idmap_reserve(mdl->items, cap) ||
+        (mdl->cooc_on && sr_cooc_reserve(&mdl->cooc, cap)))
       return -1;
   }
   if (n > 2 && sr_factors_resize(&sh->ibase, items) != 0)
+    return -1;
+  if (mdl->cooc_on && sr_cooc_ensure(&mdl->cooc, items) != 0)
     return -1;
   return sr_popular_ensure(&mdl->pop, items);
 }
@@ -342,5 +348,5 @@ uint64_t sr_model_bytes(const sr_model_t *mdl) {
          sr_factors_bytes(&mdl->ifac) + sr_popular_bytes(&mdl->pop) +
          sr_seen_bytes(&mdl->seen) + sr_lru_bytes(&mdl->ulru) +
          sr_lru_bytes(&mdl->ilru) + sr_recent_bytes(&mdl->recent) +
-         sr_share_bytes(mdl);
+         sr_share_bytes(mdl) + sr_cooc_bytes(&mdl->cooc);
 }

@@ -49,6 +49,26 @@ static const sr_opt_t params[] = {
         "recent item events negatives are drawn from"),
     U32("model.seen_size", seen_size, "256", 0, 1000000,
         "items per user excluded from its list (0: all)"),
+    U32("model.cooc_neighbours", cooc_neighbours, "64", 1, 1024,
+        "co-occurrence: neighbours kept per item (memory: 8 bytes each)"),
+    U32("model.cooc_history", cooc_history, "10", 0, 1000,
+        "co-occurrence: previous items of the user an event is paired with"),
+    F32("model.cooc_gap_decay", cooc_gap_decay, "0.95", 0, 1,
+        "co-occurrence: weight of a pair gap items apart is this^(gap - 1)"),
+    F32("model.cooc_half_life", cooc_half_life, "20000", 0, 1e12,
+        "co-occurrence: events after which a count halves (0: never)"),
+    F32("model.cooc_alpha", cooc_alpha, "0.5", 0, 1,
+        "co-occurrence: sim(i, j) = C[i,j] / (N_i^alpha * N_j^beta), i the "
+        "user's item"),
+    F32("model.cooc_beta", cooc_beta, "0.5", 0, 1,
+        "co-occurrence: exponent of the candidate's count in sim"),
+    U32("model.cooc_recent", cooc_recent, "10", 1, 100,
+        "co-occurrence: latest items of a user its scores come from"),
+    F32("model.cooc_recent_decay", cooc_recent_decay, "0.75", 0, 1,
+        "co-occurrence: weight of the a-th latest item is this^a"),
+    F32("model.cooc_weight", cooc_weight, "0.3", 0, 100,
+        "weight of the co-occurrence score (best item 1) added to personal "
+        "scores (0: no co-occurrence model)"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
      * uint holds, so every user gets the popularity list. */
     U32("model.min_user_events", min_user_events, "1", 0, 4294967295.0,

@@ -7,6 +7,7 @@
 #define SR_MODEL_INTERNAL_H
 
 #include "core/clock.h"
+#include "core/cooc.h"
 #include "core/factors.h"
 #include "core/idmap.h"
 #include "core/lru.h"
@@ -87,7 +88,14 @@ struct sr_model {
    * every such array is allocated and freed through them. */
   uint64_t own_bytes;
   sr_share_state_t share;
+  sr_cooc_t cooc;  /* item co-occurrence; empty unless cooc_on */
+  int cooc_on;     /* conf.cooc_weight > 0 */
+  sr_scored_t *co; /* CHUNK users' co-occurrence scores, co_max each */
+  uint32_t co_max; /* cooc_recent x cooc_neighbours */
 };
+
+/* Largest cooc_history and cooc_recent: the history read per event. */
+#define SR_COOC_HIST_MAX 1000
 
 /* Allocates an empty model for conf (no validation). NULL when out of
  * memory. */

@@ -45,6 +45,9 @@ enum {
   SEC_ITEM_BASE,  /* per item: factors at its last delta */
   SEC_ITEM_BASE_SCALARS, /* per item: bias (float), then per item: raw
                             popularity (double) at its last delta */
+  /* With co-occurrence only (model.cooc_weight > 0); absent otherwise. */
+  SEC_COOC, /* sr_cooc_dump: the increment, then per item its raw count
+               and its neighbours with their raw counts */
 };
 
 typedef struct meta {
@@ -538,6 +541,28 @@ static int add_item_base_scalars(const sr_model_t *mdl,
                   mdl->pop.base, items * sizeof(double));
 }
 
+static int add_cooc(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                    uint32_t id, bool view) {
+  (void)view;
+  if (!mdl->cooc_on)
+    return 0;
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_cooc_dump(&mdl->cooc, &buf));
+}
+
+/* Co-occurrence counts. A checkpoint without them (written before they
+ * existed, or with model.cooc_weight 0) starts them empty; a model without
+ * co-occurrence ignores them. */
+static int restore_cooc(restore_t *rs, const sr_model_section_t *sec) {
+  if (!sec || !rs->mdl->cooc_on)
+    return 0;
+  if (sr_cooc_load(&rs->mdl->cooc, (uint32_t)rs->meta.items, sec->data,
+                   sec->len) != 0)
+    return refuse(rs, "%" PRIu64 " bytes, not the counts of %" PRIu64 " items",
+                  sec->len, rs->meta.items);
+  return 0;
+}
+
 /* Owners and offsets; unknown for a checkpoint of a single instance. A
  * model that is not shared ignores them. */
 static int restore_user_owner(restore_t *rs, const sr_model_section_t *sec) {
@@ -627,6 +652,7 @@ static const section_t SECTIONS[] = {
     {SEC_ITEM_BASE, "item_base", add_item_base, restore_item_base, false, 2},
     {SEC_ITEM_BASE_SCALARS, "item_base_scalars", add_item_base_scalars,
      restore_item_base_scalars, false, 3},
+    {SEC_COOC, "cooc", add_cooc, restore_cooc, false, 2},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 #define N_STAGES 4

@@ -69,15 +69,63 @@ static int ensure_scratch(sr_model_t *mdl) {
   return 0;
 }
 
+static size_t co_bytes(const sr_model_t *mdl) {
+  return (size_t)CHUNK * mdl->co_max * sizeof(sr_scored_t);
+}
+
 int sr_recommend_init(sr_model_t *mdl) {
   mdl->batch = sr_model_mem_alloc(mdl, batch_bytes(mdl), 64);
-  return mdl->batch ? 0 : -1;
+  if (!mdl->batch)
+    return -1;
+  if (!mdl->cooc_on)
+    return 0;
+  mdl->co_max = mdl->conf.cooc_recent * mdl->conf.cooc_neighbours;
+  mdl->co = sr_model_mem_alloc(mdl, co_bytes(mdl), 0);
+  return mdl->co ? 0 : -1;
 }
 
 void sr_recommend_free(sr_model_t *mdl) {
   sr_model_mem_free(mdl, mdl->batch, batch_bytes(mdl));
   mdl->batch = NULL;
+  if (mdl->co)
+    sr_model_mem_free(mdl, mdl->co, co_bytes(mdl));
+  mdl->co = NULL;
   free_scratch(mdl);
+}
+
+/* The co-occurrence scores of a chunk's r-th user; NULL without them. */
+static sr_scored_t *co_list(const sr_model_t *mdl, size_t r) {
+  return mdl->co ? mdl->co + r * mdl->co_max : NULL;
+}
+
+/* The user's co-occurrence scores (core/cooc), times cooc_weight, into out
+ * (co_max entries); none when the model has no co-occurrence. Seen items
+ * are left out before the scores are divided by their maximum, since they
+ * are in no list. */
+static uint32_t co_scores(sr_model_t *mdl, uint32_t user, sr_scored_t *out) {
+  if (!mdl->cooc_on)
+    return 0;
+  const sr_model_conf_t *c = &mdl->conf;
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  uint32_t hist[SR_COOC_HIST_MAX];
+  uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
+  uint32_t n = sr_cooc_score(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
+                             ring->items, ring->len, out);
+  for (uint32_t k = 0; k < n; k++)
+    out[k].score *= c->cooc_weight;
+  return n;
+}
+
+/* Adds the co-occurrence scores co[0 .. n) of the items in a block of
+ * scores: rows lo, lo + step, ... (count of them) as exclude_row reads
+ * them. */
+static void add_co(const sr_scored_t *co, uint32_t n, uint32_t lo,
+                   uint32_t count, uint32_t step, float *scores) {
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t d = co[k].item - lo;
+    if (co[k].item >= lo && d % step == 0 && d / step < count)
+      scores[d / step] += co[k].score;
+  }
 }
 
 /* Turns ranking scores into reported ones: popularity terms become log
@@ -140,6 +188,8 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
   else {
     sr_topn_score_one(sr_factors_row(&mdl->ufac, user), &mdl->ifac, mdl->bias,
                       scores);
+    uint32_t n = co_scores(mdl, user, mdl->co);
+    add_co(mdl->co, n, 0, items, 1, scores);
   }
   exclude_seen(mdl, user, scores);
   if (source)
@@ -152,7 +202,7 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
  * mdl->scores, which holds at least scratch_items floats. */
 static void seed_heaps(sr_model_t *mdl, const uint32_t *user_rows,
                        const size_t *at, size_t nrows, size_t n,
-                       sr_scored_t *out, size_t *counts) {
+                       sr_scored_t *out, size_t *counts, const uint32_t *n_co) {
   uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ifac.stride;
   uint32_t samples = (items + SR_TOPN_SAMPLE_STEP - 1) / SR_TOPN_SAMPLE_STEP;
   for (uint32_t k = 0; k < samples; k++) {
@@ -168,6 +218,7 @@ static void seed_heaps(sr_model_t *mdl, const uint32_t *user_rows,
                       mdl->scores);
   for (size_t r = 0; r < nrows; r++) {
     float *scores = mdl->scores + r * samples;
+    add_co(co_list(mdl, r), n_co[r], 0, samples, SR_TOPN_SAMPLE_STEP, scores);
     exclude_seen_in(mdl, user_rows[at[r]], 0, samples, SR_TOPN_SAMPLE_STEP,
                     scores);
     counts[at[r]] =
@@ -183,11 +234,14 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                            const size_t *at, size_t nrows, size_t n,
                            sr_scored_t *out, size_t *counts) {
   uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ufac.stride;
-  for (size_t r = 0; r < nrows; r++)
+  uint32_t n_co[CHUNK];
+  for (size_t r = 0; r < nrows; r++) {
     memcpy(mdl->batch + r * stride,
            sr_factors_row(&mdl->ufac, user_rows[at[r]]),
            stride * sizeof(float));
-  seed_heaps(mdl, user_rows, at, nrows, n, out, counts);
+    n_co[r] = co_scores(mdl, user_rows[at[r]], co_list(mdl, r));
+  }
+  seed_heaps(mdl, user_rows, at, nrows, n, out, counts, n_co);
   for (uint32_t lo = 0; lo < items; lo += ITEM_BLOCK) {
     uint32_t count = items - lo < ITEM_BLOCK ? items - lo : ITEM_BLOCK;
     const float *bias = mdl->bias ? mdl->bias + lo : NULL;
@@ -195,6 +249,7 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                         mdl->scores);
     for (size_t r = 0; r < nrows; r++) {
       float *scores = mdl->scores + r * count;
+      add_co(co_list(mdl, r), n_co[r], lo, count, 1, scores);
       exclude_seen_in(mdl, user_rows[at[r]], lo, count, 1, scores);
       counts[at[r]] = sr_topn_offer(scores, bias, lo, count, n, out + at[r] * n,
                                     counts[at[r]]);

@@ -97,3 +97,18 @@ int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item) {
 uint64_t sr_seen_bytes(const sr_seen_t *seen) {
   return (uint64_t)seen->cap * sizeof(sr_seen_ring_t) + seen->ring_bytes;
 }
+
+uint32_t sr_seen_last(const sr_seen_t *seen, uint32_t user, uint32_t *out,
+                      uint32_t k) {
+  const sr_seen_ring_t *ring = &seen->rings[user];
+  uint32_t n = k < ring->len ? k : ring->len;
+  if (n == 0)
+    return 0;
+  /* A full ring's oldest item sits at head, so its newest just before. */
+  uint32_t full = seen->max && ring->len == seen->max;
+  uint32_t newest =
+      full ? (ring->head + ring->len - 1) % ring->len : ring->len - 1;
+  for (uint32_t j = 0; j < n; j++)
+    out[j] = ring->items[(newest + ring->len - j) % ring->len];
+  return n;
+}

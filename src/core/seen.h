@@ -44,6 +44,11 @@ int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item);
 /* 1 when item is in user's ring. */
 int sr_seen_contains(const sr_seen_t *seen, uint32_t user, uint32_t item);
 
+/* Copies up to k of user's items, most recent first, into out. Returns
+ * how many. */
+uint32_t sr_seen_last(const sr_seen_t *seen, uint32_t user, uint32_t *out,
+                      uint32_t k);
+
 /* Bytes held, counting the allocator's overhead of each ring. */
 uint64_t sr_seen_bytes(const sr_seen_t *seen);
 

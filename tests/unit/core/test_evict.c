@@ -695,6 +695,7 @@ static void test_snapshot_without_recency_restores(void **state) {
   sr_event_t *evs = synth_events(100, 200, EVENTS, 6);
   sr_model_conf_t conf;
   sr_model_conf_init(&conf);
+  conf.cooc_weight = 0; /* nor co-occurrence, which came later still */
   sr_model_t *mdl = model_with(&conf);
   learn_all(mdl, evs, 0, EVENTS / 2);
   sr_model_snapshot_t snap;
@@ -738,6 +739,7 @@ static void test_snapshot_without_clock_window_keeps_time(void **state) {
   sr_event_t *evs = synth_events(100, 200, EVENTS, 12);
   sr_model_conf_t conf;
   bounded_conf(&conf);
+  conf.cooc_weight = 0; /* nor co-occurrence, which came later still */
   sr_model_t *mdl = model_with(&conf);
   learn_all(mdl, evs, 0, EVENTS / 2);
   sr_model_snapshot_t snap;

@@ -244,8 +244,10 @@ static void test_dislike_pushes_score_down(void **state) {
   /* A one-item seen ring, so a disliked item can be scored again once the
    * user has moved on to another item. */
   conf.seen_size = 1;
-  /* Without the popularity term a score is the learnt affinity alone. */
+  /* Without the popularity and co-occurrence terms a score is the learnt
+   * affinity alone. */
   conf.pop_blend = 0;
+  conf.cooc_weight = 0;
   sr_model_t *liked = model_with(&conf), *disliked = model_with(&conf);
   for (int k = 0; k < 2; k++) {
     sr_model_t *mdl = k ? disliked : liked;
