@@ -143,6 +143,9 @@ sr_err_t sr_model_set_available(sr_model_t *mdl, const char *id, size_t len,
                                 bool available, int64_t *row);
 /* 1 when the item row is available (the default), 0 when taken down. */
 int sr_model_item_available(const sr_model_t *mdl, uint32_t row);
+/* Makes every item available, for a reader about to replay every
+ * takedown from their source. */
+void sr_model_make_all_available(sr_model_t *mdl);
 /* Items taken down. */
 uint32_t sr_model_unavailable_items(const sr_model_t *mdl);
 /* Ids evicted since the model began (idle or over a limit), cumulative

@@ -62,6 +62,12 @@ int sr_model_item_available(const sr_model_t *mdl, uint32_t row) {
   return row < mdl->icap && !mdl->idown[row];
 }
 
+void sr_model_make_all_available(sr_model_t *mdl) {
+  for (uint32_t k = 0; k < mdl->n_down; k++)
+    mdl->idown[mdl->down[k]] = 0;
+  mdl->n_down = 0;
+}
+
 uint32_t sr_model_unavailable_items(const sr_model_t *mdl) {
   return mdl->n_down;
 }

@@ -161,6 +161,11 @@ void sr_catalogue_free(sr_catalogue_t *cat) {
 sr_err_t sr_catalogue_load(sr_catalogue_t *cat, int timeout_ms, char *errstr,
                            size_t errlen) {
   uint64_t deadline = sr_mono_ns() / 1000000 + (uint64_t)timeout_ms;
+  /* The topic is the truth and is read whole: the checkpoint's takedowns
+   * start over, so that one whose tombstone compaction dropped while this
+   * instance was down does not outlive it. Replaying the rest gives the
+   * same takedowns, and the same digest. */
+  sr_model_make_all_available(*cat->mdl);
   while (!sr_follow_at_ends(cat->fl)) {
     uint64_t now = sr_mono_ns() / 1000000;
     if (now >= deadline)

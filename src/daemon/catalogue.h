@@ -8,9 +8,10 @@
  *
  * Every instance reads the whole topic: sr_catalogue_load blocks at
  * start-up until every partition's end, so no list is published before
- * the takedowns are known; afterwards the owner watches sr_catalogue_fd
- * and calls sr_catalogue_consume. The topic is read from its start on
- * every start (it is compacted), so its offsets are not checkpointed.
+ * the takedowns are known (the model's own, from a checkpoint, are
+ * dropped first: the topic is the truth); afterwards the owner watches
+ * sr_catalogue_fd and calls sr_catalogue_consume. The topic is read from its
+ * start on every start (it is compacted), so its offsets are not checkpointed.
  *
  * on_down runs for each item that turns unavailable (not for one already
  * down) and returns the lists it had refreshed, counted in the stats. The

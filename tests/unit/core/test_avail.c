@@ -171,6 +171,10 @@ static void test_snapshot_keeps_takedowns(void **state) {
   assert_int_equal(sr_model_set_available(back, "i9", 2, true, NULL), SR_OK);
   assert_int_equal(sr_model_set_available(back, "i2", 2, true, NULL), SR_OK);
   assert_int_equal(sr_model_digest(back), plain);
+  sr_model_make_all_available(mdl);
+  assert_int_equal(sr_model_unavailable_items(mdl), 0);
+  assert_int_equal(sr_model_item_available(mdl, row_of(mdl, "i9")), 1);
+  assert_int_equal(sr_model_digest(mdl), plain);
   sr_model_free(back);
   sr_model_free(mdl);
 }
