@@ -7,6 +7,8 @@
 
 #include "streamrec/common.h"
 
+#include <stdbool.h>
+
 typedef enum sr_mode { SR_MODE_IMPLICIT = 0, SR_MODE_EXPLICIT = 1 } sr_mode_t;
 
 /* Learner and scorer settings; sr_model_conf_init fills the defaults. */
@@ -130,6 +132,22 @@ uint64_t sr_model_live_items(const sr_model_t *mdl);
 /* 1 when row holds an id, 0 when it is free (its id was evicted). */
 int sr_model_user_is_live(const sr_model_t *mdl, uint32_t row);
 int sr_model_item_is_live(const sr_model_t *mdl, uint32_t row);
+/* Marks the item id available or taken down. A taken-down item is in no
+ * list (personal, popular, similar items) until made available again; its
+ * events still train the model. An unknown id taken down is created (as
+ * its first event would), so the takedown holds when events come later; an
+ * unknown id made available is left alone (*row -1). Eviction of the item
+ * forgets the takedown. *row (may be NULL) receives the item's row.
+ * Returns SR_OK or SR_ERR_NOMEM. */
+sr_err_t sr_model_set_available(sr_model_t *mdl, const char *id, size_t len,
+                                bool available, int64_t *row);
+/* 1 when the item row is available (the default), 0 when taken down. */
+int sr_model_item_available(const sr_model_t *mdl, uint32_t row);
+/* Makes every item available, for a reader about to replay every
+ * takedown from their source. */
+void sr_model_make_all_available(sr_model_t *mdl);
+/* Items taken down. */
+uint32_t sr_model_unavailable_items(const sr_model_t *mdl);
 /* Ids evicted since the model began (idle or over a limit), cumulative
  * across snapshots; either pointer may be NULL. */
 void sr_model_evictions(const sr_model_t *mdl, uint64_t *users,

@@ -1,8 +1,10 @@
 /* `streamrec produce`: loads a file of events into a Kafka topic, keyed by
- * user_id, encoded as protobuf or JSON (or the records' raw bytes). */
+ * user_id, encoded as protobuf or JSON (or the records' raw bytes); with
+ * --type item, a JSONL file of catalogue items, keyed by item_id. */
 #include "cli/cli.h"
 #include "codec/event_codec.h"
 #include "codec/event_file.h"
+#include "codec/item_codec.h"
 #include "codec/reason.h"
 #include "daemon/config.h"
 #include "kafka/client.h"
@@ -31,6 +33,8 @@ typedef struct produce_opts {
   sr_wire_fmt_t encode;
   bool raw;
   bool stamp_now;   /* timestamp_ms = the send time, for latency probes */
+  bool items;       /* --type item: FILE holds Item lines */
+  bool tombstones;  /* --tombstones: each item sent as a null value */
   long rate;        /* events per second; 0 = unpaced */
   sr_config_t *cfg; /* only kafka.properties (-X) is used */
 } produce_opts_t;
@@ -74,6 +78,12 @@ static void usage(FILE *out) {
           "  --stamp-now          set each event's timestamp_ms to the time\n"
           "                       it is sent (wall clock), so a consumer can\n"
           "                       measure end-to-end latency (not with --raw)\n"
+          "  --type T             event (default) or item: FILE is JSONL of\n"
+          "                       Item (proto3 JSON), each line checked and\n"
+          "                       sent unchanged, keyed by item_id (for\n"
+          "                       kafka.items_topic)\n"
+          "  --tombstones         with --type item: send a tombstone (null\n"
+          "                       value) for each item, which removes it\n"
           "  --rate N             events per second, 0 = as fast as possible\n"
           "                       (default 0)\n"
           "  --brokers B          bootstrap servers (default: "
@@ -105,6 +115,14 @@ static int parse_option(int c, void *arg) {
   case 'b': opts->brokers = optarg; return 0;
   case 'r': opts->raw = true; return 0;
   case 'S': opts->stamp_now = true; return 0;
+  case 'D': opts->tombstones = true; return 0;
+  case 'T':
+    if (!strcmp(optarg, "event") || !strcmp(optarg, "item")) {
+      opts->items = optarg[0] == 'i';
+      return 0;
+    }
+    sr_cli_err(CMD, "--type: expected event or item, got '%s'", optarg);
+    return -1;
   case 'R': return parse_rate(optarg, &opts->rate);
   case 'X': return sr_cli_set_prop(CMD, opts->cfg, optarg);
   case 'f':
@@ -137,6 +155,10 @@ static int finish_opts(int argc, char **argv, produce_opts_t *opts) {
     sr_cli_err(CMD, "missing --topic");
     return -1;
   }
+  if (opts->tombstones && !opts->items) {
+    sr_cli_err(CMD, "--tombstones: only with --type item");
+    return -1;
+  }
   opts->brokers = sr_cli_brokers(CMD, opts->brokers);
   if (!opts->brokers)
     return -1;
@@ -153,6 +175,8 @@ static int parse_args(int argc, char **argv, produce_opts_t *opts) {
       {"brokers", required_argument, NULL, 'b'},
       {"raw", no_argument, NULL, 'r'},
       {"stamp-now", no_argument, NULL, 'S'},
+      {"type", required_argument, NULL, 'T'},
+      {"tombstones", no_argument, NULL, 'D'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int rc = sr_cli_getopt(CMD, argc, argv, ":hX:", longopts, parse_option, usage,
@@ -334,6 +358,42 @@ static int produce_file(rd_kafka_t *rk, sr_event_reader_t *rd,
   return rc;
 }
 
+/* Queues every valid item line of f, keyed by its id: the line itself
+ * (proto3 JSON, which the daemon reads like protobuf), or a tombstone.
+ * Returns 0, or -1 when the producer failed. */
+static int produce_items(rd_kafka_t *rk, FILE *f, const produce_opts_t *opts,
+                         produce_stats_t *stats) {
+  char errstr[256], *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  uint64_t start_ns = sr_mono_ns();
+  int rc = 0;
+  while (!stop_requested && (len = getline(&line, &cap, f)) >= 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      line[--len] = '\0';
+    if (len == 0)
+      continue;
+    sr_item_t item;
+    sr_reason_t reason = sr_item_decode(line, (size_t)len, SR_WIRE_JSON, 0,
+                                        &item, errstr, sizeof(errstr));
+    if (reason != SR_REASON_OK) {
+      note_invalid(stats, reason, errstr);
+      continue;
+    }
+    pace(start_ns, stats->queued, opts->rate);
+    if (produce_one(rk, opts->topic, item.item_id, item.item_len,
+                    opts->tombstones ? NULL : line,
+                    opts->tombstones ? 0 : (size_t)len) != 0) {
+      rc = -1;
+      break;
+    }
+    stats->queued++;
+    rd_kafka_poll(rk, 0);
+  }
+  free(line);
+  return rc;
+}
+
 /* Waits for outstanding deliveries; what is left after the message timeout
  * has passed counts as failed. */
 static void flush_all(rd_kafka_t *rk, produce_stats_t *stats) {
@@ -363,9 +423,10 @@ static void print_summary(const produce_opts_t *opts,
                stats->delivered, opts->topic, invalid, secs);
   else
     sr_cli_err(CMD,
-               "produced %" PRIu64 " events, %" PRIu64
+               "produced %" PRIu64 " %s, %" PRIu64
                " skipped invalid, to '%s' in %.2f s",
-               stats->delivered, invalid, opts->topic, secs);
+               stats->delivered, opts->items ? "items" : "events", invalid,
+               opts->topic, secs);
   for (int r = 1; r < SR_REASON__COUNT; r++) {
     if (stats->invalid[r])
       sr_cli_err(CMD, "  %s: %" PRIu64 " (first: %s)",
@@ -384,8 +445,9 @@ static void on_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Produces the opened file and reports. Returns the exit code. */
-static int run(sr_event_reader_t *rd, produce_opts_t *opts) {
+/* Produces the opened file (events from rd, or items from f) and reports.
+ * Returns the exit code. */
+static int run(sr_event_reader_t *rd, FILE *f, produce_opts_t *opts) {
   produce_stats_t *stats = calloc(1, sizeof(*stats));
   if (!stats) {
     sr_cli_err(CMD, "out of memory");
@@ -399,7 +461,8 @@ static int run(sr_event_reader_t *rd, produce_opts_t *opts) {
   }
   on_signals();
   uint64_t start_ns = sr_mono_ns();
-  int failed = produce_file(rk, rd, opts, stats) != 0;
+  int failed = (f ? produce_items(rk, f, opts, stats)
+                  : produce_file(rk, rd, opts, stats)) != 0;
   flush_all(rk, stats);
   print_summary(opts, stats, (double)(sr_mono_ns() - start_ns) / 1e9);
   if (stop_requested)
@@ -418,15 +481,24 @@ int sr_cmd_produce(int argc, char **argv) {
   int rc = parse_args(argc, argv, &opts);
   char errstr[256];
   sr_event_reader_t *rd = NULL;
-  if (rc == 0 && !(rd = sr_event_reader_open(opts.path, opts.file_fmt, errstr,
-                                             sizeof(errstr)))) {
+  FILE *f = NULL;
+  if (rc == 0 && opts.items &&
+      !(f = strcmp(opts.path, "-") ? fopen(opts.path, "r") : stdin)) {
+    sr_cli_err(CMD, "%s: %s", opts.path, strerror(errno));
+    rc = SR_EXIT_FAIL;
+  }
+  if (rc == 0 && !opts.items &&
+      !(rd = sr_event_reader_open(opts.path, opts.file_fmt, errstr,
+                                  sizeof(errstr)))) {
     sr_cli_err(CMD, "%s", errstr);
     rc = SR_EXIT_FAIL;
   }
   if (rc == 0)
-    rc = run(rd, &opts);
+    rc = run(rd, f, &opts);
   else if (rc < 0)
     rc = SR_EXIT_OK;
   sr_event_reader_free(rd);
+  if (f && f != stdin)
+    fclose(f);
   return rc;
 }

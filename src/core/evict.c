@@ -1,6 +1,7 @@
 /* Eviction; see evict.h. */
 #include "core/evict.h"
 
+#include "core/avail.h"
 #include "core/recommend.h"
 #include "core/share_state.h"
 
@@ -28,6 +29,7 @@ static void evict_item(sr_model_t *mdl, uint32_t row) {
   mdl->ibias[row] = 0;
   sr_recent_purge(&mdl->recent, row);
   sr_lru_retire(&mdl->ilru, row);
+  sr_avail_forget(mdl, row);
   sr_recommend_update_bias(mdl, row, 0);
   mdl->evicted_items++;
 }

@@ -87,6 +87,8 @@ void sr_model_free(sr_model_t *mdl) {
   sr_model_mem_free(mdl, mdl->uevents, (size_t)mdl->ucap * sizeof(uint32_t));
   sr_model_mem_free(mdl, mdl->ibias, (size_t)mdl->icap * sizeof(float));
   sr_model_mem_free(mdl, mdl->bias, (size_t)mdl->icap * sizeof(float));
+  sr_model_mem_free(mdl, mdl->idown, (size_t)mdl->icap * sizeof(uint8_t));
+  sr_model_mem_free(mdl, mdl->down, (size_t)mdl->down_cap * sizeof(uint32_t));
   sr_share_free(mdl);
   sr_seen_free(&mdl->seen);
   sr_popular_free(&mdl->pop);
@@ -171,16 +173,18 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
   uint32_t old = mdl->icap;
   uint32_t cap = grow_cap(old, items, mdl->conf.max_items);
   sr_share_state_t *sh = &mdl->share;
-  void **arrs[] = {(void **)&mdl->bias,      (void **)&mdl->ibias,
-                   (void **)&sh->ibias_base, (void **)&sh->idirty,
-                   (void **)&sh->dirty_i,    (void **)&mdl->pop.base};
-  const size_t sizes[] = {sizeof(*mdl->bias),      sizeof(*mdl->ibias),
-                          sizeof(*sh->ibias_base), sizeof(*sh->idirty),
-                          sizeof(*sh->dirty_i),    sizeof(*mdl->pop.base)};
-  int n = mdl->conf.shared ? 6 : 2;
+  void **arrs[] = {(void **)&mdl->bias,    (void **)&mdl->ibias,
+                   (void **)&mdl->idown,   (void **)&sh->ibias_base,
+                   (void **)&sh->idirty,   (void **)&sh->dirty_i,
+                   (void **)&mdl->pop.base};
+  const size_t sizes[] = {sizeof(*mdl->bias),    sizeof(*mdl->ibias),
+                          sizeof(*mdl->idown),   sizeof(*sh->ibias_base),
+                          sizeof(*sh->idirty),   sizeof(*sh->dirty_i),
+                          sizeof(*mdl->pop.base)};
+  int n = mdl->conf.shared ? 7 : 3;
   if (cap > old) {
     if (sr_factors_reserve(&mdl->ifac, cap) ||
-        (n > 2 && sr_factors_reserve(&sh->ibase, cap)) ||
+        (n > 3 && sr_factors_reserve(&sh->ibase, cap)) ||
         grow_rows(mdl, arrs, sizes, n, old, cap))
       return -1;
     mdl->icap = cap;
@@ -189,7 +193,7 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
         (mdl->cooc_on && sr_cooc_reserve(&mdl->cooc, cap)))
       return -1;
   }
-  if (n > 2 && sr_factors_resize(&sh->ibase, items) != 0)
+  if (n > 3 && sr_factors_resize(&sh->ibase, items) != 0)
     return -1;
   if (mdl->cooc_on && sr_cooc_ensure(&mdl->cooc, items) != 0)
     return -1;

@@ -92,6 +92,11 @@ struct sr_model {
   int cooc_on;     /* conf.cooc_weight > 0 */
   sr_scored_t *co; /* CHUNK users' co-occurrence scores, co_max each */
   uint32_t co_max; /* cooc_recent x cooc_neighbours */
+  /* Availability (core/avail): per item 1 when taken down, and the rows
+   * taken down, unordered, so that exclusion walks only those. */
+  uint8_t *idown;
+  uint32_t *down;
+  uint32_t n_down, down_cap;
 };
 
 /* Largest cooc_history and cooc_recent: the history read per event. */

@@ -8,6 +8,7 @@
  * digest. */
 #include "core/model_state.h"
 
+#include "core/avail.h"
 #include "core/model_internal.h"
 #include "core/recommend.h"
 #include "util/buf.h"
@@ -48,6 +49,9 @@ enum {
   /* With co-occurrence only (model.cooc_weight > 0); absent otherwise. */
   SEC_COOC, /* sr_cooc_dump: the increment, then per item its raw count
                and its neighbours with their raw counts */
+  /* With items taken down only; absent otherwise (and in checkpoints from
+   * before availability, which load with every item available). */
+  SEC_ITEM_DOWN, /* the rows taken down (uint32), ascending */
 };
 
 typedef struct meta {
@@ -627,6 +631,39 @@ static int restore_item_base_scalars(restore_t *rs,
   return 0;
 }
 
+/* The rows taken down, ascending so that equal models write equal bytes
+ * whatever order the takedowns came in. */
+static int add_item_down(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                         uint32_t id, bool view) {
+  (void)view;
+  if (!mdl->n_down)
+    return 0;
+  sr_buf_t buf = {0};
+  int rc = 0;
+  uint32_t items = sr_idmap_count(mdl->items);
+  for (uint32_t row = 0; row < items && rc == 0; row++)
+    if (mdl->idown[row])
+      rc = sr_buf_append(&buf, &row, sizeof(row));
+  return add_built(snap, id, &buf, rc);
+}
+
+static int restore_item_down(restore_t *rs, const sr_model_section_t *sec) {
+  if (!sec)
+    return 0;
+  if (sec->len % sizeof(uint32_t))
+    return refuse(rs, "%" PRIu64 " bytes, not a list of rows", sec->len);
+  for (uint64_t k = 0; k < sec->len / sizeof(uint32_t); k++) {
+    uint32_t row;
+    memcpy(&row, (const char *)sec->data + k * sizeof(row), sizeof(row));
+    if (row >= rs->meta.items)
+      return refuse(rs, "row %" PRIu32 " of %" PRIu64 " items", row,
+                    rs->meta.items);
+    if (sr_avail_set(rs->mdl, row, false) != 0)
+      return refuse(rs, "out of memory");
+  }
+  return 0;
+}
+
 static const section_t SECTIONS[] = {
     {SEC_META, "meta", add_meta, restore_meta, true, 0},
     {SEC_USER_IDS, "user_ids", add_user_ids, restore_user_ids, true, 2},
@@ -653,6 +690,7 @@ static const section_t SECTIONS[] = {
     {SEC_ITEM_BASE_SCALARS, "item_base_scalars", add_item_base_scalars,
      restore_item_base_scalars, false, 3},
     {SEC_COOC, "cooc", add_cooc, restore_cooc, false, 2},
+    {SEC_ITEM_DOWN, "item_down", add_item_down, restore_item_down, false, 2},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 #define N_STAGES 4

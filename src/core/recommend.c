@@ -149,13 +149,17 @@ static void exclude_row(float *scores, uint32_t row, uint32_t lo,
     scores[d / step] = -INFINITY;
 }
 
-/* Free item rows (evicted ids) are in no list. Walking the free stack costs
- * as many steps as there are free rows, which new items keep few. */
+/* Free item rows (evicted ids) and items taken down are in no list.
+ * Walking the free stack costs as many steps as there are free rows, which
+ * new items keep few; the takedowns are a list of their own for the same
+ * reason. */
 static void exclude_free_in(const sr_model_t *mdl, uint32_t lo, uint32_t count,
                             uint32_t step, float *scores) {
   const sr_lru_t *ilru = &mdl->ilru;
   for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
     exclude_row(scores, r, lo, count, step);
+  for (uint32_t k = 0; k < mdl->n_down; k++)
+    exclude_row(scores, mdl->down[k], lo, count, step);
 }
 
 /* Excludes the user's seen ring and the free item rows. */

@@ -65,6 +65,9 @@ static const sr_opt_t options[] = {
         "topic the lists are published to, keyed by user id"),
     STR("kafka.dead_letter_topic", kafka.dead_letter_topic, "",
         "topic rejected messages are copied to (empty: off)"),
+    STR("kafka.items_topic", kafka.items_topic, "",
+        "compacted topic of Item messages keyed by item id (availability), "
+        "read in full by every instance before the input (empty: off)"),
     ENUM("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
          "input encoding; auto: '{' starts JSON"),
     ENUM("kafka.output_format", kafka.output_format, "proto", "proto|json",
@@ -612,6 +615,27 @@ static sr_err_t check_cluster(const sr_config_t *cfg, const char *out,
   return SR_OK;
 }
 
+/* Items and events must not mix: each would be bad input to the other. */
+static sr_err_t check_items_topic(const sr_config_t *cfg, const char *out,
+                                  char *errstr, size_t errlen) {
+  const char *it = cfg->kafka.items_topic;
+  if (!*it)
+    return SR_OK;
+  sr_err_t err =
+      check_topic("kafka.items_topic", it, strlen(it), errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  if (is_input_topic(cfg, it) || !strcmp(it, out) ||
+      !strcmp(it, cfg->kafka.dead_letter_topic) ||
+      !strcmp(it, cfg->cluster.sync_topic) ||
+      !strcmp(it, cfg->cluster.state_topic))
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "kafka.items_topic: '%s' is also another topic of "
+                   "streamrec's; items must have a topic of their own",
+                   it);
+  return SR_OK;
+}
+
 sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                          size_t errlen) {
   sr_err_t err = SR_OK;
@@ -649,7 +673,9 @@ sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,
                    "kafka.output_topic; readers of lists would get rejected "
                    "input",
                    dead);
-  err = check_cluster(cfg, out, errstr, errlen);
+  err = check_items_topic(cfg, out, errstr, errlen);
+  if (err == SR_OK)
+    err = check_cluster(cfg, out, errstr, errlen);
   return err != SR_OK ? err : check_mapping(cfg, errstr, errlen);
 }
 

@@ -60,6 +60,7 @@ typedef struct sr_config {
     char input_topics[SR_CONF_STR];
     char output_topic[SR_CONF_STR];
     char dead_letter_topic[SR_CONF_STR];
+    char items_topic[SR_CONF_STR];
     sr_wire_fmt_t input_format; /* choices in the order of its values */
     sr_output_fmt_t output_format;
     uint32_t partitions;

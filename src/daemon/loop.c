@@ -10,6 +10,7 @@
 
 #include "codec/reason.h"
 #include "core/share.h"
+#include "daemon/catalogue.h"
 #include "daemon/http.h"
 #include "daemon/ingest.h"
 #include "daemon/owner.h"
@@ -67,6 +68,10 @@
 #define RESTORE_BUDGET 4096
 /* Batches of the sync topic applied per wake-up. */
 #define SYNC_BUDGET 64
+/* Item messages applied per wake-up. */
+#define ITEMS_BUDGET 4096
+/* How long start-up waits to read the items topic to its end. */
+#define ITEMS_LOAD_MS 60000
 /* How long the start-up check of the sync topic waits for the brokers. */
 #define TOPICS_TIMEOUT_MS 5000
 
@@ -127,8 +132,8 @@ struct sr_daemon {
   uv_loop_t loop;
   bool loop_ready;
   bool handles_ready;
-  uv_poll_t src_poll, snk_poll, sync_poll, owner_poll;
-  uv_idle_t drain_idle, sync_idle, owner_idle;
+  uv_poll_t src_poll, snk_poll, sync_poll, owner_poll, items_poll;
+  uv_idle_t drain_idle, sync_idle, owner_idle, items_idle;
   uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer, sync_timer;
   uv_prepare_t stall_prepare;
   uv_signal_t sigs[N_SIGNALS];
@@ -144,6 +149,7 @@ struct sr_daemon {
   sr_http_t *http;
   sr_sync_t *sync;                    /* cluster mode only */
   sr_owner_t *owner;                  /* cluster mode with a state topic only */
+  sr_catalogue_t *cat;                /* with kafka.items_topic only */
   char input_topic[SR_TOPIC_MAX + 1]; /* cluster mode: the one input topic */
   char member_id[SR_SYNC_MEMBER_MAX + 1];
   phase_t phase;
@@ -258,8 +264,9 @@ static sr_err_t start_embedded(sr_daemon_t *d, char *errstr, size_t errlen) {
     p += len;
   }
   const char *others[] = {d->opts.no_publish ? "" : d->cfg.kafka.output_topic,
-                          d->cfg.kafka.dead_letter_topic};
-  for (size_t i = 0; i < 2; i++) {
+                          d->cfg.kafka.dead_letter_topic,
+                          d->cfg.kafka.items_topic};
+  for (size_t i = 0; i < 3; i++) {
     if (others[i][0] &&
         create_topic(d, others[i], strlen(others[i]), errstr, errlen) != 0)
       return SR_ERR_IO;
@@ -444,6 +451,40 @@ static sr_err_t create_sync(sr_daemon_t *d, const sr_restored_t *rs,
              : sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
 }
 
+static void refresh_holder(void *opaque, uint32_t user_row) {
+  sr_daemon_t *d = opaque;
+  sr_refresh_retry(d->rf, user_row, uv_now(&d->loop));
+}
+
+/* An item taken down: the users whose last list held it get a new one
+ * within recommend.batch_ms, like users with a new event. */
+static size_t on_item_down(void *opaque, const char *id, size_t len) {
+  sr_daemon_t *d = opaque;
+  if (!d->rf)
+    return 0;
+  return sr_telemetry_holders(d->tel, id, len, refresh_holder, d);
+}
+
+/* The items topic is read to its end before the input is consumed, so the
+ * first lists already leave out the items taken down. */
+static sr_err_t create_catalogue(sr_daemon_t *d, char *errstr, size_t errlen) {
+  if (!d->cfg.kafka.items_topic[0])
+    return SR_OK;
+  sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
+  sr_catalogue_conf_t conf = {.topic = d->cfg.kafka.items_topic,
+                              .dead_letter_topic =
+                                  d->cfg.kafka.dead_letter_topic,
+                              .on_down = on_item_down,
+                              .opaque = d};
+  d->cat =
+      sr_catalogue_new(&conf, &kc, d->brokers, &d->mdl, d->snk, errstr, errlen);
+  if (!d->cat)
+    return SR_ERR_IO;
+  if (sr_telemetry_enable_catalogue(d->tel) != 0)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  return sr_catalogue_load(d->cat, ITEMS_LOAD_MS, errstr, errlen);
+}
+
 /* Cluster mode with a state topic: users move with their partitions. */
 static sr_err_t create_owner(sr_daemon_t *d, const sr_restored_t *rs,
                              char *errstr, size_t errlen) {
@@ -484,6 +525,8 @@ static sr_err_t create_clients(sr_daemon_t *d, sr_restored_t *rs, char *errstr,
       return SR_ERR_INVALID;
   }
   sr_err_t err = create_sync(d, rs, errstr, errlen);
+  if (err == SR_OK)
+    err = create_catalogue(d, errstr, errlen);
   if (err != SR_OK)
     return err;
   sr_source_conf_t sc = {
@@ -580,6 +623,14 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
   }
   if (d->owner)
     owner_totals(d, &tot);
+  if (d->cat) {
+    sr_catalogue_stats_t cs = sr_catalogue_stats(d->cat);
+    for (int r = 1; r < SR_REASON__COUNT; r++)
+      tot.rejected[r] += cs.rejected[r];
+    tot.items_applied = cs.applied;
+    tot.items_unavailable = sr_model_unavailable_items(d->mdl);
+    tot.takedown_refreshes = cs.takedown_refreshes;
+  }
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
 }
 
@@ -877,6 +928,32 @@ static void on_sync_readable(uv_poll_t *h, int status, int events) {
 
 static void on_sync_idle(uv_idle_t *h) {
   sync_step(h->data);
+}
+
+static void on_items_idle(uv_idle_t *h);
+
+/* Item messages, a budget at a time; a takedown marks users for refresh,
+ * so the batcher is scheduled after. */
+static void items_step(sr_daemon_t *d) {
+  bool more = false;
+  sr_catalogue_consume(d->cat, ITEMS_BUDGET, &more);
+  if (more && d->phase != P_CLOSING)
+    uv_idle_start(&d->items_idle, on_items_idle);
+  else
+    uv_idle_stop(&d->items_idle);
+  schedule_refresh(d);
+}
+
+static void on_items_readable(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  sr_daemon_t *d = h->data;
+  if (d->phase != P_CLOSING)
+    items_step(d);
+}
+
+static void on_items_idle(uv_idle_t *h) {
+  items_step(h->data);
 }
 
 static void on_owner_idle(uv_idle_t *h);
@@ -1517,6 +1594,10 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
     out[n++] = (uv_handle_t *)&d->owner_poll;
     out[n++] = (uv_handle_t *)&d->owner_idle;
   }
+  if (d->cat) {
+    out[n++] = (uv_handle_t *)&d->items_poll;
+    out[n++] = (uv_handle_t *)&d->items_idle;
+  }
   for (size_t i = 0; i < N_SIGNALS; i++)
     out[n++] = (uv_handle_t *)&d->sigs[i];
   return n;
@@ -1536,6 +1617,7 @@ static int init_polls(sr_daemon_t *d) {
       {&d->snk_poll, d->snk != NULL, d->snk ? sr_sink_fd(d->snk) : -1},
       {&d->sync_poll, d->sync != NULL, d->sync ? sr_sync_fd(d->sync) : -1},
       {&d->owner_poll, d->owner != NULL, d->owner ? sr_owner_fd(d->owner) : -1},
+      {&d->items_poll, d->cat != NULL, d->cat ? sr_catalogue_fd(d->cat) : -1},
   };
   size_t n = sizeof(polls) / sizeof(polls[0]);
   for (size_t i = 0; i < n; i++) {
@@ -1569,6 +1651,8 @@ static int init_handles(sr_daemon_t *d) {
   }
   if (d->owner)
     uv_idle_init(&d->loop, &d->owner_idle);
+  if (d->cat)
+    uv_idle_init(&d->loop, &d->items_idle);
   for (size_t i = 0; i < N_SIGNALS; i++)
     uv_signal_init(&d->loop, &d->sigs[i]);
   size_t n = all_handles(d, handles);
@@ -1622,6 +1706,8 @@ static void start_handles(sr_daemon_t *d) {
   }
   if (d->owner)
     uv_poll_start(&d->owner_poll, UV_READABLE, on_owner_readable);
+  if (d->cat)
+    uv_poll_start(&d->items_poll, UV_READABLE, on_items_readable);
   start_signals(d);
 }
 
@@ -1731,6 +1817,7 @@ void sr_daemon_free(sr_daemon_t *d) {
   sr_owner_free(d->owner);
   sr_source_free(d->src);
   sr_sync_free(d->sync);
+  sr_catalogue_free(d->cat);
   sr_sink_free(d->snk);
   sr_ingest_free(d->ing);
   sr_refresh_free(d->rf);

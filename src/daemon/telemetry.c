@@ -51,6 +51,8 @@ struct sr_telemetry {
       *sync_lag;
   sr_metric_t *bytes_sent, *bytes_read, *restoring, *takeovers, *restored_users,
       *restore_secs, *state_sent, *state_failed;
+  /* With an items topic only; NULL otherwise. */
+  sr_metric_t *items_applied, *items_down, *takedown_refreshes;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -417,9 +419,57 @@ static void sync_cluster(sr_telemetry_t *tel,
   sync_handoff(tel, tot);
 }
 
+int sr_telemetry_enable_catalogue(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->items_applied = sr_metrics_counter(
+      r, "streamrec_items_applied_total",
+      "Messages of the items topic applied to the model.", NULL, NULL);
+  tel->items_down = sr_metrics_gauge(
+      r, "streamrec_items_unavailable",
+      "Items taken down: in no list until made available again.", NULL, NULL);
+  tel->takedown_refreshes = sr_metrics_counter(
+      r, "streamrec_takedown_refreshes_total",
+      "Lists refreshed because an item in them was taken down.", NULL, NULL);
+  return tel->items_applied && tel->items_down && tel->takedown_refreshes ? 0
+                                                                          : -1;
+}
+
+size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
+                            size_t len, void (*fn)(void *, uint32_t),
+                            void *opaque) {
+  uint64_t item = hash_id(id, len);
+  size_t n = 0;
+  /* A scan of every remembered list: takedowns are rare, and the lists are
+   * the only record of what users were shown. */
+  for (size_t row = 0; row < tel->n_slots; row++) {
+    const user_slot_t *slot = &tel->slots[row];
+    const uint64_t *list = tel->items + row * tel->list_n;
+    if (!slot->user_hash || slot->user_hash != user_hash(tel, (uint32_t)row))
+      continue;
+    for (uint32_t i = 0; i < slot->n_items; i++) {
+      if (list[i] == item) {
+        fn(opaque, (uint32_t)row);
+        n++;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+static void sync_catalogue(sr_telemetry_t *tel,
+                           const sr_telemetry_totals_t *tot) {
+  if (!tel->items_applied)
+    return;
+  sync_counter(tel->items_applied, NULL, tot->items_applied);
+  sr_metrics_set(tel->items_down, NULL, NULL, (double)tot->items_unavailable);
+  sync_counter(tel->takedown_refreshes, NULL, tot->takedown_refreshes);
+}
+
 static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
                      sr_src_t *src) {
   sync_cluster(tel, tot);
+  sync_catalogue(tel, tot);
   for (int r = 1; r < SR_REASON__COUNT; r++)
     sync_counter(tel->rejected, sr_reason_name((sr_reason_t)r),
                  tot->rejected[r]);

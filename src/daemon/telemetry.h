@@ -47,6 +47,10 @@ typedef struct sr_telemetry_totals {
   double restore_seconds;      /* time partitions spent restoring */
   uint64_t state_records_sent; /* acknowledged on the state topic */
   uint64_t state_records_failed;
+  /* With an items topic only (sr_telemetry_enable_catalogue). */
+  uint64_t items_applied;      /* item messages applied */
+  uint64_t items_unavailable;  /* items taken down now */
+  uint64_t takedown_refreshes; /* lists refreshed because an item went */
 } sr_telemetry_totals_t;
 
 /* What readiness and liveness are judged from; times are monotonic ms. */
@@ -79,6 +83,15 @@ void sr_telemetry_free(sr_telemetry_t *tel);
 /* Adds the cluster mode metrics (sync, skipped and misrouted events), which
  * a single instance does not show. Returns 0, or -1 when out of memory. */
 int sr_telemetry_enable_cluster(sr_telemetry_t *tel);
+
+/* Adds the items topic's metrics. Returns 0, or -1 when out of memory. */
+int sr_telemetry_enable_catalogue(sr_telemetry_t *tel);
+
+/* Calls fn for every user row whose last list (as sr_telemetry_listed saw
+ * it) held the item id. Returns the count of such users. */
+size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
+                            size_t len, void (*fn)(void *, uint32_t),
+                            void *opaque);
 
 /* The prequential counts so far: events scored against their user's last
  * list, and those whose item was in it. */

@@ -381,6 +381,44 @@ static void test_evicted_row_forgotten(void **state) {
   assert_true(sample(f, "streamrec_prequential_hits_total") == 0);
 }
 
+static void add_row(void *opaque, uint32_t row) {
+  uint32_t *rows = opaque;
+  rows[rows[0]++ + 1] = row;
+}
+
+/* The holders of an item are the users whose last list held it: a newer
+ * list without it, or a row taken over by another user, holds it no more.
+ * The items topic's metrics appear once enabled and copy the totals. */
+static void test_holders_and_takedown_metrics(void **state) {
+  fixture_t *f = *state;
+  uint32_t u1 = learn(f, "u1", "a"), u2 = learn(f, "u2", "b");
+  learn(f, "u1", "c");
+  const char *ab[] = {"a", "b"}, *bc[] = {"b", "c"}, *c[] = {"c"};
+  list(f, u1, ab, 2);
+  list(f, u2, bc, 2);
+  uint32_t rows[4] = {0};
+  assert_int_equal(sr_telemetry_holders(f->tel, "b", 1, add_row, rows), 2);
+  assert_int_equal(rows[0], 2);
+  assert_int_equal(rows[1], u1);
+  assert_int_equal(rows[2], u2);
+  rows[0] = 0;
+  assert_int_equal(sr_telemetry_holders(f->tel, "a", 1, add_row, rows), 1);
+  assert_int_equal(rows[1], u1);
+  list(f, u1, c, 1);
+  rows[0] = 0;
+  assert_int_equal(sr_telemetry_holders(f->tel, "a", 1, add_row, rows), 0);
+  assert_int_equal(sr_telemetry_holders(f->tel, "x", 1, add_row, rows), 0);
+  sr_telemetry_totals_t tot = {
+      .items_applied = 7, .items_unavailable = 2, .takedown_refreshes = 5};
+  scrape(f, &tot);
+  assert_null(strstr(f->text, "streamrec_takedown_refreshes_total"));
+  assert_int_equal(sr_telemetry_enable_catalogue(f->tel), 0);
+  scrape(f, &tot);
+  assert_true(sample(f, "streamrec_items_applied_total") == 7);
+  assert_true(sample(f, "streamrec_items_unavailable") == 2);
+  assert_true(sample(f, "streamrec_takedown_refreshes_total") == 5);
+}
+
 /* From an event's receipt to its list's delivery, observed once per list
  * delivered; a delivery with no list in flight observes nothing. */
 static void test_refresh_latency(void **state) {
@@ -445,6 +483,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_prequential_hits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prequential_list_n, setup, teardown),
       cmocka_unit_test_setup_teardown(test_evicted_row_forgotten, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_holders_and_takedown_metrics, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_refresh_latency, setup, teardown),
       cmocka_unit_test_setup_teardown(test_checkpoint_and_stall, setup,

@@ -1,0 +1,199 @@
+/* The item catalogue; see catalogue.h. */
+#define SR_LOG_COMPONENT "catalogue"
+#include "daemon/catalogue.h"
+
+#include "codec/item_codec.h"
+#include "kafka/follow.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/now.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long start-up waits for the items topic's partition count. */
+#define PARTITIONS_TIMEOUT_MS 10000
+/* Messages applied per step of the start-up load. */
+#define LOAD_BUDGET 4096
+
+struct sr_catalogue {
+  char topic[SR_TOPIC_MAX + 1];
+  char dead_letter_topic[SR_TOPIC_MAX + 1];
+  size_t max_id_len;
+  sr_catalogue_down_fn *on_down;
+  void *opaque;
+  sr_model_t **mdl;
+  sr_sink_t *snk;
+  sr_follow_t *fl;
+  sr_catalogue_stats_t stats;
+};
+
+static void reject(sr_catalogue_t *cat, const rd_kafka_message_t *msg,
+                   sr_reason_t reason, const char *why) {
+  cat->stats.rejected[reason]++;
+  sr_log(SR_LOG_WARN, "invalid item",
+         "reason=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+         " detail=%s total=%" PRIu64,
+         sr_reason_name(reason), sr_logq(cat->topic), msg->partition,
+         msg->offset, sr_logq(why), cat->stats.rejected[reason]);
+  if (!cat->snk || !cat->dead_letter_topic[0])
+    return;
+  rd_kafka_headers_t *hdrs = NULL;
+  rd_kafka_message_headers(msg, &hdrs);
+  sr_dead_letter_t dl = {
+      .headers = hdrs,
+      .topic = cat->dead_letter_topic,
+      .key = msg->key,
+      .key_len = msg->key_len,
+      .payload = msg->payload,
+      .len = msg->len,
+      .reason = sr_reason_name(reason),
+      .detail = why,
+      .src_topic = cat->topic,
+      .src_partition = msg->partition,
+      .src_offset = msg->offset,
+  };
+  sr_sink_dead_letter(cat->snk, &dl);
+}
+
+/* Applies availability to the model; an item that turns unavailable has
+ * the lists that held it refreshed. */
+static void apply(sr_catalogue_t *cat, const char *id, size_t len,
+                  bool available) {
+  sr_model_t *mdl = *cat->mdl;
+  int64_t row = sr_model_find_item(mdl, id, len);
+  bool was = row < 0 || sr_model_item_available(mdl, (uint32_t)row);
+  if (sr_model_set_available(mdl, id, len, available, &row) != SR_OK) {
+    sr_log(SR_LOG_ERROR, "out of memory applying an item", "item=%.*s",
+           (int)len, id);
+    return;
+  }
+  cat->stats.applied++;
+  if (was && !available) {
+    cat->stats.taken_down++;
+    if (cat->on_down)
+      cat->stats.takedown_refreshes += cat->on_down(cat->opaque, id, len);
+  } else if (!was && available) {
+    cat->stats.restored++;
+  }
+}
+
+static void on_message(void *opaque, const rd_kafka_message_t *msg) {
+  sr_catalogue_t *cat = opaque;
+  char why[256] = "";
+  /* A tombstone removes the item from the catalogue: with no record it is
+   * available, as every item is by default. */
+  if (!msg->payload) {
+    if (!msg->key || !msg->key_len || msg->key_len > cat->max_id_len) {
+      reject(cat, msg, SR_REASON_EMPTY_ID, "tombstone without a usable key");
+      return;
+    }
+    apply(cat, msg->key, msg->key_len, true);
+    return;
+  }
+  sr_item_t item;
+  sr_reason_t reason = sr_item_decode(msg->payload, msg->len, SR_WIRE_AUTO,
+                                      cat->max_id_len, &item, why, sizeof(why));
+  if (reason != SR_REASON_OK) {
+    reject(cat, msg, reason, why);
+    return;
+  }
+  apply(cat, item.item_id, item.item_len, item.available);
+}
+
+static sr_err_t follow_all(sr_catalogue_t *cat, char *errstr, size_t errlen) {
+  int parts = sr_follow_partitions(cat->fl, cat->topic, PARTITIONS_TIMEOUT_MS,
+                                   errstr, errlen);
+  if (parts < 0)
+    return SR_ERR_IO;
+  int64_t *from = malloc((size_t)(parts ? parts : 1) * sizeof(*from));
+  if (!from)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  for (int p = 0; p < parts; p++)
+    from[p] = RD_KAFKA_OFFSET_BEGINNING;
+  sr_err_t err =
+      sr_follow_add_all(cat->fl, cat->topic, parts, from, errstr, errlen);
+  free(from);
+  if (err == SR_OK)
+    sr_log(SR_LOG_INFO, "following the items topic", "topic=%s partitions=%d",
+           sr_logq(cat->topic), parts);
+  return err;
+}
+
+sr_catalogue_t *sr_catalogue_new(const sr_catalogue_conf_t *conf,
+                                 const sr_kafka_conf_t *kc, const char *brokers,
+                                 sr_model_t **mdl, sr_sink_t *snk, char *errstr,
+                                 size_t errlen) {
+  sr_catalogue_t *cat = calloc(1, sizeof(*cat));
+  if (!cat) {
+    sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  snprintf(cat->topic, sizeof(cat->topic), "%s", conf->topic);
+  snprintf(cat->dead_letter_topic, sizeof(cat->dead_letter_topic), "%s",
+           conf->dead_letter_topic ? conf->dead_letter_topic : "");
+  cat->max_id_len = conf->max_id_len && conf->max_id_len < SR_ID_MAX
+                        ? conf->max_id_len
+                        : SR_ID_MAX;
+  cat->on_down = conf->on_down;
+  cat->opaque = conf->opaque;
+  cat->mdl = mdl;
+  cat->snk = snk;
+  sr_follow_hooks_t hooks = {.on_message = on_message, .opaque = cat};
+  cat->fl = sr_follow_new(kc, brokers, "items", &hooks, errstr, errlen);
+  if (!cat->fl || follow_all(cat, errstr, errlen) != SR_OK) {
+    sr_catalogue_free(cat);
+    return NULL;
+  }
+  return cat;
+}
+
+void sr_catalogue_free(sr_catalogue_t *cat) {
+  if (!cat)
+    return;
+  sr_follow_free(cat->fl);
+  free(cat);
+}
+
+sr_err_t sr_catalogue_load(sr_catalogue_t *cat, int timeout_ms, char *errstr,
+                           size_t errlen) {
+  uint64_t deadline = sr_mono_ns() / 1000000 + (uint64_t)timeout_ms;
+  /* The topic is the truth and is read whole: the checkpoint's takedowns
+   * start over, so that one whose tombstone compaction dropped while this
+   * instance was down does not outlive it. Replaying the rest gives the
+   * same takedowns, and the same digest. */
+  sr_model_make_all_available(*cat->mdl);
+  while (!sr_follow_at_ends(cat->fl)) {
+    uint64_t now = sr_mono_ns() / 1000000;
+    if (now >= deadline)
+      return sr_errf(errstr, errlen, SR_ERR_IO,
+                     "items topic '%s': its end not reached in %d ms",
+                     cat->topic, timeout_ms);
+    bool more = false;
+    sr_follow_consume(cat->fl, LOAD_BUDGET, &more);
+    if (!more) {
+      struct pollfd pfd = {.fd = sr_follow_fd(cat->fl), .events = POLLIN};
+      poll(&pfd, 1, 100);
+    }
+  }
+  sr_log(SR_LOG_INFO, "items topic read to its end",
+         "topic=%s applied=%" PRIu64 " unavailable=%" PRIu32,
+         sr_logq(cat->topic), cat->stats.applied,
+         sr_model_unavailable_items(*cat->mdl));
+  return SR_OK;
+}
+
+int sr_catalogue_fd(const sr_catalogue_t *cat) {
+  return sr_follow_fd(cat->fl);
+}
+
+size_t sr_catalogue_consume(sr_catalogue_t *cat, size_t budget, bool *more) {
+  return sr_follow_consume(cat->fl, budget, more);
+}
+
+sr_catalogue_stats_t sr_catalogue_stats(const sr_catalogue_t *cat) {
+  return cat->stats;
+}
