@@ -17,6 +17,9 @@
  * rescale. Raw item counts are then at least this, so their powers stay
  * finite. */
 #define DROP_BELOW 1e-4f
+/* An event's rows asked for ahead of use at most (the defaults pair it
+ * with 10); further ones are reached in time anyway. */
+#define PREFETCH_ROWS 32
 
 /* The counts of a row; NULL for a row never given entries. */
 static float *counts_of(const sr_cooc_row_t *row) {
@@ -293,10 +296,60 @@ static void rescale(sr_cooc_t *co) {
   co->inc = 1.0;
 }
 
+/* Asks for the bytes [p, p + len) to be brought into the cache. */
+static void prefetch_range(const void *p, size_t len) {
+  const char *c = p;
+  for (size_t at = 0; at < len; at += 64)
+    __builtin_prefetch(c + at);
+}
+
+/* The row that loses a pair when row, if full, admits a new neighbour: the
+ * neighbour of its smallest entry, NULL for a row with room. Finding the
+ * smallest entry early changes nothing: it is cached until the row
+ * changes. */
+static const sr_cooc_row_t *victim_of(sr_cooc_t *co, sr_cooc_row_t *row) {
+  if (row->len < co->k)
+    return NULL;
+  return &co->rows[row->ids[min_entry(row)]];
+}
+
+static void prefetch_entries(const sr_cooc_row_t *row) {
+  if (row && row->ids) {
+    prefetch_range(row->ids, row->len * sizeof(uint32_t));
+    prefetch_range(counts_of(row), row->len * sizeof(float));
+  }
+}
+
+/* An event's rows are scattered over the heap, each behind its row header,
+ * and a new pair in a full row also removes the pair of its smallest entry
+ * from a third row: asking for all headers, then all entries, then the
+ * third rows' headers and entries up front lets their cache misses overlap
+ * instead of being waited for one pair after another. rows[n] is item's. */
+static void prefetch_rows(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
+                          uint32_t n) {
+  n = n < PREFETCH_ROWS ? n : PREFETCH_ROWS;
+  __builtin_prefetch(&co->rows[item]);
+  for (uint32_t d = 0; d < n; d++) {
+    __builtin_prefetch(&co->rows[hist[d]]);
+    __builtin_prefetch(&co->n[hist[d]]);
+  }
+  for (uint32_t d = 0; d <= n; d++)
+    prefetch_entries(&co->rows[d < n ? hist[d] : item]);
+  const sr_cooc_row_t *victim[PREFETCH_ROWS + 1];
+  for (uint32_t d = 0; d <= n; d++) {
+    victim[d] = victim_of(co, &co->rows[d < n ? hist[d] : item]);
+    if (victim[d])
+      __builtin_prefetch(victim[d]);
+  }
+  for (uint32_t d = 0; d <= n; d++)
+    prefetch_entries(victim[d]);
+}
+
 int sr_cooc_learn(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
                   uint32_t n_hist) {
   double inc = co->inc;
   uint32_t n = n_hist < co->hist ? n_hist : co->hist;
+  prefetch_rows(co, item, hist, n);
   co->n[item] += inc;
   update_pow(co, item);
   for (uint32_t d = 0; d < n; d++) {
