@@ -58,8 +58,7 @@ void sr_cooc_free(sr_cooc_t *co) {
   free(co->rows);
   free(co->n);
   free(co->pow_a);
-  free(co->pow_b);
-  free(co->acc);
+  free(co->it);
   free(co->gap_w);
   memset(co, 0, sizeof(*co));
 }
@@ -79,8 +78,7 @@ int sr_cooc_reserve(sr_cooc_t *co, uint32_t cap) {
   if (grow((void **)&co->rows, cap, sizeof(*co->rows)) ||
       grow((void **)&co->n, cap, sizeof(*co->n)) ||
       grow((void **)&co->pow_a, cap, sizeof(*co->pow_a)) ||
-      grow((void **)&co->pow_b, cap, sizeof(*co->pow_b)) ||
-      grow((void **)&co->acc, cap, sizeof(*co->acc)))
+      grow((void **)&co->it, cap, sizeof(*co->it)))
     return -1;
   co->cap = cap;
   return 0;
@@ -99,7 +97,8 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
   for (uint32_t i = co->items; i < items; i++) {
     co->rows[i] = (sr_cooc_row_t){NULL, 0, 0, -1};
     co->n[i] = 0;
-    co->pow_a[i] = co->pow_b[i] = co->acc[i] = 0;
+    co->pow_a[i] = 0;
+    co->it[i] = (sr_cooc_item_t){0, 0};
   }
   co->items = items;
   return 0;
@@ -109,7 +108,7 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
 static void update_pow(sr_cooc_t *co, uint32_t item) {
   double n = co->n[item];
   co->pow_a[item] = n > 0 ? (float)pow(n, -co->alpha) : 0.0f;
-  co->pow_b[item] = n > 0 ? (float)pow(n, -co->beta) : 0.0f;
+  co->it[item].pow_b = n > 0 ? (float)pow(n, -co->beta) : 0.0f;
 }
 
 /* Every event looks up hist pairs in rows of up to k entries: eight ids
@@ -404,6 +403,11 @@ uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
                        sr_scored_t *out) {
   uint32_t touched = 0;
   float age_w = 1.0f;
+  uint32_t ahead = n_hist < PREFETCH_ROWS ? n_hist : PREFETCH_ROWS;
+  for (uint32_t a = 0; a < ahead; a++)
+    __builtin_prefetch(&co->rows[hist[a]]);
+  for (uint32_t a = 0; a < ahead; a++)
+    prefetch_entries(&co->rows[hist[a]]);
   for (uint32_t a = 0; a < n_hist; a++, age_w *= decay) {
     const sr_cooc_row_t *row = &co->rows[hist[a]];
     const float *cnt = counts_of(row);
@@ -413,20 +417,20 @@ uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
       /* Listed when first reached; branch-free, as neighbours overlap in
        * no pattern a branch predictor could learn. */
       out[touched].item = c;
-      touched += co->acc[c] == 0.0f;
-      co->acc[c] += f * cnt[e] * co->pow_b[c];
+      touched += co->it[c].acc == 0.0f;
+      co->it[c].acc += f * cnt[e] * co->it[c].pow_b;
     }
   }
   for (uint32_t x = 0; x < n_excl; x++)
-    co->acc[excl[x]] = 0.0f;
+    co->it[excl[x]].acc = 0.0f;
   /* An item listed twice (its sum was still 0 when seen again) reads 0 the
    * second time, as every read zeroes its sum. */
   uint32_t n = 0;
   float max = 0.0f;
   for (uint32_t t = 0; t < touched; t++) {
     uint32_t c = out[t].item;
-    float s = co->acc[c];
-    co->acc[c] = 0.0f;
+    float s = co->it[c].acc;
+    co->it[c].acc = 0.0f;
     if (s > 0.0f) {
       out[n++] = (sr_scored_t){c, s};
       max = s > max ? s : max;
@@ -500,8 +504,8 @@ int sr_cooc_load(sr_cooc_t *co, uint32_t items, const void *data,
 }
 
 uint64_t sr_cooc_bytes(const sr_cooc_t *co) {
-  uint64_t per_item = sizeof(*co->rows) + sizeof(*co->n) + sizeof(*co->pow_a) +
-                      sizeof(*co->pow_b) + sizeof(*co->acc);
+  uint64_t per_item =
+      sizeof(*co->rows) + sizeof(*co->n) + sizeof(*co->pow_a) + sizeof(*co->it);
   return (uint64_t)co->cap * per_item + co->row_bytes +
          (co->hist ? co->hist : 1) * sizeof(float);
 }
