@@ -178,17 +178,36 @@ static float min_count(const sr_cooc_row_t *row) {
   return m;
 }
 
+/* Of the entries with count m, the one with the smallest neighbour. Four
+ * counts are compared at a time; entries with the smallest count are few,
+ * so only their bits are walked. */
+static uint32_t entry_of_min(const sr_cooc_row_t *row, float m) {
+  const float *cnt = counts_of(row);
+  uint32_t best = UINT32_MAX, e = 0;
+#ifdef __SSE2__
+  __m128 key = _mm_set1_ps(m);
+  for (; e + 4 <= row->len; e += 4) {
+    unsigned bits =
+        (unsigned)_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(cnt + e), key));
+    for (; bits; bits &= bits - 1) {
+      uint32_t x = e + (uint32_t)__builtin_ctz(bits);
+      if (best == UINT32_MAX || row->ids[x] < row->ids[best])
+        best = x;
+    }
+  }
+#endif
+  for (; e < row->len; e++)
+    if (cnt[e] == m && (best == UINT32_MAX || row->ids[e] < row->ids[best]))
+      best = e;
+  return best;
+}
+
 /* The smallest entry of a non-empty row, found again only after it grew or
  * left: most pairs that change are not the smallest. */
 static uint32_t min_entry(sr_cooc_row_t *row) {
   if (row->min >= 0)
     return (uint32_t)row->min;
-  const float *cnt = counts_of(row);
-  float m = min_count(row);
-  uint32_t best = UINT32_MAX;
-  for (uint32_t e = 0; e < row->len; e++)
-    if (cnt[e] == m && (best == UINT32_MAX || row->ids[e] < row->ids[best]))
-      best = e;
+  uint32_t best = entry_of_min(row, min_count(row));
   row->min = (int32_t)best;
   return best;
 }
