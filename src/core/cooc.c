@@ -360,7 +360,8 @@ static void prefetch_rows(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
       __builtin_prefetch(victim[d]);
   }
   for (uint32_t d = 0; d <= n; d++)
-    prefetch_entries(victim[d]);
+    if (victim[d] && victim[d]->ids)
+      prefetch_range(victim[d]->ids, victim[d]->len * sizeof(uint32_t));
 }
 
 int sr_cooc_learn(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
