@@ -26,12 +26,17 @@ static double secs_since(uint64_t start) {
   return (double)(sr_mono_ns() - start) / 1e9;
 }
 
+/* model.cooc_weight of the models benchmarked (file's optional argument). */
+static float g_cooc_weight = -1.0f;
+
 static sr_model_t *new_model(uint32_t dims) {
   sr_model_conf_t conf;
   char errstr[256];
   sr_model_conf_init(&conf);
   conf.dims = dims;
   conf.negatives = 4;
+  if (g_cooc_weight >= 0)
+    conf.cooc_weight = g_cooc_weight;
   sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
   if (!mdl) {
     fprintf(stderr, "bench: %s\n", errstr);
@@ -133,9 +138,10 @@ static void bench_file(const char *path, const char *fmt_name) {
     if (reason == SR_REASON_OK && sr_model_learn(mdl, &ev, NULL) == SR_OK)
       n++;
   double s = secs_since(start);
-  printf("decode_learn_per_s      %12.0f   (%s, %llu events, default model; "
+  printf("decode_learn_per_s      %12.0f   (%s, %llu events, %s model; "
          "target >= 500000)\n",
-         n / s, fmt_name, (unsigned long long)n);
+         n / s, fmt_name, (unsigned long long)n,
+         g_cooc_weight > 0 ? "co-occurrence" : "default");
   sr_event_reader_free(rd);
   sr_model_free(mdl);
 }
@@ -471,9 +477,11 @@ int main(int argc, char **argv) {
     bench_learner();
   else if (argc >= 2 && !strcmp(argv[1], "topn"))
     bench_topn();
-  else if (argc >= 4 && !strcmp(argv[1], "file"))
+  else if (argc >= 4 && !strcmp(argv[1], "file")) {
+    if (argc >= 5)
+      g_cooc_weight = strtof(argv[4], NULL);
     bench_file(argv[2], argv[3]);
-  else if (argc >= 3 && !strcmp(argv[1], "mapped"))
+  } else if (argc >= 3 && !strcmp(argv[1], "mapped"))
     bench_mapped(argv[2]);
   else if (argc >= 4 && !strcmp(argv[1], "shared"))
     bench_shared(argv[2], argv[3]);
@@ -484,7 +492,8 @@ int main(int argc, char **argv) {
   else {
     fprintf(
         stderr,
-        "usage: bench_core learner | topn | file PATH FORMAT | mapped PATH | "
+        "usage: bench_core learner | topn | file PATH FORMAT [COOC_WEIGHT] | "
+        "mapped PATH | "
         "shared PATH FORMAT | memory | "
         "snapshot\n");
     return 2;

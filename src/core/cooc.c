@@ -17,6 +17,9 @@
  * rescale. Raw item counts are then at least this, so their powers stay
  * finite. */
 #define DROP_BELOW 1e-4f
+/* An event's rows asked for ahead of use at most (the defaults pair it
+ * with 10); further ones are reached in time anyway. */
+#define PREFETCH_ROWS 32
 
 /* The counts of a row; NULL for a row never given entries. */
 static float *counts_of(const sr_cooc_row_t *row) {
@@ -55,8 +58,7 @@ void sr_cooc_free(sr_cooc_t *co) {
   free(co->rows);
   free(co->n);
   free(co->pow_a);
-  free(co->pow_b);
-  free(co->acc);
+  free(co->it);
   free(co->gap_w);
   memset(co, 0, sizeof(*co));
 }
@@ -76,8 +78,7 @@ int sr_cooc_reserve(sr_cooc_t *co, uint32_t cap) {
   if (grow((void **)&co->rows, cap, sizeof(*co->rows)) ||
       grow((void **)&co->n, cap, sizeof(*co->n)) ||
       grow((void **)&co->pow_a, cap, sizeof(*co->pow_a)) ||
-      grow((void **)&co->pow_b, cap, sizeof(*co->pow_b)) ||
-      grow((void **)&co->acc, cap, sizeof(*co->acc)))
+      grow((void **)&co->it, cap, sizeof(*co->it)))
     return -1;
   co->cap = cap;
   return 0;
@@ -96,7 +97,8 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
   for (uint32_t i = co->items; i < items; i++) {
     co->rows[i] = (sr_cooc_row_t){NULL, 0, 0, -1};
     co->n[i] = 0;
-    co->pow_a[i] = co->pow_b[i] = co->acc[i] = 0;
+    co->pow_a[i] = 0;
+    co->it[i] = (sr_cooc_item_t){0, 0};
   }
   co->items = items;
   return 0;
@@ -106,7 +108,7 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
 static void update_pow(sr_cooc_t *co, uint32_t item) {
   double n = co->n[item];
   co->pow_a[item] = n > 0 ? (float)pow(n, -co->alpha) : 0.0f;
-  co->pow_b[item] = n > 0 ? (float)pow(n, -co->beta) : 0.0f;
+  co->it[item].pow_b = n > 0 ? (float)pow(n, -co->beta) : 0.0f;
 }
 
 /* Every event looks up hist pairs in rows of up to k entries: eight ids
@@ -176,17 +178,36 @@ static float min_count(const sr_cooc_row_t *row) {
   return m;
 }
 
+/* Of the entries with count m, the one with the smallest neighbour. Four
+ * counts are compared at a time; entries with the smallest count are few,
+ * so only their bits are walked. */
+static uint32_t entry_of_min(const sr_cooc_row_t *row, float m) {
+  const float *cnt = counts_of(row);
+  uint32_t best = UINT32_MAX, e = 0;
+#ifdef __SSE2__
+  __m128 key = _mm_set1_ps(m);
+  for (; e + 4 <= row->len; e += 4) {
+    unsigned bits =
+        (unsigned)_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(cnt + e), key));
+    for (; bits; bits &= bits - 1) {
+      uint32_t x = e + (uint32_t)__builtin_ctz(bits);
+      if (best == UINT32_MAX || row->ids[x] < row->ids[best])
+        best = x;
+    }
+  }
+#endif
+  for (; e < row->len; e++)
+    if (cnt[e] == m && (best == UINT32_MAX || row->ids[e] < row->ids[best]))
+      best = e;
+  return best;
+}
+
 /* The smallest entry of a non-empty row, found again only after it grew or
  * left: most pairs that change are not the smallest. */
 static uint32_t min_entry(sr_cooc_row_t *row) {
   if (row->min >= 0)
     return (uint32_t)row->min;
-  const float *cnt = counts_of(row);
-  float m = min_count(row);
-  uint32_t best = UINT32_MAX;
-  for (uint32_t e = 0; e < row->len; e++)
-    if (cnt[e] == m && (best == UINT32_MAX || row->ids[e] < row->ids[best]))
-      best = e;
+  uint32_t best = entry_of_min(row, min_count(row));
   row->min = (int32_t)best;
   return best;
 }
@@ -293,10 +314,61 @@ static void rescale(sr_cooc_t *co) {
   co->inc = 1.0;
 }
 
+/* Asks for the bytes [p, p + len) to be brought into the cache. */
+static void prefetch_range(const void *p, size_t len) {
+  const char *c = p;
+  for (size_t at = 0; at < len; at += 64)
+    __builtin_prefetch(c + at);
+}
+
+/* The row that loses a pair when row, if full, admits a new neighbour: the
+ * neighbour of its smallest entry, NULL for a row with room. Finding the
+ * smallest entry early changes nothing: it is cached until the row
+ * changes. */
+static const sr_cooc_row_t *victim_of(sr_cooc_t *co, sr_cooc_row_t *row) {
+  if (row->len < co->k)
+    return NULL;
+  return &co->rows[row->ids[min_entry(row)]];
+}
+
+static void prefetch_entries(const sr_cooc_row_t *row) {
+  if (row && row->ids) {
+    prefetch_range(row->ids, row->len * sizeof(uint32_t));
+    prefetch_range(counts_of(row), row->len * sizeof(float));
+  }
+}
+
+/* An event's rows are scattered over the heap, each behind its row header,
+ * and a new pair in a full row also removes the pair of its smallest entry
+ * from a third row: asking for all headers, then all entries, then the
+ * third rows' headers and entries up front lets their cache misses overlap
+ * instead of being waited for one pair after another. rows[n] is item's. */
+static void prefetch_rows(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
+                          uint32_t n) {
+  n = n < PREFETCH_ROWS ? n : PREFETCH_ROWS;
+  __builtin_prefetch(&co->rows[item]);
+  for (uint32_t d = 0; d < n; d++) {
+    __builtin_prefetch(&co->rows[hist[d]]);
+    __builtin_prefetch(&co->n[hist[d]]);
+  }
+  for (uint32_t d = 0; d <= n; d++)
+    prefetch_entries(&co->rows[d < n ? hist[d] : item]);
+  const sr_cooc_row_t *victim[PREFETCH_ROWS + 1];
+  for (uint32_t d = 0; d <= n; d++) {
+    victim[d] = victim_of(co, &co->rows[d < n ? hist[d] : item]);
+    if (victim[d])
+      __builtin_prefetch(victim[d]);
+  }
+  for (uint32_t d = 0; d <= n; d++)
+    if (victim[d] && victim[d]->ids)
+      prefetch_range(victim[d]->ids, victim[d]->len * sizeof(uint32_t));
+}
+
 int sr_cooc_learn(sr_cooc_t *co, uint32_t item, const uint32_t *hist,
                   uint32_t n_hist) {
   double inc = co->inc;
   uint32_t n = n_hist < co->hist ? n_hist : co->hist;
+  prefetch_rows(co, item, hist, n);
   co->n[item] += inc;
   update_pow(co, item);
   for (uint32_t d = 0; d < n; d++) {
@@ -351,6 +423,11 @@ uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
                        sr_scored_t *out) {
   uint32_t touched = 0;
   float age_w = 1.0f;
+  uint32_t ahead = n_hist < PREFETCH_ROWS ? n_hist : PREFETCH_ROWS;
+  for (uint32_t a = 0; a < ahead; a++)
+    __builtin_prefetch(&co->rows[hist[a]]);
+  for (uint32_t a = 0; a < ahead; a++)
+    prefetch_entries(&co->rows[hist[a]]);
   for (uint32_t a = 0; a < n_hist; a++, age_w *= decay) {
     const sr_cooc_row_t *row = &co->rows[hist[a]];
     const float *cnt = counts_of(row);
@@ -360,20 +437,20 @@ uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
       /* Listed when first reached; branch-free, as neighbours overlap in
        * no pattern a branch predictor could learn. */
       out[touched].item = c;
-      touched += co->acc[c] == 0.0f;
-      co->acc[c] += f * cnt[e] * co->pow_b[c];
+      touched += co->it[c].acc == 0.0f;
+      co->it[c].acc += f * cnt[e] * co->it[c].pow_b;
     }
   }
   for (uint32_t x = 0; x < n_excl; x++)
-    co->acc[excl[x]] = 0.0f;
+    co->it[excl[x]].acc = 0.0f;
   /* An item listed twice (its sum was still 0 when seen again) reads 0 the
    * second time, as every read zeroes its sum. */
   uint32_t n = 0;
   float max = 0.0f;
   for (uint32_t t = 0; t < touched; t++) {
     uint32_t c = out[t].item;
-    float s = co->acc[c];
-    co->acc[c] = 0.0f;
+    float s = co->it[c].acc;
+    co->it[c].acc = 0.0f;
     if (s > 0.0f) {
       out[n++] = (sr_scored_t){c, s};
       max = s > max ? s : max;
@@ -447,8 +524,8 @@ int sr_cooc_load(sr_cooc_t *co, uint32_t items, const void *data,
 }
 
 uint64_t sr_cooc_bytes(const sr_cooc_t *co) {
-  uint64_t per_item = sizeof(*co->rows) + sizeof(*co->n) + sizeof(*co->pow_a) +
-                      sizeof(*co->pow_b) + sizeof(*co->acc);
+  uint64_t per_item =
+      sizeof(*co->rows) + sizeof(*co->n) + sizeof(*co->pow_a) + sizeof(*co->it);
   return (uint64_t)co->cap * per_item + co->row_bytes +
          (co->hist ? co->hist : 1) * sizeof(float);
 }

@@ -33,12 +33,18 @@ typedef struct sr_cooc_row {
   int32_t min; /* entry of the smallest (count, neighbour), -1: unknown */
 } sr_cooc_row_t;
 
+/* Per item, what scoring reads of each neighbour, side by side: one cache
+ * line instead of two. */
+typedef struct sr_cooc_item {
+  float pow_b; /* raw n^-beta */
+  float acc;   /* scoring scratch, kept zero between uses */
+} sr_cooc_item_t;
+
 typedef struct sr_cooc {
   sr_cooc_row_t *rows;
-  double *n;      /* per item: raw event count */
-  float *pow_a;   /* per item: raw n^-alpha (0 when n is 0) */
-  float *pow_b;   /* per item: raw n^-beta */
-  float *acc;     /* scoring scratch, one per item, kept zero between uses */
+  double *n;    /* per item: raw event count */
+  float *pow_a; /* per item: raw n^-alpha (0 when n is 0) */
+  sr_cooc_item_t *it;
   float *gap_w;   /* gap_w[d] = g^d for d < hist */
   uint32_t items; /* rows in use */
   uint32_t cap;   /* rows allocated */
