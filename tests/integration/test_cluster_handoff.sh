@@ -218,7 +218,7 @@ else
   echo "a's final commit was refused: it restores all six partitions"
 fi
 member a a2
-wait_for 40 settled 6 a2
+wait_for 60 caught_up 6 a2
 assert_eq "$(metric "${PORT[a]}" 'streamrec_partition_takeovers_total{source="local"}')" "$own" \
   "partitions a took over from its checkpoint"
 assert_eq "$(metric "${PORT[a]}" 'streamrec_partition_takeovers_total{source="state_topic"}')" $((6 - own)) \
