@@ -41,22 +41,8 @@ static void reject(sr_catalogue_t *cat, const rd_kafka_message_t *msg,
          msg->offset, sr_logq(why), cat->stats.rejected[reason]);
   if (!cat->snk || !cat->dead_letter_topic[0])
     return;
-  rd_kafka_headers_t *hdrs = NULL;
-  rd_kafka_message_headers(msg, &hdrs);
-  sr_dead_letter_t dl = {
-      .headers = hdrs,
-      .topic = cat->dead_letter_topic,
-      .key = msg->key,
-      .key_len = msg->key_len,
-      .payload = msg->payload,
-      .len = msg->len,
-      .reason = sr_reason_name(reason),
-      .detail = why,
-      .src_topic = cat->topic,
-      .src_partition = msg->partition,
-      .src_offset = msg->offset,
-  };
-  sr_sink_dead_letter(cat->snk, &dl);
+  sr_sink_dead_letter_msg(cat->snk, cat->dead_letter_topic, msg,
+                          sr_reason_name(reason), why);
 }
 
 /* Applies availability to the model; an item that turns unavailable has

@@ -111,22 +111,8 @@ void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms) {
 
 static void dead_letter(sr_ingest_t *ing, const rd_kafka_message_t *msg,
                         sr_reason_t reason, const char *why) {
-  rd_kafka_headers_t *hdrs = NULL;
-  rd_kafka_message_headers(msg, &hdrs);
-  sr_dead_letter_t dl = {
-      .headers = hdrs,
-      .topic = ing->dead_letter_topic,
-      .key = msg->key,
-      .key_len = msg->key_len,
-      .payload = msg->payload,
-      .len = msg->len,
-      .reason = sr_reason_name(reason),
-      .detail = why,
-      .src_topic = rd_kafka_topic_name(msg->rkt),
-      .src_partition = msg->partition,
-      .src_offset = msg->offset,
-  };
-  sr_sink_dead_letter(ing->snk, &dl);
+  sr_sink_dead_letter_msg(ing->snk, ing->dead_letter_topic, msg,
+                          sr_reason_name(reason), why);
 }
 
 static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,

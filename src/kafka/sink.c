@@ -447,3 +447,24 @@ uint64_t sr_sink_in_flight(const sr_sink_t *snk) {
 sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk) {
   return snk->stats;
 }
+
+sr_err_t sr_sink_dead_letter_msg(sr_sink_t *snk, const char *topic,
+                                 const rd_kafka_message_t *msg,
+                                 const char *reason, const char *detail) {
+  rd_kafka_headers_t *hdrs = NULL;
+  rd_kafka_message_headers(msg, &hdrs);
+  sr_dead_letter_t dl = {
+      .headers = hdrs,
+      .topic = topic,
+      .key = msg->key,
+      .key_len = msg->key_len,
+      .payload = msg->payload,
+      .len = msg->len,
+      .reason = reason,
+      .detail = detail,
+      .src_topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "",
+      .src_partition = msg->partition,
+      .src_offset = msg->offset,
+  };
+  return sr_sink_dead_letter(snk, &dl);
+}

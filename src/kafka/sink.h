@@ -117,6 +117,12 @@ sr_err_t sr_sink_produce(sr_sink_t *snk, const char *topic, int32_t partition,
  * Returns SR_OK or SR_ERR_IO. */
 sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl);
 
+/* sr_sink_dead_letter of a consumed message: its key, value, headers and
+ * coordinates, to topic, with reason (sr_reason_name()) and detail. */
+sr_err_t sr_sink_dead_letter_msg(sr_sink_t *snk, const char *topic,
+                                 const rd_kafka_message_t *msg,
+                                 const char *reason, const char *detail);
+
 /* librdkafka's queue length (rd_kafka_outq_len): messages queued or in
  * flight, plus internal requests and unserved events. For backpressure. */
 size_t sr_sink_outq(sr_sink_t *snk);
