@@ -226,3 +226,18 @@ ckpt_field() {
   [ -n "$ckpt" ] || fail "no checkpoint in $1"
   "$SR_BIN" inspect --json "$ckpt" | jq -r "$2"
 }
+
+# held LOG: the partitions a cluster member holds per its log (assigned
+# minus revoked or lost).
+held() {
+  python3 - "$1" <<'PY'
+import re, sys
+held = set()
+for line in open(sys.argv[1]):
+    m = re.search(r'msg="partitions (assigned|revoked|lost)" partitions=(\S+)', line)
+    if m:
+        parts = {p.split("@")[0] for p in m.group(2).strip('"').split(",")}
+        held = held | parts if m.group(1) == "assigned" else held - parts
+print(len(held))
+PY
+}

@@ -35,20 +35,6 @@ member() {
   PID[$1]=$RUN_PID
 }
 
-# held LOG: the partitions a member holds per its log.
-held() {
-  python3 - "$1" <<'PY'
-import re, sys
-held = set()
-for line in open(sys.argv[1]):
-    m = re.search(r'msg="partitions (assigned|revoked|lost)" partitions=(\S+)', line)
-    if m:
-        parts = {p.split("@")[0] for p in m.group(2).strip('"').split(",")}
-        held = held | parts if m.group(1) == "assigned" else held - parts
-print(len(held))
-PY
-}
-
 # metric PORT NAME: the sum of a metric's series on a member's /metrics.
 metric() {
   curl -sf "http://127.0.0.1:$1/metrics" |

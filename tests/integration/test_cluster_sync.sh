@@ -19,21 +19,6 @@ start_broker --topics events,recs,sync --partitions 6
 declare -A MEMBERS=([one]="a" [nosync]="a b c" [sync]="a b c")
 GROUPS_RUN="one nosync sync"
 
-# held LOG: the partitions a member holds per its log (assigned minus
-# revoked or lost).
-held() {
-  python3 - "$1" <<'PY'
-import re, sys
-held = set()
-for line in open(sys.argv[1]):
-    m = re.search(r'msg="partitions (assigned|revoked|lost)" partitions=(\S+)', line)
-    if m:
-        parts = {p.split("@")[0] for p in m.group(2).strip('"').split(",")}
-        held = held | parts if m.group(1) == "assigned" else held - parts
-print(len(held))
-PY
-}
-
 # applied PORT: the events a member has learned, from its /metrics.
 applied() {
   curl -sf "http://127.0.0.1:$1/metrics" |
