@@ -4,6 +4,7 @@
 #define SR_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum {
@@ -20,6 +21,7 @@ int sr_cmd_broker(int argc, char **argv);
 int sr_cmd_produce(int argc, char **argv);
 int sr_cmd_tail(int argc, char **argv);
 int sr_cmd_config(int argc, char **argv);
+int sr_cmd_check_input(int argc, char **argv);
 
 /* Called by sr_cli_getopt for each option c (with optarg set); returns 0,
  * or -1 after reporting a bad value. */
@@ -79,5 +81,26 @@ void sr_cli_prop_err(const char *cmd, const char *errstr);
 /* Prints "streamrec <cmd>: <message>" to stderr. */
 void sr_cli_err(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The consumer of an operator command that reads a topic: sr_cli_kafka_conf
+ * with partition EOF events on, and auto.offset.reset from from_beginning.
+ * With group it joins that group and commits; without, it names a group of
+ * its own that it never joins (assign, not subscribe) and commits nothing.
+ * Client errors are reported once per kind, naming cmd (a static string).
+ * Returns NULL after reporting (exit 2). */
+struct rd_kafka_s;
+struct rd_kafka_s *sr_cli_consumer_new(const char *cmd,
+                                       const struct sr_config *cfg,
+                                       const char *brokers, const char *group,
+                                       bool from_beginning);
+
+/* The number of partitions of topic, or -1 after reporting why not. */
+int sr_cli_partition_count(const char *cmd, struct rd_kafka_s *rk,
+                           const char *topic);
+
+/* Assigns all n partitions of topic, from the beginning or the end.
+ * Returns 0, or -1 after reporting. */
+int sr_cli_assign_all(const char *cmd, struct rd_kafka_s *rk, const char *topic,
+                      int n, bool from_beginning);
 
 #endif

@@ -133,103 +133,6 @@ static int parse_args(int argc, char **argv, tail_opts_t *opts) {
   return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;
 }
 
-/* Reports client-level errors (e.g. brokers unreachable) once per kind. */
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque) {
-  (void)rk;
-  (void)opaque;
-  static int last;
-  if (err != last)
-    sr_cli_err(CMD, "kafka: %s: %s", rd_kafka_err2str(err), reason);
-  last = err;
-}
-
-/* EOF events drive -e. librdkafka's own error logs would repeat what
- * on_error reports, so only critical ones stay; -X debug=... or -X
- * log_level=... brings the rest back. */
-static const char *const tail_defaults[][2] = {
-    {"enable.partition.eof", "true"},
-    {"log.connection.close", "false"},
-    {"log_level", "2"}};
-
-/* librdkafka 2.0 refuses assign() without a group.id, so a group-less tail
- * still names one; it never joins it (assign, not subscribe) and never
- * commits to it. The options' choices override -X, as --brokers does. */
-static int set_choices(rd_kafka_conf_t *conf, const tail_opts_t *opts,
-                       char *errstr, size_t len) {
-  const char *reset = opts->from_beginning ? "earliest" : "latest";
-  if (sr_kafka_conf_set(conf, "auto.offset.reset", reset, errstr, len) != 0 ||
-      sr_kafka_conf_set(conf, "group.id",
-                        opts->group ? opts->group : "streamrec-tail", errstr,
-                        len) != 0)
-    return -1;
-  if (opts->group)
-    return 0;
-  return sr_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, len);
-}
-
-/* Creates the consumer. Returns NULL after reporting; *rc is then the exit
- * code: librdkafka refusing the configuration is a usage error. */
-static rd_kafka_t *consumer_new(const tail_opts_t *opts, int *rc) {
-  char errstr[512];
-  *rc = SR_EXIT_USAGE;
-  rd_kafka_conf_t *conf =
-      sr_cli_kafka_conf(CMD, opts->cfg, opts->brokers, tail_defaults,
-                        sizeof(tail_defaults) / sizeof(tail_defaults[0]));
-  if (!conf)
-    return NULL;
-  if (set_choices(conf, opts, errstr, sizeof(errstr)) != 0) {
-    sr_cli_err(CMD, "%s", errstr);
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-  }
-  rd_kafka_conf_set_error_cb(conf, on_error);
-  rd_kafka_t *rk =
-      rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-  if (!rk) {
-    rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
-    sr_cli_err(CMD, "%s", errstr);
-    return NULL;
-  }
-  rd_kafka_poll_set_consumer(rk);
-  return rk;
-}
-
-/* Asks the cluster how many partitions topic has. Returns the count, or -1
- * after reporting why not. */
-static int partition_count(rd_kafka_t *rk, const char *topic) {
-  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-  const rd_kafka_metadata_t *md = NULL;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-  rd_kafka_topic_destroy(rkt);
-  if (err) {
-    sr_cli_err(CMD, "metadata for '%s': %s", topic, rd_kafka_err2str(err));
-    return -1;
-  }
-  int n = -1;
-  if (md->topic_cnt == 1 && md->topics[0].err)
-    sr_cli_err(CMD, "topic '%s': %s", topic,
-               rd_kafka_err2str(md->topics[0].err));
-  else if (md->topic_cnt == 1)
-    n = md->topics[0].partition_cnt;
-  rd_kafka_metadata_destroy(md);
-  return n;
-}
-
-/* Reads every partition without a group, from the chosen end. */
-static int assign_all(rd_kafka_t *rk, const tail_opts_t *opts, int n) {
-  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
-  int64_t start =
-      opts->from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-  for (int p = 0; p < n; p++)
-    rd_kafka_topic_partition_list_add(parts, opts->topic, p)->offset = start;
-  rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
-  if (err)
-    sr_cli_err(CMD, "assign '%s': %s", opts->topic, rd_kafka_err2str(err));
-  return err ? -1 : 0;
-}
-
 static int subscribe(rd_kafka_t *rk, const tail_opts_t *opts) {
   rd_kafka_topic_partition_list_t *topics =
       rd_kafka_topic_partition_list_new(1);
@@ -367,14 +270,16 @@ static void on_signals(void) {
 }
 
 static int run(rd_kafka_t *rk, const tail_opts_t *opts) {
-  int n = partition_count(rk, opts->topic);
+  int n = sr_cli_partition_count(CMD, rk, opts->topic);
   if (n < 0)
     return SR_EXIT_FAIL;
   eof_set_t eofs = {.at_end = calloc((size_t)n + 1, sizeof(bool)), .n = n};
   int rc = SR_EXIT_FAIL;
   if (!eofs.at_end)
     sr_cli_err(CMD, "out of memory");
-  else if ((opts->group ? subscribe(rk, opts) : assign_all(rk, opts, n)) == 0)
+  else if ((opts->group ? subscribe(rk, opts)
+                        : sr_cli_assign_all(CMD, rk, opts->topic, n,
+                                            opts->from_beginning)) == 0)
     rc = consume_loop(rk, opts, &eofs) == 0 ? SR_EXIT_OK : SR_EXIT_FAIL;
   free(eofs.at_end);
   return rc;
@@ -387,9 +292,10 @@ int sr_cmd_tail(int argc, char **argv) {
   int rc = parse_args(argc, argv, &opts);
   if (rc != 0)
     return rc < 0 ? SR_EXIT_OK : rc;
-  rd_kafka_t *rk = consumer_new(&opts, &rc);
+  rd_kafka_t *rk = sr_cli_consumer_new(CMD, &cfg, opts.brokers, opts.group,
+                                       opts.from_beginning);
   if (!rk)
-    return rc;
+    return SR_EXIT_USAGE;
   on_signals();
   rc = run(rk, &opts);
   rd_kafka_consumer_close(rk);

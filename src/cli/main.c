@@ -24,6 +24,8 @@ static const command_t commands[] = {
     {"broker", sr_cmd_broker, "run the embedded Kafka broker on 127.0.0.1"},
     {"produce", sr_cmd_produce, "load a file of events into a topic"},
     {"tail", sr_cmd_tail, "print the output topic's lists as JSON lines"},
+    {"check-input", sr_cmd_check_input,
+     "decode an input topic's first messages as the daemon would"},
     {"config", sr_cmd_config, "print every configuration option"},
 };
 

@@ -210,16 +210,21 @@ static sr_reason_t decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
                            why, len);
 }
 
+sr_reason_t sr_ingest_decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                             sr_event_t *ev, char *why, size_t len) {
+  /* A null value is a deletion marker (a producer's tombstone), not an
+   * event with empty fields; an empty value is still decoded as one. */
+  if (!msg->payload) {
+    snprintf(why, len, "value is null (a tombstone)");
+    return SR_REASON_TOMBSTONE;
+  }
+  return decode(ing, msg, ev, why, len);
+}
+
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   sr_event_t ev;
   char why[256] = "";
-  sr_reason_t reason = SR_REASON_TOMBSTONE;
-  /* A null value is a deletion marker (a producer's tombstone), not an
-   * event with empty fields; an empty value is still decoded as one. */
-  if (!msg->payload)
-    snprintf(why, sizeof(why), "value is null (a tombstone)");
-  else
-    reason = decode(ing, msg, &ev, why, sizeof(why));
+  sr_reason_t reason = sr_ingest_decode(ing, msg, &ev, why, sizeof(why));
   if (ing->tel)
     sr_telemetry_consumed(ing->tel, rd_kafka_topic_name(msg->rkt));
   if (reason != SR_REASON_OK) {

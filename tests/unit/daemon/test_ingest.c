@@ -265,6 +265,38 @@ static void test_mapping_reads_json(void **state) {
   sr_ingest_free(ing);
 }
 
+/* Decoding alone (check-input's path) needs no model, learns nothing and
+ * counts nothing, and gives the event or the reason. */
+static void test_decode_without_a_model(void **state) {
+  fixture_t *fx = *state;
+  char err[256] = "", why[256] = "";
+  sr_ingest_t *ing = sr_ingest_new(&fx->cfg, NULL, NULL, NULL, err, sizeof err);
+  assert_non_null(ing);
+  sr_ingest_set_time(ing, NOW_MS, 0);
+  const char *json = "{\"user_id\":\"u1\",\"item_id\":\"i9\","
+                     "\"type\":\"CLICK\",\"timestamp_ms\":1700000000000}";
+  rd_kafka_message_t msg;
+  memset(&msg, 0, sizeof msg);
+  msg.rkt = fx->rkt;
+  msg.payload = (void *)json;
+  msg.len = strlen(json);
+  sr_event_t ev;
+  assert_int_equal(sr_ingest_decode(ing, &msg, &ev, why, sizeof why),
+                   SR_REASON_OK);
+  assert_string_equal(ev.user_id, "u1");
+  assert_string_equal(ev.item_id, "i9");
+  assert_int_equal(ev.type, SR_EV_CLICK);
+  assert_int_equal(ev.timestamp_ms, 1700000000000LL);
+
+  msg.payload = NULL;
+  msg.len = 0;
+  assert_int_equal(sr_ingest_decode(ing, &msg, &ev, why, sizeof why),
+                   SR_REASON_TOMBSTONE);
+  assert_non_null(strstr(why, "tombstone"));
+  assert_int_equal(sr_ingest_rejected(ing, SR_REASON_TOMBSTONE), 0);
+  sr_ingest_free(ing);
+}
+
 #define TEST(fn)                                                               \
   cmocka_unit_test_setup_teardown(fn, ingest_setup, ingest_teardown)
 
@@ -274,6 +306,7 @@ int main(void) {
       TEST(test_invalid_counted_by_reason_and_not_learned),
       TEST(test_forced_format_rejects_the_other),
       TEST(test_mapping_reads_json),
+      TEST(test_decode_without_a_model),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
