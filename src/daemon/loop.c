@@ -287,20 +287,34 @@ static sr_err_t start_embedded(sr_daemon_t *d, char *errstr, size_t errlen) {
   return SR_OK;
 }
 
-/* The cluster's topics must exist before anyone produces to them: a broker
- * that creates topics on first use would give them defaults they were
- * never meant to have, and one that does not would leave the records
- * nowhere. A compacted sync topic would drop all but the last batch of
- * each member; a state topic that is not compacted grows without end, and
- * one partitioned unlike the input puts users where nobody looks. */
-static sr_err_t check_cluster_topics(sr_daemon_t *d, char *errstr,
-                                     size_t errlen) {
-  sr_topic_want_t want[2];
+/* The topics a real cluster must have as wanted before the start: the
+ * cluster's, and the items topic, compacted, since a topic that deletes
+ * old records would lose every item not sent again within its retention,
+ * and with it the item's takedown. Returns the count written to want (at
+ * most 3). */
+static size_t checked_topics(const sr_daemon_t *d, sr_topic_want_t *want) {
+  size_t n = sr_config_clustered(&d->cfg) ? cluster_topics(d, want, false) : 0;
+  if (d->cfg.kafka.items_topic[0])
+    want[n++] = (sr_topic_want_t){d->cfg.kafka.items_topic, 0, NULL,
+                                  SR_TOPIC_POLICY_COMPACT};
+  return n;
+}
+
+/* These topics must exist before anyone produces to them: a broker that
+ * creates topics on first use would give them defaults they were never
+ * meant to have, and one that does not would leave the records nowhere. A
+ * compacted sync topic would drop all but the last batch of each member; a
+ * state topic that is not compacted grows without end, and one partitioned
+ * unlike the input puts users where nobody looks. */
+static sr_err_t check_own_topics(sr_daemon_t *d, char *errstr, size_t errlen) {
+  sr_topic_want_t want[3];
+  size_t n = checked_topics(d, want);
+  if (!n)
+    return SR_OK;
   sr_kafka_conf_t kc = sr_config_kafka(&d->cfg);
   sr_topics_report_t rep = {0};
   sr_err_t err =
-      sr_topics_check(&kc, d->brokers, want, cluster_topics(d, want, false),
-                      TOPICS_TIMEOUT_MS, &rep);
+      sr_topics_check(&kc, d->brokers, want, n, TOPICS_TIMEOUT_MS, &rep);
   for (char *w = (char *)rep.warnings.data; w && *w;) {
     char *nl = strchr(w, '\n');
     if (nl)
@@ -309,10 +323,10 @@ static sr_err_t check_cluster_topics(sr_daemon_t *d, char *errstr,
     w = nl ? nl + 1 : w + strlen(w);
   }
   if (err == SR_ERR_IO)
-    sr_errf(errstr, errlen, SR_ERR_IO, "checking the cluster topics: %s",
+    sr_errf(errstr, errlen, SR_ERR_IO, "checking the topics: %s",
             rep.n_errors ? (const char *)rep.errors.data : "no answer");
   else if (err != SR_OK)
-    sr_errf(errstr, errlen, SR_ERR_INVALID, "cluster topics: %s",
+    sr_errf(errstr, errlen, SR_ERR_INVALID, "topics: %s",
             rep.n_errors ? (const char *)rep.errors.data : sr_err_str(err));
   sr_topics_report_free(&rep);
   return err == SR_ERR_INVALID || err == SR_OK ? err : SR_ERR_IO;
@@ -729,8 +743,8 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
     err = start_embedded(d, errstr, errlen);
   else if (err == SR_OK)
     snprintf(d->brokers, sizeof(d->brokers), "%s", d->cfg.kafka.brokers);
-  if (err == SR_OK && !d->emb && sr_config_clustered(&d->cfg))
-    err = check_cluster_topics(d, errstr, errlen);
+  if (err == SR_OK && !d->emb)
+    err = check_own_topics(d, errstr, errlen);
   if (err == SR_OK)
     err = create_clients(d, &rs, errstr, errlen);
   if (err == SR_OK)

@@ -3,7 +3,8 @@
 # it gets a new list (a takedown refresh, counted in
 # streamrec_takedown_refreshes_total) without any new event. Events on the
 # item still train the model. Marking it available again, or removing it
-# with a tombstone, lets it back into lists.
+# with a tombstone, lets it back into lists. A missing items topic stops the
+# start with the command that creates it.
 # Usage: bash test_takedown.sh STREAMREC_BINARY
 
 SR_BIN=$1
@@ -18,6 +19,16 @@ start_broker --topics events,recs,items,dead --partitions 1
   -o "$SR_TMP/events.jsonl" || fail "gen"
 assert_exit 0 "produce events" "$SR_BIN" produce "$SR_TMP/events.jsonl" \
   --topic events --brokers "$BROKERS"
+
+# On a cluster the items topic must exist, compacted: one that deletes old
+# records would lose the takedowns with them.
+assert_exit 2 "a missing items topic" timeout 30 "$SR_BIN" run \
+  --set "kafka.brokers=$BROKERS" --set kafka.items_topic=noitems \
+  --set metrics.listen=off --set "checkpoint.dir=$SR_TMP/none"
+assert_contains "$(cat "$SR_TMP/err")" "topic noitems: missing" \
+  "a missing items topic is named"
+assert_contains "$(cat "$SR_TMP/err")" "cleanup.policy=compact" \
+  "with the command that creates it compacted"
 
 ADDR=127.0.0.1:$(free_port)
 run_bg run --set "kafka.brokers=$BROKERS" --set "metrics.listen=$ADDR" \
