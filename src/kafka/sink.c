@@ -321,6 +321,8 @@ static rd_kafka_headers_t *dead_letter_headers(const sr_sink_t *snk,
   rd_kafka_header_add(hdrs, "streamrec-source-topic", -1, dl->src_topic, -1);
   add_header(hdrs, "streamrec-source-partition", "%" PRId32, dl->src_partition);
   add_header(hdrs, "streamrec-source-offset", "%" PRId64, dl->src_offset);
+  if (dl->framed)
+    add_header(hdrs, "streamrec-schema-id", "%" PRIu32, dl->schema_id);
   return hdrs;
 }
 
@@ -451,6 +453,13 @@ sr_sink_stats_t sr_sink_stats(const sr_sink_t *snk) {
 sr_err_t sr_sink_dead_letter_msg(sr_sink_t *snk, const char *topic,
                                  const rd_kafka_message_t *msg,
                                  const char *reason, const char *detail) {
+  return sr_sink_dead_letter_framed(snk, topic, msg, reason, detail, NULL);
+}
+
+sr_err_t sr_sink_dead_letter_framed(sr_sink_t *snk, const char *topic,
+                                    const rd_kafka_message_t *msg,
+                                    const char *reason, const char *detail,
+                                    const uint32_t *schema_id) {
   rd_kafka_headers_t *hdrs = NULL;
   rd_kafka_message_headers(msg, &hdrs);
   sr_dead_letter_t dl = {
@@ -465,6 +474,8 @@ sr_err_t sr_sink_dead_letter_msg(sr_sink_t *snk, const char *topic,
       .src_topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "",
       .src_partition = msg->partition,
       .src_offset = msg->offset,
+      .framed = schema_id != NULL,
+      .schema_id = schema_id ? *schema_id : 0,
   };
   return sr_sink_dead_letter(snk, &dl);
 }

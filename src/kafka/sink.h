@@ -56,6 +56,10 @@ typedef struct sr_dead_letter {
   const char *src_topic;
   int32_t src_partition;
   int64_t src_offset;
+  /* The Confluent schema id the message was framed with: sent as header
+   * streamrec-schema-id, so that the writer's schema can be looked up. */
+  bool framed;
+  uint32_t schema_id;
 } sr_dead_letter_t;
 
 /* Delivery counters. */
@@ -122,6 +126,13 @@ sr_err_t sr_sink_dead_letter(sr_sink_t *snk, const sr_dead_letter_t *dl);
 sr_err_t sr_sink_dead_letter_msg(sr_sink_t *snk, const char *topic,
                                  const rd_kafka_message_t *msg,
                                  const char *reason, const char *detail);
+
+/* sr_sink_dead_letter_msg of a message framed for the Schema Registry,
+ * with its schema id in header streamrec-schema-id (schema_id NULL: none). */
+sr_err_t sr_sink_dead_letter_framed(sr_sink_t *snk, const char *topic,
+                                    const rd_kafka_message_t *msg,
+                                    const char *reason, const char *detail,
+                                    const uint32_t *schema_id);
 
 /* librdkafka's queue length (rd_kafka_outq_len): messages queued or in
  * flight, plus internal requests and unserved events. For backpressure. */
