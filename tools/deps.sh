@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   librdkafka-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
   libopenblas-serial-dev libjansson-dev libcmocka-dev libxxhash-dev
-  libhttp-parser-dev
+  libhttp-parser-dev libavro-dev
   kcat curl bc jq clang libclang-rt-14-dev clang-format
   python3-yaml yamllint systemd strace procps
 )

@@ -29,6 +29,8 @@ int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt) {
     *fmt = SR_WIRE_PROTO;
   else if (strcmp(name, "json") == 0)
     *fmt = SR_WIRE_JSON;
+  else if (strcmp(name, "avro") == 0)
+    *fmt = SR_WIRE_AVRO;
   else
     return -1;
   return 0;
@@ -468,6 +470,9 @@ sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
     fmt = sr_wire_detect(data, len);
   if (fmt == SR_WIRE_JSON)
     return decode_json(data, len, lim, ev, errstr, errlen);
+  if (fmt == SR_WIRE_AVRO)
+    return reject(SR_REASON_DECODE, errstr, errlen,
+                  "avro: no writer schema to decode with");
   return decode_proto(data, len, lim, ev, errstr, errlen);
 }
 

@@ -12,6 +12,9 @@ typedef enum sr_wire_fmt {
   SR_WIRE_AUTO = 0,
   SR_WIRE_PROTO = 1,
   SR_WIRE_JSON = 2,
+  /* Avro by a writer schema (codec/avro_event.h); sr_event_decode cannot
+   * read it without one and rejects it as decode_error. */
+  SR_WIRE_AVRO = 3,
 } sr_wire_fmt_t;
 
 /* Limits enforced while decoding. Zero fields disable a check. */
@@ -22,7 +25,8 @@ typedef struct sr_event_limits {
   int64_t max_future_ms;    /* reject timestamp_ms > now_ms + this */
 } sr_event_limits_t;
 
-/* Parses "auto", "proto"/"protobuf" or "json". Returns 0, or -1 if unknown. */
+/* Parses "auto", "proto"/"protobuf", "json" or "avro". Returns 0, or -1 if
+ * unknown. */
 int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt);
 
 /* The format SR_WIRE_AUTO picks for data: SR_WIRE_JSON when the first

@@ -30,10 +30,7 @@ typedef enum src_kind {
   SRC_CONST, /* the type only */
 } src_kind_t;
 
-typedef struct seg {
-  char *name;   /* a member name, or NULL for an array index */
-  size_t index; /* the index; a name's length */
-} seg_t;
+typedef sr_map_seg_t seg_t;
 
 typedef struct source {
   src_kind_t kind;
@@ -407,36 +404,16 @@ int sr_mapping_parse_time(const char *s, size_t len, sr_ts_fmt_t fmt,
   return parse_iso8601(s, len, ms);
 }
 
-/* A value as both decoders see it: JSON's kinds, the Kafka key and
- * headers as strings; str need not be NUL-terminated. */
-typedef enum val_kind {
-  V_ABSENT = 0,
-  V_NULL,
-  V_STRING,
-  V_INTEGER,
-  V_REAL,
-  V_BOOL,
-  V_OBJECT,
-  V_ARRAY,
-} val_kind_t;
+typedef sr_map_val_t val_t;
 
-typedef struct val {
-  val_kind_t kind;
-  const char *str;
-  size_t len;
-  int64_t integer;
-  double real;
-  bool kafka_ts; /* @timestamp: integer is the Kafka timestamp */
-} val_t;
-
-static const char *kind_name(val_kind_t kind) {
+static const char *kind_name(sr_map_kind_t kind) {
   switch (kind) {
-  case V_OBJECT: return "an object";
-  case V_ARRAY: return "an array";
-  case V_STRING: return "a string";
-  case V_INTEGER:
-  case V_REAL: return "a number";
-  case V_BOOL: return "a boolean";
+  case SR_MAPV_OBJECT: return "an object";
+  case SR_MAPV_ARRAY: return "an array";
+  case SR_MAPV_STRING: return "a string";
+  case SR_MAPV_INTEGER:
+  case SR_MAPV_REAL: return "a number";
+  case SR_MAPV_BOOL: return "a boolean";
   default: return "null";
   }
 }
@@ -452,14 +429,14 @@ static const char *where(const sr_mapping_t *map, int f) {
 static sr_reason_t read_id(const sr_mapping_t *map, int f, const val_t *v,
                            char buf[32], const char **id, size_t *len,
                            char *errstr, size_t errlen) {
-  if (v->kind == V_STRING) {
+  if (v->kind == SR_MAPV_STRING) {
     *id = v->str;
     *len = v->len;
     return SR_REASON_OK;
   }
-  if (v->kind == V_INTEGER)
+  if (v->kind == SR_MAPV_INTEGER)
     snprintf(buf, 32, "%" PRId64, v->integer);
-  else if (v->kind == V_REAL && v->real == floor(v->real) &&
+  else if (v->kind == SR_MAPV_REAL && v->real == floor(v->real) &&
            fabs(v->real) < 0x1p53)
     snprintf(buf, 32, "%" PRId64, (int64_t)v->real);
   else
@@ -497,11 +474,11 @@ static sr_reason_t read_type(const sr_mapping_t *map, const val_t *v,
     *type = src->constant;
     return SR_REASON_OK;
   }
-  if (v->kind == V_INTEGER) {
+  if (v->kind == SR_MAPV_INTEGER) {
     *type = v->integer;
     return SR_REASON_OK;
   }
-  if (v->kind != V_STRING)
+  if (v->kind != SR_MAPV_STRING)
     return fail(SR_REASON_BAD_FIELD, errstr, errlen,
                 "type (%s) must be a name or a number, not %s",
                 where(map, SR_MAP_TYPE), kind_name(v->kind));
@@ -519,11 +496,11 @@ static sr_reason_t read_type(const sr_mapping_t *map, const val_t *v,
 static sr_reason_t read_value(const sr_mapping_t *map, const val_t *v,
                               double *value, char *errstr, size_t errlen) {
   char buf[48];
-  if (v->kind == V_INTEGER || v->kind == V_REAL) {
-    *value = v->kind == V_INTEGER ? (double)v->integer : v->real;
+  if (v->kind == SR_MAPV_INTEGER || v->kind == SR_MAPV_REAL) {
+    *value = v->kind == SR_MAPV_INTEGER ? (double)v->integer : v->real;
     return SR_REASON_OK;
   }
-  if (v->kind != V_STRING)
+  if (v->kind != SR_MAPV_STRING)
     return fail(SR_REASON_BAD_FIELD, errstr, errlen,
                 "value (%s) must be a number, not %s", where(map, SR_MAP_VALUE),
                 kind_name(v->kind));
@@ -547,16 +524,18 @@ static sr_reason_t read_time(const sr_mapping_t *map, const val_t *v,
   /* Unmapped, the member is streamrec's own timestamp_ms. */
   sr_ts_fmt_t fmt = src->kind == SRC_NATIVE ? SR_TS_MS : map->ts_fmt;
   int rc;
-  if (v->kafka_ts) {
+  if (v->exact_ms) {
     *ms = v->integer;
     return SR_REASON_OK;
   }
   switch (v->kind) {
-  case V_INTEGER:
+  case SR_MAPV_INTEGER:
     rc = sr_mapping_number_time((double)v->integer, fmt, ms);
     break;
-  case V_REAL: rc = sr_mapping_number_time(v->real, fmt, ms); break;
-  case V_STRING: rc = sr_mapping_parse_time(v->str, v->len, fmt, ms); break;
+  case SR_MAPV_REAL: rc = sr_mapping_number_time(v->real, fmt, ms); break;
+  case SR_MAPV_STRING:
+    rc = sr_mapping_parse_time(v->str, v->len, fmt, ms);
+    break;
   default:
     return fail(SR_REASON_BAD_FIELD, errstr, errlen,
                 "timestamp (%s) must be a number or a string, not %s",
@@ -564,7 +543,7 @@ static sr_reason_t read_time(const sr_mapping_t *map, const val_t *v,
   }
   if (rc == 0)
     return SR_REASON_OK;
-  if (v->kind == V_STRING)
+  if (v->kind == SR_MAPV_STRING)
     return fail(SR_REASON_BAD_TIMESTAMP, errstr, errlen,
                 "timestamp (%s) \"%.*s\" is not a timestamp in format %s",
                 where(map, SR_MAP_TIMESTAMP), (int)(v->len > 40 ? 40 : v->len),
@@ -597,7 +576,7 @@ static sr_reason_t read_field(const sr_mapping_t *map, int f, const val_t *v,
 }
 
 /* The value of a source outside the message body. Returns 1 when it
- * applies to the source (found or not: v->kind V_ABSENT), else 0. */
+ * applies to the source (found or not: v->kind SR_MAPV_ABSENT), else 0. */
 static int meta_value(const source_t *src, const sr_msg_meta_t *meta,
                       val_t *v) {
   const void *bytes;
@@ -605,21 +584,23 @@ static int meta_value(const source_t *src, const sr_msg_meta_t *meta,
   switch (src->kind) {
   case SRC_KEY:
     if (meta && meta->key)
-      *v = (val_t){.kind = V_STRING, .str = meta->key, .len = meta->key_len};
+      *v = (val_t){
+          .kind = SR_MAPV_STRING, .str = meta->key, .len = meta->key_len};
     return 1;
   case SRC_KAFKA_TS:
     if (meta && meta->timestamp_ms >= 0)
-      *v = (val_t){
-          .kind = V_INTEGER, .integer = meta->timestamp_ms, .kafka_ts = true};
+      *v = (val_t){.kind = SR_MAPV_INTEGER,
+                   .integer = meta->timestamp_ms,
+                   .exact_ms = true};
     return 1;
   case SRC_HEADER:
     if (meta && meta->header &&
         meta->header(meta->msg, src->header, &bytes, &v->len) == 0 && bytes) {
-      v->kind = V_STRING;
+      v->kind = SR_MAPV_STRING;
       v->str = bytes;
     }
     return 1;
-  case SRC_CONST: v->kind = V_STRING; return 1;
+  case SRC_CONST: v->kind = SR_MAPV_STRING; return 1;
   default: return 0;
   }
 }
@@ -633,7 +614,7 @@ static sr_reason_t map_fields(const sr_mapping_t *map, const val_t *vals,
     val_t v;
     if (!meta_value(&map->src[f], meta, &v))
       v = vals[f];
-    if (v.kind == V_ABSENT || v.kind == V_NULL) {
+    if (v.kind == SR_MAPV_ABSENT || v.kind == SR_MAPV_NULL) {
       if (map->src[f].kind == SRC_NATIVE)
         continue;
       return fail(SR_REASON_MISSING_FIELD, errstr, errlen, "%s (%s) is missing",
@@ -649,24 +630,24 @@ static sr_reason_t map_fields(const sr_mapping_t *map, const val_t *vals,
 static val_t json_val(json_t *node) {
   val_t v = {0};
   switch (node ? json_typeof(node) : JSON_NULL) {
-  case JSON_OBJECT: v.kind = V_OBJECT; break;
-  case JSON_ARRAY: v.kind = V_ARRAY; break;
+  case JSON_OBJECT: v.kind = SR_MAPV_OBJECT; break;
+  case JSON_ARRAY: v.kind = SR_MAPV_ARRAY; break;
   case JSON_STRING:
-    v.kind = V_STRING;
+    v.kind = SR_MAPV_STRING;
     v.str = json_string_value(node);
     v.len = json_string_length(node);
     break;
   case JSON_INTEGER:
-    v.kind = V_INTEGER;
+    v.kind = SR_MAPV_INTEGER;
     v.integer = json_integer_value(node);
     break;
   case JSON_REAL:
-    v.kind = V_REAL;
+    v.kind = SR_MAPV_REAL;
     v.real = json_real_value(node);
     break;
   case JSON_TRUE:
-  case JSON_FALSE: v.kind = V_BOOL; break;
-  case JSON_NULL: v.kind = node ? V_NULL : V_ABSENT; break;
+  case JSON_FALSE: v.kind = SR_MAPV_BOOL; break;
+  case JSON_NULL: v.kind = node ? SR_MAPV_NULL : SR_MAPV_ABSENT; break;
   }
   return v;
 }
@@ -686,7 +667,7 @@ static void tree_values(const sr_mapping_t *map, json_t *root,
                         val_t vals[SR_MAP__COUNT]) {
   for (int i = 0; i < map->n_entries; i++) {
     const entry_t *e = &map->entries[i];
-    if (e->camel && vals[e->field].kind != V_ABSENT)
+    if (e->camel && vals[e->field].kind != SR_MAPV_ABSENT)
       continue;
     vals[e->field] = json_val(walk(root, e));
   }
@@ -858,7 +839,7 @@ static int scan_number(scanner_t *sc, val_t *v) {
     int64_t i = 0;
     for (size_t k = 0; k < ndigits; k++)
       i = i * 10 + (digits[k] - '0');
-    *v = (val_t){.kind = V_INTEGER, .integer = neg ? -i : i};
+    *v = (val_t){.kind = SR_MAPV_INTEGER, .integer = neg ? -i : i};
     return 0;
   }
   char buf[64];
@@ -870,7 +851,7 @@ static int scan_number(scanner_t *sc, val_t *v) {
   double d = strtod(buf, NULL);
   if (isinf(d))
     return -1;
-  *v = (val_t){.kind = V_REAL, .real = d};
+  *v = (val_t){.kind = SR_MAPV_REAL, .real = d};
   return 0;
 }
 
@@ -964,7 +945,7 @@ static int scan_array(scanner_t *sc, unsigned live) {
   return take(sc, ']') ? 0 : -1;
 }
 
-static int scan_literal(scanner_t *sc, const char *lit, val_kind_t kind,
+static int scan_literal(scanner_t *sc, const char *lit, sr_map_kind_t kind,
                         val_t *v) {
   size_t n = strlen(lit);
   if ((size_t)(sc->end - sc->cur) < n || memcmp(sc->cur, lit, n) != 0)
@@ -982,21 +963,21 @@ static int scan_value(scanner_t *sc, unsigned live, val_t *v) {
   switch (*sc->cur) {
   case '{':
     sc->cur++;
-    v->kind = V_OBJECT;
+    v->kind = SR_MAPV_OBJECT;
     return scan_object(sc, live);
   case '[':
     sc->cur++;
-    v->kind = V_ARRAY;
+    v->kind = SR_MAPV_ARRAY;
     return scan_array(sc, live);
   case '"':
-    v->kind = V_STRING;
+    v->kind = SR_MAPV_STRING;
     if (scan_string(sc, &v->str, &v->len, &escaped) != 0)
       return -1;
     /* A value read with escapes needs jansson's decoding. */
     return escaped ? -1 : 0;
-  case 't': return scan_literal(sc, "true", V_BOOL, v);
-  case 'f': return scan_literal(sc, "false", V_BOOL, v);
-  case 'n': return scan_literal(sc, "null", V_NULL, v);
+  case 't': return scan_literal(sc, "true", SR_MAPV_BOOL, v);
+  case 'f': return scan_literal(sc, "false", SR_MAPV_BOOL, v);
+  case 'n': return scan_literal(sc, "null", SR_MAPV_NULL, v);
   default: return scan_number(sc, v);
   }
 }
@@ -1016,7 +997,7 @@ static int scan_values(const sr_mapping_t *map, const char *p, size_t len,
     return -1;
   for (int i = 0; i < map->n_entries; i++) {
     const entry_t *e = &map->entries[i];
-    if (e->camel && vals[e->field].kind != V_ABSENT)
+    if (e->camel && vals[e->field].kind != SR_MAPV_ABSENT)
       continue;
     vals[e->field] = sc.vals[i];
   }
@@ -1046,4 +1027,34 @@ sr_reason_t sr_mapping_decode_tree(const sr_mapping_t *map, const void *p,
                                    const sr_event_limits_t *lim, sr_event_t *ev,
                                    char *errstr, size_t errlen) {
   return decode_tree(map, p, len, meta, lim, ev, errstr, errlen);
+}
+
+size_t sr_mapping_path(const sr_mapping_t *map, sr_map_field_t f,
+                       const sr_map_seg_t **segs) {
+  const source_t *src = &map->src[f];
+  if (src->kind == SRC_PATH) {
+    *segs = src->segs;
+    return src->n_segs;
+  }
+  if (src->kind != SRC_NATIVE)
+    return 0;
+  *segs = map->native_segs[f];
+  return 1;
+}
+
+const char *sr_mapping_source(const sr_mapping_t *map, sr_map_field_t f) {
+  return map->src[f].kind == SRC_NATIVE ? NULL : map->src[f].text;
+}
+
+sr_reason_t sr_mapping_apply(const sr_mapping_t *map,
+                             const sr_map_val_t vals[SR_MAP__COUNT],
+                             const sr_msg_meta_t *meta,
+                             const sr_event_limits_t *lim, sr_event_t *ev,
+                             char *errstr, size_t errlen) {
+  sr_event_fields_t fld = {0};
+  id_bufs_t bufs;
+  sr_reason_t reason = map_fields(map, vals, meta, &fld, &bufs, errstr, errlen);
+  if (reason == SR_REASON_OK)
+    reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
+  return reason;
 }

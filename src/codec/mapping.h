@@ -68,6 +68,36 @@ typedef struct sr_msg_meta {
 
 typedef struct sr_mapping sr_mapping_t;
 
+/* One step of a path: a member name, or (name NULL) an array index. */
+typedef struct sr_map_seg {
+  char *name;
+  size_t index; /* the index; a name's length */
+} sr_map_seg_t;
+
+/* The kinds of value a decoder finds at the end of a path. */
+typedef enum sr_map_kind {
+  SR_MAPV_ABSENT = 0,
+  SR_MAPV_NULL,
+  SR_MAPV_STRING,
+  SR_MAPV_INTEGER,
+  SR_MAPV_REAL,
+  SR_MAPV_BOOL,
+  SR_MAPV_OBJECT, /* a JSON object, an Avro record or map */
+  SR_MAPV_ARRAY,
+} sr_map_kind_t;
+
+/* A value as a decoder found it; str need not be NUL-terminated. */
+typedef struct sr_map_val {
+  sr_map_kind_t kind;
+  const char *str;
+  size_t len;
+  int64_t integer;
+  double real;
+  /* integer is epoch milliseconds whatever input.timestamp_format says:
+   * the Kafka timestamp (@timestamp), an Avro timestamp-millis. */
+  bool exact_ms;
+} sr_map_val_t;
+
 /* True when spec maps anything (a field or a type name): otherwise the
  * daemon decodes as it always has. */
 bool sr_mapping_spec_active(const sr_mapping_spec_t *spec);
@@ -105,6 +135,27 @@ sr_reason_t sr_mapping_decode_tree(const sr_mapping_t *map, const void *p,
                                    size_t len, const sr_msg_meta_t *meta,
                                    const sr_event_limits_t *lim, sr_event_t *ev,
                                    char *errstr, size_t errlen);
+
+/* For decoders of other formats (codec/avro_event.h), which find the
+ * values themselves: the body path of field f in *segs, and its length;
+ * 0 when f comes from the key, the Kafka timestamp, a header or a
+ * constant. An unmapped field's path is streamrec's own member (user_id,
+ * item_id, type, value, timestamp_ms). */
+size_t sr_mapping_path(const sr_mapping_t *map, sr_map_field_t f,
+                       const sr_map_seg_t **segs);
+
+/* The configured source of f ("context.user.id"), or NULL when f is
+ * unmapped; for errors. */
+const char *sr_mapping_source(const sr_mapping_t *map, sr_map_field_t f);
+
+/* Reads the fields from vals (by field, found at the paths of
+ * sr_mapping_path) and from meta, and validates them: the rules and
+ * reasons of sr_mapping_decode after its parsing. */
+sr_reason_t sr_mapping_apply(const sr_mapping_t *map,
+                             const sr_map_val_t vals[SR_MAP__COUNT],
+                             const sr_msg_meta_t *meta,
+                             const sr_event_limits_t *lim, sr_event_t *ev,
+                             char *errstr, size_t errlen);
 
 /* Parses a timestamp given as text (a number or ISO-8601 with a zone) by
  * fmt into epoch milliseconds. Returns 0 with *ms, or -1. */

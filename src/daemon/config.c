@@ -1,6 +1,7 @@
 /* The option table and its loaders; see config.h. */
 #include "daemon/config.h"
 
+#include "codec/avro_event.h"
 #include "core/model_conf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -25,10 +26,15 @@ _Static_assert(sizeof(sr_wire_fmt_t) == sizeof(uint32_t) &&
                    sizeof(sr_log_level_t) == sizeof(uint32_t) &&
                    sizeof(sr_log_format_t) == sizeof(uint32_t) &&
                    sizeof(sr_unknown_types_t) == sizeof(uint32_t) &&
-                   sizeof(sr_ts_fmt_t) == sizeof(uint32_t),
+                   sizeof(sr_ts_fmt_t) == sizeof(uint32_t) &&
+                   sizeof(sr_frame_mode_t) == sizeof(uint32_t),
                "an enum option is stored as a uint32_t");
-_Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2,
-               "kafka.input_format lists auto|proto|json");
+_Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2 &&
+                   SR_WIRE_AVRO == 3,
+               "kafka.input_format lists auto|proto|json|avro");
+_Static_assert(SR_FRAME_MODE_AUTO == 0 && SR_FRAME_MODE_CONFLUENT == 1 &&
+                   SR_FRAME_MODE_NONE == 2,
+               "input.framing lists auto|confluent|none");
 _Static_assert(SR_LOG_DEBUG == 0 && SR_LOG_INFO == 1 && SR_LOG_WARN == 2 &&
                    SR_LOG_ERROR == 3,
                "log.level lists debug|info|warn|error");
@@ -68,8 +74,10 @@ static const sr_opt_t options[] = {
     STR("kafka.items_topic", kafka.items_topic, "",
         "compacted topic of Item messages keyed by item id (availability), "
         "read in full by every instance before the input (empty: off)"),
-    ENUM("kafka.input_format", kafka.input_format, "auto", "auto|proto|json",
-         "input encoding; auto: '{' starts JSON"),
+    ENUM("kafka.input_format", kafka.input_format, "auto",
+         "auto|proto|json|avro",
+         "input encoding; auto: '{' starts JSON, else protobuf; avro: by the "
+         "writer schema of input.avro.schema_file"),
     ENUM("kafka.output_format", kafka.output_format, "proto", "proto|json",
          "encoding of published lists"),
     U32("kafka.partitions", kafka.partitions, "1", 1, 1024,
@@ -133,6 +141,16 @@ static const sr_opt_t options[] = {
          "since the epoch, iso8601 with a zone "
          "(2024-05-01T12:00:00.250+02:00), or auto: numbers below 1e11 are "
          "seconds, larger ones milliseconds, other strings ISO-8601"),
+    ENUM("input.framing", input.framing, "auto", "auto|confluent|none",
+         "Schema Registry framing (magic byte 0, 4-byte schema id, for "
+         "protobuf the message indexes) before each message: auto unwraps "
+         "protobuf and JSON messages that start with byte 0 and expects Avro "
+         "framed; confluent expects every message framed; none reads bare "
+         "messages (Avro records without framing)"),
+    STR("input.avro.schema_file", input.avro_schema_file, "",
+        "the writer schema (.avsc, JSON) of kafka.input_format=avro; the "
+        "field mapping applies to its records (docs/operations.md, Reading "
+        "your own topics)"),
     STR("metrics.listen", metrics.listen, "127.0.0.1:9464",
         "HOST:PORT of /metrics and /healthz, or 'off'"),
     U32("metrics.max_clients", metrics.max_clients, "64", 1, 10000,
@@ -267,6 +285,8 @@ static sr_topic_mapping_t *topic_mapping(sr_config_t *cfg, const char *topic,
   memcpy(tm->prefix + sizeof(head) - 1 + len, ".", 2);
   tm->unknown_types = -1;
   tm->timestamp_format = -1;
+  tm->format = -1;
+  tm->framing = -1;
   return tm;
 }
 
@@ -303,17 +323,34 @@ static sr_err_t set_topic_option(sr_topic_mapping_t *tm, const char *key,
   if (!strncmp(sub, "types.", 6))
     return set_alias(tm->types, &tm->n_types, SR_CONF_MAX_TOPIC_TYPES, key,
                      sub + 6, value, errstr, errlen);
-  const char *choices = !strcmp(sub, "unknown_types")      ? "reject|skip"
-                        : !strcmp(sub, "timestamp_format") ? "auto|ms|s|iso8601"
-                                                           : NULL;
-  if (!choices)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
-  int c = choice(choices, value);
-  if (c < 0)
-    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is not one of %s",
-                   key, value, choices);
-  *(choices[0] == 'r' ? &tm->unknown_types : &tm->timestamp_format) = c;
-  return SR_OK;
+  if (!strcmp(sub, "avro.schema_file")) {
+    if (strlen(value) >= SR_CONF_STR)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: too long", key);
+    strcpy(tm->avro_schema_file, value);
+    return SR_OK;
+  }
+  static const struct {
+    const char *name, *choices;
+    size_t offset;
+  } enums[] = {
+      {"unknown_types", "reject|skip",
+       offsetof(sr_topic_mapping_t, unknown_types)},
+      {"timestamp_format", "auto|ms|s|iso8601",
+       offsetof(sr_topic_mapping_t, timestamp_format)},
+      {"format", "auto|proto|json|avro", offsetof(sr_topic_mapping_t, format)},
+      {"framing", "auto|confluent|none", offsetof(sr_topic_mapping_t, framing)},
+  };
+  for (size_t e = 0; e < sizeof(enums) / sizeof(enums[0]); e++) {
+    if (strcmp(sub, enums[e].name))
+      continue;
+    int c = choice(enums[e].choices, value);
+    if (c < 0)
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "%s: '%s' is not one of %s", key, value, enums[e].choices);
+    *(int32_t *)((char *)tm + enums[e].offset) = c;
+    return SR_OK;
+  }
+  return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
 }
 
 /* input.topics.<topic>.<sub>: the topic ends before the first of the
@@ -321,8 +358,9 @@ static sr_err_t set_topic_option(sr_topic_mapping_t *tm, const char *key,
 static sr_err_t set_topic_mapping(sr_config_t *cfg, const char *key,
                                   const char *rest, const char *value,
                                   char *errstr, size_t errlen) {
-  static const char *const marks[] = {".fields.", ".types.", ".unknown_types",
-                                      ".timestamp_format"};
+  static const char *const marks[] = {
+      ".fields.", ".types.",  ".unknown_types",   ".timestamp_format",
+      ".format",  ".framing", ".avro.schema_file"};
   const char *sub = NULL;
   for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++) {
     const char *at = strstr(rest, marks[m]);
@@ -332,7 +370,8 @@ static sr_err_t set_topic_mapping(sr_config_t *cfg, const char *key,
   if (!sub)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
                    "unknown option '%s' (input.topics.TOPIC.fields.F, "
-                   ".types.NAME, .unknown_types or .timestamp_format)",
+                   ".types.NAME, .unknown_types, .timestamp_format, .format, "
+                   ".framing or .avro.schema_file)",
                    key);
   sr_topic_mapping_t *tm = topic_mapping(cfg, rest, (size_t)(sub - rest));
   if (!tm)
@@ -453,22 +492,48 @@ sr_mapping_spec_t sr_config_mapping(const sr_config_t *cfg, const char *topic,
   return spec;
 }
 
+sr_input_spec_t sr_config_input(const sr_config_t *cfg, const char *topic) {
+  const sr_topic_mapping_t *tm = find_topic_mapping(cfg, topic);
+  sr_input_spec_t in = {
+      .format = cfg->kafka.input_format,
+      .framing = cfg->input.framing,
+      .avro_schema_file = cfg->input.avro_schema_file,
+      .prefix = "input.",
+  };
+  if (tm && tm->format >= 0)
+    in.format = (sr_wire_fmt_t)tm->format;
+  if (tm && tm->framing >= 0)
+    in.framing = (sr_frame_mode_t)tm->framing;
+  if (tm && tm->avro_schema_file[0]) {
+    in.avro_schema_file = tm->avro_schema_file;
+    in.prefix = tm->prefix;
+  }
+  return in;
+}
+
 /* A mapping that cannot work stops the start, naming its key; topic NULL
  * checks input.* itself. */
 static sr_err_t check_one_mapping(const sr_config_t *cfg, const char *topic,
                                   char *errstr, size_t errlen) {
   sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
   sr_mapping_spec_t spec = sr_config_mapping(cfg, topic, aliases);
+  sr_input_spec_t in = sr_config_input(cfg, topic);
+  if (in.format == SR_WIRE_AVRO) {
+    sr_avro_reader_t *rd = sr_avro_reader_new(in.avro_schema_file, in.prefix,
+                                              &spec, errstr, errlen);
+    sr_avro_reader_free(rd);
+    return rd ? SR_OK : SR_ERR_INVALID;
+  }
   if (!sr_mapping_spec_active(&spec))
     return SR_OK;
   sr_mapping_t *map = sr_mapping_new(&spec, errstr, errlen);
   if (!map)
     return SR_ERR_INVALID;
   sr_mapping_free(map);
-  if (cfg->kafka.input_format == SR_WIRE_PROTO)
+  if (in.format == SR_WIRE_PROTO)
     return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "%sfields: a field mapping reads JSON, but "
-                   "kafka.input_format is proto",
+                   "%sfields: a field mapping reads JSON or Avro, but "
+                   "the input format is proto",
                    spec.prefix);
   return SR_OK;
 }
@@ -697,8 +762,9 @@ void sr_config_print_help(FILE *out, const char *prefix) {
   if (!prefix || !strncmp("input.topics.", prefix, strlen(prefix)))
     fprintf(out,
             "  %-26s one input topic's own input.fields.F, input.types.NAME, "
-            "input.unknown_types or input.timestamp_format; what it leaves "
-            "unset is input.*'s\n",
+            "input.unknown_types, input.timestamp_format, input.framing, "
+            "input.avro.schema_file or format (kafka.input_format's "
+            "choices); what it leaves unset is input.*'s\n",
             "input.topics.TOPIC.*");
 }
 
@@ -714,7 +780,9 @@ void sr_config_print_markdown(FILE *out) {
                "`ADD_TO_CART`, `PURCHASE`, `LIKE`, `DISLIKE`, `RATING`); in a "
                "file, `\"input\": {\"types\": {\"NAME\": \"TYPE\"}}` |\n");
   fprintf(out, "| `input.topics.TOPIC.*` | | (none) | one input topic's own "
-               "`fields.F`, `types.NAME`, `unknown_types` or "
-               "`timestamp_format`, overriding `input.*` for that topic; "
-               "its type names are looked up before `input.types` |\n");
+               "`fields.F`, `types.NAME`, `unknown_types`, "
+               "`timestamp_format`, `framing`, `avro.schema_file` or "
+               "`format` (the choices of `kafka.input_format`), overriding "
+               "`input.*` and `kafka.input_format` for that topic; its type "
+               "names are looked up before `input.types` |\n");
 }

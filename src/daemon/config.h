@@ -8,6 +8,7 @@
 #define SR_CONFIG_H
 
 #include "codec/event_codec.h"
+#include "codec/framing.h"
 #include "codec/mapping.h"
 #include "kafka/conf.h"
 #include "streamrec/model.h"
@@ -39,7 +40,10 @@ typedef struct sr_topic_mapping {
   bool field_set[SR_MAP__COUNT];
   int32_t unknown_types;    /* an sr_unknown_types_t, or -1: unset */
   int32_t timestamp_format; /* an sr_ts_fmt_t, or -1: unset */
-  size_t n_types;           /* looked up before input.types */
+  int32_t format;           /* an sr_wire_fmt_t, or -1: kafka.input_format */
+  int32_t framing;          /* an sr_frame_mode_t, or -1: input.framing */
+  char avro_schema_file[SR_CONF_STR]; /* "": input.avro.schema_file */
+  size_t n_types;                     /* looked up before input.types */
   sr_conf_type_t types[SR_CONF_MAX_TOPIC_TYPES];
 } sr_topic_mapping_t;
 
@@ -91,6 +95,8 @@ typedef struct sr_config {
     char fields[SR_MAP__COUNT][SR_CONF_STR];
     sr_unknown_types_t unknown_types; /* choices in the order of its values */
     sr_ts_fmt_t timestamp_format;     /* likewise */
+    sr_frame_mode_t framing;          /* likewise */
+    char avro_schema_file[SR_CONF_STR];
     size_t n_types; /* input.types.NAME = TYPE, in the order first set */
     sr_conf_type_t types[SR_CONF_MAX_TYPES];
     size_t n_topics; /* input.topics.TOPIC.*, in the order first set */
@@ -128,6 +134,19 @@ sr_kafka_conf_t sr_config_kafka(const sr_config_t *cfg);
  * sr_mapping_spec_active false the input is streamrec's own format. */
 sr_mapping_spec_t sr_config_mapping(const sr_config_t *cfg, const char *topic,
                                     sr_type_alias_t *aliases);
+
+/* How one input topic's messages are read: kafka.input_format and
+ * input.* with input.topics.TOPIC.* over them (topic NULL: input.*'s). */
+typedef struct sr_input_spec {
+  sr_wire_fmt_t format;
+  sr_frame_mode_t framing;
+  const char *avro_schema_file; /* "": none */
+  /* of the key the schema file came from: prefix + "avro.schema_file" */
+  const char *prefix;
+} sr_input_spec_t;
+
+/* The reading of topic, borrowing from cfg. */
+sr_input_spec_t sr_config_input(const sr_config_t *cfg, const char *topic);
 
 /* Fills cfg with every option's default. */
 void sr_config_init(sr_config_t *cfg);

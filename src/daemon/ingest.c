@@ -2,7 +2,9 @@
 #define SR_LOG_COMPONENT "ingest"
 #include "daemon/ingest.h"
 
+#include "codec/avro_event.h"
 #include "codec/event_codec.h"
+#include "codec/framing.h"
 #include "codec/mapping.h"
 #include "codec/reason.h"
 #include "core/share.h"
@@ -14,51 +16,69 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How the messages of one topic are read. */
+typedef struct reader {
+  sr_wire_fmt_t fmt;
+  sr_frame_mode_t framing;
+  sr_mapping_t *map;      /* NULL: streamrec's own format */
+  sr_avro_reader_t *avro; /* fmt SR_WIRE_AVRO: the schema and mapping */
+} reader_t;
+
 struct sr_ingest {
   sr_model_t *mdl;
   sr_refresh_t *rf;
   sr_sink_t *snk;
   sr_telemetry_t *tel;
-  sr_wire_fmt_t fmt;
   sr_event_limits_t lim;
-  sr_mapping_t *map; /* input.*'s; NULL: streamrec's own format */
-  /* input.topics.TOPIC.*: a topic's own mapping (NULL: its own format) */
+  reader_t rd; /* kafka.input_format and input.*'s */
+  /* input.topics.TOPIC.*: a topic's own reading */
   size_t n_topics;
   struct {
     char name[SR_CONF_STR];
-    sr_mapping_t *map;
+    reader_t rd;
   } topics[SR_CONF_MAX_TOPIC_MAPS];
-  const rd_kafka_topic_t *last_rkt; /* the topic of last_map */
-  sr_mapping_t *last_map;
+  const rd_kafka_topic_t *last_rkt; /* the topic of last_rd */
+  reader_t *last_rd;
   uint64_t mono_ms;
   char dead_letter_topic[SR_CONF_STR];
   uint64_t rejected[SR_REASON__COUNT];
   bool shared; /* cluster mode: the skip rule and misrouting warning */
 };
 
-/* The mapping of topic (NULL: input.*'s), or NULL for none. */
-static sr_err_t compile_mapping(const sr_config_t *cfg, const char *topic,
-                                sr_mapping_t **map, char *errstr,
-                                size_t errlen) {
+/* The reading of topic (NULL: input.*'s). */
+static sr_err_t compile_reader(const sr_config_t *cfg, const char *topic,
+                               reader_t *rd, char *errstr, size_t errlen) {
   sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
   sr_mapping_spec_t spec = sr_config_mapping(cfg, topic, aliases);
-  *map = NULL;
+  sr_input_spec_t in = sr_config_input(cfg, topic);
+  rd->fmt = in.format;
+  rd->framing = in.framing;
+  if (in.format == SR_WIRE_AVRO)
+    return (rd->avro = sr_avro_reader_new(in.avro_schema_file, in.prefix, &spec,
+                                          errstr, errlen))
+               ? SR_OK
+               : SR_ERR_INVALID;
   if (sr_mapping_spec_active(&spec) &&
-      !(*map = sr_mapping_new(&spec, errstr, errlen)))
+      !(rd->map = sr_mapping_new(&spec, errstr, errlen)))
     return SR_ERR_INVALID;
   return SR_OK;
 }
 
-static sr_err_t compile_mappings(sr_ingest_t *ing, const sr_config_t *cfg,
-                                 char *errstr, size_t errlen) {
-  if (compile_mapping(cfg, NULL, &ing->map, errstr, errlen) != SR_OK)
+static void reader_free(reader_t *rd) {
+  sr_mapping_free(rd->map);
+  sr_avro_reader_free(rd->avro);
+}
+
+static sr_err_t compile_readers(sr_ingest_t *ing, const sr_config_t *cfg,
+                                char *errstr, size_t errlen) {
+  if (compile_reader(cfg, NULL, &ing->rd, errstr, errlen) != SR_OK)
     return SR_ERR_INVALID;
   for (size_t i = 0; i < cfg->input.n_topics; i++) {
     snprintf(ing->topics[i].name, sizeof(ing->topics[i].name), "%s",
              cfg->input.topics[i].topic);
     ing->n_topics++;
-    if (compile_mapping(cfg, ing->topics[i].name, &ing->topics[i].map, errstr,
-                        errlen) != SR_OK)
+    if (compile_reader(cfg, ing->topics[i].name, &ing->topics[i].rd, errstr,
+                       errlen) != SR_OK)
       return SR_ERR_INVALID;
   }
   return SR_OK;
@@ -75,7 +95,6 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   ing->mdl = mdl;
   ing->rf = rf;
   ing->snk = snk;
-  ing->fmt = cfg->kafka.input_format;
   ing->shared = sr_config_clustered(cfg);
   ing->lim = (sr_event_limits_t){
       .max_message_bytes = cfg->input.max_message_bytes,
@@ -84,7 +103,7 @@ sr_ingest_t *sr_ingest_new(const sr_config_t *cfg, sr_model_t *mdl,
   };
   snprintf(ing->dead_letter_topic, sizeof(ing->dead_letter_topic), "%s",
            cfg->kafka.dead_letter_topic);
-  if (compile_mappings(ing, cfg, errstr, errlen) != SR_OK) {
+  if (compile_readers(ing, cfg, errstr, errlen) != SR_OK) {
     sr_ingest_free(ing);
     return NULL;
   }
@@ -98,9 +117,9 @@ void sr_ingest_set_telemetry(sr_ingest_t *ing, sr_telemetry_t *tel) {
 void sr_ingest_free(sr_ingest_t *ing) {
   if (!ing)
     return;
-  sr_mapping_free(ing->map);
+  reader_free(&ing->rd);
   for (size_t i = 0; i < ing->n_topics; i++)
-    sr_mapping_free(ing->topics[i].map);
+    reader_free(&ing->topics[i].rd);
   free(ing);
 }
 
@@ -110,13 +129,16 @@ void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms) {
 }
 
 static void dead_letter(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                        sr_reason_t reason, const char *why) {
-  sr_sink_dead_letter_msg(ing->snk, ing->dead_letter_topic, msg,
-                          sr_reason_name(reason), why);
+                        sr_reason_t reason, const char *why,
+                        const uint32_t *schema_id) {
+  sr_sink_dead_letter_framed(ing->snk, ing->dead_letter_topic, msg,
+                             sr_reason_name(reason), why, schema_id);
 }
 
+/* schema_id: the message's Schema Registry id, or NULL when unframed. */
 static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                   sr_reason_t reason, const char *why) {
+                   sr_reason_t reason, const char *why,
+                   const uint32_t *schema_id) {
   ing->rejected[reason]++;
   /* input.unknown_types=skip: the user asked for these to be dropped. */
   if (reason == SR_REASON_SKIPPED_TYPE)
@@ -127,7 +149,7 @@ static void reject(sr_ingest_t *ing, const rd_kafka_message_t *msg,
          sr_reason_name(reason), sr_logq(rd_kafka_topic_name(msg->rkt)),
          msg->partition, msg->offset, sr_logq(why), ing->rejected[reason]);
   if (ing->snk && ing->dead_letter_topic[0])
-    dead_letter(ing, msg, reason, why);
+    dead_letter(ing, msg, reason, why, schema_id);
 }
 
 /* Input not keyed by user id spreads a user over partitions, and so over
@@ -170,65 +192,114 @@ static int header_of(const void *msg, const char *name, const void **val,
   return 0;
 }
 
-static sr_mapping_t *mapping_of(sr_ingest_t *ing,
-                                const rd_kafka_message_t *msg) {
+static const reader_t *reader_of(sr_ingest_t *ing,
+                                 const rd_kafka_message_t *msg) {
   if (!ing->n_topics)
-    return ing->map;
+    return &ing->rd;
   /* Messages come in runs of one partition: the topic rarely changes. */
   if (msg->rkt == ing->last_rkt)
-    return ing->last_map;
+    return ing->last_rd;
   const char *topic = rd_kafka_topic_name(msg->rkt);
   ing->last_rkt = msg->rkt;
-  ing->last_map = ing->map;
+  ing->last_rd = &ing->rd;
   for (size_t i = 0; i < ing->n_topics; i++)
     if (!strcmp(ing->topics[i].name, topic))
-      ing->last_map = ing->topics[i].map;
-  return ing->last_map;
+      ing->last_rd = &ing->topics[i].rd;
+  return ing->last_rd;
 }
 
-/* A mapping reads JSON only: a protobuf message (input_format auto) is
- * streamrec's own Event whatever the mapping. */
+/* Whether the message is framed for the Schema Registry: Avro is unless
+ * input.framing is none; protobuf and JSON are when they start with the
+ * magic byte (which neither can start with otherwise). */
+static bool framed(const reader_t *rd, const void *p, size_t len) {
+  if (rd->framing != SR_FRAME_MODE_AUTO)
+    return rd->framing == SR_FRAME_MODE_CONFLUENT;
+  return rd->fmt == SR_WIRE_AVRO || sr_frame_detect(p, len);
+}
+
+/* Protobuf framing carries the message-index list: a framed message is
+ * protobuf unless the format says otherwise or its body starts as JSON. */
+static sr_frame_kind_t frame_kind(sr_wire_fmt_t fmt, const void *p,
+                                  size_t len) {
+  if (fmt == SR_WIRE_PROTO)
+    return SR_FRAME_PROTO;
+  if (fmt != SR_WIRE_AUTO || (len > 5 && ((const char *)p)[5] == '{'))
+    return SR_FRAME_PLAIN;
+  return SR_FRAME_PROTO;
+}
+
+/* The one place that turns a message into an event, whatever its format:
+ * unwraps the Schema Registry framing (*fr->schema_id, *is_framed), then
+ * decodes Avro by its schema, JSON by the mapping when there is one, and
+ * streamrec's own protobuf or JSON otherwise (a mapping does not apply to
+ * protobuf, which is streamrec's own Event). */
 static sr_reason_t decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                          sr_event_t *ev, char *why, size_t len) {
-  sr_mapping_t *map = mapping_of(ing, msg);
-  sr_wire_fmt_t fmt = ing->fmt;
-  if (map && fmt == SR_WIRE_AUTO)
-    fmt = sr_wire_detect(msg->payload, msg->len);
-  if (!map || fmt != SR_WIRE_JSON)
-    return sr_event_decode(msg->payload, msg->len, ing->fmt, &ing->lim, ev, why,
-                           len);
+                          sr_event_t *ev, sr_frame_t *fr, bool *is_framed,
+                          char *why, size_t len) {
+  const reader_t *rd = reader_of(ing, msg);
+  const void *p = msg->payload;
+  size_t n = msg->len;
+  *is_framed = false;
+  if (ing->lim.max_message_bytes && n > ing->lim.max_message_bytes) {
+    snprintf(why, len, "message is %zu bytes, limit %zu", n,
+             (size_t)ing->lim.max_message_bytes);
+    return SR_REASON_TOO_LARGE;
+  }
+  if (framed(rd, p, n)) {
+    if (sr_frame_parse(p, n, frame_kind(rd->fmt, p, n), fr, why, len) != 0)
+      return SR_REASON_DECODE;
+    *is_framed = true;
+    p = fr->body;
+    n = fr->body_len;
+  }
+  const sr_mapping_t *map = rd->map;
+  sr_wire_fmt_t fmt = rd->fmt == SR_WIRE_AUTO ? sr_wire_detect(p, n) : rd->fmt;
+  if (fmt != SR_WIRE_AVRO && (!map || fmt != SR_WIRE_JSON))
+    return sr_event_decode(p, n, fmt, &ing->lim, ev, why, len);
+  bool kafka_ts = fmt == SR_WIRE_AVRO || sr_mapping_uses_kafka_timestamp(map);
   sr_msg_meta_t meta = {
       .key = msg->key,
       .key_len = msg->key_len,
-      .timestamp_ms = sr_mapping_uses_kafka_timestamp(map)
-                          ? rd_kafka_message_timestamp(msg, NULL)
-                          : -1,
+      .timestamp_ms = kafka_ts ? rd_kafka_message_timestamp(msg, NULL) : -1,
       .header = header_of,
       .msg = msg,
   };
-  return sr_mapping_decode(map, msg->payload, msg->len, &meta, &ing->lim, ev,
-                           why, len);
+  if (fmt == SR_WIRE_AVRO)
+    return sr_avro_decode(rd->avro, p, n, &meta, &ing->lim, ev, why, len);
+  return sr_mapping_decode(map, p, n, &meta, &ing->lim, ev, why, len);
 }
 
-sr_reason_t sr_ingest_decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                             sr_event_t *ev, char *why, size_t len) {
-  /* A null value is a deletion marker (a producer's tombstone), not an
-   * event with empty fields; an empty value is still decoded as one. */
+/* decode, and a null value: a deletion marker (a producer's tombstone),
+ * not an event with empty fields; an empty value is still decoded as one. */
+static sr_reason_t decode_value(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                                sr_event_t *ev, sr_frame_t *fr, bool *is_framed,
+                                char *why, size_t len) {
+  *is_framed = false;
   if (!msg->payload) {
     snprintf(why, len, "value is null (a tombstone)");
     return SR_REASON_TOMBSTONE;
   }
-  return decode(ing, msg, ev, why, len);
+  return decode(ing, msg, ev, fr, is_framed, why, len);
+}
+
+sr_reason_t sr_ingest_decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
+                             sr_event_t *ev, char *why, size_t len) {
+  sr_frame_t fr;
+  bool is_framed;
+  return decode_value(ing, msg, ev, &fr, &is_framed, why, len);
 }
 
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {
   sr_event_t ev;
+  sr_frame_t fr;
+  bool is_framed;
   char why[256] = "";
-  sr_reason_t reason = sr_ingest_decode(ing, msg, &ev, why, sizeof(why));
+  sr_reason_t reason =
+      decode_value(ing, msg, &ev, &fr, &is_framed, why, sizeof(why));
   if (ing->tel)
     sr_telemetry_consumed(ing->tel, rd_kafka_topic_name(msg->rkt));
   if (reason != SR_REASON_OK) {
-    reject(ing, msg, reason, why);
+    reject(ing, msg, reason, why, is_framed ? &fr.schema_id : NULL);
     return 0;
   }
   uint32_t row;

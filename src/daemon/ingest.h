@@ -1,11 +1,15 @@
 /* Ingest: turns one input message into a model update. Decodes and
- * validates it (format detected per message unless forced; limits from
- * input.*; a JSON message by the field mapping of input.fields.* and
- * input.types when one is configured, codec/mapping.h), learns from a valid
+ * validates it (format detected per message unless forced, per topic by
+ * input.topics.TOPIC.format; Schema Registry framing unwrapped by
+ * input.framing, codec/framing.h; limits from input.*; a JSON message by
+ * the field mapping of input.fields.* and input.types when one is
+ * configured, codec/mapping.h; Avro by input.avro.schema_file and the same
+ * mapping, codec/avro_event.h), learns from a valid
  * event (in cluster mode by the skip rule of core/share.h, with the message's
  * partition and offset) and marks its user dirty; counts a rejected one by
  * reason, logs it (rate-limited) and copies it unchanged to the dead-letter
- * topic when one is configured (a type skipped by input.unknown_types=skip is
+ * topic when one is configured, with its schema id when it was framed
+ * (a type skipped by input.unknown_types=skip is
  * only counted). Loop thread only; the model, batcher and sink
  * are borrowed. */
 #ifndef SR_INGEST_H

@@ -4,7 +4,9 @@
  * topic handle of a producer that has no brokers. */
 #include "daemon/ingest.h"
 
+#include "codec/avro_event.h"
 #include "codec/event_codec.h"
+#include "codec/framing.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,6 +299,99 @@ static void test_decode_without_a_model(void **state) {
   sr_ingest_free(ing);
 }
 
+static sr_event_t event_of(const char *user, const char *item) {
+  sr_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.user_len = (uint16_t)snprintf(ev.user_id, sizeof ev.user_id, "%s", user);
+  ev.item_len = (uint16_t)snprintf(ev.item_id, sizeof ev.item_id, "%s", item);
+  ev.type = SR_EV_CLICK;
+  ev.value = 1;
+  ev.timestamp_ms = NOW_MS;
+  return ev;
+}
+
+/* Protobuf framed for the Schema Registry is unwrapped in auto: its index
+ * list with the single-0 shortcut and in full; a broken header is a
+ * decode error. */
+static void test_framed_protobuf(void **state) {
+  fixture_t *fx = *state;
+  sr_event_t ev = event_of("u1", "i1");
+  const int32_t path[] = {0};
+  sr_buf_t buf = {0};
+  assert_int_equal(sr_frame_write(&buf, SR_FRAME_PROTO, 7, NULL, 0), 0);
+  assert_int_equal(sr_event_encode_proto(&ev, &buf), 0);
+  assert_int_equal(feed(fx, buf.data, buf.len, 0), 0);
+  buf.len = 0;
+  assert_int_equal(sr_frame_write(&buf, SR_FRAME_PROTO, 7, path, 1), 0);
+  buf.data[5] = 2; /* the list [0] spelled out: count 1, index 0 */
+  assert_int_equal(sr_buf_append(&buf, "", 1), 0);
+  assert_int_equal(sr_event_encode_proto(&ev, &buf), 0);
+  assert_int_equal(feed(fx, buf.data, buf.len, 1), 0);
+  assert_int_equal(sr_model_events_applied(fx->mdl), 2);
+  const unsigned char broken[] = {0, 0, 0, 0, 7, 0x7F};
+  assert_int_equal(feed(fx, broken, sizeof broken, 2), 0);
+  assert_int_equal(sr_ingest_rejected(fx->ing, SR_REASON_DECODE), 1);
+  sr_buf_free(&buf);
+}
+
+/* kafka.input_format avro reads framed records of the schema file; a
+ * bare one is refused in input.framing auto and read in none. */
+static void test_avro_input(void **state) {
+  fixture_t *fx = *state;
+  char path[] = "/tmp/sr_ingest_avsc_XXXXXX", err[256] = "";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_true(
+      write(fd, sr_avro_default_schema, strlen(sr_avro_default_schema)) > 0);
+  close(fd);
+  sr_config_t cfg = fx->cfg;
+  assert_int_equal(
+      sr_config_set(&cfg, "kafka.input_format", "avro", err, sizeof err),
+      SR_OK);
+  assert_int_equal(
+      sr_config_set(&cfg, "input.avro.schema_file", path, err, sizeof err),
+      SR_OK);
+  assert_int_equal(sr_config_check(&cfg, false, err, sizeof err), SR_OK);
+  sr_ingest_t *ing = sr_ingest_new(&cfg, fx->mdl, NULL, NULL, err, sizeof err);
+  assert_non_null(ing);
+  sr_ingest_set_time(ing, NOW_MS, 1);
+  sr_ingest_t *saved = fx->ing;
+  fx->ing = ing;
+
+  sr_mapping_spec_t native = {.prefix = "input."};
+  sr_avro_writer_t *wr =
+      sr_avro_writer_new(sr_avro_default_schema, strlen(sr_avro_default_schema),
+                         &native, err, sizeof err);
+  assert_non_null(wr);
+  sr_event_t ev = event_of("u1", "i1");
+  sr_buf_t buf = {0}, bare = {0};
+  assert_int_equal(sr_frame_write(&buf, SR_FRAME_PLAIN, 3, NULL, 0), 0);
+  assert_int_equal(sr_avro_encode(wr, &ev, &buf, err, sizeof err), 0);
+  assert_int_equal(sr_avro_encode(wr, &ev, &bare, err, sizeof err), 0);
+  assert_int_equal(feed(fx, buf.data, buf.len, 0), 0);
+  assert_int_equal(sr_model_events_applied(fx->mdl), 1);
+  assert_true(sr_model_find_user(fx->mdl, "u1", 2) >= 0);
+  assert_int_equal(feed(fx, bare.data, bare.len, 1), 0);
+  assert_int_equal(sr_ingest_rejected(ing, SR_REASON_DECODE), 1);
+  sr_ingest_free(ing);
+
+  assert_int_equal(
+      sr_config_set(&cfg, "input.framing", "none", err, sizeof err), SR_OK);
+  ing = sr_ingest_new(&cfg, fx->mdl, NULL, NULL, err, sizeof err);
+  assert_non_null(ing);
+  fx->ing = ing;
+  assert_int_equal(feed(fx, bare.data, bare.len, 2), 0);
+  assert_int_equal(sr_model_events_applied(fx->mdl), 2);
+  assert_int_equal(total_rejected(fx), 0);
+
+  fx->ing = saved;
+  sr_ingest_free(ing);
+  sr_avro_writer_free(wr);
+  sr_buf_free(&buf);
+  sr_buf_free(&bare);
+  unlink(path);
+}
+
 #define TEST(fn)                                                               \
   cmocka_unit_test_setup_teardown(fn, ingest_setup, ingest_teardown)
 
@@ -307,6 +402,8 @@ int main(void) {
       TEST(test_forced_format_rejects_the_other),
       TEST(test_mapping_reads_json),
       TEST(test_decode_without_a_model),
+      TEST(test_framed_protobuf),
+      TEST(test_avro_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
