@@ -1,9 +1,12 @@
 /* `streamrec produce`: loads a file of events into a Kafka topic, keyed by
- * user_id, encoded as protobuf or JSON (or the records' raw bytes); with
- * --type item, a JSONL file of catalogue items, keyed by item_id. */
+ * user_id, encoded as protobuf, JSON or Avro (or the records' raw bytes),
+ * optionally framed for the Schema Registry; with --type item, a JSONL
+ * file of catalogue items, keyed by item_id. */
 #include "cli/cli.h"
+#include "codec/avro_event.h"
 #include "codec/event_codec.h"
 #include "codec/event_file.h"
+#include "codec/framing.h"
 #include "codec/item_codec.h"
 #include "codec/reason.h"
 #include "daemon/config.h"
@@ -32,11 +35,14 @@ typedef struct produce_opts {
   sr_file_fmt_t file_fmt;
   sr_wire_fmt_t encode;
   bool raw;
-  bool stamp_now;   /* timestamp_ms = the send time, for latency probes */
-  bool items;       /* --type item: FILE holds Item lines */
-  bool tombstones;  /* --tombstones: each item sent as a null value */
-  long rate;        /* events per second; 0 = unpaced */
-  sr_config_t *cfg; /* only kafka.properties (-X) is used */
+  bool stamp_now;         /* timestamp_ms = the send time, for latency probes */
+  bool items;             /* --type item: FILE holds Item lines */
+  bool tombstones;        /* --tombstones: each item sent as a null value */
+  long rate;              /* events per second; 0 = unpaced */
+  sr_config_t *cfg;       /* kafka.properties (-X); input.* for Avro */
+  const char *schema;     /* --schema: the Avro writer schema's file */
+  int64_t confluent_id;   /* --confluent-id, or -1: no framing */
+  sr_avro_writer_t *avro; /* --encode avro */
 } produce_opts_t;
 
 /* What happened to the records of the file. */
@@ -70,7 +76,19 @@ static void usage(FILE *out) {
           "  --topic T            topic to produce to (required)\n"
           "  --format F           FILE format: jsonl (default), proto\n"
           "                       (varint-length-delimited Event), tsv\n"
-          "  --encode E           message encoding: proto (default) or json\n"
+          "  --encode E           message encoding: proto (default), json or\n"
+          "                       avro (by --schema, fields placed by the\n"
+          "                       field mapping of -c/--set input.*)\n"
+          "  --schema FILE        Avro writer schema (.avsc); default: the\n"
+          "                       config's input.avro.schema_file, else\n"
+          "                       streamrec's Event as a record\n"
+          "  --confluent-id N     frame each message for the Schema\n"
+          "                       Registry: magic byte 0, schema id N, for\n"
+          "                       proto the message index [0]\n"
+          "  -c FILE, --set K=V   a config whose input.fields.*, input.types\n"
+          "                       and input.timestamp_format (or the\n"
+          "                       topic's input.topics.T.*) --encode avro\n"
+          "                       writes by\n"
           "  --raw                send each record's bytes unchanged, invalid\n"
           "                       ones included (keyed by user_id when it\n"
           "                       decodes, else unkeyed); for tests that need\n"
@@ -107,6 +125,19 @@ static int parse_rate(const char *arg, long *rate) {
   return 0;
 }
 
+static int parse_schema_id(const char *arg, int64_t *id) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || end == arg || *end || v < 0 || v > UINT32_MAX) {
+    sr_cli_err(CMD, "--confluent-id: expected a schema id 0..%u, got '%s'",
+               UINT32_MAX, arg);
+    return -1;
+  }
+  *id = v;
+  return 0;
+}
+
 /* sr_cli_getopt's callback: one option into the produce_opts_t. */
 static int parse_option(int c, void *arg) {
   produce_opts_t *opts = arg;
@@ -134,8 +165,10 @@ static int parse_option(int c, void *arg) {
     if (sr_wire_fmt_parse(optarg, &opts->encode) == 0 &&
         opts->encode != SR_WIRE_AUTO)
       return 0;
-    sr_cli_err(CMD, "--encode: expected proto or json, got '%s'", optarg);
+    sr_cli_err(CMD, "--encode: expected proto, json or avro, got '%s'", optarg);
     return -1;
+  case 's': opts->schema = optarg; return 0;
+  case 'C': return parse_schema_id(optarg, &opts->confluent_id);
   }
   return -1;
 }
@@ -159,6 +192,15 @@ static int finish_opts(int argc, char **argv, produce_opts_t *opts) {
     sr_cli_err(CMD, "--tombstones: only with --type item");
     return -1;
   }
+  if ((opts->schema || opts->confluent_id >= 0) && (opts->items || opts->raw)) {
+    sr_cli_err(CMD, "--schema and --confluent-id: not with --type item or "
+                    "--raw");
+    return -1;
+  }
+  if (opts->schema && opts->encode != SR_WIRE_AVRO) {
+    sr_cli_err(CMD, "--schema: only with --encode avro");
+    return -1;
+  }
   opts->brokers = sr_cli_brokers(CMD, opts->brokers);
   if (!opts->brokers)
     return -1;
@@ -177,10 +219,13 @@ static int parse_args(int argc, char **argv, produce_opts_t *opts) {
       {"stamp-now", no_argument, NULL, 'S'},
       {"type", required_argument, NULL, 'T'},
       {"tombstones", no_argument, NULL, 'D'},
+      {"schema", required_argument, NULL, 's'},
+      {"confluent-id", required_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
+      SR_CLI_CONFIG_LONGOPTS,
       {NULL, 0, NULL, 0}};
-  int rc = sr_cli_getopt(CMD, argc, argv, ":hX:", longopts, parse_option, usage,
-                         opts, NULL);
+  int rc = sr_cli_getopt(CMD, argc, argv, ":hX:c:", longopts, parse_option,
+                         usage, opts, opts->cfg);
   if (rc != 0)
     return rc > 0 ? -1 : SR_EXIT_USAGE;
   return finish_opts(argc, argv, opts) == 0 ? 0 : SR_EXIT_USAGE;
@@ -303,8 +348,20 @@ static int payload(const produce_opts_t *opts, const sr_event_reader_t *rd,
     ev = &stamped;
   }
   buf->len = 0;
+  sr_frame_kind_t kind =
+      opts->encode == SR_WIRE_PROTO ? SR_FRAME_PROTO : SR_FRAME_PLAIN;
+  if (opts->confluent_id >= 0 &&
+      sr_frame_write(buf, kind, (uint32_t)opts->confluent_id, NULL, 0) != 0)
+    return -1;
+  char errstr[256];
   int rc = opts->encode == SR_WIRE_JSON ? sr_event_encode_json(ev, buf)
-                                        : sr_event_encode_proto(ev, buf);
+           : opts->encode == SR_WIRE_AVRO
+               ? sr_avro_encode(opts->avro, ev, buf, errstr, sizeof(errstr))
+               : sr_event_encode_proto(ev, buf);
+  if (rc != 0 && opts->encode == SR_WIRE_AVRO) {
+    sr_cli_err(CMD, "%s", errstr);
+    return -2;
+  }
   *data = buf->data;
   *len = buf->len;
   return rc;
@@ -317,8 +374,10 @@ static int send_record(rd_kafka_t *rk, const produce_opts_t *opts,
                        bool valid, sr_buf_t *buf) {
   const void *data;
   size_t len;
-  if (payload(opts, rd, ev, buf, &data, &len) != 0) {
-    sr_cli_err(CMD, "out of memory");
+  int rc = payload(opts, rd, ev, buf, &data, &len);
+  if (rc != 0) {
+    if (rc == -1)
+      sr_cli_err(CMD, "out of memory");
     return -1;
   }
   return produce_one(rk, opts->topic, valid ? ev->user_id : NULL,
@@ -473,12 +532,60 @@ static int run(sr_event_reader_t *rd, FILE *f, produce_opts_t *opts) {
   return failed ? SR_EXIT_FAIL : SR_EXIT_OK;
 }
 
+/* The whole file, NUL-terminated (free it), or NULL after reporting. */
+static char *read_text(const char *path, size_t *len) {
+  FILE *fp = fopen(path, "rb");
+  sr_buf_t buf = {0};
+  char chunk[4096];
+  size_t n;
+  int rc = fp ? 0 : -1;
+  while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+    rc = sr_buf_append(&buf, chunk, n);
+  if (fp && (ferror(fp) || rc != 0 || sr_buf_append(&buf, "", 1) != 0))
+    rc = -1;
+  if (rc != 0) {
+    sr_cli_err(CMD, "--schema: cannot read '%s': %s", path,
+               fp ? "read error" : strerror(errno));
+    sr_buf_free(&buf);
+    buf.data = NULL;
+  }
+  if (fp)
+    fclose(fp);
+  *len = buf.len ? buf.len - 1 : 0;
+  return buf.data;
+}
+
+/* The Avro writer of --schema (or the config's schema file, or the
+ * default schema) by the config's mapping for the topic. Returns 0, or
+ * SR_EXIT_USAGE after reporting. */
+static int avro_writer(produce_opts_t *opts) {
+  sr_type_alias_t aliases[SR_CONF_MAX_ALIASES];
+  sr_mapping_spec_t spec = sr_config_mapping(opts->cfg, opts->topic, aliases);
+  sr_input_spec_t in = sr_config_input(opts->cfg, opts->topic);
+  const char *path = opts->schema ? opts->schema : in.avro_schema_file;
+  char errstr[512], *text = NULL;
+  size_t len = strlen(sr_avro_default_schema);
+  if (path[0] && !(text = read_text(path, &len)))
+    return SR_EXIT_USAGE;
+  opts->avro = sr_avro_writer_new(text ? text : sr_avro_default_schema, len,
+                                  &spec, errstr, sizeof(errstr));
+  free(text);
+  if (opts->avro)
+    return 0;
+  sr_cli_err(CMD, "%s", errstr);
+  return SR_EXIT_USAGE;
+}
+
 int sr_cmd_produce(int argc, char **argv) {
   static sr_config_t cfg; /* large; one produce per process */
   sr_config_init(&cfg);
-  produce_opts_t opts = {
-      .file_fmt = SR_FILE_JSONL, .encode = SR_WIRE_PROTO, .cfg = &cfg};
+  produce_opts_t opts = {.file_fmt = SR_FILE_JSONL,
+                         .encode = SR_WIRE_PROTO,
+                         .cfg = &cfg,
+                         .confluent_id = -1};
   int rc = parse_args(argc, argv, &opts);
+  if (rc == 0 && opts.encode == SR_WIRE_AVRO && !opts.items)
+    rc = avro_writer(&opts);
   char errstr[256];
   sr_event_reader_t *rd = NULL;
   FILE *f = NULL;
@@ -498,6 +605,7 @@ int sr_cmd_produce(int argc, char **argv) {
   else if (rc < 0)
     rc = SR_EXIT_OK;
   sr_event_reader_free(rd);
+  sr_avro_writer_free(opts.avro);
   if (f && f != stdin)
     fclose(f);
   return rc;
