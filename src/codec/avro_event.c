@@ -44,9 +44,15 @@ typedef struct shape {
   int64_t ts_per_ms;
 } shape_t;
 
+typedef struct plan plan_t;
+
 struct sr_avro_reader {
   shape_t sh;
+  plan_t *plan; /* the schema compiled for reading */
 };
+
+static plan_t *plan_new(avro_schema_t schema);
+static void plan_free(plan_t *pl);
 
 struct sr_avro_writer {
   shape_t sh;
@@ -275,6 +281,10 @@ sr_avro_reader_t *sr_avro_reader_new_json(const char *json, size_t len,
   }
   if (shape_init(&rd->sh, json, len, prefix, spec, errstr, errlen) != SR_OK)
     goto fail;
+  if (!(rd->plan = plan_new(rd->sh.schema))) {
+    sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
   return rd;
 fail:
   sr_avro_reader_free(rd);
@@ -325,6 +335,7 @@ void sr_avro_reader_free(sr_avro_reader_t *rd) {
   if (!rd)
     return;
   shape_free(&rd->sh);
+  plan_free(rd->plan);
   free(rd);
 }
 
@@ -342,6 +353,8 @@ typedef struct scan {
   size_t n_segs[SR_MAP__COUNT];
   int64_t ts_per_ms;
   sr_map_val_t vals[SR_MAP__COUNT];
+  sr_map_val_t discard; /* what no path ends at */
+  const plan_t *plan;
 } scan_t;
 
 static int read_long(scan_t *sc, int64_t *out) {
@@ -368,20 +381,143 @@ static int take(scan_t *sc, int64_t n, const uint8_t **at) {
   return 0;
 }
 
-/* Whether a value of s can take no bytes at all (null, an empty record). */
-static bool may_be_empty(avro_schema_t s, int depth) {
+/* The schema compiled for the reader: the library's accessors look a
+ * record's fields up in hash tables, so each type is copied once into
+ * these arrays, which the reader walks. */
+typedef struct node {
+  avro_type_t type;
+  bool empty;          /* takes no bytes: null, or a record of such */
+  uint32_t n;          /* fields, branches, symbols; a fixed's size */
+  uint32_t kids;       /* the first of n kids; an array's or map's items */
+  avro_schema_t enums; /* an enum's symbols (borrowed from the schema) */
+} node_t;
+
+struct plan {
+  node_t *nodes;
+  avro_schema_t *of; /* the schema of each node, to reuse a named type */
+  size_t n_nodes, cap_nodes;
+  uint32_t *kids;     /* node indices */
+  const char **names; /* a record field's name, by kid */
+  size_t *name_lens;
+  size_t n_kids, cap_kids;
+};
+
+static void plan_free(plan_t *pl) {
+  if (!pl)
+    return;
+  free(pl->nodes);
+  free(pl->of);
+  free(pl->kids);
+  free(pl->names);
+  free(pl->name_lens);
+  free(pl);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap)
+    return 0;
+  size_t cap2 = *cap ? *cap * 2 : 16;
+  while (cap2 < need)
+    cap2 *= 2;
+  void *q = realloc(*p, cap2 * size);
+  if (!q)
+    return -1;
+  *p = q;
+  *cap = cap2;
+  return 0;
+}
+
+/* n kid slots; their index in *at. */
+static int add_kids(plan_t *pl, size_t n, uint32_t *at) {
+  size_t need = pl->n_kids + n, cap = pl->cap_kids;
+  if (grow((void **)&pl->kids, &cap, need, sizeof(*pl->kids)))
+    return -1;
+  cap = pl->cap_kids;
+  if (grow((void **)&pl->names, &cap, need, sizeof(*pl->names)))
+    return -1;
+  cap = pl->cap_kids;
+  if (grow((void **)&pl->name_lens, &cap, need, sizeof(*pl->name_lens)))
+    return -1;
+  pl->cap_kids = cap;
+  *at = (uint32_t)pl->n_kids;
+  memset(pl->names + pl->n_kids, 0, n * sizeof(*pl->names));
+  pl->n_kids = need;
+  return 0;
+}
+
+static int64_t compile_node(plan_t *pl, avro_schema_t s, int depth);
+
+static int compile_kids(plan_t *pl, node_t nd, avro_schema_t s, int64_t at,
+                        int depth) {
+  uint32_t first;
+  bool record = is_avro_record(s), container = !record && !is_avro_union(s);
+  size_t n = container ? 1 : nd.n;
+  if (add_kids(pl, n, &first) != 0)
+    return -1;
+  pl->nodes[at].kids = first;
+  bool empty = record;
+  for (size_t i = 0; i < n; i++) {
+    avro_schema_t kid = record
+                            ? avro_schema_record_field_get_by_index(s, (int)i)
+                        : is_avro_union(s) ? avro_schema_union_branch(s, (int)i)
+                        : is_avro_array(s) ? avro_schema_array_items(s)
+                                           : avro_schema_map_values(s);
+    int64_t k = compile_node(pl, kid, depth + 1);
+    if (k < 0)
+      return -1;
+    pl->kids[first + i] = (uint32_t)k;
+    if (record) {
+      pl->names[first + i] = avro_schema_record_field_name(s, (int)i);
+      pl->name_lens[first + i] = strlen(pl->names[first + i]);
+      empty = empty && pl->nodes[k].empty;
+    }
+  }
+  pl->nodes[at].empty = empty;
+  return 0;
+}
+
+/* The node of s, compiled once per named type (so recursive types end).
+ * Returns its index, or -1. */
+static int64_t compile_node(plan_t *pl, avro_schema_t s, int depth) {
   s = resolve(s);
   if (!s || depth > DEPTH_MAX)
-    return false;
-  if (is_avro_null(s))
-    return true;
-  if (!is_avro_record(s))
-    return false;
-  for (size_t i = 0; i < avro_schema_record_size(s); i++)
-    if (!may_be_empty(avro_schema_record_field_get_by_index(s, (int)i),
-                      depth + 1))
-      return false;
-  return true;
+    return -1;
+  for (size_t i = 0; i < pl->n_nodes; i++)
+    if (pl->of[i] == s)
+      return (int64_t)i;
+  size_t cap = pl->cap_nodes;
+  if (grow((void **)&pl->nodes, &cap, pl->n_nodes + 1, sizeof(*pl->nodes)))
+    return -1;
+  cap = pl->cap_nodes;
+  if (grow((void **)&pl->of, &cap, pl->n_nodes + 1, sizeof(*pl->of)))
+    return -1;
+  pl->cap_nodes = cap;
+  int64_t at = (int64_t)pl->n_nodes++;
+  node_t nd = {.type = avro_typeof(s), .empty = is_avro_null(s)};
+  if (is_avro_record(s))
+    nd.n = (uint32_t)avro_schema_record_size(s);
+  else if (is_avro_union(s))
+    nd.n = (uint32_t)avro_schema_union_size(s);
+  else if (is_avro_enum(s))
+    nd.n = (uint32_t)avro_schema_enum_number_of_symbols(s);
+  else if (is_avro_fixed(s))
+    nd.n = (uint32_t)avro_schema_fixed_size(s);
+  nd.enums = is_avro_enum(s) ? s : NULL;
+  pl->nodes[at] = nd;
+  pl->of[at] = s;
+  if (is_avro_record(s) || is_avro_union(s) || is_avro_array(s) ||
+      is_avro_map(s))
+    return compile_kids(pl, nd, s, at, depth) == 0 ? at : -1;
+  return at;
+}
+
+static plan_t *plan_new(avro_schema_t schema) {
+  plan_t *pl = calloc(1, sizeof(*pl));
+  if (pl && compile_node(pl, schema, 0) != 0) {
+    plan_free(pl);
+    return NULL;
+  }
+  return pl;
 }
 
 /* The fields among live whose segment at level is the name key[0..len). */
@@ -408,14 +544,14 @@ static unsigned match_index(const scan_t *sc, unsigned live, size_t level,
   return out;
 }
 
-static int scan_value(scan_t *sc, avro_schema_t s, int depth, size_t level,
+static int scan_value(scan_t *sc, uint32_t node, int depth, size_t level,
                       unsigned live);
 
 /* The blocks of an array or a map: a count (negative: its byte size
  * follows), the items, until a count of 0. */
-static int scan_blocks(scan_t *sc, avro_schema_t items, bool map, int depth,
+static int scan_blocks(scan_t *sc, uint32_t items, bool map, int depth,
                        size_t level, unsigned live) {
-  bool empty = !map && may_be_empty(items, depth);
+  bool empty = !map && sc->plan->nodes[items].empty;
   int64_t idx = 0;
   for (;;) {
     int64_t count, size;
@@ -448,16 +584,14 @@ static int scan_blocks(scan_t *sc, avro_schema_t items, bool map, int depth,
   }
 }
 
-static int scan_record(scan_t *sc, avro_schema_t s, int depth, size_t level,
+static int scan_record(scan_t *sc, const node_t *nd, int depth, size_t level,
                        unsigned live) {
-  for (size_t i = 0; i < avro_schema_record_size(s); i++) {
-    unsigned hit = 0;
-    if (live) {
-      const char *name = avro_schema_record_field_name(s, (int)i);
-      hit = match_name(sc, live, level, name, strlen(name));
-    }
-    if (scan_value(sc, avro_schema_record_field_get_by_index(s, (int)i),
-                   depth + 1, level + 1, hit) != 0)
+  const plan_t *pl = sc->plan;
+  for (uint32_t i = 0; i < nd->n; i++) {
+    uint32_t k = nd->kids + i;
+    unsigned hit =
+        live ? match_name(sc, live, level, pl->names[k], pl->name_lens[k]) : 0;
+    if (scan_value(sc, pl->kids[k], depth + 1, level + 1, hit) != 0)
       return -1;
   }
   return 0;
@@ -482,17 +616,17 @@ static int read_float(scan_t *sc, int n, double *out) {
 }
 
 /* A value that is not a union; v receives it when some path ends here. */
-static int scan_leaf(scan_t *sc, avro_schema_t s, int depth, size_t level,
+static int scan_leaf(scan_t *sc, const node_t *nd, int depth, size_t level,
                      unsigned live, sr_map_val_t *v) {
   int64_t n;
   const uint8_t *at;
-  switch (avro_typeof(s)) {
+  switch (nd->type) {
   case AVRO_NULL: v->kind = SR_MAPV_NULL; return 0;
   case AVRO_BOOLEAN: v->kind = SR_MAPV_BOOL; return take(sc, 1, &at);
   case AVRO_FLOAT:
   case AVRO_DOUBLE:
     v->kind = SR_MAPV_REAL;
-    return read_float(sc, is_avro_float(s) ? 4 : 8, &v->real);
+    return read_float(sc, nd->type == AVRO_FLOAT ? 4 : 8, &v->real);
   case AVRO_INT32:
   case AVRO_INT64: v->kind = SR_MAPV_INTEGER; return read_long(sc, &v->integer);
   case AVRO_STRING:
@@ -503,57 +637,54 @@ static int scan_leaf(scan_t *sc, avro_schema_t s, int depth, size_t level,
         .kind = SR_MAPV_STRING, .str = (const char *)at, .len = (size_t)n};
     return 0;
   case AVRO_FIXED:
-    n = avro_schema_fixed_size(s);
-    if (take(sc, n, &at) != 0)
+    if (take(sc, nd->n, &at) != 0)
       return -1;
     *v = (sr_map_val_t){
-        .kind = SR_MAPV_STRING, .str = (const char *)at, .len = (size_t)n};
+        .kind = SR_MAPV_STRING, .str = (const char *)at, .len = nd->n};
     return 0;
   case AVRO_ENUM:
-    if (read_long(sc, &n) != 0 || n < 0 ||
-        n >= avro_schema_enum_number_of_symbols(s))
+    if (read_long(sc, &n) != 0 || n < 0 || n >= nd->n)
       return -1;
-    v->str = avro_schema_enum_get(s, (int)n);
-    *v = (sr_map_val_t){
-        .kind = SR_MAPV_STRING, .str = v->str, .len = strlen(v->str)};
+    if (v != &sc->discard) {
+      const char *sym = avro_schema_enum_get(nd->enums, (int)n);
+      *v = (sr_map_val_t){
+          .kind = SR_MAPV_STRING, .str = sym, .len = strlen(sym)};
+    }
     return 0;
   case AVRO_RECORD:
     v->kind = SR_MAPV_OBJECT;
-    return scan_record(sc, s, depth, level, live);
+    return scan_record(sc, nd, depth, level, live);
   case AVRO_ARRAY:
     v->kind = SR_MAPV_ARRAY;
-    return scan_blocks(sc, avro_schema_array_items(s), false, depth, level,
-                       live);
+    return scan_blocks(sc, sc->plan->kids[nd->kids], false, depth, level, live);
   case AVRO_MAP:
     v->kind = SR_MAPV_OBJECT;
-    return scan_blocks(sc, avro_schema_map_values(s), true, depth, level, live);
+    return scan_blocks(sc, sc->plan->kids[nd->kids], true, depth, level, live);
   default: return -1;
   }
 }
 
-/* One value of s; live holds the fields whose paths reach it, having
+/* One value of node; live holds the fields whose paths reach it, having
  * consumed level segments (a union's branch consumes none). */
-static int scan_value(scan_t *sc, avro_schema_t s, int depth, size_t level,
+static int scan_value(scan_t *sc, uint32_t node, int depth, size_t level,
                       unsigned live) {
-  s = resolve(s);
-  if (!s || depth > DEPTH_MAX)
+  const node_t *nd = &sc->plan->nodes[node];
+  if (depth > DEPTH_MAX)
     return -1;
-  if (is_avro_union(s)) {
+  if (nd->type == AVRO_UNION) {
     int64_t b;
-    if (read_long(sc, &b) != 0 || b < 0 ||
-        (size_t)b >= avro_schema_union_size(s))
+    if (read_long(sc, &b) != 0 || b < 0 || b >= nd->n)
       return -1;
-    return scan_value(sc, avro_schema_union_branch(s, (int)b), depth + 1, level,
-                      live);
+    return scan_value(sc, sc->plan->kids[nd->kids + b], depth + 1, level, live);
   }
   unsigned ends = 0;
-  for (int f = 0; f < SR_MAP__COUNT; f++)
+  for (int f = 0; live && f < SR_MAP__COUNT; f++)
     if ((live >> f & 1) && sc->n_segs[f] == level)
       ends |= 1u << f;
   sr_map_val_t v = {0};
-  if (scan_leaf(sc, s, depth, level, live & ~ends, &v) != 0)
+  if (scan_leaf(sc, nd, depth, level, live & ~ends, ends ? &v : &sc->discard))
     return -1;
-  for (int f = 0; f < SR_MAP__COUNT; f++) {
+  for (int f = 0; ends && f < SR_MAP__COUNT; f++) {
     if (!(ends >> f & 1))
       continue;
     sc->vals[f] = v;
@@ -573,13 +704,16 @@ sr_reason_t sr_avro_decode(sr_avro_reader_t *rd, const void *p, size_t len,
     return fail(SR_REASON_TOO_LARGE, errstr, errlen,
                 "message is %zu bytes, limit %zu", len, lim->max_message_bytes);
   const uint8_t *bytes = p ? p : (const void *)"";
-  scan_t sc = {.p = bytes, .end = bytes + len, .ts_per_ms = rd->sh.ts_per_ms};
+  scan_t sc = {.p = bytes,
+               .end = bytes + len,
+               .ts_per_ms = rd->sh.ts_per_ms,
+               .plan = rd->plan};
   unsigned live = 0;
   for (int f = 0; f < SR_MAP__COUNT; f++) {
     sc.n_segs[f] = sr_mapping_path(rd->sh.map, (sr_map_field_t)f, &sc.segs[f]);
     live |= (sc.n_segs[f] > 0) << f;
   }
-  if (scan_value(&sc, rd->sh.schema, 0, 0, live) != 0)
+  if (scan_value(&sc, 0, 0, 0, live) != 0)
     return fail(SR_REASON_DECODE, errstr, errlen,
                 "avro: %zu bytes are not a record of the schema (truncated, "
                 "or a length, count or branch out of range)",

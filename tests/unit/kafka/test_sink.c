@@ -257,6 +257,42 @@ static void check_dead_letter(const rd_kafka_message_t *m, int i, void *arg) {
   assert_int_equal(
       rd_kafka_header_get_last(hdrs, "streamrec-truncated", NULL, NULL),
       RD_KAFKA_RESP_ERR__NOENT);
+  assert_int_equal(
+      rd_kafka_header_get_last(hdrs, "streamrec-schema-id", NULL, NULL),
+      RD_KAFKA_RESP_ERR__NOENT);
+}
+
+static void check_schema_id(const rd_kafka_message_t *m, int i, void *arg) {
+  (void)i;
+  (void)arg;
+  char buf[64];
+  assert_string_equal(header(m, "streamrec-schema-id", buf, sizeof(buf)),
+                      "4294967295");
+  assert_string_equal(header(m, "streamrec-error", buf, sizeof(buf)),
+                      "decode_error");
+}
+
+/* A message framed for the Schema Registry names its schema id. */
+static void test_dead_letter_schema_id(void **state) {
+  (void)state;
+  make_topic("dead-framed");
+  sr_config_t cfg;
+  sr_config_init(&cfg);
+  seen_t seen = {0};
+  sr_sink_t *snk = sink_new(&cfg, &seen);
+  sr_dead_letter_t dl = {.topic = "dead-framed",
+                         .payload = "\0\xff\xff\xff\xff\x01",
+                         .len = 6,
+                         .reason = "decode_error",
+                         .detail = "avro: 1 bytes are not a record",
+                         .src_topic = "clicks",
+                         .framed = true,
+                         .schema_id = 0xFFFFFFFFu};
+  assert_int_equal(sr_sink_dead_letter(snk, &dl), SR_OK);
+  serve_all(snk);
+  assert_int_equal(sr_sink_stats(snk).dead_letters, 1);
+  sr_sink_free(snk);
+  read_back("dead-framed", 1, check_schema_id, NULL);
 }
 
 /* A dead letter is the original key, value and headers, with streamrec's
@@ -359,6 +395,7 @@ int main(void) {
       cmocka_unit_test(test_lists_delivered),
       cmocka_unit_test(test_records_delivered),
       cmocka_unit_test(test_dead_letter_headers),
+      cmocka_unit_test(test_dead_letter_schema_id),
       cmocka_unit_test(test_dead_letter_truncated),
   };
   return cmocka_run_group_tests(tests, setup, broker_stop);
