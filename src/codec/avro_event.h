@@ -1,13 +1,14 @@
 /* Avro events: reads the records of one writer schema (an .avsc file, as
  * registered with the Schema Registry; parsed by Apache Avro's C library,
  * the records' bytes read against it in one bounded pass that allocates
- * nothing) and places their fields by a field mapping (codec/mapping.h): dotted paths
- * through nested records and maps, [N] into arrays, unions read through
+ * nothing) and places their fields by a field mapping (codec/mapping.h): dotted
+ * paths through nested records and maps, [N] into arrays, unions read through
  * their current branch (null is a missing field), enums by symbol,
  * timestamp-millis and timestamp-micros longs as instants. Writes events
  * by the same schema and mapping through the library's encoder, for
- * `streamrec produce` and the tests.
- * A reader or writer holds one reusable record: one thread at a time. */
+ * `streamrec produce` and the tests. A reader is immutable once made
+ * (any thread may decode with it); a writer fills one record at a time
+ * (one thread at a time). */
 #ifndef SR_CODEC_AVRO_EVENT_H
 #define SR_CODEC_AVRO_EVENT_H
 
