@@ -238,7 +238,27 @@ static void test_rejections_name_the_path(void **state) {
   expect(rd, &buf, SR_REASON_BAD_FIELD, "items[0].price");
   shop_click(&buf, "u", 1, "1", 3, T0); /* signup: no type of ours */
   expect(rd, &buf, SR_REASON_UNKNOWN_TYPE, "\"signup\" (action)");
-  shop_click(&buf, "", 1, "1", 0, T0);
+  /* streamrec's own checks after the mapping: an empty id, a size limit. */
+  shop_click(&buf, "u", 1, "1", 0, T0);
+  sr_event_t ev;
+  char why[256];
+  sr_event_limits_t small = {.max_message_bytes = 8};
+  assert_int_equal(
+      sr_avro_decode(rd, buf.data, buf.len, NULL, &small, &ev, why, sizeof why),
+      SR_REASON_TOO_LARGE);
+  record_t rec;
+  record_new(&rec, shop_schema);
+  avro_value_t ctx = field(&rec.root, "context"), u = field(&ctx, "user");
+  avro_value_t urec = branch(&u, 1), id = field(&urec, "id");
+  avro_value_t s = branch(&id, 1);
+  avro_value_set_string(&s, "");
+  avro_value_t items = field(&rec.root, "items"), item;
+  avro_value_append(&items, &item, NULL);
+  avro_value_t price = field(&item, "price"), dbl = branch(&price, 1);
+  avro_value_set_double(&dbl, 1);
+  write_record(&rec, &buf);
+  record_free(&rec);
+  expect(rd, &buf, SR_REASON_EMPTY_ID, "user_id is empty");
   sr_avro_reader_free(rd);
 
   spec.unknown_types = SR_UNKNOWN_SKIP;
