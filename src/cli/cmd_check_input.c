@@ -55,7 +55,8 @@ static void usage(FILE *out) {
       "message: {\"partition\",\"offset\",\"event\":{...}} for a message that\n"
       "becomes an event, {\"partition\",\"offset\",\"rejected\":REASON,\n"
       "\"detail\":...} for one that would be dead-lettered (or skipped, for\n"
-      "skipped_type). A summary goes to stderr. Stops after -n messages or\n"
+      "skipped_type); a framed message also has its \"schema_id\". A summary\n"
+      "goes to stderr. Stops after -n messages or\n"
       "when every partition has been read to its end.\n"
       "\n"
       "exit: 0 every message decoded, 1 some were rejected (or the topic\n"
@@ -161,11 +162,14 @@ static json_t *event_json(const sr_event_t *ev) {
 
 /* One JSON line for one decoded message. */
 static void print_result(const rd_kafka_message_t *msg, sr_reason_t reason,
-                         const sr_event_t *ev, const char *why) {
+                         const sr_event_t *ev, int64_t schema_id,
+                         const char *why) {
   json_t *obj = json_pack("{s:i, s:I}", "partition", (int)msg->partition,
                           "offset", (json_int_t)msg->offset);
   if (!obj)
     return;
+  if (schema_id >= 0)
+    json_object_set_new(obj, "schema_id", json_integer(schema_id));
   if (reason == SR_REASON_OK)
     json_object_set_new(obj, "event", event_json(ev));
   else {
@@ -183,10 +187,12 @@ static void check_message(sr_ingest_t *ing, const rd_kafka_message_t *msg,
                           check_run_t *run) {
   sr_event_t ev;
   char why[256] = "";
-  sr_reason_t reason = sr_ingest_decode(ing, msg, &ev, why, sizeof(why));
+  int64_t schema_id;
+  sr_reason_t reason =
+      sr_ingest_decode(ing, msg, &ev, &schema_id, why, sizeof(why));
   run->seen++;
   run->by_reason[reason]++;
-  print_result(msg, reason, &ev, why);
+  print_result(msg, reason, &ev, schema_id, why);
 }
 
 static bool all_at_end(const check_run_t *run) {

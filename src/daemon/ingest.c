@@ -283,10 +283,13 @@ static sr_reason_t decode_value(sr_ingest_t *ing, const rd_kafka_message_t *msg,
 }
 
 sr_reason_t sr_ingest_decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                             sr_event_t *ev, char *why, size_t len) {
+                             sr_event_t *ev, int64_t *schema_id, char *why,
+                             size_t len) {
   sr_frame_t fr;
-  bool is_framed;
-  return decode_value(ing, msg, ev, &fr, &is_framed, why, len);
+  bool is_framed = false;
+  sr_reason_t reason = decode_value(ing, msg, ev, &fr, &is_framed, why, len);
+  *schema_id = is_framed ? (int64_t)fr.schema_id : -1;
+  return reason;
 }
 
 int sr_ingest_message(sr_ingest_t *ing, const rd_kafka_message_t *msg) {

@@ -44,12 +44,14 @@ void sr_ingest_free(sr_ingest_t *ing);
  * before each consume step; until the first call there is no future check. */
 void sr_ingest_set_time(sr_ingest_t *ing, int64_t wall_ms, uint64_t mono_ms);
 
-/* Decodes msg as sr_ingest_message does (its topic's mapping, the format,
- * the limits; a null value is a tombstone), without learning, counting or
- * dead-lettering: SR_REASON_OK with *ev, or the reason it would be rejected
- * with why. ing may have been made without a model. */
+/* Decodes msg as sr_ingest_message does (its topic's format, framing,
+ * mapping and limits; a null value is a tombstone), without learning,
+ * counting or dead-lettering: SR_REASON_OK with *ev, or the reason it would
+ * be rejected with why. *schema_id is the Schema Registry id of a framed
+ * message, else -1. ing may have been made without a model. */
 sr_reason_t sr_ingest_decode(sr_ingest_t *ing, const rd_kafka_message_t *msg,
-                             sr_event_t *ev, char *why, size_t len);
+                             sr_event_t *ev, int64_t *schema_id, char *why,
+                             size_t len);
 
 /* Applies or rejects one message. Returns 0, or -1 when the event could
  * not be applied (out of memory): the caller must stop before recording

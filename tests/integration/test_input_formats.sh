@@ -185,4 +185,16 @@ assert_contains "$(sed -n 2p "$SR_TMP/dead.headers")" \
 assert_contains "$(sed -n 2p "$SR_TMP/dead.headers")" \
   "streamrec-schema-id=17" "schema id of the null user"
 
+# check-input shows what the daemon made of the framed Avro topic: events
+# with their schema id, and the two bad records with their reasons.
+assert_exit 1 "check-input on the framed Avro topic" timeout 30 "$SR_BIN" \
+  check-input -c "$SR_TMP/input.json" --topic clicks -n 100000 \
+  --brokers "$BROKERS"
+assert_eq "$(jq -s 'map(.schema_id) | unique' -c "$SR_TMP/out")" "[17]" \
+  "schema ids shown by check-input"
+assert_eq "$(jq -r 'select(.rejected) | .rejected' "$SR_TMP/out" |
+  tr '\n' ' ')" "decode_error missing_field " "rejections shown by check-input"
+assert_eq "$(jq -s 'map(select(.event)) | length' "$SR_TMP/out")" \
+  "$(grep -c . "$SR_TMP/b.jsonl")" "events shown by check-input"
+
 echo "PASS: input formats ($N events, digest $digest)"

@@ -283,17 +283,21 @@ static void test_decode_without_a_model(void **state) {
   msg.payload = (void *)json;
   msg.len = strlen(json);
   sr_event_t ev;
-  assert_int_equal(sr_ingest_decode(ing, &msg, &ev, why, sizeof why),
-                   SR_REASON_OK);
+  int64_t schema_id;
+  assert_int_equal(
+      sr_ingest_decode(ing, &msg, &ev, &schema_id, why, sizeof why),
+      SR_REASON_OK);
   assert_string_equal(ev.user_id, "u1");
   assert_string_equal(ev.item_id, "i9");
   assert_int_equal(ev.type, SR_EV_CLICK);
   assert_int_equal(ev.timestamp_ms, 1700000000000LL);
+  assert_int_equal(schema_id, -1);
 
   msg.payload = NULL;
   msg.len = 0;
-  assert_int_equal(sr_ingest_decode(ing, &msg, &ev, why, sizeof why),
-                   SR_REASON_TOMBSTONE);
+  assert_int_equal(
+      sr_ingest_decode(ing, &msg, &ev, &schema_id, why, sizeof why),
+      SR_REASON_TOMBSTONE);
   assert_non_null(strstr(why, "tombstone"));
   assert_int_equal(sr_ingest_rejected(ing, SR_REASON_TOMBSTONE), 0);
   sr_ingest_free(ing);
