@@ -235,6 +235,32 @@ static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
   return 0;
 }
 
+/* The blend a model ended with, and the events that chose it. */
+typedef struct blend_fig {
+  char name[64];
+  uint64_t samples;
+  uint32_t n; /* blends chosen among */
+} blend_fig_t;
+
+static void take_blend(const sr_model_t *mdl, blend_fig_t *bf) {
+  sr_blend_info_t info[16];
+  bf->n = sr_model_blends(mdl, info, 16, &bf->samples);
+  for (uint32_t k = 0; k < bf->n && k < 16; k++)
+    if (info[k].leader)
+      snprintf(bf->name, sizeof(bf->name), "%.63s", info[k].name);
+}
+
+static void print_blend_text(const blend_fig_t *bf) {
+  if (bf->n > 1)
+    printf("blend        %s (chosen among %u on %llu tested events)\n",
+           bf->name, bf->n, (unsigned long long)bf->samples);
+}
+
+static void print_blend_json(const blend_fig_t *bf) {
+  printf(",\"blend\":{\"chosen\":\"%s\",\"among\":%u,\"tested\":%llu}",
+         bf->name, bf->n, (unsigned long long)bf->samples);
+}
+
 typedef struct figures {
   sr_eval_stats_t st;
   double secs;
@@ -291,6 +317,8 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
   if (!mdl)
     return sr_cli_err("eval", "%s", errstr), SR_EXIT_USAGE;
   int rc = run_eval(mdl, vec, a->n, &fig.st, &fig.secs);
+  blend_fig_t bf = {0};
+  take_blend(mdl, &bf);
   sr_model_free(mdl);
   if (rc == 0 && a->baseline_pop) {
     mdl = sr_eval_popularity_model(errstr, sizeof(errstr));
@@ -307,9 +335,11 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
       print_json_figures(&base, a->n);
       putchar('}');
     }
+    print_blend_json(&bf);
     printf("}\n");
   } else {
     print_text(&fig, a->baseline_pop ? &base : NULL, a->n);
+    print_blend_text(&bf);
   }
   return SR_EXIT_OK;
 }

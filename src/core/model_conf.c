@@ -73,6 +73,17 @@ static const sr_opt_t params[] = {
         "weight of the co-occurrence score (best item 1) added to personal "
         "scores (0: no co-occurrence model; 0.3 measured best on four "
         "streams, at about half the learning speed)"),
+    ENUM("model.blend", blend, "fixed", "fixed|auto",
+         "fixed: blend co-occurrence by model.cooc_weight, cooc_alpha and "
+         "cooc_beta; auto: choose online among 6 blends (2 normalisations x "
+         "co-occurrence weights 0.3, 1, 3), by hits on sampled events"),
+    U32("model.blend_sample", blend_sample, "8", 1, 1000000,
+        "auto blend: one event in this many is tested against every blend"),
+    F32("model.blend_half_life", blend_half_life, "2000", 0, 1e12,
+        "auto blend: tested events after which a blend's hit count halves "
+        "(0: never)"),
+    U32("model.blend_n", blend_n, "10", 1, 1000,
+        "auto blend: list length in which a tested event's item is a hit"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
      * uint holds, so every user gets the popularity list. */
     U32("model.min_user_events", min_user_events, "1", 0, 4294967295.0,
@@ -96,6 +107,8 @@ static const sr_opt_t params[] = {
 
 /* An enum field is stored as an int-sized index. */
 _Static_assert(sizeof(sr_mode_t) == sizeof(uint32_t), "sr_mode_t size");
+_Static_assert(sizeof(sr_blend_mode_t) == sizeof(uint32_t),
+               "sr_blend_mode_t size");
 
 static const sr_opt_table_t table = {params, N_PARAMS, 0};
 static const sr_opts_t opts = {&table, 1, NULL};

@@ -73,6 +73,18 @@ static size_t co_bytes(const sr_model_t *mdl) {
   return (size_t)CHUNK * mdl->co_max * sizeof(sr_scored_t);
 }
 
+/* Candidates a blend trial ranks at most: the co-occurrence neighbours,
+ * the recent window and the event's item. */
+static size_t trial_entries(const sr_model_t *mdl) {
+  return (size_t)mdl->co_max + mdl->conf.recent_size + 1;
+}
+
+static size_t trial_bytes(const sr_model_t *mdl) {
+  return trial_entries(mdl) * (2 * sizeof(uint32_t) + sizeof(float)) +
+         (size_t)mdl->co_max *
+             (sizeof(uint32_t) + SR_COOC_NORMS * sizeof(float));
+}
+
 int sr_recommend_init(sr_model_t *mdl) {
   mdl->batch = sr_model_mem_alloc(mdl, batch_bytes(mdl), 64);
   if (!mdl->batch)
@@ -81,7 +93,12 @@ int sr_recommend_init(sr_model_t *mdl) {
     return 0;
   mdl->co_max = mdl->conf.cooc_recent * mdl->conf.cooc_neighbours;
   mdl->co = sr_model_mem_alloc(mdl, co_bytes(mdl), 0);
-  return mdl->co ? 0 : -1;
+  if (!mdl->co)
+    return -1;
+  if (!mdl->blend.every)
+    return 0;
+  mdl->trial = sr_model_mem_alloc(mdl, trial_bytes(mdl), 0);
+  return mdl->trial ? 0 : -1;
 }
 
 void sr_recommend_free(sr_model_t *mdl) {
@@ -90,6 +107,9 @@ void sr_recommend_free(sr_model_t *mdl) {
   if (mdl->co)
     sr_model_mem_free(mdl, mdl->co, co_bytes(mdl));
   mdl->co = NULL;
+  if (mdl->trial)
+    sr_model_mem_free(mdl, mdl->trial, trial_bytes(mdl));
+  mdl->trial = NULL;
   free_scratch(mdl);
 }
 
@@ -98,21 +118,24 @@ static sr_scored_t *co_list(const sr_model_t *mdl, size_t r) {
   return mdl->co ? mdl->co + r * mdl->co_max : NULL;
 }
 
-/* The user's co-occurrence scores (core/cooc), times cooc_weight, into out
- * (co_max entries); none when the model has no co-occurrence. Seen items
- * are left out before the scores are divided by their maximum, since they
- * are in no list. */
+/* The user's co-occurrence scores (core/cooc), in the normalisation and
+ * times the weight of the blend in use (core/blend), into out (co_max
+ * entries); none when the model has no co-occurrence. Seen items are left
+ * out before the scores are divided by their maximum, since they are in no
+ * list. */
 static uint32_t co_scores(sr_model_t *mdl, uint32_t user, sr_scored_t *out) {
   if (!mdl->cooc_on)
     return 0;
   const sr_model_conf_t *c = &mdl->conf;
+  const sr_blend_config_t *bc = sr_blend_leader(&mdl->blend);
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
   uint32_t hist[SR_COOC_HIST_MAX];
   uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
-  uint32_t n = sr_cooc_score(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
-                             ring->items, ring->len, out);
+  uint32_t n =
+      sr_cooc_score_norm(&mdl->cooc, bc->norm, hist, n_hist,
+                         c->cooc_recent_decay, ring->items, ring->len, out);
   for (uint32_t k = 0; k < n; k++)
-    out[k].score *= c->cooc_weight;
+    out[k].score *= bc->w_co;
   return n;
 }
 
@@ -323,4 +346,111 @@ size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
   mdl->scores[item_row] = -INFINITY;
   exclude_free(mdl, mdl->scores);
   return sr_topn_select(mdl->scores, NULL, items, n, out);
+}
+
+/* A blend trial's scratch, carved from mdl->trial: the candidates (item,
+ * score without co-occurrence, place in the co-occurrence lists or NONE)
+ * and the co-occurrence lists of every normalisation. */
+typedef struct trial {
+  uint32_t *cand;
+  float *base;
+  uint32_t *at;
+  uint32_t *co_items;
+  float *co;
+  uint32_t n;   /* candidates */
+  uint32_t pos; /* the event's item's place among them */
+} trial_t;
+
+#define NONE UINT32_MAX
+
+static trial_t trial_of(const sr_model_t *mdl) {
+  size_t n = trial_entries(mdl);
+  trial_t t = {0};
+  t.cand = mdl->trial;
+  t.at = t.cand + n;
+  t.co_items = t.at + n;
+  t.base = (float *)(t.co_items + mdl->co_max);
+  t.co = t.base + n;
+  return t;
+}
+
+/* Lists candidate j once: the first time its mark (NaN in the scores
+ * scratch) is seen, it is scored by the factors and the per-item bias, as
+ * every list scores it before co-occurrence is added. */
+static void add_candidate(sr_model_t *mdl, trial_t *t, const float *urow,
+                          uint32_t j, uint32_t at, uint32_t item) {
+  float *mark = mdl->scores;
+  if (!isnan(mark[j]))
+    return;
+  mark[j] =
+      sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
+      mdl->bias[j];
+  if (j == item)
+    t->pos = t->n;
+  t->cand[t->n] = j;
+  t->base[t->n] = mark[j];
+  t->at[t->n++] = at;
+}
+
+/* Lists the candidates a trial ranks: the co-occurrence neighbours of the
+ * user's latest items, the items of the recent window (what popularity
+ * and the factors put on top of lists) and item; the user's seen items and
+ * items in no list are left out. 0 when item is itself left out. */
+static int list_candidates(sr_model_t *mdl, uint32_t user, uint32_t item,
+                           trial_t *t, uint32_t n_co) {
+  const sr_recent_t *rec = &mdl->recent;
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  float *mark = mdl->scores;
+  for (uint32_t k = 0; k < n_co; k++)
+    mark[t->co_items[k]] = NAN;
+  for (uint32_t k = 0; k < rec->len; k++)
+    mark[rec->items[k]] = NAN;
+  mark[item] = NAN;
+  exclude_seen(mdl, user, mark);
+  if (!isnan(mark[item]))
+    return 0;
+  t->n = 0;
+  for (uint32_t k = 0; k < n_co; k++)
+    add_candidate(mdl, t, urow, t->co_items[k], k, item);
+  add_candidate(mdl, t, urow, item, NONE, item);
+  for (uint32_t k = 0; k < rec->len; k++)
+    add_candidate(mdl, t, urow, rec->items[k], NONE, item);
+  return 1;
+}
+
+/* 1 when blend c ranks the trial's item among the first n candidates
+ * (ties: lower row first, as every list orders them). */
+static uint8_t trial_hit(const sr_model_t *mdl, const trial_t *t,
+                         const sr_blend_config_t *c, uint32_t n) {
+  const float *co = t->co + (size_t)c->norm * mdl->co_max;
+  uint32_t item = t->cand[t->pos], above = 0;
+  float s_i = t->base[t->pos] +
+              (t->at[t->pos] == NONE ? 0.0f : c->w_co * co[t->at[t->pos]]);
+  for (uint32_t k = 0; k < t->n; k++) {
+    float s = t->base[k] + (t->at[k] == NONE ? 0.0f : c->w_co * co[t->at[k]]);
+    above += (s > s_i) | ((s == s_i) & (t->cand[k] < item));
+  }
+  return above < n;
+}
+
+int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
+                            uint8_t *hit) {
+  const sr_model_conf_t *c = &mdl->conf;
+  if (!mdl->trial || is_cold(mdl, user) || mdl->uevents[user] == 0 ||
+      sr_popular_count(&mdl->pop, item) <= 0)
+    return 0;
+  if (ensure_scratch(mdl) != 0)
+    return -1;
+  trial_t t = trial_of(mdl);
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  uint32_t hist[SR_COOC_HIST_MAX];
+  uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
+  uint32_t n_co =
+      sr_cooc_score_all(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
+                        ring->items, ring->len, t.co_items, t.co, mdl->co_max);
+  if (!list_candidates(mdl, user, item, &t, n_co))
+    return 0;
+  for (uint32_t k = 0; k < mdl->blend.n; k++)
+    hit[k] = trial_hit(mdl, &t, &mdl->blend.config[k], mdl->blend.top_n);
+  return 1;
 }

@@ -99,13 +99,15 @@ static void test_snapshot_follows_the_table(void **state) {
   sr_model_t *mdl = model_and_snapshot(&conf, &snap);
   /* Every section in table order, but the three of cluster mode, which a
    * single instance's model leaves out, co-occurrence's, which is off
-   * by default, and the takedowns', absent while no item is down. */
+   * by default, the takedowns', absent while no item is down, and the
+   * choice among blends, absent with a fixed blend. */
   size_t k = 0;
   for (size_t t = 0; t < sr_model_section_count(); t++) {
     const char *name = sr_model_section_name(sr_model_section_id(t));
     bool cluster = !strcmp(name, "user_owner") || !strcmp(name, "item_base") ||
                    !strcmp(name, "item_base_scalars");
-    if (cluster || !strcmp(name, "cooc") || !strcmp(name, "item_down"))
+    if (cluster || !strcmp(name, "cooc") || !strcmp(name, "item_down") ||
+        !strcmp(name, "blend"))
       continue;
     assert_true(k < snap.n_sections);
     assert_int_equal(snap.sections[k++].id, sr_model_section_id(t));
@@ -113,10 +115,11 @@ static void test_snapshot_follows_the_table(void **state) {
   assert_int_equal(k, snap.n_sections);
   sr_model_snapshot_release(&snap);
   sr_model_free(mdl);
-  /* A shared model with co-occurrence on and an item down holds all of
-   * them. */
+  /* A shared model with co-occurrence on, the blend chosen online and an
+   * item down holds all of them. */
   conf.shared = 1;
   conf.cooc_weight = 0.3f;
+  conf.blend = SR_BLEND_AUTO;
   mdl = model_with(&conf);
   assert_int_equal(sr_model_set_available(mdl, "down", 4, false, NULL), SR_OK);
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
