@@ -32,6 +32,8 @@ typedef struct sr_model_conf {
   float bias_reg;              /* explicit mode: L2 of biases */
   float pop_blend;             /* score += pop_blend * log(decayed count) */
   float pop_half_life;         /* events after which a count halves */
+  float pop_half_life_ms;      /* event time (ms) after which a count halves;
+                                  0 = none */
   uint32_t recent_size;        /* window of recent items negatives come from */
   uint32_t seen_size;          /* per-user excluded items kept; 0 = all */
   uint32_t min_user_events;    /* fewer events: the popularity list */

@@ -52,7 +52,11 @@ static uint64_t mix(uint64_t x) {
 }
 
 int sr_blend_sampled(const sr_blend_t *bl, uint64_t events) {
-  return bl->every && mix(events) % bl->every == 0;
+  if (!bl->every)
+    return 0;
+  uint32_t every =
+      bl->samples < SR_BLEND_WARMUP && bl->every > 2 ? 2 : bl->every;
+  return mix(events) % every == 0;
 }
 
 void sr_blend_record(sr_blend_t *bl, const uint8_t *hit) {

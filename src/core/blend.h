@@ -45,8 +45,13 @@ typedef struct sr_blend {
  * led by its first; else the one fixed blend. */
 void sr_blend_init(sr_blend_t *bl, const sr_model_conf_t *conf);
 
+/* Trials sampled at one event in 2, before one in model.blend_sample: a
+ * new stream's choice is made early, at a bounded cost. */
+#define SR_BLEND_WARMUP 4000
+
 /* 1 when the event that makes the model's events-th (0-based) is to be
- * tested: a hash of the count, so that the sample follows no period of
+ * tested: one in 2 for the first SR_BLEND_WARMUP trials, then one in
+ * every; by a hash of the count, so that the sample follows no period of
  * the stream. */
 int sr_blend_sampled(const sr_blend_t *bl, uint64_t events);
 

@@ -79,11 +79,12 @@ sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
     learn_explicit(mdl, ev, u, i);
   else
     learn_implicit(mdl, ev, u, i);
-  int rescaled = 0;
   if (ev->type != SR_EV_DISLIKE && mdl->cooc_on && learn_cooc(mdl, u, i) != 0)
     return SR_ERR_NOMEM;
+  /* Time decays counts whatever the event; the clock moved on with it. */
+  int rescaled = sr_popular_advance_ms(&mdl->pop, mdl->clock.now_ms);
   if (ev->type != SR_EV_DISLIKE) {
-    rescaled = sr_popular_add(&mdl->pop, i, 1.0);
+    rescaled |= sr_popular_add(&mdl->pop, i, 1.0);
     sr_recent_push(&mdl->recent, i);
   }
   sr_recommend_update_bias(mdl, i, rescaled);

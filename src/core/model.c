@@ -48,6 +48,7 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_factors_init(&mdl->ifac, conf->dims);
   sr_seen_init(&mdl->seen, conf->seen_size);
   sr_popular_init(&mdl->pop, conf->pop_half_life);
+  sr_popular_set_half_life_ms(&mdl->pop, conf->pop_half_life_ms);
   /* The recency lists cost a little per event; only eviction needs them. */
   sr_lru_init(&mdl->ulru, conf->max_users || conf->idle_ttl_s);
   sr_lru_init(&mdl->ilru, conf->max_items || conf->idle_ttl_s);

@@ -73,14 +73,33 @@ static size_t co_bytes(const sr_model_t *mdl) {
   return (size_t)CHUNK * mdl->co_max * sizeof(sr_scored_t);
 }
 
+/* Latest events of the recent window whose items a blend trial ranks: the
+ * items popularity puts on top now. More cost a cache miss each (their
+ * factor rows are scattered) and change few trials' outcomes. */
+#define TRIAL_RECENT 200
+
+static uint32_t trial_recent(const sr_model_t *mdl) {
+  return mdl->recent.len < TRIAL_RECENT ? mdl->recent.len : TRIAL_RECENT;
+}
+
+/* The k-th latest item of the recent window, k < trial_recent. */
+static uint32_t recent_item(const sr_recent_t *rec, uint32_t k) {
+  return rec->items[(rec->head + rec->cap - 1 - k) % rec->cap];
+}
+
+/* Items of the catalogue a blend trial ranks at most beside the others:
+ * all of a catalogue this small, else a slice of one row in every q, each
+ * standing for q items. */
+#define TRIAL_SLICE 1024
+
 /* Candidates a blend trial ranks at most: the co-occurrence neighbours,
- * the recent window and the event's item. */
+ * the latest items of the recent window, the event's item and the slice. */
 static size_t trial_entries(const sr_model_t *mdl) {
-  return (size_t)mdl->co_max + mdl->conf.recent_size + 1;
+  return (size_t)mdl->co_max + TRIAL_RECENT + 1 + TRIAL_SLICE;
 }
 
 static size_t trial_bytes(const sr_model_t *mdl) {
-  return trial_entries(mdl) * (2 * sizeof(uint32_t) + sizeof(float)) +
+  return trial_entries(mdl) * (3 * sizeof(uint32_t) + sizeof(float)) +
          (size_t)mdl->co_max *
              (sizeof(uint32_t) + SR_COOC_NORMS * sizeof(float));
 }
@@ -355,6 +374,7 @@ typedef struct trial {
   uint32_t *cand;
   float *base;
   uint32_t *at;
+  uint32_t *weight; /* items of the catalogue a candidate stands for */
   uint32_t *co_items;
   float *co;
   uint32_t n;   /* candidates */
@@ -368,53 +388,95 @@ static trial_t trial_of(const sr_model_t *mdl) {
   trial_t t = {0};
   t.cand = mdl->trial;
   t.at = t.cand + n;
-  t.co_items = t.at + n;
+  t.weight = t.at + n;
+  t.co_items = t.weight + n;
   t.base = (float *)(t.co_items + mdl->co_max);
   t.co = t.base + n;
   return t;
 }
 
 /* Lists candidate j once: the first time its mark (NaN in the scores
- * scratch) is seen, it is scored by the factors and the per-item bias, as
- * every list scores it before co-occurrence is added. */
-static void add_candidate(sr_model_t *mdl, trial_t *t, const float *urow,
-                          uint32_t j, uint32_t at, uint32_t item) {
+ * scratch) is seen. */
+static void add_candidate(sr_model_t *mdl, trial_t *t, uint32_t j, uint32_t at,
+                          uint32_t item, uint32_t weight) {
   float *mark = mdl->scores;
   if (!isnan(mark[j]))
     return;
-  mark[j] =
-      sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
-      mdl->bias[j];
+  mark[j] = 0.0f;
   if (j == item)
     t->pos = t->n;
   t->cand[t->n] = j;
-  t->base[t->n] = mark[j];
+  t->weight[t->n] = weight;
   t->at[t->n++] = at;
 }
 
+/* The slice of the catalogue a trial ranks: every item when there are at
+ * most TRIAL_SLICE, else one row in every q (*q) from an offset that moves
+ * with each trial. Without it, items only the factors rank high would be
+ * missing, and blends leaning on co-occurrence would look better than
+ * they are. */
+static uint32_t slice_start(const sr_model_t *mdl, uint32_t *q) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  *q = (items + TRIAL_SLICE - 1) / TRIAL_SLICE;
+  return *q > 1 ? (uint32_t)(mdl->blend.samples % *q) : 0;
+}
+
+/* Candidates whose rows are asked for ahead of their dot product: enough
+ * to overlap their misses, few enough for the misses in flight. */
+#define TRIAL_AHEAD 8
+
+static void prefetch_candidate(const sr_model_t *mdl, uint32_t j) {
+  const char *row = (const char *)sr_factors_row(&mdl->ifac, j);
+  for (size_t at = 0; at < mdl->ifac.stride * sizeof(float); at += 64)
+    __builtin_prefetch(row + at);
+  __builtin_prefetch(&mdl->bias[j]);
+}
+
+/* Scores every candidate by the factors and the per-item bias, as every
+ * list scores it before co-occurrence is added. */
+static void score_candidates(const sr_model_t *mdl, trial_t *t, uint32_t user) {
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  for (uint32_t k = 0; k < t->n && k < TRIAL_AHEAD; k++)
+    prefetch_candidate(mdl, t->cand[k]);
+  for (uint32_t k = 0; k < t->n; k++) {
+    if (k + TRIAL_AHEAD < t->n)
+      prefetch_candidate(mdl, t->cand[k + TRIAL_AHEAD]);
+    uint32_t j = t->cand[k];
+    t->base[k] =
+        sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
+        mdl->bias[j];
+  }
+}
+
 /* Lists the candidates a trial ranks: the co-occurrence neighbours of the
- * user's latest items, the items of the recent window (what popularity
- * and the factors put on top of lists) and item; the user's seen items and
- * items in no list are left out. 0 when item is itself left out. */
+ * user's latest items, the items of the latest events (what popularity
+ * puts on top of lists), item and the slice of the catalogue; the user's seen
+ * items and items in no list are left out. 0 when item is itself left out. */
 static int list_candidates(sr_model_t *mdl, uint32_t user, uint32_t item,
                            trial_t *t, uint32_t n_co) {
   const sr_recent_t *rec = &mdl->recent;
-  const float *urow = sr_factors_row(&mdl->ufac, user);
   float *mark = mdl->scores;
+  uint32_t n_rec = trial_recent(mdl), items = sr_idmap_count(mdl->items), q;
+  uint32_t from = slice_start(mdl, &q);
   for (uint32_t k = 0; k < n_co; k++)
     mark[t->co_items[k]] = NAN;
-  for (uint32_t k = 0; k < rec->len; k++)
-    mark[rec->items[k]] = NAN;
+  for (uint32_t k = 0; k < n_rec; k++)
+    mark[recent_item(rec, k)] = NAN;
+  for (uint32_t j = from; j < items; j += q)
+    mark[j] = NAN;
   mark[item] = NAN;
   exclude_seen(mdl, user, mark);
   if (!isnan(mark[item]))
     return 0;
   t->n = 0;
   for (uint32_t k = 0; k < n_co; k++)
-    add_candidate(mdl, t, urow, t->co_items[k], k, item);
-  add_candidate(mdl, t, urow, item, NONE, item);
-  for (uint32_t k = 0; k < rec->len; k++)
-    add_candidate(mdl, t, urow, rec->items[k], NONE, item);
+    add_candidate(mdl, t, t->co_items[k], k, item, 1);
+  add_candidate(mdl, t, item, NONE, item, 1);
+  for (uint32_t k = 0; k < n_rec; k++)
+    add_candidate(mdl, t, recent_item(rec, k), NONE, item, 1);
+  for (uint32_t j = from; j < items; j += q)
+    add_candidate(mdl, t, j, NONE, item, q);
+  score_candidates(mdl, t, user);
   return 1;
 }
 
@@ -428,7 +490,7 @@ static uint8_t trial_hit(const sr_model_t *mdl, const trial_t *t,
               (t->at[t->pos] == NONE ? 0.0f : c->w_co * co[t->at[t->pos]]);
   for (uint32_t k = 0; k < t->n; k++) {
     float s = t->base[k] + (t->at[k] == NONE ? 0.0f : c->w_co * co[t->at[k]]);
-    above += (s > s_i) | ((s == s_i) & (t->cand[k] < item));
+    above += t->weight[k] * ((s > s_i) | ((s == s_i) & (t->cand[k] < item)));
   }
   return above < n;
 }
