@@ -209,6 +209,24 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
 int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
                         sr_source_t *source);
 
+/* The parts of a personal score, each of which can rank items alone. */
+typedef enum sr_component {
+  SR_COMPONENT_FACTORS = 0,    /* the learnt affinity u.v */
+  SR_COMPONENT_POPULARITY = 1, /* log decayed popularity */
+  SR_COMPONENT_COOC = 2,       /* co-occurrence with the user's latest items,
+                                  in the blend's normalisation */
+  SR_COMPONENT__COUNT = 3
+} sr_component_t;
+
+/* Scores every item for one user by one component alone into scores
+ * (sr_model_items() floats), whatever the user's events: -inf for the
+ * items of the user's seen ring, free rows, items taken down, and for
+ * co-occurrence, items with no co-occurrence score (no list would hold
+ * them). For evaluating each part of the blend. Returns 0, or -1 when out
+ * of memory. */
+int sr_model_score_component(sr_model_t *mdl, uint32_t user_row,
+                             sr_component_t comp, float *scores);
+
 /* The n items most similar to item_row by cosine of their factors, the item
  * itself excluded, into out (descending). Returns the count, or 0 when out of
  * memory. For offline lookups: O(items x dims). */

@@ -338,6 +338,32 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
   return SR_OK;
 }
 
+/* Co-occurrence alone: the user's sparse scores, every other item -inf. */
+static void score_cooc_alone(sr_model_t *mdl, uint32_t user, float *scores) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  for (uint32_t i = 0; i < items; i++)
+    scores[i] = -INFINITY;
+  if (!mdl->cooc_on)
+    return;
+  uint32_t n = co_scores(mdl, user, mdl->co);
+  for (uint32_t k = 0; k < n; k++)
+    scores[mdl->co[k].item] = mdl->co[k].score;
+}
+
+int sr_model_score_component(sr_model_t *mdl, uint32_t user,
+                             sr_component_t comp, float *scores) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  if (comp == SR_COMPONENT_FACTORS)
+    sr_topn_score_one(sr_factors_row(&mdl->ufac, user), &mdl->ifac, NULL,
+                      scores);
+  else if (comp == SR_COMPONENT_POPULARITY)
+    memcpy(scores, mdl->pop.logc, items * sizeof(float));
+  else
+    score_cooc_alone(mdl, user, scores);
+  exclude_seen(mdl, user, scores);
+  return 0;
+}
+
 size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out) {
   uint32_t items = sr_idmap_count(mdl->items);
   if (ensure_scratch(mdl) != 0)
