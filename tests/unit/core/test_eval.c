@@ -174,8 +174,8 @@ static void test_rank_cut_off_and_metrics(void **state) {
  * ranked alone too; the blend's figures, and comps. */
 static sr_eval_stats_t eval_components(const sr_model_conf_t *conf,
                                        sr_eval_stats_t *comps) {
-  enum { N = 6000 };
-  sr_event_t *evs = synth_events(200, 120, N, 9);
+  enum { N = 2500 };
+  sr_event_t *evs = synth_events(100, 80, N, 9);
   sr_model_t *mdl = model_with(conf);
   sr_eval_t *ev = sr_eval_new(mdl, 10);
   assert_non_null(ev);
