@@ -27,8 +27,10 @@ static double secs_since(uint64_t start) {
   return (double)(sr_mono_ns() - start) / 1e9;
 }
 
-/* model.cooc_weight of the models benchmarked (file's optional argument). */
+/* model.cooc_weight of the models benchmarked (file's optional argument),
+ * or model.blend when that argument is "fixed" or "auto"; -1: defaults. */
 static float g_cooc_weight = -1.0f;
+static int g_blend = -1;
 
 static sr_model_t *new_model(uint32_t dims) {
   sr_model_conf_t conf;
@@ -38,6 +40,8 @@ static sr_model_t *new_model(uint32_t dims) {
   conf.negatives = 4;
   if (g_cooc_weight >= 0)
     conf.cooc_weight = g_cooc_weight;
+  if (g_blend >= 0)
+    conf.blend = (sr_blend_mode_t)g_blend;
   sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
   if (!mdl) {
     fprintf(stderr, "bench: %s\n", errstr);
@@ -142,7 +146,10 @@ static void bench_file(const char *path, const char *fmt_name) {
   printf("decode_learn_per_s      %12.0f   (%s, %llu events, %s model; "
          "target >= 500000)\n",
          n / s, fmt_name, (unsigned long long)n,
-         g_cooc_weight > 0 ? "co-occurrence" : "default");
+         g_blend == SR_BLEND_AUTO    ? "blend auto"
+         : g_blend == SR_BLEND_FIXED ? "fixed blend, no co-occurrence"
+         : g_cooc_weight > 0         ? "co-occurrence"
+                                     : "default");
   sr_event_reader_free(rd);
   sr_model_free(mdl);
 }
@@ -581,7 +588,11 @@ int main(int argc, char **argv) {
   else if (argc >= 2 && !strcmp(argv[1], "topn"))
     bench_topn();
   else if (argc >= 4 && !strcmp(argv[1], "file")) {
-    if (argc >= 5)
+    if (argc >= 5 && (!strcmp(argv[4], "fixed") || !strcmp(argv[4], "auto"))) {
+      /* "fixed": the blend without co-occurrence, the reference. */
+      g_blend = !strcmp(argv[4], "auto") ? SR_BLEND_AUTO : SR_BLEND_FIXED;
+      g_cooc_weight = g_blend == SR_BLEND_FIXED ? 0.0f : -1.0f;
+    } else if (argc >= 5)
       g_cooc_weight = strtof(argv[4], NULL);
     bench_file(argv[2], argv[3]);
   } else if (argc >= 3 && !strcmp(argv[1], "mapped"))
@@ -595,12 +606,11 @@ int main(int argc, char **argv) {
   else if (argc >= 2 && !strcmp(argv[1], "snapshot"))
     bench_snapshot();
   else {
-    fprintf(
-        stderr,
-        "usage: bench_core learner | topn | file PATH FORMAT [COOC_WEIGHT] | "
-        "mapped PATH | avro PATH | "
-        "shared PATH FORMAT | memory | "
-        "snapshot\n");
+    fprintf(stderr, "usage: bench_core learner | topn | file PATH FORMAT "
+                    "[COOC_WEIGHT|fixed|auto] | "
+                    "mapped PATH | avro PATH | "
+                    "shared PATH FORMAT | memory | "
+                    "snapshot\n");
     return 2;
   }
   return 0;

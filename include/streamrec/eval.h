@@ -30,6 +30,16 @@ sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event);
 /* Figures so far. */
 const sr_eval_stats_t *sr_eval_stats(const sr_eval_t *ev);
 
+/* Also ranks every tested event's item by each component of the blend
+ * alone (sr_model_score_component), for sr_eval_component_stats: about
+ * three times the scoring work. Call before the first event. */
+void sr_eval_set_components(sr_eval_t *ev, bool on);
+
+/* Figures of one component alone so far (events and evaluated as the
+ * blend's). */
+const sr_eval_stats_t *sr_eval_component_stats(const sr_eval_t *ev,
+                                               sr_component_t comp);
+
 /* The popularity ranker as a model: every user is cold, counts never decay,
  * the user's own items excluded. Pass it to sr_eval_new. */
 sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen);

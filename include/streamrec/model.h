@@ -11,6 +11,13 @@
 
 typedef enum sr_mode { SR_MODE_IMPLICIT = 0, SR_MODE_EXPLICIT = 1 } sr_mode_t;
 
+/* How the blend of factors, popularity and co-occurrence is set: by the
+ * model.cooc_* options, or chosen online among a built-in set. */
+typedef enum sr_blend_mode {
+  SR_BLEND_FIXED = 0,
+  SR_BLEND_AUTO = 1
+} sr_blend_mode_t;
+
 /* Learner and scorer settings; sr_model_conf_init fills the defaults. */
 typedef struct sr_model_conf {
   uint32_t dims;               /* latent factors per row */
@@ -25,6 +32,8 @@ typedef struct sr_model_conf {
   float bias_reg;              /* explicit mode: L2 of biases */
   float pop_blend;             /* score += pop_blend * log(decayed count) */
   float pop_half_life;         /* events after which a count halves */
+  float pop_half_life_ms;      /* event time (ms) after which a count halves;
+                                  0 = none */
   uint32_t recent_size;        /* window of recent items negatives come from */
   uint32_t seen_size;          /* per-user excluded items kept; 0 = all */
   uint32_t min_user_events;    /* fewer events: the popularity list */
@@ -42,10 +51,14 @@ typedef struct sr_model_conf {
   float cooc_beta;
   uint32_t cooc_recent;    /* a user's latest items scored from */
   float cooc_recent_decay; /* weight of the a-th latest: decay^a */
-  float cooc_weight; /* score += cooc_weight * co-occurrence score (best 1);
-                        0: no co-occurrence model */
-  uint32_t shared;   /* 1: one of several instances sharing items (cluster
-                        mode, see src/core/share.h); not an option */
+  float cooc_weight;     /* score += cooc_weight * co-occurrence score (best 1);
+                            0: no co-occurrence model */
+  sr_blend_mode_t blend; /* fixed: the cooc_* settings; auto: chosen online */
+  uint32_t blend_sample; /* auto: one event in this many is tested */
+  float blend_half_life; /* auto: tested events after which a hit halves */
+  uint32_t blend_n;      /* auto: list length a hit is counted in */
+  uint32_t shared;       /* 1: one of several instances sharing items (cluster
+                            mode, see src/core/share.h); not an option */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;
@@ -163,6 +176,21 @@ uint32_t sr_model_user_events(const sr_model_t *mdl, uint32_t row);
 uint64_t sr_model_bytes(const sr_model_t *mdl);
 const sr_model_conf_t *sr_model_conf(const sr_model_t *mdl);
 
+/* One blend of factors, popularity and co-occurrence the model scores
+ * with or chooses among (model.blend). */
+typedef struct sr_blend_info {
+  char name[64]; /* "cooc=W,alpha=A,beta=B": its co-occurrence weight and
+                    normalisation, beside factors (1) and popularity
+                    (model.pop_blend) */
+  double hits;   /* decayed count of sampled events its list held */
+  bool leader;   /* the blend lists are scored with */
+} sr_blend_info_t;
+
+/* The blends, up to max of them, into out; returns their count (1 with
+ * model.blend fixed). *samples (may be NULL) receives the events tested. */
+uint32_t sr_model_blends(const sr_model_t *mdl, sr_blend_info_t *out,
+                         uint32_t max, uint64_t *samples);
+
 /* Top-n lists for n_users user rows, scored together with one sgemm per
  * chunk. out holds n_users * n entries; list u is out[u*n .. u*n+counts[u]).
  * Users below min_user_events get the popularity list. Items in the user's
@@ -180,6 +208,24 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
  * out of memory. */
 int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
                         sr_source_t *source);
+
+/* The parts of a personal score, each of which can rank items alone. */
+typedef enum sr_component {
+  SR_COMPONENT_FACTORS = 0,    /* the learnt affinity u.v */
+  SR_COMPONENT_POPULARITY = 1, /* log decayed popularity */
+  SR_COMPONENT_COOC = 2,       /* co-occurrence with the user's latest items,
+                                  in the blend's normalisation */
+  SR_COMPONENT__COUNT = 3
+} sr_component_t;
+
+/* Scores every item for one user by one component alone into scores
+ * (sr_model_items() floats), whatever the user's events: -inf for the
+ * items of the user's seen ring, free rows, items taken down, and for
+ * co-occurrence, items with no co-occurrence score (no list would hold
+ * them). For evaluating each part of the blend. Returns 0, or -1 when out
+ * of memory. */
+int sr_model_score_component(sr_model_t *mdl, uint32_t user_row,
+                             sr_component_t comp, float *scores);
 
 /* The n items most similar to item_row by cosine of their factors, the item
  * itself excluded, into out (descending). Returns the count, or 0 when out of

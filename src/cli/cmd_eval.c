@@ -21,6 +21,7 @@ typedef struct eval_args {
   int sort;
   int json;
   int baseline_pop;
+  int components;
   int has_min_value;
   double min_value;
   size_t n;
@@ -47,6 +48,9 @@ static void usage(FILE *out) {
           "  --min-value X             skip events whose value is below X\n"
           "  -N, --n N                 list length (default 10)\n"
           "  --baseline pop            also evaluate the popularity ranker\n"
+          "  --components              also rank by each part of the blend "
+          "alone\n                            (factors, popularity, "
+          "co-occurrence)\n"
           "  --json                    print one JSON object\n"
           "  -c, --config FILE         JSON config file (model.* options)\n"
           "  --set KEY=VALUE           set one option (repeatable)\n"
@@ -73,6 +77,7 @@ static int parse_option(int c, void *arg) {
   case 'f': a->format = optarg; return 0;
   case 's': a->sort = 1; return 0;
   case 'j': a->json = 1; return 0;
+  case 'C': a->components = 1; return 0;
   case 'm':
     a->min_value = strtod(optarg, &end);
     if (*end || !*optarg)
@@ -106,6 +111,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
       {"n", required_argument, NULL, 'N'},
       {"baseline", required_argument, NULL, 'b'},
       {"json", no_argument, NULL, 'j'},
+      {"components", no_argument, NULL, 'C'},
       SR_CLI_CONFIG_LONGOPTS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -209,12 +215,21 @@ static void progress(const sr_eval_stats_t *st, size_t total, double secs) {
           secs > 0 ? (double)st->events / secs : 0.0);
 }
 
-/* Runs one model over all events; *secs gets the wall time. */
+/* Copies each component's figures into comps (none when NULL). */
+static void take_components(const sr_eval_t *ev, sr_eval_stats_t *comps) {
+  for (int c = 0; comps && c < SR_COMPONENT__COUNT; c++)
+    comps[c] = *sr_eval_component_stats(ev, (sr_component_t)c);
+}
+
+/* Runs one model over all events; *secs gets the wall time. With comps,
+ * also each component alone, into comps[SR_COMPONENT__COUNT]. */
 static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
-                    sr_eval_stats_t *out, double *secs) {
+                    sr_eval_stats_t *out, double *secs,
+                    sr_eval_stats_t *comps) {
   sr_eval_t *ev = sr_eval_new(mdl, n);
   if (!ev)
     return -1;
+  sr_eval_set_components(ev, comps != NULL);
   int tty = isatty(STDERR_FILENO);
   uint64_t start = sr_mono_ns(), last = start;
   for (size_t i = 0; i < vec->len; i++) {
@@ -231,8 +246,64 @@ static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
   if (tty)
     fprintf(stderr, "\r\033[K");
   *out = *sr_eval_stats(ev);
+  take_components(ev, comps);
   sr_eval_free(ev);
   return 0;
+}
+
+/* The blend a model ended with, and the events that chose it. */
+typedef struct blend_fig {
+  char name[64];
+  uint64_t samples;
+  uint32_t n; /* blends chosen among */
+} blend_fig_t;
+
+static void take_blend(const sr_model_t *mdl, blend_fig_t *bf) {
+  sr_blend_info_t info[16];
+  bf->n = sr_model_blends(mdl, info, 16, &bf->samples);
+  for (uint32_t k = 0; k < bf->n && k < 16; k++)
+    if (info[k].leader)
+      snprintf(bf->name, sizeof(bf->name), "%.63s", info[k].name);
+}
+
+static void print_blend_text(const blend_fig_t *bf) {
+  if (bf->n > 1)
+    printf("blend        %s (chosen among %u on %llu tested events)\n",
+           bf->name, bf->n, (unsigned long long)bf->samples);
+}
+
+static void print_blend_json(const blend_fig_t *bf) {
+  printf(",\"blend\":{\"chosen\":\"%s\",\"among\":%u,\"tested\":%llu}",
+         bf->name, bf->n, (unsigned long long)bf->samples);
+}
+
+static const char *const component_names[SR_COMPONENT__COUNT] = {
+    "factors", "popularity", "cooc"};
+
+/* Each component's recall alone, beside the blend's. */
+static void print_components_text(const sr_eval_stats_t *blend,
+                                  const sr_eval_stats_t *comps, size_t n) {
+  printf("\nrecall@%zu by component alone (blend %.4f):\n", n,
+         blend->evaluated ? (double)blend->hits / (double)blend->evaluated
+                          : 0.0);
+  for (int c = 0; c < SR_COMPONENT__COUNT; c++)
+    printf("  %-12s %10.4f\n", component_names[c],
+           comps[c].evaluated
+               ? (double)comps[c].hits / (double)comps[c].evaluated
+               : 0.0);
+}
+
+static void print_components_json(const sr_eval_stats_t *comps, size_t n) {
+  printf(",\"components\":{");
+  for (int c = 0; c < SR_COMPONENT__COUNT; c++) {
+    const sr_eval_stats_t *st = &comps[c];
+    double ev = st->evaluated ? (double)st->evaluated : 1.0;
+    printf("%s\"%s\":{\"recall_at_n\":%.6f,\"ndcg_at_n\":%.6f,"
+           "\"mrr\":%.6f,\"n\":%zu}",
+           c ? "," : "", component_names[c], (double)st->hits / ev,
+           st->ndcg_sum / ev, st->rr_sum / ev, n);
+  }
+  putchar('}');
 }
 
 typedef struct figures {
@@ -290,11 +361,15 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
   sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
   if (!mdl)
     return sr_cli_err("eval", "%s", errstr), SR_EXIT_USAGE;
-  int rc = run_eval(mdl, vec, a->n, &fig.st, &fig.secs);
+  sr_eval_stats_t comps[SR_COMPONENT__COUNT];
+  int rc = run_eval(mdl, vec, a->n, &fig.st, &fig.secs,
+                    a->components ? comps : NULL);
+  blend_fig_t bf = {0};
+  take_blend(mdl, &bf);
   sr_model_free(mdl);
   if (rc == 0 && a->baseline_pop) {
     mdl = sr_eval_popularity_model(errstr, sizeof(errstr));
-    rc = mdl ? run_eval(mdl, vec, a->n, &base.st, &base.secs) : -1;
+    rc = mdl ? run_eval(mdl, vec, a->n, &base.st, &base.secs, NULL) : -1;
     sr_model_free(mdl);
   }
   if (rc != 0)
@@ -307,9 +382,15 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
       print_json_figures(&base, a->n);
       putchar('}');
     }
+    print_blend_json(&bf);
+    if (a->components)
+      print_components_json(comps, a->n);
     printf("}\n");
   } else {
     print_text(&fig, a->baseline_pop ? &base : NULL, a->n);
+    print_blend_text(&bf);
+    if (a->components)
+      print_components_text(&fig.st, comps, a->n);
   }
   return SR_EXIT_OK;
 }

@@ -38,8 +38,9 @@ int sr_cooc_init(sr_cooc_t *co, const sr_model_conf_t *conf) {
   memset(co, 0, sizeof(*co));
   co->k = conf->cooc_neighbours;
   co->hist = conf->cooc_history;
-  co->alpha = conf->cooc_alpha;
-  co->beta = conf->cooc_beta;
+  co->norms = 1;
+  co->alpha[0] = conf->cooc_alpha;
+  co->beta[0] = conf->cooc_beta;
   co->inc = 1.0;
   co->growth =
       conf->cooc_half_life > 0 ? pow(2.0, 1.0 / conf->cooc_half_life) : 1.0;
@@ -50,6 +51,15 @@ int sr_cooc_init(sr_cooc_t *co, const sr_model_conf_t *conf) {
   for (uint32_t d = 0; d < co->hist; d++, w *= conf->cooc_gap_decay)
     co->gap_w[d] = (float)w;
   return 0;
+}
+
+void sr_cooc_set_norms(sr_cooc_t *co, uint32_t n, const float *alpha,
+                       const float *beta) {
+  co->norms = n;
+  for (uint32_t k = 0; k < n; k++) {
+    co->alpha[k] = alpha[k];
+    co->beta[k] = beta[k];
+  }
 }
 
 void sr_cooc_free(sr_cooc_t *co) {
@@ -77,7 +87,7 @@ int sr_cooc_reserve(sr_cooc_t *co, uint32_t cap) {
     return 0;
   if (grow((void **)&co->rows, cap, sizeof(*co->rows)) ||
       grow((void **)&co->n, cap, sizeof(*co->n)) ||
-      grow((void **)&co->pow_a, cap, sizeof(*co->pow_a)) ||
+      grow((void **)&co->pow_a, cap, SR_COOC_NORMS * sizeof(*co->pow_a)) ||
       grow((void **)&co->it, cap, sizeof(*co->it)))
     return -1;
   co->cap = cap;
@@ -97,8 +107,8 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
   for (uint32_t i = co->items; i < items; i++) {
     co->rows[i] = (sr_cooc_row_t){NULL, 0, 0, -1};
     co->n[i] = 0;
-    co->pow_a[i] = 0;
-    co->it[i] = (sr_cooc_item_t){0, 0};
+    memset(&co->pow_a[i * SR_COOC_NORMS], 0, SR_COOC_NORMS * sizeof(float));
+    memset(&co->it[i], 0, sizeof(co->it[i]));
   }
   co->items = items;
   return 0;
@@ -107,8 +117,11 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
 /* Keeps item's n^-alpha and n^-beta current after its count changed. */
 static void update_pow(sr_cooc_t *co, uint32_t item) {
   double n = co->n[item];
-  co->pow_a[item] = n > 0 ? (float)pow(n, -co->alpha) : 0.0f;
-  co->it[item].pow_b = n > 0 ? (float)pow(n, -co->beta) : 0.0f;
+  for (uint32_t k = 0; k < co->norms; k++) {
+    co->pow_a[item * SR_COOC_NORMS + k] =
+        n > 0 ? (float)pow(n, -co->alpha[k]) : 0.0f;
+    co->it[item].pow_b[k] = n > 0 ? (float)pow(n, -co->beta[k]) : 0.0f;
+  }
 }
 
 /* Every event looks up hist pairs in rows of up to k entries: eight ids
@@ -407,8 +420,8 @@ double sr_cooc_sim(const sr_cooc_t *co, uint32_t i, uint32_t j) {
   double c = sr_cooc_count(co, i, j);
   if (c == 0)
     return 0.0;
-  return c / (pow(sr_cooc_events(co, i), co->alpha) *
-              pow(sr_cooc_events(co, j), co->beta));
+  return c / (pow(sr_cooc_events(co, i), co->alpha[0]) *
+              pow(sr_cooc_events(co, j), co->beta[0]));
 }
 
 uint32_t sr_cooc_neighbours(const sr_cooc_t *co, uint32_t item) {
@@ -418,39 +431,51 @@ uint32_t sr_cooc_neighbours(const sr_cooc_t *co, uint32_t item) {
 /* Scores are ranked after division by their maximum, so the common factor
  * inc^(alpha + beta - 1) that turns raw counts into true similarities is
  * left out: raw count times the raw n^-alpha and n^-beta. */
-uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
-                       float decay, const uint32_t *excl, uint32_t n_excl,
-                       sr_scored_t *out) {
-  uint32_t touched = 0;
-  float age_w = 1.0f;
+/* Asks for the rows of a user's latest items ahead of their use. */
+static void prefetch_hist(const sr_cooc_t *co, const uint32_t *hist,
+                          uint32_t n_hist) {
   uint32_t ahead = n_hist < PREFETCH_ROWS ? n_hist : PREFETCH_ROWS;
   for (uint32_t a = 0; a < ahead; a++)
     __builtin_prefetch(&co->rows[hist[a]]);
   for (uint32_t a = 0; a < ahead; a++)
     prefetch_entries(&co->rows[hist[a]]);
+}
+
+uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
+                       float decay, const uint32_t *excl, uint32_t n_excl,
+                       sr_scored_t *out) {
+  return sr_cooc_score_norm(co, 0, hist, n_hist, decay, excl, n_excl, out);
+}
+
+uint32_t sr_cooc_score_norm(sr_cooc_t *co, uint32_t norm, const uint32_t *hist,
+                            uint32_t n_hist, float decay, const uint32_t *excl,
+                            uint32_t n_excl, sr_scored_t *out) {
+  uint32_t touched = 0;
+  float age_w = 1.0f;
+  prefetch_hist(co, hist, n_hist);
   for (uint32_t a = 0; a < n_hist; a++, age_w *= decay) {
     const sr_cooc_row_t *row = &co->rows[hist[a]];
     const float *cnt = counts_of(row);
-    float f = age_w * co->pow_a[hist[a]];
+    float f = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + norm];
     for (uint32_t e = 0; e < row->len; e++) {
       uint32_t c = row->ids[e];
       /* Listed when first reached; branch-free, as neighbours overlap in
        * no pattern a branch predictor could learn. */
       out[touched].item = c;
-      touched += co->it[c].acc == 0.0f;
-      co->it[c].acc += f * cnt[e] * co->it[c].pow_b;
+      touched += co->it[c].acc[0] == 0.0f;
+      co->it[c].acc[0] += f * cnt[e] * co->it[c].pow_b[norm];
     }
   }
   for (uint32_t x = 0; x < n_excl; x++)
-    co->it[excl[x]].acc = 0.0f;
+    co->it[excl[x]].acc[0] = 0.0f;
   /* An item listed twice (its sum was still 0 when seen again) reads 0 the
    * second time, as every read zeroes its sum. */
   uint32_t n = 0;
   float max = 0.0f;
   for (uint32_t t = 0; t < touched; t++) {
     uint32_t c = out[t].item;
-    float s = co->it[c].acc;
-    co->it[c].acc = 0.0f;
+    float s = co->it[c].acc[0];
+    co->it[c].acc[0] = 0.0f;
     if (s > 0.0f) {
       out[n++] = (sr_scored_t){c, s};
       max = s > max ? s : max;
@@ -458,6 +483,64 @@ uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
   }
   for (uint32_t t = 0; t < n; t++)
     out[t].score /= max;
+  return n;
+}
+
+/* Adds one neighbour entry to the sums of every normalisation; returns 1
+ * when c was reached for the first time (all its sums still 0). */
+static uint32_t add_all(sr_cooc_t *co, uint32_t c, const float *f, float cnt) {
+  sr_cooc_item_t *it = &co->it[c];
+  uint32_t first = 1;
+  for (uint32_t k = 0; k < co->norms; k++) {
+    first &= it->acc[k] == 0.0f;
+    it->acc[k] += f[k] * cnt * it->pow_b[k];
+  }
+  return first;
+}
+
+/* Reads and zeroes c's sums into scores (column t); returns 1 when any is
+ * positive. */
+static int take_all(sr_cooc_t *co, uint32_t c, float *scores, uint32_t cap,
+                    uint32_t t, float *max) {
+  sr_cooc_item_t *it = &co->it[c];
+  int any = 0;
+  for (uint32_t k = 0; k < co->norms; k++) {
+    float s = it->acc[k];
+    it->acc[k] = 0.0f;
+    scores[k * cap + t] = s;
+    max[k] = s > max[k] ? s : max[k];
+    any |= s > 0.0f;
+  }
+  return any;
+}
+
+uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
+                           float decay, const uint32_t *excl, uint32_t n_excl,
+                           uint32_t *items, float *scores, uint32_t cap) {
+  uint32_t touched = 0;
+  float age_w = 1.0f, f[SR_COOC_NORMS], max[SR_COOC_NORMS] = {0};
+  prefetch_hist(co, hist, n_hist);
+  for (uint32_t a = 0; a < n_hist; a++, age_w *= decay) {
+    const sr_cooc_row_t *row = &co->rows[hist[a]];
+    const float *cnt = counts_of(row);
+    for (uint32_t k = 0; k < co->norms; k++)
+      f[k] = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + k];
+    for (uint32_t e = 0; e < row->len; e++) {
+      items[touched] = row->ids[e];
+      touched += add_all(co, row->ids[e], f, cnt[e]);
+    }
+  }
+  for (uint32_t x = 0; x < n_excl; x++)
+    memset(co->it[excl[x]].acc, 0, sizeof(co->it[excl[x]].acc));
+  uint32_t n = 0;
+  for (uint32_t t = 0; t < touched; t++) {
+    uint32_t c = items[t];
+    if (take_all(co, c, scores, cap, n, max))
+      items[n++] = c;
+  }
+  for (uint32_t k = 0; k < co->norms; k++)
+    for (uint32_t t = 0; t < n; t++)
+      scores[k * cap + t] = max[k] > 0 ? scores[k * cap + t] / max[k] : 0.0f;
   return n;
 }
 
@@ -524,8 +607,8 @@ int sr_cooc_load(sr_cooc_t *co, uint32_t items, const void *data,
 }
 
 uint64_t sr_cooc_bytes(const sr_cooc_t *co) {
-  uint64_t per_item =
-      sizeof(*co->rows) + sizeof(*co->n) + sizeof(*co->pow_a) + sizeof(*co->it);
+  uint64_t per_item = sizeof(*co->rows) + sizeof(*co->n) +
+                      SR_COOC_NORMS * sizeof(*co->pow_a) + sizeof(*co->it);
   return (uint64_t)co->cap * per_item + co->row_bytes +
          (co->hist ? co->hist : 1) * sizeof(float);
 }

@@ -14,7 +14,11 @@
  * too large; counts that have decayed to nothing are dropped then, and an
  * item whose own count has, pairs with nothing until its next event.
  *
- * Similarity: sim(i, j) = C[i,j] / (N_i^alpha * N_j^beta). Owns its rows;
+ * Similarity: sim(i, j) = C[i,j] / (N_i^alpha * N_j^beta), for up to
+ * SR_COOC_NORMS normalisations (alpha, beta) at once: the counts are the
+ * same for all, only the powers of the item counts differ, so the online
+ * choice of a blend (core/blend) scores every normalisation from one set of
+ * rows. Owns its rows;
  * single-threaded (the loop thread); deterministic. In cluster mode each
  * instance counts the events of its own users: counts are not part of the
  * item deltas the instances exchange. */
@@ -26,6 +30,9 @@
 
 #include <stdint.h>
 
+/* Normalisations kept at most. */
+#define SR_COOC_NORMS 2
+
 typedef struct sr_cooc_row {
   uint32_t *ids; /* cap neighbour rows, then cap raw counts (float) */
   uint32_t len;
@@ -36,29 +43,36 @@ typedef struct sr_cooc_row {
 /* Per item, what scoring reads of each neighbour, side by side: one cache
  * line instead of two. */
 typedef struct sr_cooc_item {
-  float pow_b; /* raw n^-beta */
-  float acc;   /* scoring scratch, kept zero between uses */
+  float pow_b[SR_COOC_NORMS]; /* raw n^-beta of each normalisation */
+  float acc[SR_COOC_NORMS];   /* scoring scratch, kept zero between uses */
 } sr_cooc_item_t;
 
 typedef struct sr_cooc {
   sr_cooc_row_t *rows;
   double *n;    /* per item: raw event count */
-  float *pow_a; /* per item: raw n^-alpha (0 when n is 0) */
+  float *pow_a; /* per item, SR_COOC_NORMS each: raw n^-alpha (0 when n is
+                   0) */
   sr_cooc_item_t *it;
   float *gap_w;   /* gap_w[d] = g^d for d < hist */
   uint32_t items; /* rows in use */
   uint32_t cap;   /* rows allocated */
   uint32_t k;     /* neighbours per row at most */
   uint32_t hist;  /* previous items an event is paired with */
-  float alpha, beta;
+  uint32_t norms; /* normalisations in use, 1 .. SR_COOC_NORMS */
+  float alpha[SR_COOC_NORMS], beta[SR_COOC_NORMS];
   double inc;         /* current increment */
   double growth;      /* factor applied to inc after each event */
   uint64_t row_bytes; /* heap held by every row's entries */
 } sr_cooc_t;
 
-/* Sets up empty counts from the model.cooc_* settings of conf. Returns 0 or
- * -1 (no memory). */
+/* Sets up empty counts from the model.cooc_* settings of conf, with one
+ * normalisation (cooc_alpha, cooc_beta). Returns 0 or -1 (no memory). */
 int sr_cooc_init(sr_cooc_t *co, const sr_model_conf_t *conf);
+
+/* Replaces the normalisations by n (1 .. SR_COOC_NORMS) others; only while
+ * no item exists. Normalisation 0 is the one sr_cooc_sim reports. */
+void sr_cooc_set_norms(sr_cooc_t *co, uint32_t n, const float *alpha,
+                       const float *beta);
 
 /* Releases everything. */
 void sr_cooc_free(sr_cooc_t *co);
@@ -84,7 +98,7 @@ void sr_cooc_clear(sr_cooc_t *co, uint32_t item);
 double sr_cooc_count(const sr_cooc_t *co, uint32_t i, uint32_t j);
 double sr_cooc_events(const sr_cooc_t *co, uint32_t item);
 
-/* sim(i, j) as above; 0 for a pair not kept. */
+/* sim(i, j) as above, of normalisation 0; 0 for a pair not kept. */
 double sr_cooc_sim(const sr_cooc_t *co, uint32_t i, uint32_t j);
 
 /* Neighbours kept for item. */
@@ -99,6 +113,19 @@ uint32_t sr_cooc_neighbours(const sr_cooc_t *co, uint32_t item);
 uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
                        float decay, const uint32_t *excl, uint32_t n_excl,
                        sr_scored_t *out);
+
+/* sr_cooc_score with normalisation norm (< co->norms). */
+uint32_t sr_cooc_score_norm(sr_cooc_t *co, uint32_t norm, const uint32_t *hist,
+                            uint32_t n_hist, float decay, const uint32_t *excl,
+                            uint32_t n_excl, sr_scored_t *out);
+
+/* The scores of every normalisation in one pass: the same items as
+ * sr_cooc_score, into items[0 .. count), and the score of items[t] under
+ * normalisation k at scores[k * cap + t] (each divided by its own
+ * largest). cap is at least n_hist * k. Returns the count. */
+uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
+                           float decay, const uint32_t *excl, uint32_t n_excl,
+                           uint32_t *items, float *scores, uint32_t cap);
 
 /* Appends the state (increment, per item: raw count, neighbours, raw
  * counts) to buf. Returns 0 or -1. */

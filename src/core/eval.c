@@ -10,6 +10,8 @@ struct sr_eval {
   float *scores;
   size_t scores_cap;
   sr_eval_stats_t stats;
+  bool components;
+  sr_eval_stats_t comp[SR_COMPONENT__COUNT];
 };
 
 sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
@@ -44,11 +46,46 @@ static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
   return above + 1;
 }
 
+/* Counts the rank of a tested item in stats (0: excluded, a miss). */
+static void count_rank(sr_eval_stats_t *st, uint64_t rank, size_t n) {
+  if (rank == 0)
+    return;
+  st->rr_sum += 1.0 / (double)rank;
+  if (rank <= n) {
+    st->hits++;
+    st->ndcg_sum += 1.0 / log2((double)rank + 1.0);
+  }
+}
+
+/* Ranks item by each component alone; the scores array is the blend's,
+ * used after its rank was taken. */
+static int test_components(sr_eval_t *ev, uint32_t user, uint32_t item) {
+  uint32_t items = (uint32_t)sr_model_items(ev->mdl);
+  for (int c = 0; c < SR_COMPONENT__COUNT; c++) {
+    if (sr_model_score_component(ev->mdl, user, (sr_component_t)c,
+                                 ev->scores) != 0)
+      return -1;
+    count_rank(&ev->comp[c], rank_of(ev->scores, items, item), ev->n);
+  }
+  return 0;
+}
+
+void sr_eval_set_components(sr_eval_t *ev, bool on) {
+  ev->components = on;
+}
+
+const sr_eval_stats_t *sr_eval_component_stats(const sr_eval_t *ev,
+                                               sr_component_t comp) {
+  return &ev->comp[comp];
+}
+
 static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   int64_t user = sr_model_find_user(ev->mdl, event->user_id, event->user_len);
   if (user < 0)
     return 0;
   ev->stats.evaluated++;
+  for (int c = 0; ev->components && c < SR_COMPONENT__COUNT; c++)
+    ev->comp[c].evaluated++;
   int64_t item = sr_model_find_item(ev->mdl, event->item_id, event->item_len);
   if (item < 0)
     return 0;
@@ -63,21 +100,17 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   }
   if (sr_model_score_user(ev->mdl, (uint32_t)user, ev->scores, NULL) != 0)
     return -1;
-  uint64_t rank = rank_of(ev->scores, items, (uint32_t)item);
-  if (rank == 0)
-    return 0;
-  ev->stats.rr_sum += 1.0 / (double)rank;
-  if (rank <= ev->n) {
-    ev->stats.hits++;
-    ev->stats.ndcg_sum += 1.0 / log2((double)rank + 1.0);
-  }
-  return 0;
+  count_rank(&ev->stats, rank_of(ev->scores, items, (uint32_t)item), ev->n);
+  return ev->components ? test_components(ev, (uint32_t)user, (uint32_t)item)
+                        : 0;
 }
 
 sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event) {
   if (test_event(ev, event) != 0)
     return SR_ERR_NOMEM;
   ev->stats.events++;
+  for (int c = 0; ev->components && c < SR_COMPONENT__COUNT; c++)
+    ev->comp[c].events++;
   return sr_model_learn(ev->mdl, event, NULL);
 }
 

@@ -58,17 +58,33 @@ static int learn_cooc(sr_model_t *mdl, uint32_t u, uint32_t i) {
   return sr_cooc_learn(&mdl->cooc, i, hist, n);
 }
 
+/* On a sampled event, tests every blend before the event is learned
+ * (core/blend). Returns 0 or -1 (no memory). */
+static int try_blends(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
+                      uint32_t i) {
+  uint8_t hit[SR_BLEND_MAX];
+  if (ev->type == SR_EV_DISLIKE || !sr_blend_sampled(&mdl->blend, mdl->events))
+    return 0;
+  int rc = sr_recommend_try_blends(mdl, u, i, hit);
+  if (rc == 1)
+    sr_blend_record(&mdl->blend, hit);
+  return rc < 0 ? -1 : 0;
+}
+
 sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
                         uint32_t i) {
+  if (try_blends(mdl, ev, u, i) != 0)
+    return SR_ERR_NOMEM;
   if (mdl->conf.mode == SR_MODE_EXPLICIT)
     learn_explicit(mdl, ev, u, i);
   else
     learn_implicit(mdl, ev, u, i);
-  int rescaled = 0;
   if (ev->type != SR_EV_DISLIKE && mdl->cooc_on && learn_cooc(mdl, u, i) != 0)
     return SR_ERR_NOMEM;
+  /* Time decays counts whatever the event; the clock moved on with it. */
+  int rescaled = sr_popular_advance_ms(&mdl->pop, mdl->clock.now_ms);
   if (ev->type != SR_EV_DISLIKE) {
-    rescaled = sr_popular_add(&mdl->pop, i, 1.0);
+    rescaled |= sr_popular_add(&mdl->pop, i, 1.0);
     sr_recent_push(&mdl->recent, i);
   }
   sr_recommend_update_bias(mdl, i, rescaled);

@@ -48,17 +48,22 @@ sr_model_t *sr_model_alloc(const sr_model_conf_t *conf) {
   sr_factors_init(&mdl->ifac, conf->dims);
   sr_seen_init(&mdl->seen, conf->seen_size);
   sr_popular_init(&mdl->pop, conf->pop_half_life);
+  sr_popular_set_half_life_ms(&mdl->pop, conf->pop_half_life_ms);
   /* The recency lists cost a little per event; only eviction needs them. */
   sr_lru_init(&mdl->ulru, conf->max_users || conf->idle_ttl_s);
   sr_lru_init(&mdl->ilru, conf->max_items || conf->idle_ttl_s);
   sr_rng_seed(&mdl->rng, conf->seed);
   sr_clock_init(&mdl->clock);
   sr_factors_init(&mdl->share.ibase, conf->dims);
-  mdl->cooc_on = conf->cooc_weight > 0;
+  sr_blend_init(&mdl->blend, conf);
+  mdl->cooc_on = conf->cooc_weight > 0 || conf->blend == SR_BLEND_AUTO;
   mdl->users = sr_idmap_new();
   mdl->items = sr_idmap_new();
-  if (!mdl->users || !mdl->items || sr_cooc_init(&mdl->cooc, conf) != 0 ||
-      sr_recommend_init(mdl) != 0 ||
+  int rc = !mdl->users || !mdl->items || sr_cooc_init(&mdl->cooc, conf) != 0;
+  if (rc == 0)
+    sr_cooc_set_norms(&mdl->cooc, mdl->blend.norms, mdl->blend.alpha,
+                      mdl->blend.beta);
+  if (rc != 0 || sr_recommend_init(mdl) != 0 ||
       sr_recent_init(&mdl->recent, conf->recent_size) != 0) {
     sr_model_free(mdl);
     return NULL;
@@ -353,4 +358,18 @@ uint64_t sr_model_bytes(const sr_model_t *mdl) {
          sr_seen_bytes(&mdl->seen) + sr_lru_bytes(&mdl->ulru) +
          sr_lru_bytes(&mdl->ilru) + sr_recent_bytes(&mdl->recent) +
          sr_share_bytes(mdl) + sr_cooc_bytes(&mdl->cooc);
+}
+
+uint32_t sr_model_blends(const sr_model_t *mdl, sr_blend_info_t *out,
+                         uint32_t max, uint64_t *samples) {
+  const sr_blend_t *bl = &mdl->blend;
+  uint32_t n = bl->n < max ? bl->n : max;
+  for (uint32_t k = 0; k < n; k++) {
+    sr_blend_name(bl, k, out[k].name, sizeof(out[k].name));
+    out[k].hits = bl->hits[k];
+    out[k].leader = k == bl->leader;
+  }
+  if (samples)
+    *samples = bl->samples;
+  return bl->n;
 }

@@ -6,6 +6,7 @@
 #ifndef SR_MODEL_INTERNAL_H
 #define SR_MODEL_INTERNAL_H
 
+#include "core/blend.h"
 #include "core/clock.h"
 #include "core/cooc.h"
 #include "core/factors.h"
@@ -88,10 +89,13 @@ struct sr_model {
    * every such array is allocated and freed through them. */
   uint64_t own_bytes;
   sr_share_state_t share;
-  sr_cooc_t cooc;  /* item co-occurrence; empty unless cooc_on */
-  int cooc_on;     /* conf.cooc_weight > 0 */
-  sr_scored_t *co; /* CHUNK users' co-occurrence scores, co_max each */
-  uint32_t co_max; /* cooc_recent x cooc_neighbours */
+  sr_cooc_t cooc;   /* item co-occurrence; empty unless cooc_on */
+  int cooc_on;      /* conf.cooc_weight > 0, or the blend chosen online */
+  sr_blend_t blend; /* the blends and the choice among them (core/blend) */
+  sr_scored_t *co;  /* CHUNK users' co-occurrence scores, co_max each */
+  uint32_t co_max;  /* cooc_recent x cooc_neighbours */
+  void *trial;      /* the blend choice's scratch (core/recommend), with
+                       model.blend auto only */
   /* Availability (core/avail): per item 1 when taken down, and the rows
    * taken down, unordered, so that exclusion walks only those. */
   uint8_t *idown;

@@ -52,6 +52,10 @@ enum {
   /* With items taken down only; absent otherwise (and in checkpoints from
    * before availability, which load with every item available). */
   SEC_ITEM_DOWN, /* the rows taken down (uint32), ascending */
+  /* With model.blend auto only; absent otherwise. */
+  SEC_BLEND, /* sr_blend_dump: the blends, the leader and their hits */
+  /* With model.pop_half_life_ms only; absent otherwise. */
+  SEC_POP_TIME, /* int64: the event time popularity has decayed to */
 };
 
 typedef struct meta {
@@ -664,6 +668,49 @@ static int restore_item_down(restore_t *rs, const sr_model_section_t *sec) {
   return 0;
 }
 
+static int add_blend(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                     uint32_t id, bool view) {
+  (void)view;
+  if (!mdl->blend.every)
+    return 0;
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_blend_dump(&mdl->blend, &buf));
+}
+
+/* The choice among blends. A checkpoint without it (fixed blend, or from
+ * before the choice) starts with the first blend leading; a model with a
+ * fixed blend ignores it. */
+static int restore_blend(restore_t *rs, const sr_model_section_t *sec) {
+  if (!sec || !rs->mdl->blend.every)
+    return 0;
+  if (sr_blend_load(&rs->mdl->blend, sec->data, sec->len) != 0)
+    return refuse(rs, "%" PRIu64 " bytes, not a choice among these %u blends",
+                  sec->len, rs->mdl->blend.n);
+  return 0;
+}
+
+static int add_pop_time(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                        uint32_t id, bool view) {
+  (void)view;
+  if (mdl->pop.per_ms == 0)
+    return 0;
+  return add_copy(snap, id, &mdl->pop.at_ms, sizeof(mdl->pop.at_ms));
+}
+
+/* The event time popularity decayed to. Without it (a checkpoint from
+ * before, or without a half-life in time) decay in time starts again at
+ * the next event. */
+static int restore_pop_time(restore_t *rs, const sr_model_section_t *sec) {
+  if (!sec || rs->mdl->pop.per_ms == 0)
+    return 0;
+  if (sec->len != sizeof(int64_t))
+    return refuse(rs, "%" PRIu64 " bytes, expected 8", sec->len);
+  memcpy(&rs->mdl->pop.at_ms, sec->data, sizeof(int64_t));
+  if (rs->mdl->pop.at_ms < 0)
+    return refuse(rs, "time %" PRId64 " before 0", rs->mdl->pop.at_ms);
+  return 0;
+}
+
 static const section_t SECTIONS[] = {
     {SEC_META, "meta", add_meta, restore_meta, true, 0},
     {SEC_USER_IDS, "user_ids", add_user_ids, restore_user_ids, true, 2},
@@ -691,6 +738,8 @@ static const section_t SECTIONS[] = {
      restore_item_base_scalars, false, 3},
     {SEC_COOC, "cooc", add_cooc, restore_cooc, false, 2},
     {SEC_ITEM_DOWN, "item_down", add_item_down, restore_item_down, false, 2},
+    {SEC_BLEND, "blend", add_blend, restore_blend, false, 2},
+    {SEC_POP_TIME, "pop_time", add_pop_time, restore_pop_time, false, 2},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 #define N_STAGES 4

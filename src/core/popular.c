@@ -21,6 +21,10 @@ void sr_popular_init(sr_popular_t *pop, double half_life) {
   pop->growth = half_life > 0 ? pow(2.0, 1.0 / half_life) : 1.0;
 }
 
+void sr_popular_set_half_life_ms(sr_popular_t *pop, double half_life_ms) {
+  pop->per_ms = half_life_ms > 0 ? 1.0 / half_life_ms : 0.0;
+}
+
 void sr_popular_free(sr_popular_t *pop) {
   free(pop->counts);
   free(pop->logc);
@@ -104,10 +108,9 @@ void sr_popular_merge(sr_popular_t *pop, uint32_t item, double events) {
   pop->logc[item] = log_count(pop->counts[item]);
 }
 
-int sr_popular_advance(sr_popular_t *pop, uint64_t events) {
-  if (pop->growth == 1.0 || events == 0)
-    return 0;
-  double f = pow(pop->growth, (double)events);
+/* Decays every count by the factor f (>= 1). Returns 1 when this rescaled
+ * every count. */
+static int grow_by(sr_popular_t *pop, double f) {
   if (pop->inc * f <= RESCALE_AT) {
     pop->inc *= f;
     return 0;
@@ -122,4 +125,18 @@ int sr_popular_advance(sr_popular_t *pop, uint64_t events) {
   pop->inc = 1.0;
   sr_popular_refresh(pop);
   return 1;
+}
+
+int sr_popular_advance(sr_popular_t *pop, uint64_t events) {
+  if (pop->growth == 1.0 || events == 0)
+    return 0;
+  return grow_by(pop, pow(pop->growth, (double)events));
+}
+
+int sr_popular_advance_ms(sr_popular_t *pop, int64_t now_ms) {
+  if (pop->per_ms == 0 || now_ms <= pop->at_ms)
+    return 0;
+  int64_t since = pop->at_ms ? now_ms - pop->at_ms : 0;
+  pop->at_ms = now_ms;
+  return since ? grow_by(pop, exp2((double)since * pop->per_ms)) : 0;
 }

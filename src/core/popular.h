@@ -1,5 +1,7 @@
 /* Decayed item popularity: every event adds to its item's count and all
- * counts decay by half every half_life events (0 = no decay). Kept as raw
+ * counts decay by half every half_life events (0 = no decay), and, when a
+ * half-life in time is set, by half every half_life_ms of the events' own
+ * time (the model's clock, which never goes back) as well. Kept as raw
  * counts scaled by a growing increment, so one event costs O(1); log counts
  * are kept too, for blending popularity into personal scores. */
 #ifndef SR_POPULAR_H
@@ -19,10 +21,20 @@ typedef struct sr_popular {
                     rescaled with counts (core/share owns it); else NULL */
   double inc;    /* current increment */
   double growth; /* factor applied to inc after each event */
+  double per_ms; /* log2 of the growth per ms of event time; 0: none */
+  int64_t at_ms; /* event time inc has grown to; 0 before any */
 } sr_popular_t;
 
 /* Sets up empty counts with a half-life in events (0 = plain counts). */
 void sr_popular_init(sr_popular_t *pop, double half_life);
+
+/* Adds a half-life in ms of event time (0 = none) to the decay. */
+void sr_popular_set_half_life_ms(sr_popular_t *pop, double half_life_ms);
+
+/* Decays every count by the event time since the last call (none on the
+ * first, or when time has not moved on). Returns 1 when this rescaled
+ * every count (all logc changed), else 0. */
+int sr_popular_advance_ms(sr_popular_t *pop, int64_t now_ms);
 
 /* Releases storage. */
 void sr_popular_free(sr_popular_t *pop);

@@ -73,6 +73,37 @@ static size_t co_bytes(const sr_model_t *mdl) {
   return (size_t)CHUNK * mdl->co_max * sizeof(sr_scored_t);
 }
 
+/* Latest events of the recent window whose items a blend trial ranks: the
+ * items popularity puts on top now. More cost a cache miss each (their
+ * factor rows are scattered) and change few trials' outcomes. */
+#define TRIAL_RECENT 200
+
+static uint32_t trial_recent(const sr_model_t *mdl) {
+  return mdl->recent.len < TRIAL_RECENT ? mdl->recent.len : TRIAL_RECENT;
+}
+
+/* The k-th latest item of the recent window, k < trial_recent. */
+static uint32_t recent_item(const sr_recent_t *rec, uint32_t k) {
+  return rec->items[(rec->head + rec->cap - 1 - k) % rec->cap];
+}
+
+/* Items of the catalogue a blend trial ranks at most beside the others:
+ * all of a catalogue this small, else a slice of one row in every q, each
+ * standing for q items. */
+#define TRIAL_SLICE 1024
+
+/* Candidates a blend trial ranks at most: the co-occurrence neighbours,
+ * the latest items of the recent window, the event's item and the slice. */
+static size_t trial_entries(const sr_model_t *mdl) {
+  return (size_t)mdl->co_max + TRIAL_RECENT + 1 + TRIAL_SLICE;
+}
+
+static size_t trial_bytes(const sr_model_t *mdl) {
+  return trial_entries(mdl) * (3 * sizeof(uint32_t) + sizeof(float)) +
+         (size_t)mdl->co_max *
+             (sizeof(uint32_t) + SR_COOC_NORMS * sizeof(float));
+}
+
 int sr_recommend_init(sr_model_t *mdl) {
   mdl->batch = sr_model_mem_alloc(mdl, batch_bytes(mdl), 64);
   if (!mdl->batch)
@@ -81,7 +112,12 @@ int sr_recommend_init(sr_model_t *mdl) {
     return 0;
   mdl->co_max = mdl->conf.cooc_recent * mdl->conf.cooc_neighbours;
   mdl->co = sr_model_mem_alloc(mdl, co_bytes(mdl), 0);
-  return mdl->co ? 0 : -1;
+  if (!mdl->co)
+    return -1;
+  if (!mdl->blend.every)
+    return 0;
+  mdl->trial = sr_model_mem_alloc(mdl, trial_bytes(mdl), 0);
+  return mdl->trial ? 0 : -1;
 }
 
 void sr_recommend_free(sr_model_t *mdl) {
@@ -90,6 +126,9 @@ void sr_recommend_free(sr_model_t *mdl) {
   if (mdl->co)
     sr_model_mem_free(mdl, mdl->co, co_bytes(mdl));
   mdl->co = NULL;
+  if (mdl->trial)
+    sr_model_mem_free(mdl, mdl->trial, trial_bytes(mdl));
+  mdl->trial = NULL;
   free_scratch(mdl);
 }
 
@@ -98,21 +137,24 @@ static sr_scored_t *co_list(const sr_model_t *mdl, size_t r) {
   return mdl->co ? mdl->co + r * mdl->co_max : NULL;
 }
 
-/* The user's co-occurrence scores (core/cooc), times cooc_weight, into out
- * (co_max entries); none when the model has no co-occurrence. Seen items
- * are left out before the scores are divided by their maximum, since they
- * are in no list. */
+/* The user's co-occurrence scores (core/cooc), in the normalisation and
+ * times the weight of the blend in use (core/blend), into out (co_max
+ * entries); none when the model has no co-occurrence. Seen items are left
+ * out before the scores are divided by their maximum, since they are in no
+ * list. */
 static uint32_t co_scores(sr_model_t *mdl, uint32_t user, sr_scored_t *out) {
   if (!mdl->cooc_on)
     return 0;
   const sr_model_conf_t *c = &mdl->conf;
+  const sr_blend_config_t *bc = sr_blend_leader(&mdl->blend);
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
   uint32_t hist[SR_COOC_HIST_MAX];
   uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
-  uint32_t n = sr_cooc_score(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
-                             ring->items, ring->len, out);
+  uint32_t n =
+      sr_cooc_score_norm(&mdl->cooc, bc->norm, hist, n_hist,
+                         c->cooc_recent_decay, ring->items, ring->len, out);
   for (uint32_t k = 0; k < n; k++)
-    out[k].score *= c->cooc_weight;
+    out[k].score *= bc->w_co;
   return n;
 }
 
@@ -296,6 +338,32 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
   return SR_OK;
 }
 
+/* Co-occurrence alone: the user's sparse scores, every other item -inf. */
+static void score_cooc_alone(sr_model_t *mdl, uint32_t user, float *scores) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  for (uint32_t i = 0; i < items; i++)
+    scores[i] = -INFINITY;
+  if (!mdl->cooc_on)
+    return;
+  uint32_t n = co_scores(mdl, user, mdl->co);
+  for (uint32_t k = 0; k < n; k++)
+    scores[mdl->co[k].item] = mdl->co[k].score;
+}
+
+int sr_model_score_component(sr_model_t *mdl, uint32_t user,
+                             sr_component_t comp, float *scores) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  if (comp == SR_COMPONENT_FACTORS)
+    sr_topn_score_one(sr_factors_row(&mdl->ufac, user), &mdl->ifac, NULL,
+                      scores);
+  else if (comp == SR_COMPONENT_POPULARITY)
+    memcpy(scores, mdl->pop.logc, items * sizeof(float));
+  else
+    score_cooc_alone(mdl, user, scores);
+  exclude_seen(mdl, user, scores);
+  return 0;
+}
+
 size_t sr_model_popular(sr_model_t *mdl, size_t n, sr_scored_t *out) {
   uint32_t items = sr_idmap_count(mdl->items);
   if (ensure_scratch(mdl) != 0)
@@ -323,4 +391,154 @@ size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
   mdl->scores[item_row] = -INFINITY;
   exclude_free(mdl, mdl->scores);
   return sr_topn_select(mdl->scores, NULL, items, n, out);
+}
+
+/* A blend trial's scratch, carved from mdl->trial: the candidates (item,
+ * score without co-occurrence, place in the co-occurrence lists or NONE)
+ * and the co-occurrence lists of every normalisation. */
+typedef struct trial {
+  uint32_t *cand;
+  float *base;
+  uint32_t *at;
+  uint32_t *weight; /* items of the catalogue a candidate stands for */
+  uint32_t *co_items;
+  float *co;
+  uint32_t n;   /* candidates */
+  uint32_t pos; /* the event's item's place among them */
+} trial_t;
+
+#define NONE UINT32_MAX
+
+static trial_t trial_of(const sr_model_t *mdl) {
+  size_t n = trial_entries(mdl);
+  trial_t t = {0};
+  t.cand = mdl->trial;
+  t.at = t.cand + n;
+  t.weight = t.at + n;
+  t.co_items = t.weight + n;
+  t.base = (float *)(t.co_items + mdl->co_max);
+  t.co = t.base + n;
+  return t;
+}
+
+/* Lists candidate j once: the first time its mark (NaN in the scores
+ * scratch) is seen. */
+static void add_candidate(sr_model_t *mdl, trial_t *t, uint32_t j, uint32_t at,
+                          uint32_t item, uint32_t weight) {
+  float *mark = mdl->scores;
+  if (!isnan(mark[j]))
+    return;
+  mark[j] = 0.0f;
+  if (j == item)
+    t->pos = t->n;
+  t->cand[t->n] = j;
+  t->weight[t->n] = weight;
+  t->at[t->n++] = at;
+}
+
+/* The slice of the catalogue a trial ranks: every item when there are at
+ * most TRIAL_SLICE, else one row in every q (*q) from an offset that moves
+ * with each trial. Without it, items only the factors rank high would be
+ * missing, and blends leaning on co-occurrence would look better than
+ * they are. */
+static uint32_t slice_start(const sr_model_t *mdl, uint32_t *q) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  *q = (items + TRIAL_SLICE - 1) / TRIAL_SLICE;
+  return *q > 1 ? (uint32_t)(mdl->blend.samples % *q) : 0;
+}
+
+/* Candidates whose rows are asked for ahead of their dot product: enough
+ * to overlap their misses, few enough for the misses in flight. */
+#define TRIAL_AHEAD 8
+
+static void prefetch_candidate(const sr_model_t *mdl, uint32_t j) {
+  const char *row = (const char *)sr_factors_row(&mdl->ifac, j);
+  for (size_t at = 0; at < mdl->ifac.stride * sizeof(float); at += 64)
+    __builtin_prefetch(row + at);
+  __builtin_prefetch(&mdl->bias[j]);
+}
+
+/* Scores every candidate by the factors and the per-item bias, as every
+ * list scores it before co-occurrence is added. */
+static void score_candidates(const sr_model_t *mdl, trial_t *t, uint32_t user) {
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  for (uint32_t k = 0; k < t->n && k < TRIAL_AHEAD; k++)
+    prefetch_candidate(mdl, t->cand[k]);
+  for (uint32_t k = 0; k < t->n; k++) {
+    if (k + TRIAL_AHEAD < t->n)
+      prefetch_candidate(mdl, t->cand[k + TRIAL_AHEAD]);
+    uint32_t j = t->cand[k];
+    t->base[k] =
+        sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
+        mdl->bias[j];
+  }
+}
+
+/* Lists the candidates a trial ranks: the co-occurrence neighbours of the
+ * user's latest items, the items of the latest events (what popularity
+ * puts on top of lists), item and the slice of the catalogue; the user's seen
+ * items and items in no list are left out. 0 when item is itself left out. */
+static int list_candidates(sr_model_t *mdl, uint32_t user, uint32_t item,
+                           trial_t *t, uint32_t n_co) {
+  const sr_recent_t *rec = &mdl->recent;
+  float *mark = mdl->scores;
+  uint32_t n_rec = trial_recent(mdl), items = sr_idmap_count(mdl->items), q;
+  uint32_t from = slice_start(mdl, &q);
+  for (uint32_t k = 0; k < n_co; k++)
+    mark[t->co_items[k]] = NAN;
+  for (uint32_t k = 0; k < n_rec; k++)
+    mark[recent_item(rec, k)] = NAN;
+  for (uint32_t j = from; j < items; j += q)
+    mark[j] = NAN;
+  mark[item] = NAN;
+  exclude_seen(mdl, user, mark);
+  if (!isnan(mark[item]))
+    return 0;
+  t->n = 0;
+  for (uint32_t k = 0; k < n_co; k++)
+    add_candidate(mdl, t, t->co_items[k], k, item, 1);
+  add_candidate(mdl, t, item, NONE, item, 1);
+  for (uint32_t k = 0; k < n_rec; k++)
+    add_candidate(mdl, t, recent_item(rec, k), NONE, item, 1);
+  for (uint32_t j = from; j < items; j += q)
+    add_candidate(mdl, t, j, NONE, item, q);
+  score_candidates(mdl, t, user);
+  return 1;
+}
+
+/* 1 when blend c ranks the trial's item among the first n candidates
+ * (ties: lower row first, as every list orders them). */
+static uint8_t trial_hit(const sr_model_t *mdl, const trial_t *t,
+                         const sr_blend_config_t *c, uint32_t n) {
+  const float *co = t->co + (size_t)c->norm * mdl->co_max;
+  uint32_t item = t->cand[t->pos], above = 0;
+  float s_i = t->base[t->pos] +
+              (t->at[t->pos] == NONE ? 0.0f : c->w_co * co[t->at[t->pos]]);
+  for (uint32_t k = 0; k < t->n; k++) {
+    float s = t->base[k] + (t->at[k] == NONE ? 0.0f : c->w_co * co[t->at[k]]);
+    above += t->weight[k] * ((s > s_i) | ((s == s_i) & (t->cand[k] < item)));
+  }
+  return above < n;
+}
+
+int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
+                            uint8_t *hit) {
+  const sr_model_conf_t *c = &mdl->conf;
+  if (!mdl->trial || is_cold(mdl, user) || mdl->uevents[user] == 0 ||
+      sr_popular_count(&mdl->pop, item) <= 0)
+    return 0;
+  if (ensure_scratch(mdl) != 0)
+    return -1;
+  trial_t t = trial_of(mdl);
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  uint32_t hist[SR_COOC_HIST_MAX];
+  uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
+  uint32_t n_co =
+      sr_cooc_score_all(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
+                        ring->items, ring->len, t.co_items, t.co, mdl->co_max);
+  if (!list_candidates(mdl, user, item, &t, n_co))
+    return 0;
+  for (uint32_t k = 0; k < mdl->blend.n; k++)
+    hit[k] = trial_hit(mdl, &t, &mdl->blend.config[k], mdl->blend.top_n);
+  return 1;
 }

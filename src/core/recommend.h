@@ -20,4 +20,17 @@ void sr_recommend_free(sr_model_t *mdl);
  * changed; of every item when all (a rescale of the counts, a restore). */
 void sr_recommend_update_bias(sr_model_t *mdl, uint32_t item, int all);
 
+/* The trial of the blends on one sampled event, before it is learned
+ * (core/blend): hit[c] (one per blend) is 1 when blend c would have ranked
+ * item among the first blend_n of user's list. The list is ranked among
+ * candidates, not the whole catalogue, so a trial costs O(cooc_recent x
+ * cooc_neighbours + 200) dot products whatever the number of items: the
+ * neighbours of the user's latest items, the items of the latest 200
+ * events (those popularity ranks high), and item. Every component is
+ * scored once per candidate and the blends combine them. Returns 1 after
+ * a trial, 0 when the event cannot test a blend (a cold user, an item
+ * never seen or one the user's list excludes), -1 when out of memory. */
+int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
+                            uint8_t *hit);
+
 #endif

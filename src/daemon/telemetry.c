@@ -53,6 +53,8 @@ struct sr_telemetry {
       *restore_secs, *state_sent, *state_failed;
   /* With an items topic only; NULL otherwise. */
   sr_metric_t *items_applied, *items_down, *takedown_refreshes;
+  /* The blends (model.blend): which scores the lists, and their hits. */
+  sr_metric_t *blend_choice, *blend_hits, *blend_tested;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -135,6 +137,22 @@ static int register_gauges(sr_telemetry_t *tel) {
              : -1;
 }
 
+static int register_blend(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->blend_choice = sr_metrics_gauge(
+      r, "streamrec_blend_choice",
+      "1 for the blend lists are scored with, 0 for the others (model.blend).",
+      "config", NULL);
+  tel->blend_hits = sr_metrics_gauge(
+      r, "streamrec_blend_hits",
+      "Decayed count of tested events each blend's list held.", "config", NULL);
+  tel->blend_tested = sr_metrics_counter(
+      r, "streamrec_blend_tested_total",
+      "Sampled events every blend was tested on (model.blend auto).", NULL,
+      NULL);
+  return tel->blend_choice && tel->blend_hits && tel->blend_tested ? 0 : -1;
+}
+
 static int register_histograms(sr_telemetry_t *tel) {
   sr_metrics_t *r = tel->reg;
   tel->latency = sr_metrics_histogram(
@@ -180,7 +198,7 @@ sr_telemetry_t *sr_telemetry_new(const sr_model_t *mdl, uint32_t list_n) {
   tel->applied_base = sr_model_events_applied(mdl);
   tel->reg = sr_metrics_new();
   if (!tel->reg || register_counters(tel) || register_gauges(tel) ||
-      register_histograms(tel) || seed_series(tel)) {
+      register_blend(tel) || register_histograms(tel) || seed_series(tel)) {
     sr_telemetry_free(tel);
     return NULL;
   }
@@ -466,6 +484,19 @@ static void sync_catalogue(sr_telemetry_t *tel,
   sync_counter(tel->takedown_refreshes, NULL, tot->takedown_refreshes);
 }
 
+/* The blends as the model has them now. */
+static void sync_blend(sr_telemetry_t *tel) {
+  sr_blend_info_t info[16];
+  uint64_t tested;
+  uint32_t n = sr_model_blends(tel->mdl, info, 16, &tested);
+  for (uint32_t k = 0; k < n && k < 16; k++) {
+    sr_metrics_set(tel->blend_choice, info[k].name, NULL,
+                   info[k].leader ? 1.0 : 0.0);
+    sr_metrics_set(tel->blend_hits, info[k].name, NULL, info[k].hits);
+  }
+  sync_counter(tel->blend_tested, NULL, tested);
+}
+
 static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
                      sr_src_t *src) {
   sync_cluster(tel, tot);
@@ -493,6 +524,7 @@ static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
   sr_metrics_set(tel->items_g, NULL, NULL,
                  (double)sr_model_live_items(tel->mdl));
   sr_metrics_set(tel->bytes, NULL, NULL, (double)sr_model_bytes(tel->mdl));
+  sync_blend(tel);
   /* Only the partitions assigned now are shown: a rebalance takes the
    * others' series away. */
   sr_metrics_reset(tel->lag);

@@ -43,11 +43,15 @@ for label in $GROUPS_RUN; do
     else
       extra=(--set "kafka.properties.group.instance.id=$name")
     fi
+    # Co-occurrence counts are each instance's own (core/cooc.h), never
+    # synced: the groups compare what the sync shares, the factors and
+    # popularity, so the blend is the fixed one without co-occurrence.
     run_bg "$label-$name" --set "kafka.brokers=$BROKERS" \
       --set "kafka.group_id=$label" \
       --set "checkpoint.dir=$SR_TMP/$label-$name" \
       --set "metrics.listen=127.0.0.1:${PORT[$label-$name]}" \
-      --set kafka.properties.fetch.wait.max.ms=20 "${extra[@]}"
+      --set kafka.properties.fetch.wait.max.ms=20 --set model.blend=fixed \
+      "${extra[@]}"
     PID[$label-$name]=$RUN_PID
   done
 done

@@ -37,6 +37,7 @@ static sr_model_conf_t conf_of(uint32_t k, uint32_t hist, float g,
   conf.cooc_alpha = 0.5f;
   conf.cooc_beta = 0.25f;
   conf.cooc_weight = 1.0f;
+  conf.blend = SR_BLEND_FIXED;
   return conf;
 }
 
@@ -239,6 +240,7 @@ static sr_model_conf_t model_conf(uint32_t max_items) {
   sr_model_conf_t conf;
   sr_model_conf_init(&conf);
   conf.cooc_weight = 0.5f;
+  conf.blend = SR_BLEND_FIXED;
   conf.cooc_neighbours = 16;
   conf.max_items = max_items;
   return conf;
@@ -294,6 +296,7 @@ static void test_snapshot_restores_bit_exact(void **state) {
    * model learns them from then on. */
   sr_model_conf_t off = conf;
   off.cooc_weight = 0;
+  off.blend = SR_BLEND_FIXED;
   sr_model_t *plain = model_with(&off);
   learn_all(plain, evs, 0, 4000);
   assert_int_equal(sr_model_snapshot(plain, &snap), SR_OK);
@@ -348,6 +351,7 @@ static void test_blend_against_brute_force(void **state) {
   conf.cooc_recent_decay = 0.7f;
   sr_model_conf_t off = conf;
   off.cooc_weight = 0;
+  off.blend = SR_BLEND_FIXED;
   sr_model_t *mdl = model_with(&conf), *plain = model_with(&off);
   sr_event_t *evs = synth_events(200, 1500, 20000, 9);
   learn_all(mdl, evs, 0, 20000);

@@ -170,12 +170,68 @@ static void test_rank_cut_off_and_metrics(void **state) {
   }
 }
 
+/* Evaluates a model of conf on a generated stream with every component
+ * ranked alone too; the blend's figures, and comps. */
+static sr_eval_stats_t eval_components(const sr_model_conf_t *conf,
+                                       sr_eval_stats_t *comps) {
+  enum { N = 2500 };
+  sr_event_t *evs = synth_events(100, 80, N, 9);
+  sr_model_t *mdl = model_with(conf);
+  sr_eval_t *ev = sr_eval_new(mdl, 10);
+  assert_non_null(ev);
+  sr_eval_set_components(ev, true);
+  for (size_t k = 0; k < N; k++)
+    assert_int_equal(sr_eval_event(ev, &evs[k]), SR_OK);
+  sr_eval_stats_t blend = *sr_eval_stats(ev);
+  for (int c = 0; c < SR_COMPONENT__COUNT; c++) {
+    comps[c] = *sr_eval_component_stats(ev, (sr_component_t)c);
+    assert_int_equal(comps[c].events, blend.events);
+    assert_int_equal(comps[c].evaluated, blend.evaluated);
+  }
+  sr_eval_free(ev);
+  sr_model_free(mdl);
+  free(evs);
+  return blend;
+}
+
+static void test_components_alone(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_eval_stats_t comps[SR_COMPONENT__COUNT];
+  /* A blend of the factors alone ranks as the factors component does. */
+  sr_model_conf_init(&conf);
+  conf.seen_size = 0;
+  conf.blend = SR_BLEND_FIXED;
+  conf.cooc_weight = 0;
+  conf.pop_blend = 0;
+  sr_eval_stats_t blend = eval_components(&conf, comps);
+  assert_true(blend.hits > 0);
+  assert_int_equal(comps[SR_COMPONENT_FACTORS].hits, blend.hits);
+  assert_true(comps[SR_COMPONENT_FACTORS].rr_sum == blend.rr_sum);
+  /* Without a co-occurrence model its component lists nothing. */
+  assert_int_equal(comps[SR_COMPONENT_COOC].hits, 0);
+  /* Every user on the popularity list: popularity's component is it. */
+  conf.min_user_events = UINT32_MAX;
+  blend = eval_components(&conf, comps);
+  assert_int_equal(comps[SR_COMPONENT_POPULARITY].hits, blend.hits);
+  /* The default blend: each component finds some items, and the blend
+   * more than any one of them. */
+  sr_model_conf_init(&conf);
+  conf.seen_size = 0;
+  blend = eval_components(&conf, comps);
+  for (int c = 0; c < SR_COMPONENT__COUNT; c++) {
+    assert_true(comps[c].hits > 0);
+    assert_true(comps[c].hits < blend.hits);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_seed_same_figures),
       cmocka_unit_test(test_learner_beats_popularity),
       cmocka_unit_test(test_protocol_edge_cases),
       cmocka_unit_test(test_rank_cut_off_and_metrics),
+      cmocka_unit_test(test_components_alone),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

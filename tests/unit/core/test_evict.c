@@ -695,7 +695,9 @@ static void test_snapshot_without_recency_restores(void **state) {
   sr_event_t *evs = synth_events(100, 200, EVENTS, 6);
   sr_model_conf_t conf;
   sr_model_conf_init(&conf);
-  conf.cooc_weight = 0; /* nor co-occurrence, which came later still */
+  /* nor co-occurrence and the choice among blends, which came later still */
+  conf.cooc_weight = 0;
+  conf.blend = SR_BLEND_FIXED;
   sr_model_t *mdl = model_with(&conf);
   learn_all(mdl, evs, 0, EVENTS / 2);
   sr_model_snapshot_t snap;
@@ -739,7 +741,9 @@ static void test_snapshot_without_clock_window_keeps_time(void **state) {
   sr_event_t *evs = synth_events(100, 200, EVENTS, 12);
   sr_model_conf_t conf;
   bounded_conf(&conf);
-  conf.cooc_weight = 0; /* nor co-occurrence, which came later still */
+  /* nor co-occurrence and the choice among blends, which came later still */
+  conf.cooc_weight = 0;
+  conf.blend = SR_BLEND_FIXED;
   sr_model_t *mdl = model_with(&conf);
   learn_all(mdl, evs, 0, EVENTS / 2);
   sr_model_snapshot_t snap;

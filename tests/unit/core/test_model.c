@@ -248,6 +248,7 @@ static void test_dislike_pushes_score_down(void **state) {
    * affinity alone. */
   conf.pop_blend = 0;
   conf.cooc_weight = 0;
+  conf.blend = SR_BLEND_FIXED;
   sr_model_t *liked = model_with(&conf), *disliked = model_with(&conf);
   for (int k = 0; k < 2; k++) {
     sr_model_t *mdl = k ? disliked : liked;

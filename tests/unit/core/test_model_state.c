@@ -98,14 +98,15 @@ static void test_snapshot_follows_the_table(void **state) {
   sr_model_snapshot_t snap;
   sr_model_t *mdl = model_and_snapshot(&conf, &snap);
   /* Every section in table order, but the three of cluster mode, which a
-   * single instance's model leaves out, co-occurrence's, which is off
-   * by default, and the takedowns', absent while no item is down. */
+   * single instance's model leaves out, the takedowns', absent while no
+   * item is down, and popularity's time, absent without a half-life in
+   * time. */
   size_t k = 0;
   for (size_t t = 0; t < sr_model_section_count(); t++) {
     const char *name = sr_model_section_name(sr_model_section_id(t));
     bool cluster = !strcmp(name, "user_owner") || !strcmp(name, "item_base") ||
                    !strcmp(name, "item_base_scalars");
-    if (cluster || !strcmp(name, "cooc") || !strcmp(name, "item_down"))
+    if (cluster || !strcmp(name, "item_down") || !strcmp(name, "pop_time"))
       continue;
     assert_true(k < snap.n_sections);
     assert_int_equal(snap.sections[k++].id, sr_model_section_id(t));
@@ -113,10 +114,12 @@ static void test_snapshot_follows_the_table(void **state) {
   assert_int_equal(k, snap.n_sections);
   sr_model_snapshot_release(&snap);
   sr_model_free(mdl);
-  /* A shared model with co-occurrence on and an item down holds all of
-   * them. */
+  /* A shared model with co-occurrence on, the blend chosen online, an
+   * item down and a half-life in time holds all of them. */
   conf.shared = 1;
+  conf.pop_half_life_ms = 1000;
   conf.cooc_weight = 0.3f;
+  conf.blend = SR_BLEND_AUTO;
   mdl = model_with(&conf);
   assert_int_equal(sr_model_set_available(mdl, "down", 4, false, NULL), SR_OK);
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
@@ -224,6 +227,42 @@ static void test_meta_checked_first(void **state) {
   sr_model_free(mdl);
 }
 
+/* Popularity decayed in event time restores at the time it reached: the
+ * copy and the model learn on alike, and without the section the copy's
+ * counts would skip the time between snapshot and the next event. */
+static void test_pop_time_restores(void **state) {
+  (void)state;
+  enum { N = 2000 };
+  sr_event_t *evs = synth_events(50, 40, N, 3);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.pop_half_life_ms = 60000;
+  sr_model_t *mdl = model_with(&conf);
+  learn_all(mdl, evs, 0, N / 2);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  assert_non_null(section_named(&snap, "pop_time"));
+  sr_model_t *copy = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_true(sr_model_digest(copy) == sr_model_digest(mdl));
+  learn_all(mdl, evs, N / 2, N);
+  learn_all(copy, evs, N / 2, N);
+  assert_true(sr_model_digest(copy) == sr_model_digest(mdl));
+  /* Time, not only events, decayed the counts. */
+  sr_model_conf_t plain = conf;
+  plain.pop_half_life_ms = 0;
+  sr_model_t *other = model_with(&plain);
+  learn_all(other, evs, 0, N);
+  sr_scored_t a[1], b[1];
+  assert_int_equal(sr_model_popular(mdl, 1, a), 1);
+  assert_int_equal(sr_model_popular(other, 1, b), 1);
+  assert_true(a[0].score < b[0].score);
+  sr_model_free(other);
+  sr_model_free(copy);
+  sr_model_free(mdl);
+  free(evs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sections_have_ids_and_names),
@@ -232,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_bad_contents_named),
       cmocka_unit_test(test_missing_sections_named),
       cmocka_unit_test(test_meta_checked_first),
+      cmocka_unit_test(test_pop_time_restores),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,6 +77,38 @@ static void test_counts_halve_after_half_life(void **state) {
   sr_popular_free(&pop);
 }
 
+static void test_counts_halve_after_half_life_in_time(void **state) {
+  (void)state;
+  sr_popular_t pop;
+  sr_popular_init(&pop, 0);
+  sr_popular_set_half_life_ms(&pop, 1000);
+  assert_int_equal(sr_popular_ensure(&pop, 2), 0);
+  /* The first time seen decays nothing; time is what decays, not events. */
+  assert_int_equal(sr_popular_advance_ms(&pop, 5000), 0);
+  sr_popular_add(&pop, 0, 1.0);
+  for (int k = 0; k < 50; k++) {
+    assert_int_equal(sr_popular_advance_ms(&pop, 5000), 0);
+    sr_popular_add(&pop, 1, 1.0);
+  }
+  assert_rel(sr_popular_count(&pop, 0), 1.0, 1e-12, "count at the same time");
+  assert_int_equal(sr_popular_advance_ms(&pop, 6000), 0);
+  assert_rel(sr_popular_count(&pop, 0), 0.5, 1e-12, "count after 1 s");
+  assert_int_equal(sr_popular_advance_ms(&pop, 7500), 0);
+  assert_rel(sr_popular_count(&pop, 0), pow(2.0, -2.5), 1e-12,
+             "count after 2.5 s");
+  /* Time never goes back: an earlier stamp decays nothing. */
+  assert_int_equal(sr_popular_advance_ms(&pop, 7000), 0);
+  assert_rel(sr_popular_count(&pop, 0), pow(2.0, -2.5), 1e-12,
+             "count after a stamp from the past");
+  assert_rel(sr_popular_count(&pop, 1), 50 * pow(2.0, -2.5), 1e-12,
+             "count of item 1");
+  /* Years later every count is rescaled to nothing, and rescaling says
+   * so. */
+  assert_int_equal(sr_popular_advance_ms(&pop, 7500 + 400000000000LL), 1);
+  assert_true(sr_popular_count(&pop, 1) == 0.0);
+  sr_popular_free(&pop);
+}
+
 static void test_rescale_keeps_counts_and_ranking(void **state) {
   (void)state;
   /* A half-life of 2 events doubles the increment every two events, so
@@ -142,6 +174,7 @@ int main(void) {
       cmocka_unit_test(test_new_items_have_no_count),
       cmocka_unit_test(test_plain_counts_without_half_life),
       cmocka_unit_test(test_counts_halve_after_half_life),
+      cmocka_unit_test(test_counts_halve_after_half_life_in_time),
       cmocka_unit_test(test_rescale_keeps_counts_and_ranking),
       cmocka_unit_test(test_refresh_after_loading_counts),
   };
