@@ -146,10 +146,10 @@ static void bench_file(const char *path, const char *fmt_name) {
   printf("decode_learn_per_s      %12.0f   (%s, %llu events, %s model; "
          "target >= 500000)\n",
          n / s, fmt_name, (unsigned long long)n,
-         g_blend == SR_BLEND_AUTO    ? "blend auto"
-         : g_blend == SR_BLEND_FIXED ? "fixed blend, no co-occurrence"
-         : g_cooc_weight > 0         ? "co-occurrence"
-                                     : "default");
+         g_blend == SR_BLEND_AUTO ? "blend auto"
+         : g_blend < 0            ? "default"
+         : g_cooc_weight > 0      ? "fixed blend with co-occurrence"
+                                  : "fixed blend, no co-occurrence");
   sr_event_reader_free(rd);
   sr_model_free(mdl);
 }
@@ -592,8 +592,11 @@ int main(int argc, char **argv) {
       /* "fixed": the blend without co-occurrence, the reference. */
       g_blend = !strcmp(argv[4], "auto") ? SR_BLEND_AUTO : SR_BLEND_FIXED;
       g_cooc_weight = g_blend == SR_BLEND_FIXED ? 0.0f : -1.0f;
-    } else if (argc >= 5)
+    } else if (argc >= 5) {
+      /* A weight: the fixed blend with that much co-occurrence. */
+      g_blend = SR_BLEND_FIXED;
       g_cooc_weight = strtof(argv[4], NULL);
+    }
     bench_file(argv[2], argv[3]);
   } else if (argc >= 3 && !strcmp(argv[1], "mapped"))
     bench_mapped(argv[2]);

@@ -90,7 +90,7 @@ static uint32_t recent_item(const sr_recent_t *rec, uint32_t k) {
 /* Items of the catalogue a blend trial ranks at most beside the others:
  * all of a catalogue this small, else a slice of one row in every q, each
  * standing for q items. */
-#define TRIAL_SLICE 1024
+#define TRIAL_SLICE 256
 
 /* Candidates a blend trial ranks at most: the co-occurrence neighbours,
  * the latest items of the recent window, the event's item and the slice. */
