@@ -51,7 +51,7 @@ void sr_ann_conf_init(sr_ann_conf_t *conf) {
   conf->lists = 0;
   conf->iters = 8;
   conf->max_batch = 64;
-  conf->max_want = 1024;
+  conf->max_want = SR_ANN_MAX_WANT;
   conf->seed = 1;
 }
 
@@ -94,6 +94,14 @@ uint32_t sr_ann_lists(const sr_ann_t *ann) {
 }
 size_t sr_ann_bytes(const sr_ann_t *ann) {
   return ann->bytes;
+}
+
+uint32_t sr_ann_max_batch(const sr_ann_t *ann) {
+  return ann->max_batch;
+}
+
+uint32_t sr_ann_max_want(const sr_ann_t *ann) {
+  return ann->max_want;
 }
 
 const uint32_t *sr_ann_side(const sr_ann_t *ann, uint32_t *n) {

@@ -27,6 +27,9 @@
 
 typedef struct sr_ann sr_ann_t;
 
+/* Most candidates per user of the default conf. */
+#define SR_ANN_MAX_WANT 1024
+
 /* Build parameters. */
 typedef struct sr_ann_conf {
   uint32_t lists;     /* k-means lists; 0 picks about sqrt(items) */
@@ -36,7 +39,8 @@ typedef struct sr_ann_conf {
   uint64_t seed;      /* k-means seeding: same snapshot, same index */
 } sr_ann_conf_t;
 
-/* Defaults: lists 0, iters 8, max_batch 64, max_want 1024, seed 1. */
+/* Defaults: lists 0, iters 8, max_batch 64, max_want
+ * SR_ANN_MAX_WANT, seed 1. */
 void sr_ann_conf_init(sr_ann_conf_t *conf);
 
 /* Builds an index of the rows [0, snap->rows) of snap whose skip[r] is 0
@@ -61,6 +65,10 @@ uint32_t sr_ann_lists(const sr_ann_t *ann);
 /* The rows below sr_ann_rows that the build skipped, ascending; their count
  * in *n. */
 const uint32_t *sr_ann_side(const sr_ann_t *ann, uint32_t *n);
+
+/* The conf's max_batch and max_want the index was built with. */
+uint32_t sr_ann_max_batch(const sr_ann_t *ann);
+uint32_t sr_ann_max_want(const sr_ann_t *ann);
 
 /* Bytes the index holds, scratch included. */
 size_t sr_ann_bytes(const sr_ann_t *ann);
