@@ -14,6 +14,9 @@
 /* k-means trains on at most this many sampled items per list: more moves
  * the centroids little and costs a pass over the sample each iteration. */
 #define SAMPLE_PER_LIST 64
+/* Lists probed by this many users or fewer are scored by one sgemv per
+ * user: sgemm's packing of the list costs more than it saves for them. */
+#define SGEMV_USERS 4
 
 typedef struct cand {
   float score;
@@ -407,9 +410,15 @@ static uint64_t scan_list(sr_ann_t *ann, uint32_t c) {
   for (uint32_t lo = 0; lo < m; lo += ROW_BLOCK) {
     uint32_t b = m - lo < ROW_BLOCK ? m - lo : ROW_BLOCK;
     const float *v = ann->vec + (size_t)(first + lo) * ad;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nu, (int)b,
-                (int)ad, 1.0f, ann->qg, (int)ad, v, (int)ad, 0.0f, ann->s,
-                (int)b);
+    if (nu <= SGEMV_USERS) /* no packing: cheaper for a user or two */
+      for (uint32_t j = 0; j < nu; j++)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)b, (int)ad, 1.0f, v,
+                    (int)ad, ann->qg + (size_t)j * ad, 1, 0.0f,
+                    ann->s + (size_t)j * b, 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nu, (int)b,
+                  (int)ad, 1.0f, ann->qg, (int)ad, v, (int)ad, 0.0f, ann->s,
+                  (int)b);
     for (uint32_t j = 0; j < nu; j++) {
       uint32_t u = users[j], cap = ann->caps[u];
       cand_t *h = ann->heap + (size_t)u * ann->max_want;
