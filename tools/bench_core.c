@@ -217,12 +217,19 @@ static void bench_ann(uint32_t items, bool clustered, int argc, char **argv) {
          sr_ann_bytes(ann) / 1e6);
   for (int a = 0; a < argc; a++) {
     uint32_t probe = (uint32_t)atoi(argv[a]);
+    sr_model_ann_stats_t st0, st1;
     sr_model_set_ann(mdl, ann, probe);
+    sr_model_ann_stats(mdl, &st0);
     double rate = lists_rate(mdl, users, approx);
+    sr_model_ann_stats(mdl, &st1);
     printf("ann_users_per_s         %12.0f   (probe %u; exact %.0f; ann/exact "
-           "= %.1f; recall@20 %.3f)\n",
+           "= %.1f; recall@20 %.3f; per list %.0f scanned, %.0f re-scored, "
+           "%.3f exact)\n",
            rate, probe, rate_exact, rate / rate_exact,
-           list_recall(exact, approx, users));
+           list_recall(exact, approx, users),
+           (double)(st1.scanned - st0.scanned) / users,
+           (double)(st1.candidates - st0.candidates) / users,
+           (double)(st1.fallbacks - st0.fallbacks) / users);
   }
   sr_model_set_ann(mdl, NULL, 0);
   sr_ann_free(ann);

@@ -462,3 +462,59 @@ uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
   }
   return scored;
 }
+
+/* Each user's exact best n snapshot rows into the heaps (heap u holds n),
+ * from one sgemm per block of rows. */
+static void exact_best(sr_ann_t *ann, const sr_factors_t *snap,
+                       const float *bias, const uint8_t *skip, uint32_t n_users,
+                       uint32_t n, float *block) {
+  uint32_t st = snap->stride;
+  memset(ann->len, 0, n_users * sizeof(uint32_t));
+  for (uint32_t lo = 0; lo < snap->rows; lo += ROW_BLOCK) {
+    uint32_t b = snap->rows - lo < ROW_BLOCK ? snap->rows - lo : ROW_BLOCK;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users, (int)b,
+                (int)ann->dims, 1.0f, ann->q, (int)ann->adims,
+                sr_factors_row(snap, lo), (int)st, 0.0f, block, (int)b);
+    for (uint32_t u = 0; u < n_users; u++)
+      for (uint32_t i = 0; i < b; i++) {
+        uint32_t r = lo + i;
+        if (skip && skip[r])
+          continue;
+        heap_offer(ann->heap + (size_t)u * ann->max_want, &ann->len[u], n,
+                   block[(size_t)u * b + i] + (bias ? bias[r] : 0.0f), r);
+      }
+  }
+}
+
+double sr_ann_recall(sr_ann_t *ann, const sr_factors_t *snap, const float *bias,
+                     const uint8_t *skip, const float *users, uint32_t stride,
+                     uint32_t n_users, uint32_t probe, uint32_t n) {
+  if (ann->items == 0 || n_users == 0)
+    return 1.0;
+  uint32_t *want = malloc(2 * (size_t)n_users * sizeof(uint32_t));
+  uint32_t *rows = malloc((size_t)n_users * ann->max_want * sizeof(uint32_t));
+  float *block = malloc((size_t)n_users * ROW_BLOCK * sizeof(float));
+  uint32_t *counts = want + n_users;
+  uint64_t hit = 0, total = 0;
+  if (!want || !rows || !block) {
+    free(want);
+    free(rows);
+    free(block);
+    return -1.0;
+  }
+  for (uint32_t u = 0; u < n_users; u++)
+    want[u] = n;
+  sr_ann_search(ann, users, stride, n_users, probe, want, rows, counts);
+  exact_best(ann, snap, bias, skip, n_users, n, block); /* ann->q is set */
+  for (uint32_t u = 0; u < n_users; u++) {
+    const cand_t *h = ann->heap + (size_t)u * ann->max_want;
+    total += ann->len[u];
+    for (uint32_t i = 0; i < ann->len[u]; i++)
+      for (uint32_t j = 0; j < counts[u]; j++)
+        hit += rows[(size_t)u * ann->max_want + j] == h[i].row;
+  }
+  free(want);
+  free(rows);
+  free(block);
+  return total ? (double)hit / (double)total : 1.0;
+}

@@ -82,4 +82,14 @@ uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
                        uint32_t n_users, uint32_t probe, const uint32_t *want,
                        uint32_t *rows, uint32_t *counts);
 
+/* Mean recall@n (n <= max_want) of the index's candidates against exact
+ * scoring of the same snapshot (as sr_ann_build took it) for n_users
+ * (<= max_batch) user vectors at stride: the share of each user's exact
+ * best n (by u.v + bias over rows not skipped) among its first n
+ * candidates. 1 when nothing is indexed; -1 when out of memory. Costs one
+ * pass over the snapshot per batch of users. */
+double sr_ann_recall(sr_ann_t *ann, const sr_factors_t *snap, const float *bias,
+                     const uint8_t *skip, const float *users, uint32_t stride,
+                     uint32_t n_users, uint32_t probe, uint32_t n);
+
 #endif

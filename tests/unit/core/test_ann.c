@@ -177,6 +177,30 @@ static void test_bias_column(void **state) {
   sr_factors_free(&users);
 }
 
+/* sr_ann_recall agrees with the brute-force recall of this file. */
+static void test_recall_measure(void **state) {
+  (void)state;
+  sr_factors_t items, users;
+  fill(&items, 20000, 0, 18);
+  fill(&users, USERS, 0, 19);
+  uint8_t *skip = calloc(20000, 1);
+  assert_non_null(skip);
+  for (uint32_t r = 0; r < 20000; r += 5)
+    skip[r] = 1;
+  sr_ann_t *ann = build(&items, NULL, skip);
+  double mine = recall(ann, &items, NULL, skip, &users, 20);
+  double its = sr_ann_recall(ann, &items, NULL, skip, users.data, users.stride,
+                             USERS, 20, TOP);
+  assert_true(fabs(mine - its) < 0.01);
+  assert_true(its < 1.0);
+  assert_true(sr_ann_recall(ann, &items, NULL, skip, users.data, users.stride,
+                            USERS, sr_ann_lists(ann), TOP) > 0.99);
+  sr_ann_free(ann);
+  free(skip);
+  sr_factors_free(&items);
+  sr_factors_free(&users);
+}
+
 /* Skipped rows are never candidates and are listed as side rows; rows
  * added after the build are beyond sr_ann_rows and never candidates. */
 static void test_skip_and_added(void **state) {
@@ -287,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_recall_clustered),
       cmocka_unit_test(test_recall_random),
       cmocka_unit_test(test_bias_column),
+      cmocka_unit_test(test_recall_measure),
       cmocka_unit_test(test_skip_and_added),
       cmocka_unit_test(test_tiny_catalogue),
       cmocka_unit_test(test_empty_catalogue),
