@@ -192,6 +192,12 @@ sr_err_t sr_model_set_ann(sr_model_t *mdl, struct sr_ann *ann, uint32_t probe);
 void sr_model_items_copy(const sr_model_t *mdl, uint32_t lo, uint32_t hi,
                          float *fac, float *bias, uint8_t *skip);
 
+/* Copies the factors of up to n warm users, drawn at random from seed,
+ * into out (stride floats a row, as sr_model_item_stride): the sample an
+ * index's recall is measured on. Returns how many were copied. */
+uint32_t sr_model_sample_users(const sr_model_t *mdl, uint32_t n, uint64_t seed,
+                               float *out);
+
 /* Floats between item rows, and factor columns, of sr_model_items_copy. */
 uint32_t sr_model_item_stride(const sr_model_t *mdl);
 uint32_t sr_model_dims(const sr_model_t *mdl);

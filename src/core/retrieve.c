@@ -69,6 +69,24 @@ void sr_model_items_copy(const sr_model_t *mdl, uint32_t lo, uint32_t hi,
   }
 }
 
+uint32_t sr_model_sample_users(const sr_model_t *mdl, uint32_t n, uint64_t seed,
+                               float *out) {
+  uint32_t users = sr_idmap_count(mdl->users), got = 0;
+  size_t stride = mdl->ufac.stride;
+  sr_rng_t rng;
+  sr_rng_seed(&rng, seed);
+  /* A few draws per user wanted: most rows are warm in a busy model, and a
+   * short sample of a cold one is enough. */
+  for (uint32_t k = 0; users && got < n && k < 4 * n; k++) {
+    uint32_t r = sr_rng_below(&rng, users);
+    if (mdl->uevents[r] < mdl->conf.min_user_events)
+      continue;
+    memcpy(out + (size_t)got++ * stride, sr_factors_row(&mdl->ufac, r),
+           stride * sizeof(float));
+  }
+  return got;
+}
+
 uint32_t sr_model_item_stride(const sr_model_t *mdl) {
   return mdl->ifac.stride;
 }
