@@ -185,6 +185,12 @@ struct sr_ann;
  * SR_ERR_NOMEM (the model keeps its previous index). */
 sr_err_t sr_model_set_ann(sr_model_t *mdl, struct sr_ann *ann, uint32_t probe);
 
+/* Builds an index of every item row as it is now, on the calling thread
+ * (core/ann.h's defaults): what an offline evaluation uses, where no loop
+ * waits. NULL when out of memory. Free it with sr_ann_free after taking
+ * it back (sr_model_set_ann NULL). */
+struct sr_ann *sr_model_build_ann(const sr_model_t *mdl);
+
 /* Copies item rows [lo, hi) (below sr_model_items) for an index's build:
  * their factors into fac (stride floats a row, as the model's), their
  * additive scores into bias, and 1 into skip for free or taken-down rows

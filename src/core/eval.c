@@ -10,6 +10,8 @@ struct sr_eval {
   float *scores;
   size_t scores_cap;
   sr_eval_stats_t stats;
+  int lists;
+  sr_scored_t *list; /* n entries, with lists on */
 };
 
 sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
@@ -21,9 +23,14 @@ sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
   return ev;
 }
 
+void sr_eval_set_lists(sr_eval_t *ev, int on) {
+  ev->lists = on;
+}
+
 void sr_eval_free(sr_eval_t *ev) {
   if (!ev)
     return;
+  free(ev->list);
   free(ev->scores);
   free(ev);
 }
@@ -42,6 +49,22 @@ static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
   for (uint32_t j = 0; j < items; j++)
     above += (scores[j] > t) | ((scores[j] == t) & (j < item));
   return above + 1;
+}
+
+/* The item's 1-based place in the user's list, or 0 when not in it. */
+static int list_rank(sr_eval_t *ev, uint32_t user, uint32_t item,
+                     uint64_t *rank) {
+  size_t count = 0;
+  if (!ev->list && !(ev->list = malloc(ev->n * sizeof(sr_scored_t))))
+    return -1;
+  if (sr_model_recommend(ev->mdl, &user, 1, ev->n, ev->list, &count, NULL) !=
+      SR_OK)
+    return -1;
+  *rank = 0;
+  for (size_t k = 0; k < count && !*rank; k++)
+    if (ev->list[k].item == item)
+      *rank = k + 1;
+  return 0;
 }
 
 static int test_event(sr_eval_t *ev, const sr_event_t *event) {
@@ -67,7 +90,9 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   if (rank == 0)
     return 0;
   ev->stats.rr_sum += 1.0 / (double)rank;
-  if (rank <= ev->n) {
+  if (ev->lists && list_rank(ev, (uint32_t)user, (uint32_t)item, &rank) != 0)
+    return -1;
+  if (rank && rank <= ev->n) {
     ev->stats.hits++;
     ev->stats.ndcg_sum += 1.0 / log2((double)rank + 1.0);
   }

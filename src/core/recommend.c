@@ -317,11 +317,28 @@ static void take_row(sr_model_t *mdl, const float *user, uint32_t row,
   *mark = -INFINITY;
 }
 
+/* Items in the popularity head every index list also considers. */
+#define ANN_HEAD_MAX 256
+
+/* The items of highest additive score now. The index ranks by the scores
+ * of its build, and popularity moves fastest of all: an item that turned
+ * popular since would be missed until the next build. */
+static uint32_t popular_head(const sr_model_t *mdl, size_t n,
+                             sr_scored_t *head) {
+  size_t want = 4 * n < ANN_HEAD_MAX ? 4 * n : ANN_HEAD_MAX;
+  if (!mdl->bias)
+    return 0;
+  return (uint32_t)sr_topn_select(mdl->bias, NULL, sr_idmap_count(mdl->items),
+                                  want, head);
+}
+
 /* The r-th user's list from its index candidates (rows, count of them),
- * the rows the index does not cover, and its co-occurrence items, all
- * scored live. Returns the list's length, or -1 when out of memory. */
+ * the popularity head, the rows the index does not cover, and its
+ * co-occurrence items, all scored live. Returns the list's length, or -1
+ * when out of memory. */
 static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
-                     const uint32_t *rows, uint32_t count, uint32_t n_co,
+                     const uint32_t *rows, uint32_t count,
+                     const sr_scored_t *head, uint32_t n_head, uint32_t n_co,
                      size_t n, sr_scored_t *out) {
   uint32_t items = sr_idmap_count(mdl->items), n_side;
   const uint32_t *side = sr_ann_side(mdl->ann, &n_side);
@@ -329,8 +346,8 @@ static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
            first_new = built < items ? built : items;
   const sr_scored_t *co = co_list(mdl, r);
   size_t len = 0;
-  if (sr_retrieve_reserve(mdl, count + n_side + (items - first_new) + n_co) !=
-      0)
+  size_t most = (size_t)count + n_head + n_side + (items - first_new) + n_co;
+  if (sr_retrieve_reserve(mdl, most) != 0)
     return -1;
   mark_rows(mdl->scores, rows, count);
   mark_rows(mdl->scores, side, n_side);
@@ -338,6 +355,8 @@ static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
     mdl->scores[i] = 0.0f;
   for (uint32_t k = 0; k < n_co; k++)
     mdl->scores[co[k].item] = 0.0f;
+  for (uint32_t k = 0; k < n_head; k++)
+    mdl->scores[head[k].item] = 0.0f;
   add_co(co, n_co, 0, items, 1, mdl->scores);
   exclude_seen_in(mdl, user, 0, items, 1, mdl->scores);
   const float *u = mdl->batch + r * mdl->ufac.stride;
@@ -349,6 +368,8 @@ static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
     take_row(mdl, u, i, &len);
   for (uint32_t k = 0; k < n_co; k++)
     take_row(mdl, u, co[k].item, &len);
+  for (uint32_t k = 0; k < n_head; k++)
+    take_row(mdl, u, head[k].item, &len);
   mdl->ann_stats.candidates += len;
   qsort(mdl->ann_cand, len, sizeof(sr_scored_t), by_rank);
   len = len < n ? len : n;
@@ -367,6 +388,8 @@ static int recommend_ann(sr_model_t *mdl, const uint32_t *user_rows,
   uint32_t stride = mdl->ufac.stride, n_free = count_free(mdl);
   uint32_t n_co[CHUNK], want[CHUNK], got[CHUNK];
   size_t exact_at[CHUNK], n_exact = 0;
+  sr_scored_t head[ANN_HEAD_MAX];
+  uint32_t n_head = popular_head(mdl, n, head);
   for (size_t r = 0; r < nrows; r++) {
     uint32_t user = user_rows[at[r]];
     memcpy(mdl->batch + r * stride, sr_factors_row(&mdl->ufac, user),
@@ -380,7 +403,7 @@ static int recommend_ann(sr_model_t *mdl, const uint32_t *user_rows,
   for (size_t r = 0; r < nrows; r++) {
     long len =
         ann_list(mdl, r, user_rows[at[r]], mdl->ann_rows + r * SR_ANN_MAX_WANT,
-                 got[r], n_co[r], n, out + at[r] * n);
+                 got[r], head, n_head, n_co[r], n, out + at[r] * n);
     if (len < 0)
       return -1;
     counts[at[r]] = (size_t)len;

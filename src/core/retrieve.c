@@ -3,6 +3,7 @@
 
 #include "core/ann.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static size_t rows_bytes(const sr_ann_t *ann) {
@@ -97,4 +98,24 @@ uint32_t sr_model_dims(const sr_model_t *mdl) {
 
 void sr_model_ann_stats(const sr_model_t *mdl, sr_model_ann_stats_t *out) {
   *out = mdl->ann_stats;
+}
+
+struct sr_ann *sr_model_build_ann(const sr_model_t *mdl) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  sr_factors_t snap;
+  sr_factors_init(&snap, mdl->ifac.dims);
+  float *bias = malloc((size_t)items * sizeof(float) + 1);
+  uint8_t *skip = malloc((size_t)items + 1);
+  sr_ann_t *ann = NULL;
+  if (sr_factors_resize(&snap, items) == 0 && bias && skip) {
+    if (items)
+      sr_model_items_copy(mdl, 0, items, snap.data, bias, skip);
+    sr_ann_conf_t conf;
+    sr_ann_conf_init(&conf);
+    ann = sr_ann_build(&snap, bias, skip, &conf);
+  }
+  sr_factors_free(&snap);
+  free(bias);
+  free(skip);
+  return ann;
 }
