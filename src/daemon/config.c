@@ -67,7 +67,7 @@ static const sr_opt_t options[] = {
         UINT32_MAX,
         "catalogue size from which retrieval=auto uses the index (below it "
         "exact scoring is as fast)"),
-    U32("recommend.ann_probe", recommend.ann_probe, "16", 1, 100000,
+    U32("recommend.ann_probe", recommend.ann_probe, "8", 1, 100000,
         "index lists scanned per user (about sqrt(items) lists exist): more "
         "is slower and closer to exact"),
     F64("recommend.ann_refresh_s", recommend.ann_refresh_s, "60", 0.1, 86400,
