@@ -156,8 +156,9 @@ static sr_model_t *ann_model(uint32_t items, uint32_t users, bool clustered) {
 }
 
 /* Builds an index of the model's items as the daemon does: a copy of the
- * rows, then the build. */
-static sr_ann_t *ann_index(sr_model_t *mdl) {
+ * rows in slices of 1024 (one per loop iteration there; the longest one
+ * is the loop's stall, into *slice_ms), then the build. */
+static sr_ann_t *ann_index(sr_model_t *mdl, double *slice_ms, double *mean_ms) {
   uint32_t items = (uint32_t)sr_model_items(mdl);
   sr_factors_t snap;
   sr_factors_init(&snap, sr_model_dims(mdl));
@@ -165,7 +166,16 @@ static sr_ann_t *ann_index(sr_model_t *mdl) {
   uint8_t *skip = malloc(items);
   if (sr_factors_resize(&snap, items) != 0 || !bias || !skip)
     exit(1);
-  sr_model_items_copy(mdl, 0, items, snap.data, bias, skip);
+  *slice_ms = *mean_ms = 0;
+  for (uint32_t lo = 0; lo < items; lo += 1024) {
+    uint32_t hi = items - lo < 1024 ? items : lo + 1024;
+    uint64_t start = sr_mono_ns();
+    sr_model_items_copy(mdl, lo, hi, sr_factors_row(&snap, lo), bias + lo,
+                        skip + lo);
+    double ms = secs_since(start) * 1000.0;
+    *slice_ms = ms > *slice_ms ? ms : *slice_ms;
+    *mean_ms += ms / ((items + 1023) / 1024);
+  }
   sr_ann_conf_t conf;
   sr_ann_conf_init(&conf);
   sr_ann_t *ann = sr_ann_build(&snap, bias, skip, &conf);
@@ -209,12 +219,13 @@ static void bench_ann(uint32_t items, bool clustered, int argc, char **argv) {
   sr_scored_t *approx = calloc((size_t)users * 20, sizeof(*approx));
   double rate_exact = lists_rate(mdl, users, exact);
   uint64_t start = sr_mono_ns();
-  sr_ann_t *ann = ann_index(mdl);
+  double slice_ms, mean_ms;
+  sr_ann_t *ann = ann_index(mdl, &slice_ms, &mean_ms);
   double build = secs_since(start);
   printf("ann_build_s             %12.2f   (%u items, %s factors, %u lists, "
-         "%.0f MB)\n",
+         "%.0f MB; copy slices: mean %.2f ms, longest %.2f ms)\n",
          build, items, clustered ? "clustered" : "uniform", sr_ann_lists(ann),
-         sr_ann_bytes(ann) / 1e6);
+         sr_ann_bytes(ann) / 1e6, mean_ms, slice_ms);
   for (int a = 0; a < argc; a++) {
     uint32_t probe = (uint32_t)atoi(argv[a]);
     sr_model_ann_stats_t st0, st1;

@@ -36,7 +36,7 @@ sr_retrieval_t *sr_retrieval_new(uv_loop_t *loop, sr_model_t *mdl,
                                  const sr_config_t *cfg);
 
 /* Advances the lifecycle: starts a copy when a build is due, copies one
- * slice (about 1 ms of work), or hands a finished copy to the thread pool.
+ * slice (well under 1 ms of work), or hands a finished copy to the thread pool.
  * Returns the milliseconds until it wants to run again. */
 uint64_t sr_retrieval_step(sr_retrieval_t *rt);
 
