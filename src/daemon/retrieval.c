@@ -1,4 +1,5 @@
 /* The index's lifecycle; see retrieval.h. */
+#define SR_LOG_COMPONENT "retrieval"
 #include "daemon/retrieval.h"
 
 #include "core/ann.h"
