@@ -8,6 +8,8 @@
 #include "codec/event_file.h"
 #include "codec/mapping.h"
 #include "codec/reason.h"
+#include "core/ann.h"
+#include "core/model_internal.h"
 #include "core/share.h"
 #include "core/synth.h"
 #include "streamrec/model.h"
@@ -120,6 +122,135 @@ static void bench_topn(void) {
   printf("topn_users_per_s_single %12.0f   (one user at a time, same data; "
          "batched/single = %.2f)\n",
          single, batched / single);
+  sr_model_free(mdl);
+}
+
+/* A model of `items` items and `users` warm users, k=64, whose factors
+ * are redrawn: uniform in [-1, 1) (no structure for an index to find, its
+ * worst case), or clustered around 1000 centres with half their spread as
+ * noise (as trained factors group). The additive scores are redrawn too,
+ * with a spread like the popularity blend's, so that neither the dot
+ * products nor popularity alone decide the lists. */
+static sr_model_t *ann_model(uint32_t items, uint32_t users, bool clustered) {
+  enum { CENTRES = 1000 };
+  sr_model_t *mdl = new_model(64);
+  sr_event_t ev = {.type = SR_EV_CLICK, .timestamp_ms = 1};
+  for (uint32_t i = 0; i < items; i++) {
+    ev.user_len =
+        (uint16_t)snprintf(ev.user_id, sizeof(ev.user_id), "u%u", i % users);
+    ev.item_len = (uint16_t)snprintf(ev.item_id, sizeof(ev.item_id), "i%u", i);
+    sr_model_learn(mdl, &ev, NULL);
+  }
+  sr_rng_t rng;
+  sr_rng_seed(&rng, 5);
+  float *c = malloc((size_t)CENTRES * 64 * sizeof(float));
+  for (size_t k = 0; k < (size_t)CENTRES * 64; k++)
+    c[k] = sr_rng_sym(&rng);
+  sr_factors_t *facs[2] = {&mdl->ifac, &mdl->ufac};
+  for (int f = 0; f < 2; f++)
+    for (uint32_t r = 0; r < facs[f]->rows; r++) {
+      float *v = sr_factors_row(facs[f], r);
+      const float *cc = c + (size_t)sr_rng_below(&rng, CENTRES) * 64;
+      for (int k = 0; k < 64; k++)
+        v[k] = clustered ? cc[k] + 0.5f * sr_rng_sym(&rng) : sr_rng_sym(&rng);
+    }
+  for (uint32_t r = 0; r < items; r++)
+    mdl->bias[r] = sr_rng_sym(&rng);
+  free(c);
+  return mdl;
+}
+
+/* Builds an index of the model's items as the daemon does: a copy of the
+ * rows in slices of 1024 (one per loop iteration there; the longest one
+ * is the loop's stall, into *slice_ms), then the build. */
+static sr_ann_t *ann_index(sr_model_t *mdl, double *slice_ms, double *mean_ms) {
+  uint32_t items = (uint32_t)sr_model_items(mdl);
+  sr_factors_t snap;
+  sr_factors_init(&snap, sr_model_dims(mdl));
+  float *bias = malloc(items * sizeof(float));
+  uint8_t *skip = malloc(items);
+  if (sr_factors_resize(&snap, items) != 0 || !bias || !skip)
+    exit(1);
+  *slice_ms = *mean_ms = 0;
+  for (uint32_t lo = 0; lo < items; lo += 1024) {
+    uint32_t hi = items - lo < 1024 ? items : lo + 1024;
+    uint64_t start = sr_mono_ns();
+    sr_model_items_copy(mdl, lo, hi, sr_factors_row(&snap, lo), bias + lo,
+                        skip + lo);
+    double ms = secs_since(start) * 1000.0;
+    *slice_ms = ms > *slice_ms ? ms : *slice_ms;
+    *mean_ms += ms / ((items + 1023) / 1024);
+  }
+  sr_ann_conf_t conf;
+  sr_ann_conf_init(&conf);
+  sr_ann_t *ann = sr_ann_build(&snap, bias, skip, &conf);
+  sr_factors_free(&snap);
+  free(bias);
+  free(skip);
+  if (!ann)
+    exit(1);
+  return ann;
+}
+
+/* Lists of `users` users in batches of 64; their items into out (N each). */
+static double lists_rate(sr_model_t *mdl, uint32_t users, sr_scored_t *out) {
+  uint32_t rows[64];
+  size_t counts[64];
+  uint64_t start = sr_mono_ns();
+  for (uint32_t u = 0; u < users; u += 64) {
+    for (uint32_t k = 0; k < 64; k++)
+      rows[k] = u + k;
+    sr_model_recommend(mdl, rows, 64, 20, out + (size_t)u * 20, counts, NULL);
+  }
+  return users / secs_since(start);
+}
+
+static double list_recall(const sr_scored_t *exact, const sr_scored_t *ann,
+                          uint32_t users) {
+  size_t hit = 0;
+  for (size_t u = 0; u < users; u++)
+    for (size_t i = 0; i < 20; i++)
+      for (size_t j = 0; j < 20; j++)
+        hit += exact[u * 20 + i].item == ann[u * 20 + j].item;
+  return (double)hit / ((double)users * 20);
+}
+
+/* Users/s of lists from the index against exact batched sgemm, side by
+ * side, with recall@20 of the index's lists against the exact ones. */
+static void bench_ann(uint32_t items, bool clustered, int argc, char **argv) {
+  uint32_t users = items >= 1000000 ? 1024 : 4096;
+  sr_model_t *mdl = ann_model(items, users, clustered);
+  sr_scored_t *exact = calloc((size_t)users * 20, sizeof(*exact));
+  sr_scored_t *approx = calloc((size_t)users * 20, sizeof(*approx));
+  double rate_exact = lists_rate(mdl, users, exact);
+  uint64_t start = sr_mono_ns();
+  double slice_ms, mean_ms;
+  sr_ann_t *ann = ann_index(mdl, &slice_ms, &mean_ms);
+  double build = secs_since(start);
+  printf("ann_build_s             %12.2f   (%u items, %s factors, %u lists, "
+         "%.0f MB; copy slices: mean %.2f ms, longest %.2f ms)\n",
+         build, items, clustered ? "clustered" : "uniform", sr_ann_lists(ann),
+         sr_ann_bytes(ann) / 1e6, mean_ms, slice_ms);
+  for (int a = 0; a < argc; a++) {
+    uint32_t probe = (uint32_t)atoi(argv[a]);
+    sr_model_ann_stats_t st0, st1;
+    sr_model_set_ann(mdl, ann, probe);
+    sr_model_ann_stats(mdl, &st0);
+    double rate = lists_rate(mdl, users, approx);
+    sr_model_ann_stats(mdl, &st1);
+    printf("ann_users_per_s         %12.0f   (probe %u; exact %.0f; ann/exact "
+           "= %.1f; recall@20 %.3f; per list %.0f scanned, %.0f re-scored, "
+           "%.3f exact)\n",
+           rate, probe, rate_exact, rate / rate_exact,
+           list_recall(exact, approx, users),
+           (double)(st1.scanned - st0.scanned) / users,
+           (double)(st1.candidates - st0.candidates) / users,
+           (double)(st1.fallbacks - st0.fallbacks) / users);
+  }
+  sr_model_set_ann(mdl, NULL, 0);
+  sr_ann_free(ann);
+  free(exact);
+  free(approx);
   sr_model_free(mdl);
 }
 
@@ -604,16 +735,20 @@ int main(int argc, char **argv) {
     bench_avro(argv[2]);
   else if (argc >= 4 && !strcmp(argv[1], "shared"))
     bench_shared(argv[2], argv[3]);
+  else if (argc >= 5 && !strcmp(argv[1], "ann"))
+    bench_ann((uint32_t)atol(argv[2]), !strcmp(argv[3], "clustered"), argc - 4,
+              argv + 4);
   else if (argc >= 2 && !strcmp(argv[1], "memory"))
     bench_memory();
   else if (argc >= 2 && !strcmp(argv[1], "snapshot"))
     bench_snapshot();
   else {
-    fprintf(stderr, "usage: bench_core learner | topn | file PATH FORMAT "
-                    "[COOC_WEIGHT|fixed|auto] | "
-                    "mapped PATH | avro PATH | "
-                    "shared PATH FORMAT | memory | "
-                    "snapshot\n");
+    fprintf(stderr,
+            "usage: bench_core learner | topn | file PATH FORMAT "
+            "[COOC_WEIGHT|fixed|auto] | "
+            "mapped PATH | avro PATH | "
+            "shared PATH FORMAT | ann ITEMS uniform|clustered PROBE... | "
+            "memory | snapshot\n");
     return 2;
   }
   return 0;

@@ -21,6 +21,12 @@ typedef struct sr_eval sr_eval_t;
  * NULL when out of memory. */
 sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n);
 
+/* With lists on, hits and nDCG come from the list sr_model_recommend
+ * gives the user (so from an index the model borrows, as a published list
+ * would); the reciprocal rank stays the item's rank among every score.
+ * Off by default. */
+void sr_eval_set_lists(sr_eval_t *ev, int on);
+
 /* Frees the evaluator, not the model. Accepts NULL. */
 void sr_eval_free(sr_eval_t *ev);
 

@@ -200,6 +200,51 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
                             size_t n_users, size_t n, sr_scored_t *out,
                             size_t *counts, sr_source_t *sources);
 
+/* Approximate retrieval. With an index set, the lists of warm users are
+ * drawn from the index's candidates (core/ann.h) plus the rows it does not
+ * cover (skipped at its build, or added since) and the user's
+ * co-occurrence items, all re-scored with the live factors, biases and
+ * blend, and with the same exclusions as the exact lists. A user whose
+ * candidates leave fewer than n items gets the exact list. */
+struct sr_ann;
+
+/* Borrows ann (NULL: exact scoring again) until the next call or
+ * sr_model_free; its lists are probed probe at a time. Returns SR_OK or
+ * SR_ERR_NOMEM (the model keeps its previous index). */
+sr_err_t sr_model_set_ann(sr_model_t *mdl, struct sr_ann *ann, uint32_t probe);
+
+/* Builds an index of every item row as it is now, on the calling thread
+ * (core/ann.h's defaults): what an offline evaluation uses, where no loop
+ * waits. NULL when out of memory. Free it with sr_ann_free after taking
+ * it back (sr_model_set_ann NULL). */
+struct sr_ann *sr_model_build_ann(const sr_model_t *mdl);
+
+/* Copies item rows [lo, hi) (below sr_model_items) for an index's build:
+ * their factors into fac (stride floats a row, as the model's), their
+ * additive scores into bias, and 1 into skip for free or taken-down rows
+ * (0 otherwise). Copying in slices keeps each copy short. */
+void sr_model_items_copy(const sr_model_t *mdl, uint32_t lo, uint32_t hi,
+                         float *fac, float *bias, uint8_t *skip);
+
+/* Copies the factors of up to n warm users, drawn at random from seed,
+ * into out (stride floats a row, as sr_model_item_stride): the sample an
+ * index's recall is measured on. Returns how many were copied. */
+uint32_t sr_model_sample_users(const sr_model_t *mdl, uint32_t n, uint64_t seed,
+                               float *out);
+
+/* Floats between item rows, and factor columns, of sr_model_items_copy. */
+uint32_t sr_model_item_stride(const sr_model_t *mdl);
+uint32_t sr_model_dims(const sr_model_t *mdl);
+
+/* Counters of approximate retrieval since the model was made. */
+typedef struct sr_model_ann_stats {
+  uint64_t lists;      /* lists drawn from the index */
+  uint64_t candidates; /* items re-scored for them */
+  uint64_t scanned;    /* items the index scored to find them */
+  uint64_t fallbacks;  /* lists that fell back to exact scoring */
+} sr_model_ann_stats_t;
+void sr_model_ann_stats(const sr_model_t *mdl, sr_model_ann_stats_t *out);
+
 /* Scores every item for one user into scores (sr_model_items() floats):
  * personal score plus popularity blend (plus cooc_weight times the
  * co-occurrence score when set), or the popularity score for a user

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "codec/event_file.h"
 #include "codec/reason.h"
+#include "core/ann.h"
 #include "daemon/config.h"
 #include "streamrec/eval.h"
 #include "util/grow.h"
@@ -221,22 +222,74 @@ static void take_components(const sr_eval_t *ev, sr_eval_stats_t *comps) {
     comps[c] = *sr_eval_component_stats(ev, (sr_component_t)c);
 }
 
+/* recommend.retrieval in eval: the model borrows an index rebuilt here,
+ * when due, as the daemon's is in the background. A file replays months of
+ * events in seconds, so the period would rebuild at nearly every event:
+ * the drift threshold decides, and the events' time stands in for the
+ * clock of recommend.ann_refresh_s only when the drift is 0. */
+typedef struct eval_index {
+  const sr_config_t *cfg; /* NULL: exact scoring only */
+  sr_ann_t *ann;
+  uint64_t events_at; /* events learnt when it was built */
+  int64_t ts_at;      /* the event time then */
+} eval_index_t;
+
+static int index_wanted(const eval_index_t *ix, const sr_model_t *mdl) {
+  sr_retrieval_mode_t mode =
+      ix->cfg ? ix->cfg->recommend.retrieval : SR_RETRIEVAL_EXACT;
+  return mode == SR_RETRIEVAL_ANN ||
+         (mode == SR_RETRIEVAL_AUTO &&
+          sr_model_items(mdl) >= ix->cfg->recommend.ann_min_items);
+}
+
+static int index_due(const eval_index_t *ix, const sr_model_t *mdl,
+                     const sr_event_t *e, uint64_t events) {
+  if (!ix->ann)
+    return 1;
+  double drift = ix->cfg->recommend.ann_refresh_drift;
+  uint64_t moved = events - ix->events_at;
+  if (moved == 0)
+    return 0;
+  (void)mdl;
+  if (drift > 0)
+    return (double)moved >= drift * (double)sr_ann_items(ix->ann);
+  return (double)(e->timestamp_ms - ix->ts_at) >=
+         ix->cfg->recommend.ann_refresh_s * 1000.0;
+}
+
+/* Rebuilds the index before event e when due. Returns 0 or -1. */
+static int refresh_index(eval_index_t *ix, sr_model_t *mdl, sr_eval_t *ev,
+                         const sr_event_t *e, uint64_t events) {
+  if (!index_wanted(ix, mdl) || !index_due(ix, mdl, e, events))
+    return 0;
+  sr_model_set_ann(mdl, NULL, 0);
+  sr_ann_free(ix->ann);
+  ix->ann = sr_model_build_ann(mdl);
+  if (!ix->ann ||
+      sr_model_set_ann(mdl, ix->ann, ix->cfg->recommend.ann_probe) != SR_OK)
+    return -1;
+  ix->events_at = events;
+  ix->ts_at = e->timestamp_ms;
+  sr_eval_set_lists(ev, 1);
+  return 0;
+}
+
 /* Runs one model over all events; *secs gets the wall time. With comps,
  * also each component alone, into comps[SR_COMPONENT__COUNT]. */
 static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
-                    sr_eval_stats_t *out, double *secs,
+                    const sr_config_t *cfg, sr_eval_stats_t *out, double *secs,
                     sr_eval_stats_t *comps) {
   sr_eval_t *ev = sr_eval_new(mdl, n);
+  eval_index_t ix = {.cfg = cfg};
   if (!ev)
     return -1;
   sr_eval_set_components(ev, comps != NULL);
-  int tty = isatty(STDERR_FILENO);
+  int tty = isatty(STDERR_FILENO), rc = 0;
   uint64_t start = sr_mono_ns(), last = start;
-  for (size_t i = 0; i < vec->len; i++) {
-    if (sr_eval_event(ev, &vec->ev[i]) != SR_OK) {
-      sr_eval_free(ev);
-      return -1;
-    }
+  for (size_t i = 0; i < vec->len && rc == 0; i++) {
+    if (refresh_index(&ix, mdl, ev, &vec->ev[i], i) != 0 ||
+        sr_eval_event(ev, &vec->ev[i]) != SR_OK)
+      rc = -1;
     if (tty && (i & 1023) == 0 && sr_mono_ns() - last > 250000000ull) {
       last = sr_mono_ns();
       progress(sr_eval_stats(ev), vec->len, (double)(last - start) / 1e9);
@@ -248,7 +301,9 @@ static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
   *out = *sr_eval_stats(ev);
   take_components(ev, comps);
   sr_eval_free(ev);
-  return 0;
+  sr_model_set_ann(mdl, NULL, 0);
+  sr_ann_free(ix.ann);
+  return rc;
 }
 
 /* The blend a model ended with, and the events that chose it. */
@@ -362,14 +417,14 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
   if (!mdl)
     return sr_cli_err("eval", "%s", errstr), SR_EXIT_USAGE;
   sr_eval_stats_t comps[SR_COMPONENT__COUNT];
-  int rc = run_eval(mdl, vec, a->n, &fig.st, &fig.secs,
+  int rc = run_eval(mdl, vec, a->n, &a->cfg, &fig.st, &fig.secs,
                     a->components ? comps : NULL);
   blend_fig_t bf = {0};
   take_blend(mdl, &bf);
   sr_model_free(mdl);
   if (rc == 0 && a->baseline_pop) {
     mdl = sr_eval_popularity_model(errstr, sizeof(errstr));
-    rc = mdl ? run_eval(mdl, vec, a->n, &base.st, &base.secs, NULL) : -1;
+    rc = mdl ? run_eval(mdl, vec, a->n, NULL, &base.st, &base.secs, NULL) : -1;
     sr_model_free(mdl);
   }
   if (rc != 0)

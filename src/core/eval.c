@@ -12,6 +12,8 @@ struct sr_eval {
   sr_eval_stats_t stats;
   bool components;
   sr_eval_stats_t comp[SR_COMPONENT__COUNT];
+  int lists;
+  sr_scored_t *list; /* n entries, with lists on */
 };
 
 sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
@@ -23,9 +25,14 @@ sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
   return ev;
 }
 
+void sr_eval_set_lists(sr_eval_t *ev, int on) {
+  ev->lists = on;
+}
+
 void sr_eval_free(sr_eval_t *ev) {
   if (!ev)
     return;
+  free(ev->list);
   free(ev->scores);
   free(ev);
 }
@@ -46,14 +53,17 @@ static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
   return above + 1;
 }
 
-/* Counts the rank of a tested item in stats (0: excluded, a miss). */
-static void count_rank(sr_eval_stats_t *st, uint64_t rank, size_t n) {
+/* Counts a tested item: rank by the full scores (0: excluded, a miss)
+ * for the reciprocal rank, hit_rank (its place in the list, 0: not in it)
+ * for hits and NDCG. Without an index both are the same. */
+static void count_rank(sr_eval_stats_t *st, uint64_t rank, uint64_t hit_rank,
+                       size_t n) {
   if (rank == 0)
     return;
   st->rr_sum += 1.0 / (double)rank;
-  if (rank <= n) {
+  if (hit_rank && hit_rank <= n) {
     st->hits++;
-    st->ndcg_sum += 1.0 / log2((double)rank + 1.0);
+    st->ndcg_sum += 1.0 / log2((double)hit_rank + 1.0);
   }
 }
 
@@ -65,7 +75,8 @@ static int test_components(sr_eval_t *ev, uint32_t user, uint32_t item) {
     if (sr_model_score_component(ev->mdl, user, (sr_component_t)c,
                                  ev->scores) != 0)
       return -1;
-    count_rank(&ev->comp[c], rank_of(ev->scores, items, item), ev->n);
+    uint64_t rank = rank_of(ev->scores, items, item);
+    count_rank(&ev->comp[c], rank, rank, ev->n);
   }
   return 0;
 }
@@ -77,6 +88,22 @@ void sr_eval_set_components(sr_eval_t *ev, bool on) {
 const sr_eval_stats_t *sr_eval_component_stats(const sr_eval_t *ev,
                                                sr_component_t comp) {
   return &ev->comp[comp];
+}
+
+/* The item's 1-based place in the user's list, or 0 when not in it. */
+static int list_rank(sr_eval_t *ev, uint32_t user, uint32_t item,
+                     uint64_t *rank) {
+  size_t count = 0;
+  if (!ev->list && !(ev->list = malloc(ev->n * sizeof(sr_scored_t))))
+    return -1;
+  if (sr_model_recommend(ev->mdl, &user, 1, ev->n, ev->list, &count, NULL) !=
+      SR_OK)
+    return -1;
+  *rank = 0;
+  for (size_t k = 0; k < count && !*rank; k++)
+    if (ev->list[k].item == item)
+      *rank = k + 1;
+  return 0;
 }
 
 static int test_event(sr_eval_t *ev, const sr_event_t *event) {
@@ -100,7 +127,11 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   }
   if (sr_model_score_user(ev->mdl, (uint32_t)user, ev->scores, NULL) != 0)
     return -1;
-  count_rank(&ev->stats, rank_of(ev->scores, items, (uint32_t)item), ev->n);
+  uint64_t rank = rank_of(ev->scores, items, (uint32_t)item), hit_rank = rank;
+  if (rank && ev->lists &&
+      list_rank(ev, (uint32_t)user, (uint32_t)item, &hit_rank) != 0)
+    return -1;
+  count_rank(&ev->stats, rank, hit_rank, ev->n);
   return ev->components ? test_components(ev, (uint32_t)user, (uint32_t)item)
                         : 0;
 }

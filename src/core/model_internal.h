@@ -101,6 +101,14 @@ struct sr_model {
   uint8_t *idown;
   uint32_t *down;
   uint32_t n_down, down_cap;
+  /* Approximate retrieval (core/retrieve): the index, borrowed from its
+   * owner (NULL: exact scoring), the lists it probes, and its scratch. */
+  struct sr_ann *ann;
+  uint32_t ann_probe;
+  uint32_t *ann_rows;    /* CHUNK x the index's max_want candidates */
+  sr_scored_t *ann_cand; /* one user's candidates, re-scored */
+  size_t ann_cand_cap;   /* entries of ann_cand */
+  sr_model_ann_stats_t ann_stats;
 };
 
 /* Largest cooc_history and cooc_recent: the history read per event. */

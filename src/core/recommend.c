@@ -1,10 +1,13 @@
 /* Scoring and exclusion; see recommend.h. */
 #include "core/recommend.h"
 
+#include "core/ann.h"
 #include "core/learner.h"
+#include "core/retrieve.h"
 #include "core/topn.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Keeps bias[item] = pop_blend * log popularity (+ the item bias when
@@ -130,6 +133,7 @@ void sr_recommend_free(sr_model_t *mdl) {
     sr_model_mem_free(mdl, mdl->trial, trial_bytes(mdl));
   mdl->trial = NULL;
   free_scratch(mdl);
+  sr_retrieve_free(mdl);
 }
 
 /* The co-occurrence scores of a chunk's r-th user; NULL without them. */
@@ -307,6 +311,154 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
   }
 }
 
+/* The free item rows: what an exclusion-heavy user may lose from its
+ * candidates besides its seen ring and the takedowns. */
+static uint32_t count_free(const sr_model_t *mdl) {
+  uint32_t n = 0;
+  const sr_lru_t *ilru = &mdl->ilru;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
+    n++;
+  return n;
+}
+
+/* Candidates the index is asked for: n, as many again so that the
+ * re-scoring with live factors can reorder, and one per row the user's
+ * exclusions may remove. */
+static uint32_t ann_want(const sr_model_t *mdl, uint32_t user, size_t n,
+                         uint32_t n_free) {
+  size_t want = 2 * n + mdl->seen.rings[user].len + mdl->n_down + n_free;
+  return want < SR_ANN_MAX_WANT ? (uint32_t)want : SR_ANN_MAX_WANT;
+}
+
+/* Rank order of sr_topn_select: descending score, ties by ascending item. */
+static int by_rank(const void *pa, const void *pb) {
+  const sr_scored_t *a = pa, *b = pb;
+  if (a->score != b->score)
+    return a->score > b->score ? -1 : 1;
+  return a->item < b->item ? -1 : a->item > b->item;
+}
+
+/* Marks a candidate row in mdl->scores (0 plus its co-occurrence score
+ * later; -inf once excluded or taken). */
+static void mark_rows(float *scores, const uint32_t *rows, uint32_t n) {
+  for (uint32_t k = 0; k < n; k++)
+    scores[rows[k]] = 0.0f;
+}
+
+/* Scores candidate row with the live factors into the candidate list
+ * unless it is excluded or listed already. */
+static void take_row(sr_model_t *mdl, const float *user, uint32_t row,
+                     size_t *len) {
+  float *mark = &mdl->scores[row];
+  if (*mark == -INFINITY)
+    return;
+  float s =
+      sr_learner_dot(user, sr_factors_row(&mdl->ifac, row), mdl->ifac.stride);
+  mdl->ann_cand[(*len)++] =
+      (sr_scored_t){row, s + *mark + (mdl->bias ? mdl->bias[row] : 0.0f)};
+  *mark = -INFINITY;
+}
+
+/* Items in the popularity head every index list also considers. */
+#define ANN_HEAD_MAX 256
+
+/* The items of highest additive score now. The index ranks by the scores
+ * of its build, and popularity moves fastest of all: an item that turned
+ * popular since would be missed until the next build. */
+static uint32_t popular_head(const sr_model_t *mdl, size_t n,
+                             sr_scored_t *head) {
+  size_t want = 4 * n < ANN_HEAD_MAX ? 4 * n : ANN_HEAD_MAX;
+  if (!mdl->bias)
+    return 0;
+  return (uint32_t)sr_topn_select(mdl->bias, NULL, sr_idmap_count(mdl->items),
+                                  want, head);
+}
+
+/* The r-th user's list from its index candidates (rows, count of them),
+ * the popularity head, the rows the index does not cover, and its
+ * co-occurrence items, all scored live. Returns the list's length, or -1
+ * when out of memory. */
+static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
+                     const uint32_t *rows, uint32_t count,
+                     const sr_scored_t *head, uint32_t n_head, uint32_t n_co,
+                     size_t n, sr_scored_t *out) {
+  uint32_t items = sr_idmap_count(mdl->items), n_side;
+  const uint32_t *side = sr_ann_side(mdl->ann, &n_side);
+  uint32_t built = sr_ann_rows(mdl->ann),
+           first_new = built < items ? built : items;
+  const sr_scored_t *co = co_list(mdl, r);
+  size_t len = 0;
+  size_t most = (size_t)count + n_head + n_side + (items - first_new) + n_co;
+  if (sr_retrieve_reserve(mdl, most) != 0)
+    return -1;
+  mark_rows(mdl->scores, rows, count);
+  mark_rows(mdl->scores, side, n_side);
+  for (uint32_t i = first_new; i < items; i++)
+    mdl->scores[i] = 0.0f;
+  for (uint32_t k = 0; k < n_co; k++)
+    mdl->scores[co[k].item] = 0.0f;
+  for (uint32_t k = 0; k < n_head; k++)
+    mdl->scores[head[k].item] = 0.0f;
+  add_co(co, n_co, 0, items, 1, mdl->scores);
+  exclude_seen_in(mdl, user, 0, items, 1, mdl->scores);
+  const float *u = mdl->batch + r * mdl->ufac.stride;
+  for (uint32_t k = 0; k < count; k++)
+    take_row(mdl, u, rows[k], &len);
+  for (uint32_t k = 0; k < n_side && side[k] < items; k++)
+    take_row(mdl, u, side[k], &len);
+  for (uint32_t i = first_new; i < items; i++)
+    take_row(mdl, u, i, &len);
+  for (uint32_t k = 0; k < n_co; k++)
+    take_row(mdl, u, co[k].item, &len);
+  for (uint32_t k = 0; k < n_head; k++)
+    take_row(mdl, u, head[k].item, &len);
+  mdl->ann_stats.candidates += len;
+  qsort(mdl->ann_cand, len, sizeof(sr_scored_t), by_rank);
+  len = len < n ? len : n;
+  memcpy(out, mdl->ann_cand, len * sizeof(sr_scored_t));
+  shift_scores(mdl, out, len, 0);
+  return (long)len;
+}
+
+/* Lists for up to CHUNK warm users from the index, as recommend_warm's
+ * are laid out. A user left with fewer than n items while the catalogue
+ * holds more than its candidates gets its exact list instead. Returns 0 or
+ * -1 when out of memory. */
+static int recommend_ann(sr_model_t *mdl, const uint32_t *user_rows,
+                         const size_t *at, size_t nrows, size_t n,
+                         sr_scored_t *out, size_t *counts) {
+  uint32_t stride = mdl->ufac.stride, n_free = count_free(mdl);
+  uint32_t n_co[CHUNK], want[CHUNK], got[CHUNK];
+  size_t exact_at[CHUNK], n_exact = 0;
+  sr_scored_t head[ANN_HEAD_MAX];
+  uint32_t n_head = popular_head(mdl, n, head);
+  for (size_t r = 0; r < nrows; r++) {
+    uint32_t user = user_rows[at[r]];
+    memcpy(mdl->batch + r * stride, sr_factors_row(&mdl->ufac, user),
+           stride * sizeof(float));
+    n_co[r] = co_scores(mdl, user, co_list(mdl, r));
+    want[r] = ann_want(mdl, user, n, n_free);
+  }
+  mdl->ann_stats.scanned +=
+      sr_ann_search(mdl->ann, mdl->batch, stride, (uint32_t)nrows,
+                    mdl->ann_probe, want, mdl->ann_rows, got);
+  for (size_t r = 0; r < nrows; r++) {
+    long len =
+        ann_list(mdl, r, user_rows[at[r]], mdl->ann_rows + r * SR_ANN_MAX_WANT,
+                 got[r], head, n_head, n_co[r], n, out + at[r] * n);
+    if (len < 0)
+      return -1;
+    counts[at[r]] = (size_t)len;
+    mdl->ann_stats.lists++;
+    if ((size_t)len < n && got[r] < sr_ann_items(mdl->ann))
+      exact_at[n_exact++] = at[r];
+  }
+  mdl->ann_stats.fallbacks += n_exact;
+  if (n_exact)
+    recommend_warm(mdl, user_rows, exact_at, n_exact, n, out, counts);
+  return 0;
+}
+
 static void recommend_cold(sr_model_t *mdl, uint32_t user, size_t n,
                            sr_scored_t *out, size_t *count) {
   uint32_t items = sr_idmap_count(mdl->items);
@@ -331,7 +483,11 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
     else
       warm_at[nwarm++] = k;
     if (nwarm == CHUNK || (k + 1 == n_users && nwarm)) {
-      recommend_warm(mdl, user_rows, warm_at, nwarm, n, out, counts);
+      if (!mdl->ann)
+        recommend_warm(mdl, user_rows, warm_at, nwarm, n, out, counts);
+      else if (recommend_ann(mdl, user_rows, warm_at, nwarm, n, out, counts) !=
+               0)
+        return SR_ERR_NOMEM;
       nwarm = 0;
     }
   }

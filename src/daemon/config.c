@@ -27,7 +27,8 @@ _Static_assert(sizeof(sr_wire_fmt_t) == sizeof(uint32_t) &&
                    sizeof(sr_log_format_t) == sizeof(uint32_t) &&
                    sizeof(sr_unknown_types_t) == sizeof(uint32_t) &&
                    sizeof(sr_ts_fmt_t) == sizeof(uint32_t) &&
-                   sizeof(sr_frame_mode_t) == sizeof(uint32_t),
+                   sizeof(sr_frame_mode_t) == sizeof(uint32_t) &&
+                   sizeof(sr_retrieval_mode_t) == sizeof(uint32_t),
                "an enum option is stored as a uint32_t");
 _Static_assert(SR_WIRE_AUTO == 0 && SR_WIRE_PROTO == 1 && SR_WIRE_JSON == 2 &&
                    SR_WIRE_AVRO == 3,
@@ -46,6 +47,9 @@ _Static_assert(SR_TS_AUTO == 0 && SR_TS_MS == 1 && SR_TS_S == 2 &&
 _Static_assert(SR_MAP_USER_ID == 0 && SR_MAP_ITEM_ID == 1 && SR_MAP_TYPE == 2 &&
                    SR_MAP_VALUE == 3 && SR_MAP_TIMESTAMP == 4,
                "input.fields.* are stored in sr_map_field_t order");
+_Static_assert(SR_RETRIEVAL_EXACT == 0 && SR_RETRIEVAL_ANN == 1 &&
+                   SR_RETRIEVAL_AUTO == 2,
+               "recommend.retrieval lists exact|ann|auto");
 _Static_assert(SR_LOG_FORMAT_LOGFMT == 0 && SR_LOG_FORMAT_JSON == 1,
                "log.format lists logfmt|json");
 
@@ -61,6 +65,28 @@ static const sr_opt_t options[] = {
     U32("recommend.min_interval_ms", recommend.min_interval_ms, "0", 0, 3600000,
         "a user's list refreshes at most this often (trailing refresh after a "
         "burst)"),
+    ENUM("recommend.retrieval", recommend.retrieval, "auto", "exact|ann|auto",
+         "how lists find their items: exact scores every item; ann re-scores "
+         "the candidates of an approximate index built off the loop thread; "
+         "auto is ann from recommend.ann_min_items items on"),
+    U32("recommend.ann_min_items", recommend.ann_min_items, "100000", 0,
+        UINT32_MAX,
+        "catalogue size from which retrieval=auto uses the index (below it "
+        "exact scoring is as fast)"),
+    U32("recommend.ann_probe", recommend.ann_probe, "8", 1, 100000,
+        "index lists scanned per user (about sqrt(items) lists exist): more "
+        "is slower and closer to exact"),
+    F64("recommend.ann_refresh_s", recommend.ann_refresh_s, "60", 0.1, 86400,
+        "the index is rebuilt from the live item factors at least this often "
+        "(new items are scored exactly until then)"),
+    F64("recommend.ann_refresh_drift", recommend.ann_refresh_drift, "0.5", 0,
+        1000,
+        "the index is rebuilt sooner once the events learnt since its build "
+        "reach this fraction of its items (0: by period only)"),
+    U32("recommend.ann_recall_every", recommend.ann_recall_every, "1", 0,
+        1000000,
+        "every n-th build measures the index's recall@20 against exact "
+        "scoring on a sample of users, in the background (0: never)"),
     STR("kafka.brokers", kafka.brokers, "embedded",
         "bootstrap servers, or 'embedded' for the in-process broker on "
         "127.0.0.1"),

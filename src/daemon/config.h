@@ -53,6 +53,12 @@ enum { SR_CKPT_FORK, SR_CKPT_COPY };
 enum { SR_RESET_EARLIEST, SR_RESET_FAIL };
 /* kafka.output_format, in the order of its choices. */
 typedef enum sr_output_fmt { SR_OUTPUT_PROTO, SR_OUTPUT_JSON } sr_output_fmt_t;
+/* recommend.retrieval, in the order of its choices. */
+typedef enum sr_retrieval_mode {
+  SR_RETRIEVAL_EXACT,
+  SR_RETRIEVAL_ANN,
+  SR_RETRIEVAL_AUTO
+} sr_retrieval_mode_t;
 /* cluster.delta_encoding, in the order of its choices. */
 enum { SR_SYNC_F16, SR_SYNC_F32 };
 
@@ -80,6 +86,12 @@ typedef struct sr_config {
     uint32_t batch_ms;
     uint32_t batch_max;
     uint32_t min_interval_ms;
+    sr_retrieval_mode_t retrieval; /* choices in the order of its values */
+    uint32_t ann_min_items;
+    uint32_t ann_probe;
+    double ann_refresh_s;
+    double ann_refresh_drift;
+    uint32_t ann_recall_every;
   } recommend;
   struct {
     char dir[SR_CONF_STR];

@@ -16,6 +16,7 @@
 #include "daemon/owner.h"
 #include "daemon/refresh.h"
 #include "daemon/restore.h"
+#include "daemon/retrieval.h"
 #include "daemon/saver.h"
 #include "daemon/sync.h"
 #include "daemon/telemetry.h"
@@ -134,13 +135,15 @@ struct sr_daemon {
   bool handles_ready;
   uv_poll_t src_poll, snk_poll, sync_poll, owner_poll, items_poll;
   uv_idle_t drain_idle, sync_idle, owner_idle, items_idle;
-  uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer, sync_timer;
+  uv_timer_t refresh_timer, ckpt_timer, tick_timer, deadline_timer, sync_timer,
+      retrieval_timer;
   uv_prepare_t stall_prepare;
   uv_signal_t sigs[N_SIGNALS];
   sr_embedded_t *emb;
   char brokers[SR_CONF_STR];
   sr_model_t *mdl;
   sr_refresh_t *rf;
+  sr_retrieval_t *rtv;
   sr_sink_t *snk;
   sr_src_t *src;
   sr_ingest_t *ing;
@@ -581,6 +584,8 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
     if (!(d->rf = sr_refresh_new(&rc)))
       return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   }
+  if (!(d->rtv = sr_retrieval_new(&d->loop, d->mdl, &d->cfg)))
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   d->ing = sr_ingest_new(&d->cfg, d->mdl, d->rf, d->snk, errstr, errlen);
   if (!d->ing)
     return SR_ERR_INVALID;
@@ -608,6 +613,21 @@ static void owner_totals(const sr_daemon_t *d, sr_telemetry_totals_t *tot) {
   tot->restore_seconds = os.restore_seconds;
   tot->state_records_sent = os.records_sent;
   tot->state_records_failed = os.records_failed;
+}
+
+static void retrieval_totals(const sr_daemon_t *d, sr_telemetry_totals_t *tot) {
+  sr_retrieval_stats_t rs = sr_retrieval_stats(d->rtv);
+  sr_model_ann_stats_t as;
+  sr_model_ann_stats(d->mdl, &as);
+  tot->ann = rs.ann;
+  tot->ann_builds = rs.builds;
+  tot->ann_age_s = rs.age_s;
+  tot->ann_bytes = rs.bytes;
+  tot->ann_recall = rs.recall;
+  tot->ann_lists = as.lists;
+  tot->ann_candidates = as.candidates;
+  tot->ann_scanned = as.scanned;
+  tot->ann_fallbacks = as.fallbacks;
 }
 
 static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
@@ -645,6 +665,7 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
     tot.items_unavailable = sr_model_unavailable_items(d->mdl);
     tot.takedown_refreshes = cs.takedown_refreshes;
   }
+  retrieval_totals(d, &tot);
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
 }
 
@@ -658,6 +679,7 @@ static sr_health_t health(const sr_daemon_t *d) {
       .ckpt_max_age_ms =
           (uint64_t)(3 * d->cfg.checkpoint.interval_s * 1000.0 + 0.5),
       .ckpt_fresh_ms = d->ckpt_fresh_ms,
+      .index_building = d->rtv && !sr_retrieval_ready(d->rtv),
   };
   if (d->owner) {
     sr_owner_stats_t os = sr_owner_stats(d->owner);
@@ -1586,6 +1608,15 @@ static void on_tick(uv_timer_t *t) {
   check_drained(d);
 }
 
+/* The index's lifecycle says when it wants to run next: every
+ * millisecond while it copies item rows in slices, rarely otherwise. */
+static void on_retrieval_timer(uv_timer_t *t) {
+  sr_daemon_t *d = t->data;
+  if (d->phase != P_RUNNING)
+    return;
+  uv_timer_start(t, on_retrieval_timer, sr_retrieval_step(d->rtv), 0);
+}
+
 /* The daemon's handles, for loops over all of them; the producer's poll
  * exists only with a producer. Returns the count. */
 static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
@@ -1598,6 +1629,7 @@ static size_t all_handles(sr_daemon_t *d, uv_handle_t **out) {
   out[n++] = (uv_handle_t *)&d->ckpt_timer;
   out[n++] = (uv_handle_t *)&d->tick_timer;
   out[n++] = (uv_handle_t *)&d->deadline_timer;
+  out[n++] = (uv_handle_t *)&d->retrieval_timer;
   out[n++] = (uv_handle_t *)&d->stall_prepare;
   if (d->sync) {
     out[n++] = (uv_handle_t *)&d->sync_poll;
@@ -1657,6 +1689,7 @@ static int init_handles(sr_daemon_t *d) {
   uv_timer_init(&d->loop, &d->ckpt_timer);
   uv_timer_init(&d->loop, &d->tick_timer);
   uv_timer_init(&d->loop, &d->deadline_timer);
+  uv_timer_init(&d->loop, &d->retrieval_timer);
   uv_prepare_init(&d->loop, &d->stall_prepare);
   /* Only the handles all_handles lists: the loop closes no other. */
   if (d->sync) {
@@ -1712,6 +1745,7 @@ static void start_handles(sr_daemon_t *d) {
     uv_poll_start(&d->snk_poll, UV_READABLE, on_snk_readable);
   uv_timer_start(&d->ckpt_timer, on_ckpt_timer, ckpt_ms, ckpt_ms);
   uv_timer_start(&d->tick_timer, on_tick, TICK_MS, TICK_MS);
+  uv_timer_start(&d->retrieval_timer, on_retrieval_timer, 0, 0);
   uv_prepare_start(&d->stall_prepare, on_prepare);
   if (d->sync) {
     uint64_t sync_ms = d->cfg.cluster.sync_interval_ms;
@@ -1835,6 +1869,7 @@ void sr_daemon_free(sr_daemon_t *d) {
   sr_sink_free(d->snk);
   sr_ingest_free(d->ing);
   sr_refresh_free(d->rf);
+  sr_retrieval_free(d->rtv);
   sr_saver_free(d->sv);
   sr_telemetry_free(d->tel);
   sr_embedded_free(d->emb);

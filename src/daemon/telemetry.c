@@ -55,6 +55,8 @@ struct sr_telemetry {
   sr_metric_t *items_applied, *items_down, *takedown_refreshes;
   /* The blends (model.blend): which scores the lists, and their hits. */
   sr_metric_t *blend_choice, *blend_hits, *blend_tested;
+  sr_metric_t *mode, *ann_builds, *ann_age, *ann_bytes, *ann_recall, *ann_lists,
+      *ann_candidates, *ann_scanned, *ann_fallbacks;
 };
 
 static uint64_t hash_id(const char *s, size_t len) {
@@ -109,6 +111,43 @@ static int register_counters(sr_telemetry_t *tel) {
                  tel->publish_errors && tel->dead_letters && tel->dead_failed &&
                  tel->resets && tel->evictions && tel->hits && tel->evaluated &&
                  tel->http_dropped
+             ? 0
+             : -1;
+}
+
+static int register_retrieval(sr_telemetry_t *tel) {
+  sr_metrics_t *r = tel->reg;
+  tel->mode = sr_metrics_gauge(
+      r, "streamrec_retrieval_mode",
+      "1 for how lists find their items now: exact or ann.", "mode", NULL);
+  tel->ann_builds = sr_metrics_counter(r, "streamrec_ann_builds_total",
+                                       "Retrieval indexes built.", NULL, NULL);
+  tel->ann_age = sr_metrics_gauge(
+      r, "streamrec_ann_index_age_seconds",
+      "Since the copy of the item factors in the index in use began.", NULL,
+      NULL);
+  tel->ann_bytes =
+      sr_metrics_gauge(r, "streamrec_ann_index_bytes",
+                       "Memory held by the index in use.", NULL, NULL);
+  tel->ann_recall = sr_metrics_gauge(
+      r, "streamrec_ann_recall",
+      "Recall@20 of the index against exact scoring, sampled at its build.",
+      NULL, NULL);
+  tel->ann_lists = sr_metrics_counter(r, "streamrec_ann_lists_total",
+                                      "Lists drawn from an index.", NULL, NULL);
+  tel->ann_candidates = sr_metrics_counter(
+      r, "streamrec_ann_candidates_total",
+      "Items re-scored with the live factors for those lists.", NULL, NULL);
+  tel->ann_scanned = sr_metrics_counter(
+      r, "streamrec_ann_scanned_total",
+      "Items the index scored to find their candidates.", NULL, NULL);
+  tel->ann_fallbacks = sr_metrics_counter(
+      r, "streamrec_ann_fallbacks_total",
+      "Lists scored exactly because the index's candidates fell short.", NULL,
+      NULL);
+  return tel->mode && tel->ann_builds && tel->ann_age && tel->ann_bytes &&
+                 tel->ann_recall && tel->ann_lists && tel->ann_candidates &&
+                 tel->ann_scanned && tel->ann_fallbacks
              ? 0
              : -1;
 }
@@ -198,7 +237,8 @@ sr_telemetry_t *sr_telemetry_new(const sr_model_t *mdl, uint32_t list_n) {
   tel->applied_base = sr_model_events_applied(mdl);
   tel->reg = sr_metrics_new();
   if (!tel->reg || register_counters(tel) || register_gauges(tel) ||
-      register_blend(tel) || register_histograms(tel) || seed_series(tel)) {
+      register_blend(tel) || register_retrieval(tel) ||
+      register_histograms(tel) || seed_series(tel)) {
     sr_telemetry_free(tel);
     return NULL;
   }
@@ -497,10 +537,26 @@ static void sync_blend(sr_telemetry_t *tel) {
   sync_counter(tel->blend_tested, NULL, tested);
 }
 
+static void sync_retrieval(sr_telemetry_t *tel,
+                           const sr_telemetry_totals_t *tot) {
+  sr_metrics_set(tel->mode, "exact", NULL, tot->ann ? 0 : 1);
+  sr_metrics_set(tel->mode, "ann", NULL, tot->ann ? 1 : 0);
+  sync_counter(tel->ann_builds, NULL, tot->ann_builds);
+  sr_metrics_set(tel->ann_age, NULL, NULL, tot->ann_age_s);
+  sr_metrics_set(tel->ann_bytes, NULL, NULL, (double)tot->ann_bytes);
+  if (tot->ann_recall >= 0)
+    sr_metrics_set(tel->ann_recall, NULL, NULL, tot->ann_recall);
+  sync_counter(tel->ann_lists, NULL, tot->ann_lists);
+  sync_counter(tel->ann_candidates, NULL, tot->ann_candidates);
+  sync_counter(tel->ann_scanned, NULL, tot->ann_scanned);
+  sync_counter(tel->ann_fallbacks, NULL, tot->ann_fallbacks);
+}
+
 static void sync_all(sr_telemetry_t *tel, const sr_telemetry_totals_t *tot,
                      sr_src_t *src) {
   sync_cluster(tel, tot);
   sync_catalogue(tel, tot);
+  sync_retrieval(tel, tot);
   for (int r = 1; r < SR_REASON__COUNT; r++)
     sync_counter(tel->rejected, sr_reason_name((sr_reason_t)r),
                  tot->rejected[r]);
@@ -564,6 +620,8 @@ static int ready_reasons(const sr_health_t *h, sr_buf_t *out) {
     add_reason(out, &n, "event loop stalled");
   if (h->n_restoring)
     add_reason(out, &n, "restoring");
+  if (h->index_building)
+    add_reason(out, &n, "building the retrieval index");
   return n;
 }
 

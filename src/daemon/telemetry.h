@@ -51,6 +51,14 @@ typedef struct sr_telemetry_totals {
   uint64_t items_applied;      /* item messages applied */
   uint64_t items_unavailable;  /* items taken down now */
   uint64_t takedown_refreshes; /* lists refreshed because an item went */
+  /* Retrieval (daemon/retrieval, core/ann). */
+  bool ann;            /* lists come from an index now */
+  uint64_t ann_builds; /* indexes built */
+  double ann_age_s;    /* of the index in use */
+  uint64_t ann_bytes;  /* held by the index in use */
+  double ann_recall;   /* last sampled recall@20; -1 before one */
+  uint64_t ann_lists;  /* lists drawn from an index */
+  uint64_t ann_candidates, ann_scanned, ann_fallbacks;
 } sr_telemetry_totals_t;
 
 /* What readiness and liveness are judged from; times are monotonic ms. */
@@ -68,6 +76,7 @@ typedef struct sr_health {
   size_t n_restoring;
   int32_t restoring[32];
   uint64_t restore_records, restored_users;
+  bool index_building; /* lists wait for the first retrieval index */
 } sr_health_t;
 
 /* Longest a heartbeat may be late before /healthz reports failure. */

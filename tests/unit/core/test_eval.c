@@ -36,9 +36,9 @@ static sr_model_t *popularity_model(void) {
 }
 
 /* Evaluates mdl (taken) on the generated stream; returns the figures. */
-static sr_eval_stats_t eval_synth(sr_model_t *mdl, uint32_t users,
-                                  uint32_t items, uint64_t events,
-                                  uint64_t seed) {
+static sr_eval_stats_t eval_synth_lists(sr_model_t *mdl, uint32_t users,
+                                        uint32_t items, uint64_t events,
+                                        uint64_t seed, int lists) {
   sr_synth_conf_t sc;
   sr_synth_conf_init(&sc);
   sc.users = users;
@@ -48,6 +48,7 @@ static sr_eval_stats_t eval_synth(sr_model_t *mdl, uint32_t users,
   sr_synth_t *syn = sr_synth_new(&sc);
   sr_eval_t *ev = sr_eval_new(mdl, 10);
   assert_true(syn && ev);
+  sr_eval_set_lists(ev, lists);
   sr_event_t event;
   while (sr_synth_next(syn, &event))
     assert_int_equal(sr_eval_event(ev, &event), SR_OK);
@@ -56,6 +57,24 @@ static sr_eval_stats_t eval_synth(sr_model_t *mdl, uint32_t users,
   sr_synth_free(syn);
   sr_model_free(mdl);
   return stats;
+}
+
+static sr_eval_stats_t eval_synth(sr_model_t *mdl, uint32_t users,
+                                  uint32_t items, uint64_t events,
+                                  uint64_t seed) {
+  return eval_synth_lists(mdl, users, items, events, seed, 0);
+}
+
+/* Hits taken from the exact lists are the hits of the full ranking: the
+ * lists are the ranking's first n. */
+static void test_lists_match_ranks(void **state) {
+  (void)state;
+  sr_eval_stats_t a = eval_synth(default_model(), 300, 400, 8000, 23);
+  sr_eval_stats_t b = eval_synth_lists(default_model(), 300, 400, 8000, 23, 1);
+  assert_true(a.hits > 0);
+  assert_int_equal(a.evaluated, b.evaluated);
+  assert_true(llabs((long long)a.hits - (long long)b.hits) <= 2);
+  assert_true(fabs(a.rr_sum - b.rr_sum) < 1e-9);
 }
 
 static void test_same_seed_same_figures(void **state) {
@@ -228,6 +247,7 @@ static void test_components_alone(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_seed_same_figures),
+      cmocka_unit_test(test_lists_match_ranks),
       cmocka_unit_test(test_learner_beats_popularity),
       cmocka_unit_test(test_protocol_edge_cases),
       cmocka_unit_test(test_rank_cut_off_and_metrics),

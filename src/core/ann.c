@@ -1,0 +1,520 @@
+/* The inverted-file index; see ann.h. */
+#include "core/ann.h"
+
+#include "core/rng.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows scored per sgemm, in k-means assignment and in a list's scan: a
+ * block of scores stays in cache until the heaps take it. */
+#define ROW_BLOCK 4096
+/* k-means trains on at most this many sampled items per list: more moves
+ * the centroids little and costs a pass over the sample each iteration. */
+#define SAMPLE_PER_LIST 64
+/* Lists probed by this many users or fewer are scored by one sgemv per
+ * user: sgemm's packing of the list costs more than it saves for them. */
+#define SGEMV_USERS 4
+
+typedef struct cand {
+  float score;
+  uint32_t row;
+} cand_t;
+
+struct sr_ann {
+  uint32_t dims;  /* columns of the snapshot */
+  uint32_t adims; /* dims + 1: the additive score's column */
+  uint32_t rows;  /* rows of the snapshot */
+  uint32_t items; /* rows indexed */
+  uint32_t lists;
+  float *cent;    /* lists x adims */
+  uint32_t *off;  /* lists + 1: list l holds [off[l], off[l + 1]) */
+  uint32_t *ids;  /* items: the row of each indexed vector */
+  float *vec;     /* items x adims, list by list */
+  uint32_t *side; /* rows skipped, ascending */
+  uint32_t n_side;
+  uint32_t max_batch, max_want;
+  /* Search scratch. */
+  float *q;         /* max_batch x adims: the users, with the 1 */
+  float *qg;        /* max_batch x adims: a list's users, gathered */
+  float *cs;        /* max_batch x lists: centroid scores */
+  float *s;         /* max_batch x ROW_BLOCK: a block's scores */
+  uint32_t *who;    /* max_batch x probe: users by list */
+  uint32_t *head;   /* lists + 1: where each list's users start in who */
+  uint32_t *probed; /* max_batch x lists at most: each user's lists */
+  cand_t *heap;     /* max_batch x max_want */
+  uint32_t *len;    /* max_batch: each heap's length */
+  uint32_t *caps;   /* max_batch: each heap's capacity */
+  size_t bytes;
+};
+
+void sr_ann_conf_init(sr_ann_conf_t *conf) {
+  conf->lists = 0;
+  conf->iters = 8;
+  conf->max_batch = 64;
+  conf->max_want = SR_ANN_MAX_WANT;
+  conf->seed = 1;
+}
+
+/* Counted allocation: every block of the index goes through it, so that
+ * sr_ann_bytes is what the index holds. */
+static void *ann_alloc(sr_ann_t *ann, size_t bytes) {
+  ann->bytes += bytes;
+  return calloc(1, bytes ? bytes : 1);
+}
+
+void sr_ann_free(sr_ann_t *ann) {
+  if (!ann)
+    return;
+  free(ann->cent);
+  free(ann->off);
+  free(ann->ids);
+  free(ann->vec);
+  free(ann->side);
+  free(ann->q);
+  free(ann->qg);
+  free(ann->cs);
+  free(ann->s);
+  free(ann->who);
+  free(ann->head);
+  free(ann->probed);
+  free(ann->heap);
+  free(ann->len);
+  free(ann->caps);
+  free(ann);
+}
+
+uint32_t sr_ann_rows(const sr_ann_t *ann) {
+  return ann->rows;
+}
+uint32_t sr_ann_items(const sr_ann_t *ann) {
+  return ann->items;
+}
+uint32_t sr_ann_lists(const sr_ann_t *ann) {
+  return ann->lists;
+}
+size_t sr_ann_bytes(const sr_ann_t *ann) {
+  return ann->bytes;
+}
+
+uint32_t sr_ann_max_batch(const sr_ann_t *ann) {
+  return ann->max_batch;
+}
+
+uint32_t sr_ann_max_want(const sr_ann_t *ann) {
+  return ann->max_want;
+}
+
+const uint32_t *sr_ann_side(const sr_ann_t *ann, uint32_t *n) {
+  *n = ann->n_side;
+  return ann->side;
+}
+
+/* Min-heap on score (ties: the larger row is worse, so that the kept set
+ * matches the exact ranking's ascending-row tie break). */
+static int worse(const cand_t *a, const cand_t *b) {
+  return a->score < b->score || (a->score == b->score && a->row > b->row);
+}
+
+static void heap_offer(cand_t *h, uint32_t *len, uint32_t cap, float score,
+                       uint32_t row) {
+  cand_t c = {score, row};
+  size_t i;
+  if (cap == 0)
+    return;
+  if (*len < cap) {
+    for (i = (*len)++; i > 0 && worse(&c, &h[(i - 1) / 2]); i = (i - 1) / 2)
+      h[i] = h[(i - 1) / 2];
+    h[i] = c;
+    return;
+  }
+  if (!worse(&h[0], &c))
+    return;
+  for (i = 0;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    const cand_t *least = &c;
+    if (l < cap && worse(&h[l], least))
+      m = l, least = &h[l];
+    if (r < cap && worse(&h[r], least))
+      m = r;
+    if (m == i)
+      break;
+    h[i] = h[m];
+    i = m;
+  }
+  h[i] = c;
+}
+
+static int by_rank(const void *pa, const void *pb) {
+  const cand_t *a = pa, *b = pb;
+  return worse(b, a) ? -1 : worse(a, b);
+}
+
+/* Copies snapshot row r with its additive score into dst (adims floats). */
+static void put_row(const sr_ann_t *ann, const sr_factors_t *snap,
+                    const float *bias, uint32_t r, float *dst) {
+  memcpy(dst, sr_factors_row(snap, r), ann->dims * sizeof(float));
+  dst[ann->dims] = bias ? bias[r] : 0.0f;
+}
+
+/* Assigns each of the n vectors x (adims each) to its nearest centroid in
+ * L2: argmin |c|^2 - 2 x.c, the dot products by sgemm in blocks. */
+static void assign(const sr_ann_t *ann, const float *x, uint32_t n,
+                   const float *cnorm, float *d, uint32_t *to) {
+  uint32_t L = ann->lists, ad = ann->adims;
+  for (uint32_t lo = 0; lo < n; lo += ROW_BLOCK) {
+    uint32_t b = n - lo < ROW_BLOCK ? n - lo : ROW_BLOCK;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)L,
+                (int)ad, 1.0f, x + (size_t)lo * ad, (int)ad, ann->cent, (int)ad,
+                0.0f, d, (int)L);
+    for (uint32_t i = 0; i < b; i++) {
+      const float *di = d + (size_t)i * L;
+      float best = INFINITY;
+      uint32_t at = 0;
+      for (uint32_t c = 0; c < L; c++) {
+        float v = cnorm[c] - 2.0f * di[c];
+        if (v < best)
+          best = v, at = c;
+      }
+      to[lo + i] = at;
+    }
+  }
+}
+
+static void centroid_norms(const sr_ann_t *ann, float *cnorm) {
+  for (uint32_t c = 0; c < ann->lists; c++) {
+    const float *v = ann->cent + (size_t)c * ann->adims;
+    float s = 0.0f;
+    for (uint32_t k = 0; k < ann->adims; k++)
+      s += v[k] * v[k];
+    cnorm[c] = s;
+  }
+}
+
+/* Moves each centroid to the mean of its sampled vectors; a list that got
+ * none keeps its centroid. */
+static void update_centroids(sr_ann_t *ann, const float *x, uint32_t n,
+                             const uint32_t *to, double *sum, uint32_t *cnt) {
+  uint32_t ad = ann->adims;
+  memset(sum, 0, (size_t)ann->lists * ad * sizeof(double));
+  memset(cnt, 0, ann->lists * sizeof(uint32_t));
+  for (uint32_t i = 0; i < n; i++) {
+    cnt[to[i]]++;
+    for (uint32_t k = 0; k < ad; k++)
+      sum[(size_t)to[i] * ad + k] += x[(size_t)i * ad + k];
+  }
+  for (uint32_t c = 0; c < ann->lists; c++)
+    for (uint32_t k = 0; cnt[c] && k < ad; k++)
+      ann->cent[(size_t)c * ad + k] = (float)(sum[(size_t)c * ad + k] / cnt[c]);
+}
+
+/* Seeded k-means on a sample of the indexed vectors (vec, in row order
+ * here), then every vector's list in to. Returns 0 or -1. */
+static int kmeans(sr_ann_t *ann, const sr_ann_conf_t *conf, uint32_t *to) {
+  uint32_t n = ann->items, L = ann->lists, ad = ann->adims;
+  uint32_t ns = n < L * SAMPLE_PER_LIST ? n : L * SAMPLE_PER_LIST;
+  uint32_t *perm = malloc(n * sizeof(uint32_t));
+  float *x = malloc((size_t)ns * ad * sizeof(float));
+  float *d = malloc((size_t)ROW_BLOCK * L * sizeof(float));
+  float *cnorm = malloc(L * sizeof(float));
+  double *sum = malloc((size_t)L * ad * sizeof(double));
+  uint32_t *cnt = malloc(L * sizeof(uint32_t));
+  int rc = -1;
+  if (!perm || !x || !d || !cnorm || !sum || !cnt)
+    goto done;
+  sr_rng_t rng;
+  sr_rng_seed(&rng, conf->seed);
+  for (uint32_t i = 0; i < n; i++)
+    perm[i] = i;
+  for (uint32_t i = 0; i < ns; i++) { /* a partial shuffle: the sample */
+    uint32_t j = i + sr_rng_below(&rng, n - i), t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+    memcpy(x + (size_t)i * ad, ann->vec + (size_t)perm[i] * ad,
+           ad * sizeof(float));
+  }
+  memcpy(ann->cent, x, (size_t)L * ad * sizeof(float));
+  for (uint32_t it = 0; it < conf->iters; it++) {
+    centroid_norms(ann, cnorm);
+    assign(ann, x, ns, cnorm, d, perm);
+    update_centroids(ann, x, ns, perm, sum, cnt);
+  }
+  centroid_norms(ann, cnorm);
+  assign(ann, ann->vec, n, cnorm, d, to);
+  /* Each centroid becomes the mean of all its items, not of the sample's:
+   * an item far from the rest (a very popular one, by its score column)
+   * then pulls its list's centroid score up, so users still probe it. */
+  update_centroids(ann, ann->vec, n, to, sum, cnt);
+  rc = 0;
+done:
+  free(perm);
+  free(x);
+  free(d);
+  free(cnorm);
+  free(sum);
+  free(cnt);
+  return rc;
+}
+
+/* Reorders vec and ids list by list (a counting sort on to). */
+static int group_lists(sr_ann_t *ann, const uint32_t *to) {
+  uint32_t n = ann->items, ad = ann->adims;
+  float *vec = malloc((size_t)n * ad * sizeof(float) + 1);
+  uint32_t *ids = malloc((size_t)n * sizeof(uint32_t) + 1);
+  if (!vec || !ids) {
+    free(vec);
+    free(ids);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    ann->off[to[i] + 1]++;
+  for (uint32_t c = 0; c < ann->lists; c++)
+    ann->off[c + 1] += ann->off[c];
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t at = ann->off[to[i]]++;
+    ids[at] = ann->ids[i];
+    memcpy(vec + (size_t)at * ad, ann->vec + (size_t)i * ad,
+           ad * sizeof(float));
+  }
+  for (uint32_t c = ann->lists; c > 0; c--) /* the loop moved each start */
+    ann->off[c] = ann->off[c - 1];
+  ann->off[0] = 0;
+  memcpy(ann->vec, vec, (size_t)n * ad * sizeof(float));
+  memcpy(ann->ids, ids, (size_t)n * sizeof(uint32_t));
+  free(vec);
+  free(ids);
+  return 0;
+}
+
+static uint32_t count_items(const sr_factors_t *snap, const uint8_t *skip) {
+  uint32_t n = 0;
+  for (uint32_t r = 0; r < snap->rows; r++)
+    n += !(skip && skip[r]);
+  return n;
+}
+
+static uint32_t pick_lists(uint32_t items, const sr_ann_conf_t *conf) {
+  uint32_t lists = conf->lists ? conf->lists : (uint32_t)sqrt((double)items);
+  if (lists > items)
+    lists = items;
+  return lists ? lists : (items ? 1 : 0);
+}
+
+/* Copies the snapshot in: indexed rows to vec and ids, skipped ones to
+ * side. */
+static void copy_snapshot(sr_ann_t *ann, const sr_factors_t *snap,
+                          const float *bias, const uint8_t *skip) {
+  uint32_t n = 0;
+  for (uint32_t r = 0; r < snap->rows; r++) {
+    if (skip && skip[r]) {
+      ann->side[ann->n_side++] = r;
+      continue;
+    }
+    put_row(ann, snap, bias, r, ann->vec + (size_t)n * ann->adims);
+    ann->ids[n++] = r;
+  }
+}
+
+static int alloc_index(sr_ann_t *ann, const sr_ann_conf_t *conf) {
+  size_t ad = ann->adims, L = ann->lists, B = conf->max_batch;
+  ann->max_batch = conf->max_batch;
+  ann->max_want = conf->max_want;
+  ann->cent = ann_alloc(ann, L * ad * sizeof(float));
+  ann->off = ann_alloc(ann, (L + 1) * sizeof(uint32_t));
+  ann->ids = ann_alloc(ann, (size_t)ann->items * sizeof(uint32_t));
+  ann->vec = ann_alloc(ann, (size_t)ann->items * ad * sizeof(float));
+  ann->side = ann_alloc(ann, (size_t)(ann->rows - ann->items) * 4);
+  ann->q = ann_alloc(ann, B * ad * sizeof(float));
+  ann->qg = ann_alloc(ann, B * ad * sizeof(float));
+  ann->cs = ann_alloc(ann, B * L * sizeof(float));
+  ann->s = ann_alloc(ann, B * ROW_BLOCK * sizeof(float));
+  ann->who = ann_alloc(ann, B * L * sizeof(uint32_t));
+  ann->head = ann_alloc(ann, (L + 1) * sizeof(uint32_t));
+  ann->probed = ann_alloc(ann, B * L * sizeof(uint32_t));
+  ann->heap = ann_alloc(ann, B * conf->max_want * sizeof(cand_t));
+  ann->len = ann_alloc(ann, B * sizeof(uint32_t));
+  ann->caps = ann_alloc(ann, B * sizeof(uint32_t));
+  return ann->cent && ann->off && ann->ids && ann->vec && ann->side && ann->q &&
+                 ann->qg && ann->cs && ann->s && ann->who && ann->head &&
+                 ann->probed && ann->heap && ann->len && ann->caps
+             ? 0
+             : -1;
+}
+
+sr_ann_t *sr_ann_build(const sr_factors_t *snap, const float *bias,
+                       const uint8_t *skip, const sr_ann_conf_t *conf) {
+  sr_ann_t *ann = calloc(1, sizeof(*ann));
+  uint32_t *to = NULL;
+  if (!ann)
+    return NULL;
+  ann->bytes = sizeof(*ann);
+  ann->dims = snap->dims;
+  ann->adims = snap->dims + 1;
+  ann->rows = snap->rows;
+  ann->items = count_items(snap, skip);
+  ann->lists = pick_lists(ann->items, conf);
+  if (alloc_index(ann, conf) != 0)
+    goto fail;
+  copy_snapshot(ann, snap, bias, skip);
+  if (ann->items == 0)
+    return ann;
+  to = malloc((size_t)ann->items * sizeof(uint32_t));
+  if (!to || kmeans(ann, conf, to) != 0 || group_lists(ann, to) != 0)
+    goto fail;
+  free(to);
+  return ann;
+fail:
+  free(to);
+  sr_ann_free(ann);
+  return NULL;
+}
+
+/* Each user's probe best lists by centroid score, into probed, and the
+ * users of each list into who from head[l]. */
+static void pick_probes(sr_ann_t *ann, uint32_t n_users, uint32_t probe) {
+  uint32_t L = ann->lists;
+  cand_t *h = ann->heap; /* free until the lists are scanned */
+  memset(ann->head, 0, (L + 1) * sizeof(uint32_t));
+  for (uint32_t u = 0; u < n_users; u++) {
+    uint32_t len = 0;
+    for (uint32_t c = 0; c < L; c++)
+      heap_offer(h, &len, probe, ann->cs[(size_t)u * L + c], c);
+    for (uint32_t p = 0; p < probe; p++) {
+      ann->probed[(size_t)u * probe + p] = h[p].row;
+      ann->head[h[p].row + 1]++;
+    }
+  }
+  for (uint32_t c = 0; c < L; c++)
+    ann->head[c + 1] += ann->head[c];
+  for (uint32_t u = 0; u < n_users; u++)
+    for (uint32_t p = 0; p < probe; p++)
+      ann->who[ann->head[ann->probed[(size_t)u * probe + p]]++] = u;
+  for (uint32_t c = L; c > 0; c--) /* the loop moved each start */
+    ann->head[c] = ann->head[c - 1];
+  ann->head[0] = 0;
+}
+
+/* Scores list c for the users that probe it, offering every item to their
+ * heaps. Returns the items scored. */
+static uint64_t scan_list(sr_ann_t *ann, uint32_t c) {
+  uint32_t ad = ann->adims, nu = ann->head[c + 1] - ann->head[c];
+  uint32_t first = ann->off[c], m = ann->off[c + 1] - first;
+  const uint32_t *users = ann->who + ann->head[c];
+  if (nu == 0 || m == 0)
+    return 0;
+  for (uint32_t j = 0; j < nu; j++)
+    memcpy(ann->qg + (size_t)j * ad, ann->q + (size_t)users[j] * ad,
+           ad * sizeof(float));
+  for (uint32_t lo = 0; lo < m; lo += ROW_BLOCK) {
+    uint32_t b = m - lo < ROW_BLOCK ? m - lo : ROW_BLOCK;
+    const float *v = ann->vec + (size_t)(first + lo) * ad;
+    if (nu <= SGEMV_USERS) /* no packing: cheaper for a user or two */
+      for (uint32_t j = 0; j < nu; j++)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)b, (int)ad, 1.0f, v,
+                    (int)ad, ann->qg + (size_t)j * ad, 1, 0.0f,
+                    ann->s + (size_t)j * b, 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nu, (int)b,
+                  (int)ad, 1.0f, ann->qg, (int)ad, v, (int)ad, 0.0f, ann->s,
+                  (int)b);
+    for (uint32_t j = 0; j < nu; j++) {
+      uint32_t u = users[j], cap = ann->caps[u];
+      cand_t *h = ann->heap + (size_t)u * ann->max_want;
+      const float *s = ann->s + (size_t)j * b;
+      for (uint32_t i = 0; i < b; i++)
+        if (ann->len[u] < cap || (cap && s[i] >= h[0].score))
+          heap_offer(h, &ann->len[u], cap, s[i], ann->ids[first + lo + i]);
+    }
+  }
+  return (uint64_t)nu * m;
+}
+
+uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
+                       uint32_t n_users, uint32_t probe, const uint32_t *want,
+                       uint32_t *rows, uint32_t *counts) {
+  uint32_t ad = ann->adims, L = ann->lists;
+  uint64_t scored = 0;
+  memset(counts, 0, n_users * sizeof(uint32_t));
+  if (ann->items == 0 || n_users == 0)
+    return 0;
+  probe = probe < 1 ? 1 : probe > L ? L : probe;
+  for (uint32_t u = 0; u < n_users; u++) {
+    memcpy(ann->q + (size_t)u * ad, users + (size_t)u * stride,
+           ann->dims * sizeof(float));
+    ann->q[(size_t)u * ad + ann->dims] = 1.0f;
+    ann->caps[u] = want[u] < ann->max_want ? want[u] : ann->max_want;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users, (int)L,
+              (int)ad, 1.0f, ann->q, (int)ad, ann->cent, (int)ad, 0.0f, ann->cs,
+              (int)L);
+  pick_probes(ann, n_users, probe);
+  memset(ann->len, 0, n_users * sizeof(uint32_t));
+  for (uint32_t c = 0; c < L; c++)
+    scored += scan_list(ann, c);
+  for (uint32_t u = 0; u < n_users; u++) {
+    cand_t *h = ann->heap + (size_t)u * ann->max_want;
+    qsort(h, ann->len[u], sizeof(cand_t), by_rank);
+    for (uint32_t k = 0; k < ann->len[u]; k++)
+      rows[(size_t)u * ann->max_want + k] = h[k].row;
+    counts[u] = ann->len[u];
+  }
+  return scored;
+}
+
+/* Each user's exact best n snapshot rows into the heaps (heap u holds n),
+ * from one sgemm per block of rows. */
+static void exact_best(sr_ann_t *ann, const sr_factors_t *snap,
+                       const float *bias, const uint8_t *skip, uint32_t n_users,
+                       uint32_t n, float *block) {
+  uint32_t st = snap->stride;
+  memset(ann->len, 0, n_users * sizeof(uint32_t));
+  for (uint32_t lo = 0; lo < snap->rows; lo += ROW_BLOCK) {
+    uint32_t b = snap->rows - lo < ROW_BLOCK ? snap->rows - lo : ROW_BLOCK;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users, (int)b,
+                (int)ann->dims, 1.0f, ann->q, (int)ann->adims,
+                sr_factors_row(snap, lo), (int)st, 0.0f, block, (int)b);
+    for (uint32_t u = 0; u < n_users; u++)
+      for (uint32_t i = 0; i < b; i++) {
+        uint32_t r = lo + i;
+        if (skip && skip[r])
+          continue;
+        heap_offer(ann->heap + (size_t)u * ann->max_want, &ann->len[u], n,
+                   block[(size_t)u * b + i] + (bias ? bias[r] : 0.0f), r);
+      }
+  }
+}
+
+double sr_ann_recall(sr_ann_t *ann, const sr_factors_t *snap, const float *bias,
+                     const uint8_t *skip, const float *users, uint32_t stride,
+                     uint32_t n_users, uint32_t probe, uint32_t n) {
+  if (ann->items == 0 || n_users == 0)
+    return 1.0;
+  uint32_t *want = malloc(2 * (size_t)n_users * sizeof(uint32_t));
+  uint32_t *rows = malloc((size_t)n_users * ann->max_want * sizeof(uint32_t));
+  float *block = malloc((size_t)n_users * ROW_BLOCK * sizeof(float));
+  uint32_t *counts = want + n_users;
+  uint64_t hit = 0, total = 0;
+  if (!want || !rows || !block) {
+    free(want);
+    free(rows);
+    free(block);
+    return -1.0;
+  }
+  for (uint32_t u = 0; u < n_users; u++)
+    want[u] = n;
+  sr_ann_search(ann, users, stride, n_users, probe, want, rows, counts);
+  exact_best(ann, snap, bias, skip, n_users, n, block); /* ann->q is set */
+  for (uint32_t u = 0; u < n_users; u++) {
+    const cand_t *h = ann->heap + (size_t)u * ann->max_want;
+    total += ann->len[u];
+    for (uint32_t i = 0; i < ann->len[u]; i++)
+      for (uint32_t j = 0; j < counts[u]; j++)
+        hit += rows[(size_t)u * ann->max_want + j] == h[i].row;
+  }
+  free(want);
+  free(rows);
+  free(block);
+  return total ? (double)hit / (double)total : 1.0;
+}
