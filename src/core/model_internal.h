@@ -7,6 +7,7 @@
 #define SR_MODEL_INTERNAL_H
 
 #include "core/clock.h"
+#include "core/content.h"
 #include "core/cooc.h"
 #include "core/factors.h"
 #include "core/idmap.h"
@@ -97,6 +98,8 @@ struct sr_model {
   uint8_t *idown;
   uint32_t *down;
   uint32_t n_down, down_cap;
+  sr_content_t content; /* item content (core/content); off until some item
+                          has content */
 };
 
 /* Largest cooc_history and cooc_recent: the history read per event. */

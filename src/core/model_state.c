@@ -9,6 +9,7 @@
 #include "core/model_state.h"
 
 #include "core/avail.h"
+#include "core/content.h"
 #include "core/model_internal.h"
 #include "core/recommend.h"
 #include "util/buf.h"
@@ -52,6 +53,9 @@ enum {
   /* With items taken down only; absent otherwise (and in checkpoints from
    * before availability, which load with every item available). */
   SEC_ITEM_DOWN, /* the rows taken down (uint32), ascending */
+  /* Once some item has had content only (core/content); absent otherwise
+   * (and in checkpoints from before content, which load without any). */
+  SEC_CONTENT, /* sr_content_dump: counts, tables, each item's content */
 };
 
 typedef struct meta {
@@ -664,6 +668,22 @@ static int restore_item_down(restore_t *rs, const sr_model_section_t *sec) {
   return 0;
 }
 
+static int add_content(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                       uint32_t id, bool view) {
+  (void)view;
+  if (!mdl->content.on)
+    return 0;
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_content_dump(mdl, &buf));
+}
+
+static int restore_content(restore_t *rs, const sr_model_section_t *sec) {
+  if (!sec)
+    return 0;
+  return sr_content_load(rs->mdl, rs->meta.items, sec->data, sec->len, rs->why,
+                         sizeof(rs->why));
+}
+
 static const section_t SECTIONS[] = {
     {SEC_META, "meta", add_meta, restore_meta, true, 0},
     {SEC_USER_IDS, "user_ids", add_user_ids, restore_user_ids, true, 2},
@@ -691,6 +711,7 @@ static const section_t SECTIONS[] = {
      restore_item_base_scalars, false, 3},
     {SEC_COOC, "cooc", add_cooc, restore_cooc, false, 2},
     {SEC_ITEM_DOWN, "item_down", add_item_down, restore_item_down, false, 2},
+    {SEC_CONTENT, "content", add_content, restore_content, false, 2},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 #define N_STAGES 4
