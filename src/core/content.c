@@ -14,11 +14,11 @@
  * catalogue of warm items costs a bounded walk per learning step. */
 #define REFRESH_SCAN 64
 
-static size_t item_bytes(const sr_item_content_t *ic) {
+static size_t item_bytes(const sr_content_item_t *ic) {
   return sr_content_size(ic->n_tok, ic->n_emb);
 }
 
-static const float *emb_of(const sr_item_content_t *ic) {
+static const float *emb_of(const sr_content_item_t *ic) {
   return (const float *)(ic->data + ic->n_tok);
 }
 
@@ -92,7 +92,7 @@ static void axpy(float a, const float *x, float *y, uint32_t n) {
 }
 
 /* c = sum of token rows / sqrt(tokens) + P^T e. */
-static void factor_of(const sr_content_t *ct, const sr_item_content_t *ic,
+static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
                       float *out) {
   uint32_t s = ct->stride;
   memset(out, 0, s * sizeof(float));
@@ -127,7 +127,7 @@ int sr_content_has(const sr_model_t *mdl, uint32_t row) {
  * of embedding. */
 static void train(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
-  const sr_item_content_t *ic = ct->item[row];
+  const sr_content_item_t *ic = ct->item[row];
   uint32_t s = ct->stride;
   float *err = ct->c, lr = mdl->conf.content_learn_rate;
   factor_of(ct, ic, err);
@@ -248,11 +248,11 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
 /* The item's content block: tokens hashed to buckets, the embedding
  * scaled to unit length (a zero vector stays zero). NULL when out of
  * memory. */
-static sr_item_content_t *make_block(sr_model_t *mdl, const char *const *feat,
+static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
                                      const size_t *feat_len, size_t n_feat,
                                      const float *emb, size_t n_emb) {
   size_t bytes = sr_content_size((uint32_t)n_feat, (uint32_t)n_emb);
-  sr_item_content_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
+  sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
   if (!ic)
     return NULL;
   ic->n_tok = (uint32_t)n_feat;
@@ -271,7 +271,7 @@ static sr_item_content_t *make_block(sr_model_t *mdl, const char *const *feat,
 }
 
 /* Allocates the token table or the projection the block needs. */
-static int tables_for(sr_model_t *mdl, const sr_item_content_t *ic) {
+static int tables_for(sr_model_t *mdl, const sr_content_item_t *ic) {
   sr_content_t *ct = &mdl->content;
   if (ic->n_tok && !ct->tok) {
     ct->tok = sr_model_mem_alloc(mdl, tok_bytes(ct), 64);
@@ -326,10 +326,10 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
     row = sr_model_touch_item(mdl, id, len);
   if (row < 0 || grow(mdl) != 0)
     return SR_ERR_NOMEM;
-  sr_item_content_t *ic = make_block(mdl, feat, feat_len, n_feat, emb, n_emb);
+  sr_content_item_t *ic = make_block(mdl, feat, feat_len, n_feat, emb, n_emb);
   if (!ic)
     return SR_ERR_NOMEM;
-  sr_item_content_t *old = ct->item[row];
+  sr_content_item_t *old = ct->item[row];
   if (old && item_bytes(old) == item_bytes(ic) &&
       memcmp(old, ic, item_bytes(ic)) == 0) {
     sr_model_mem_free(mdl, ic, item_bytes(ic));
@@ -376,7 +376,7 @@ int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
   if (!rc && ct->proj)
     rc = sr_buf_append(buf, ct->proj, proj_bytes(ct));
   for (uint32_t r = 0; r < items && !rc; r++) {
-    const sr_item_content_t *ic = ct->item[r];
+    const sr_content_item_t *ic = ct->item[r];
     if (ic)
       rc = sr_buf_append(buf, &r, sizeof(r)) ||
            sr_buf_append(buf, ic, item_bytes(ic));
@@ -399,14 +399,14 @@ static int load_items(sr_model_t *mdl, uint64_t items, const char *data,
   sr_content_t *ct = &mdl->content;
   while (at < len) {
     uint32_t r;
-    sr_item_content_t hdr;
+    sr_content_item_t hdr;
     if (take(data, len, &at, &r, 4) || take(data, len, &at, &hdr, 8) ||
         r >= items || ct->item[r] || (hdr.n_emb && hdr.n_emb != ct->dims) ||
         hdr.n_tok > (len - at) / 4 || hdr.n_emb > (len - at) / 4)
       return snprintf(why, whylen, "item content at byte %" PRIu64 " bad", at),
              -1;
     size_t bytes = sr_content_size(hdr.n_tok, hdr.n_emb);
-    sr_item_content_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
+    sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
     if (!ic)
       return snprintf(why, whylen, "out of memory"), -1;
     *ic = hdr;
@@ -442,7 +442,7 @@ int sr_content_load(sr_model_t *mdl, uint64_t items, const void *data,
     return snprintf(why, whylen, "out of memory"), -1;
   if (items && take(p, len, &at, ct->ievents, items * 4) != 0)
     return snprintf(why, whylen, "interaction counts truncated"), -1;
-  sr_item_content_t need = {h.has_tok ? 1 : 0, h.dims};
+  sr_content_item_t need = {h.has_tok ? 1 : 0, h.dims};
   if (tables_for(mdl, &need) != 0)
     return snprintf(why, whylen, "out of memory"), -1;
   if ((ct->tok && take(p, len, &at, ct->tok, tok_bytes(ct)) != 0) ||

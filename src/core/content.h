@@ -25,11 +25,11 @@ struct sr_model;
 
 /* One item's content: n_tok token rows, then n_emb floats (unit length),
  * in one block of content_size(n_tok, n_emb) bytes. */
-typedef struct sr_item_content {
+typedef struct sr_content_item {
   uint32_t n_tok;
   uint32_t n_emb;
   uint32_t data[]; /* n_tok rows, then n_emb floats */
-} sr_item_content_t;
+} sr_content_item_t;
 
 typedef struct sr_content {
   int on;           /* some item has had content: the arrays below exist */
@@ -38,7 +38,7 @@ typedef struct sr_content {
   uint32_t dims;    /* embedding length; 0 until the first embedding */
   float *tok;       /* buckets x stride, or NULL until the first token */
   float *proj;      /* dims x stride, or NULL until the first embedding */
-  sr_item_content_t **item; /* per item row, NULL for none */
+  sr_content_item_t **item; /* per item row, NULL for none */
   uint32_t *ievents;        /* per item row: interactions, capped */
   uint32_t cap;             /* rows in item and ievents */
   uint32_t with;            /* items that have content */
@@ -83,7 +83,7 @@ int sr_content_load(struct sr_model *mdl, uint64_t items, const void *data,
 
 /* Bytes of one item's content block. */
 static inline size_t sr_content_size(uint32_t n_tok, uint32_t n_emb) {
-  return sizeof(sr_item_content_t) + ((size_t)n_tok + n_emb) * 4;
+  return sizeof(sr_content_item_t) + ((size_t)n_tok + n_emb) * 4;
 }
 
 #endif

@@ -23,6 +23,7 @@ struct sr_catalogue {
   char topic[SR_TOPIC_MAX + 1];
   char dead_letter_topic[SR_TOPIC_MAX + 1];
   size_t max_id_len;
+  size_t embedding_dims;
   sr_catalogue_down_fn *on_down;
   void *opaque;
   sr_model_t **mdl;
@@ -67,6 +68,27 @@ static void apply(sr_catalogue_t *cat, const char *id, size_t len,
   }
 }
 
+/* Applies the item's content (none removes it). Returns the reason to
+ * reject the message: an embedding of another length than the model's. */
+static sr_reason_t apply_content(sr_catalogue_t *cat, const char *id,
+                                 size_t len, const sr_item_content_t *ct,
+                                 char *why, size_t whylen) {
+  uint32_t dims = 0;
+  sr_model_content_items(*cat->mdl, &dims);
+  sr_err_t err = sr_model_set_content(
+      *cat->mdl, id, len, (const char *const *)ct->features, ct->feature_lens,
+      ct->n_features, ct->embedding, ct->n_embedding);
+  if (err == SR_ERR_INVALID) {
+    snprintf(why, whylen, "embedding has %zu values, the model's have %u",
+             ct->n_embedding, dims);
+    return SR_REASON_BAD_EMBEDDING;
+  }
+  if (err != SR_OK)
+    sr_log(SR_LOG_ERROR, "out of memory applying an item's content",
+           "item=%.*s", (int)len, id);
+  return SR_REASON_OK;
+}
+
 static void on_message(void *opaque, const rd_kafka_message_t *msg) {
   sr_catalogue_t *cat = opaque;
   char why[256] = "";
@@ -77,12 +99,20 @@ static void on_message(void *opaque, const rd_kafka_message_t *msg) {
       reject(cat, msg, SR_REASON_EMPTY_ID, "tombstone without a usable key");
       return;
     }
+    sr_item_content_t none = {0};
+    apply_content(cat, msg->key, msg->key_len, &none, why, sizeof(why));
     apply(cat, msg->key, msg->key_len, true);
     return;
   }
   sr_item_t item;
-  sr_reason_t reason = sr_item_decode(msg->payload, msg->len, SR_WIRE_AUTO,
-                                      cat->max_id_len, &item, why, sizeof(why));
+  sr_item_content_t ct;
+  sr_reason_t reason = sr_item_decode_content(
+      msg->payload, msg->len, SR_WIRE_AUTO, cat->max_id_len,
+      cat->embedding_dims, &item, &ct, why, sizeof(why));
+  if (reason == SR_REASON_OK)
+    reason =
+        apply_content(cat, item.item_id, item.item_len, &ct, why, sizeof(why));
+  sr_item_content_free(&ct);
   if (reason != SR_REASON_OK) {
     reject(cat, msg, reason, why);
     return;
@@ -124,6 +154,7 @@ sr_catalogue_t *sr_catalogue_new(const sr_catalogue_conf_t *conf,
   cat->max_id_len = conf->max_id_len && conf->max_id_len < SR_ID_MAX
                         ? conf->max_id_len
                         : SR_ID_MAX;
+  cat->embedding_dims = conf->embedding_dims;
   cat->on_down = conf->on_down;
   cat->opaque = conf->opaque;
   cat->mdl = mdl;
