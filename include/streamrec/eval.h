@@ -30,6 +30,16 @@ sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event);
 /* Figures so far. */
 const sr_eval_stats_t *sr_eval_stats(const sr_eval_t *ev);
 
+/* Cold events: those whose item had fewer than SR_EVAL_COLD earlier
+ * events in the stream (an item never seen included), and those whose
+ * user had fewer than SR_EVAL_COLD earlier events. */
+#define SR_EVAL_COLD 5
+
+/* Figures over the cold-item and the cold-user events tested so far
+ * (events and evaluated both count the tested ones). */
+void sr_eval_cold_stats(const sr_eval_t *ev, sr_eval_stats_t *cold_item,
+                        sr_eval_stats_t *cold_user);
+
 /* The popularity ranker as a model: every user is cold, counts never decay,
  * the user's own items excluded. Pass it to sr_eval_new. */
 sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen);

@@ -22,6 +22,8 @@ static sr_reason_t reject(sr_reason_t reason, char *errstr, size_t errlen,
   return reason;
 }
 
+static int content_feature(sr_item_content_t *ct, const char *s, size_t len);
+
 void sr_item_content_free(sr_item_content_t *ct) {
   for (size_t k = 0; ct->features && k < ct->n_features; k++)
     free(ct->features[k]);
@@ -36,7 +38,23 @@ static int content_alloc(sr_item_content_t *ct, size_t n_feat, size_t n_emb) {
   ct->features = calloc(n_feat ? n_feat : 1, sizeof(*ct->features));
   ct->feature_lens = calloc(n_feat ? n_feat : 1, sizeof(*ct->feature_lens));
   ct->embedding = calloc(n_emb ? n_emb : 1, sizeof(*ct->embedding));
+  ct->cap_features = n_feat ? n_feat : 1;
   return ct->features && ct->feature_lens && ct->embedding ? 0 : -1;
+}
+
+int sr_item_content_add(sr_item_content_t *ct, const char *s, size_t len) {
+  if (ct->n_features == ct->cap_features) {
+    size_t cap = ct->cap_features ? ct->cap_features * 2 : 8;
+    char **f = realloc(ct->features, cap * sizeof(*f));
+    if (f)
+      ct->features = f;
+    size_t *l = f ? realloc(ct->feature_lens, cap * sizeof(*l)) : NULL;
+    if (!l)
+      return -1;
+    ct->feature_lens = l;
+    ct->cap_features = cap;
+  }
+  return content_feature(ct, s, len);
 }
 
 static int content_feature(sr_item_content_t *ct, const char *s, size_t len) {

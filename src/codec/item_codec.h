@@ -39,9 +39,13 @@ typedef struct sr_item_content {
   char **features;
   size_t *feature_lens;
   size_t n_features;
+  size_t cap_features; /* room in features and feature_lens */
   float *embedding;
   size_t n_embedding;
 } sr_item_content_t;
+
+/* Appends a copy of the feature s (len bytes) to ct. Returns 0 or -1. */
+int sr_item_content_add(sr_item_content_t *ct, const char *s, size_t len);
 
 /* sr_item_decode that also keeps the content in *ct (zeroed first; free
  * it whatever the result). emb_dims > 0 rejects a non-empty embedding of

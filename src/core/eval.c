@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sr_eval {
   sr_model_t *mdl;
@@ -10,6 +11,9 @@ struct sr_eval {
   float *scores;
   size_t scores_cap;
   sr_eval_stats_t stats;
+  sr_eval_stats_t cold_item, cold_user;
+  uint32_t *item_events; /* per item row: events in the stream so far */
+  size_t item_events_cap;
 };
 
 sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
@@ -25,6 +29,7 @@ void sr_eval_free(sr_eval_t *ev) {
   if (!ev)
     return;
   free(ev->scores);
+  free(ev->item_events);
   free(ev);
 }
 
@@ -44,14 +49,66 @@ static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
   return above + 1;
 }
 
+static void add_result(sr_eval_stats_t *st, uint64_t rank, size_t n) {
+  st->events++;
+  st->evaluated++;
+  if (rank == 0)
+    return;
+  st->rr_sum += 1.0 / (double)rank;
+  if (rank <= n) {
+    st->hits++;
+    st->ndcg_sum += 1.0 / log2((double)rank + 1.0);
+  }
+}
+
+/* Adds a tested event's rank (0: a miss without one) to the cold figures
+ * it belongs to; item is -1 for an item the model does not hold. */
+static void note_cold(sr_eval_t *ev, int64_t user, int64_t item,
+                      uint64_t rank) {
+  uint32_t before = item >= 0 && (size_t)item < ev->item_events_cap
+                        ? ev->item_events[item]
+                        : 0;
+  if (before < SR_EVAL_COLD)
+    add_result(&ev->cold_item, rank, ev->n);
+  if (sr_model_user_events(ev->mdl, (uint32_t)user) < SR_EVAL_COLD)
+    add_result(&ev->cold_user, rank, ev->n);
+}
+
+/* Counts the event for its item, once learned. Returns 0 or -1. */
+static int count_item(sr_eval_t *ev, const sr_event_t *event) {
+  int64_t item = sr_model_find_item(ev->mdl, event->item_id, event->item_len);
+  if (item < 0)
+    return 0;
+  if ((size_t)item >= ev->item_events_cap) {
+    size_t cap = (size_t)item * 2 + 1024;
+    uint32_t *p = realloc(ev->item_events, cap * sizeof(*p));
+    if (!p)
+      return -1;
+    memset(p + ev->item_events_cap, 0,
+           (cap - ev->item_events_cap) * sizeof(*p));
+    ev->item_events = p;
+    ev->item_events_cap = cap;
+  }
+  ev->item_events[item]++;
+  return 0;
+}
+
+void sr_eval_cold_stats(const sr_eval_t *ev, sr_eval_stats_t *cold_item,
+                        sr_eval_stats_t *cold_user) {
+  *cold_item = ev->cold_item;
+  *cold_user = ev->cold_user;
+}
+
 static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   int64_t user = sr_model_find_user(ev->mdl, event->user_id, event->user_len);
   if (user < 0)
     return 0;
   ev->stats.evaluated++;
   int64_t item = sr_model_find_item(ev->mdl, event->item_id, event->item_len);
-  if (item < 0)
+  if (item < 0) {
+    note_cold(ev, user, -1, 0);
     return 0;
+  }
   uint32_t items = (uint32_t)sr_model_items(ev->mdl);
   if (items > ev->scores_cap) {
     size_t cap = items * 2;
@@ -64,6 +121,7 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   if (sr_model_score_user(ev->mdl, (uint32_t)user, ev->scores, NULL) != 0)
     return -1;
   uint64_t rank = rank_of(ev->scores, items, (uint32_t)item);
+  note_cold(ev, user, item, rank);
   if (rank == 0)
     return 0;
   ev->stats.rr_sum += 1.0 / (double)rank;
@@ -78,7 +136,10 @@ sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event) {
   if (test_event(ev, event) != 0)
     return SR_ERR_NOMEM;
   ev->stats.events++;
-  return sr_model_learn(ev->mdl, event, NULL);
+  sr_err_t err = sr_model_learn(ev->mdl, event, NULL);
+  if (err == SR_OK && count_item(ev, event) != 0)
+    err = SR_ERR_NOMEM;
+  return err;
 }
 
 sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen) {
