@@ -51,6 +51,7 @@ typedef struct sr_model_conf {
   uint32_t content_buckets;  /* rows feature tokens are hashed to */
   float content_prior;       /* popularity, in events, of a content item
                                 without interactions */
+  float content_user_pull;   /* a new user's lean on its items' content */
   uint32_t content_refresh;  /* cold items refreshed per learning step */
   uint32_t shared; /* 1: one of several instances sharing items (cluster
                       mode, see src/core/share.h); not an option */

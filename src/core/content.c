@@ -189,7 +189,24 @@ static void refresh(sr_model_t *mdl, uint32_t n) {
   }
 }
 
-int sr_content_event(sr_model_t *mdl, uint32_t i, int positive) {
+/* A user with few events leans on the content of what it met: its factor
+ * moves towards the item's content factor, by content_user_pull for its
+ * first event and less with each one after, none from cold_item_events on.
+ * A new user's factor is noise; its first items' content is not. */
+static void pull_user(sr_model_t *mdl, uint32_t u, uint32_t i) {
+  sr_content_t *ct = &mdl->content;
+  uint32_t n = mdl->uevents[u], cold = warm_at(mdl);
+  float pull = mdl->conf.content_user_pull;
+  if (pull <= 0 || n >= cold)
+    return;
+  float w = pull * (1.0f - (float)n / (float)cold);
+  factor_of(ct, ct->item[i], ct->c);
+  float *v = sr_factors_row(&mdl->ufac, u);
+  for (uint32_t k = 0; k < ct->stride; k++)
+    v[k] = w * ct->c[k] + (1.0f - w) * v[k];
+}
+
+int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   sr_content_t *ct = &mdl->content;
   if (grow(mdl) != 0)
     return -1;
@@ -197,8 +214,10 @@ int sr_content_event(sr_model_t *mdl, uint32_t i, int positive) {
     ct->ievents[i]++;
   if (!ct->item[i])
     return 0;
-  if (positive)
+  if (positive) {
     blend(mdl, i);
+    pull_user(mdl, u, i);
+  }
   if (++ct->steps % mdl->conf.content_every)
     return 0;
   if (ct->ievents[i] >= warm_at(mdl))

@@ -50,12 +50,14 @@ typedef struct sr_content {
 /* Frees everything (the model's allocator counts it). */
 void sr_content_free(struct sr_model *mdl);
 
-/* The event's item row i after its learning step: counts the interaction,
- * keeps a cold item's factor blended with its content, and every
+/* The event of user row u on item row i after its learning step: counts
+ * the interaction, keeps a cold item's factor blended with its content,
+ * leans a user with few events towards the content of its items, and every
  * content_every events trains the tables and refreshes a cold item.
  * positive: the event counts as an interaction (not a dislike). Returns 0,
  * or -1 when out of memory. */
-int sr_content_event(struct sr_model *mdl, uint32_t i, int positive);
+int sr_content_event(struct sr_model *mdl, uint32_t u, uint32_t i,
+                     int positive);
 
 /* The item row left the model (eviction): its content goes. */
 void sr_content_forget(struct sr_model *mdl, uint32_t row);

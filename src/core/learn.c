@@ -73,7 +73,7 @@ sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
     sr_recent_push(&mdl->recent, i);
   }
   if (mdl->content.on &&
-      sr_content_event(mdl, i, ev->type != SR_EV_DISLIKE) != 0)
+      sr_content_event(mdl, u, i, ev->type != SR_EV_DISLIKE) != 0)
     return SR_ERR_NOMEM;
   sr_recommend_update_bias(mdl, i, rescaled);
   sr_share_mark_item(mdl, i);

@@ -73,21 +73,25 @@ static const sr_opt_t params[] = {
         "weight of the co-occurrence score (best item 1) added to personal "
         "scores (0: no co-occurrence model; 0.3 measured best on four "
         "streams, at about half the learning speed)"),
-    U32("model.cold_item_events", cold_item_events, "10", 0, 1000000,
+    U32("model.cold_item_events", cold_item_events, "3", 0, 1000000,
         "content: an item with content keeps a blend of its content factor "
         "and what it learned until it has this many events (0: no blend)"),
     F32("model.content_learn_rate", content_learn_rate, "0.1", 0, 1,
         "content: step of the learner mapping features and embeddings to "
         "item factors"),
-    U32("model.content_every", content_every, "4", 1, 1000000,
+    U32("model.content_every", content_every, "1", 1, 1000000,
         "content: events on items with content between learning steps"),
     U32("model.content_buckets", content_buckets, "16384", 1, 16777216,
         "content: rows feature tokens are hashed to (memory: dims x 4 bytes "
         "each)"),
-    F32("model.content_prior", content_prior, "1", 0, 1000000,
+    F32("model.content_prior", content_prior, "0", 0, 1000000,
         "content: popularity, in events, of an item with content and no "
         "interactions yet (0: none, it waits for its first event)"),
-    U32("model.content_refresh", content_refresh, "2", 0, 1024,
+    F32("model.content_user_pull", content_user_pull, "0.5", 0, 1,
+        "content: how far a user's first event moves its factor towards the "
+        "item's content factor (less for each later event, none from "
+        "model.cold_item_events on)"),
+    U32("model.content_refresh", content_refresh, "8", 0, 1024,
         "content: cold items whose factor is brought up to date per learning "
         "step"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
