@@ -47,7 +47,8 @@ typedef struct sr_model_conf {
   uint32_t cold_item_events; /* an item with content blends its content
                                 factor until it has this many events */
   float content_learn_rate;  /* step of the content learner */
-  uint32_t content_every;    /* events between content learning steps */
+  uint32_t content_budget;   /* multiply-adds per event the content
+                                learner may spend, on average */
   uint32_t content_buckets;  /* rows feature tokens are hashed to */
   float content_prior;       /* popularity, in events, of a content item
                                 without interactions */

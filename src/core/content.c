@@ -10,16 +10,33 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* Scans at most this many rows per item a refresh looks for, so that a
- * catalogue of warm items costs a bounded walk per learning step. */
-#define REFRESH_SCAN 64
+/* Rows a refresh looks at per event at most, so that a catalogue of warm
+ * items costs a short walk per event. */
+#define REFRESH_SCAN 16
 
-static size_t item_bytes(const sr_content_item_t *ic) {
-  return sr_content_size(ic->n_tok, ic->n_emb);
+/* A block: the header, the token rows, the embedding, then the cached
+ * content factor (stride floats). */
+static size_t block_bytes(const sr_content_t *ct, uint32_t n_tok,
+                          uint32_t n_emb) {
+  return sr_content_size(n_tok, n_emb) + (size_t)ct->stride * sizeof(float);
+}
+
+static size_t item_bytes(const sr_content_t *ct, const sr_content_item_t *ic) {
+  return block_bytes(ct, ic->n_tok, ic->n_emb);
 }
 
 static const float *emb_of(const sr_content_item_t *ic) {
   return (const float *)(ic->data + ic->n_tok);
+}
+
+/* The item's content factor as last computed. */
+static float *cache_of(sr_content_item_t *ic) {
+  return (float *)(ic->data + ic->n_tok + ic->n_emb);
+}
+
+/* Multiply-adds of one content factor of ic: what the budget counts. */
+static uint64_t cost_of(const sr_content_t *ct, const sr_content_item_t *ic) {
+  return ((uint64_t)ic->n_tok + ic->n_emb + 1) * ct->stride;
 }
 
 static size_t tok_bytes(const sr_content_t *ct) {
@@ -39,7 +56,7 @@ void sr_content_free(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   for (uint32_t r = 0; ct->item && r < ct->cap; r++)
     if (ct->item[r])
-      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct->item[r]));
+      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct, ct->item[r]));
   sr_model_mem_free(mdl, ct->item, (size_t)ct->cap * sizeof(*ct->item));
   sr_model_mem_free(mdl, ct->ievents, (size_t)ct->cap * sizeof(*ct->ievents));
   sr_model_mem_free(mdl, ct->tok, tok_bytes(ct));
@@ -130,10 +147,11 @@ static void train(sr_model_t *mdl, uint32_t row) {
   const sr_content_item_t *ic = ct->item[row];
   uint32_t s = ct->stride;
   float *err = ct->c, lr = mdl->conf.content_learn_rate;
-  factor_of(ct, ic, err);
-  const float *v = sr_factors_row(&mdl->ifac, row);
+  factor_of(ct, ic, cache_of(ct->item[row]));
+  const float *v = sr_factors_row(&mdl->ifac, row),
+              *c = cache_of(ct->item[row]);
   for (uint32_t k = 0; k < s; k++)
-    err[k] = v[k] - err[k];
+    err[k] = v[k] - c[k];
   if (ic->n_tok) {
     float step = lr / sqrtf((float)ic->n_tok);
     for (uint32_t t = 0; t < ic->n_tok; t++)
@@ -152,10 +170,10 @@ static void blend(sr_model_t *mdl, uint32_t row) {
   if (n >= cold && n > 0)
     return;
   float w = cold ? 1.0f - (float)n / (float)cold : 1.0f;
-  factor_of(ct, ct->item[row], ct->c);
+  const float *c = cache_of(ct->item[row]);
   float *v = sr_factors_row(&mdl->ifac, row);
   for (uint32_t k = 0; k < ct->stride; k++)
-    v[k] = w * ct->c[k] + (1.0f - w) * v[k];
+    v[k] = w * c[k] + (1.0f - w) * v[k];
   sr_share_mark_item(mdl, row);
 }
 
@@ -172,21 +190,41 @@ static void prior(sr_model_t *mdl, uint32_t row) {
   sr_recommend_update_bias(mdl, row, 0);
 }
 
-/* Brings up to n cold items with content up to date with the tables. */
-static void refresh(sr_model_t *mdl, uint32_t n) {
+/* Blends up to n cold items with content with their content factors,
+ * bringing those up to date with the tables with the credit beyond
+ * reserve (a learning step's, which comes first: refreshes from tables
+ * that never learn would be worth nothing). */
+static void refresh(sr_model_t *mdl, uint32_t n, int64_t reserve) {
   sr_content_t *ct = &mdl->content;
   uint32_t items = sr_idmap_count(mdl->items);
   if (!items || !ct->with)
     return;
-  for (uint32_t scan = 0; n > 0 && scan < n * REFRESH_SCAN; scan++) {
+  for (uint32_t scan = 0; n > 0 && scan < REFRESH_SCAN; scan++) {
     uint32_t r = ct->cursor;
+    sr_content_item_t *ic = ct->item[r];
+    if (ic && ct->ievents[r] < warm_at(mdl)) {
+      /* The blend is cheap and done every time; the content factor is
+       * brought up to date only while the credit lasts. */
+      if (ct->credit >= reserve + (int64_t)cost_of(ct, ic)) {
+        ct->credit -= (int64_t)cost_of(ct, ic);
+        factor_of(ct, ic, cache_of(ic));
+      }
+      blend(mdl, r);
+      prior(mdl, r);
+      n--;
+    }
     ct->cursor = r + 1 >= items ? 0 : r + 1;
-    if (!ct->item[r] || ct->ievents[r] >= warm_at(mdl))
-      continue;
-    blend(mdl, r);
-    prior(mdl, r);
-    n--;
   }
+}
+
+/* Credit of the learner: content_budget multiply-adds per event, saved
+ * up to a bound so that a quiet spell cannot buy a long stall later. */
+static void earn(sr_model_t *mdl) {
+  sr_content_t *ct = &mdl->content;
+  int64_t cap = (int64_t)mdl->conf.content_budget * 64;
+  ct->credit += mdl->conf.content_budget;
+  if (ct->credit > cap)
+    ct->credit = cap;
 }
 
 /* A user with few events leans on the content of what it met: its factor
@@ -200,29 +238,39 @@ static void pull_user(sr_model_t *mdl, uint32_t u, uint32_t i) {
   if (pull <= 0 || n >= cold)
     return;
   float w = pull * (1.0f - (float)n / (float)cold);
-  factor_of(ct, ct->item[i], ct->c);
+  const float *c = cache_of(ct->item[i]);
   float *v = sr_factors_row(&mdl->ufac, u);
   for (uint32_t k = 0; k < ct->stride; k++)
-    v[k] = w * ct->c[k] + (1.0f - w) * v[k];
+    v[k] = w * c[k] + (1.0f - w) * v[k];
 }
 
 int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   sr_content_t *ct = &mdl->content;
   if (grow(mdl) != 0)
     return -1;
-  if (positive && ct->ievents[i] < warm_at(mdl))
-    ct->ievents[i]++;
-  if (!ct->item[i])
+  int cold = positive && ct->ievents[i] < warm_at(mdl);
+  ct->ievents[i] += cold;
+  sr_content_item_t *ic = ct->item[i];
+  if (!ic)
     return 0;
-  if (positive) {
+  earn(mdl);
+  if (cold) {
+    /* A cold item's own event sees its content factor as the tables have
+     * it now when the credit allows, before anything else spends it. */
+    if (ct->credit >= (int64_t)cost_of(ct, ic)) {
+      factor_of(ct, ic, cache_of(ic));
+      ct->credit -= (int64_t)cost_of(ct, ic);
+    }
     blend(mdl, i);
-    pull_user(mdl, u, i);
   }
-  if (++ct->steps % mdl->conf.content_every)
-    return 0;
-  if (ct->ievents[i] >= warm_at(mdl))
+  if (positive)
+    pull_user(mdl, u, i);
+  int64_t step = 2 * (int64_t)cost_of(ct, ic);
+  if (ct->ievents[i] >= warm_at(mdl) && ct->credit >= step) {
+    ct->credit -= step;
     train(mdl, i);
-  refresh(mdl, mdl->conf.content_refresh);
+  }
+  refresh(mdl, mdl->conf.content_refresh, step);
   return 0;
 }
 
@@ -230,7 +278,7 @@ static void drop(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   if (!ct->item[row])
     return;
-  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct->item[row]));
+  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct, ct->item[row]));
   ct->item[row] = NULL;
   ct->with--;
 }
@@ -255,8 +303,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
       continue;
     if (!found)
       memset(q, 0, s * sizeof(float));
-    factor_of(ct, ct->item[r], ct->c);
-    axpy(1.0f, ct->c, q, s);
+    axpy(1.0f, cache_of(ct->item[r]), q, s);
     found++;
   }
   for (uint32_t k = 0; found && k < s; k++)
@@ -270,7 +317,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
 static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
                                      const size_t *feat_len, size_t n_feat,
                                      const float *emb, size_t n_emb) {
-  size_t bytes = sr_content_size((uint32_t)n_feat, (uint32_t)n_emb);
+  size_t bytes = block_bytes(&mdl->content, (uint32_t)n_feat, (uint32_t)n_emb);
   sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
   if (!ic)
     return NULL;
@@ -286,6 +333,7 @@ static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
   float *e = (float *)(ic->data + n_feat);
   for (size_t d = 0; d < n_emb; d++)
     e[d] = emb[d] * inv;
+  memset(cache_of(ic), 0, mdl->content.stride * sizeof(float));
   return ic;
 }
 
@@ -315,7 +363,8 @@ static void start(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   if (ct->ievents[row] != 0)
     return;
-  factor_of(ct, ct->item[row], sr_factors_row(&mdl->ifac, row));
+  memcpy(sr_factors_row(&mdl->ifac, row), cache_of(ct->item[row]),
+         ct->stride * sizeof(float));
   sr_share_mark_item(mdl, row);
   prior(mdl, row);
 }
@@ -349,15 +398,17 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
   if (!ic)
     return SR_ERR_NOMEM;
   sr_content_item_t *old = ct->item[row];
-  if (old && item_bytes(old) == item_bytes(ic) &&
-      memcmp(old, ic, item_bytes(ic)) == 0) {
-    sr_model_mem_free(mdl, ic, item_bytes(ic));
+  size_t same = sr_content_size(ic->n_tok, ic->n_emb);
+  if (old && old->n_tok == ic->n_tok && old->n_emb == ic->n_emb &&
+      memcmp(old, ic, same) == 0) {
+    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
     return SR_OK;
   }
   if (tables_for(mdl, ic) != 0) {
-    sr_model_mem_free(mdl, ic, item_bytes(ic));
+    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
     return SR_ERR_NOMEM;
   }
+  factor_of(ct, ic, cache_of(ic));
   drop(mdl, (uint32_t)row);
   ct->item[row] = ic;
   ct->with++;
@@ -377,7 +428,7 @@ uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims) {
  * data. */
 typedef struct head {
   uint32_t buckets, dims, stride, has_tok;
-  uint64_t steps;
+  int64_t credit;
   uint32_t cursor, with;
 } head_t;
 
@@ -387,7 +438,7 @@ int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
     return 0;
   uint32_t items = sr_idmap_count(mdl->items);
   head_t h = {ct->buckets, ct->dims,   ct->stride, ct->tok != NULL,
-              ct->steps,   ct->cursor, ct->with};
+              ct->credit,  ct->cursor, ct->with};
   int rc = sr_buf_append(buf, &h, sizeof(h)) ||
            sr_buf_append(buf, ct->ievents, (size_t)items * 4);
   if (!rc && ct->tok)
@@ -398,7 +449,7 @@ int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
     const sr_content_item_t *ic = ct->item[r];
     if (ic)
       rc = sr_buf_append(buf, &r, sizeof(r)) ||
-           sr_buf_append(buf, ic, item_bytes(ic));
+           sr_buf_append(buf, ic, item_bytes(ct, ic));
   }
   return rc ? -1 : 0;
 }
@@ -424,7 +475,7 @@ static int load_items(sr_model_t *mdl, uint64_t items, const char *data,
         hdr.n_tok > (len - at) / 4 || hdr.n_emb > (len - at) / 4)
       return snprintf(why, whylen, "item content at byte %" PRIu64 " bad", at),
              -1;
-    size_t bytes = sr_content_size(hdr.n_tok, hdr.n_emb);
+    size_t bytes = block_bytes(ct, hdr.n_tok, hdr.n_emb);
     sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
     if (!ic)
       return snprintf(why, whylen, "out of memory"), -1;
@@ -467,7 +518,7 @@ int sr_content_load(sr_model_t *mdl, uint64_t items, const void *data,
   if ((ct->tok && take(p, len, &at, ct->tok, tok_bytes(ct)) != 0) ||
       (ct->proj && take(p, len, &at, ct->proj, proj_bytes(ct)) != 0))
     return snprintf(why, whylen, "tables truncated"), -1;
-  ct->steps = h.steps;
+  ct->credit = h.credit;
   ct->cursor = h.cursor < items ? h.cursor : 0;
   if (load_items(mdl, items, p, len, at, why, whylen) != 0)
     return -1;

@@ -3,11 +3,14 @@
  * factor space by a learned dims x k matrix). An item's content factor is
  *   c = (1 / sqrt(tokens)) * sum of its token rows + P^T e,
  * e the embedding scaled to unit length. Items that have interactions train
- * the tables online towards their collaborative factor (a normalised LMS
- * step every model.content_every events), in the spirit of LightFM's feature
- * sums and of CB2CF. A new item with content starts at c, and until it has
- * model.cold_item_events interactions its factor is kept a blend of c and
- * what it learned. A model in which no item ever had content allocates
+ * the tables online towards their collaborative factor (normalised LMS
+ * steps), in the spirit of LightFM's feature sums and of CB2CF. The learner
+ * spends model.content_budget multiply-adds per event on average (learning
+ * steps, and refreshes of cold items' content factors, which each item
+ * keeps as last computed), so its cost per event is bounded whatever the
+ * size of the content. A new item with content starts at c, and until it
+ * has model.cold_item_events interactions its factor is kept a blend of c
+ * and what it learned. A model in which no item ever had content allocates
  * nothing here and behaves as if the module did not exist.
  *
  * The public entry point is sr_model_set_content (streamrec/model.h); this
@@ -24,7 +27,8 @@
 struct sr_model;
 
 /* One item's content: n_tok token rows, then n_emb floats (unit length),
- * in one block of content_size(n_tok, n_emb) bytes. */
+ * then its content factor as last computed (stride floats), in one block
+ * of sr_content_size(n_tok, n_emb) + stride * 4 bytes. */
 typedef struct sr_content_item {
   uint32_t n_tok;
   uint32_t n_emb;
@@ -42,9 +46,9 @@ typedef struct sr_content {
   uint32_t *ievents;        /* per item row: interactions, capped */
   uint32_t cap;             /* rows in item and ievents */
   uint32_t with;            /* items that have content */
-  uint64_t steps;           /* events seen on items with content */
-  uint32_t cursor;          /* next row the refresh looks at */
-  float *c;                 /* scratch: one content factor */
+  int64_t credit;  /* multiply-adds the learner may spend (below zero: owed) */
+  uint32_t cursor; /* next row the refresh looks at */
+  float *c;        /* scratch: one content factor */
 } sr_content_t;
 
 /* Frees everything (the model's allocator counts it). */
@@ -52,8 +56,8 @@ void sr_content_free(struct sr_model *mdl);
 
 /* The event of user row u on item row i after its learning step: counts
  * the interaction, keeps a cold item's factor blended with its content,
- * leans a user with few events towards the content of its items, and every
- * content_every events trains the tables and refreshes a cold item.
+ * leans a user with few events towards the content of its items, and
+ * while the budget lasts trains the tables and refreshes cold items.
  * positive: the event counts as an interaction (not a dislike). Returns 0,
  * or -1 when out of memory. */
 int sr_content_event(struct sr_model *mdl, uint32_t u, uint32_t i,

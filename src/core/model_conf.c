@@ -79,8 +79,10 @@ static const sr_opt_t params[] = {
     F32("model.content_learn_rate", content_learn_rate, "0.1", 0, 1,
         "content: step of the learner mapping features and embeddings to "
         "item factors"),
-    U32("model.content_every", content_every, "1", 1, 1000000,
-        "content: events on items with content between learning steps"),
+    U32("model.content_budget", content_budget, "512", 0, 100000000,
+        "content: multiply-adds the content learner may spend per event on "
+        "an item with content, on average (a learning step costs 2 x "
+        "(features + embedding length + 1) x dims, a refresh half that)"),
     U32("model.content_buckets", content_buckets, "16384", 1, 16777216,
         "content: rows feature tokens are hashed to (memory: dims x 4 bytes "
         "each)"),
@@ -91,7 +93,7 @@ static const sr_opt_t params[] = {
         "content: how far a user's first event moves its factor towards the "
         "item's content factor (less for each later event, none from "
         "model.cold_item_events on)"),
-    U32("model.content_refresh", content_refresh, "8", 0, 1024,
+    U32("model.content_refresh", content_refresh, "2", 0, 1024,
         "content: cold items whose factor is brought up to date per learning "
         "step"),
     /* Unbounded: the popularity baseline of eval sets it to the most a

@@ -29,7 +29,7 @@ static sr_model_conf_t conf_of(uint32_t cold) {
   sr_model_conf_init(&conf);
   conf.dims = 4;
   conf.negatives = 0;
-  conf.content_every = 1;
+  conf.content_budget = 100000000;
   conf.content_refresh = 0;
   conf.content_learn_rate = 0.5f;
   conf.cold_item_events = cold;
@@ -124,7 +124,7 @@ static void test_embedding_step(void **state) {
 static void test_cold_blend(void **state) {
   (void)state;
   sr_model_conf_t conf = conf_of(4);
-  conf.content_every = 1000;
+  conf.content_budget = 0;
   sr_model_t *mdl = model_with(&conf);
   set_xy(mdl, "w");
   for (uint32_t k = 0; k < mdl->content.buckets * mdl->content.stride; k++)
