@@ -191,10 +191,9 @@ static void prior(sr_model_t *mdl, uint32_t row) {
 }
 
 /* Blends up to n cold items with content with their content factors,
- * bringing those up to date with the tables with the credit beyond
- * reserve (a learning step's, which comes first: refreshes from tables
- * that never learn would be worth nothing). */
-static void refresh(sr_model_t *mdl, uint32_t n, int64_t reserve) {
+ * bringing those up to date with the tables while the refresh credit
+ * lasts. */
+static void refresh(sr_model_t *mdl, uint32_t n) {
   sr_content_t *ct = &mdl->content;
   uint32_t items = sr_idmap_count(mdl->items);
   if (!items || !ct->with)
@@ -205,8 +204,8 @@ static void refresh(sr_model_t *mdl, uint32_t n, int64_t reserve) {
     if (ic && ct->ievents[r] < warm_at(mdl)) {
       /* The blend is cheap and done every time; the content factor is
        * brought up to date only while the credit lasts. */
-      if (ct->credit >= reserve + (int64_t)cost_of(ct, ic)) {
-        ct->credit -= (int64_t)cost_of(ct, ic);
+      if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
+        ct->rcredit -= (int64_t)cost_of(ct, ic);
         factor_of(ct, ic, cache_of(ic));
       }
       blend(mdl, r);
@@ -222,9 +221,16 @@ static void refresh(sr_model_t *mdl, uint32_t n, int64_t reserve) {
 static void earn(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   int64_t cap = (int64_t)mdl->conf.content_budget * 64;
-  ct->credit += mdl->conf.content_budget;
+  /* Half for learning steps, half for refreshes: either alone would
+   * starve the other (refreshes from tables that never learn are worth
+   * nothing, and tables that learn help no cold item until it is
+   * refreshed). */
+  ct->credit += mdl->conf.content_budget / 2;
+  ct->rcredit += mdl->conf.content_budget - mdl->conf.content_budget / 2;
   if (ct->credit > cap)
     ct->credit = cap;
+  if (ct->rcredit > cap)
+    ct->rcredit = cap;
 }
 
 /* A user with few events leans on the content of what it met: its factor
@@ -257,9 +263,9 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   if (cold) {
     /* A cold item's own event sees its content factor as the tables have
      * it now when the credit allows, before anything else spends it. */
-    if (ct->credit >= (int64_t)cost_of(ct, ic)) {
+    if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
       factor_of(ct, ic, cache_of(ic));
-      ct->credit -= (int64_t)cost_of(ct, ic);
+      ct->rcredit -= (int64_t)cost_of(ct, ic);
     }
     blend(mdl, i);
   }
@@ -270,7 +276,7 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
     ct->credit -= step;
     train(mdl, i);
   }
-  refresh(mdl, mdl->conf.content_refresh, step);
+  refresh(mdl, mdl->conf.content_refresh);
   return 0;
 }
 
@@ -428,7 +434,7 @@ uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims) {
  * data. */
 typedef struct head {
   uint32_t buckets, dims, stride, has_tok;
-  int64_t credit;
+  int64_t credit, rcredit;
   uint32_t cursor, with;
 } head_t;
 
@@ -437,8 +443,8 @@ int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
   if (!ct->on)
     return 0;
   uint32_t items = sr_idmap_count(mdl->items);
-  head_t h = {ct->buckets, ct->dims,   ct->stride, ct->tok != NULL,
-              ct->credit,  ct->cursor, ct->with};
+  head_t h = {ct->buckets, ct->dims,    ct->stride, ct->tok != NULL,
+              ct->credit,  ct->rcredit, ct->cursor, ct->with};
   int rc = sr_buf_append(buf, &h, sizeof(h)) ||
            sr_buf_append(buf, ct->ievents, (size_t)items * 4);
   if (!rc && ct->tok)
@@ -519,6 +525,7 @@ int sr_content_load(sr_model_t *mdl, uint64_t items, const void *data,
       (ct->proj && take(p, len, &at, ct->proj, proj_bytes(ct)) != 0))
     return snprintf(why, whylen, "tables truncated"), -1;
   ct->credit = h.credit;
+  ct->rcredit = h.rcredit;
   ct->cursor = h.cursor < items ? h.cursor : 0;
   if (load_items(mdl, items, p, len, at, why, whylen) != 0)
     return -1;

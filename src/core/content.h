@@ -46,9 +46,10 @@ typedef struct sr_content {
   uint32_t *ievents;        /* per item row: interactions, capped */
   uint32_t cap;             /* rows in item and ievents */
   uint32_t with;            /* items that have content */
-  int64_t credit;  /* multiply-adds the learner may spend (below zero: owed) */
-  uint32_t cursor; /* next row the refresh looks at */
-  float *c;        /* scratch: one content factor */
+  int64_t credit;           /* multiply-adds learning steps may spend */
+  int64_t rcredit;          /* multiply-adds refreshes may spend */
+  uint32_t cursor;          /* next row the refresh looks at */
+  float *c;                 /* scratch: one content factor */
 } sr_content_t;
 
 /* Frees everything (the model's allocator counts it). */

@@ -93,7 +93,7 @@ static const sr_opt_t params[] = {
         "content: how far a user's first event moves its factor towards the "
         "item's content factor (less for each later event, none from "
         "model.cold_item_events on)"),
-    U32("model.content_refresh", content_refresh, "2", 0, 1024,
+    U32("model.content_refresh", content_refresh, "1", 0, 1024,
         "content: cold items whose factor is brought up to date per learning "
         "step"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
