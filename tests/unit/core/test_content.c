@@ -293,6 +293,47 @@ static void test_digest_and_restore(void **state) {
   free(evs);
 }
 
+static void set_three(sr_model_t *mdl) {
+  float emb[16];
+  for (int d = 0; d < 16; d++)
+    emb[d] = (float)(d + 1);
+  const char *const f1[] = {"topic:1", "topic:2"}, *const f0[] = {"topic:0"};
+  const size_t l1[] = {7, 7}, l0[] = {7};
+  assert_int_equal(sr_model_set_content(mdl, "i1", 2, f1, l1, 2, emb, 16),
+                   SR_OK);
+  assert_int_equal(sr_model_set_content(mdl, "i2", 2, f1, l1, 2, emb, 16),
+                   SR_OK);
+  assert_int_equal(sr_model_set_content(mdl, "i7", 2, f0, l0, 1, NULL, 0),
+                   SR_OK);
+}
+
+/* A model restored mid-stream, with its catalogue replayed as a restarted
+ * daemon replays the items topic, ends as the one that never stopped. */
+static void test_restore_then_replay(void **state) {
+  (void)state;
+  sr_event_t *evs = synth_events(600, 500, 6000, 13);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *a = model_with(&conf), *b = model_with(&conf);
+  set_three(a);
+  set_three(b);
+  learn_all(a, evs, 0, 6000);
+  learn_all(b, evs, 0, 2500);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(b, &snap), SR_OK);
+  sr_model_t *r = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(b));
+  set_three(r);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(b));
+  learn_all(r, evs, 2500, 6000);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(a));
+  sr_model_free(a);
+  sr_model_free(b);
+  sr_model_free(r);
+  free(evs);
+}
+
 /* Eviction forgets an item's content; a new item in its row has none. */
 static void test_evict_forgets(void **state) {
   (void)state;
@@ -317,6 +358,7 @@ int main(void) {
       cmocka_unit_test(test_cold_user_neighbours),
       cmocka_unit_test(test_digest_and_restore),
       cmocka_unit_test(test_evict_forgets),
+      cmocka_unit_test(test_restore_then_replay),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
