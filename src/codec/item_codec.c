@@ -112,9 +112,14 @@ static sr_reason_t proto_content(const Streamrec__V1__Item *msg,
                                  size_t errlen) {
   if (content_alloc(ct, msg->n_features, msg->n_embedding) != 0)
     return out_of_memory(errstr, errlen);
-  for (size_t k = 0; k < msg->n_features; k++)
-    if (content_feature(ct, msg->features[k], strlen(msg->features[k])) != 0)
+  for (size_t k = 0; k < msg->n_features; k++) {
+    size_t len = strlen(msg->features[k]);
+    if (!sr_utf8_valid(msg->features[k], len))
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "features[%zu] is not UTF-8", k);
+    if (content_feature(ct, msg->features[k], len) != 0)
       return out_of_memory(errstr, errlen);
+  }
   if (msg->n_embedding)
     memcpy(ct->embedding, msg->embedding,
            msg->n_embedding * sizeof(*ct->embedding));
@@ -312,6 +317,9 @@ static sr_reason_t tsv_features(const char *p, const char *end,
       a++;
     while (b > a && (b[-1] == ' ' || b[-1] == '\r'))
       b--;
+    if (b > a && !sr_utf8_valid(a, (size_t)(b - a)))
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "features[%zu] is not UTF-8", ct->n_features);
     if (b > a && content_feature(ct, a, (size_t)(b - a)) != 0)
       return out_of_memory(errstr, errlen);
     p = q + 1;
@@ -339,7 +347,7 @@ static sr_reason_t tsv_embedding(const char *p, const char *end,
     memcpy(num, p, n);
     num[n] = '\0';
     float v = strtof(num, &stop);
-    if (*stop)
+    if (stop != num + n)
       return reject(SR_REASON_DECODE, errstr, errlen,
                     "embedding[%zu]: '%s' is not a number", ct->n_embedding,
                     num);
@@ -375,7 +383,7 @@ sr_reason_t sr_item_parse_tsv(const char *line, size_t len, size_t max_id_len,
   const char *f = t1 ? t1 + 1 : end;
   const char *t2 = memchr(f, '\t', (size_t)(end - f));
   const char *f_end = t2 ? t2 : end, *e = t2 ? t2 + 1 : end;
-  if (content_alloc(ct, count_of(f, f_end, ",|"), count_of(e, end, " ")) != 0)
+  if (content_alloc(ct, count_of(f, f_end, ",|"), count_of(e, end, " \r")) != 0)
     return out_of_memory(errstr, errlen);
   sr_reason_t reason = validate(line, (size_t)(id_end - line), max_id_len, NULL,
                                 0, item, errstr, errlen);

@@ -17,9 +17,11 @@ static int same_content(const sr_item_content_t *a,
     if (a->feature_lens[k] != b->feature_lens[k] ||
         memcmp(a->features[k], b->features[k], a->feature_lens[k]) != 0)
       return 0;
-  return a->n_embedding == 0 ||
-         memcmp(a->embedding, b->embedding,
-                a->n_embedding * sizeof(*a->embedding)) == 0;
+  /* By value: JSON has no negative zero to give back. */
+  for (size_t k = 0; k < a->n_embedding; k++)
+    if (a->embedding[k] != b->embedding[k])
+      return 0;
+  return 1;
 }
 
 static void round_trip(const sr_item_t *item, const sr_item_content_t *ct) {
@@ -31,8 +33,8 @@ static void round_trip(const sr_item_t *item, const sr_item_content_t *ct) {
     abort();
   sr_reason_t reason = sr_item_decode_content(
       buf.data, buf.len, SR_WIRE_JSON, 0, 0, &again, &back, err, sizeof err);
-  /* Features holding a NUL byte are the one thing JSON cannot carry back
-   * unchanged into a C string the codec accepts. */
+  /* Features holding a NUL byte, and ids that are not UTF-8, are what
+   * JSON cannot carry back unchanged; the caller leaves those out. */
   if (reason != SR_REASON_OK || strcmp(again.item_id, item->item_id) != 0 ||
       again.available != item->available || !same_content(ct, &back))
     abort();
@@ -60,9 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         item.n_embedding != ct.n_embedding ||
         (dims && ct.n_embedding && ct.n_embedding != dims))
       abort();
-    int nul = 0;
-    for (size_t k = 0; k < ct.n_features; k++)
+    /* Features must be UTF-8 (the codec rejects others); an id need not
+     * be, and JSON turns its bad bytes into U+FFFD. */
+    int nul = !sr_utf8_valid(item.item_id, item.item_len);
+    for (size_t k = 0; k < ct.n_features; k++) {
       nul |= memchr(ct.features[k], '\0', ct.feature_lens[k]) != NULL;
+      if (!sr_utf8_valid(ct.features[k], ct.feature_lens[k]))
+        abort();
+    }
     if (!nul)
       round_trip(&item, &ct);
   }
