@@ -175,15 +175,15 @@ static void test_bad_embedding(void **state) {
   assert_string_equal(sr_reason_name(SR_REASON_BAD_EMBEDDING), "bad_embedding");
   sr_item_content_free(&ct);
   assert_int_equal(
-      sr_item_parse_tsv("a\t\t1 2", 7, 0, 3, &item, &ct, err, sizeof err),
+      sr_item_parse_tsv("a\t\t1 2", 6, 0, 3, &item, &ct, err, sizeof err),
       SR_REASON_BAD_EMBEDDING);
   sr_item_content_free(&ct);
   assert_int_equal(
-      sr_item_parse_tsv("a\t\t1 x", 7, 0, 0, &item, &ct, err, sizeof err),
+      sr_item_parse_tsv("a\t\t1 x", 6, 0, 0, &item, &ct, err, sizeof err),
       SR_REASON_DECODE);
   sr_item_content_free(&ct);
   assert_int_equal(
-      sr_item_parse_tsv("\tx\t1", 5, 0, 0, &item, &ct, err, sizeof err),
+      sr_item_parse_tsv("\tx\t1", 4, 0, 0, &item, &ct, err, sizeof err),
       SR_REASON_EMPTY_ID);
   sr_item_content_free(&ct);
   /* Without a configured length any length passes the codec. */
