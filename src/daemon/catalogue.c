@@ -141,6 +141,8 @@ static int by_seq(const void *pa, const void *pb) {
  * stopped. Availability has no such history and is applied as read. */
 static void apply_pending(sr_catalogue_t *cat) {
   char why[256];
+  if (!cat->n_pend)
+    return;
   qsort(cat->pend, cat->n_pend, sizeof(*cat->pend), by_id_then_seq);
   size_t kept = 0;
   for (size_t k = 0; k < cat->n_pend; k++) {
