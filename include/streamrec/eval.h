@@ -46,6 +46,16 @@ void sr_eval_set_components(sr_eval_t *ev, bool on);
 const sr_eval_stats_t *sr_eval_component_stats(const sr_eval_t *ev,
                                                sr_component_t comp);
 
+/* Cold events: those whose item had fewer than SR_EVAL_COLD earlier
+ * events in the stream (an item never seen included), and those whose
+ * user had fewer than SR_EVAL_COLD earlier events. */
+#define SR_EVAL_COLD 5
+
+/* Figures over the cold-item and the cold-user events tested so far
+ * (events and evaluated both count the tested ones). */
+void sr_eval_cold_stats(const sr_eval_t *ev, sr_eval_stats_t *cold_item,
+                        sr_eval_stats_t *cold_user);
+
 /* The popularity ranker as a model: every user is cold, counts never decay,
  * the user's own items excluded. Pass it to sr_eval_new. */
 sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen);

@@ -57,8 +57,18 @@ typedef struct sr_model_conf {
   uint32_t blend_sample; /* auto: one event in this many is tested */
   float blend_half_life; /* auto: tested events after which a hit halves */
   uint32_t blend_n;      /* auto: list length a hit is counted in */
-  uint32_t shared;       /* 1: one of several instances sharing items (cluster
-                            mode, see src/core/share.h); not an option */
+  uint32_t cold_item_events; /* an item with content blends its content
+                                factor until it has this many events */
+  float content_learn_rate;  /* step of the content learner */
+  uint32_t content_budget;   /* multiply-adds per event the content
+                                learner may spend, on average */
+  uint32_t content_buckets;  /* rows feature tokens are hashed to */
+  float content_prior;       /* popularity, in events, of a content item
+                                without interactions */
+  float content_user_pull;   /* a new user's lean on its items' content */
+  uint32_t content_refresh;  /* cold items refreshed per learning step */
+  uint32_t shared; /* 1: one of several instances sharing items (cluster
+                      mode, see src/core/share.h); not an option */
 } sr_model_conf_t;
 
 typedef struct sr_model sr_model_t;
@@ -161,6 +171,18 @@ int sr_model_item_available(const sr_model_t *mdl, uint32_t row);
 void sr_model_make_all_available(sr_model_t *mdl);
 /* Items taken down. */
 uint32_t sr_model_unavailable_items(const sr_model_t *mdl);
+/* Sets the content of item id: n_feat feature tokens (feat[k] of
+ * feat_len[k] bytes) and an embedding of n_emb floats (NULL, 0 for none).
+ * An unknown id with content is created, and starts at its content factor;
+ * content equal to what the item has changes nothing, so replaying a
+ * catalogue is idempotent; no features and no embedding remove the item's
+ * content. Returns SR_OK, SR_ERR_INVALID when n_emb differs from the
+ * length of the embeddings the model already holds, or SR_ERR_NOMEM. */
+sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
+                              const char *const *feat, const size_t *feat_len,
+                              size_t n_feat, const float *emb, size_t n_emb);
+/* Items that have content, and the embedding length in use (0: none yet). */
+uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims);
 /* Ids evicted since the model began (idle or over a limit), cumulative
  * across snapshots; either pointer may be NULL. */
 void sr_model_evictions(const sr_model_t *mdl, uint64_t *users,

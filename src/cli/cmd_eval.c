@@ -1,6 +1,7 @@
 /* streamrec eval: prequential evaluation of the learner on a file. */
 #include "cli/cli.h"
 #include "codec/event_file.h"
+#include "codec/item_file.h"
 #include "codec/reason.h"
 #include "core/ann.h"
 #include "daemon/config.h"
@@ -18,6 +19,7 @@
 typedef struct eval_args {
   const char *path;
   const char *format; /* --format, else NULL: from the file's name */
+  const char *items;  /* --items FILE, else NULL */
   sr_file_fmt_t fmt;
   int sort;
   int json;
@@ -76,6 +78,7 @@ static int parse_option(int c, void *arg) {
   char *end;
   switch (c) {
   case 'f': a->format = optarg; return 0;
+  case 'i': a->items = optarg; return 0;
   case 's': a->sort = 1; return 0;
   case 'j': a->json = 1; return 0;
   case 'C': a->components = 1; return 0;
@@ -111,6 +114,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
       {"min-value", required_argument, NULL, 'm'},
       {"n", required_argument, NULL, 'N'},
       {"baseline", required_argument, NULL, 'b'},
+      {"items", required_argument, NULL, 'i'},
       {"json", no_argument, NULL, 'j'},
       {"components", no_argument, NULL, 'C'},
       SR_CLI_CONFIG_LONGOPTS,
@@ -274,10 +278,17 @@ static int refresh_index(eval_index_t *ix, sr_model_t *mdl, sr_eval_t *ev,
   return 0;
 }
 
-/* Runs one model over all events; *secs gets the wall time. With comps,
- * also each component alone, into comps[SR_COMPONENT__COUNT]. */
+typedef struct figures {
+  sr_eval_stats_t st;
+  sr_eval_stats_t cold[2]; /* cold-item and cold-user events */
+  double secs;
+} figures_t;
+
+/* Runs one model over all events into fig (the figures, the cold-item and
+ * cold-user ones, the wall time). With comps, also each component alone,
+ * into comps[SR_COMPONENT__COUNT]. */
 static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
-                    const sr_config_t *cfg, sr_eval_stats_t *out, double *secs,
+                    const sr_config_t *cfg, figures_t *fig,
                     sr_eval_stats_t *comps) {
   sr_eval_t *ev = sr_eval_new(mdl, n);
   eval_index_t ix = {.cfg = cfg};
@@ -295,11 +306,12 @@ static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
       progress(sr_eval_stats(ev), vec->len, (double)(last - start) / 1e9);
     }
   }
-  *secs = (double)(sr_mono_ns() - start) / 1e9;
+  fig->secs = (double)(sr_mono_ns() - start) / 1e9;
   if (tty)
     fprintf(stderr, "\r\033[K");
-  *out = *sr_eval_stats(ev);
+  fig->st = *sr_eval_stats(ev);
   take_components(ev, comps);
+  sr_eval_cold_stats(ev, &fig->cold[0], &fig->cold[1]);
   sr_eval_free(ev);
   sr_model_set_ann(mdl, NULL, 0);
   sr_ann_free(ix.ann);
@@ -361,11 +373,6 @@ static void print_components_json(const sr_eval_stats_t *comps, size_t n) {
   putchar('}');
 }
 
-typedef struct figures {
-  sr_eval_stats_t st;
-  double secs;
-} figures_t;
-
 static double ratio(double a, uint64_t b) {
   return b ? a / (double)b : 0.0;
 }
@@ -407,6 +414,67 @@ static void print_text(const figures_t *f, const figures_t *base, size_t n) {
   ROW("events/s", "%12.0f", RATE);
 }
 
+/* The cold figures as JSON members "cold_item" and "cold_user", with the
+ * keys of the overall figures. */
+static void print_json_cold(const figures_t *f, size_t n) {
+  static const char *const names[2] = {"cold_item", "cold_user"};
+  for (int k = 0; k < 2; k++) {
+    figures_t sub = {.st = f->cold[k]};
+    printf(",\"%s\":{", names[k]);
+    print_json_figures(&sub, n);
+    putchar('}');
+  }
+}
+
+static void print_text_cold(const figures_t *f, const figures_t *base,
+                            size_t n) {
+  static const char *const names[2] = {"cold-item", "cold-user"};
+  for (int k = 0; k < 2; k++) {
+    char name[32];
+    snprintf(name, sizeof(name), "%s@%zu", names[k], n);
+    printf("%-12s %12.4f", name,
+           ratio((double)f->cold[k].hits, f->cold[k].evaluated));
+    if (base)
+      printf(" %12.4f",
+             ratio((double)base->cold[k].hits, base->cold[k].evaluated));
+    printf("   (recall over %llu events)\n",
+           (unsigned long long)f->cold[k].evaluated);
+  }
+}
+
+static int add_item(void *opaque, const sr_item_t *item,
+                    const sr_item_content_t *ct) {
+  sr_err_t err = sr_model_set_content(
+      opaque, item->item_id, item->item_len, (const char *const *)ct->features,
+      ct->feature_lens, ct->n_features, ct->embedding, ct->n_embedding);
+  if (err == SR_ERR_INVALID)
+    sr_cli_err("eval", "item %s: embedding of %zu values, unlike the others",
+               item->item_id, ct->n_embedding);
+  return err == SR_ERR_NOMEM ? -1 : 0;
+}
+
+/* --items: every item's content into the model before the first event.
+ * Returns 0 or -1 (reported). */
+static int load_items(const eval_args_t *a, sr_model_t *mdl) {
+  if (!a->items)
+    return 0;
+  char errstr[512] = "";
+  uint64_t rejected = 0;
+  int rc = sr_item_file_read(a->items, 0, add_item, mdl, &rejected, errstr,
+                             sizeof(errstr));
+  if (rc != 0)
+    return sr_cli_err("eval", "%s",
+                      rc < 0 && errstr[0] ? errstr : "out of memory"),
+           -1;
+  if (rejected)
+    sr_cli_err("eval", "%llu invalid items skipped (first: %s)",
+               (unsigned long long)rejected, errstr);
+  uint32_t dims = 0, with = sr_model_content_items(mdl, &dims);
+  fprintf(stderr, "eval: %u items with content (embedding length %u)\n", with,
+          dims);
+  return 0;
+}
+
 static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
   char errstr[512];
   figures_t fig = {0}, base = {0};
@@ -417,14 +485,18 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
   if (!mdl)
     return sr_cli_err("eval", "%s", errstr), SR_EXIT_USAGE;
   sr_eval_stats_t comps[SR_COMPONENT__COUNT];
-  int rc = run_eval(mdl, vec, a->n, &a->cfg, &fig.st, &fig.secs,
-                    a->components ? comps : NULL);
+  int rc = load_items(a, mdl);
+  if (rc != 0) {
+    sr_model_free(mdl);
+    return SR_EXIT_FAIL;
+  }
+  rc = run_eval(mdl, vec, a->n, &a->cfg, &fig, a->components ? comps : NULL);
   blend_fig_t bf = {0};
   take_blend(mdl, &bf);
   sr_model_free(mdl);
   if (rc == 0 && a->baseline_pop) {
     mdl = sr_eval_popularity_model(errstr, sizeof(errstr));
-    rc = mdl ? run_eval(mdl, vec, a->n, NULL, &base.st, &base.secs, NULL) : -1;
+    rc = mdl ? run_eval(mdl, vec, a->n, NULL, &base, NULL) : -1;
     sr_model_free(mdl);
   }
   if (rc != 0)
@@ -432,9 +504,11 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
   if (a->json) {
     putchar('{');
     print_json_figures(&fig, a->n);
+    print_json_cold(&fig, a->n);
     if (a->baseline_pop) {
       printf(",\"baseline\":{");
       print_json_figures(&base, a->n);
+      print_json_cold(&base, a->n);
       putchar('}');
     }
     print_blend_json(&bf);
@@ -443,6 +517,7 @@ static int evaluate(const eval_args_t *a, const event_vec_t *vec) {
     printf("}\n");
   } else {
     print_text(&fig, a->baseline_pop ? &base : NULL, a->n);
+    print_text_cold(&fig, a->baseline_pop ? &base : NULL, a->n);
     print_blend_text(&bf);
     if (a->components)
       print_components_text(&fig.st, comps, a->n);

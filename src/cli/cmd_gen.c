@@ -2,6 +2,7 @@
  * file. The options are one table; parsing and --help both read it. */
 #include "cli/cli.h"
 #include "codec/event_file.h"
+#include "codec/item_codec.h"
 #include "core/synth.h"
 #include "util/buf.h"
 
@@ -15,7 +16,10 @@
 typedef struct gen_opts {
   sr_synth_conf_t conf;
   const char *format;
-  const char *output; /* NULL or "-": stdout */
+  const char *output;      /* NULL or "-": stdout */
+  const char *items_out;   /* --items-out FILE, else NULL */
+  const char *content;     /* --item-content features|embedding|both */
+  uint32_t embedding_dims; /* --embedding-dims */
 } gen_opts_t;
 
 typedef enum opt_kind { OPT_U32, OPT_U64, OPT_STR, OPT_HELP } opt_kind_t;
@@ -47,6 +51,13 @@ static const opt_t gen_options[] = {
      "jsonl, proto or tsv (tsv: ratings only)"},
     {"output", 'o', OPT_STR, offsetof(gen_opts_t, output), 0, 0, "FILE",
      "write to FILE instead of stdout"},
+    {"items-out", 0, OPT_STR, offsetof(gen_opts_t, items_out), 0, 0, "FILE",
+     "also write the catalogue: one Item (JSON) per item, its features and "
+     "embedding carrying the taste clusters behind the events, with noise"},
+    {"embedding-dims", 0, OPT_U32, offsetof(gen_opts_t, embedding_dims), 1,
+     4096, "D", "length of the items' embeddings"},
+    {"item-content", 0, OPT_STR, offsetof(gen_opts_t, content), 0, 0, "WHAT",
+     "features, embedding or both"},
     {"help", 'h', OPT_HELP, 0, 0, 0, NULL, "print this help and exit"},
 };
 
@@ -56,6 +67,9 @@ static void opts_init(gen_opts_t *opts) {
   sr_synth_conf_init(&opts->conf);
   opts->format = "jsonl";
   opts->output = NULL;
+  opts->items_out = NULL;
+  opts->content = "both";
+  opts->embedding_dims = 32;
 }
 
 /* The default of opt as text, read from freshly initialised options. */
@@ -227,6 +241,61 @@ static int generate(const char *cmd, const gen_opts_t *opts,
   return rc;
 }
 
+/* One item's line: its features and embedding as --item-content asks. */
+static int write_item(FILE *f, const gen_opts_t *opts, const sr_synth_t *syn,
+                      uint32_t i, float *emb, sr_buf_t *buf) {
+  char feat[SR_SYNTH_MAX_FEATURES][SR_SYNTH_FEATURE_LEN];
+  char *fp[SR_SYNTH_MAX_FEATURES];
+  size_t flen[SR_SYNTH_MAX_FEATURES];
+  uint32_t n = sr_synth_item_content(syn, i, feat, opts->embedding_dims, emb);
+  for (uint32_t k = 0; k < n; k++) {
+    fp[k] = feat[k];
+    flen[k] = strlen(feat[k]);
+  }
+  int features = strcmp(opts->content, "embedding") != 0,
+      embedding = strcmp(opts->content, "features") != 0;
+  sr_item_t item = {.available = true};
+  item.item_len = (uint16_t)snprintf(item.item_id, sizeof(item.item_id), "i%lu",
+                                     (unsigned long)i);
+  sr_item_content_t ct = {.features = fp,
+                          .feature_lens = flen,
+                          .n_features = features ? n : 0,
+                          .embedding = emb,
+                          .n_embedding = embedding ? opts->embedding_dims : 0};
+  buf->len = 0;
+  if (sr_item_encode_json_content(&item, &ct, buf) != 0 ||
+      sr_buf_append(buf, "\n", 1) != 0)
+    return -1;
+  return fwrite(buf->data, 1, buf->len, f) == buf->len ? 0 : -1;
+}
+
+/* --items-out: the catalogue from a fresh generator, whose clusters are
+ * those the stream starts from. */
+static int write_items(const char *cmd, const gen_opts_t *opts) {
+  FILE *f = fopen(opts->items_out, "wb");
+  if (!f)
+    return sr_cli_err(cmd, "cannot open %s: %s", opts->items_out,
+                      strerror(errno)),
+           SR_EXIT_FAIL;
+  sr_synth_t *syn = sr_synth_new(&opts->conf);
+  float *emb = malloc(opts->embedding_dims * sizeof(float));
+  sr_buf_t buf = {0};
+  int rc = syn && emb ? 0 : -1;
+  for (uint32_t i = 0; rc == 0 && i < opts->conf.items; i++)
+    rc = write_item(f, opts, syn, i, emb, &buf);
+  if (fclose(f) != 0)
+    rc = -1;
+  sr_buf_free(&buf);
+  free(emb);
+  sr_synth_free(syn);
+  if (rc != 0) {
+    sr_cli_err(cmd, "write to %s failed", opts->items_out);
+    remove(opts->items_out);
+    return SR_EXIT_FAIL;
+  }
+  return SR_EXIT_OK;
+}
+
 int sr_cmd_gen(int argc, char **argv) {
   gen_opts_t opts;
   opts_init(&opts);
@@ -239,5 +308,16 @@ int sr_cmd_gen(int argc, char **argv) {
                opts.format);
     return SR_EXIT_USAGE;
   }
-  return generate(argv[0], &opts, fmt);
+  if (strcmp(opts.content, "features") && strcmp(opts.content, "embedding") &&
+      strcmp(opts.content, "both")) {
+    sr_cli_err(argv[0],
+               "--item-content: '%s' is not features, embedding or "
+               "both",
+               opts.content);
+    return SR_EXIT_USAGE;
+  }
+  rc = generate(argv[0], &opts, fmt);
+  if (rc == SR_EXIT_OK && opts.items_out)
+    rc = write_items(argv[0], &opts);
+  return rc;
 }

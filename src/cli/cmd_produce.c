@@ -99,7 +99,10 @@ static void usage(FILE *out) {
           "  --type T             event (default) or item: FILE is JSONL of\n"
           "                       Item (proto3 JSON), each line checked and\n"
           "                       sent unchanged, keyed by item_id (for\n"
-          "                       kafka.items_topic)\n"
+          "                       kafka.items_topic); a line not starting\n"
+          "                       with '{' is TSV: item_id<TAB>features\n"
+          "                       (',' or '|' between)<TAB>embedding (spaces\n"
+          "                       between), sent as its JSON\n"
           "  --tombstones         with --type item: send a tombstone (null\n"
           "                       value) for each item, which removes it\n"
           "  --rate N             events per second, 0 = as fast as possible\n"
@@ -417,9 +420,35 @@ static int produce_file(rd_kafka_t *rk, sr_event_reader_t *rd,
   return rc;
 }
 
+/* One item line: JSON (a '{' first) is checked and kept as it is; a TSV
+ * line (item_id, features, embedding) is turned into the Item's proto3
+ * JSON in json. *msg and *msg_len get the value to send. */
+static sr_reason_t item_line(char *line, size_t len, sr_item_t *item,
+                             sr_buf_t *json, const char **msg, size_t *msg_len,
+                             char *errstr, size_t errlen) {
+  size_t lead = strspn(line, " \t");
+  *msg = line;
+  *msg_len = len;
+  if (line[lead] == '{')
+    return sr_item_decode(line, len, SR_WIRE_JSON, 0, item, errstr, errlen);
+  sr_item_content_t ct;
+  sr_reason_t reason =
+      sr_item_parse_tsv(line, len, 0, 0, item, &ct, errstr, errlen);
+  json->len = 0;
+  if (reason == SR_REASON_OK &&
+      sr_item_encode_json_content(item, &ct, json) != 0) {
+    snprintf(errstr, errlen, "out of memory");
+    reason = SR_REASON_DECODE;
+  }
+  sr_item_content_free(&ct);
+  *msg = json->data;
+  *msg_len = json->len;
+  return reason;
+}
+
 /* Queues every valid item line of f, keyed by its id: the line itself
- * (proto3 JSON, which the daemon reads like protobuf), or a tombstone.
- * Returns 0, or -1 when the producer failed. */
+ * (proto3 JSON, which the daemon reads like protobuf; a TSV line as that
+ * JSON), or a tombstone. Returns 0, or -1 when the producer failed. */
 static int produce_items(rd_kafka_t *rk, FILE *f, const produce_opts_t *opts,
                          produce_stats_t *stats) {
   char errstr[256], *line = NULL;
@@ -427,28 +456,32 @@ static int produce_items(rd_kafka_t *rk, FILE *f, const produce_opts_t *opts,
   ssize_t len;
   uint64_t start_ns = sr_mono_ns();
   int rc = 0;
+  sr_buf_t json = {0};
   while (!stop_requested && (len = getline(&line, &cap, f)) >= 0) {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
       line[--len] = '\0';
     if (len == 0)
       continue;
     sr_item_t item;
-    sr_reason_t reason = sr_item_decode(line, (size_t)len, SR_WIRE_JSON, 0,
-                                        &item, errstr, sizeof(errstr));
+    const char *msg;
+    size_t msg_len;
+    sr_reason_t reason = item_line(line, (size_t)len, &item, &json, &msg,
+                                   &msg_len, errstr, sizeof(errstr));
     if (reason != SR_REASON_OK) {
       note_invalid(stats, reason, errstr);
       continue;
     }
     pace(start_ns, stats->queued, opts->rate);
     if (produce_one(rk, opts->topic, item.item_id, item.item_len,
-                    opts->tombstones ? NULL : line,
-                    opts->tombstones ? 0 : (size_t)len) != 0) {
+                    opts->tombstones ? NULL : msg,
+                    opts->tombstones ? 0 : msg_len) != 0) {
       rc = -1;
       break;
     }
     stats->queued++;
     rd_kafka_poll(rk, 0);
   }
+  sr_buf_free(&json);
   free(line);
   return rc;
 }

@@ -521,6 +521,14 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   return need;
 }
 
+int sr_utf8_valid(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t k = 0, n; k < len; k += n)
+    if (!(n = utf8_len(p + k, len - k)))
+      return 0;
+  return 1;
+}
+
 static int quote_byte(sr_buf_t *out, unsigned char c) {
   switch (c) {
   case '"': return sr_buf_append(out, "\\\"", 2);

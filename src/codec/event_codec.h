@@ -63,6 +63,9 @@ sr_reason_t sr_event_validate(const sr_event_fields_t *fld,
                               const sr_event_limits_t *lim, sr_event_t *ev,
                               char *errstr, size_t errlen);
 
+/* 1 when s[0..len) is well-formed UTF-8, else 0. */
+int sr_utf8_valid(const char *s, size_t len);
+
 /* Appends s[0..len) to out as a quoted JSON string; invalid UTF-8 bytes
  * become U+FFFD so the output always parses. Returns 0 or -1 (nomem). */
 int sr_json_quote(sr_buf_t *out, const char *s, size_t len);

@@ -22,6 +22,66 @@ static sr_reason_t reject(sr_reason_t reason, char *errstr, size_t errlen,
   return reason;
 }
 
+static int content_feature(sr_item_content_t *ct, const char *s, size_t len);
+
+void sr_item_content_free(sr_item_content_t *ct) {
+  for (size_t k = 0; ct->features && k < ct->n_features; k++)
+    free(ct->features[k]);
+  free(ct->features);
+  free(ct->feature_lens);
+  free(ct->embedding);
+  memset(ct, 0, sizeof(*ct));
+}
+
+/* Room for n_feat features and n_emb floats. Returns 0 or -1. */
+static int content_alloc(sr_item_content_t *ct, size_t n_feat, size_t n_emb) {
+  ct->features = calloc(n_feat ? n_feat : 1, sizeof(*ct->features));
+  ct->feature_lens = calloc(n_feat ? n_feat : 1, sizeof(*ct->feature_lens));
+  ct->embedding = calloc(n_emb ? n_emb : 1, sizeof(*ct->embedding));
+  ct->cap_features = n_feat ? n_feat : 1;
+  return ct->features && ct->feature_lens && ct->embedding ? 0 : -1;
+}
+
+int sr_item_content_add(sr_item_content_t *ct, const char *s, size_t len) {
+  if (ct->n_features == ct->cap_features) {
+    size_t cap = ct->cap_features ? ct->cap_features * 2 : 8;
+    char **f = realloc(ct->features, cap * sizeof(*f));
+    if (f)
+      ct->features = f;
+    size_t *l = f ? realloc(ct->feature_lens, cap * sizeof(*l)) : NULL;
+    if (!l)
+      return -1;
+    ct->feature_lens = l;
+    ct->cap_features = cap;
+  }
+  return content_feature(ct, s, len);
+}
+
+static int content_feature(sr_item_content_t *ct, const char *s, size_t len) {
+  char *copy = malloc(len + 1);
+  if (!copy)
+    return -1;
+  memcpy(copy, s, len);
+  copy[len] = '\0';
+  ct->features[ct->n_features] = copy;
+  ct->feature_lens[ct->n_features++] = len;
+  return 0;
+}
+
+/* The embedding's length against the configured one (0: any). */
+static sr_reason_t check_dims(size_t n_emb, size_t emb_dims, char *errstr,
+                              size_t errlen) {
+  if (n_emb && emb_dims && n_emb != emb_dims)
+    return reject(SR_REASON_BAD_EMBEDDING, errstr, errlen,
+                  "embedding has %zu values, items.embedding_dims is %zu",
+                  n_emb, emb_dims);
+  return SR_REASON_OK;
+}
+
+static sr_reason_t out_of_memory(char *errstr, size_t errlen) {
+  return reject(SR_REASON_DECODE, errstr, errlen, "out of memory");
+}
+
 /* The checks both formats share: the id, and every embedding value
  * finite (a NaN would poison whatever is learned from it). */
 static sr_reason_t validate(const char *id, size_t len, size_t max_id_len,
@@ -46,8 +106,31 @@ static sr_reason_t validate(const char *id, size_t len, size_t max_id_len,
   return SR_REASON_OK;
 }
 
+/* Copies a decoded message's content into ct. */
+static sr_reason_t proto_content(const Streamrec__V1__Item *msg,
+                                 sr_item_content_t *ct, char *errstr,
+                                 size_t errlen) {
+  if (content_alloc(ct, msg->n_features, msg->n_embedding) != 0)
+    return out_of_memory(errstr, errlen);
+  for (size_t k = 0; k < msg->n_features; k++) {
+    size_t len = strlen(msg->features[k]);
+    if (!sr_utf8_valid(msg->features[k], len))
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "features[%zu] is not UTF-8", k);
+    if (content_feature(ct, msg->features[k], len) != 0)
+      return out_of_memory(errstr, errlen);
+  }
+  if (msg->n_embedding)
+    memcpy(ct->embedding, msg->embedding,
+           msg->n_embedding * sizeof(*ct->embedding));
+  ct->n_embedding = msg->n_embedding;
+  return SR_REASON_OK;
+}
+
 static sr_reason_t decode_proto(const uint8_t *p, size_t len, size_t max_id_len,
-                                sr_item_t *item, char *errstr, size_t errlen) {
+                                size_t emb_dims, sr_item_t *item,
+                                sr_item_content_t *ct, char *errstr,
+                                size_t errlen) {
   Streamrec__V1__Item *msg = streamrec__v1__item__unpack(NULL, len, p);
   if (!msg)
     return reject(SR_REASON_DECODE, errstr, errlen,
@@ -59,7 +142,10 @@ static sr_reason_t decode_proto(const uint8_t *p, size_t len, size_t max_id_len,
     item->available = !msg->unavailable;
     item->updated_at_ms = msg->updated_at_ms;
     item->n_features = msg->n_features;
+    reason = check_dims(msg->n_embedding, emb_dims, errstr, errlen);
   }
+  if (!reason && ct)
+    reason = proto_content(msg, ct, errstr, errlen);
   streamrec__v1__item__free_unpacked(msg, NULL);
   return reason;
 }
@@ -109,8 +195,31 @@ static sr_reason_t json_content(json_t *obj, sr_item_t *item, char *errstr,
   return SR_REASON_OK;
 }
 
+/* Copies the (checked) content arrays into ct. */
+static sr_reason_t json_take(json_t *obj, sr_item_content_t *ct, char *errstr,
+                             size_t errlen) {
+  json_t *feat = member(obj, "features", NULL),
+         *emb = member(obj, "embedding", NULL), *v;
+  size_t k;
+  if (content_alloc(ct, json_array_size(feat), json_array_size(emb)) != 0)
+    return out_of_memory(errstr, errlen);
+  json_array_foreach(feat, k, v) if (content_feature(ct, json_string_value(v),
+                                                     json_string_length(v)) !=
+                                     0) return out_of_memory(errstr, errlen);
+  json_array_foreach(emb, k, v) {
+    double d = json_number_value(v);
+    /* A number past a float's range would turn infinite. */
+    if (!isfinite((float)d))
+      return reject(SR_REASON_NON_FINITE, errstr, errlen,
+                    "embedding[%zu] is not finite as a float", k);
+    ct->embedding[ct->n_embedding++] = (float)d;
+  }
+  return SR_REASON_OK;
+}
+
 static sr_reason_t decode_json_obj(json_t *obj, size_t max_id_len,
-                                   sr_item_t *item, char *errstr,
+                                   size_t emb_dims, sr_item_t *item,
+                                   sr_item_content_t *ct, char *errstr,
                                    size_t errlen) {
   if (!json_is_object(obj))
     return reject(SR_REASON_DECODE, errstr, errlen,
@@ -140,33 +249,154 @@ static sr_reason_t decode_json_obj(json_t *obj, size_t max_id_len,
   /* The proto's field is unavailable; "available" is the spelling people
    * write, accepted as well. Either one saying so takes the item down. */
   item->available = !(avail && json_is_false(avail)) && !json_is_true(unavail);
+  if (!reason)
+    reason = check_dims(n_emb, emb_dims, errstr, errlen);
+  if (!reason && ct)
+    reason = json_take(obj, ct, errstr, errlen);
   return reason;
 }
 
 static sr_reason_t decode_json(const char *p, size_t len, size_t max_id_len,
-                               sr_item_t *item, char *errstr, size_t errlen) {
+                               size_t emb_dims, sr_item_t *item,
+                               sr_item_content_t *ct, char *errstr,
+                               size_t errlen) {
   json_error_t jerr;
   /* Non-finite numbers cannot be spelled in JSON, so embedding needs no
    * finiteness check here. */
   json_t *obj = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!obj)
     return reject(SR_REASON_DECODE, errstr, errlen, "json: %s", jerr.text);
-  sr_reason_t reason = decode_json_obj(obj, max_id_len, item, errstr, errlen);
+  sr_reason_t reason =
+      decode_json_obj(obj, max_id_len, emb_dims, item, ct, errstr, errlen);
   json_decref(obj);
   return reason;
 }
 
-sr_reason_t sr_item_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
-                           size_t max_id_len, sr_item_t *item, char *errstr,
-                           size_t errlen) {
+static sr_reason_t decode(const void *data, size_t len, sr_wire_fmt_t fmt,
+                          size_t max_id_len, size_t emb_dims, sr_item_t *item,
+                          sr_item_content_t *ct, char *errstr, size_t errlen) {
   memset(item, 0, sizeof(*item));
+  if (ct)
+    memset(ct, 0, sizeof(*ct));
   if (max_id_len == 0 || max_id_len > SR_ID_MAX)
     max_id_len = SR_ID_MAX;
   if (fmt == SR_WIRE_AUTO)
     fmt = sr_wire_detect(data, len);
   if (fmt == SR_WIRE_JSON)
-    return decode_json(data, len, max_id_len, item, errstr, errlen);
-  return decode_proto(data, len, max_id_len, item, errstr, errlen);
+    return decode_json(data, len, max_id_len, emb_dims, item, ct, errstr,
+                       errlen);
+  return decode_proto(data, len, max_id_len, emb_dims, item, ct, errstr,
+                      errlen);
+}
+
+sr_reason_t sr_item_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
+                           size_t max_id_len, sr_item_t *item, char *errstr,
+                           size_t errlen) {
+  return decode(data, len, fmt, max_id_len, 0, item, NULL, errstr, errlen);
+}
+
+sr_reason_t sr_item_decode_content(const void *data, size_t len,
+                                   sr_wire_fmt_t fmt, size_t max_id_len,
+                                   size_t emb_dims, sr_item_t *item,
+                                   sr_item_content_t *ct, char *errstr,
+                                   size_t errlen) {
+  return decode(data, len, fmt, max_id_len, emb_dims, item, ct, errstr, errlen);
+}
+
+/* The features column: tokens between ',' or '|', blanks around each
+ * trimmed, empty ones skipped. */
+static sr_reason_t tsv_features(const char *p, const char *end,
+                                sr_item_content_t *ct, char *errstr,
+                                size_t errlen) {
+  while (p < end) {
+    const char *q = p;
+    while (q < end && *q != ',' && *q != '|')
+      q++;
+    const char *a = p, *b = q;
+    while (a < b && (*a == ' ' || *a == '\r'))
+      a++;
+    while (b > a && (b[-1] == ' ' || b[-1] == '\r'))
+      b--;
+    if (b > a && !sr_utf8_valid(a, (size_t)(b - a)))
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "features[%zu] is not UTF-8", ct->n_features);
+    if (b > a && content_feature(ct, a, (size_t)(b - a)) != 0)
+      return out_of_memory(errstr, errlen);
+    p = q + 1;
+  }
+  return SR_REASON_OK;
+}
+
+static sr_reason_t tsv_embedding(const char *p, const char *end,
+                                 sr_item_content_t *ct, char *errstr,
+                                 size_t errlen) {
+  char num[64];
+  while (p < end) {
+    while (p < end && (*p == ' ' || *p == '\r'))
+      p++;
+    const char *q = p;
+    while (q < end && *q != ' ' && *q != '\r')
+      q++;
+    if (q == p)
+      break;
+    size_t n = (size_t)(q - p);
+    char *stop;
+    if (n >= sizeof(num))
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "embedding[%zu]: not a number", ct->n_embedding);
+    memcpy(num, p, n);
+    num[n] = '\0';
+    float v = strtof(num, &stop);
+    if (stop != num + n)
+      return reject(SR_REASON_DECODE, errstr, errlen,
+                    "embedding[%zu]: '%s' is not a number", ct->n_embedding,
+                    num);
+    if (!isfinite(v))
+      return reject(SR_REASON_NON_FINITE, errstr, errlen,
+                    "embedding[%zu] is not finite", ct->n_embedding);
+    ct->embedding[ct->n_embedding++] = v;
+    p = q;
+  }
+  return SR_REASON_OK;
+}
+
+static size_t count_of(const char *p, const char *end, const char *seps) {
+  size_t n = 1;
+  for (; p < end; p++)
+    n += strchr(seps, *p) != NULL;
+  return n;
+}
+
+sr_reason_t sr_item_parse_tsv(const char *line, size_t len, size_t max_id_len,
+                              size_t emb_dims, sr_item_t *item,
+                              sr_item_content_t *ct, char *errstr,
+                              size_t errlen) {
+  memset(item, 0, sizeof(*item));
+  memset(ct, 0, sizeof(*ct));
+  if (max_id_len == 0 || max_id_len > SR_ID_MAX)
+    max_id_len = SR_ID_MAX;
+  const char *end = line + len;
+  while (end > line && (end[-1] == '\n' || end[-1] == '\r'))
+    end--;
+  const char *t1 = memchr(line, '\t', (size_t)(end - line));
+  const char *id_end = t1 ? t1 : end;
+  const char *f = t1 ? t1 + 1 : end;
+  const char *t2 = memchr(f, '\t', (size_t)(end - f));
+  const char *f_end = t2 ? t2 : end, *e = t2 ? t2 + 1 : end;
+  if (content_alloc(ct, count_of(f, f_end, ",|"), count_of(e, end, " \r")) != 0)
+    return out_of_memory(errstr, errlen);
+  sr_reason_t reason = validate(line, (size_t)(id_end - line), max_id_len, NULL,
+                                0, item, errstr, errlen);
+  if (!reason)
+    reason = tsv_features(f, f_end, ct, errstr, errlen);
+  if (!reason)
+    reason = tsv_embedding(e, end, ct, errstr, errlen);
+  if (!reason)
+    reason = check_dims(ct->n_embedding, emb_dims, errstr, errlen);
+  item->available = true;
+  item->n_features = ct->n_features;
+  item->n_embedding = ct->n_embedding;
+  return reason;
 }
 
 int sr_item_encode_proto(const sr_item_t *item, sr_buf_t *out) {
@@ -182,6 +412,32 @@ int sr_item_encode_proto(const sr_item_t *item, sr_buf_t *out) {
     return -1;
   out->len += streamrec__v1__item__pack(&msg, (uint8_t *)out->data + out->len);
   return 0;
+}
+
+int sr_item_encode_json_content(const sr_item_t *item,
+                                const sr_item_content_t *ct, sr_buf_t *out) {
+  if (sr_buf_append(out, "{\"item_id\":", 11) != 0 ||
+      sr_json_quote(out, item->item_id, item->item_len) != 0 ||
+      sr_buf_printf(out, ",\"unavailable\":%s",
+                    item->available ? "false" : "true") != 0)
+    return -1;
+  if (ct->n_features && sr_buf_append(out, ",\"features\":[", 13) != 0)
+    return -1;
+  for (size_t k = 0; k < ct->n_features; k++)
+    if ((k && sr_buf_append(out, ",", 1) != 0) ||
+        sr_json_quote(out, ct->features[k], ct->feature_lens[k]) != 0)
+      return -1;
+  if (ct->n_features && sr_buf_append(out, "]", 1) != 0)
+    return -1;
+  if (ct->n_embedding && sr_buf_append(out, ",\"embedding\":[", 14) != 0)
+    return -1;
+  for (size_t k = 0; k < ct->n_embedding; k++)
+    if (sr_buf_printf(out, "%s%.9g", k ? "," : "", ct->embedding[k]) != 0)
+      return -1;
+  if (ct->n_embedding && sr_buf_append(out, "]", 1) != 0)
+    return -1;
+  return sr_buf_printf(out, ",\"updated_at_ms\":\"%" PRId64 "\"}",
+                       item->updated_at_ms);
 }
 
 int sr_item_encode_json(const sr_item_t *item, sr_buf_t *out) {

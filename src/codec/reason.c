@@ -15,7 +15,8 @@ static const char *const reason_names[SR_REASON__COUNT] = {"ok",
                                                            "missing_field",
                                                            "bad_field",
                                                            "bad_timestamp",
-                                                           "skipped_type"};
+                                                           "skipped_type",
+                                                           "bad_embedding"};
 
 const char *sr_reason_name(sr_reason_t reason) {
   if ((int)reason < 0 || reason >= SR_REASON__COUNT)

@@ -19,6 +19,8 @@ typedef enum sr_reason {
   SR_REASON_BAD_TIMESTAMP, /* "bad_timestamp": an unparsable timestamp */
   SR_REASON_SKIPPED_TYPE,  /* "skipped_type": unknown type, input.unknown_types
                               skip: counted, never dead-lettered */
+  SR_REASON_BAD_EMBEDDING, /* "bad_embedding": an Item embedding of the wrong
+                              length */
   SR_REASON__COUNT
 } sr_reason_t;
 

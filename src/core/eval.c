@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sr_eval {
   sr_model_t *mdl;
@@ -14,6 +15,9 @@ struct sr_eval {
   sr_eval_stats_t comp[SR_COMPONENT__COUNT];
   int lists;
   sr_scored_t *list; /* n entries, with lists on */
+  sr_eval_stats_t cold_item, cold_user;
+  uint32_t *item_events; /* per item row: events in the stream so far */
+  size_t item_events_cap;
 };
 
 sr_eval_t *sr_eval_new(sr_model_t *mdl, size_t n) {
@@ -34,6 +38,7 @@ void sr_eval_free(sr_eval_t *ev) {
     return;
   free(ev->list);
   free(ev->scores);
+  free(ev->item_events);
   free(ev);
 }
 
@@ -106,6 +111,51 @@ static int list_rank(sr_eval_t *ev, uint32_t user, uint32_t item,
   return 0;
 }
 
+static void add_result(sr_eval_stats_t *st, uint64_t rank, uint64_t hit_rank,
+                       size_t n) {
+  st->events++;
+  st->evaluated++;
+  count_rank(st, rank, hit_rank, n);
+}
+
+/* Adds a tested event's ranks (as count_rank's; 0: a miss) to the cold
+ * figures it belongs to; item is -1 for an item the model does not hold. */
+static void note_cold(sr_eval_t *ev, int64_t user, int64_t item, uint64_t rank,
+                      uint64_t hit_rank) {
+  uint32_t before = item >= 0 && (size_t)item < ev->item_events_cap
+                        ? ev->item_events[item]
+                        : 0;
+  if (before < SR_EVAL_COLD)
+    add_result(&ev->cold_item, rank, hit_rank, ev->n);
+  if (sr_model_user_events(ev->mdl, (uint32_t)user) < SR_EVAL_COLD)
+    add_result(&ev->cold_user, rank, hit_rank, ev->n);
+}
+
+/* Counts the event for its item, once learned. Returns 0 or -1. */
+static int count_item(sr_eval_t *ev, const sr_event_t *event) {
+  int64_t item = sr_model_find_item(ev->mdl, event->item_id, event->item_len);
+  if (item < 0)
+    return 0;
+  if ((size_t)item >= ev->item_events_cap) {
+    size_t cap = (size_t)item * 2 + 1024;
+    uint32_t *p = realloc(ev->item_events, cap * sizeof(*p));
+    if (!p)
+      return -1;
+    memset(p + ev->item_events_cap, 0,
+           (cap - ev->item_events_cap) * sizeof(*p));
+    ev->item_events = p;
+    ev->item_events_cap = cap;
+  }
+  ev->item_events[item]++;
+  return 0;
+}
+
+void sr_eval_cold_stats(const sr_eval_t *ev, sr_eval_stats_t *cold_item,
+                        sr_eval_stats_t *cold_user) {
+  *cold_item = ev->cold_item;
+  *cold_user = ev->cold_user;
+}
+
 static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   int64_t user = sr_model_find_user(ev->mdl, event->user_id, event->user_len);
   if (user < 0)
@@ -114,8 +164,10 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
   for (int c = 0; ev->components && c < SR_COMPONENT__COUNT; c++)
     ev->comp[c].evaluated++;
   int64_t item = sr_model_find_item(ev->mdl, event->item_id, event->item_len);
-  if (item < 0)
+  if (item < 0) {
+    note_cold(ev, user, -1, 0, 0);
     return 0;
+  }
   uint32_t items = (uint32_t)sr_model_items(ev->mdl);
   if (items > ev->scores_cap) {
     size_t cap = items * 2;
@@ -132,6 +184,7 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
       list_rank(ev, (uint32_t)user, (uint32_t)item, &hit_rank) != 0)
     return -1;
   count_rank(&ev->stats, rank, hit_rank, ev->n);
+  note_cold(ev, user, item, rank, hit_rank);
   return ev->components ? test_components(ev, (uint32_t)user, (uint32_t)item)
                         : 0;
 }
@@ -142,7 +195,10 @@ sr_err_t sr_eval_event(sr_eval_t *ev, const sr_event_t *event) {
   ev->stats.events++;
   for (int c = 0; ev->components && c < SR_COMPONENT__COUNT; c++)
     ev->comp[c].events++;
-  return sr_model_learn(ev->mdl, event, NULL);
+  sr_err_t err = sr_model_learn(ev->mdl, event, NULL);
+  if (err == SR_OK && count_item(ev, event) != 0)
+    err = SR_ERR_NOMEM;
+  return err;
 }
 
 sr_model_t *sr_eval_popularity_model(char *errstr, size_t errlen) {

@@ -30,6 +30,7 @@ static void evict_item(sr_model_t *mdl, uint32_t row) {
   sr_recent_purge(&mdl->recent, row);
   sr_lru_retire(&mdl->ilru, row);
   sr_avail_forget(mdl, row);
+  sr_content_forget(mdl, row);
   sr_recommend_update_bias(mdl, row, 0);
   mdl->evicted_items++;
 }

@@ -1,6 +1,7 @@
 /* The per-event learning path; see learn.h. */
 #include "core/learn.h"
 
+#include "core/content.h"
 #include "core/learner.h"
 #include "core/recommend.h"
 
@@ -87,6 +88,9 @@ sr_err_t sr_learn_event(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
     rescaled |= sr_popular_add(&mdl->pop, i, 1.0);
     sr_recent_push(&mdl->recent, i);
   }
+  if (mdl->content.on &&
+      sr_content_event(mdl, u, i, ev->type != SR_EV_DISLIKE) != 0)
+    return SR_ERR_NOMEM;
   sr_recommend_update_bias(mdl, i, rescaled);
   sr_share_mark_item(mdl, i);
   if (sr_seen_add(&mdl->seen, u, i) != 0)

@@ -3,6 +3,7 @@
  * include/streamrec/model.h and model_internal.h. */
 #include "streamrec/model.h"
 
+#include "core/content.h"
 #include "core/evict.h"
 #include "core/learn.h"
 #include "core/model_internal.h"
@@ -95,6 +96,7 @@ void sr_model_free(sr_model_t *mdl) {
   sr_model_mem_free(mdl, mdl->idown, (size_t)mdl->icap * sizeof(uint8_t));
   sr_model_mem_free(mdl, mdl->down, (size_t)mdl->down_cap * sizeof(uint32_t));
   sr_share_free(mdl);
+  sr_content_free(mdl);
   sr_seen_free(&mdl->seen);
   sr_popular_free(&mdl->pop);
   sr_cooc_free(&mdl->cooc);

@@ -92,6 +92,29 @@ static const sr_opt_t params[] = {
         "(0: never)"),
     U32("model.blend_n", blend_n, "10", 1, 1000,
         "auto blend: list length in which a tested event's item is a hit"),
+    U32("model.cold_item_events", cold_item_events, "3", 0, 1000000,
+        "content: an item with content keeps a blend of its content factor "
+        "and what it learned until it has this many events (0: no blend)"),
+    F32("model.content_learn_rate", content_learn_rate, "0.1", 0, 1,
+        "content: step of the learner mapping features and embeddings to "
+        "item factors"),
+    U32("model.content_budget", content_budget, "512", 0, 100000000,
+        "content: multiply-adds the content learner may spend per event on "
+        "an item with content, on average (a learning step costs 2 x "
+        "(features + embedding length + 1) x dims, a refresh half that)"),
+    U32("model.content_buckets", content_buckets, "16384", 1, 16777216,
+        "content: rows feature tokens are hashed to (memory: dims x 4 bytes "
+        "each)"),
+    F32("model.content_prior", content_prior, "0", 0, 1000000,
+        "content: popularity, in events, of an item with content and no "
+        "interactions yet (0: none, it waits for its first event)"),
+    F32("model.content_user_pull", content_user_pull, "0.5", 0, 1,
+        "content: how far a user's first event moves its factor towards the "
+        "item's content factor (less for each later event, none from "
+        "model.cold_item_events on)"),
+    U32("model.content_refresh", content_refresh, "1", 0, 1024,
+        "content: cold items whose factor is brought up to date per learning "
+        "step"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
      * uint holds, so every user gets the popularity list. */
     U32("model.min_user_events", min_user_events, "1", 0, 4294967295.0,

@@ -8,6 +8,7 @@
 
 #include "core/blend.h"
 #include "core/clock.h"
+#include "core/content.h"
 #include "core/cooc.h"
 #include "core/factors.h"
 #include "core/idmap.h"
@@ -109,6 +110,8 @@ struct sr_model {
   sr_scored_t *ann_cand; /* one user's candidates, re-scored */
   size_t ann_cand_cap;   /* entries of ann_cand */
   sr_model_ann_stats_t ann_stats;
+  sr_content_t content; /* item content (core/content); off until some item
+                          has content */
 };
 
 /* Largest cooc_history and cooc_recent: the history read per event. */

@@ -9,6 +9,7 @@
 #include "core/model_state.h"
 
 #include "core/avail.h"
+#include "core/content.h"
 #include "core/model_internal.h"
 #include "core/recommend.h"
 #include "util/buf.h"
@@ -56,6 +57,9 @@ enum {
   SEC_BLEND, /* sr_blend_dump: the blends, the leader and their hits */
   /* With model.pop_half_life_ms only; absent otherwise. */
   SEC_POP_TIME, /* int64: the event time popularity has decayed to */
+  /* Once some item has had content only (core/content); absent otherwise
+   * (and in checkpoints from before content, which load without any). */
+  SEC_CONTENT, /* sr_content_dump: counts, tables, each item's content */
 };
 
 typedef struct meta {
@@ -711,6 +715,22 @@ static int restore_pop_time(restore_t *rs, const sr_model_section_t *sec) {
   return 0;
 }
 
+static int add_content(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                       uint32_t id, bool view) {
+  (void)view;
+  if (!mdl->content.on)
+    return 0;
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_content_dump(mdl, &buf));
+}
+
+static int restore_content(restore_t *rs, const sr_model_section_t *sec) {
+  if (!sec)
+    return 0;
+  return sr_content_load(rs->mdl, rs->meta.items, sec->data, sec->len, rs->why,
+                         sizeof(rs->why));
+}
+
 static const section_t SECTIONS[] = {
     {SEC_META, "meta", add_meta, restore_meta, true, 0},
     {SEC_USER_IDS, "user_ids", add_user_ids, restore_user_ids, true, 2},
@@ -740,6 +760,7 @@ static const section_t SECTIONS[] = {
     {SEC_ITEM_DOWN, "item_down", add_item_down, restore_item_down, false, 2},
     {SEC_BLEND, "blend", add_blend, restore_blend, false, 2},
     {SEC_POP_TIME, "pop_time", add_pop_time, restore_pop_time, false, 2},
+    {SEC_CONTENT, "content", add_content, restore_content, false, 2},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 #define N_STAGES 4

@@ -2,6 +2,7 @@
 #include "core/recommend.h"
 
 #include "core/ann.h"
+#include "core/content.h"
 #include "core/learner.h"
 #include "core/retrieve.h"
 #include "core/topn.h"
@@ -229,11 +230,25 @@ static int is_cold(const sr_model_t *mdl, uint32_t user) {
   return mdl->uevents[user] < mdl->conf.min_user_events;
 }
 
+/* A cold user whose few events hit items with content is scored from
+ * those items' content: the mean of their content factors takes the place
+ * of the user's factors, so the list holds their content neighbours (with
+ * the same popularity term as a warm user's). Returns 1 with scores filled
+ * (seen items not yet excluded), or 0 when the user has no such item. */
+static int content_cold_scores(sr_model_t *mdl, uint32_t user, float *scores) {
+  if (!mdl->content.with || !sr_content_user_query(mdl, user, mdl->batch))
+    return 0;
+  sr_topn_score_one(mdl->batch, &mdl->ifac, mdl->bias, scores);
+  return 1;
+}
+
 int sr_model_score_user(sr_model_t *mdl, uint32_t user, float *scores,
                         sr_source_t *source) {
   uint32_t items = sr_idmap_count(mdl->items);
   int cold = is_cold(mdl, user);
-  if (cold)
+  if (cold && content_cold_scores(mdl, user, scores))
+    cold = 0;
+  else if (cold)
     memcpy(scores, mdl->pop.logc, items * sizeof(float));
   else {
     sr_topn_score_one(sr_factors_row(&mdl->ufac, user), &mdl->ifac, mdl->bias,
@@ -459,13 +474,30 @@ static int recommend_ann(sr_model_t *mdl, const uint32_t *user_rows,
   return 0;
 }
 
-static void recommend_cold(sr_model_t *mdl, uint32_t user, size_t n,
-                           sr_scored_t *out, size_t *count) {
+/* recommend_cold for a user with content items: their content
+ * neighbours. Returns 0 when the user has none. */
+static int recommend_cold_content(sr_model_t *mdl, uint32_t user, size_t n,
+                                  sr_scored_t *out, size_t *count) {
   uint32_t items = sr_idmap_count(mdl->items);
+  if (!content_cold_scores(mdl, user, mdl->scores))
+    return 0;
+  exclude_seen(mdl, user, mdl->scores);
+  *count = sr_topn_select(mdl->scores, NULL, items, n, out);
+  shift_scores(mdl, out, *count, 0);
+  return 1;
+}
+
+/* A cold user's list; returns 1 when it came from content, else 0. */
+static int recommend_cold(sr_model_t *mdl, uint32_t user, size_t n,
+                          sr_scored_t *out, size_t *count) {
+  uint32_t items = sr_idmap_count(mdl->items);
+  if (recommend_cold_content(mdl, user, n, out, count))
+    return 1;
   memset(mdl->scores, 0, items * sizeof(float));
   exclude_seen(mdl, user, mdl->scores);
   *count = sr_topn_select(mdl->scores, mdl->pop.logc, items, n, out);
   shift_scores(mdl, out, *count, 1);
+  return 0;
 }
 
 sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
@@ -478,9 +510,10 @@ sr_err_t sr_model_recommend(sr_model_t *mdl, const uint32_t *user_rows,
     int cold = is_cold(mdl, user_rows[k]);
     if (sources)
       sources[k] = cold ? SR_SOURCE_POPULAR : SR_SOURCE_PERSONAL;
-    if (cold)
-      recommend_cold(mdl, user_rows[k], n, out + k * n, &counts[k]);
-    else
+    if (cold && recommend_cold(mdl, user_rows[k], n, out + k * n, &counts[k]) &&
+        sources)
+      sources[k] = SR_SOURCE_PERSONAL;
+    else if (!cold)
       warm_at[nwarm++] = k;
     if (nwarm == CHUNK || (k + 1 == n_users && nwarm)) {
       if (!mdl->ann)

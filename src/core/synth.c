@@ -6,6 +6,7 @@
 #include "core/rng.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -520,4 +521,37 @@ int sr_synth_next(sr_synth_t *syn, sr_event_t *ev) {
     session_start(syn, ses);
   syn->emitted++;
   return 1;
+}
+
+/* Noise of item content: the chance a preferring cluster's topic is left
+ * out, the chance of one wrong topic, and the spread of the embedding's
+ * noise per dimension (a cluster's direction has unit spread). */
+#define CONTENT_DROP 0.15
+#define CONTENT_WRONG 0.15
+#define CONTENT_NOISE 0.7
+#define CONTENT_SALT 0x636f6e74656e74ULL
+
+uint32_t sr_synth_item_content(const sr_synth_t *syn, uint32_t item,
+                               char feat[][SR_SYNTH_FEATURE_LEN], uint32_t dims,
+                               float *emb) {
+  sr_rng_t rng, dir;
+  sr_rng_seed(&rng, syn->conf.seed ^ CONTENT_SALT ^ ((uint64_t)item << 20));
+  uint32_t n = 0;
+  for (uint32_t d = 0; d < dims; d++)
+    emb[d] = (float)(CONTENT_NOISE * normal(&rng));
+  for (uint32_t c = 0; c < syn->nclusters; c++) {
+    if (!is_member(syn, c, item))
+      continue;
+    /* Every item of the cluster adds the same direction: its draws come
+     * from a stream seeded by the cluster alone. */
+    sr_rng_seed(&dir, syn->conf.seed ^ CONTENT_SALT ^ ~(uint64_t)c);
+    for (uint32_t d = 0; d < dims; d++)
+      emb[d] += (float)normal(&dir);
+    if (n < SR_SYNTH_MAX_FEATURES && unif(&rng) >= CONTENT_DROP)
+      snprintf(feat[n++], SR_SYNTH_FEATURE_LEN, "topic:%u", c);
+  }
+  if (n < SR_SYNTH_MAX_FEATURES && unif(&rng) < CONTENT_WRONG)
+    snprintf(feat[n++], SR_SYNTH_FEATURE_LEN, "topic:%u",
+             (unsigned)sr_rng_below(&rng, syn->nclusters));
+  return n;
 }

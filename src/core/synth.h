@@ -41,6 +41,22 @@ int sr_synth_next(sr_synth_t *syn, sr_event_t *ev);
 /* Number of taste clusters in use (derived or clamped from conf.clusters). */
 uint32_t sr_synth_clusters(const sr_synth_t *syn);
 
+/* Longest feature token sr_synth_item_content writes, NUL included, and
+ * the most features it gives one item. */
+#define SR_SYNTH_FEATURE_LEN 24
+#define SR_SYNTH_MAX_FEATURES 8
+
+/* Content for item (< conf.items) that carries the taste structure behind
+ * the events, with noise: a feature "topic:C" for most clusters C that
+ * prefer the item (and now and then one that does not), and, when dims >
+ * 0, an embedding (dims floats into emb) that is the sum of the preferring
+ * clusters' random directions plus Gaussian noise. Uses the clusters as
+ * they are now (a new generator: before any drift) and a random stream of
+ * its own, so it changes no event. Returns the number of features. */
+uint32_t sr_synth_item_content(const sr_synth_t *syn, uint32_t item,
+                               char feat[][SR_SYNTH_FEATURE_LEN], uint32_t dims,
+                               float *emb);
+
 /* Frees the generator. Accepts NULL. */
 void sr_synth_free(sr_synth_t *syn);
 

@@ -19,16 +19,30 @@
 /* Messages applied per step of the start-up load. */
 #define LOAD_BUDGET 4096
 
+/* The content of an item message read during the start-up load, kept
+ * until the load has seen the topic's end: only the latest content of each
+ * item is applied. */
+typedef struct pending {
+  sr_item_t item; /* the id; a tombstone: no content */
+  sr_item_content_t ct;
+  uint64_t seq; /* order of arrival */
+} pending_t;
+
 struct sr_catalogue {
   char topic[SR_TOPIC_MAX + 1];
   char dead_letter_topic[SR_TOPIC_MAX + 1];
   size_t max_id_len;
+  size_t embedding_dims;
   sr_catalogue_down_fn *on_down;
   void *opaque;
   sr_model_t **mdl;
   sr_sink_t *snk;
   sr_follow_t *fl;
   sr_catalogue_stats_t stats;
+  bool loading;     /* in sr_catalogue_load: content goes to pend */
+  size_t load_dims; /* embedding length fixed so far in the load */
+  pending_t *pend;
+  size_t n_pend, cap_pend;
 };
 
 static void reject(sr_catalogue_t *cat, const rd_kafka_message_t *msg,
@@ -67,6 +81,104 @@ static void apply(sr_catalogue_t *cat, const char *id, size_t len,
   }
 }
 
+/* Applies the item's content (none removes it). Returns the reason to
+ * reject the message: an embedding of another length than the model's. */
+static sr_reason_t apply_content(sr_catalogue_t *cat, const char *id,
+                                 size_t len, const sr_item_content_t *ct,
+                                 char *why, size_t whylen) {
+  uint32_t dims = 0;
+  sr_model_content_items(*cat->mdl, &dims);
+  sr_err_t err = sr_model_set_content(
+      *cat->mdl, id, len, (const char *const *)ct->features, ct->feature_lens,
+      ct->n_features, ct->embedding, ct->n_embedding);
+  if (err == SR_ERR_INVALID) {
+    snprintf(why, whylen, "embedding has %zu values, the model's have %u",
+             ct->n_embedding, dims);
+    return SR_REASON_BAD_EMBEDDING;
+  }
+  if (err != SR_OK)
+    sr_log(SR_LOG_ERROR, "out of memory applying an item's content",
+           "item=%.*s", (int)len, id);
+  return SR_REASON_OK;
+}
+
+/* Keeps a valid message of the load for later (its content moves into the
+ * list). Returns 0, or -1 when out of memory (the message is applied now
+ * instead). */
+static int defer(sr_catalogue_t *cat, const sr_item_t *item,
+                 sr_item_content_t *ct) {
+  if (cat->n_pend == cat->cap_pend) {
+    size_t cap = cat->cap_pend ? cat->cap_pend * 2 : 1024;
+    pending_t *p = realloc(cat->pend, cap * sizeof(*p));
+    if (!p)
+      return -1;
+    cat->pend = p;
+    cat->cap_pend = cap;
+  }
+  pending_t *p = &cat->pend[cat->n_pend];
+  p->item = *item;
+  p->ct = *ct;
+  p->seq = cat->n_pend++;
+  memset(ct, 0, sizeof(*ct));
+  return 0;
+}
+
+static int by_id_then_seq(const void *pa, const void *pb) {
+  const pending_t *a = pa, *b = pb;
+  int c = strcmp(a->item.item_id, b->item.item_id);
+  return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int by_seq(const void *pa, const void *pb) {
+  const pending_t *a = pa, *b = pb;
+  return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* Applies the latest content of each item read by the load, in the order
+ * it arrived. A compacted topic may still hold older messages of an item;
+ * applying their content first would redo what it did (a new item's
+ * start), and a restarted instance would part from one that never
+ * stopped. Availability has no such history and is applied as read. */
+static void apply_pending(sr_catalogue_t *cat) {
+  char why[256];
+  if (!cat->n_pend)
+    return;
+  qsort(cat->pend, cat->n_pend, sizeof(*cat->pend), by_id_then_seq);
+  size_t kept = 0;
+  for (size_t k = 0; k < cat->n_pend; k++) {
+    if (k + 1 < cat->n_pend &&
+        !strcmp(cat->pend[k].item.item_id, cat->pend[k + 1].item.item_id))
+      sr_item_content_free(&cat->pend[k].ct);
+    else
+      cat->pend[kept++] = cat->pend[k];
+  }
+  qsort(cat->pend, kept, sizeof(*cat->pend), by_seq);
+  for (size_t k = 0; k < kept; k++) {
+    pending_t *p = &cat->pend[k];
+    apply_content(cat, p->item.item_id, p->item.item_len, &p->ct, why,
+                  sizeof(why));
+    sr_item_content_free(&p->ct);
+  }
+  free(cat->pend);
+  cat->pend = NULL;
+  cat->n_pend = cat->cap_pend = 0;
+}
+
+/* The embedding length a loaded message must have: the configured one,
+ * else the model's, else the first one the load saw, so that a message
+ * of another length is rejected while the message is still at hand. */
+static size_t dims_for(sr_catalogue_t *cat, size_t n_emb) {
+  if (cat->embedding_dims)
+    return cat->embedding_dims;
+  uint32_t dims = 0;
+  sr_model_content_items(*cat->mdl, &dims);
+  if (dims)
+    return dims;
+  if (!cat->load_dims)
+    cat->load_dims = n_emb;
+  return cat->load_dims;
+}
+
 static void on_message(void *opaque, const rd_kafka_message_t *msg) {
   sr_catalogue_t *cat = opaque;
   char why[256] = "";
@@ -77,12 +189,31 @@ static void on_message(void *opaque, const rd_kafka_message_t *msg) {
       reject(cat, msg, SR_REASON_EMPTY_ID, "tombstone without a usable key");
       return;
     }
+    sr_item_content_t none = {0};
+    sr_item_t gone = {.available = true, .item_len = (uint16_t)msg->key_len};
+    memcpy(gone.item_id, msg->key, msg->key_len);
+    if (!cat->loading || defer(cat, &gone, &none) != 0)
+      apply_content(cat, msg->key, msg->key_len, &none, why, sizeof(why));
     apply(cat, msg->key, msg->key_len, true);
     return;
   }
   sr_item_t item;
-  sr_reason_t reason = sr_item_decode(msg->payload, msg->len, SR_WIRE_AUTO,
-                                      cat->max_id_len, &item, why, sizeof(why));
+  sr_item_content_t ct;
+  sr_reason_t reason = sr_item_decode_content(
+      msg->payload, msg->len, SR_WIRE_AUTO, cat->max_id_len,
+      cat->embedding_dims, &item, &ct, why, sizeof(why));
+  if (reason == SR_REASON_OK && cat->loading && ct.n_embedding) {
+    size_t dims = dims_for(cat, ct.n_embedding);
+    if (ct.n_embedding != dims) {
+      snprintf(why, sizeof(why), "embedding has %zu values, the others %zu",
+               ct.n_embedding, dims);
+      reason = SR_REASON_BAD_EMBEDDING;
+    }
+  }
+  if (reason == SR_REASON_OK && (!cat->loading || defer(cat, &item, &ct) != 0))
+    reason =
+        apply_content(cat, item.item_id, item.item_len, &ct, why, sizeof(why));
+  sr_item_content_free(&ct);
   if (reason != SR_REASON_OK) {
     reject(cat, msg, reason, why);
     return;
@@ -124,6 +255,7 @@ sr_catalogue_t *sr_catalogue_new(const sr_catalogue_conf_t *conf,
   cat->max_id_len = conf->max_id_len && conf->max_id_len < SR_ID_MAX
                         ? conf->max_id_len
                         : SR_ID_MAX;
+  cat->embedding_dims = conf->embedding_dims;
   cat->on_down = conf->on_down;
   cat->opaque = conf->opaque;
   cat->mdl = mdl;
@@ -140,6 +272,9 @@ sr_catalogue_t *sr_catalogue_new(const sr_catalogue_conf_t *conf,
 void sr_catalogue_free(sr_catalogue_t *cat) {
   if (!cat)
     return;
+  for (size_t k = 0; k < cat->n_pend; k++)
+    sr_item_content_free(&cat->pend[k].ct);
+  free(cat->pend);
   sr_follow_free(cat->fl);
   free(cat);
 }
@@ -152,12 +287,16 @@ sr_err_t sr_catalogue_load(sr_catalogue_t *cat, int timeout_ms, char *errstr,
    * instance was down does not outlive it. Replaying the rest gives the
    * same takedowns, and the same digest. */
   sr_model_make_all_available(*cat->mdl);
+  cat->loading = true;
   while (!sr_follow_at_ends(cat->fl)) {
     uint64_t now = sr_mono_ns() / 1000000;
-    if (now >= deadline)
+    if (now >= deadline) {
+      cat->loading = false;
+      apply_pending(cat);
       return sr_errf(errstr, errlen, SR_ERR_IO,
                      "items topic '%s': its end not reached in %d ms",
                      cat->topic, timeout_ms);
+    }
     bool more = false;
     sr_follow_consume(cat->fl, LOAD_BUDGET, &more);
     if (!more) {
@@ -165,6 +304,8 @@ sr_err_t sr_catalogue_load(sr_catalogue_t *cat, int timeout_ms, char *errstr,
       poll(&pfd, 1, 100);
     }
   }
+  cat->loading = false;
+  apply_pending(cat);
   sr_log(SR_LOG_INFO, "items topic read to its end",
          "topic=%s applied=%" PRIu64 " unavailable=%" PRIu32,
          sr_logq(cat->topic), cat->stats.applied,

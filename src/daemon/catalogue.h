@@ -36,6 +36,7 @@ typedef struct sr_catalogue_conf {
   const char *topic;
   const char *dead_letter_topic; /* "" or NULL: off */
   size_t max_id_len;             /* 0: SR_ID_MAX */
+  size_t embedding_dims;         /* 0: the first embedding's length */
   sr_catalogue_down_fn *on_down; /* may be NULL */
   void *opaque;
 } sr_catalogue_conf_t;

@@ -100,6 +100,9 @@ static const sr_opt_t options[] = {
     STR("kafka.items_topic", kafka.items_topic, "",
         "compacted topic of Item messages keyed by item id (availability), "
         "read in full by every instance before the input (empty: off)"),
+    U32("items.embedding_dims", items.embedding_dims, "0", 0, 65536,
+        "length of Item embeddings; another length is dead-lettered as "
+        "bad_embedding (0: the first embedding's length)"),
     ENUM("kafka.input_format", kafka.input_format, "auto",
          "auto|proto|json|avro",
          "input encoding; auto: '{' starts JSON, else protobuf; avro: by the "

@@ -82,6 +82,9 @@ typedef struct sr_config {
     sr_kafka_prop_t props[SR_CONF_MAX_PROPS];
   } kafka;
   struct {
+    uint32_t embedding_dims; /* 0: the first embedding's length */
+  } items;
+  struct {
     uint32_t n;
     uint32_t batch_ms;
     uint32_t batch_max;

@@ -491,6 +491,7 @@ static sr_err_t create_catalogue(sr_daemon_t *d, char *errstr, size_t errlen) {
   sr_catalogue_conf_t conf = {.topic = d->cfg.kafka.items_topic,
                               .dead_letter_topic =
                                   d->cfg.kafka.dead_letter_topic,
+                              .embedding_dims = d->cfg.items.embedding_dims,
                               .on_down = on_item_down,
                               .opaque = d};
   d->cat =

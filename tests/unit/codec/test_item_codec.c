@@ -1,8 +1,11 @@
 /* Tests of the Item codec: protobuf and proto3 JSON items decode to the
  * same id and availability (absent means available), both encodings
  * round-trip, and bad items are rejected with the reason the dead-letter
- * topic names. */
+ * topic names; the content (features, embedding) decodes alike from
+ * protobuf, JSON and the TSV line, an embedding of the wrong length is
+ * rejected as bad_embedding, and the JSON with content round-trips. */
 #include "codec/item_codec.h"
+#include "streamrec.pb-c.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,11 +99,107 @@ static void test_round_trips(void **state) {
   }
 }
 
+static void assert_content(const sr_item_content_t *ct) {
+  assert_int_equal(ct->n_features, 2);
+  assert_string_equal(ct->features[0], "genre:x");
+  assert_int_equal(ct->feature_lens[0], 7);
+  assert_string_equal(ct->features[1], "y");
+  assert_int_equal(ct->n_embedding, 3);
+  assert_true(ct->embedding[0] == 0.5f && ct->embedding[1] == -1.0f &&
+              ct->embedding[2] == 2.0f);
+}
+
+static void test_content_forms(void **state) {
+  (void)state;
+  sr_item_t item;
+  sr_item_content_t ct;
+  char err[128] = "";
+  const char *json = "{\"item_id\":\"a1\",\"features\":[\"genre:x\",\"y\"],"
+                     "\"embedding\":[0.5,-1,2]}";
+  assert_int_equal(sr_item_decode_content(json, strlen(json), SR_WIRE_AUTO, 0,
+                                          3, &item, &ct, err, sizeof err),
+                   SR_REASON_OK);
+  assert_content(&ct);
+  sr_item_content_free(&ct);
+  /* The same item in protobuf. */
+  Streamrec__V1__Item msg = STREAMREC__V1__ITEM__INIT;
+  char *feats[] = {"genre:x", "y"};
+  float emb[] = {0.5f, -1.0f, 2.0f};
+  msg.item_id = "a1";
+  msg.features = feats;
+  msg.n_features = 2;
+  msg.embedding = emb;
+  msg.n_embedding = 3;
+  uint8_t buf[256];
+  size_t len = streamrec__v1__item__pack(&msg, buf);
+  assert_int_equal(sr_item_decode_content(buf, len, SR_WIRE_PROTO, 0, 0, &item,
+                                          &ct, err, sizeof err),
+                   SR_REASON_OK);
+  assert_content(&ct);
+  sr_item_content_free(&ct);
+  /* And as a TSV line: ',' or '|' between features, blanks trimmed. */
+  const char *tsv = "a1\tgenre:x | y,\t0.5 -1  2\n";
+  assert_int_equal(
+      sr_item_parse_tsv(tsv, strlen(tsv), 0, 3, &item, &ct, err, sizeof err),
+      SR_REASON_OK);
+  assert_string_equal(item.item_id, "a1");
+  assert_true(item.available);
+  assert_content(&ct);
+  /* The JSON with content decodes back to the same content. */
+  sr_buf_t out = {0};
+  assert_int_equal(sr_item_encode_json_content(&item, &ct, &out), 0);
+  sr_item_content_free(&ct);
+  assert_int_equal(sr_item_decode_content(out.data, out.len, SR_WIRE_JSON, 0, 0,
+                                          &item, &ct, err, sizeof err),
+                   SR_REASON_OK);
+  assert_content(&ct);
+  sr_item_content_free(&ct);
+  sr_buf_free(&out);
+  /* An id alone is a TSV item without content. */
+  assert_int_equal(sr_item_parse_tsv("b", 1, 0, 0, &item, &ct, err, sizeof err),
+                   SR_REASON_OK);
+  assert_int_equal(ct.n_features + ct.n_embedding, 0);
+  sr_item_content_free(&ct);
+}
+
+static void test_bad_embedding(void **state) {
+  (void)state;
+  sr_item_t item;
+  sr_item_content_t ct;
+  char err[128] = "";
+  const char *json = "{\"item_id\":\"a1\",\"embedding\":[0.5,-1]}";
+  assert_int_equal(sr_item_decode_content(json, strlen(json), SR_WIRE_JSON, 0,
+                                          3, &item, &ct, err, sizeof err),
+                   SR_REASON_BAD_EMBEDDING);
+  assert_non_null(strstr(err, "2 values"));
+  assert_string_equal(sr_reason_name(SR_REASON_BAD_EMBEDDING), "bad_embedding");
+  sr_item_content_free(&ct);
+  assert_int_equal(
+      sr_item_parse_tsv("a\t\t1 2", 6, 0, 3, &item, &ct, err, sizeof err),
+      SR_REASON_BAD_EMBEDDING);
+  sr_item_content_free(&ct);
+  assert_int_equal(
+      sr_item_parse_tsv("a\t\t1 x", 6, 0, 0, &item, &ct, err, sizeof err),
+      SR_REASON_DECODE);
+  sr_item_content_free(&ct);
+  assert_int_equal(
+      sr_item_parse_tsv("\tx\t1", 4, 0, 0, &item, &ct, err, sizeof err),
+      SR_REASON_EMPTY_ID);
+  sr_item_content_free(&ct);
+  /* Without a configured length any length passes the codec. */
+  assert_int_equal(sr_item_decode_content(json, strlen(json), SR_WIRE_JSON, 0,
+                                          0, &item, &ct, err, sizeof err),
+                   SR_REASON_OK);
+  sr_item_content_free(&ct);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_fields),
       cmocka_unit_test(test_rejections),
       cmocka_unit_test(test_round_trips),
+      cmocka_unit_test(test_content_forms),
+      cmocka_unit_test(test_bad_embedding),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

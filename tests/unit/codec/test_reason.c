@@ -30,6 +30,7 @@ static void test_documented_names(void **state) {
       {SR_REASON_BAD_FIELD, "bad_field"},
       {SR_REASON_BAD_TIMESTAMP, "bad_timestamp"},
       {SR_REASON_SKIPPED_TYPE, "skipped_type"},
+      {SR_REASON_BAD_EMBEDDING, "bad_embedding"},
   };
   size_t n = sizeof(documented) / sizeof(documented[0]);
   /* Every rejection reason is documented: a new one needs the README too. */

@@ -1,0 +1,538 @@
+/* The content learner; see content.h. */
+#include "core/content.h"
+
+#include "core/model_internal.h"
+#include "core/recommend.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* Rows a refresh looks at per event at most, so that a catalogue of warm
+ * items costs a short walk per event. */
+#define REFRESH_SCAN 16
+
+/* A block: the header, the token rows, the embedding, then the cached
+ * content factor (stride floats). */
+static size_t block_bytes(const sr_content_t *ct, uint32_t n_tok,
+                          uint32_t n_emb) {
+  return sr_content_size(n_tok, n_emb) + (size_t)ct->stride * sizeof(float);
+}
+
+static size_t item_bytes(const sr_content_t *ct, const sr_content_item_t *ic) {
+  return block_bytes(ct, ic->n_tok, ic->n_emb);
+}
+
+static const float *emb_of(const sr_content_item_t *ic) {
+  return (const float *)(ic->data + ic->n_tok);
+}
+
+/* The item's content factor as last computed. */
+static float *cache_of(sr_content_item_t *ic) {
+  return (float *)(ic->data + ic->n_tok + ic->n_emb);
+}
+
+/* Multiply-adds of one content factor of ic: what the budget counts. */
+static uint64_t cost_of(const sr_content_t *ct, const sr_content_item_t *ic) {
+  return ((uint64_t)ic->n_tok + ic->n_emb + 1) * ct->stride;
+}
+
+static size_t tok_bytes(const sr_content_t *ct) {
+  return (size_t)ct->buckets * ct->stride * sizeof(float);
+}
+
+static size_t proj_bytes(const sr_content_t *ct) {
+  return (size_t)ct->dims * ct->stride * sizeof(float);
+}
+
+/* Interactions after which an item trains the tables and blends no more. */
+static uint32_t warm_at(const sr_model_t *mdl) {
+  return mdl->conf.cold_item_events ? mdl->conf.cold_item_events : 1;
+}
+
+void sr_content_free(sr_model_t *mdl) {
+  sr_content_t *ct = &mdl->content;
+  for (uint32_t r = 0; ct->item && r < ct->cap; r++)
+    if (ct->item[r])
+      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct, ct->item[r]));
+  sr_model_mem_free(mdl, ct->item, (size_t)ct->cap * sizeof(*ct->item));
+  sr_model_mem_free(mdl, ct->ievents, (size_t)ct->cap * sizeof(*ct->ievents));
+  sr_model_mem_free(mdl, ct->tok, tok_bytes(ct));
+  sr_model_mem_free(mdl, ct->proj, proj_bytes(ct));
+  sr_model_mem_free(mdl, ct->c, ct->stride * sizeof(float));
+  memset(ct, 0, sizeof(*ct));
+}
+
+/* Makes the per-item arrays hold every item row. Items that were in the
+ * model before content came count as warm: their factors are their own. */
+static int grow(sr_model_t *mdl) {
+  sr_content_t *ct = &mdl->content;
+  uint32_t old = ct->cap, cap = mdl->icap;
+  if (cap <= old)
+    return 0;
+  if (sr_model_mem_grow(mdl, (void **)&ct->item, old * sizeof(*ct->item),
+                        cap * sizeof(*ct->item)) != 0)
+    return -1;
+  if (sr_model_mem_grow(mdl, (void **)&ct->ievents, old * sizeof(*ct->ievents),
+                        cap * sizeof(*ct->ievents)) != 0) {
+    /* The item array keeps its larger size; cap says the smaller, so
+     * shrink the count back to what free will give. */
+    mdl->own_bytes -= (cap - old) * sizeof(*ct->item);
+    return -1;
+  }
+  ct->cap = cap;
+  return 0;
+}
+
+/* Turns the module on at the first content. */
+static int turn_on(sr_model_t *mdl) {
+  sr_content_t *ct = &mdl->content;
+  if (ct->on)
+    return grow(mdl);
+  ct->stride = mdl->ifac.stride;
+  ct->buckets = mdl->conf.content_buckets;
+  ct->c = sr_model_mem_alloc(mdl, ct->stride * sizeof(float), 64);
+  if (!ct->c || grow(mdl) != 0)
+    return -1;
+  uint32_t items = sr_idmap_count(mdl->items);
+  for (uint32_t r = 0; r < items; r++)
+    ct->ievents[r] = warm_at(mdl);
+  ct->on = 1;
+  return 0;
+}
+
+static void axpy(float a, const float *x, float *y, uint32_t n) {
+  for (uint32_t k = 0; k < n; k++)
+    y[k] += a * x[k];
+}
+
+/* c = sum of token rows / sqrt(tokens) + P^T e. */
+static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
+                      float *out) {
+  uint32_t s = ct->stride;
+  memset(out, 0, s * sizeof(float));
+  if (ic->n_tok) {
+    float scale = 1.0f / sqrtf((float)ic->n_tok);
+    for (uint32_t t = 0; t < ic->n_tok; t++)
+      axpy(scale, ct->tok + (size_t)ic->data[t] * s, out, s);
+  }
+  const float *e = emb_of(ic);
+  for (uint32_t d = 0; d < ic->n_emb; d++)
+    axpy(e[d], ct->proj + (size_t)d * s, out, s);
+}
+
+int sr_content_factor(const sr_model_t *mdl, uint32_t row, float *out) {
+  const sr_content_t *ct = &mdl->content;
+  if (!ct->on || row >= ct->cap || !ct->item[row]) {
+    memset(out, 0, mdl->ifac.stride * sizeof(float));
+    return 0;
+  }
+  factor_of(ct, ct->item[row], out);
+  return 1;
+}
+
+int sr_content_has(const sr_model_t *mdl, uint32_t row) {
+  const sr_content_t *ct = &mdl->content;
+  return ct->on && row < ct->cap && ct->item[row] != NULL;
+}
+
+/* One normalised LMS step of the tables towards the item's factor: the
+ * token part's input has unit length (each token 1 / sqrt(tokens)) and so
+ * has the embedding, so one rate suits any number of tokens or any scale
+ * of embedding. */
+static void train(sr_model_t *mdl, uint32_t row) {
+  sr_content_t *ct = &mdl->content;
+  const sr_content_item_t *ic = ct->item[row];
+  uint32_t s = ct->stride;
+  float *err = ct->c, lr = mdl->conf.content_learn_rate;
+  factor_of(ct, ic, cache_of(ct->item[row]));
+  const float *v = sr_factors_row(&mdl->ifac, row),
+              *c = cache_of(ct->item[row]);
+  for (uint32_t k = 0; k < s; k++)
+    err[k] = v[k] - c[k];
+  if (ic->n_tok) {
+    float step = lr / sqrtf((float)ic->n_tok);
+    for (uint32_t t = 0; t < ic->n_tok; t++)
+      axpy(step, err, ct->tok + (size_t)ic->data[t] * s, s);
+  }
+  const float *e = emb_of(ic);
+  for (uint32_t d = 0; d < ic->n_emb; d++)
+    axpy(lr * e[d], err, ct->proj + (size_t)d * s, s);
+}
+
+/* v = w c + (1 - w) v, w = 1 - events / cold_item_events: a cold item's
+ * factor leans on its content, the more the fewer events it has. */
+static void blend(sr_model_t *mdl, uint32_t row) {
+  sr_content_t *ct = &mdl->content;
+  uint32_t n = ct->ievents[row], cold = mdl->conf.cold_item_events;
+  if (n >= cold && n > 0)
+    return;
+  float w = cold ? 1.0f - (float)n / (float)cold : 1.0f;
+  const float *c = cache_of(ct->item[row]);
+  float *v = sr_factors_row(&mdl->ifac, row);
+  for (uint32_t k = 0; k < ct->stride; k++)
+    v[k] = w * c[k] + (1.0f - w) * v[k];
+  sr_share_mark_item(mdl, row);
+}
+
+/* An item with content and no interactions holds content_prior events of
+ * popularity, so that it can enter lists before anyone has met it. */
+static void prior(sr_model_t *mdl, uint32_t row) {
+  float p = mdl->conf.content_prior;
+  if (p <= 0 || mdl->content.ievents[row] != 0)
+    return;
+  double now = sr_popular_count(&mdl->pop, row);
+  if (now == (double)p)
+    return;
+  sr_popular_merge(&mdl->pop, row, (double)p - now);
+  sr_recommend_update_bias(mdl, row, 0);
+}
+
+/* Blends up to n cold items with content with their content factors,
+ * bringing those up to date with the tables while the refresh credit
+ * lasts. */
+static void refresh(sr_model_t *mdl, uint32_t n) {
+  sr_content_t *ct = &mdl->content;
+  uint32_t items = sr_idmap_count(mdl->items);
+  if (!items || !ct->with)
+    return;
+  for (uint32_t scan = 0; n > 0 && scan < REFRESH_SCAN; scan++) {
+    uint32_t r = ct->cursor;
+    sr_content_item_t *ic = ct->item[r];
+    if (ic && ct->ievents[r] < warm_at(mdl)) {
+      /* The blend is cheap and done every time; the content factor is
+       * brought up to date only while the credit lasts. */
+      if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
+        ct->rcredit -= (int64_t)cost_of(ct, ic);
+        factor_of(ct, ic, cache_of(ic));
+      }
+      blend(mdl, r);
+      prior(mdl, r);
+      n--;
+    }
+    ct->cursor = r + 1 >= items ? 0 : r + 1;
+  }
+}
+
+/* Credit of the learner: content_budget multiply-adds per event, saved
+ * up to a bound so that a quiet spell cannot buy a long stall later. */
+static void earn(sr_model_t *mdl) {
+  sr_content_t *ct = &mdl->content;
+  int64_t cap = (int64_t)mdl->conf.content_budget * 64;
+  /* Half for learning steps, half for refreshes: either alone would
+   * starve the other (refreshes from tables that never learn are worth
+   * nothing, and tables that learn help no cold item until it is
+   * refreshed). */
+  ct->credit += mdl->conf.content_budget / 2;
+  ct->rcredit += mdl->conf.content_budget - mdl->conf.content_budget / 2;
+  if (ct->credit > cap)
+    ct->credit = cap;
+  if (ct->rcredit > cap)
+    ct->rcredit = cap;
+}
+
+/* A user with few events leans on the content of what it met: its factor
+ * moves towards the item's content factor, by content_user_pull for its
+ * first event and less with each one after, none from cold_item_events on.
+ * A new user's factor is noise; its first items' content is not. */
+static void pull_user(sr_model_t *mdl, uint32_t u, uint32_t i) {
+  sr_content_t *ct = &mdl->content;
+  uint32_t n = mdl->uevents[u], cold = warm_at(mdl);
+  float pull = mdl->conf.content_user_pull;
+  if (pull <= 0 || n >= cold)
+    return;
+  float w = pull * (1.0f - (float)n / (float)cold);
+  const float *c = cache_of(ct->item[i]);
+  float *v = sr_factors_row(&mdl->ufac, u);
+  for (uint32_t k = 0; k < ct->stride; k++)
+    v[k] = w * c[k] + (1.0f - w) * v[k];
+}
+
+int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
+  sr_content_t *ct = &mdl->content;
+  if (grow(mdl) != 0)
+    return -1;
+  int cold = positive && ct->ievents[i] < warm_at(mdl);
+  ct->ievents[i] += cold;
+  sr_content_item_t *ic = ct->item[i];
+  if (!ic)
+    return 0;
+  earn(mdl);
+  if (cold) {
+    /* A cold item's own event sees its content factor as the tables have
+     * it now when the credit allows, before anything else spends it. */
+    if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
+      factor_of(ct, ic, cache_of(ic));
+      ct->rcredit -= (int64_t)cost_of(ct, ic);
+    }
+    blend(mdl, i);
+  }
+  if (positive)
+    pull_user(mdl, u, i);
+  int64_t step = 2 * (int64_t)cost_of(ct, ic);
+  if (ct->ievents[i] >= warm_at(mdl) && ct->credit >= step) {
+    ct->credit -= step;
+    train(mdl, i);
+  }
+  refresh(mdl, mdl->conf.content_refresh);
+  return 0;
+}
+
+static void drop(sr_model_t *mdl, uint32_t row) {
+  sr_content_t *ct = &mdl->content;
+  if (!ct->item[row])
+    return;
+  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct, ct->item[row]));
+  ct->item[row] = NULL;
+  ct->with--;
+}
+
+void sr_content_forget(sr_model_t *mdl, uint32_t row) {
+  sr_content_t *ct = &mdl->content;
+  if (!ct->on || row >= ct->cap)
+    return;
+  drop(mdl, row);
+  ct->ievents[row] = 0;
+}
+
+uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
+  sr_content_t *ct = &mdl->content;
+  if (!ct->with || user >= mdl->seen.users)
+    return 0;
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  uint32_t found = 0, s = ct->stride;
+  for (uint32_t j = 0; j < ring->len; j++) {
+    uint32_t r = ring->items[j];
+    if (r >= ct->cap || !ct->item[r])
+      continue;
+    if (!found)
+      memset(q, 0, s * sizeof(float));
+    axpy(1.0f, cache_of(ct->item[r]), q, s);
+    found++;
+  }
+  for (uint32_t k = 0; found && k < s; k++)
+    q[k] /= (float)found;
+  return found;
+}
+
+/* The item's content block: tokens hashed to buckets, the embedding
+ * scaled to unit length (a zero vector stays zero). NULL when out of
+ * memory. */
+static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
+                                     const size_t *feat_len, size_t n_feat,
+                                     const float *emb, size_t n_emb) {
+  size_t bytes = block_bytes(&mdl->content, (uint32_t)n_feat, (uint32_t)n_emb);
+  sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
+  if (!ic)
+    return NULL;
+  ic->n_tok = (uint32_t)n_feat;
+  ic->n_emb = (uint32_t)n_emb;
+  for (size_t t = 0; t < n_feat; t++)
+    ic->data[t] = (uint32_t)(XXH3_64bits(feat[t], feat_len[t]) %
+                             mdl->conf.content_buckets);
+  double norm = 0;
+  for (size_t d = 0; d < n_emb; d++)
+    norm += (double)emb[d] * emb[d];
+  float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+  float *e = (float *)(ic->data + n_feat);
+  for (size_t d = 0; d < n_emb; d++)
+    e[d] = emb[d] * inv;
+  memset(cache_of(ic), 0, mdl->content.stride * sizeof(float));
+  return ic;
+}
+
+/* Allocates the token table or the projection the block needs. */
+static int tables_for(sr_model_t *mdl, const sr_content_item_t *ic) {
+  sr_content_t *ct = &mdl->content;
+  if (ic->n_tok && !ct->tok) {
+    ct->tok = sr_model_mem_alloc(mdl, tok_bytes(ct), 64);
+    if (!ct->tok)
+      return -1;
+    memset(ct->tok, 0, tok_bytes(ct));
+  }
+  if (ic->n_emb && !ct->proj) {
+    ct->dims = ic->n_emb;
+    ct->proj = sr_model_mem_alloc(mdl, proj_bytes(ct), 64);
+    if (!ct->proj) {
+      ct->dims = 0;
+      return -1;
+    }
+    memset(ct->proj, 0, proj_bytes(ct));
+  }
+  return 0;
+}
+
+/* A new item (no interactions) starts at its content factor. */
+static void start(sr_model_t *mdl, uint32_t row) {
+  sr_content_t *ct = &mdl->content;
+  if (ct->ievents[row] != 0)
+    return;
+  memcpy(sr_factors_row(&mdl->ifac, row), cache_of(ct->item[row]),
+         ct->stride * sizeof(float));
+  sr_share_mark_item(mdl, row);
+  prior(mdl, row);
+}
+
+static sr_err_t clear_content(sr_model_t *mdl, const char *id, size_t len) {
+  int64_t row = sr_idmap_find(mdl->items, id, len);
+  if (row >= 0 && mdl->content.on && (uint32_t)row < mdl->content.cap)
+    drop(mdl, (uint32_t)row);
+  return SR_OK;
+}
+
+sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
+                              const char *const *feat, const size_t *feat_len,
+                              size_t n_feat, const float *emb, size_t n_emb) {
+  sr_content_t *ct = &mdl->content;
+  if (n_feat == 0 && n_emb == 0)
+    return clear_content(mdl, id, len);
+  if (n_emb && ct->dims && n_emb != ct->dims)
+    return SR_ERR_INVALID;
+  if (n_feat > UINT32_MAX / 2 || n_emb > UINT32_MAX / 2)
+    return SR_ERR_INVALID;
+  /* On before the item is created, so that a new item counts as new. */
+  if (turn_on(mdl) != 0)
+    return SR_ERR_NOMEM;
+  int64_t row = sr_idmap_find(mdl->items, id, len);
+  if (row < 0)
+    row = sr_model_touch_item(mdl, id, len);
+  if (row < 0 || grow(mdl) != 0)
+    return SR_ERR_NOMEM;
+  sr_content_item_t *ic = make_block(mdl, feat, feat_len, n_feat, emb, n_emb);
+  if (!ic)
+    return SR_ERR_NOMEM;
+  sr_content_item_t *old = ct->item[row];
+  size_t same = sr_content_size(ic->n_tok, ic->n_emb);
+  if (old && old->n_tok == ic->n_tok && old->n_emb == ic->n_emb &&
+      memcmp(old, ic, same) == 0) {
+    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
+    return SR_OK;
+  }
+  if (tables_for(mdl, ic) != 0) {
+    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
+    return SR_ERR_NOMEM;
+  }
+  factor_of(ct, ic, cache_of(ic));
+  drop(mdl, (uint32_t)row);
+  ct->item[row] = ic;
+  ct->with++;
+  start(mdl, (uint32_t)row);
+  return SR_OK;
+}
+
+uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims) {
+  if (emb_dims)
+    *emb_dims = mdl->content.dims;
+  return mdl->content.with;
+}
+
+/* The section: a header, per item row its interaction count, the token
+ * table (when allocated), the projection (when allocated), then per item
+ * with content, ascending: its row, token count, embedding length and
+ * data. */
+typedef struct head {
+  uint32_t buckets, dims, stride, has_tok;
+  int64_t credit, rcredit;
+  uint32_t cursor, with;
+} head_t;
+
+int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
+  const sr_content_t *ct = &mdl->content;
+  if (!ct->on)
+    return 0;
+  uint32_t items = sr_idmap_count(mdl->items);
+  head_t h = {ct->buckets, ct->dims,    ct->stride, ct->tok != NULL,
+              ct->credit,  ct->rcredit, ct->cursor, ct->with};
+  int rc = sr_buf_append(buf, &h, sizeof(h)) ||
+           sr_buf_append(buf, ct->ievents, (size_t)items * 4);
+  if (!rc && ct->tok)
+    rc = sr_buf_append(buf, ct->tok, tok_bytes(ct));
+  if (!rc && ct->proj)
+    rc = sr_buf_append(buf, ct->proj, proj_bytes(ct));
+  for (uint32_t r = 0; r < items && !rc; r++) {
+    const sr_content_item_t *ic = ct->item[r];
+    if (ic)
+      rc = sr_buf_append(buf, &r, sizeof(r)) ||
+           sr_buf_append(buf, ic, item_bytes(ct, ic));
+  }
+  return rc ? -1 : 0;
+}
+
+/* Reads len bytes at *at into dst, or fails when the section is short. */
+static int take(const char *data, uint64_t len, uint64_t *at, void *dst,
+                uint64_t n) {
+  if (n > len - *at)
+    return -1;
+  memcpy(dst, data + *at, n);
+  *at += n;
+  return 0;
+}
+
+static int load_items(sr_model_t *mdl, uint64_t items, const char *data,
+                      uint64_t len, uint64_t at, char *why, size_t whylen) {
+  sr_content_t *ct = &mdl->content;
+  while (at < len) {
+    uint32_t r;
+    sr_content_item_t hdr;
+    if (take(data, len, &at, &r, 4) || take(data, len, &at, &hdr, 8) ||
+        r >= items || ct->item[r] || (hdr.n_emb && hdr.n_emb != ct->dims) ||
+        hdr.n_tok > (len - at) / 4 || hdr.n_emb > (len - at) / 4)
+      return snprintf(why, whylen, "item content at byte %" PRIu64 " bad", at),
+             -1;
+    size_t bytes = block_bytes(ct, hdr.n_tok, hdr.n_emb);
+    sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
+    if (!ic)
+      return snprintf(why, whylen, "out of memory"), -1;
+    *ic = hdr;
+    ct->item[r] = ic;
+    ct->with++;
+    if (take(data, len, &at, ic->data, bytes - sizeof(hdr)))
+      return snprintf(why, whylen, "item content truncated"), -1;
+    for (uint32_t t = 0; t < ic->n_tok; t++)
+      if (ic->data[t] >= ct->buckets)
+        return snprintf(why, whylen, "token row %" PRIu32 " of %" PRIu32,
+                        ic->data[t], ct->buckets),
+               -1;
+  }
+  return 0;
+}
+
+int sr_content_load(sr_model_t *mdl, uint64_t items, const void *data,
+                    uint64_t len, char *why, size_t whylen) {
+  sr_content_t *ct = &mdl->content;
+  const char *p = data;
+  uint64_t at = 0;
+  head_t h;
+  if (take(p, len, &at, &h, sizeof(h)) != 0)
+    return snprintf(why, whylen, "%" PRIu64 " bytes, no header", len), -1;
+  if (h.buckets != mdl->conf.content_buckets || h.stride != mdl->ifac.stride)
+    return snprintf(why, whylen,
+                    "%" PRIu32 " token rows of %" PRIu32
+                    " floats, the model has %" PRIu32 " of %" PRIu32,
+                    h.buckets, h.stride, mdl->conf.content_buckets,
+                    mdl->ifac.stride),
+           -1;
+  if (turn_on(mdl) != 0 || (items && items > ct->cap))
+    return snprintf(why, whylen, "out of memory"), -1;
+  if (items && take(p, len, &at, ct->ievents, items * 4) != 0)
+    return snprintf(why, whylen, "interaction counts truncated"), -1;
+  sr_content_item_t need = {h.has_tok ? 1 : 0, h.dims};
+  if (tables_for(mdl, &need) != 0)
+    return snprintf(why, whylen, "out of memory"), -1;
+  if ((ct->tok && take(p, len, &at, ct->tok, tok_bytes(ct)) != 0) ||
+      (ct->proj && take(p, len, &at, ct->proj, proj_bytes(ct)) != 0))
+    return snprintf(why, whylen, "tables truncated"), -1;
+  ct->credit = h.credit;
+  ct->rcredit = h.rcredit;
+  ct->cursor = h.cursor < items ? h.cursor : 0;
+  if (load_items(mdl, items, p, len, at, why, whylen) != 0)
+    return -1;
+  if (ct->with != h.with)
+    return snprintf(why, whylen,
+                    "%" PRIu32 " items with content, expected %" PRIu32,
+                    ct->with, h.with),
+           -1;
+  return 0;
+}

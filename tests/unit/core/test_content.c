@@ -1,0 +1,364 @@
+/* Tests of the content learner: one learning step against hand-computed
+ * tables (tokens and embedding), a new item starting at its content
+ * factor, the blend of a cold item, a wrong embedding length refused,
+ * replayed content changing nothing, a cold user served its items' content
+ * neighbours, the memory counted, a deterministic digest, and a snapshot
+ * restored bit-exact. */
+#include "core/content.h"
+#include "core/learner.h"
+#include "core/model_internal.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support.h"
+
+static const char *const XY[] = {"genre:x", "genre:y"};
+static const size_t XY_LEN[] = {7, 7};
+
+static sr_model_conf_t conf_of(uint32_t cold) {
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 4;
+  conf.negatives = 0;
+  conf.content_budget = 100000000;
+  conf.content_refresh = 0;
+  conf.content_learn_rate = 0.5f;
+  conf.cold_item_events = cold;
+  return conf;
+}
+
+static void learn(sr_model_t *mdl, const char *user, const char *item,
+                  int64_t ts) {
+  sr_event_t ev = event_for(user, item, SR_EV_CLICK, 0, ts);
+  assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+}
+
+static uint32_t row_of(const sr_model_t *mdl, const char *id) {
+  int64_t row = sr_model_find_item(mdl, id, strlen(id));
+  assert_true(row >= 0);
+  return (uint32_t)row;
+}
+
+static const float *factor_of(const sr_model_t *mdl, const char *id) {
+  return sr_factors_row(&mdl->ifac, row_of(mdl, id));
+}
+
+static void set_xy(sr_model_t *mdl, const char *id) {
+  assert_int_equal(
+      sr_model_set_content(mdl, id, strlen(id), XY, XY_LEN, 2, NULL, 0), SR_OK);
+}
+
+static void assert_close(const float *a, const float *b, uint32_t n) {
+  for (uint32_t k = 0; k < n; k++)
+    if (fabsf(a[k] - b[k]) > 1e-6f)
+      fail_msg("[%u]: %g != %g", k, a[k], b[k]);
+}
+
+/* Tables start at zero, so the first item's content factor is 0, and one
+ * step with error v = its factor puts 0.5 / sqrt(2) v in each token row:
+ * the content factor becomes (1 / sqrt 2)(2 * 0.5 / sqrt 2) v = 0.5 v. */
+static void test_token_step(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(1);
+  sr_model_t *mdl = model_with(&conf);
+  set_xy(mdl, "a");
+  float zero[4] = {0}, c[64];
+  assert_close(factor_of(mdl, "a"), zero, 4);
+  learn(mdl, "u", "a", 1);
+  const float *v = factor_of(mdl, "a");
+  assert_true(fabsf(v[0]) + fabsf(v[1]) > 0);
+  assert_int_equal(sr_content_factor(mdl, row_of(mdl, "a"), c), 1);
+  float want[4];
+  for (int k = 0; k < 4; k++)
+    want[k] = 0.5f * v[k];
+  assert_close(c, want, 4);
+  /* A new item with the same tokens starts at that content factor. */
+  set_xy(mdl, "b");
+  assert_close(factor_of(mdl, "b"), want, 4);
+  sr_model_free(mdl);
+}
+
+/* The embedding (3, 4) is stored as (0.6, 0.8); one step adds 0.5 e_d v to
+ * row d of the projection, so c = (0.36 + 0.64) 0.5 v = 0.5 v. */
+static void test_embedding_step(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(1);
+  sr_model_t *mdl = model_with(&conf);
+  const float emb[2] = {3, 4};
+  assert_int_equal(sr_model_set_content(mdl, "a", 1, NULL, NULL, 0, emb, 2),
+                   SR_OK);
+  learn(mdl, "u", "a", 1);
+  const float *v = factor_of(mdl, "a");
+  float c[64], want[4];
+  sr_content_factor(mdl, row_of(mdl, "a"), c);
+  for (int k = 0; k < 4; k++)
+    want[k] = 0.5f * v[k];
+  assert_close(c, want, 4);
+  const float *p = mdl->content.proj;
+  for (int k = 0; k < 4; k++) {
+    assert_true(fabsf(p[k] - 0.3f * v[k]) < 1e-6f);
+    assert_true(fabsf(p[mdl->content.stride + k] - 0.4f * v[k]) < 1e-6f);
+  }
+  uint32_t dims = 0;
+  assert_int_equal(sr_model_content_items(mdl, &dims), 1);
+  assert_int_equal(dims, 2);
+  const float three[3] = {1, 2, 3};
+  assert_int_equal(sr_model_set_content(mdl, "b", 1, NULL, NULL, 0, three, 3),
+                   SR_ERR_INVALID);
+  assert_true(sr_model_find_item(mdl, "b", 1) < 0);
+  sr_model_free(mdl);
+}
+
+/* With cold_item_events 4, an item's first event leaves its factor at
+ * 3/4 of its content factor and 1/4 of what the learning step made of it;
+ * at the fourth event it is its own. */
+static void test_cold_blend(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(4);
+  conf.content_budget = 0;
+  sr_model_t *mdl = model_with(&conf);
+  set_xy(mdl, "w");
+  for (uint32_t k = 0; k < mdl->content.buckets * mdl->content.stride; k++)
+    mdl->content.tok[k] = (float)(k % 7) * 0.01f;
+  set_xy(mdl, "n");
+  uint32_t s = mdl->ifac.stride;
+  float c[64];
+  sr_content_factor(mdl, row_of(mdl, "n"), c);
+  assert_close(factor_of(mdl, "n"), c, 4);
+  learn(mdl, "v", "other", 1);
+  uint32_t u = (uint32_t)sr_model_find_user(mdl, "v", 1);
+  float urow[64], irow[64];
+  memcpy(urow, sr_factors_row(&mdl->ufac, u), s * sizeof(float));
+  memcpy(irow, c, s * sizeof(float));
+  sr_learner_step(urow, irow, s, 1.0f, conf.weights[SR_EV_CLICK],
+                  conf.learn_rate, conf.reg);
+  learn(mdl, "v", "n", 2);
+  float want[4];
+  for (int k = 0; k < 4; k++)
+    want[k] = 0.75f * c[k] + 0.25f * irow[k];
+  assert_close(factor_of(mdl, "n"), want, 4);
+  assert_int_equal(mdl->content.ievents[row_of(mdl, "n")], 1);
+  for (int k = 0; k < 3; k++)
+    learn(mdl, "v", "n", 3 + k);
+  assert_int_equal(mdl->content.ievents[row_of(mdl, "n")], 4);
+  memcpy(urow, sr_factors_row(&mdl->ufac, u), s * sizeof(float));
+  memcpy(irow, factor_of(mdl, "n"), s * sizeof(float));
+  sr_learner_step(urow, irow, s, 1.0f, conf.weights[SR_EV_CLICK],
+                  conf.learn_rate, conf.reg);
+  learn(mdl, "v", "n", 9);
+  assert_close(factor_of(mdl, "n"), irow, 4);
+  sr_model_free(mdl);
+}
+
+/* Content equal to the item's changes nothing: a catalogue replayed after
+ * a restart leaves the model as it was. */
+static void test_replay_idempotent(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(10);
+  sr_model_t *mdl = model_with(&conf);
+  set_xy(mdl, "a");
+  for (int k = 0; k < 5; k++)
+    learn(mdl, "u", "a", k);
+  uint64_t before = sr_model_digest(mdl);
+  set_xy(mdl, "a");
+  assert_int_equal(sr_model_digest(mdl), before);
+  assert_int_equal(sr_model_set_content(mdl, "a", 1, NULL, NULL, 0, NULL, 0),
+                   SR_OK);
+  assert_int_equal(sr_model_content_items(mdl, NULL), 0);
+  assert_true(sr_model_digest(mdl) != before);
+  sr_model_free(mdl);
+}
+
+/* A cold user whose one event is on an item with content gets a list led
+ * by the item with the same content, not by the most popular item. */
+static void test_cold_user_neighbours(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.min_user_events = 3;
+  sr_model_t *mdl = model_with(&conf);
+  char item[16], user[16];
+  for (int k = 0; k < 20; k++) {
+    snprintf(item, sizeof item, "p%d", k);
+    for (int r = 0; r <= k; r++) {
+      snprintf(user, sizeof user, "f%d", r);
+      learn(mdl, user, item, 100 + k * 30 + r);
+    }
+  }
+  const char *const fa[] = {"genre:a"}, *const fb[] = {"genre:b"};
+  const size_t one[] = {7};
+  const float ea[2] = {1, 0}, eb[2] = {0, 1};
+  for (int k = 0; k < 6; k++) {
+    snprintf(item, sizeof item, "a%d", k);
+    assert_int_equal(
+        sr_model_set_content(mdl, item, strlen(item), fa, one, 1, ea, 2),
+        SR_OK);
+    snprintf(item, sizeof item, "b%d", k);
+    assert_int_equal(
+        sr_model_set_content(mdl, item, strlen(item), fb, one, 1, eb, 2),
+        SR_OK);
+  }
+  /* Taste: users who take a-items take a-items, so the tables learn it. */
+  int64_t ts = 2000;
+  for (int r = 0; r < 300; r++) {
+    snprintf(user, sizeof user, "t%d", r);
+    char g = r % 2 ? 'a' : 'b';
+    for (int k = 0; k < 6; k++) {
+      snprintf(item, sizeof item, "%c%d", g, (k + r) % 6);
+      learn(mdl, user, item, ts++);
+    }
+  }
+  learn(mdl, "cold", "a0", ts++);
+  uint32_t u = (uint32_t)sr_model_find_user(mdl, "cold", 4);
+  sr_scored_t out[5];
+  size_t count = 0;
+  sr_source_t src;
+  assert_int_equal(sr_model_recommend(mdl, &u, 1, 5, out, &count, &src), SR_OK);
+  assert_int_equal(src, SR_SOURCE_PERSONAL);
+  assert_true(count > 0);
+  size_t len;
+  const char *id = sr_model_item_id(mdl, out[0].item, &len);
+  assert_int_equal(id[0], 'a');
+  /* A cold user without content items keeps the popularity list. */
+  learn(mdl, "cold2", "p3", ts++);
+  u = (uint32_t)sr_model_find_user(mdl, "cold2", 5);
+  assert_int_equal(sr_model_recommend(mdl, &u, 1, 5, out, &count, &src), SR_OK);
+  assert_int_equal(src, SR_SOURCE_POPULAR);
+  sr_model_free(mdl);
+}
+
+static sr_model_t *trained(const sr_event_t *evs, size_t n, int content) {
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *mdl = model_with(&conf);
+  char item[16], tok[16];
+  float emb[8];
+  for (int k = 0; content && k < 300; k++) {
+    snprintf(item, sizeof item, "i%d", k);
+    snprintf(tok, sizeof tok, "g%d", k % 9);
+    const char *feat[] = {tok};
+    size_t flen[] = {strlen(tok)};
+    for (int d = 0; d < 8; d++)
+      emb[d] = (float)((k * 7 + d * 3) % 11) - 5.0f;
+    assert_int_equal(
+        sr_model_set_content(mdl, item, strlen(item), feat, flen, 1, emb, 8),
+        SR_OK);
+  }
+  learn_all(mdl, evs, 0, n);
+  return mdl;
+}
+
+static void test_digest_and_restore(void **state) {
+  (void)state;
+  sr_event_t *evs = synth_events(100, 300, 4000, 7);
+  sr_model_t *a = trained(evs, 3000, 1), *b = trained(evs, 3000, 1),
+             *none = trained(evs, 3000, 0);
+  assert_int_equal(sr_model_digest(a), sr_model_digest(b));
+  assert_true(sr_model_digest(a) != sr_model_digest(none));
+  assert_true(sr_model_bytes(a) >
+              sr_model_bytes(none) + 300 * sr_content_size(1, 8));
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(a, &snap), SR_OK);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *r = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(a));
+  assert_int_equal(sr_model_bytes(r) > 0, 1);
+  learn_all(a, evs, 3000, 4000);
+  learn_all(r, evs, 3000, 4000);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(a));
+  /* A checkpoint of another bucket count is refused, naming the section. */
+  assert_int_equal(sr_model_snapshot(a, &snap), SR_OK);
+  conf.content_buckets = 100;
+  char err[256] = "";
+  sr_model_t *bad = NULL;
+  assert_int_equal(sr_model_restore(&conf, &snap, &bad, err, sizeof err),
+                   SR_ERR_CORRUPT);
+  assert_non_null(strstr(err, "content"));
+  sr_model_snapshot_release(&snap);
+  sr_model_free(a);
+  sr_model_free(b);
+  sr_model_free(r);
+  sr_model_free(none);
+  free(evs);
+}
+
+static void set_three(sr_model_t *mdl) {
+  float emb[16];
+  for (int d = 0; d < 16; d++)
+    emb[d] = (float)(d + 1);
+  const char *const f1[] = {"topic:1", "topic:2"}, *const f0[] = {"topic:0"};
+  const size_t l1[] = {7, 7}, l0[] = {7};
+  assert_int_equal(sr_model_set_content(mdl, "i1", 2, f1, l1, 2, emb, 16),
+                   SR_OK);
+  assert_int_equal(sr_model_set_content(mdl, "i2", 2, f1, l1, 2, emb, 16),
+                   SR_OK);
+  assert_int_equal(sr_model_set_content(mdl, "i7", 2, f0, l0, 1, NULL, 0),
+                   SR_OK);
+}
+
+/* A model restored mid-stream, with its catalogue replayed as a restarted
+ * daemon replays the items topic, ends as the one that never stopped. */
+static void test_restore_then_replay(void **state) {
+  (void)state;
+  sr_event_t *evs = synth_events(600, 500, 6000, 13);
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  sr_model_t *a = model_with(&conf), *b = model_with(&conf);
+  set_three(a);
+  set_three(b);
+  learn_all(a, evs, 0, 6000);
+  learn_all(b, evs, 0, 2500);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(b, &snap), SR_OK);
+  sr_model_t *r = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(b));
+  set_three(r);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(b));
+  learn_all(r, evs, 2500, 6000);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(a));
+  sr_model_free(a);
+  sr_model_free(b);
+  sr_model_free(r);
+  free(evs);
+}
+
+/* Eviction forgets an item's content; a new item in its row has none. */
+static void test_evict_forgets(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(4);
+  conf.max_items = 2;
+  sr_model_t *mdl = model_with(&conf);
+  set_xy(mdl, "a");
+  learn(mdl, "u", "b", 1);
+  learn(mdl, "u", "c", 2);
+  assert_true(sr_model_find_item(mdl, "a", 1) < 0);
+  assert_int_equal(sr_model_content_items(mdl, NULL), 0);
+  assert_int_equal(sr_content_has(mdl, row_of(mdl, "c")), 0);
+  sr_model_free(mdl);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_token_step),
+      cmocka_unit_test(test_embedding_step),
+      cmocka_unit_test(test_cold_blend),
+      cmocka_unit_test(test_replay_idempotent),
+      cmocka_unit_test(test_cold_user_neighbours),
+      cmocka_unit_test(test_digest_and_restore),
+      cmocka_unit_test(test_evict_forgets),
+      cmocka_unit_test(test_restore_then_replay),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
