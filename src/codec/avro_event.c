@@ -3,6 +3,8 @@
 
 #include "util/err.h"
 
+#include "codec/reason.h"
+
 #include <avro.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -60,17 +62,6 @@ struct sr_avro_writer {
   char *names_storage[SR_EV__COUNT];
   sr_ts_fmt_t ts_fmt;
 };
-
-__attribute__((format(printf, 4, 5))) static sr_reason_t
-fail(sr_reason_t reason, char *errstr, size_t errlen, const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return reason;
-}
 
 /* What a mapped field's value may be in the schema. */
 static bool type_fits(sr_map_field_t f, avro_type_t t) {
@@ -701,8 +692,9 @@ sr_reason_t sr_avro_decode(sr_avro_reader_t *rd, const void *p, size_t len,
                            const sr_event_limits_t *lim, sr_event_t *ev,
                            char *errstr, size_t errlen) {
   if (lim && lim->max_message_bytes && len > lim->max_message_bytes)
-    return fail(SR_REASON_TOO_LARGE, errstr, errlen,
-                "message is %zu bytes, limit %zu", len, lim->max_message_bytes);
+    return sr_reason_fail(SR_REASON_TOO_LARGE, errstr, errlen,
+                          "message is %zu bytes, limit %zu", len,
+                          lim->max_message_bytes);
   const uint8_t *bytes = p ? p : (const void *)"";
   scan_t sc = {.p = bytes,
                .end = bytes + len,
@@ -714,13 +706,15 @@ sr_reason_t sr_avro_decode(sr_avro_reader_t *rd, const void *p, size_t len,
     live |= (sc.n_segs[f] > 0) << f;
   }
   if (scan_value(&sc, 0, 0, 0, live) != 0)
-    return fail(SR_REASON_DECODE, errstr, errlen,
-                "avro: %zu bytes are not a record of the schema (truncated, "
-                "or a length, count or branch out of range)",
-                len);
+    return sr_reason_fail(
+        SR_REASON_DECODE, errstr, errlen,
+        "avro: %zu bytes are not a record of the schema (truncated, "
+        "or a length, count or branch out of range)",
+        len);
   if (sc.p != sc.end)
-    return fail(SR_REASON_DECODE, errstr, errlen,
-                "avro: %zu bytes after the record", (size_t)(sc.end - sc.p));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "avro: %zu bytes after the record",
+                          (size_t)(sc.end - sc.p));
   return sr_mapping_apply(rd->sh.map, sc.vals, meta, lim, ev, errstr, errlen);
 }
 

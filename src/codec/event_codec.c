@@ -36,57 +36,48 @@ int sr_wire_fmt_parse(const char *name, sr_wire_fmt_t *fmt) {
   return 0;
 }
 
-__attribute__((format(printf, 4, 5))) static sr_reason_t
-reject(sr_reason_t reason, char *errstr, size_t errlen, const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return reason;
-}
-
 static sr_reason_t check_id(const char *name, const char *id, size_t len,
                             size_t max, char *errstr, size_t errlen) {
   if (!id || len == 0)
-    return reject(SR_REASON_EMPTY_ID, errstr, errlen, "%s is empty", name);
+    return sr_reason_fail(SR_REASON_EMPTY_ID, errstr, errlen, "%s is empty",
+                          name);
   const char *nul = memchr(id, '\0', len);
   if (nul)
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "%s contains a NUL byte at offset %zu", name,
-                  (size_t)(nul - id));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "%s contains a NUL byte at offset %zu", name,
+                          (size_t)(nul - id));
   if (len > max)
-    return reject(SR_REASON_ID_TOO_LONG, errstr, errlen,
-                  "%s is %zu bytes, limit %zu", name, len, max);
+    return sr_reason_fail(SR_REASON_ID_TOO_LONG, errstr, errlen,
+                          "%s is %zu bytes, limit %zu", name, len, max);
   return SR_REASON_OK;
 }
 
 static sr_reason_t check_type(const sr_event_fields_t *fld, char *errstr,
                               size_t errlen) {
   if (fld->type_name && (fld->type <= 0 || fld->type >= SR_EV__COUNT))
-    return reject(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
-                  "type \"%.64s\" is unknown", fld->type_name);
+    return sr_reason_fail(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
+                          "type \"%.64s\" is unknown", fld->type_name);
   if (fld->type == 0)
-    return reject(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
-                  "type is unspecified");
+    return sr_reason_fail(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
+                          "type is unspecified");
   if (fld->type < 0 || fld->type >= SR_EV__COUNT)
-    return reject(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
-                  "type %" PRId64 " is unknown", fld->type);
+    return sr_reason_fail(SR_REASON_UNKNOWN_TYPE, errstr, errlen,
+                          "type %" PRId64 " is unknown", fld->type);
   return SR_REASON_OK;
 }
 
 static sr_reason_t check_value(double value, char *errstr, size_t errlen) {
   if (isnan(value))
-    return reject(SR_REASON_NON_FINITE, errstr, errlen, "value is NaN");
+    return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen, "value is NaN");
   if (isinf(value))
-    return reject(SR_REASON_NON_FINITE, errstr, errlen, "value is infinite");
+    return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
+                          "value is infinite");
   /* Annex F makes the conversion round; only a double that rounds to an
    * infinite float is out of range (FLT_MAX itself prints as 3.40282347e38,
    * slightly above FLT_MAX). */
   if (isinf((float)value))
-    return reject(SR_REASON_NON_FINITE, errstr, errlen,
-                  "value %g is out of float range", value);
+    return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
+                          "value %g is out of float range", value);
   return SR_REASON_OK;
 }
 
@@ -101,10 +92,10 @@ static sr_reason_t check_time(int64_t ts, const sr_event_limits_t *lim,
                       ? INT64_MAX
                       : now + lim->max_future_ms;
   if (ts > limit)
-    return reject(SR_REASON_FUTURE_TS, errstr, errlen,
-                  "timestamp_ms %" PRId64 " is more than %" PRId64
-                  " ms after now (%" PRId64 ")",
-                  ts, lim->max_future_ms, now);
+    return sr_reason_fail(SR_REASON_FUTURE_TS, errstr, errlen,
+                          "timestamp_ms %" PRId64 " is more than %" PRId64
+                          " ms after now (%" PRId64 ")",
+                          ts, lim->max_future_ms, now);
   return SR_REASON_OK;
 }
 
@@ -192,24 +183,25 @@ static sr_reason_t scan_event(const uint8_t *p, size_t len, size_t id_len[3],
   while (pos < len) {
     uint64_t tag, n = 0;
     if (read_varint(p, len, &pos, &tag) != 0)
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "protobuf: bad tag at byte %zu", pos);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "protobuf: bad tag at byte %zu", pos);
     uint64_t field = tag >> 3;
     unsigned wt = (unsigned)(tag & 7);
     const char *name = wire_field_name(field, buf, sizeof buf);
     if (field == 0 || field > 536870911)
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "protobuf: invalid field number %" PRIu64, field);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "protobuf: invalid field number %" PRIu64, field);
     if (wt != WT_VARINT && wt != WT_I64 && wt != WT_LEN && wt != WT_I32)
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "protobuf: %s has unsupported wire type %u", name, wt);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "protobuf: %s has unsupported wire type %u", name,
+                            wt);
     if (field <= 5 && (int)wt != field_wire[field])
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "protobuf: %s has wire type %u, expected %d", name, wt,
-                    field_wire[field]);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "protobuf: %s has wire type %u, expected %d", name,
+                            wt, field_wire[field]);
     if (skip_payload(p, len, &pos, wt, &n) != 0)
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "protobuf: %s is truncated", name);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "protobuf: %s is truncated", name);
     if (field <= 2)
       id_len[field] = (size_t)n;
   }
@@ -250,8 +242,8 @@ static sr_reason_t check_nul(const char *name, const char *id, size_t len,
   size_t n = strnlen(id, len);
   if (n == len)
     return SR_REASON_OK;
-  return reject(SR_REASON_DECODE, errstr, errlen,
-                "%s contains a NUL byte at offset %zu", name, n);
+  return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                        "%s contains a NUL byte at offset %zu", name, n);
 }
 
 static sr_reason_t decode_proto(const uint8_t *p, size_t len,
@@ -266,8 +258,8 @@ static sr_reason_t decode_proto(const uint8_t *p, size_t len,
   ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
   Streamrec__V1__Event *msg = streamrec__v1__event__unpack(&alloc, len, p);
   if (!msg)
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "protobuf: not a valid Event");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "protobuf: not a valid Event");
   if (!(reason =
             check_nul("user_id", msg->user_id, id_len[1], errstr, errlen)) &&
       !(reason =
@@ -317,8 +309,8 @@ static sr_reason_t json_id(json_t *obj, const char *snake, const char *camel,
   if (!val)
     return SR_REASON_OK;
   if (!json_is_string(val))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "%s must be a string, not %s", snake, json_kind(val));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "%s must be a string, not %s", snake, json_kind(val));
   *id = json_string_value(val);
   *len = json_string_length(val);
   return SR_REASON_OK;
@@ -339,19 +331,19 @@ static sr_reason_t json_int64(json_t *val, const char *name, int64_t *out,
       *out = (int64_t)d;
       return SR_REASON_OK;
     }
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "%s %g is not a 64-bit integer", name, d);
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "%s %g is not a 64-bit integer", name, d);
   }
   if (json_is_string(val)) {
     if (sr_json_event_int64_string(json_string_value(val), out) == 0)
       return SR_REASON_OK;
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "%s \"%.32s\" is not a 64-bit integer", name,
-                  json_string_value(val));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "%s \"%.32s\" is not a 64-bit integer", name,
+                          json_string_value(val));
   }
-  return reject(SR_REASON_DECODE, errstr, errlen,
-                "%s must be an integer or a string, not %s", name,
-                json_kind(val));
+  return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                        "%s must be an integer or a string, not %s", name,
+                        json_kind(val));
 }
 
 static sr_reason_t json_event_type(json_t *obj, sr_event_fields_t *fld,
@@ -364,8 +356,9 @@ static sr_reason_t json_event_type(json_t *obj, sr_event_fields_t *fld,
     return SR_REASON_OK;
   }
   if (!json_is_string(val))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "type must be a name or a number, not %s", json_kind(val));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "type must be a name or a number, not %s",
+                          json_kind(val));
   sr_event_type_t type;
   const char *name = json_string_value(val);
   /* A name with a NUL inside would match its prefix in strcasecmp. */
@@ -391,11 +384,12 @@ static sr_reason_t json_value(json_t *obj, double *out, char *errstr,
   if (json_is_string(val)) {
     if (sr_json_event_float_string(json_string_value(val), out) == 0)
       return SR_REASON_OK;
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "value \"%.32s\" is not a number", json_string_value(val));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "value \"%.32s\" is not a number",
+                          json_string_value(val));
   }
-  return reject(SR_REASON_DECODE, errstr, errlen,
-                "value must be a number, not %s", json_kind(val));
+  return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                        "value must be a number, not %s", json_kind(val));
 }
 
 static sr_reason_t json_fields(json_t *obj, sr_event_fields_t *fld,
@@ -421,12 +415,13 @@ sr_reason_t sr_json_event_jansson_fields(const char *p, size_t len,
   /* NULs are allowed through jansson so that the rejection names the id. */
   *root = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
   if (!*root)
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "json: %s (line %d, column %d)", jerr.text, jerr.line,
-                  jerr.column);
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "json: %s (line %d, column %d)", jerr.text, jerr.line,
+                          jerr.column);
   if (!json_is_object(*root))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "json: an event must be an object, not %s", json_kind(*root));
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "json: an event must be an object, not %s",
+                          json_kind(*root));
   return json_fields(*root, fld, errstr, errlen);
 }
 
@@ -461,9 +456,9 @@ sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
                             const sr_event_limits_t *lim, sr_event_t *ev,
                             char *errstr, size_t errlen) {
   if (lim && lim->max_message_bytes && len > lim->max_message_bytes)
-    return reject(SR_REASON_TOO_LARGE, errstr, errlen,
-                  "message is %zu bytes, limit %zu", len,
-                  lim->max_message_bytes);
+    return sr_reason_fail(SR_REASON_TOO_LARGE, errstr, errlen,
+                          "message is %zu bytes, limit %zu", len,
+                          lim->max_message_bytes);
   if (!data)
     data = "";
   if (fmt == SR_WIRE_AUTO)
@@ -471,8 +466,8 @@ sr_reason_t sr_event_decode(const void *data, size_t len, sr_wire_fmt_t fmt,
   if (fmt == SR_WIRE_JSON)
     return decode_json(data, len, lim, ev, errstr, errlen);
   if (fmt == SR_WIRE_AVRO)
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "avro: no writer schema to decode with");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "avro: no writer schema to decode with");
   return decode_proto(data, len, lim, ev, errstr, errlen);
 }
 

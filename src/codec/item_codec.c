@@ -4,6 +4,8 @@
 #include "streamrec.pb-c.h"
 #include "util/err.h"
 
+#include "codec/reason.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -11,16 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static sr_reason_t reject(sr_reason_t reason, char *errstr, size_t errlen,
-                          const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  if (errstr && errlen)
-    vsnprintf(errstr, errlen, fmt, ap);
-  va_end(ap);
-  return reason;
-}
 
 static int content_feature(sr_item_content_t *ct, const char *s, size_t len);
 
@@ -72,14 +64,15 @@ static int content_feature(sr_item_content_t *ct, const char *s, size_t len) {
 static sr_reason_t check_dims(size_t n_emb, size_t emb_dims, char *errstr,
                               size_t errlen) {
   if (n_emb && emb_dims && n_emb != emb_dims)
-    return reject(SR_REASON_BAD_EMBEDDING, errstr, errlen,
-                  "embedding has %zu values, items.embedding_dims is %zu",
-                  n_emb, emb_dims);
+    return sr_reason_fail(
+        SR_REASON_BAD_EMBEDDING, errstr, errlen,
+        "embedding has %zu values, items.embedding_dims is %zu", n_emb,
+        emb_dims);
   return SR_REASON_OK;
 }
 
 static sr_reason_t out_of_memory(char *errstr, size_t errlen) {
-  return reject(SR_REASON_DECODE, errstr, errlen, "out of memory");
+  return sr_reason_fail(SR_REASON_DECODE, errstr, errlen, "out of memory");
 }
 
 /* The checks both formats share: the id, and every embedding value
@@ -88,17 +81,18 @@ static sr_reason_t validate(const char *id, size_t len, size_t max_id_len,
                             const float *emb, size_t n_emb, sr_item_t *item,
                             char *errstr, size_t errlen) {
   if (!id || len == 0)
-    return reject(SR_REASON_EMPTY_ID, errstr, errlen, "item_id is empty");
+    return sr_reason_fail(SR_REASON_EMPTY_ID, errstr, errlen,
+                          "item_id is empty");
   if (len > max_id_len)
-    return reject(SR_REASON_ID_TOO_LONG, errstr, errlen,
-                  "item_id is %zu bytes, over %zu", len, max_id_len);
+    return sr_reason_fail(SR_REASON_ID_TOO_LONG, errstr, errlen,
+                          "item_id is %zu bytes, over %zu", len, max_id_len);
   if (memchr(id, '\0', len))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "item_id contains a NUL byte");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "item_id contains a NUL byte");
   for (size_t k = 0; k < n_emb; k++)
     if (emb && !isfinite(emb[k]))
-      return reject(SR_REASON_NON_FINITE, errstr, errlen,
-                    "embedding[%zu] is not finite", k);
+      return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
+                            "embedding[%zu] is not finite", k);
   memcpy(item->item_id, id, len);
   item->item_id[len] = '\0';
   item->item_len = (uint16_t)len;
@@ -115,8 +109,8 @@ static sr_reason_t proto_content(const Streamrec__V1__Item *msg,
   for (size_t k = 0; k < msg->n_features; k++) {
     size_t len = strlen(msg->features[k]);
     if (!sr_utf8_valid(msg->features[k], len))
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "features[%zu] is not UTF-8", k);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "features[%zu] is not UTF-8", k);
     if (content_feature(ct, msg->features[k], len) != 0)
       return out_of_memory(errstr, errlen);
   }
@@ -133,8 +127,8 @@ static sr_reason_t decode_proto(const uint8_t *p, size_t len, size_t max_id_len,
                                 size_t errlen) {
   Streamrec__V1__Item *msg = streamrec__v1__item__unpack(NULL, len, p);
   if (!msg)
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "protobuf: not a valid Item");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "protobuf: not a valid Item");
   sr_reason_t reason = validate(
       msg->item_id, msg->item_id ? strlen(msg->item_id) : 0, max_id_len,
       msg->embedding, msg->n_embedding, item, errstr, errlen);
@@ -184,11 +178,11 @@ static sr_reason_t json_content(json_t *obj, sr_item_t *item, char *errstr,
          *emb = member(obj, "embedding", NULL), *v;
   size_t k;
   if ((feat && !json_is_array(feat)) || (emb && !json_is_array(emb)))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "features and embedding must be arrays");
-  json_array_foreach(feat, k, v) if (!json_is_string(v)) return reject(
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "features and embedding must be arrays");
+  json_array_foreach(feat, k, v) if (!json_is_string(v)) return sr_reason_fail(
       SR_REASON_DECODE, errstr, errlen, "features[%zu] is not a string", k);
-  json_array_foreach(emb, k, v) if (!json_is_number(v)) return reject(
+  json_array_foreach(emb, k, v) if (!json_is_number(v)) return sr_reason_fail(
       SR_REASON_DECODE, errstr, errlen, "embedding[%zu] is not a number", k);
   item->n_features = feat ? json_array_size(feat) : 0;
   item->n_embedding = emb ? json_array_size(emb) : 0;
@@ -210,8 +204,8 @@ static sr_reason_t json_take(json_t *obj, sr_item_content_t *ct, char *errstr,
     double d = json_number_value(v);
     /* A number past a float's range would turn infinite. */
     if (!isfinite((float)d))
-      return reject(SR_REASON_NON_FINITE, errstr, errlen,
-                    "embedding[%zu] is not finite as a float", k);
+      return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
+                            "embedding[%zu] is not finite as a float", k);
     ct->embedding[ct->n_embedding++] = (float)d;
   }
   return SR_REASON_OK;
@@ -222,22 +216,23 @@ static sr_reason_t decode_json_obj(json_t *obj, size_t max_id_len,
                                    sr_item_content_t *ct, char *errstr,
                                    size_t errlen) {
   if (!json_is_object(obj))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "json: an Item must be an object");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "json: an Item must be an object");
   json_t *id = member(obj, "item_id", "itemId"),
          *avail = member(obj, "available", NULL),
          *unavail = member(obj, "unavailable", NULL),
          *upd = member(obj, "updated_at_ms", "updatedAtMs");
   if (id && !json_is_string(id))
-    return reject(SR_REASON_DECODE, errstr, errlen, "item_id is not a string");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "item_id is not a string");
   if ((avail && !json_is_boolean(avail)) ||
       (unavail && !json_is_boolean(unavail)))
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "available and unavailable must be booleans");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "available and unavailable must be booleans");
   item->updated_at_ms = 0;
   if (upd && json_int64(upd, &item->updated_at_ms) != 0)
-    return reject(SR_REASON_DECODE, errstr, errlen,
-                  "updated_at_ms is not an integer");
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "updated_at_ms is not an integer");
   sr_reason_t reason = json_content(obj, item, errstr, errlen);
   if (reason)
     return reason;
@@ -265,7 +260,8 @@ static sr_reason_t decode_json(const char *p, size_t len, size_t max_id_len,
    * finiteness check here. */
   json_t *obj = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!obj)
-    return reject(SR_REASON_DECODE, errstr, errlen, "json: %s", jerr.text);
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen, "json: %s",
+                          jerr.text);
   sr_reason_t reason =
       decode_json_obj(obj, max_id_len, emb_dims, item, ct, errstr, errlen);
   json_decref(obj);
@@ -318,8 +314,8 @@ static sr_reason_t tsv_features(const char *p, const char *end,
     while (b > a && (b[-1] == ' ' || b[-1] == '\r'))
       b--;
     if (b > a && !sr_utf8_valid(a, (size_t)(b - a)))
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "features[%zu] is not UTF-8", ct->n_features);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "features[%zu] is not UTF-8", ct->n_features);
     if (b > a && content_feature(ct, a, (size_t)(b - a)) != 0)
       return out_of_memory(errstr, errlen);
     p = q + 1;
@@ -342,18 +338,18 @@ static sr_reason_t tsv_embedding(const char *p, const char *end,
     size_t n = (size_t)(q - p);
     char *stop;
     if (n >= sizeof(num))
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "embedding[%zu]: not a number", ct->n_embedding);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "embedding[%zu]: not a number", ct->n_embedding);
     memcpy(num, p, n);
     num[n] = '\0';
     float v = strtof(num, &stop);
     if (stop != num + n)
-      return reject(SR_REASON_DECODE, errstr, errlen,
-                    "embedding[%zu]: '%s' is not a number", ct->n_embedding,
-                    num);
+      return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "embedding[%zu]: '%s' is not a number",
+                            ct->n_embedding, num);
     if (!isfinite(v))
-      return reject(SR_REASON_NON_FINITE, errstr, errlen,
-                    "embedding[%zu] is not finite", ct->n_embedding);
+      return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
+                            "embedding[%zu] is not finite", ct->n_embedding);
     ct->embedding[ct->n_embedding++] = v;
     p = q;
   }

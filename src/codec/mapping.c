@@ -4,6 +4,8 @@
 #include "codec/json_event.h"
 #include "util/err.h"
 
+#include "codec/reason.h"
+
 #include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
@@ -73,17 +75,6 @@ static const char *const native_names[SR_MAP__COUNT][2] = {
     {"type", NULL},
     {"value", NULL},
     {"timestamp_ms", "timestampMs"}};
-
-__attribute__((format(printf, 4, 5))) static sr_reason_t
-fail(sr_reason_t reason, char *errstr, size_t errlen, const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return reason;
-}
 
 bool sr_mapping_spec_active(const sr_mapping_spec_t *spec) {
   for (int f = 0; f < SR_MAP__COUNT; f++)
@@ -440,9 +431,9 @@ static sr_reason_t read_id(const sr_mapping_t *map, int f, const val_t *v,
            fabs(v->real) < 0x1p53)
     snprintf(buf, 32, "%" PRId64, (int64_t)v->real);
   else
-    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
-                "%s (%s) must be a string or an integer, not %s",
-                field_names[f], where(map, f), kind_name(v->kind));
+    return sr_reason_fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                          "%s (%s) must be a string or an integer, not %s",
+                          field_names[f], where(map, f), kind_name(v->kind));
   *id = buf;
   *len = strlen(buf);
   return SR_REASON_OK;
@@ -479,18 +470,18 @@ static sr_reason_t read_type(const sr_mapping_t *map, const val_t *v,
     return SR_REASON_OK;
   }
   if (v->kind != SR_MAPV_STRING)
-    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
-                "type (%s) must be a name or a number, not %s",
-                where(map, SR_MAP_TYPE), kind_name(v->kind));
+    return sr_reason_fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                          "type (%s) must be a name or a number, not %s",
+                          where(map, SR_MAP_TYPE), kind_name(v->kind));
   if (lookup_type(map, v->str, v->len, &named) == 0) {
     *type = named;
     return SR_REASON_OK;
   }
-  return fail(map->unknown_types == SR_UNKNOWN_SKIP ? SR_REASON_SKIPPED_TYPE
-                                                    : SR_REASON_UNKNOWN_TYPE,
-              errstr, errlen, "type \"%.*s\" (%s) is unknown",
-              (int)(v->len > 64 ? 64 : v->len), v->str,
-              where(map, SR_MAP_TYPE));
+  return sr_reason_fail(
+      map->unknown_types == SR_UNKNOWN_SKIP ? SR_REASON_SKIPPED_TYPE
+                                            : SR_REASON_UNKNOWN_TYPE,
+      errstr, errlen, "type \"%.*s\" (%s) is unknown",
+      (int)(v->len > 64 ? 64 : v->len), v->str, where(map, SR_MAP_TYPE));
 }
 
 static sr_reason_t read_value(const sr_mapping_t *map, const val_t *v,
@@ -501,9 +492,9 @@ static sr_reason_t read_value(const sr_mapping_t *map, const val_t *v,
     return SR_REASON_OK;
   }
   if (v->kind != SR_MAPV_STRING)
-    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
-                "value (%s) must be a number, not %s", where(map, SR_MAP_VALUE),
-                kind_name(v->kind));
+    return sr_reason_fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                          "value (%s) must be a number, not %s",
+                          where(map, SR_MAP_VALUE), kind_name(v->kind));
   if (v->len < sizeof(buf)) {
     memcpy(buf, v->str, v->len);
     buf[v->len] = '\0';
@@ -511,9 +502,10 @@ static sr_reason_t read_value(const sr_mapping_t *map, const val_t *v,
         sr_json_event_float_string(buf, value) == 0)
       return SR_REASON_OK;
   }
-  return fail(SR_REASON_BAD_FIELD, errstr, errlen,
-              "value (%s) \"%.*s\" is not a number", where(map, SR_MAP_VALUE),
-              (int)(v->len > 32 ? 32 : v->len), v->str);
+  return sr_reason_fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                        "value (%s) \"%.*s\" is not a number",
+                        where(map, SR_MAP_VALUE),
+                        (int)(v->len > 32 ? 32 : v->len), v->str);
 }
 
 static const char *const ts_fmt_names[] = {"auto", "ms", "s", "iso8601"};
@@ -537,20 +529,21 @@ static sr_reason_t read_time(const sr_mapping_t *map, const val_t *v,
     rc = sr_mapping_parse_time(v->str, v->len, fmt, ms);
     break;
   default:
-    return fail(SR_REASON_BAD_FIELD, errstr, errlen,
-                "timestamp (%s) must be a number or a string, not %s",
-                where(map, SR_MAP_TIMESTAMP), kind_name(v->kind));
+    return sr_reason_fail(SR_REASON_BAD_FIELD, errstr, errlen,
+                          "timestamp (%s) must be a number or a string, not %s",
+                          where(map, SR_MAP_TIMESTAMP), kind_name(v->kind));
   }
   if (rc == 0)
     return SR_REASON_OK;
   if (v->kind == SR_MAPV_STRING)
-    return fail(SR_REASON_BAD_TIMESTAMP, errstr, errlen,
-                "timestamp (%s) \"%.*s\" is not a timestamp in format %s",
-                where(map, SR_MAP_TIMESTAMP), (int)(v->len > 40 ? 40 : v->len),
-                v->str, ts_fmt_names[fmt]);
-  return fail(SR_REASON_BAD_TIMESTAMP, errstr, errlen,
-              "timestamp (%s) is not a timestamp in format %s",
-              where(map, SR_MAP_TIMESTAMP), ts_fmt_names[fmt]);
+    return sr_reason_fail(
+        SR_REASON_BAD_TIMESTAMP, errstr, errlen,
+        "timestamp (%s) \"%.*s\" is not a timestamp in format %s",
+        where(map, SR_MAP_TIMESTAMP), (int)(v->len > 40 ? 40 : v->len), v->str,
+        ts_fmt_names[fmt]);
+  return sr_reason_fail(SR_REASON_BAD_TIMESTAMP, errstr, errlen,
+                        "timestamp (%s) is not a timestamp in format %s",
+                        where(map, SR_MAP_TIMESTAMP), ts_fmt_names[fmt]);
 }
 
 /* Ids are formatted into these when they come as numbers. */
@@ -617,8 +610,9 @@ static sr_reason_t map_fields(const sr_mapping_t *map, const val_t *vals,
     if (v.kind == SR_MAPV_ABSENT || v.kind == SR_MAPV_NULL) {
       if (map->src[f].kind == SRC_NATIVE)
         continue;
-      return fail(SR_REASON_MISSING_FIELD, errstr, errlen, "%s (%s) is missing",
-                  field_names[f], map->src[f].text);
+      return sr_reason_fail(SR_REASON_MISSING_FIELD, errstr, errlen,
+                            "%s (%s) is missing", field_names[f],
+                            map->src[f].text);
     }
     sr_reason_t reason = read_field(map, f, &v, fld, bufs, errstr, errlen);
     if (reason != SR_REASON_OK)
@@ -680,14 +674,14 @@ static sr_reason_t decode_tree(const sr_mapping_t *map, const void *p,
   json_error_t jerr;
   json_t *root = json_loadb(p ? p : "", len, JSON_ALLOW_NUL, &jerr);
   if (!root)
-    return fail(SR_REASON_DECODE, errstr, errlen,
-                "json: %s (line %d, column %d)", jerr.text, jerr.line,
-                jerr.column);
+    return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                          "json: %s (line %d, column %d)", jerr.text, jerr.line,
+                          jerr.column);
   sr_reason_t reason;
   if (!json_is_object(root)) {
-    reason = fail(SR_REASON_DECODE, errstr, errlen,
-                  "json: an event must be an object, not %s",
-                  kind_name(json_val(root).kind));
+    reason = sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
+                            "json: an event must be an object, not %s",
+                            kind_name(json_val(root).kind));
   } else {
     val_t vals[SR_MAP__COUNT] = {0};
     sr_event_fields_t fld = {0};
@@ -1009,8 +1003,9 @@ sr_reason_t sr_mapping_decode(const sr_mapping_t *map, const void *p,
                               const sr_event_limits_t *lim, sr_event_t *ev,
                               char *errstr, size_t errlen) {
   if (lim && lim->max_message_bytes && len > lim->max_message_bytes)
-    return fail(SR_REASON_TOO_LARGE, errstr, errlen,
-                "message is %zu bytes, limit %zu", len, lim->max_message_bytes);
+    return sr_reason_fail(SR_REASON_TOO_LARGE, errstr, errlen,
+                          "message is %zu bytes, limit %zu", len,
+                          lim->max_message_bytes);
   val_t vals[SR_MAP__COUNT] = {0};
   if (!p || scan_values(map, p, len, vals) != 0)
     return decode_tree(map, p, len, meta, lim, ev, errstr, errlen);

@@ -2,6 +2,8 @@
 #ifndef SR_CODEC_REASON_H
 #define SR_CODEC_REASON_H
 
+#include <stddef.h>
+
 /* Why an input message was rejected; names appear in dead-letter headers
  * and metrics labels. */
 typedef enum sr_reason {
@@ -23,6 +25,12 @@ typedef enum sr_reason {
                               length */
   SR_REASON__COUNT
 } sr_reason_t;
+
+/* Writes the printf-style detail of a rejection into errstr (when not
+ * NULL) and returns reason, so that a decoder rejects in one statement. */
+__attribute__((format(printf, 4, 5))) sr_reason_t
+sr_reason_fail(sr_reason_t reason, char *errstr, size_t errlen, const char *fmt,
+               ...);
 
 /* Snake-case name of reason ("decode_error"). */
 const char *sr_reason_name(sr_reason_t reason);
