@@ -87,6 +87,9 @@ static const sr_opt_t options[] = {
         1000000,
         "every n-th build measures the index's recall@20 against exact "
         "scoring on a sample of users, in the background (0: never)"),
+    F64("recommend.ann_recall_floor", recommend.ann_recall_floor, "0.9", 0, 1,
+        "a sampled recall below this is logged as a warning (raise "
+        "recommend.ann_probe); alert on streamrec_ann_recall against it"),
     STR("kafka.brokers", kafka.brokers, "embedded",
         "bootstrap servers, or 'embedded' for the in-process broker on "
         "127.0.0.1"),

@@ -95,6 +95,7 @@ typedef struct sr_config {
     double ann_refresh_s;
     double ann_refresh_drift;
     uint32_t ann_recall_every;
+    double ann_recall_floor;
   } recommend;
   struct {
     char dir[SR_CONF_STR];

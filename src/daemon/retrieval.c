@@ -42,6 +42,7 @@ struct sr_retrieval {
   sr_model_t *mdl;
   sr_retrieval_mode_t mode;
   uint32_t min_items, probe, recall_every;
+  double recall_floor;
   uint64_t refresh_ms;
   double drift;
   phase_t phase;
@@ -67,6 +68,7 @@ sr_retrieval_t *sr_retrieval_new(uv_loop_t *loop, sr_model_t *mdl,
   rt->min_items = cfg->recommend.ann_min_items;
   rt->probe = cfg->recommend.ann_probe;
   rt->recall_every = cfg->recommend.ann_recall_every;
+  rt->recall_floor = cfg->recommend.ann_recall_floor;
   rt->refresh_ms = (uint64_t)(cfg->recommend.ann_refresh_s * 1000.0 + 0.5);
   rt->drift = cfg->recommend.ann_refresh_drift;
   rt->st.recall = -1.0;
@@ -179,6 +181,14 @@ static void build_done(uv_work_t *req, int status) {
     rt->st.recall = job->recall;
     rt->st.recall_runs++;
   }
+  /* The index drifts from exact as the factors' shape changes (new
+   * clusters, a catalogue grown past what the probe count suits). */
+  if (job->recall >= 0 && job->recall < rt->recall_floor)
+    sr_log(SR_LOG_WARN,
+           "retrieval index recall below recommend.ann_recall_floor; raise "
+           "recommend.ann_probe",
+           "recall=%.3f floor=%.3f probe=%" PRIu32 " items=%" PRIu32,
+           job->recall, rt->recall_floor, rt->probe, sr_ann_items(rt->lent));
   sr_log(rt->st.builds == 1 ? SR_LOG_INFO : SR_LOG_DEBUG,
          "retrieval index built",
          "items=%" PRIu32 " lists=%" PRIu32 " build_s=%.3f recall=%.3f",

@@ -2,7 +2,8 @@
 # turns ready only once the first index is built, every list it publishes
 # leaves out the user's own items and free rows (item capacity below the
 # catalogue, so items are evicted), and the metrics show the index in use,
-# lists drawn from it, and its sampled recall at or above the floor.
+# lists drawn from it, and its sampled recall at or above the configured
+# floor (recommend.ann_recall_floor), with no warning that it fell below.
 # Usage: bash test_retrieval.sh STREAMREC_BINARY
 
 SR_BIN=$1
@@ -25,6 +26,7 @@ run_bg run --set "kafka.brokers=$BROKERS" --set "metrics.listen=$ADDR" \
   --set "checkpoint.dir=$SR_TMP/state" --set model.max_items=2500 \
   --set recommend.retrieval=ann --set recommend.ann_probe=16 \
   --set recommend.ann_refresh_s=1 \
+  --set "recommend.ann_recall_floor=$RECALL_FLOOR" \
   --set kafka.properties.session.timeout.ms=3000 \
   --set kafka.properties.heartbeat.interval.ms=500
 
@@ -66,6 +68,9 @@ recall=$(metric streamrec_ann_recall)
 [ -n "$recall" ] || fail "streamrec_ann_recall absent"
 awk -v r="$recall" -v f="$RECALL_FLOOR" 'BEGIN { exit !(r >= f) }' ||
   fail "sampled recall $recall below $RECALL_FLOOR"
+! grep -q 'recall below recommend.ann_recall_floor' "$SR_TMP/run.err" ||
+  fail "a recall below the floor was logged: $(grep -m1 'recall below' \
+    "$SR_TMP/run.err")"
 
 # Each user's last list came after its last event: none of its items may
 # be one the user had an event on, nor a free row (no id).
