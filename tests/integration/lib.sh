@@ -123,6 +123,26 @@ wait_for() {
   done
 }
 
+# topic_count TOPIC: the messages TOPIC holds now (all partitions).
+topic_count() {
+  timeout 10 kcat -b "$BROKERS" -C -t "$1" -e -q -f 'x\n' | wc -l
+}
+
+# topic_has TOPIC N: true once TOPIC holds at least N messages.
+topic_has() {
+  [ "$(topic_count "$1")" -ge "$2" ]
+}
+
+# dead_headers TOPIC N: waits up to 20 s for N messages on the dead-letter
+# topic TOPIC, then writes each one's headers, a line per message in
+# order, to $SR_TMP/dead.headers and checks there are exactly N.
+dead_headers() {
+  wait_for 20 topic_has "$1" "$2"
+  timeout 10 kcat -b "$BROKERS" -C -t "$1" -e -q -f '%h\n' \
+    >"$SR_TMP/dead.headers" || fail "kcat headers of $1"
+  assert_eq "$(wc -l <"$SR_TMP/dead.headers")" "$2" "dead letters on $1"
+}
+
 # start_broker [ARGS...]: runs `streamrec broker ARGS` in the background and
 # sets BROKERS (and BROKER_PID) from the first line it prints.
 start_broker() {

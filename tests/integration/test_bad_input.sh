@@ -83,14 +83,8 @@ wait_for 30 grep -q "partitions assigned" "$SR_TMP/mixed.err"
 assert_exit 0 "produce --raw mixed input" "$SR_BIN" produce "$mixed" \
   --topic events --raw --brokers "$BROKERS"
 
-dead_count() {
-  timeout 10 kcat -b "$BROKERS" -C -t dead -e -q -f 'x\n' | wc -l
-}
-dead_complete() {
-  [ "$(dead_count)" -ge "$n_bad" ]
-}
-wait_for 45 dead_complete
-assert_eq "$(dead_count)" "$n_bad" "messages in the dead-letter topic"
+wait_for 45 topic_has dead "$n_bad"
+assert_eq "$(topic_count dead)" "$n_bad" "messages in the dead-letter topic"
 
 # A few checkpoint intervals with only bad input behind it: still running.
 sleep 2

@@ -166,14 +166,7 @@ cmp -s "$SR_TMP/own.users" "$SR_TMP/mixed.users" ||
 assert_eq "$(ckpt_field "$SR_TMP/state-mixed" .items)" \
   "$(ckpt_field "$SR_TMP/state-own" .items)" "items of the mixed run"
 
-dead_complete() {
-  [ "$(timeout 10 kcat -b "$BROKERS" -C -t dead -e -q -f 'x\n' |
-    wc -l)" -ge 2 ]
-}
-wait_for 20 dead_complete
-timeout 10 kcat -b "$BROKERS" -C -t dead -e -q -f '%h\n' \
-  >"$SR_TMP/dead.headers" || fail "kcat headers of the dead-letter topic"
-assert_eq "$(wc -l <"$SR_TMP/dead.headers")" 2 "dead letters"
+dead_headers dead 2
 assert_contains "$(sed -n 1p "$SR_TMP/dead.headers")" \
   "streamrec-error=decode_error" "reason of the broken record"
 assert_contains "$(sed -n 1p "$SR_TMP/dead.headers")" \
