@@ -489,8 +489,8 @@ int sr_event_encode_proto(const sr_event_t *ev, sr_buf_t *out) {
   return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+size_t sr_utf8_seq(const void *at, size_t n) {
+  const unsigned char *s = at;
   static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
   size_t need;
   uint32_t cp;
@@ -519,7 +519,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 int sr_utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
   for (size_t k = 0, n; k < len; k += n)
-    if (!(n = utf8_len(p + k, len - k)))
+    if (!(n = sr_utf8_seq(p + k, len - k)))
       return 0;
   return 1;
 }
@@ -555,7 +555,7 @@ int sr_json_quote(sr_buf_t *out, const char *s, size_t len) {
     int rc;
     if (n > 0) {
       rc = sr_buf_append(out, p + i, n);
-    } else if ((n = utf8_len(p + i, len - i)) == 0) {
+    } else if ((n = sr_utf8_seq(p + i, len - i)) == 0) {
       rc = sr_buf_append(out, "\\ufffd", 6);
       n = 1;
     } else if (n == 1) {

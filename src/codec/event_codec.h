@@ -63,6 +63,11 @@ sr_reason_t sr_event_validate(const sr_event_fields_t *fld,
                               const sr_event_limits_t *lim, sr_event_t *ev,
                               char *errstr, size_t errlen);
 
+/* Length (1..4) of the well-formed UTF-8 sequence at s, of the n bytes
+ * there (n >= 1), or 0 when it is not one: truncated, overlong, a
+ * surrogate or past U+10FFFF (jansson's rules). */
+size_t sr_utf8_seq(const void *s, size_t n);
+
 /* 1 when s[0..len) is well-formed UTF-8, else 0. */
 int sr_utf8_valid(const char *s, size_t len);
 

@@ -1,6 +1,7 @@
 /* Field mapping over jansson's tree; see mapping.h. */
 #include "codec/mapping.h"
 
+#include "codec/event_codec.h"
 #include "codec/json_event.h"
 #include "util/err.h"
 
@@ -726,31 +727,6 @@ static int take(scanner_t *sc, char c) {
   return 1;
 }
 
-/* Length of the UTF-8 sequence at s (jansson's rules: no overlong forms,
- * surrogates or code points past U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, const unsigned char *end) {
-  unsigned c = s[0], n, min;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2, min = 0x80;
-  else if (c >= 0xE0 && c <= 0xEF)
-    n = 3, min = 0x800;
-  else if (c >= 0xF0 && c <= 0xF4)
-    n = 4, min = 0x10000;
-  else
-    return 0;
-  if ((size_t)(end - s) < n)
-    return 0;
-  unsigned cp = c & (0x3F >> (n - 1));
-  for (unsigned i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return n;
-}
-
 /* A string; *escaped tells whether it held escapes (then str is raw). */
 static int scan_string(scanner_t *sc, const char **str, size_t *len,
                        bool *escaped) {
@@ -779,7 +755,7 @@ static int scan_string(scanner_t *sc, const char **str, size_t *len,
       *escaped = true;
       s += 2;
     } else if (c >= 0x80) {
-      size_t n = utf8_seq(s, end);
+      size_t n = sr_utf8_seq(s, (size_t)(end - s));
       if (!n)
         return -1;
       s += n;
