@@ -279,9 +279,8 @@ static sr_reason_t decode_proto(const uint8_t *p, size_t len,
   return reason;
 }
 
-/* The member spelled snake (or camel, the alternative proto3 JSON accepts);
- * NULL when absent or null, which proto3 JSON treats alike. */
-static json_t *member(json_t *obj, const char *snake, const char *camel) {
+json_t *sr_proto_json_member(json_t *obj, const char *snake,
+                             const char *camel) {
   json_t *val = json_object_get(obj, snake);
   if (!val && camel)
     val = json_object_get(obj, camel);
@@ -305,7 +304,7 @@ static const char *json_kind(const json_t *val) {
 static sr_reason_t json_id(json_t *obj, const char *snake, const char *camel,
                            const char **id, size_t *len, char *errstr,
                            size_t errlen) {
-  json_t *val = member(obj, snake, camel);
+  json_t *val = sr_proto_json_member(obj, snake, camel);
   if (!val)
     return SR_REASON_OK;
   if (!json_is_string(val))
@@ -348,7 +347,7 @@ static sr_reason_t json_int64(json_t *val, const char *name, int64_t *out,
 
 static sr_reason_t json_event_type(json_t *obj, sr_event_fields_t *fld,
                                    char *errstr, size_t errlen) {
-  json_t *val = member(obj, "type", NULL);
+  json_t *val = sr_proto_json_member(obj, "type", NULL);
   if (!val)
     return SR_REASON_OK;
   if (json_is_integer(val)) {
@@ -374,7 +373,7 @@ static sr_reason_t json_event_type(json_t *obj, sr_event_fields_t *fld,
 
 static sr_reason_t json_value(json_t *obj, double *out, char *errstr,
                               size_t errlen) {
-  json_t *val = member(obj, "value", NULL);
+  json_t *val = sr_proto_json_member(obj, "value", NULL);
   if (!val)
     return SR_REASON_OK;
   if (json_is_number(val)) {
@@ -401,8 +400,9 @@ static sr_reason_t json_fields(json_t *obj, sr_event_fields_t *fld,
                         errstr, errlen)) ||
       (reason = json_event_type(obj, fld, errstr, errlen)) ||
       (reason = json_value(obj, &fld->value, errstr, errlen)) ||
-      (reason = json_int64(member(obj, "timestamp_ms", "timestampMs"),
-                           "timestamp_ms", &fld->timestamp_ms, errstr, errlen)))
+      (reason =
+           json_int64(sr_proto_json_member(obj, "timestamp_ms", "timestampMs"),
+                      "timestamp_ms", &fld->timestamp_ms, errstr, errlen)))
     return reason;
   return SR_REASON_OK;
 }

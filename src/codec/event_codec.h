@@ -68,6 +68,13 @@ sr_reason_t sr_event_validate(const sr_event_fields_t *fld,
  * surrogate or past U+10FFFF (jansson's rules). */
 size_t sr_utf8_seq(const void *s, size_t n);
 
+/* The member of a proto3 JSON object spelled snake, or camel (the
+ * lowerCamelCase spelling proto3 JSON also accepts; NULL for none); NULL
+ * when absent or null, which proto3 JSON treats alike. */
+struct json_t;
+struct json_t *sr_proto_json_member(struct json_t *obj, const char *snake,
+                                    const char *camel);
+
 /* 1 when s[0..len) is well-formed UTF-8, else 0. */
 int sr_utf8_valid(const char *s, size_t len);
 

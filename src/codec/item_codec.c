@@ -144,15 +144,6 @@ static sr_reason_t decode_proto(const uint8_t *p, size_t len, size_t max_id_len,
   return reason;
 }
 
-/* proto3 JSON spells a member snake_case or lowerCamelCase; null is
- * absent. */
-static json_t *member(json_t *obj, const char *snake, const char *camel) {
-  json_t *val = json_object_get(obj, snake);
-  if (!val && camel)
-    val = json_object_get(obj, camel);
-  return json_is_null(val) ? NULL : val;
-}
-
 /* int64 in proto3 JSON: a number or a decimal string. */
 static int json_int64(json_t *val, int64_t *out) {
   if (json_is_integer(val)) {
@@ -174,8 +165,8 @@ static int json_int64(json_t *val, int64_t *out) {
  * numbers, every one finite. */
 static sr_reason_t json_content(json_t *obj, sr_item_t *item, char *errstr,
                                 size_t errlen) {
-  json_t *feat = member(obj, "features", NULL),
-         *emb = member(obj, "embedding", NULL), *v;
+  json_t *feat = sr_proto_json_member(obj, "features", NULL),
+         *emb = sr_proto_json_member(obj, "embedding", NULL), *v;
   size_t k;
   if ((feat && !json_is_array(feat)) || (emb && !json_is_array(emb)))
     return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
@@ -192,8 +183,8 @@ static sr_reason_t json_content(json_t *obj, sr_item_t *item, char *errstr,
 /* Copies the (checked) content arrays into ct. */
 static sr_reason_t json_take(json_t *obj, sr_item_content_t *ct, char *errstr,
                              size_t errlen) {
-  json_t *feat = member(obj, "features", NULL),
-         *emb = member(obj, "embedding", NULL), *v;
+  json_t *feat = sr_proto_json_member(obj, "features", NULL),
+         *emb = sr_proto_json_member(obj, "embedding", NULL), *v;
   size_t k;
   if (content_alloc(ct, json_array_size(feat), json_array_size(emb)) != 0)
     return out_of_memory(errstr, errlen);
@@ -218,10 +209,10 @@ static sr_reason_t decode_json_obj(json_t *obj, size_t max_id_len,
   if (!json_is_object(obj))
     return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                           "json: an Item must be an object");
-  json_t *id = member(obj, "item_id", "itemId"),
-         *avail = member(obj, "available", NULL),
-         *unavail = member(obj, "unavailable", NULL),
-         *upd = member(obj, "updated_at_ms", "updatedAtMs");
+  json_t *id = sr_proto_json_member(obj, "item_id", "itemId"),
+         *avail = sr_proto_json_member(obj, "available", NULL),
+         *unavail = sr_proto_json_member(obj, "unavailable", NULL),
+         *upd = sr_proto_json_member(obj, "updated_at_ms", "updatedAtMs");
   if (id && !json_is_string(id))
     return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                           "item_id is not a string");
