@@ -74,6 +74,13 @@ struct rd_kafka_conf_s *sr_cli_kafka_conf(const char *cmd,
                                           const char *const (*defaults)[2],
                                           size_t n);
 
+/* Parses arg, the value of option opt of command cmd, as a whole decimal
+ * integer within [lo, hi] into *out. Otherwise reports "OPT: expected
+ * WHAT, got 'ARG'" and returns -1. */
+int sr_cli_int_option(const char *cmd, const char *opt, const char *arg,
+                      long long lo, long long hi, const char *what,
+                      long long *out);
+
 /* Reports errstr of a -X property for command cmd, naming the property as
  * the command line does ("-X name") rather than as `run` does. */
 void sr_cli_prop_err(const char *cmd, const char *errstr);

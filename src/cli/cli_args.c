@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,4 +140,18 @@ rd_kafka_conf_t *sr_cli_kafka_conf(const char *cmd, const sr_config_t *cfg,
   if (!conf)
     sr_cli_prop_err(cmd, errstr);
   return conf;
+}
+
+int sr_cli_int_option(const char *cmd, const char *opt, const char *arg,
+                      long long lo, long long hi, const char *what,
+                      long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || end == arg || *end || v < lo || v > hi) {
+    sr_cli_err(cmd, "%s: expected %s, got '%s'", opt, what, arg);
+    return -1;
+  }
+  *out = v;
+  return 0;
 }

@@ -3,7 +3,6 @@
 #include "cli/cli.h"
 #include "kafka/embedded.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,14 +44,11 @@ static void usage(FILE *out) {
 /* Parses a whole-string decimal integer within [lo, hi]. */
 static int parse_int(const char *opt, const char *arg, long lo, long hi,
                      int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(arg, &end, 10);
-  if (errno || end == arg || *end || v < lo || v > hi) {
-    sr_cli_err("broker", "%s: expected an integer %ld..%ld, got '%s'", opt, lo,
-               hi, arg);
+  char what[64];
+  long long v;
+  snprintf(what, sizeof(what), "an integer %ld..%ld", lo, hi);
+  if (sr_cli_int_option("broker", opt, arg, lo, hi, what, &v) != 0)
     return -1;
-  }
   *out = (int)v;
   return 0;
 }

@@ -23,7 +23,7 @@
 typedef struct check_opts {
   const char *topic; /* NULL: the first of kafka.input_topics */
   const char *brokers;
-  long max;
+  long long max;
   sr_config_t *cfg;
 } check_opts_t;
 
@@ -76,24 +76,15 @@ static void usage(FILE *out) {
       "  -h, --help         show this help\n");
 }
 
-static int parse_count(const char *arg, long *out) {
-  char *end;
-  long v = strtol(arg, &end, 10);
-  if (end == arg || *end || v < 1 || v > INT_MAX) {
-    sr_cli_err(CMD, "-n: expected a count of at least 1, got '%s'", arg);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 /* sr_cli_getopt's callback: one option into the check_opts_t. */
 static int parse_option(int c, void *arg) {
   check_opts_t *opts = arg;
   switch (c) {
   case 't': opts->topic = optarg; return 0;
   case 'b': opts->brokers = optarg; return 0;
-  case 'n': return parse_count(optarg, &opts->max);
+  case 'n':
+    return sr_cli_int_option(CMD, "-n", optarg, 1, INT_MAX,
+                             "a count of at least 1", &opts->max);
   case 'X': return sr_cli_set_prop(CMD, opts->cfg, optarg);
   }
   return -1;

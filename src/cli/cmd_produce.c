@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,10 +39,10 @@ typedef struct produce_opts {
   bool stamp_now;         /* timestamp_ms = the send time, for latency probes */
   bool items;             /* --type item: FILE holds Item lines */
   bool tombstones;        /* --tombstones: each item sent as a null value */
-  long rate;              /* events per second; 0 = unpaced */
+  long long rate;         /* events per second; 0 = unpaced */
   sr_config_t *cfg;       /* kafka.properties (-X); input.* for Avro */
   const char *schema;     /* --schema: the Avro writer schema's file */
-  int64_t confluent_id;   /* --confluent-id, or -1: no framing */
+  long long confluent_id; /* --confluent-id, or -1: no framing */
   sr_avro_writer_t *avro; /* --encode avro */
 } produce_opts_t;
 
@@ -116,31 +117,6 @@ static void usage(FILE *out) {
           "  -h, --help           show this help\n");
 }
 
-static int parse_rate(const char *arg, long *rate) {
-  char *end;
-  errno = 0;
-  long v = strtol(arg, &end, 10);
-  if (errno || end == arg || *end || v < 0) {
-    sr_cli_err(CMD, "--rate: expected events per second >= 0, got '%s'", arg);
-    return -1;
-  }
-  *rate = v;
-  return 0;
-}
-
-static int parse_schema_id(const char *arg, int64_t *id) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(arg, &end, 10);
-  if (errno || end == arg || *end || v < 0 || v > UINT32_MAX) {
-    sr_cli_err(CMD, "--confluent-id: expected a schema id 0..%u, got '%s'",
-               UINT32_MAX, arg);
-    return -1;
-  }
-  *id = v;
-  return 0;
-}
-
 /* sr_cli_getopt's callback: one option into the produce_opts_t. */
 static int parse_option(int c, void *arg) {
   produce_opts_t *opts = arg;
@@ -157,7 +133,9 @@ static int parse_option(int c, void *arg) {
     }
     sr_cli_err(CMD, "--type: expected event or item, got '%s'", optarg);
     return -1;
-  case 'R': return parse_rate(optarg, &opts->rate);
+  case 'R':
+    return sr_cli_int_option(CMD, "--rate", optarg, 0, LONG_MAX,
+                             "events per second >= 0", &opts->rate);
   case 'X': return sr_cli_set_prop(CMD, opts->cfg, optarg);
   case 'f':
     if (sr_file_fmt_parse(optarg, &opts->file_fmt) == 0)
@@ -171,7 +149,9 @@ static int parse_option(int c, void *arg) {
     sr_cli_err(CMD, "--encode: expected proto, json or avro, got '%s'", optarg);
     return -1;
   case 's': opts->schema = optarg; return 0;
-  case 'C': return parse_schema_id(optarg, &opts->confluent_id);
+  case 'C':
+    return sr_cli_int_option(CMD, "--confluent-id", optarg, 0, UINT32_MAX,
+                             "a schema id 0..4294967295", &opts->confluent_id);
   }
   return -1;
 }
@@ -295,7 +275,7 @@ static rd_kafka_t *producer_new(const produce_opts_t *opts,
 }
 
 /* Sleeps until the event with index i is due at rate events per second. */
-static void pace(uint64_t start_ns, uint64_t i, long rate) {
+static void pace(uint64_t start_ns, uint64_t i, long long rate) {
   if (rate <= 0)
     return;
   uint64_t due = start_ns + i * 1000000000ull / (uint64_t)rate;
