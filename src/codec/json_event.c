@@ -2,6 +2,8 @@
  * scalar spellings. */
 #include "codec/json_event.h"
 
+#include "codec/json_scan.h"
+
 #include <errno.h>
 #include <langinfo.h>
 #include <math.h>
@@ -57,35 +59,13 @@ static const struct {
     [M_TS] = {"timestamp_ms", 12}, [M_TS_CAMEL] = {"timestampMs", 11},
 };
 
-typedef struct scan {
-  const char *cur;
-  const char *end;
-} scan_t;
-
-/* JSON whitespace, the four bytes jansson skips between tokens. */
-static void skip_ws(scan_t *sc) {
-  while (sc->cur < sc->end && (*sc->cur == ' ' || *sc->cur == '\n' ||
-                               *sc->cur == '\r' || *sc->cur == '\t'))
-    sc->cur++;
-}
-
-/* Consumes c when it is the next byte. */
-static int take(scan_t *sc, char c) {
-  if (sc->cur == sc->end || *sc->cur != c)
-    return 0;
-  sc->cur++;
-  return 1;
-}
-
-static int is_digit(const char *s, const char *end) {
-  return s < end && *s >= '0' && *s <= '9';
-}
+typedef sr_json_cursor_t scan_t;
 
 /* A string of printable ASCII only: escapes would need decoding, bytes of
  * 0x80 and above jansson's UTF-8 validation, and control bytes are a
  * jansson parse error, so any of them gives up. Returns 0, or -1. */
 static int scan_string(scan_t *sc, const char **str, size_t *len) {
-  if (!take(sc, '"'))
+  if (!sr_json_take(sc, '"'))
     return -1;
   const char *start = sc->cur;
   for (const char *s = start; s < sc->end; s++) {
@@ -145,7 +125,7 @@ static int scan_number(scan_t *sc, tok_t *tok) {
   if (s < end && *s == '0')
     s++;
   else
-    while (is_digit(s, end))
+    while (sr_json_is_digit(s, end))
       s++;
   if (s == digits)
     return -1;
@@ -153,9 +133,9 @@ static int scan_number(scan_t *sc, tok_t *tok) {
   int real = 0;
   if (s < end && *s == '.') {
     s++;
-    if (!is_digit(s, end))
+    if (!sr_json_is_digit(s, end))
       return -1;
-    while (is_digit(s, end))
+    while (sr_json_is_digit(s, end))
       s++;
     real = 1;
   }
@@ -163,9 +143,9 @@ static int scan_number(scan_t *sc, tok_t *tok) {
     s++;
     if (s < end && (*s == '+' || *s == '-'))
       s++;
-    if (!is_digit(s, end))
+    if (!sr_json_is_digit(s, end))
       return -1;
-    while (is_digit(s, end))
+    while (sr_json_is_digit(s, end))
       s++;
     real = 1;
   }
@@ -216,31 +196,31 @@ static int keep_member(tok_t toks[M__COUNT], const char *key, size_t len,
 /* The whole message: one object, then nothing but whitespace, which is what
  * json_loadb requires of a document. */
 static int scan_object(scan_t *sc, tok_t toks[M__COUNT]) {
-  skip_ws(sc);
-  if (!take(sc, '{'))
+  sr_json_skip_ws(sc);
+  if (!sr_json_take(sc, '{'))
     return -1;
-  skip_ws(sc);
-  if (!take(sc, '}')) {
+  sr_json_skip_ws(sc);
+  if (!sr_json_take(sc, '}')) {
     do {
       const char *key;
       size_t key_len;
       tok_t tok;
-      skip_ws(sc);
+      sr_json_skip_ws(sc);
       if (scan_string(sc, &key, &key_len) != 0)
         return -1;
-      skip_ws(sc);
-      if (!take(sc, ':'))
+      sr_json_skip_ws(sc);
+      if (!sr_json_take(sc, ':'))
         return -1;
-      skip_ws(sc);
+      sr_json_skip_ws(sc);
       if (scan_value(sc, &tok) != 0 ||
           keep_member(toks, key, key_len, &tok) != 0)
         return -1;
-      skip_ws(sc);
-    } while (take(sc, ','));
-    if (!take(sc, '}'))
+      sr_json_skip_ws(sc);
+    } while (sr_json_take(sc, ','));
+    if (!sr_json_take(sc, '}'))
       return -1;
   }
-  skip_ws(sc);
+  sr_json_skip_ws(sc);
   return sc->cur == sc->end ? 0 : -1;
 }
 

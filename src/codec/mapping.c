@@ -3,6 +3,7 @@
 
 #include "codec/event_codec.h"
 #include "codec/json_event.h"
+#include "codec/json_scan.h"
 #include "util/err.h"
 
 #include "codec/reason.h"
@@ -708,32 +709,19 @@ static sr_reason_t decode_tree(const sr_mapping_t *map, const void *p,
 #define SCAN_DEPTH_MAX 64
 
 typedef struct scanner {
-  const char *cur, *end;
+  sr_json_cursor_t in;
   const sr_mapping_t *map;
   val_t vals[ENTRIES_MAX];
   int depth;
 } scanner_t;
 
-static void skip_ws(scanner_t *sc) {
-  while (sc->cur < sc->end && (*sc->cur == ' ' || *sc->cur == '\n' ||
-                               *sc->cur == '\r' || *sc->cur == '\t'))
-    sc->cur++;
-}
-
-static int take(scanner_t *sc, char c) {
-  if (sc->cur == sc->end || *sc->cur != c)
-    return 0;
-  sc->cur++;
-  return 1;
-}
-
 /* A string; *escaped tells whether it held escapes (then str is raw). */
 static int scan_string(scanner_t *sc, const char **str, size_t *len,
                        bool *escaped) {
-  if (!take(sc, '"'))
+  if (!sr_json_take(&sc->in, '"'))
     return -1;
-  const unsigned char *s = (const unsigned char *)sc->cur;
-  const unsigned char *end = (const unsigned char *)sc->end;
+  const unsigned char *s = (const unsigned char *)sc->in.cur;
+  const unsigned char *end = (const unsigned char *)sc->in.end;
   *escaped = false;
   while (s < end) {
     unsigned c = *s;
@@ -742,9 +730,9 @@ static int scan_string(scanner_t *sc, const char **str, size_t *len,
       continue;
     }
     if (c == '"') {
-      *str = sc->cur;
-      *len = (size_t)((const char *)s - sc->cur);
-      sc->cur = (const char *)s + 1;
+      *str = sc->in.cur;
+      *len = (size_t)((const char *)s - sc->in.cur);
+      sc->in.cur = (const char *)s + 1;
       return 0;
     }
     if (c < 0x20)
@@ -766,29 +754,25 @@ static int scan_string(scanner_t *sc, const char **str, size_t *len,
   return -1;
 }
 
-static bool is_digit(const char *s, const char *end) {
-  return s < end && *s >= '0' && *s <= '9';
-}
-
 /* A number in jansson's grammar into v; an integer of more than 18
  * digits, or a real that overflows, gives up. */
 static int scan_number(scanner_t *sc, val_t *v) {
-  const char *start = sc->cur, *s = sc->cur, *end = sc->end;
+  const char *start = sc->in.cur, *s = sc->in.cur, *end = sc->in.end;
   bool neg = s < end && *s == '-', real = false;
   s += neg;
   const char *digits = s;
   if (s < end && *s == '0')
     s++;
   else
-    while (is_digit(s, end))
+    while (sr_json_is_digit(s, end))
       s++;
-  if (s == digits || is_digit(s, end))
+  if (s == digits || sr_json_is_digit(s, end))
     return -1;
   size_t ndigits = (size_t)(s - digits);
   if (s < end && *s == '.') {
-    if (!is_digit(++s, end))
+    if (!sr_json_is_digit(++s, end))
       return -1;
-    while (is_digit(s, end))
+    while (sr_json_is_digit(s, end))
       s++;
     real = true;
   }
@@ -796,13 +780,13 @@ static int scan_number(scanner_t *sc, val_t *v) {
     s++;
     if (s < end && (*s == '+' || *s == '-'))
       s++;
-    if (!is_digit(s, end))
+    if (!sr_json_is_digit(s, end))
       return -1;
-    while (is_digit(s, end))
+    while (sr_json_is_digit(s, end))
       s++;
     real = true;
   }
-  sc->cur = s;
+  sc->in.cur = s;
   if (!real) {
     if (ndigits > 18)
       return -1;
@@ -874,20 +858,20 @@ static int scan_child(scanner_t *sc, unsigned hit) {
 
 static int scan_object(scanner_t *sc, unsigned live) {
   unsigned seen = 0;
-  skip_ws(sc);
-  if (take(sc, '}'))
+  sr_json_skip_ws(&sc->in);
+  if (sr_json_take(&sc->in, '}'))
     return 0;
   do {
     const char *key;
     size_t len;
     bool escaped;
-    skip_ws(sc);
+    sr_json_skip_ws(&sc->in);
     if (scan_string(sc, &key, &len, &escaped) != 0)
       return -1;
-    skip_ws(sc);
-    if (!take(sc, ':'))
+    sr_json_skip_ws(&sc->in);
+    if (!sr_json_take(&sc->in, ':'))
       return -1;
-    skip_ws(sc);
+    sr_json_skip_ws(&sc->in);
     unsigned hit = live && !escaped ? match_key(sc, live, key, len) : 0;
     /* jansson keeps the last of a repeated member. */
     if ((live && escaped) || (hit & seen))
@@ -895,48 +879,48 @@ static int scan_object(scanner_t *sc, unsigned live) {
     seen |= hit;
     if (scan_child(sc, hit) != 0)
       return -1;
-    skip_ws(sc);
-  } while (take(sc, ','));
-  return take(sc, '}') ? 0 : -1;
+    sr_json_skip_ws(&sc->in);
+  } while (sr_json_take(&sc->in, ','));
+  return sr_json_take(&sc->in, '}') ? 0 : -1;
 }
 
 static int scan_array(scanner_t *sc, unsigned live) {
-  skip_ws(sc);
-  if (take(sc, ']'))
+  sr_json_skip_ws(&sc->in);
+  if (sr_json_take(&sc->in, ']'))
     return 0;
   size_t idx = 0;
   do {
-    skip_ws(sc);
+    sr_json_skip_ws(&sc->in);
     if (scan_child(sc, live ? match_index(sc, live, idx) : 0) != 0)
       return -1;
     idx++;
-    skip_ws(sc);
-  } while (take(sc, ','));
-  return take(sc, ']') ? 0 : -1;
+    sr_json_skip_ws(&sc->in);
+  } while (sr_json_take(&sc->in, ','));
+  return sr_json_take(&sc->in, ']') ? 0 : -1;
 }
 
 static int scan_literal(scanner_t *sc, const char *lit, sr_map_kind_t kind,
                         val_t *v) {
   size_t n = strlen(lit);
-  if ((size_t)(sc->end - sc->cur) < n || memcmp(sc->cur, lit, n) != 0)
+  if ((size_t)(sc->in.end - sc->in.cur) < n || memcmp(sc->in.cur, lit, n) != 0)
     return -1;
-  sc->cur += n;
+  sc->in.cur += n;
   v->kind = kind;
   return 0;
 }
 
 /* One value; live holds the entries that continue below it. */
 static int scan_value(scanner_t *sc, unsigned live, val_t *v) {
-  if (sc->cur == sc->end || sc->depth > SCAN_DEPTH_MAX)
+  if (sc->in.cur == sc->in.end || sc->depth > SCAN_DEPTH_MAX)
     return -1;
   bool escaped;
-  switch (*sc->cur) {
+  switch (*sc->in.cur) {
   case '{':
-    sc->cur++;
+    sc->in.cur++;
     v->kind = SR_MAPV_OBJECT;
     return scan_object(sc, live);
   case '[':
-    sc->cur++;
+    sc->in.cur++;
     v->kind = SR_MAPV_ARRAY;
     return scan_array(sc, live);
   case '"':
@@ -956,14 +940,15 @@ static int scan_value(scanner_t *sc, unsigned live, val_t *v) {
  * -1 to leave the message to jansson. */
 static int scan_values(const sr_mapping_t *map, const char *p, size_t len,
                        val_t vals[SR_MAP__COUNT]) {
-  scanner_t sc = {.cur = p, .end = p + len, .map = map};
+  scanner_t sc = {.in = {p, p + len}, .map = map};
   val_t root = {0};
   unsigned all = (1u << map->n_entries) - 1;
-  skip_ws(&sc);
-  if (sc.cur == sc.end || *sc.cur != '{' || scan_value(&sc, all, &root) != 0)
+  sr_json_skip_ws(&sc.in);
+  if (sc.in.cur == sc.in.end || *sc.in.cur != '{' ||
+      scan_value(&sc, all, &root) != 0)
     return -1;
-  skip_ws(&sc);
-  if (sc.cur != sc.end)
+  sr_json_skip_ws(&sc.in);
+  if (sc.in.cur != sc.in.end)
     return -1;
   for (int i = 0; i < map->n_entries; i++) {
     const entry_t *e = &map->entries[i];
