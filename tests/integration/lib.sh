@@ -199,6 +199,24 @@ run_bg() {
   SR_PIDS+=("$RUN_PID")
 }
 
+# kill_mid_run NAME STATE_DIR DELAY ARGS...: starts `streamrec run ARGS` as
+# run_bg NAME does, lets it run DELAY seconds after its partitions are
+# assigned, kills it with SIGKILL and waits for it. A checkpoint writer it
+# had forked (checkpoint.dir=STATE_DIR) dies with it too, rather than
+# renaming a file into place behind the next run's back; ([c] keeps the
+# pattern from matching the shell that runs pgrep.)
+kill_mid_run() {
+  local name=$1 dir=$2 delay=$3
+  shift 3
+  run_bg "$name" "$@"
+  wait_for 30 grep -q "partitions assigned" "$SR_TMP/$name.err"
+  sleep "$delay"
+  kill -0 "$RUN_PID" 2>/dev/null || fail "run $name exited early"
+  kill -KILL "$RUN_PID"
+  wait "$RUN_PID" 2>/dev/null
+  wait_for 5 bash -c "! pgrep -f -- '[c]heckpoint.dir=$dir'"
+}
+
 # wait_exit PID SECONDS: waits for PID (a child) to exit and sets RC to its
 # exit code; fails the test if it is still running after SECONDS.
 wait_exit() {

@@ -50,13 +50,7 @@ run_b=("${common[@]}" "${items[@]}" --set kafka.group_id=content-b
   --set "checkpoint.dir=$SR_TMP/state-b" --set checkpoint.interval_s=0.5)
 
 for i in $(seq 1 "$KILLS"); do
-  run_bg "b$i" "${run_b[@]}"
-  wait_for 30 grep -q "partitions assigned" "$SR_TMP/b$i.err"
-  sleep "1.$((2 + RANDOM % 8))"
-  kill -0 "$RUN_PID" 2>/dev/null || fail "run b$i exited early"
-  kill -KILL "$RUN_PID"
-  wait "$RUN_PID" 2>/dev/null
-  wait_for 5 bash -c "! pgrep -f -- '[c]heckpoint.dir=$SR_TMP/state-b'"
+  kill_mid_run "b$i" "$SR_TMP/state-b" "1.$((2 + RANDOM % 8))" "${run_b[@]}"
 done
 
 wait_exit "$produce_pid" 60

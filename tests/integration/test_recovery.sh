@@ -33,18 +33,10 @@ run_b=("${common[@]}" --set kafka.group_id=recovery-b
   --set "checkpoint.dir=$SR_TMP/state-b" --set checkpoint.interval_s=1)
 
 for i in $(seq 1 "$KILLS"); do
-  run_bg "b$i" "${run_b[@]}"
-  wait_for 30 grep -q "partitions assigned" "$SR_TMP/b$i.err"
   # 1.2 .. 3.0 s after the assignment: usually after a checkpoint or two,
   # sometimes in the middle of writing one.
-  sleep "$((1 + RANDOM % 2)).$((2 + RANDOM % 8))"
-  kill -0 "$RUN_PID" 2>/dev/null || fail "run b$i exited early"
-  kill -KILL "$RUN_PID"
-  wait "$RUN_PID" 2>/dev/null
-  # A checkpoint writer the daemon had forked dies with it, rather than
-  # renaming a file into place behind the next run's back. ([c] keeps the
-  # pattern from matching the shell that runs pgrep.)
-  wait_for 5 bash -c "! pgrep -f -- '[c]heckpoint.dir=$SR_TMP/state-b'"
+  kill_mid_run "b$i" "$SR_TMP/state-b" "$((1 + RANDOM % 2)).$((2 + RANDOM % 8))" \
+    "${run_b[@]}"
   echo "run b$i killed; newest checkpoint: $(newest_ckpt "$SR_TMP/state-b")"
 done
 
