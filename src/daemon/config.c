@@ -650,25 +650,38 @@ static bool property_set(const sr_config_t *cfg, const char *name) {
   return false;
 }
 
+/* A topic of streamrec's own, key's value: a valid name, and none of the
+ * input topics nor any of the n others (empty ones are unset). Returns
+ * SR_OK, or SR_ERR_INVALID with "KEY: 'TOPIC' is also WHAT". */
+static sr_err_t check_own_topic(const sr_config_t *cfg, const char *key,
+                                const char *topic, const char *const *others,
+                                size_t n, const char *what, char *errstr,
+                                size_t errlen) {
+  sr_err_t err = check_topic(key, topic, strlen(topic), errstr, errlen);
+  if (err != SR_OK)
+    return err;
+  bool shared = is_input_topic(cfg, topic);
+  for (size_t i = 0; i < n && !shared; i++)
+    shared = !strcmp(topic, others[i]);
+  if (shared)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "%s: '%s' is also %s", key,
+                   topic, what);
+  return SR_OK;
+}
+
 /* The state topic holds users, keyed like the input: no other topic may
  * share it. */
 static sr_err_t check_state_topic(const sr_config_t *cfg, const char *out,
                                   char *errstr, size_t errlen) {
   const char *st = cfg->cluster.state_topic;
+  const char *const others[] = {out, cfg->kafka.dead_letter_topic,
+                                cfg->cluster.sync_topic};
   if (!*st)
     return SR_OK;
-  sr_err_t err =
-      check_topic("cluster.state_topic", st, strlen(st), errstr, errlen);
-  if (err != SR_OK)
-    return err;
-  if (is_input_topic(cfg, st) || !strcmp(st, out) ||
-      !strcmp(st, cfg->kafka.dead_letter_topic) ||
-      !strcmp(st, cfg->cluster.sync_topic))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "cluster.state_topic: '%s' is also an input, output or "
-                   "sync topic; user states must have a topic of their own",
-                   st);
-  return SR_OK;
+  return check_own_topic(cfg, "cluster.state_topic", st, others, 3,
+                         "an input, output or sync topic; user states must "
+                         "have a topic of their own",
+                         errstr, errlen);
 }
 
 /* Cluster mode partitions users by input partition; a user's events on two
@@ -716,21 +729,15 @@ static sr_err_t check_cluster(const sr_config_t *cfg, const char *out,
 static sr_err_t check_items_topic(const sr_config_t *cfg, const char *out,
                                   char *errstr, size_t errlen) {
   const char *it = cfg->kafka.items_topic;
+  const char *const others[] = {out, cfg->kafka.dead_letter_topic,
+                                cfg->cluster.sync_topic,
+                                cfg->cluster.state_topic};
   if (!*it)
     return SR_OK;
-  sr_err_t err =
-      check_topic("kafka.items_topic", it, strlen(it), errstr, errlen);
-  if (err != SR_OK)
-    return err;
-  if (is_input_topic(cfg, it) || !strcmp(it, out) ||
-      !strcmp(it, cfg->kafka.dead_letter_topic) ||
-      !strcmp(it, cfg->cluster.sync_topic) ||
-      !strcmp(it, cfg->cluster.state_topic))
-    return sr_errf(errstr, errlen, SR_ERR_INVALID,
-                   "kafka.items_topic: '%s' is also another topic of "
-                   "streamrec's; items must have a topic of their own",
-                   it);
-  return SR_OK;
+  return check_own_topic(cfg, "kafka.items_topic", it, others, 4,
+                         "another topic of streamrec's; items must have a "
+                         "topic of their own",
+                         errstr, errlen);
 }
 
 sr_err_t sr_config_check(const sr_config_t *cfg, bool publish, char *errstr,

@@ -482,6 +482,34 @@ static void test_check_outputs_apart_from_inputs(void **state) {
     fail_msg("refused: %s", err);
 }
 
+/* The items and state topics are streamrec's own: valid names, and no
+ * other topic of the configuration may share them. */
+static void test_check_own_topics_apart(void **state) {
+  (void)state;
+  check_ok("kafka.items_topic=items", true);
+  check_fails("kafka.items_topic=bad/name", true, "kafka.items_topic",
+              "bad/name");
+  check_fails("kafka.items_topic=events", true, "kafka.items_topic",
+              "items must have a topic of their own");
+  check_fails("kafka.items_topic=recs", true, "kafka.items_topic", "'recs'");
+  const char *const refused[] = {"events", "recs", "sync"};
+  for (size_t i = 0; i < 3; i++) {
+    sr_config_t cfg;
+    char kv[64], err[512] = "";
+    sr_config_init(&cfg);
+    set_ok(&cfg, "cluster.sync_topic=sync");
+    snprintf(kv, sizeof kv, "cluster.state_topic=%s", refused[i]);
+    set_ok(&cfg, kv);
+    assert_int_equal(sr_config_check(&cfg, true, err, sizeof err),
+                     SR_ERR_INVALID);
+    assert_non_null(strstr(err, "cluster.state_topic"));
+    assert_non_null(strstr(err, "user states must have a topic of their own"));
+    set_ok(&cfg, "cluster.state_topic=state");
+    if (sr_config_check(&cfg, true, err, sizeof err) != SR_OK)
+      fail_msg("refused: %s", err);
+  }
+}
+
 /* The field mapping: input.types as a JSON object in a file, its rows
  * and its refusals, and sr_config_check compiling the mapping. */
 static void test_input_mapping(void **state) {
@@ -624,6 +652,7 @@ int main(void) {
       cmocka_unit_test(test_json_duplicate_keys_refused),
       cmocka_unit_test(test_check_topic_names),
       cmocka_unit_test(test_check_outputs_apart_from_inputs),
+      cmocka_unit_test(test_check_own_topics_apart),
       cmocka_unit_test(test_input_mapping),
       cmocka_unit_test(test_topic_mappings),
       cmocka_unit_test(test_help_lists_every_option),
