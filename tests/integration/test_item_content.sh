@@ -50,7 +50,7 @@ run_b=("${common[@]}" "${items[@]}" --set kafka.group_id=content-b
   --set "checkpoint.dir=$SR_TMP/state-b" --set checkpoint.interval_s=0.5)
 
 for i in $(seq 1 "$KILLS"); do
-  kill_mid_run "b$i" "$SR_TMP/state-b" "1.$((2 + RANDOM % 8))" "${run_b[@]}"
+  kill_mid_run "b$i" "$SR_TMP/state-b" "0.$((RANDOM % 10))" "${run_b[@]}"
 done
 
 wait_exit "$produce_pid" 60
