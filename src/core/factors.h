@@ -45,6 +45,20 @@ static inline float *sr_factors_row(const sr_factors_t *fac, uint32_t r) {
   return fac->data + (size_t)r * fac->stride;
 }
 
+/* Asks the cache for row r ahead of its use, a 64-byte line at a time: the
+ * rows an event updates are scattered over a matrix far larger than the
+ * cache, and fetching them together overlaps their misses. */
+static inline void sr_factors_prefetch(const sr_factors_t *fac, uint32_t r) {
+#if defined(__GNUC__)
+  const char *row = (const char *)sr_factors_row(fac, r);
+  for (size_t b = 0; b < (size_t)fac->stride * sizeof(float); b += 64)
+    __builtin_prefetch(row + b, 1);
+#else
+  (void)fac;
+  (void)r;
+#endif
+}
+
 /* Bytes held: the rows in use, rounded up to whole pages. Capacity beyond
  * them is mapped but never written, so the system backs it only once rows
  * are added (see core/pages.h). */

@@ -9,6 +9,7 @@ static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
                            uint32_t i) {
   const sr_model_conf_t *c = &mdl->conf;
   float *urow = sr_factors_row(&mdl->ufac, u);
+  sr_factors_prefetch(&mdl->ufac, u);
   float w = c->weights[ev->type];
   if (ev->type == SR_EV_DISLIKE) {
     sr_learner_step(urow, sr_factors_row(&mdl->ifac, i), mdl->ufac.stride, 0.0f,
@@ -17,7 +18,10 @@ static void learn_implicit(sr_model_t *mdl, const sr_event_t *ev, uint32_t u,
   }
   uint32_t neg[64];
   uint32_t k = c->negatives < 64 ? c->negatives : 64;
+  sr_factors_prefetch(&mdl->ifac, i);
   k = sr_recent_sample(&mdl->recent, &mdl->rng, &mdl->seen, u, i, neg, k);
+  for (uint32_t j = 0; j < k; j++)
+    sr_factors_prefetch(&mdl->ifac, neg[j]);
   for (uint32_t j = 0; j < k; j++) {
     sr_learner_step(urow, sr_factors_row(&mdl->ifac, neg[j]), mdl->ufac.stride,
                     0.0f, c->neg_weight, c->learn_rate, c->reg);
