@@ -144,23 +144,57 @@ static int read_varint(const uint8_t *p, size_t len, size_t *pos,
   return -1;
 }
 
-/* Skips the payload of one field of wire type wt at *pos; *len_out gets the
- * length of a length-delimited payload. Returns 0, or -1 when truncated. */
-static int skip_payload(const uint8_t *p, size_t len, size_t *pos, unsigned wt,
-                        uint64_t *len_out) {
+/* protobuf-c reads tags and length prefixes of at most this many bytes and
+ * rejects longer ones, which the wire format would allow. */
+#define PBC_HEAD_MAX 5
+
+/* The last occurrence of each Event field on the wire (the one protobuf
+ * keeps); absent fields keep proto3's defaults. */
+typedef struct wire_event {
+  const char *id[3]; /* [1] user_id, [2] item_id: payload bytes, not copied */
+  size_t id_len[3];
+  uint64_t type;
+  uint32_t value_bits;
+  uint64_t timestamp;
+  int too_long_head; /* a tag or length prefix protobuf-c would refuse */
+} wire_event_t;
+
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+/* Reads the payload of field (of wire type wt) at *pos into w when it is
+ * an Event field, or skips it. Returns 0, or -1 when truncated. */
+static int read_payload(const uint8_t *p, size_t len, size_t *pos,
+                        uint64_t field, unsigned wt, wire_event_t *w) {
   uint64_t n = 0;
+  size_t at = *pos;
   switch (wt) {
-  case WT_VARINT: return read_varint(p, len, pos, &n);
+  case WT_VARINT:
+    if (read_varint(p, len, pos, &n) != 0)
+      return -1;
+    if (field == 3)
+      w->type = n;
+    else if (field == 5)
+      w->timestamp = n;
+    return 0;
   case WT_I64: n = 8; break;
   case WT_I32: n = 4; break;
   case WT_LEN:
     if (read_varint(p, len, pos, &n) != 0)
       return -1;
-    *len_out = n;
+    w->too_long_head |= *pos - at > PBC_HEAD_MAX;
     break;
   }
   if (n > len - *pos)
     return -1;
+  if (field == 4)
+    w->value_bits = le32(p + *pos);
+  else if (field == 1 || field == 2) {
+    w->id[field] = (const char *)p + *pos;
+    w->id_len[field] = (size_t)n;
+  }
   *pos += (size_t)n;
   return 0;
 }
@@ -172,19 +206,23 @@ static const char *wire_field_name(uint64_t field, char *buf, size_t len) {
   return buf;
 }
 
-/* Walks the protobuf framing before protobuf-c does, for two reasons: a
- * rejection can then name the field, and the wire length of each id (the
- * last occurrence wins, as in protobuf-c) reveals embedded NUL bytes that
- * protobuf-c's NUL-terminated copies hide. */
-static sr_reason_t scan_event(const uint8_t *p, size_t len, size_t id_len[3],
+/* Decodes the protobuf framing of an Event into w in one pass, reading the
+ * fields in place rather than through protobuf-c's unpack (whose
+ * allocations and copies cost more than the rest of the decode): the
+ * rules are protobuf-c's (the last occurrence of a field wins, unknown
+ * fields are skipped, an enum is the low 32 bits of its varint), and each
+ * rejection names the field. */
+static sr_reason_t scan_event(const uint8_t *p, size_t len, wire_event_t *w,
                               char *errstr, size_t errlen) {
   size_t pos = 0;
   char buf[32];
   while (pos < len) {
-    uint64_t tag, n = 0;
+    uint64_t tag;
+    size_t at = pos;
     if (read_varint(p, len, &pos, &tag) != 0)
       return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                             "protobuf: bad tag at byte %zu", pos);
+    w->too_long_head |= pos - at > PBC_HEAD_MAX;
     uint64_t field = tag >> 3;
     unsigned wt = (unsigned)(tag & 7);
     const char *name = wire_field_name(field, buf, sizeof buf);
@@ -199,84 +237,50 @@ static sr_reason_t scan_event(const uint8_t *p, size_t len, size_t id_len[3],
       return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                             "protobuf: %s has wire type %u, expected %d", name,
                             wt, field_wire[field]);
-    if (skip_payload(p, len, &pos, wt, &n) != 0)
+    if (read_payload(p, len, &pos, field, wt, w) != 0)
       return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                             "protobuf: %s is truncated", name);
-    if (field <= 2)
-      id_len[field] = (size_t)n;
   }
   return SR_REASON_OK;
 }
 
-/* A bump allocator on the caller's stack, so that unpacking a typical
- * event (struct plus two short ids) costs no malloc; larger requests fall
- * back to the heap. */
-typedef struct arena {
-  size_t used;
-  _Alignas(max_align_t) unsigned char mem[1024];
-} arena_t;
-
-static void *arena_alloc(void *data, size_t size) {
-  arena_t *arena = data;
-  size_t need = (size + 15) & ~(size_t)15;
-  if (need >= size && need <= sizeof arena->mem - arena->used) {
-    void *ptr = arena->mem + arena->used;
-    arena->used += need;
-    return ptr;
-  }
-  return malloc(size);
-}
-
-static void arena_free(void *data, void *ptr) {
-  arena_t *arena = data;
-  uintptr_t addr = (uintptr_t)ptr, base = (uintptr_t)arena->mem;
-  if (addr >= base && addr < base + sizeof arena->mem)
-    return;
-  free(ptr);
-}
-
-/* Fails when protobuf-c's copy of an id is shorter than its wire length,
- * that is when the id holds a NUL byte. */
+/* Fails when an id's wire bytes hold a NUL byte. */
 static sr_reason_t check_nul(const char *name, const char *id, size_t len,
                              char *errstr, size_t errlen) {
-  size_t n = strnlen(id, len);
-  if (n == len)
+  const char *nul = memchr(id, '\0', len);
+  if (!nul)
     return SR_REASON_OK;
   return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
-                        "%s contains a NUL byte at offset %zu", name, n);
+                        "%s contains a NUL byte at offset %zu", name,
+                        (size_t)(nul - id));
 }
 
 static sr_reason_t decode_proto(const uint8_t *p, size_t len,
                                 const sr_event_limits_t *lim, sr_event_t *ev,
                                 char *errstr, size_t errlen) {
-  size_t id_len[3] = {0, 0, 0};
-  sr_reason_t reason = scan_event(p, len, id_len, errstr, errlen);
+  wire_event_t w = {.id = {NULL, "", ""}};
+  sr_reason_t reason = scan_event(p, len, &w, errstr, errlen);
   if (reason)
     return reason;
-  arena_t arena;
-  arena.used = 0;
-  ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
-  Streamrec__V1__Event *msg = streamrec__v1__event__unpack(&alloc, len, p);
-  if (!msg)
+  if (w.too_long_head)
     return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                           "protobuf: not a valid Event");
-  if (!(reason =
-            check_nul("user_id", msg->user_id, id_len[1], errstr, errlen)) &&
-      !(reason =
-            check_nul("item_id", msg->item_id, id_len[2], errstr, errlen))) {
-    sr_event_fields_t fld = {
-        .user_id = msg->user_id,
-        .user_len = id_len[1],
-        .item_id = msg->item_id,
-        .item_len = id_len[2],
-        .type = (int64_t)msg->type,
-        .value = msg->value,
-        .timestamp_ms = msg->timestamp_ms,
-    };
-    reason = sr_event_validate(&fld, lim, ev, errstr, errlen);
-  }
-  streamrec__v1__event__free_unpacked(msg, &alloc);
-  return reason;
+  if ((reason = check_nul("user_id", w.id[1], w.id_len[1], errstr, errlen)) ||
+      (reason = check_nul("item_id", w.id[2], w.id_len[2], errstr, errlen)))
+    return reason;
+  float value;
+  memcpy(&value, &w.value_bits, sizeof value);
+  sr_event_fields_t fld = {
+      .user_id = w.id[1],
+      .user_len = w.id_len[1],
+      .item_id = w.id[2],
+      .item_len = w.id_len[2],
+      /* An int32 enum: protobuf keeps the low 32 bits of the varint. */
+      .type = (int32_t)(uint32_t)w.type,
+      .value = value,
+      .timestamp_ms = (int64_t)w.timestamp,
+  };
+  return sr_event_validate(&fld, lim, ev, errstr, errlen);
 }
 
 json_t *sr_proto_json_member(json_t *obj, const char *snake,
