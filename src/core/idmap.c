@@ -15,9 +15,20 @@
 #define LEN_BITS 16
 #define LEN_MAX 0xffffu
 
+/* Ids up to this long live in their slot's key whole. */
+#define INLINE_MAX 7
+#define INLINE_BIT ((uint64_t)1 << 63)
+
+/* A slot carries what a lookup compares, so that finding an id reads one
+ * cache line for a short id, and the arena for a long one, never the row
+ * entries between them: the key of an id up to INLINE_MAX bytes is the id
+ * itself (its bytes, zeros, then its length with INLINE_BIT in the top
+ * byte), that of a longer id a copy of its row's entry (whose top bit is
+ * clear: arenas stay far below 2^47 bytes). */
 typedef struct slot {
   uint32_t row1; /* row + 1; 0 marks an empty slot */
   uint32_t hash;
+  uint64_t key;
 } slot_t;
 
 struct sr_idmap {
@@ -71,20 +82,34 @@ const char *sr_idmap_id(const sr_idmap_t *map, uint32_t row, size_t *len) {
   return map->arena + (e >> LEN_BITS);
 }
 
-static int same_id(const sr_idmap_t *map, uint32_t row, const char *id,
-                   size_t len) {
-  uint64_t e = map->ent[row];
-  return (e & LEN_MAX) == len &&
-         memcmp(map->arena + (e >> LEN_BITS), id, len) == 0;
+/* The key of an id of at most INLINE_MAX bytes, the same on any byte
+ * order. */
+static uint64_t inline_key(const char *id, size_t len) {
+  uint64_t key = (INLINE_BIT | (uint64_t)len << 56);
+  for (size_t j = 0; j < len; j++)
+    key |= (uint64_t)(unsigned char)id[j] << (8 * j);
+  return key;
+}
+
+static int same_long_id(const sr_idmap_t *map, uint64_t key, const char *id,
+                        size_t len) {
+  return !(key & INLINE_BIT) && (key & LEN_MAX) == len &&
+         memcmp(map->arena + (key >> LEN_BITS), id, len) == 0;
 }
 
 /* Slot holding id, or the empty slot where it would go. */
 static slot_t *probe(const sr_idmap_t *map, const char *id, size_t len,
                      uint32_t hash) {
   uint32_t i = hash & map->mask;
+  if (len <= INLINE_MAX) {
+    uint64_t key = inline_key(id, len);
+    while (map->slots[i].row1 != 0 && map->slots[i].key != key)
+      i = (i + 1) & map->mask;
+    return &map->slots[i];
+  }
   for (;;) {
     slot_t *s = &map->slots[i];
-    if (s->row1 == 0 || (s->hash == hash && same_id(map, s->row1 - 1, id, len)))
+    if (s->row1 == 0 || (s->hash == hash && same_long_id(map, s->key, id, len)))
       return s;
     i = (i + 1) & map->mask;
   }
@@ -155,6 +180,12 @@ static int rebuild(sr_idmap_t *map, size_t cap) {
   map->arena_cap = cap;
   map->arena_len = at;
   map->garbage = 0;
+  /* Long ids moved: their slots' keys follow their entries. */
+  for (uint32_t j = 0; j <= map->mask; j++) {
+    slot_t *s = &map->slots[j];
+    if (s->row1 && !(s->key & INLINE_BIT))
+      s->key = map->ent[s->row1 - 1];
+  }
   return 0;
 }
 
@@ -198,8 +229,10 @@ static int insert(sr_idmap_t *map, slot_t *s, const char *id, size_t len,
     return -1;
   if (row == map->count)
     map->count++;
+  assert(map->arena_len < ((size_t)1 << 47));
   s->row1 = row + 1;
   s->hash = hash;
+  s->key = len <= INLINE_MAX ? inline_key(id, len) : map->ent[row];
   map->live++;
   return 0;
 }
@@ -244,7 +277,7 @@ static void shift_back(sr_idmap_t *map, uint32_t hole) {
       hole = i;
     }
   }
-  map->slots[hole] = (slot_t){0, 0};
+  map->slots[hole] = (slot_t){0, 0, 0};
 }
 
 void sr_idmap_remove(sr_idmap_t *map, uint32_t row) {

@@ -1,5 +1,7 @@
 /* Id map: string id <-> dense row index. Open addressing over 32-bit hashes
- * with linear probing; ids stored once, NUL-terminated, in one arena. Rows
+ * with linear probing; ids stored once, NUL-terminated, in one arena. A
+ * slot holds an id of up to 7 bytes itself and a longer one's place in the
+ * arena, so a lookup reads one cache line, or two for a long id. Rows
  * are handed out 0, 1, 2, ... in order of first sight; a removed id leaves
  * its row free (id "") for the owner to hand to another id with
  * sr_idmap_put. Removal uses backward shift, so probes never cross

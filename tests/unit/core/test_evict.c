@@ -783,7 +783,8 @@ static uint64_t reference_bytes(const sr_model_conf_t *conf, uint64_t users,
   uint64_t row = (conf->dims + 15) / 16 * 16 * sizeof(float);
   uint64_t per_user = row + 4 + 4 + sizeof(sr_seen_ring_t) + 32 + 16 + 8;
   uint64_t per_item = row + 4 + 4 + 8 + 4 + 16 + 8;
-  uint64_t slots = (pow2_at_least(2 * users) + pow2_at_least(2 * items)) * 8;
+  /* An id map's slot: row, hash and the key a lookup compares. */
+  uint64_t slots = (pow2_at_least(2 * users) + pow2_at_least(2 * items)) * 16;
   return users * per_user + items * per_item + slots + id_bytes +
          conf->recent_size * 4 + 64 * row;
 }

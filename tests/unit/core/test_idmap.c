@@ -261,6 +261,32 @@ static void test_churn_keeps_the_arena_bounded(void **state) {
   sr_idmap_free(map);
 }
 
+/* Ids up to 7 bytes are compared inside the slot, longer ones in the
+ * arena: prefixes of one another, ids that differ only by trailing NULs
+ * and ids on both sides of that length are all distinct. */
+static void test_short_and_long_ids_are_distinct(void **state) {
+  (void)state;
+  static const char text[] = "abcdefghijkl";
+  static const char zeros[12] = {0};
+  sr_idmap_t *map = sr_idmap_new();
+  assert_non_null(map);
+  for (size_t len = 1; len <= 12; len++) {
+    assert_int_equal(sr_idmap_intern(map, text, len, NULL), 2 * (len - 1));
+    assert_int_equal(sr_idmap_intern(map, zeros, len, NULL), 2 * len - 1);
+  }
+  for (size_t len = 1; len <= 12; len++) {
+    assert_int_equal(sr_idmap_find(map, text, len), 2 * (len - 1));
+    assert_int_equal(sr_idmap_find(map, zeros, len), 2 * len - 1);
+    size_t got;
+    const char *id = sr_idmap_id(map, (uint32_t)(2 * (len - 1)), &got);
+    assert_int_equal(got, len);
+    assert_memory_equal(id, text, len);
+  }
+  assert_int_equal(sr_idmap_find(map, "abcdefgX", 8), -1);
+  assert_int_equal(sr_idmap_find(map, "abcdefX", 7), -1);
+  sr_idmap_free(map);
+}
+
 static void test_dump_depends_on_rows_only(void **state) {
   (void)state;
   sr_idmap_t *a = sr_idmap_new(), *b = sr_idmap_new();
@@ -303,6 +329,7 @@ int main(void) {
       cmocka_unit_test(test_remove_keeps_the_rest_findable),
       cmocka_unit_test(test_churn_keeps_the_arena_bounded),
       cmocka_unit_test(test_dump_depends_on_rows_only),
+      cmocka_unit_test(test_short_and_long_ids_are_distinct),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
