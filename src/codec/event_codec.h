@@ -1,5 +1,6 @@
-/* Event codec: protobuf (protobuf-c) and JSON (jansson, proto3 JSON mapping)
- * decoding with validation, and encoding. Stateless; any thread. */
+/* Event codec: protobuf (read in place, by protobuf-c's rules; written with
+ * protobuf-c) and JSON (jansson, proto3 JSON mapping) decoding with
+ * validation, and encoding. Stateless; any thread. */
 #ifndef SR_EVENT_CODEC_H
 #define SR_EVENT_CODEC_H
 
