@@ -168,7 +168,7 @@ static void test_content_forms(void **state) {
  * with bad at index bad_at when below d) into buf. */
 static size_t pack_item(uint8_t *buf, size_t n, size_t d, size_t bad_at,
                         float bad) {
-  static char names[64][8];
+  static char names[64][24];
   char *feats[64];
   static float emb[3000];
   for (size_t k = 0; k < n; k++) {
@@ -210,7 +210,7 @@ static void test_proto_sizes(void **state) {
     assert_int_equal(sr_item_content_add(&ct, "extra", 5), 0);
     assert_int_equal(ct.n_features, n + 1);
     for (size_t k = 0; k < n; k++) {
-      char want[8];
+      char want[24];
       snprintf(want, sizeof(want), "f%zu", k);
       assert_string_equal(ct.features[k], want);
       assert_int_equal(ct.feature_lens[k], strlen(want));
