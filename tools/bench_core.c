@@ -785,8 +785,17 @@ static void bench_content(void) {
   sr_synth_free(syn);
   for (uint32_t i = 0; i < ITEMS; i++)
     item_message(i, 384, &msgs[i]);
-  sr_model_t *plain = new_model(64), *with = new_model(64);
-  double items_s = apply_items(with, msgs, ITEMS);
+  sr_model_t *plain = new_model(64), *with = NULL;
+  /* Best of three empty models (the last one is kept for the event
+   * path), since one pass lasts a fraction of a second and a neighbour's
+   * load on a shared machine can take much of it. */
+  double items_s = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    sr_model_free(with);
+    with = new_model(64);
+    double rate = apply_items(with, msgs, ITEMS);
+    items_s = rate > items_s ? rate : items_s;
+  }
   /* The two models take turns over slices of the stream, and each keeps
    * its best slice, so that a neighbour's load on a shared machine falls
    * on both alike. */
@@ -799,10 +808,11 @@ static void bench_content(void) {
     none = a > none ? a : none;
     content = b > content ? b : content;
   }
-  printf("item_messages_per_s     %12.0f   (protobuf, 8 features, 384-float "
-         "embedding, decoded and applied to an empty model; target >= "
-         "100000)\n",
-         items_s);
+  printf(
+      "item_messages_per_s     %12.0f   (protobuf, 8 features, 384-float "
+      "embedding, decoded and applied to an empty model, best of 3; target >= "
+      "100000)\n",
+      items_s);
   printf("learn_content_ratio     %12.2f   (updates/s with every item "
          "holding 8 features and a 384-float embedding / without content: "
          "%.0f / %.0f, k=64; target >= 0.80)\n",

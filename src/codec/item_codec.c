@@ -17,8 +17,9 @@
 static int content_feature(sr_item_content_t *ct, const char *s, size_t len);
 
 void sr_item_content_free(sr_item_content_t *ct) {
-  for (size_t k = 0; ct->features && k < ct->n_features; k++)
+  for (size_t k = 0; !ct->text && ct->features && k < ct->n_features; k++)
     free(ct->features[k]);
+  free(ct->text);
   free(ct->features);
   free(ct->feature_lens);
   free(ct->embedding);
@@ -29,12 +30,38 @@ void sr_item_content_free(sr_item_content_t *ct) {
 static int content_alloc(sr_item_content_t *ct, size_t n_feat, size_t n_emb) {
   ct->features = calloc(n_feat ? n_feat : 1, sizeof(*ct->features));
   ct->feature_lens = calloc(n_feat ? n_feat : 1, sizeof(*ct->feature_lens));
-  ct->embedding = calloc(n_emb ? n_emb : 1, sizeof(*ct->embedding));
+  /* Filled up to n_embedding by every caller: no need to clear it. */
+  ct->embedding = malloc((n_emb ? n_emb : 1) * sizeof(*ct->embedding));
   ct->cap_features = n_feat ? n_feat : 1;
   return ct->features && ct->feature_lens && ct->embedding ? 0 : -1;
 }
 
+/* Gives each feature of a decoded message its own copy, so that one more
+ * can be added the usual way. Returns 0 or -1 (ct unchanged). */
+static int own_features(sr_item_content_t *ct) {
+  if (!ct->text)
+    return 0;
+  size_t k = 0;
+  char **copy = calloc(ct->n_features ? ct->n_features : 1, sizeof(*copy));
+  for (; copy && k < ct->n_features; k++)
+    if (!(copy[k] = strdup(ct->features[k])))
+      break;
+  if (!copy || k < ct->n_features) {
+    while (copy && k > 0)
+      free(copy[--k]);
+    free(copy);
+    return -1;
+  }
+  memcpy(ct->features, copy, ct->n_features * sizeof(*copy));
+  free(copy);
+  free(ct->text);
+  ct->text = NULL;
+  return 0;
+}
+
 int sr_item_content_add(sr_item_content_t *ct, const char *s, size_t len) {
+  if (own_features(ct) != 0)
+    return -1;
   if (ct->n_features == ct->cap_features) {
     size_t cap = ct->cap_features ? ct->cap_features * 2 : 8;
     char **f = realloc(ct->features, cap * sizeof(*f));
@@ -75,6 +102,19 @@ static sr_reason_t out_of_memory(char *errstr, size_t errlen) {
   return sr_reason_fail(SR_REASON_DECODE, errstr, errlen, "out of memory");
 }
 
+/* Whether every value is finite: a float is not when its exponent bits
+ * are all ones. Tested on the bits without an early exit, so that the
+ * loop over a long embedding runs in vector registers. */
+static bool all_finite(const float *v, size_t n) {
+  uint32_t bad = 0;
+  for (size_t k = 0; k < n; k++) {
+    uint32_t bits;
+    memcpy(&bits, &v[k], sizeof(bits));
+    bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 /* The checks both formats share: the id, and every embedding value
  * finite (a NaN would poison whatever is learned from it). */
 static sr_reason_t validate(const char *id, size_t len, size_t max_id_len,
@@ -89,10 +129,11 @@ static sr_reason_t validate(const char *id, size_t len, size_t max_id_len,
   if (memchr(id, '\0', len))
     return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                           "item_id contains a NUL byte");
-  for (size_t k = 0; k < n_emb; k++)
-    if (emb && !isfinite(emb[k]))
-      return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
-                            "embedding[%zu] is not finite", k);
+  if (emb && !all_finite(emb, n_emb))
+    for (size_t k = 0; k < n_emb; k++)
+      if (!isfinite(emb[k]))
+        return sr_reason_fail(SR_REASON_NON_FINITE, errstr, errlen,
+                              "embedding[%zu] is not finite", k);
   memcpy(item->item_id, id, len);
   item->item_id[len] = '\0';
   item->item_len = (uint16_t)len;
@@ -100,20 +141,30 @@ static sr_reason_t validate(const char *id, size_t len, size_t max_id_len,
   return SR_REASON_OK;
 }
 
-/* Copies a decoded message's content into ct. */
+/* Copies a decoded message's content into ct, its tokens into one block
+ * (ct->text): a message's features cost one allocation, not one each. */
 static sr_reason_t proto_content(const Streamrec__V1__Item *msg,
                                  sr_item_content_t *ct, char *errstr,
                                  size_t errlen) {
+  size_t bytes = 1;
   if (content_alloc(ct, msg->n_features, msg->n_embedding) != 0)
     return out_of_memory(errstr, errlen);
   for (size_t k = 0; k < msg->n_features; k++) {
-    size_t len = strlen(msg->features[k]);
-    if (!sr_utf8_valid(msg->features[k], len))
+    ct->feature_lens[k] = strlen(msg->features[k]);
+    if (!sr_utf8_valid(msg->features[k], ct->feature_lens[k]))
       return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                             "features[%zu] is not UTF-8", k);
-    if (content_feature(ct, msg->features[k], len) != 0)
-      return out_of_memory(errstr, errlen);
+    bytes += ct->feature_lens[k] + 1;
   }
+  if (!(ct->text = malloc(bytes)))
+    return out_of_memory(errstr, errlen);
+  char *at = ct->text;
+  for (size_t k = 0; k < msg->n_features; k++) {
+    memcpy(at, msg->features[k], ct->feature_lens[k] + 1);
+    ct->features[k] = at;
+    at += ct->feature_lens[k] + 1;
+  }
+  ct->n_features = msg->n_features;
   if (msg->n_embedding)
     memcpy(ct->embedding, msg->embedding,
            msg->n_embedding * sizeof(*ct->embedding));
@@ -121,11 +172,40 @@ static sr_reason_t proto_content(const Streamrec__V1__Item *msg,
   return SR_REASON_OK;
 }
 
+/* A bump allocator over a buffer on the decoder's stack for protobuf-c's
+ * unpacking, which otherwise makes one allocation per string and per
+ * repeated field (the message is freed before the decoder returns, so
+ * nothing outlives the buffer); what does not fit goes to malloc. */
+typedef struct arena {
+  size_t used;
+  _Alignas(16) unsigned char buf[4096];
+} arena_t;
+
+static void *arena_alloc(void *data, size_t size) {
+  arena_t *a = data;
+  size_t need = (size + 15) & ~(size_t)15;
+  if (need < size || need > sizeof(a->buf) - a->used)
+    return malloc(size);
+  void *p = a->buf + a->used;
+  a->used += need;
+  return p;
+}
+
+static void arena_free(void *data, void *p) {
+  arena_t *a = data;
+  uintptr_t at = (uintptr_t)p, lo = (uintptr_t)a->buf;
+  if (at < lo || at >= lo + sizeof(a->buf))
+    free(p);
+}
+
 static sr_reason_t decode_proto(const uint8_t *p, size_t len, size_t max_id_len,
                                 size_t emb_dims, sr_item_t *item,
                                 sr_item_content_t *ct, char *errstr,
                                 size_t errlen) {
-  Streamrec__V1__Item *msg = streamrec__v1__item__unpack(NULL, len, p);
+  arena_t arena;
+  arena.used = 0;
+  ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
+  Streamrec__V1__Item *msg = streamrec__v1__item__unpack(&alloc, len, p);
   if (!msg)
     return sr_reason_fail(SR_REASON_DECODE, errstr, errlen,
                           "protobuf: not a valid Item");
@@ -140,7 +220,7 @@ static sr_reason_t decode_proto(const uint8_t *p, size_t len, size_t max_id_len,
   }
   if (!reason && ct)
     reason = proto_content(msg, ct, errstr, errlen);
-  streamrec__v1__item__free_unpacked(msg, NULL);
+  streamrec__v1__item__free_unpacked(msg, &alloc);
   return reason;
 }
 

@@ -42,6 +42,8 @@ typedef struct sr_item_content {
   size_t cap_features; /* room in features and feature_lens */
   float *embedding;
   size_t n_embedding;
+  char *text; /* when set, every feature lies in it (one allocation for
+               * all of a decoded message's tokens), else each is its own */
 } sr_item_content_t;
 
 /* Appends a copy of the feature s (len bytes) to ct. Returns 0 or -1. */

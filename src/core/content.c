@@ -4,6 +4,7 @@
 #include "core/model_internal.h"
 #include "core/recommend.h"
 
+#include <cblas.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -118,9 +119,11 @@ static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
     for (uint32_t t = 0; t < ic->n_tok; t++)
       axpy(scale, ct->tok + (size_t)ic->data[t] * s, out, s);
   }
-  const float *e = emb_of(ic);
-  for (uint32_t d = 0; d < ic->n_emb; d++)
-    axpy(e[d], ct->proj + (size_t)d * s, out, s);
+  /* P^T e in one sgemv: a dims x stride matrix read once, where a loop
+   * of axpy steps would read and write out once per embedding value. */
+  if (ic->n_emb)
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)ic->n_emb, (int)s, 1.0f,
+                ct->proj, (int)s, emb_of(ic), 1, 1.0f, out, 1);
 }
 
 int sr_content_factor(const sr_model_t *mdl, uint32_t row, float *out) {
@@ -157,9 +160,10 @@ static void train(sr_model_t *mdl, uint32_t row) {
     for (uint32_t t = 0; t < ic->n_tok; t++)
       axpy(step, err, ct->tok + (size_t)ic->data[t] * s, s);
   }
-  const float *e = emb_of(ic);
-  for (uint32_t d = 0; d < ic->n_emb; d++)
-    axpy(lr * e[d], err, ct->proj + (size_t)d * s, s);
+  /* P += lr e err^T, the rank-one step as one sger. */
+  if (ic->n_emb)
+    cblas_sger(CblasRowMajor, (int)ic->n_emb, (int)s, lr, emb_of(ic), 1, err, 1,
+               ct->proj, (int)s);
 }
 
 /* v = w c + (1 - w) v, w = 1 - events / cold_item_events: a cold item's
@@ -332,12 +336,19 @@ static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
   for (size_t t = 0; t < n_feat; t++)
     ic->data[t] = (uint32_t)(XXH3_64bits(feat[t], feat_len[t]) %
                              mdl->conf.content_buckets);
-  double norm = 0;
-  for (size_t d = 0; d < n_emb; d++)
-    norm += (double)emb[d] * emb[d];
+  /* Four partial sums in a fixed order: the same norm on every machine,
+   * without a chain of dependent additions as long as the embedding. */
+  double part[4] = {0, 0, 0, 0}, norm;
+  size_t d = 0;
+  for (; d + 4 <= n_emb; d += 4)
+    for (size_t j = 0; j < 4; j++)
+      part[j] += (double)emb[d + j] * emb[d + j];
+  for (; d < n_emb; d++)
+    part[0] += (double)emb[d] * emb[d];
+  norm = (part[0] + part[1]) + (part[2] + part[3]);
   float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
   float *e = (float *)(ic->data + n_feat);
-  for (size_t d = 0; d < n_emb; d++)
+  for (d = 0; d < n_emb; d++)
     e[d] = emb[d] * inv;
   memset(cache_of(ic), 0, mdl->content.stride * sizeof(float));
   return ic;

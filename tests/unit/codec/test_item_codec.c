@@ -7,10 +7,12 @@
 #include "codec/item_codec.h"
 #include "streamrec.pb-c.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -162,6 +164,73 @@ static void test_content_forms(void **state) {
   sr_item_content_free(&ct);
 }
 
+/* Packs an Item of n features "fK" and a d-float embedding (value k / 8,
+ * with bad at index bad_at when below d) into buf. */
+static size_t pack_item(uint8_t *buf, size_t n, size_t d, size_t bad_at,
+                        float bad) {
+  static char names[64][24];
+  char *feats[64];
+  static float emb[3000];
+  for (size_t k = 0; k < n; k++) {
+    snprintf(names[k], sizeof(names[k]), "f%zu", k);
+    feats[k] = names[k];
+  }
+  for (size_t k = 0; k < d; k++)
+    emb[k] = k == bad_at ? bad : (float)k / 8.0f;
+  Streamrec__V1__Item msg = STREAMREC__V1__ITEM__INIT;
+  msg.item_id = "big";
+  msg.features = feats;
+  msg.n_features = n;
+  msg.embedding = emb;
+  msg.n_embedding = d;
+  return streamrec__v1__item__pack(&msg, buf);
+}
+
+/* A message larger than the decoder's stack arena decodes as a small one
+ * does; a decoded message's features take one more the usual way; a
+ * non-finite value is named by its index. */
+static void test_proto_sizes(void **state) {
+  (void)state;
+  static uint8_t buf[16384];
+  sr_item_t item;
+  sr_item_content_t ct;
+  char err[128] = "";
+  size_t sizes[][2] = {{8, 384}, {64, 3000}, {0, 0}, {3, 0}};
+  for (size_t s = 0; s < 4; s++) {
+    size_t n = sizes[s][0], d = sizes[s][1];
+    size_t len = pack_item(buf, n, d, SIZE_MAX, 0);
+    assert_int_equal(sr_item_decode_content(buf, len, SR_WIRE_PROTO, 0, d,
+                                            &item, &ct, err, sizeof err),
+                     SR_REASON_OK);
+    assert_string_equal(item.item_id, "big");
+    assert_int_equal(ct.n_features, n);
+    assert_int_equal(ct.n_embedding, d);
+    for (size_t k = 0; k < d; k++)
+      assert_true(ct.embedding[k] == (float)k / 8.0f);
+    assert_int_equal(sr_item_content_add(&ct, "extra", 5), 0);
+    assert_int_equal(ct.n_features, n + 1);
+    for (size_t k = 0; k < n; k++) {
+      char want[24];
+      snprintf(want, sizeof(want), "f%zu", k);
+      assert_string_equal(ct.features[k], want);
+      assert_int_equal(ct.feature_lens[k], strlen(want));
+    }
+    assert_string_equal(ct.features[n], "extra");
+    sr_item_content_free(&ct);
+  }
+  float bad[] = {INFINITY, -INFINITY, NAN};
+  for (size_t b = 0; b < 3; b++) {
+    size_t len = pack_item(buf, 2, 384, 383 - b * 100, bad[b]);
+    assert_int_equal(sr_item_decode_content(buf, len, SR_WIRE_PROTO, 0, 384,
+                                            &item, &ct, err, sizeof err),
+                     SR_REASON_NON_FINITE);
+    char want[32];
+    snprintf(want, sizeof(want), "embedding[%zu]", 383 - b * 100);
+    assert_non_null(strstr(err, want));
+    sr_item_content_free(&ct);
+  }
+}
+
 static void test_bad_embedding(void **state) {
   (void)state;
   sr_item_t item;
@@ -200,6 +269,7 @@ int main(void) {
       cmocka_unit_test(test_round_trips),
       cmocka_unit_test(test_content_forms),
       cmocka_unit_test(test_bad_embedding),
+      cmocka_unit_test(test_proto_sizes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
