@@ -29,8 +29,8 @@
 #define ITEM_LEVELS 127
 #define CODE_ZERO 128
 /* The shortlist each user's quantized scores keep for exact re-scoring:
- * want plus this many, so that quantization error near the cut rarely
- * drops a true candidate. */
+ * want plus half as many again, and this many at least, so that
+ * quantization error near the cut rarely drops a true candidate. */
 #define SHORTLIST_MIN 32
 
 typedef struct cand {
@@ -84,9 +84,10 @@ struct sr_ann {
   uint32_t *who;    /* max_batch x probe: users by list */
   uint32_t *head;   /* lists + 1: where each list's users start in who */
   uint32_t *probed; /* max_batch x lists at most: each user's lists */
-  cand_t *heap;     /* max_batch x 2 max_want: the shortlists */
+  cand_t *heap;     /* max_batch x 4 max_want: the shortlists */
   uint32_t *len;    /* max_batch: each heap's length */
-  uint32_t *caps;   /* max_batch: each heap's capacity */
+  uint32_t *caps;   /* max_batch: each shortlist's length */
+  float *thr;       /* max_batch: the score to beat for each shortlist */
   size_t bytes;
 };
 
@@ -129,6 +130,7 @@ void sr_ann_free(sr_ann_t *ann) {
   free(ann->heap);
   free(ann->len);
   free(ann->caps);
+  free(ann->thr);
   free(ann);
 }
 
@@ -386,14 +388,15 @@ static int alloc_index(sr_ann_t *ann, const sr_ann_conf_t *conf) {
   ann->who = ann_alloc(ann, B * L * sizeof(uint32_t));
   ann->head = ann_alloc(ann, (L + 1) * sizeof(uint32_t));
   ann->probed = ann_alloc(ann, B * L * sizeof(uint32_t));
-  ann->heap = ann_alloc(ann, B * 2 * conf->max_want * sizeof(cand_t));
+  ann->heap = ann_alloc(ann, B * 4 * conf->max_want * sizeof(cand_t));
   ann->len = ann_alloc(ann, B * sizeof(uint32_t));
   ann->caps = ann_alloc(ann, B * sizeof(uint32_t));
+  ann->thr = ann_alloc(ann, B * sizeof(float));
   return ann->cent && ann->off && ann->ids && ann->vec && ann->code &&
                  ann->cscale && ann->cadd && ann->side && ann->q && ann->uq &&
                  ann->uscale && ann->usum && ann->cs && ann->s && ann->mask &&
                  ann->who && ann->head && ann->probed && ann->heap &&
-                 ann->len && ann->caps
+                 ann->len && ann->caps && ann->thr
              ? 0
              : -1;
 }
@@ -584,16 +587,56 @@ static void quantize_users(sr_ann_t *ann, uint32_t n_users) {
   }
 }
 
-/* Offers the items of a scanned block whose mask bit is set to user u's
- * shortlist; at is the block's first position. */
-static void offer_marked(sr_ann_t *ann, uint32_t u, uint32_t at, uint32_t b) {
+/* Moves the best k of the n candidates in c to its front, in no order
+ * (quickselect; worse is a strict order, positions being distinct). */
+static void keep_best(cand_t *c, uint32_t n, uint32_t k) {
+  uint32_t lo = 0, hi = n; /* the cut at k lies within [lo, hi] */
+  while (lo < k && k < hi) {
+    cand_t t, pivot = c[lo + (hi - lo) / 2];
+    c[lo + (hi - lo) / 2] = c[hi - 1];
+    uint32_t p = lo;
+    for (uint32_t i = lo; i < hi - 1; i++)
+      if (worse(&pivot, &c[i]))
+        t = c[i], c[i] = c[p], c[p++] = t;
+    c[hi - 1] = c[p];
+    c[p] = pivot; /* [lo, p) beat the pivot, (p, hi) do not */
+    if (k <= p)
+      hi = p;
+    else
+      lo = p + 1;
+  }
+}
+
+/* Cuts user u's shortlist buffer down to its cap and raises its threshold
+ * to the worst score kept. */
+static void compact(sr_ann_t *ann, uint32_t u) {
+  cand_t *h = ann->heap + (size_t)u * 4 * ann->max_want;
   uint32_t cap = ann->caps[u];
-  cand_t *h = ann->heap + (size_t)u * 2 * ann->max_want;
+  if (ann->len[u] <= cap)
+    return;
+  keep_best(h, ann->len[u], cap);
+  ann->len[u] = cap;
+  float least = h[0].score;
+  for (uint32_t k = 1; k < cap; k++)
+    least = h[k].score < least ? h[k].score : least;
+  ann->thr[u] = least;
+}
+
+/* Appends the items of a scanned block whose mask bit is set to user u's
+ * shortlist buffer (at is the block's first position); a full buffer is
+ * cut to the best cap. Appending and cutting now and then costs less than
+ * a heap's sift for every item that beats the threshold. */
+static void offer_marked(sr_ann_t *ann, uint32_t u, uint32_t at, uint32_t b) {
+  cand_t *h = ann->heap + (size_t)u * 4 * ann->max_want;
+  uint32_t room = 2 * ann->caps[u]; /* <= 4 max_want */
   for (uint32_t g = 0; g < (b + SCAN_GROUP - 1) / SCAN_GROUP; g++)
     for (unsigned bits = ann->mask[g]; bits; bits &= bits - 1) {
       uint32_t i = g * SCAN_GROUP + (uint32_t)__builtin_ctz(bits);
-      if (i < b && (ann->len[u] < cap || ann->s[i] >= h[0].score))
-        heap_offer(h, &ann->len[u], cap, ann->s[i], at + i);
+      if (i >= b || ann->s[i] < ann->thr[u])
+        continue;
+      if (ann->len[u] == room)
+        compact(ann, u);
+      h[ann->len[u]++] = (cand_t){ann->s[i], at + i};
     }
 }
 
@@ -608,10 +651,8 @@ static uint64_t scan_list(sr_ann_t *ann, uint32_t c) {
     uint32_t b = m - lo < ROW_BLOCK ? m - lo : ROW_BLOCK, at = first + lo;
     for (uint32_t j = 0; j < nu; j++) {
       uint32_t u = users[j];
-      const cand_t *h = ann->heap + (size_t)u * 2 * ann->max_want;
       scan_user_t su = {ann->uq + (size_t)u * ann->cbytes, ann->uscale[u],
-                        CODE_ZERO * ann->usum[u],
-                        ann->len[u] < ann->caps[u] ? -INFINITY : h[0].score};
+                        CODE_ZERO * ann->usum[u], ann->thr[u]};
       if (ann->caps[u] == 0)
         continue;
       ann->scan(ann->code + (size_t)at * ann->cbytes, ann->cbytes, b,
@@ -640,11 +681,12 @@ static float dot_adims(const float *a, const float *b, uint32_t n) {
  * its rows into out; returns how many of them (at most want). */
 static uint32_t rescore(sr_ann_t *ann, uint32_t u, uint32_t want,
                         uint32_t *out) {
-  cand_t *h = ann->heap + (size_t)u * 2 * ann->max_want;
+  cand_t *h = ann->heap + (size_t)u * 4 * ann->max_want;
   const float *q = ann->q + (size_t)u * ann->adims;
   size_t bytes = ann->adims * sizeof(float);
   /* The shortlist's rows are scattered over the whole index: ask for all
    * of them first, so that their cache misses overlap. */
+  compact(ann, u);
   for (uint32_t k = 0; k < ann->len[u]; k++)
     for (size_t b = 0; b < bytes; b += 64)
       __builtin_prefetch(
@@ -675,8 +717,10 @@ uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
            ann->dims * sizeof(float));
     ann->q[(size_t)u * ad + ann->dims] = 1.0f;
     uint32_t w = want[u] < W ? want[u] : W;
-    ann->caps[u] =
-        w ? (w + SHORTLIST_MIN < 2 * W ? w + SHORTLIST_MIN : 2 * W) : 0;
+    ann->thr[u] = -INFINITY;
+    uint32_t extra = w / 2 > SHORTLIST_MIN ? w / 2 : SHORTLIST_MIN;
+    /* At most 2 W, so that the buffer of 4 W always has room to append. */
+    ann->caps[u] = !w ? 0 : w + extra < 2 * W ? w + extra : 2 * W;
   }
   quantize_users(ann, n_users);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users, (int)L,
