@@ -185,8 +185,6 @@ static sr_ann_t *ann_index(sr_model_t *mdl, double *slice_ms, double *mean_ms) {
   }
   sr_ann_conf_t conf;
   sr_ann_conf_init(&conf);
-  if (getenv("ANN_LISTS"))
-    conf.lists = (uint32_t)atoi(getenv("ANN_LISTS"));
   sr_ann_t *ann = sr_ann_build(&snap, bias, skip, &conf);
   sr_factors_free(&snap);
   free(bias);
