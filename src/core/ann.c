@@ -61,14 +61,16 @@ struct sr_ann {
   uint32_t rows;  /* rows of the snapshot */
   uint32_t items; /* rows indexed */
   uint32_t lists;
-  float *cent;     /* lists x adims */
-  uint32_t *off;   /* lists + 1: list l holds [off[l], off[l + 1]) */
-  uint32_t *ids;   /* items: the row of each indexed vector */
-  float *vec;      /* items x adims, list by list */
-  uint32_t cbytes; /* dims rounded up to 32: the bytes of a code */
-  uint8_t *code;   /* (items + SCAN_GROUP) x cbytes, list by list */
-  float *cscale;   /* items + SCAN_GROUP: each code's scale */
-  float *cadd;     /* items + SCAN_GROUP: each item's additive score */
+  float *cent;      /* lists x adims */
+  uint32_t *off;    /* lists + 1: list l holds [off[l], off[l + 1]) */
+  uint32_t *ids;    /* items: the row of each indexed vector */
+  float *vec;       /* items x adims, list by list; after the build, items x
+                       fstride, the additive score in cadd */
+  uint32_t fstride; /* dims rounded up to whole cache lines of floats */
+  uint32_t cbytes;  /* dims rounded up to 32: the bytes of a code */
+  uint8_t *code;    /* (items + SCAN_GROUP) x cbytes, list by list */
+  float *cscale;    /* items + SCAN_GROUP: each code's scale */
+  float *cadd;      /* items + SCAN_GROUP: each item's additive score */
   scan_fn scan;
   uint32_t *side; /* rows skipped, ascending */
   uint32_t n_side;
@@ -438,6 +440,29 @@ static void quantize_items(sr_ann_t *ann) {
   }
 }
 
+/* Re-lays the float vectors for re-scoring: dims floats per row at a
+ * stride of whole cache lines, 64-byte aligned, so that a shortlisted row
+ * costs the fewest cache misses (its additive score is in cadd already).
+ * Returns 0 or -1. */
+static int align_rows(sr_ann_t *ann) {
+  uint32_t fs = (ann->dims + 15) / 16 * 16;
+  size_t bytes = (size_t)ann->items * fs * sizeof(float);
+  float *f = aligned_alloc(64, bytes ? bytes : 64);
+  if (!f)
+    return -1;
+  for (uint32_t i = 0; i < ann->items; i++) {
+    float *row = f + (size_t)i * fs;
+    memcpy(row, ann->vec + (size_t)i * ann->adims, ann->dims * sizeof(float));
+    memset(row + ann->dims, 0, (fs - ann->dims) * sizeof(float));
+  }
+  free(ann->vec);
+  ann->bytes -= (size_t)ann->items * ann->adims * sizeof(float);
+  ann->bytes += bytes;
+  ann->vec = f;
+  ann->fstride = fs;
+  return 0;
+}
+
 static void scan_plain(const uint8_t *code, uint32_t cbytes, uint32_t m,
                        const float *cscale, const float *cadd,
                        const scan_user_t *su, float *s, uint8_t *mask) {
@@ -548,6 +573,8 @@ sr_ann_t *sr_ann_build(const sr_factors_t *snap, const float *bias,
   if (!to || kmeans(ann, conf, to) != 0 || group_lists(ann, to) != 0)
     goto fail;
   quantize_items(ann);
+  if (align_rows(ann) != 0)
+    goto fail;
   free(to);
   return ann;
 fail:
@@ -695,17 +722,16 @@ static uint32_t rescore(sr_ann_t *ann, uint32_t u, uint32_t want,
                         uint32_t *out) {
   cand_t *h = ann->heap + (size_t)u * 4 * ann->max_want;
   const float *q = ann->q + (size_t)u * ann->adims;
-  size_t bytes = ann->adims * sizeof(float);
   /* The shortlist's rows are scattered over the whole index: ask for all
    * of them first, so that their cache misses overlap. */
   compact(ann, u);
   for (uint32_t k = 0; k < ann->len[u]; k++)
-    for (size_t b = 0; b < bytes; b += 64)
-      __builtin_prefetch(
-          (const char *)(ann->vec + (size_t)h[k].row * ann->adims) + b);
+    for (size_t b = 0; b < ann->fstride; b += 16)
+      __builtin_prefetch(ann->vec + (size_t)h[k].row * ann->fstride + b);
   for (uint32_t k = 0; k < ann->len[u]; k++) {
     uint32_t at = h[k].row;
-    h[k].score = dot_adims(q, ann->vec + (size_t)at * ann->adims, ann->adims);
+    h[k].score = dot_adims(q, ann->vec + (size_t)at * ann->fstride, ann->dims) +
+                 ann->cadd[at];
     h[k].row = ann->ids[at];
   }
   uint32_t n = ann->len[u] < want ? ann->len[u] : want;
