@@ -1,10 +1,13 @@
 /* Approximate inner-product retrieval: an inverted-file index (IVF) over a
  * snapshot of item factors. Seeded k-means puts the items in lists around
  * centroids; a batch of users is scored against the centroids by one sgemm,
- * and each user's best lists are scored exactly (one sgemm per list for the
- * users that probe it). The index holds its own copy of the snapshot, so
- * that it can be built on any thread while the model moves on; the caller
- * re-scores the candidates with the live factors.
+ * and each user's best lists are scanned from 8-bit codes of the item
+ * vectors (each with a scale of its own; list by list for all the users
+ * that probe it), keeping a shortlist a quarter longer than wanted that is
+ * then re-scored exactly from the float vectors. The index holds its own
+ * copy of the snapshot, so that it can be built on any thread while the
+ * model moves on; the caller re-scores the candidates with the live
+ * factors.
  *
  * The score indexed is u.v + bias: each item vector carries its additive
  * score as one more column, and each user vector a 1 there, so that
@@ -32,7 +35,7 @@ typedef struct sr_ann sr_ann_t;
 
 /* Build parameters. */
 typedef struct sr_ann_conf {
-  uint32_t lists;     /* k-means lists; 0 picks about sqrt(items) */
+  uint32_t lists;     /* k-means lists; 0: 2 sqrt(items), at most 1024 */
   uint32_t iters;     /* k-means iterations */
   uint32_t max_batch; /* most users per sr_ann_search */
   uint32_t max_want;  /* most candidates per user */
@@ -77,7 +80,9 @@ size_t sr_ann_bytes(const sr_ann_t *ann);
  * users, the index's best min(want[u], max_want) rows by indexed score
  * among the probe best lists of each user: into rows + u * max_want, best
  * first, their count in counts[u] (fewer when the probed lists hold fewer
- * items). Returns the items scored in all. */
+ * items). A row whose code scores it out of the shortlist is missed even
+ * when its exact score would make the cut; with 8-bit codes that takes a
+ * near tie at the cut. Returns the items scored in all. */
 uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
                        uint32_t n_users, uint32_t probe, const uint32_t *want,
                        uint32_t *rows, uint32_t *counts);

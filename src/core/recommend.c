@@ -417,6 +417,10 @@ static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
   add_co(co, n_co, 0, items, 1, mdl->scores);
   exclude_seen_in(mdl, user, 0, items, 1, mdl->scores);
   const float *u = mdl->batch + r * mdl->ufac.stride;
+  /* The candidates' rows are scattered over a large catalogue: ask for
+   * them all before scoring, so that their cache misses overlap. */
+  for (uint32_t k = 0; k < count; k++)
+    __builtin_prefetch(sr_factors_row(&mdl->ifac, rows[k]));
   for (uint32_t k = 0; k < count; k++)
     take_row(mdl, u, rows[k], &len);
   for (uint32_t k = 0; k < n_side && side[k] < items; k++)

@@ -74,8 +74,8 @@ static const sr_opt_t options[] = {
         "catalogue size from which retrieval=auto uses the index (below it "
         "exact scoring is as fast)"),
     U32("recommend.ann_probe", recommend.ann_probe, "8", 1, 100000,
-        "index lists scanned per user (about sqrt(items) lists exist): more "
-        "is slower and closer to exact"),
+        "index lists scanned per user (2 sqrt(items) lists exist, at most "
+        "1024): more is slower and closer to exact"),
     F64("recommend.ann_refresh_s", recommend.ann_refresh_s, "60", 0.1, 86400,
         "the index is rebuilt from the live item factors at least this often "
         "(new items are scored exactly until then)"),
