@@ -544,7 +544,7 @@ scan_avx2(const uint8_t *code, uint32_t cbytes, uint32_t m, const float *cscale,
 
 static scan_fn pick_scan(void) {
 #ifdef HAVE_AVX2_SCAN
-  if (__builtin_cpu_supports("avx2"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return scan_avx2;
 #endif
   return scan_plain;
