@@ -735,16 +735,18 @@ static int scan_value(scan_t *sc, uint32_t node, int depth, size_t level,
   unsigned ends = live ? live & sc->plan->ends_at[level] : 0;
   if (!ends)
     return scan_leaf(sc, nd, depth, level, live, &sc->discard);
-  sr_map_val_t v = {0};
-  if (scan_leaf(sc, nd, depth, level, live & ~ends, &v))
+  /* Read into the first field's slot rather than copied there; emptied
+   * first, since a repeated map key fills it again. */
+  sr_map_val_t *v = &sc->vals[__builtin_ctz(ends)];
+  *v = (sr_map_val_t){0};
+  if (scan_leaf(sc, nd, depth, level, live & ~ends, v))
     return -1;
-  for (unsigned m = ends; m; m &= m - 1) {
-    int f = __builtin_ctz(m);
-    sc->vals[f] = v;
-    if (f == SR_MAP_TIMESTAMP && v.kind == SR_MAPV_INTEGER && sc->ts_per_ms) {
-      sc->vals[f].integer /= sc->ts_per_ms;
-      sc->vals[f].exact_ms = true;
-    }
+  for (unsigned m = ends & (ends - 1); m; m &= m - 1)
+    sc->vals[__builtin_ctz(m)] = *v;
+  if ((ends >> SR_MAP_TIMESTAMP & 1) && v->kind == SR_MAPV_INTEGER &&
+      sc->ts_per_ms) {
+    sc->vals[SR_MAP_TIMESTAMP].integer /= sc->ts_per_ms;
+    sc->vals[SR_MAP_TIMESTAMP].exact_ms = true;
   }
   return 0;
 }

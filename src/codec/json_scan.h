@@ -15,8 +15,10 @@ typedef struct sr_json_cursor {
 
 /* JSON whitespace, the four bytes jansson skips between tokens. */
 static inline void sr_json_skip_ws(sr_json_cursor_t *c) {
-  while (c->cur < c->end && (*c->cur == ' ' || *c->cur == '\n' ||
-                             *c->cur == '\r' || *c->cur == '\t'))
+  /* One compare for the usual case of no whitespace at all. */
+  while (
+      c->cur < c->end && (unsigned char)*c->cur <= ' ' &&
+      (*c->cur == ' ' || *c->cur == '\n' || *c->cur == '\r' || *c->cur == '\t'))
     c->cur++;
 }
 

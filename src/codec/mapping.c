@@ -389,12 +389,42 @@ static int parse_fraction(const char **p, const char *end, int *ms) {
   return 0;
 }
 
+/* The digits at s[at] and s[at + 1]; -1 unless both are digits. */
+static int two_digits(const char *s, int at) {
+  unsigned a = (unsigned)(s[at] - '0'), b = (unsigned)(s[at + 1] - '0');
+  return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.fffZ", what most producers write: the fields by
+ * position. Returns 0 with *ms, or -1 for anything else (which the full
+ * parser then reads, or rejects). */
+static int parse_iso8601_ms_z(const char *s, size_t len, int64_t *ms) {
+  if (len != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':' || s[19] != '.' || s[23] != 'Z')
+    return -1;
+  int yh = two_digits(s, 0), yl = two_digits(s, 2), mo = two_digits(s, 5),
+      d = two_digits(s, 8), h = two_digits(s, 11), mi = two_digits(s, 14),
+      sec = two_digits(s, 17), fh = two_digits(s, 20);
+  unsigned fl = (unsigned)(s[22] - '0');
+  if ((yh | yl | mo | d | h | mi | sec | fh) < 0 || fl > 9)
+    return -1;
+  int y = yh * 100 + yl;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo) ||
+      h > 23 || mi > 59 || sec > 60)
+    return -1;
+  int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+  *ms = (days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + fh * 10 + (int)fl;
+  return 0;
+}
+
 /* YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM); 'T' may be 't' or a space, and
  * the zone is required: a local time would mean another instant on
  * every host. */
 static int parse_iso8601(const char *s, size_t len, int64_t *ms) {
   const char *p = s, *end = s + len;
   int y, mo, d, h, mi, sec, frac, east;
+  if (parse_iso8601_ms_z(s, len, ms) == 0)
+    return 0;
   if (digits(&p, end, 4, &y) || expect(&p, end, '-') ||
       digits(&p, end, 2, &mo) || expect(&p, end, '-') ||
       digits(&p, end, 2, &d) || p >= end ||
@@ -799,7 +829,7 @@ static sr_reason_t decode_tree(const sr_mapping_t *map, const void *p,
 typedef struct scanner {
   sr_json_cursor_t in;
   const sr_mapping_t *map;
-  val_t vals[ENTRIES_MAX];
+  val_t *slots[ENTRIES_MAX]; /* where each entry's value goes, zeroed */
   int depth;
 } scanner_t;
 
@@ -1010,7 +1040,7 @@ static int kid_by_name(const scanner_t *sc, int parent, const char *key,
   }
   for (int k = nodes[parent].kid; k >= 0; k = nodes[k].next) {
     const pnode_t *nd = &nodes[k];
-    if (nd->name && nd->len == len && nd->head == head &&
+    if (nd->head == head && nd->len == len && nd->name &&
         (len <= 8 || !memcmp(nd->name + 8, key + 8, len - 8)))
       return k;
   }
@@ -1091,34 +1121,38 @@ static int scan_container(scanner_t *sc, int node, bool object) {
 
 /* The value at trie node: read, and kept for the entries ending here. */
 static int scan_node(scanner_t *sc, int node) {
-  val_t v = {0};
+  unsigned ends = sc->map->nodes[node].ends;
+  val_t scratch;
+  /* Read into the first entry's slot, still empty (a repeated member on a
+   * path gives up before its value), rather than copied there. */
+  val_t *v = ends ? sc->slots[__builtin_ctz(ends)] : &scratch;
   bool escaped;
   int rc;
   if (sc->in.cur == sc->in.end)
     return -1;
   switch (*sc->in.cur) {
   case '{':
-    v.kind = SR_MAPV_OBJECT;
+    v->kind = SR_MAPV_OBJECT;
     rc = scan_container(sc, node, true);
     break;
   case '[':
-    v.kind = SR_MAPV_ARRAY;
+    v->kind = SR_MAPV_ARRAY;
     rc = scan_container(sc, node, false);
     break;
   case '"':
-    v.kind = SR_MAPV_STRING;
+    v->kind = SR_MAPV_STRING;
     /* A value read with escapes needs jansson's decoding. */
-    rc = scan_string(sc, &v.str, &v.len, &escaped) || escaped ? -1 : 0;
+    rc = scan_string(sc, &v->str, &v->len, &escaped) || escaped ? -1 : 0;
     break;
-  case 't': rc = scan_literal(sc, "true", 4, SR_MAPV_BOOL, &v); break;
-  case 'f': rc = scan_literal(sc, "false", 5, SR_MAPV_BOOL, &v); break;
-  case 'n': rc = scan_literal(sc, "null", 4, SR_MAPV_NULL, &v); break;
-  default: rc = scan_number(sc, &v); break;
+  case 't': rc = scan_literal(sc, "true", 4, SR_MAPV_BOOL, v); break;
+  case 'f': rc = scan_literal(sc, "false", 5, SR_MAPV_BOOL, v); break;
+  case 'n': rc = scan_literal(sc, "null", 4, SR_MAPV_NULL, v); break;
+  default: rc = scan_number(sc, v); break;
   }
   if (rc != 0)
     return -1;
-  for (unsigned m = sc->map->nodes[node].ends; m; m &= m - 1)
-    sc->vals[__builtin_ctz(m)] = v;
+  for (unsigned m = ends & (ends - 1); m; m &= m - 1)
+    *sc->slots[__builtin_ctz(m)] = *v;
   return 0;
 }
 
@@ -1127,22 +1161,26 @@ static int scan_node(scanner_t *sc, int node) {
 static int scan_values(const sr_mapping_t *map, const char *p, size_t len,
                        val_t vals[SR_MAP__COUNT]) {
   scanner_t sc;
+  val_t camel[ENTRIES_MAX];
   sc.in = (sr_json_cursor_t){p, p + len};
   sc.map = map;
   sc.depth = 0;
-  for (int i = 0; i < map->n_entries; i++)
-    sc.vals[i] = (val_t){0};
+  for (int i = 0; i < map->n_entries; i++) {
+    const entry_t *e = &map->entries[i];
+    sc.slots[i] = e->camel ? &camel[i] : &vals[e->field];
+    *sc.slots[i] = (val_t){0};
+  }
   sr_json_skip_ws(&sc.in);
   if (sc.in.cur == sc.in.end || *sc.in.cur != '{' || scan_node(&sc, 0) != 0)
     return -1;
   sr_json_skip_ws(&sc.in);
   if (sc.in.cur != sc.in.end)
     return -1;
+  /* The camelCase spelling counts when the snake_case one is absent. */
   for (int i = 0; i < map->n_entries; i++) {
     const entry_t *e = &map->entries[i];
-    if (e->camel && vals[e->field].kind != SR_MAPV_ABSENT)
-      continue;
-    vals[e->field] = sc.vals[i];
+    if (e->camel && vals[e->field].kind == SR_MAPV_ABSENT)
+      vals[e->field] = camel[i];
   }
   return 0;
 }
@@ -1155,9 +1193,9 @@ sr_reason_t sr_mapping_decode(const sr_mapping_t *map, const void *p,
     return sr_reason_fail(SR_REASON_TOO_LARGE, errstr, errlen,
                           "message is %zu bytes, limit %zu", len,
                           lim->max_message_bytes);
+  /* scan_values fills the fields read from the body, the only ones
+   * map_fields reads from vals. */
   val_t vals[SR_MAP__COUNT];
-  for (int f = 0; f < SR_MAP__COUNT; f++)
-    vals[f] = (val_t){0};
   if (!p || scan_values(map, p, len, vals) != 0)
     return decode_tree(map, p, len, meta, lim, ev, errstr, errlen);
   sr_event_fields_t fld = {0};
