@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -781,17 +780,6 @@ sr_reason_t sr_avro_decode(sr_avro_reader_t *rd, const void *p, size_t len,
   return sr_mapping_apply(rd->sh.map, sc.vals, meta, lim, ev, errstr, errlen);
 }
 
-__attribute__((format(printf, 3, 4))) static int
-wfail(char *errstr, size_t errlen, const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 /* The writer. A fresh record is filled with nulls, zeros and empty
  * values, then each mapped field is set at its path. */
 static int fill_empty(avro_value_t *v, int depth) {
@@ -1005,11 +993,13 @@ void sr_avro_writer_free(sr_avro_writer_t *wr) {
   free(wr);
 }
 
-int sr_avro_encode(sr_avro_writer_t *wr, const sr_event_t *ev, sr_buf_t *out,
-                   char *errstr, size_t errlen) {
+/* sr_avro_encode with the error of sr_errf, so that each failure is one
+ * statement. */
+static sr_err_t encode_record(sr_avro_writer_t *wr, const sr_event_t *ev,
+                              sr_buf_t *out, char *errstr, size_t errlen) {
   avro_value_t *root = &wr->sh.value;
   if (next_value(&wr->sh) != 0 || fill_empty(root, 0) != 0)
-    return wfail(errstr, errlen, "avro: %s", avro_strerror());
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "avro: %s", avro_strerror());
   for (int f = 0; f < SR_MAP__COUNT; f++) {
     const sr_map_seg_t *segs;
     size_t n = sr_mapping_path(wr->sh.map, (sr_map_field_t)f, &segs);
@@ -1019,20 +1009,26 @@ int sr_avro_encode(sr_avro_writer_t *wr, const sr_event_t *ev, sr_buf_t *out,
       continue;
     if (leaf_at(*root, segs, n, &leaf) != 0 ||
         set_field(wr, (sr_map_field_t)f, &leaf, ev) != 0)
-      return wfail(errstr, errlen,
-                   "avro: the %s of this event cannot be written to field %s",
-                   field_names[f], segs[n - 1].name ? segs[n - 1].name : "[N]");
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "avro: the %s of this event cannot be written to field %s",
+                     field_names[f],
+                     segs[n - 1].name ? segs[n - 1].name : "[N]");
   }
   size_t size;
   if (avro_value_sizeof(root, &size) != 0 || sr_buf_reserve(out, size) != 0)
-    return wfail(errstr, errlen, "out of memory");
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   avro_writer_t w =
       avro_writer_memory((char *)out->data + out->len, (int64_t)size);
   int rc = w ? avro_value_write(w, root) : ENOMEM;
   if (w)
     avro_writer_free(w);
   if (rc != 0)
-    return wfail(errstr, errlen, "avro: %s", avro_strerror());
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "avro: %s", avro_strerror());
   out->len += size;
-  return 0;
+  return SR_OK;
+}
+
+int sr_avro_encode(sr_avro_writer_t *wr, const sr_event_t *ev, sr_buf_t *out,
+                   char *errstr, size_t errlen) {
+  return encode_record(wr, ev, out, errstr, errlen) == SR_OK ? 0 : -1;
 }
