@@ -561,7 +561,8 @@ static bool own_type_name(const char *name, size_t len, const char *own) {
 static int lookup_type(const sr_mapping_t *map, const char *name, size_t len,
                        sr_event_type_t *type) {
   for (size_t i = 0; i < map->n_types; i++)
-    if (map->type_lens[i] == len && !memcmp(map->types[i].name, name, len)) {
+    if (map->type_lens[i] == len && map->types[i].name[0] == name[0] &&
+        !memcmp(map->types[i].name, name, len)) {
       *type = map->types[i].type;
       return 0;
     }
