@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +52,7 @@ struct sr_avro_reader {
   plan_t *plan; /* the schema compiled for reading */
 };
 
-static plan_t *plan_new(avro_schema_t schema);
+static plan_t *plan_new(avro_schema_t schema, const sr_mapping_t *map);
 static void plan_free(plan_t *pl);
 
 struct sr_avro_writer {
@@ -272,7 +271,7 @@ sr_avro_reader_t *sr_avro_reader_new_json(const char *json, size_t len,
   }
   if (shape_init(&rd->sh, json, len, prefix, spec, errstr, errlen) != SR_OK)
     goto fail;
-  if (!(rd->plan = plan_new(rd->sh.schema))) {
+  if (!(rd->plan = plan_new(rd->sh.schema, rd->sh.map))) {
     sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
     goto fail;
   }
@@ -340,15 +339,19 @@ void sr_avro_reader_free(sr_avro_reader_t *rd) {
 typedef struct scan {
   const uint8_t *p, *end;
   size_t empty_items;
-  const sr_map_seg_t *segs[SR_MAP__COUNT];
-  size_t n_segs[SR_MAP__COUNT];
   int64_t ts_per_ms;
   sr_map_val_t vals[SR_MAP__COUNT];
   sr_map_val_t discard; /* what no path ends at */
   const plan_t *plan;
 } scan_t;
 
-static int read_long(scan_t *sc, int64_t *out) {
+static inline int read_long(scan_t *sc, int64_t *out) {
+  /* Most longs (lengths, branches, counts, symbols) take one byte. */
+  if (sc->p < sc->end && !(*sc->p & 0x80)) {
+    uint8_t c = *sc->p++;
+    *out = (int64_t)(c >> 1) ^ -(int64_t)(c & 1);
+    return 0;
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (sc->p >= sc->end)
@@ -377,11 +380,14 @@ static int take(scan_t *sc, int64_t n, const uint8_t **at) {
  * these arrays, which the reader walks. */
 typedef struct node {
   avro_type_t type;
-  bool empty;          /* takes no bytes: null, or a record of such */
-  uint32_t n;          /* fields, branches, symbols; a fixed's size */
-  uint32_t kids;       /* the first of n kids; an array's or map's items */
-  avro_schema_t enums; /* an enum's symbols (borrowed from the schema) */
+  bool empty;    /* takes no bytes: null, or a record of such */
+  uint32_t n;    /* fields, branches, symbols; a fixed's size */
+  uint32_t kids; /* the first of n kids; an array's or map's items; the
+                    first of an enum's n symbols */
 } node_t;
+
+/* Levels of a mapped path: mapping paths have at most 16 steps. */
+#define PATH_LEVELS 17
 
 struct plan {
   node_t *nodes;
@@ -391,6 +397,18 @@ struct plan {
   const char **names; /* a record field's name, by kid */
   size_t *name_lens;
   size_t n_kids, cap_kids;
+  /* By kid of a record, by level: the fields whose path takes the kid's
+   * name as its step at that level, matched once here rather than by
+   * name for every message. */
+  unsigned (*hits)[PATH_LEVELS];
+  const char **syms; /* enum symbols (borrowed from the schema) */
+  size_t *sym_lens;
+  size_t n_syms, cap_syms;
+  /* The mapped paths, and by level the fields whose path ends there. */
+  const sr_map_seg_t *segs[SR_MAP__COUNT];
+  size_t n_segs[SR_MAP__COUNT];
+  unsigned live;
+  unsigned ends_at[PATH_LEVELS];
 };
 
 static void plan_free(plan_t *pl) {
@@ -401,6 +419,9 @@ static void plan_free(plan_t *pl) {
   free(pl->kids);
   free(pl->names);
   free(pl->name_lens);
+  free(pl->hits);
+  free(pl->syms);
+  free(pl->sym_lens);
   free(pl);
 }
 
@@ -437,6 +458,24 @@ static int add_kids(plan_t *pl, size_t n, uint32_t *at) {
 }
 
 static int64_t compile_node(plan_t *pl, avro_schema_t s, int depth);
+
+/* An enum's symbols and their lengths, for the reader to point at. */
+static int add_syms(plan_t *pl, avro_schema_t s, node_t *nd) {
+  size_t need = pl->n_syms + nd->n, cap = pl->cap_syms;
+  if (grow((void **)&pl->syms, &cap, need, sizeof(*pl->syms)))
+    return -1;
+  cap = pl->cap_syms;
+  if (grow((void **)&pl->sym_lens, &cap, need, sizeof(*pl->sym_lens)))
+    return -1;
+  pl->cap_syms = cap;
+  nd->kids = (uint32_t)pl->n_syms;
+  for (uint32_t i = 0; i < nd->n; i++) {
+    pl->syms[pl->n_syms] = avro_schema_enum_get(s, (int)i);
+    pl->sym_lens[pl->n_syms] = strlen(pl->syms[pl->n_syms]);
+    pl->n_syms++;
+  }
+  return 0;
+}
 
 static int compile_kids(plan_t *pl, node_t nd, avro_schema_t s, int64_t at,
                         int depth) {
@@ -493,7 +532,8 @@ static int64_t compile_node(plan_t *pl, avro_schema_t s, int depth) {
     nd.n = (uint32_t)avro_schema_enum_number_of_symbols(s);
   else if (is_avro_fixed(s))
     nd.n = (uint32_t)avro_schema_fixed_size(s);
-  nd.enums = is_avro_enum(s) ? s : NULL;
+  if (is_avro_enum(s) && add_syms(pl, s, &nd) != 0)
+    return -1;
   pl->nodes[at] = nd;
   pl->of[at] = s;
   if (is_avro_record(s) || is_avro_union(s) || is_avro_array(s) ||
@@ -502,9 +542,34 @@ static int64_t compile_node(plan_t *pl, avro_schema_t s, int depth) {
   return at;
 }
 
-static plan_t *plan_new(avro_schema_t schema) {
+/* The mapped paths of map, and the fields each record field's name
+ * matches at each level. */
+static int plan_paths(plan_t *pl, const sr_mapping_t *map) {
+  for (int f = 0; f < SR_MAP__COUNT; f++) {
+    pl->n_segs[f] = sr_mapping_path(map, (sr_map_field_t)f, &pl->segs[f]);
+    if (pl->n_segs[f] >= PATH_LEVELS)
+      return -1;
+    pl->live |= (pl->n_segs[f] > 0) << f;
+    if (pl->n_segs[f])
+      pl->ends_at[pl->n_segs[f]] |= 1u << f;
+  }
+  pl->hits = calloc(pl->n_kids ? pl->n_kids : 1, sizeof(*pl->hits));
+  if (!pl->hits)
+    return -1;
+  for (size_t k = 0; k < pl->n_kids; k++)
+    for (int f = 0; pl->names[k] && f < SR_MAP__COUNT; f++)
+      for (size_t lv = 0; lv < pl->n_segs[f]; lv++) {
+        const sr_map_seg_t *seg = &pl->segs[f][lv];
+        if (seg->name && seg->index == pl->name_lens[k] &&
+            !memcmp(seg->name, pl->names[k], seg->index))
+          pl->hits[k][lv] |= 1u << f;
+      }
+  return 0;
+}
+
+static plan_t *plan_new(avro_schema_t schema, const sr_mapping_t *map) {
   plan_t *pl = calloc(1, sizeof(*pl));
-  if (pl && compile_node(pl, schema, 0) != 0) {
+  if (pl && (compile_node(pl, schema, 0) != 0 || plan_paths(pl, map) != 0)) {
     plan_free(pl);
     return NULL;
   }
@@ -516,7 +581,7 @@ static unsigned match_name(const scan_t *sc, unsigned live, size_t level,
                            const char *key, size_t len) {
   unsigned out = 0;
   for (int f = 0; f < SR_MAP__COUNT; f++) {
-    const sr_map_seg_t *seg = sc->segs[f] + level;
+    const sr_map_seg_t *seg = sc->plan->segs[f] + level;
     if ((live >> f & 1) && seg->name && seg->index == len &&
         !memcmp(seg->name, key, len))
       out |= 1u << f;
@@ -528,7 +593,7 @@ static unsigned match_index(const scan_t *sc, unsigned live, size_t level,
                             int64_t idx) {
   unsigned out = 0;
   for (int f = 0; f < SR_MAP__COUNT; f++) {
-    const sr_map_seg_t *seg = sc->segs[f] + level;
+    const sr_map_seg_t *seg = sc->plan->segs[f] + level;
     if ((live >> f & 1) && !seg->name && (int64_t)seg->index == idx)
       out |= 1u << f;
   }
@@ -580,8 +645,8 @@ static int scan_record(scan_t *sc, const node_t *nd, int depth, size_t level,
   const plan_t *pl = sc->plan;
   for (uint32_t i = 0; i < nd->n; i++) {
     uint32_t k = nd->kids + i;
-    unsigned hit =
-        live ? match_name(sc, live, level, pl->names[k], pl->name_lens[k]) : 0;
+    /* A live path is deeper than level, so level is in the table. */
+    unsigned hit = live ? live & pl->hits[k][level] : 0;
     if (scan_value(sc, pl->kids[k], depth + 1, level + 1, hit) != 0)
       return -1;
   }
@@ -636,11 +701,9 @@ static int scan_leaf(scan_t *sc, const node_t *nd, int depth, size_t level,
   case AVRO_ENUM:
     if (read_long(sc, &n) != 0 || n < 0 || n >= nd->n)
       return -1;
-    if (v != &sc->discard) {
-      const char *sym = avro_schema_enum_get(nd->enums, (int)n);
-      *v = (sr_map_val_t){
-          .kind = SR_MAPV_STRING, .str = sym, .len = strlen(sym)};
-    }
+    *v = (sr_map_val_t){.kind = SR_MAPV_STRING,
+                        .str = sc->plan->syms[nd->kids + n],
+                        .len = sc->plan->sym_lens[nd->kids + n]};
     return 0;
   case AVRO_RECORD:
     v->kind = SR_MAPV_OBJECT;
@@ -668,21 +731,21 @@ static int scan_value(scan_t *sc, uint32_t node, int depth, size_t level,
       return -1;
     return scan_value(sc, sc->plan->kids[nd->kids + b], depth + 1, level, live);
   }
-  unsigned ends = 0;
-  for (int f = 0; live && f < SR_MAP__COUNT; f++)
-    if ((live >> f & 1) && sc->n_segs[f] == level)
-      ends |= 1u << f;
-  sr_map_val_t v = {0};
-  if (scan_leaf(sc, nd, depth, level, live & ~ends, ends ? &v : &sc->discard))
+  unsigned ends = live ? live & sc->plan->ends_at[level] : 0;
+  if (!ends)
+    return scan_leaf(sc, nd, depth, level, live, &sc->discard);
+  /* Read into the first field's slot rather than copied there; emptied
+   * first, since a repeated map key fills it again. */
+  sr_map_val_t *v = &sc->vals[__builtin_ctz(ends)];
+  *v = (sr_map_val_t){0};
+  if (scan_leaf(sc, nd, depth, level, live & ~ends, v))
     return -1;
-  for (int f = 0; ends && f < SR_MAP__COUNT; f++) {
-    if (!(ends >> f & 1))
-      continue;
-    sc->vals[f] = v;
-    if (f == SR_MAP_TIMESTAMP && v.kind == SR_MAPV_INTEGER && sc->ts_per_ms) {
-      sc->vals[f].integer /= sc->ts_per_ms;
-      sc->vals[f].exact_ms = true;
-    }
+  for (unsigned m = ends & (ends - 1); m; m &= m - 1)
+    sc->vals[__builtin_ctz(m)] = *v;
+  if ((ends >> SR_MAP_TIMESTAMP & 1) && v->kind == SR_MAPV_INTEGER &&
+      sc->ts_per_ms) {
+    sc->vals[SR_MAP_TIMESTAMP].integer /= sc->ts_per_ms;
+    sc->vals[SR_MAP_TIMESTAMP].exact_ms = true;
   }
   return 0;
 }
@@ -696,16 +759,15 @@ sr_reason_t sr_avro_decode(sr_avro_reader_t *rd, const void *p, size_t len,
                           "message is %zu bytes, limit %zu", len,
                           lim->max_message_bytes);
   const uint8_t *bytes = p ? p : (const void *)"";
-  scan_t sc = {.p = bytes,
-               .end = bytes + len,
-               .ts_per_ms = rd->sh.ts_per_ms,
-               .plan = rd->plan};
-  unsigned live = 0;
-  for (int f = 0; f < SR_MAP__COUNT; f++) {
-    sc.n_segs[f] = sr_mapping_path(rd->sh.map, (sr_map_field_t)f, &sc.segs[f]);
-    live |= (sc.n_segs[f] > 0) << f;
-  }
-  if (scan_value(&sc, 0, 0, 0, live) != 0)
+  scan_t sc;
+  sc.p = bytes;
+  sc.end = bytes + len;
+  sc.empty_items = 0;
+  sc.ts_per_ms = rd->sh.ts_per_ms;
+  sc.plan = rd->plan;
+  for (int f = 0; f < SR_MAP__COUNT; f++)
+    sc.vals[f] = (sr_map_val_t){0};
+  if (scan_value(&sc, 0, 0, 0, rd->plan->live) != 0)
     return sr_reason_fail(
         SR_REASON_DECODE, errstr, errlen,
         "avro: %zu bytes are not a record of the schema (truncated, "
@@ -716,17 +778,6 @@ sr_reason_t sr_avro_decode(sr_avro_reader_t *rd, const void *p, size_t len,
                           "avro: %zu bytes after the record",
                           (size_t)(sc.end - sc.p));
   return sr_mapping_apply(rd->sh.map, sc.vals, meta, lim, ev, errstr, errlen);
-}
-
-__attribute__((format(printf, 3, 4))) static int
-wfail(char *errstr, size_t errlen, const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
 }
 
 /* The writer. A fresh record is filled with nulls, zeros and empty
@@ -942,11 +993,13 @@ void sr_avro_writer_free(sr_avro_writer_t *wr) {
   free(wr);
 }
 
-int sr_avro_encode(sr_avro_writer_t *wr, const sr_event_t *ev, sr_buf_t *out,
-                   char *errstr, size_t errlen) {
+/* sr_avro_encode with the error of sr_errf, so that each failure is one
+ * statement. */
+static sr_err_t encode_record(sr_avro_writer_t *wr, const sr_event_t *ev,
+                              sr_buf_t *out, char *errstr, size_t errlen) {
   avro_value_t *root = &wr->sh.value;
   if (next_value(&wr->sh) != 0 || fill_empty(root, 0) != 0)
-    return wfail(errstr, errlen, "avro: %s", avro_strerror());
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "avro: %s", avro_strerror());
   for (int f = 0; f < SR_MAP__COUNT; f++) {
     const sr_map_seg_t *segs;
     size_t n = sr_mapping_path(wr->sh.map, (sr_map_field_t)f, &segs);
@@ -956,20 +1009,26 @@ int sr_avro_encode(sr_avro_writer_t *wr, const sr_event_t *ev, sr_buf_t *out,
       continue;
     if (leaf_at(*root, segs, n, &leaf) != 0 ||
         set_field(wr, (sr_map_field_t)f, &leaf, ev) != 0)
-      return wfail(errstr, errlen,
-                   "avro: the %s of this event cannot be written to field %s",
-                   field_names[f], segs[n - 1].name ? segs[n - 1].name : "[N]");
+      return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                     "avro: the %s of this event cannot be written to field %s",
+                     field_names[f],
+                     segs[n - 1].name ? segs[n - 1].name : "[N]");
   }
   size_t size;
   if (avro_value_sizeof(root, &size) != 0 || sr_buf_reserve(out, size) != 0)
-    return wfail(errstr, errlen, "out of memory");
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   avro_writer_t w =
       avro_writer_memory((char *)out->data + out->len, (int64_t)size);
   int rc = w ? avro_value_write(w, root) : ENOMEM;
   if (w)
     avro_writer_free(w);
   if (rc != 0)
-    return wfail(errstr, errlen, "avro: %s", avro_strerror());
+    return sr_errf(errstr, errlen, SR_ERR_INVALID, "avro: %s", avro_strerror());
   out->len += size;
-  return 0;
+  return SR_OK;
+}
+
+int sr_avro_encode(sr_avro_writer_t *wr, const sr_event_t *ev, sr_buf_t *out,
+                   char *errstr, size_t errlen) {
+  return encode_record(wr, ev, out, errstr, errlen) == SR_OK ? 0 : -1;
 }

@@ -1,21 +1,9 @@
 /* Confluent Schema Registry framing; see framing.h. */
 #include "codec/framing.h"
 
-#include <stdarg.h>
-#include <stdio.h>
+#include "util/err.h"
 
 #define HEADER_BYTES 5
-
-__attribute__((format(printf, 3, 4))) static int
-fail(char *errstr, size_t errlen, const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 bool sr_frame_detect(const void *p, size_t len) {
   return p && len >= HEADER_BYTES && ((const uint8_t *)p)[0] == 0;
@@ -39,47 +27,56 @@ static int read_zigzag(const uint8_t **p, const uint8_t *end, int32_t *out) {
   return -1;
 }
 
-static int parse_indices(const uint8_t **p, const uint8_t *end, sr_frame_t *fr,
-                         char *errstr, size_t errlen) {
+static sr_err_t parse_indices(const uint8_t **p, const uint8_t *end,
+                              sr_frame_t *fr, char *errstr, size_t errlen) {
   int32_t count;
   if (read_zigzag(p, end, &count) != 0)
-    return fail(errstr, errlen, "framing: message-index count is truncated");
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "framing: message-index count is truncated");
   if (count == 0) {
     fr->n_indices = 1; /* the shortcut for the file's first message */
     fr->indices[0] = 0;
-    return 0;
+    return SR_OK;
   }
   if (count < 0 || count > SR_FRAME_MAX_INDICES)
-    return fail(errstr, errlen,
-                "framing: message-index count %d (at most %d expected)",
-                (int)count, SR_FRAME_MAX_INDICES);
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "framing: message-index count %d (at most %d expected)",
+                   (int)count, SR_FRAME_MAX_INDICES);
   for (int32_t i = 0; i < count; i++) {
     int32_t idx;
     if (read_zigzag(p, end, &idx) != 0 || idx < 0)
-      return fail(errstr, errlen, "framing: message index %d is malformed",
-                  (int)i);
+      return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                     "framing: message index %d is malformed", (int)i);
     fr->indices[fr->n_indices++] = idx;
   }
-  return 0;
+  return SR_OK;
+}
+
+/* sr_frame_parse with the error of sr_errf, so that each failure is one
+ * statement. */
+static sr_err_t parse_frame(const void *p, size_t len, sr_frame_kind_t kind,
+                            sr_frame_t *fr, char *errstr, size_t errlen) {
+  const uint8_t *b = p, *end = b + len;
+  *fr = (sr_frame_t){0};
+  if (!sr_frame_detect(p, len))
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "framing: %zu bytes do not start with the magic byte 0 and "
+                   "a 4-byte schema id",
+                   len);
+  fr->schema_id =
+      (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
+  b += HEADER_BYTES;
+  if (kind == SR_FRAME_PROTO &&
+      parse_indices(&b, end, fr, errstr, errlen) != SR_OK)
+    return SR_ERR_CORRUPT;
+  fr->body = b;
+  fr->body_len = (size_t)(end - b);
+  return SR_OK;
 }
 
 int sr_frame_parse(const void *p, size_t len, sr_frame_kind_t kind,
                    sr_frame_t *fr, char *errstr, size_t errlen) {
-  const uint8_t *b = p, *end = b + len;
-  *fr = (sr_frame_t){0};
-  if (!sr_frame_detect(p, len))
-    return fail(errstr, errlen,
-                "framing: %zu bytes do not start with the magic byte 0 and a "
-                "4-byte schema id",
-                len);
-  fr->schema_id =
-      (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-  b += HEADER_BYTES;
-  if (kind == SR_FRAME_PROTO && parse_indices(&b, end, fr, errstr, errlen))
-    return -1;
-  fr->body = b;
-  fr->body_len = (size_t)(end - b);
-  return 0;
+  return parse_frame(p, len, kind, fr, errstr, errlen) == SR_OK ? 0 : -1;
 }
 
 static int put_zigzag(sr_buf_t *out, int32_t v) {

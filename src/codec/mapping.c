@@ -56,13 +56,30 @@ typedef struct entry {
 
 /* Paths: 5 mapped or snake_case, 3 camelCase spellings. */
 #define ENTRIES_MAX (SR_MAP__COUNT + 3)
+/* The trie of the entries' paths: the root and one node per segment. */
+#define NODES_MAX (ENTRIES_MAX * PATH_MAX_SEGS + 1)
+
+/* A node of the trie the scanner walks: the root is the message's object,
+ * each other node one step (a member name or an index) from its parent, so
+ * that a member is matched once whatever the number of paths through it. */
+typedef struct pnode {
+  const char *name; /* the member's name; NULL: an index step, or the root */
+  size_t len;       /* the name's length, or the index */
+  uint64_t head;    /* the name's first 8 bytes, zero-padded: one compare */
+  unsigned ends;    /* entries whose path ends here */
+  unsigned below;   /* entries whose path goes on below */
+  int kid, next;    /* first child, next sibling; -1 for none */
+} pnode_t;
 
 struct sr_mapping {
   source_t src[SR_MAP__COUNT];
   seg_t native_segs[SR_MAP__COUNT][2];
   entry_t entries[ENTRIES_MAX];
   int n_entries;
+  pnode_t nodes[NODES_MAX];
+  int n_nodes;
   sr_type_alias_t *types; /* names owned */
+  size_t *type_lens;
   size_t n_types;
   sr_unknown_types_t unknown_types;
   sr_ts_fmt_t ts_fmt;
@@ -170,7 +187,8 @@ static sr_err_t compile_types(sr_mapping_t *map, const sr_mapping_spec_t *spec,
   if (!spec->n_types)
     return SR_OK;
   map->types = calloc(spec->n_types, sizeof(*map->types));
-  if (!map->types)
+  map->type_lens = calloc(spec->n_types, sizeof(*map->type_lens));
+  if (!map->types || !map->type_lens)
     return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < spec->n_types; i++) {
     const sr_type_alias_t *al = &spec->types[i];
@@ -182,6 +200,7 @@ static sr_err_t compile_types(sr_mapping_t *map, const sr_mapping_spec_t *spec,
     if (!map->types[i].name)
       return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
     map->types[i].type = al->type;
+    map->type_lens[i] = strlen(al->name);
     map->n_types++;
   }
   return SR_OK;
@@ -191,6 +210,49 @@ static void add_entry(sr_mapping_t *map, const seg_t *segs, size_t n, int field,
                       int camel) {
   assert(map->n_entries < ENTRIES_MAX);
   map->entries[map->n_entries++] = (entry_t){segs, n, field, camel};
+}
+
+/* The first 8 bytes of name[0..len), zero-padded, as one word. */
+static uint64_t name_head(const char *name, size_t len) {
+  uint64_t head = 0;
+  memcpy(&head, name, len < 8 ? len : 8);
+  return head;
+}
+
+/* The child of parent one step seg away, added when new. */
+static int trie_step(sr_mapping_t *map, int parent, const seg_t *seg) {
+  int *link = &map->nodes[parent].kid;
+  for (; *link >= 0; link = &map->nodes[*link].next) {
+    const pnode_t *nd = &map->nodes[*link];
+    if (nd->len == seg->index &&
+        (seg->name && nd->name ? !memcmp(nd->name, seg->name, nd->len)
+                               : !seg->name && !nd->name))
+      return *link;
+  }
+  assert(map->n_nodes < NODES_MAX);
+  map->nodes[map->n_nodes] =
+      (pnode_t){.name = seg->name,
+                .len = seg->index,
+                .head = seg->name ? name_head(seg->name, seg->index) : 0,
+                .kid = -1,
+                .next = -1};
+  *link = map->n_nodes;
+  return map->n_nodes++;
+}
+
+/* The scanner's trie, from the entries. */
+static void compile_trie(sr_mapping_t *map) {
+  map->nodes[0] = (pnode_t){.kid = -1, .next = -1};
+  map->n_nodes = 1;
+  for (int i = 0; i < map->n_entries; i++) {
+    const entry_t *e = &map->entries[i];
+    int node = 0;
+    for (size_t s = 0; s < e->n_segs; s++) {
+      map->nodes[node].below |= 1u << i;
+      node = trie_step(map, node, &e->segs[s]);
+    }
+    map->nodes[node].ends |= 1u << i;
+  }
 }
 
 /* The paths of the scanner, from the compiled sources. */
@@ -224,6 +286,7 @@ sr_mapping_t *sr_mapping_new(const sr_mapping_spec_t *spec, char *errstr,
   if (compile_types(map, spec, errstr, errlen) != SR_OK)
     goto fail;
   compile_entries(map);
+  compile_trie(map);
   return map;
 fail:
   sr_mapping_free(map);
@@ -248,6 +311,7 @@ void sr_mapping_free(sr_mapping_t *map) {
   for (size_t i = 0; i < map->n_types; i++)
     free((char *)map->types[i].name);
   free(map->types);
+  free(map->type_lens);
   free(map);
 }
 
@@ -272,7 +336,7 @@ static int days_in_month(int64_t y, unsigned m) {
 static int digits(const char **p, const char *end, int n, int *out) {
   int v = 0;
   for (int i = 0; i < n; i++, (*p)++) {
-    if (*p >= end || !isdigit((unsigned char)**p))
+    if (*p >= end || (unsigned)(**p - '0') > 9)
       return -1;
     v = v * 10 + (**p - '0');
   }
@@ -325,12 +389,42 @@ static int parse_fraction(const char **p, const char *end, int *ms) {
   return 0;
 }
 
+/* The digits at s[at] and s[at + 1]; -1 unless both are digits. */
+static int two_digits(const char *s, int at) {
+  unsigned a = (unsigned)(s[at] - '0'), b = (unsigned)(s[at + 1] - '0');
+  return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.fffZ", what most producers write: the fields by
+ * position. Returns 0 with *ms, or -1 for anything else (which the full
+ * parser then reads, or rejects). */
+static int parse_iso8601_ms_z(const char *s, size_t len, int64_t *ms) {
+  if (len != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':' || s[19] != '.' || s[23] != 'Z')
+    return -1;
+  int yh = two_digits(s, 0), yl = two_digits(s, 2), mo = two_digits(s, 5),
+      d = two_digits(s, 8), h = two_digits(s, 11), mi = two_digits(s, 14),
+      sec = two_digits(s, 17), fh = two_digits(s, 20);
+  unsigned fl = (unsigned)(s[22] - '0');
+  if ((yh | yl | mo | d | h | mi | sec | fh) < 0 || fl > 9)
+    return -1;
+  int y = yh * 100 + yl;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo) ||
+      h > 23 || mi > 59 || sec > 60)
+    return -1;
+  int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+  *ms = (days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + fh * 10 + (int)fl;
+  return 0;
+}
+
 /* YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM); 'T' may be 't' or a space, and
  * the zone is required: a local time would mean another instant on
  * every host. */
 static int parse_iso8601(const char *s, size_t len, int64_t *ms) {
   const char *p = s, *end = s + len;
   int y, mo, d, h, mi, sec, frac, east;
+  if (parse_iso8601_ms_z(s, len, ms) == 0)
+    return 0;
   if (digits(&p, end, 4, &y) || expect(&p, end, '-') ||
       digits(&p, end, 2, &mo) || expect(&p, end, '-') ||
       digits(&p, end, 2, &d) || p >= end ||
@@ -380,8 +474,17 @@ static bool numeric_text(const char *s, size_t len) {
   return isdigit((unsigned char)s[len - 1]) != 0;
 }
 
+/* Text laid out as a date and a time ("2024-05-01T12:00:00Z") holds a
+ * ':', so it is never numeric_text: it goes straight to the ISO-8601
+ * parser, the form most mapped timestamps take. */
+static bool iso_layout(const char *s, size_t len) {
+  return len >= 20 && s[4] == '-' && s[7] == '-' && s[13] == ':';
+}
+
 int sr_mapping_parse_time(const char *s, size_t len, sr_ts_fmt_t fmt,
                           int64_t *ms) {
+  if (iso_layout(s, len))
+    return fmt == SR_TS_MS || fmt == SR_TS_S ? -1 : parse_iso8601(s, len, ms);
   if (fmt != SR_TS_ISO8601 && numeric_text(s, len)) {
     char buf[48];
     memcpy(buf, s, len);
@@ -441,22 +544,34 @@ static sr_reason_t read_id(const sr_mapping_t *map, int f, const val_t *v,
   return SR_REASON_OK;
 }
 
+/* name[0..len) is streamrec's own spelling of an event type in any case
+ * (what sr_event_type_parse's strcasecmp accepts in the C locale). */
+static bool own_type_name(const char *name, size_t len, const char *own) {
+  size_t i = 0;
+  for (; i < len && own[i]; i++) {
+    char c = name[i];
+    if ((c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c) != own[i])
+      return false;
+  }
+  return i == len && !own[i];
+}
+
 /* The platform's names first, then streamrec's own (case-insensitive).
  * Returns 0 with *type, or -1. */
 static int lookup_type(const sr_mapping_t *map, const char *name, size_t len,
                        sr_event_type_t *type) {
   for (size_t i = 0; i < map->n_types; i++)
-    if (strlen(map->types[i].name) == len &&
+    if (map->type_lens[i] == len && map->types[i].name[0] == name[0] &&
         !memcmp(map->types[i].name, name, len)) {
       *type = map->types[i].type;
       return 0;
     }
-  char buf[64];
-  if (len >= sizeof(buf) || memchr(name, '\0', len))
-    return -1;
-  memcpy(buf, name, len);
-  buf[len] = '\0';
-  return sr_event_type_parse(buf, type);
+  for (int t = SR_EV_UNSPECIFIED + 1; t < SR_EV__COUNT; t++)
+    if (own_type_name(name, len, sr_event_type_name((sr_event_type_t)t))) {
+      *type = (sr_event_type_t)t;
+      return 0;
+    }
+  return -1;
 }
 
 static sr_reason_t read_type(const sr_mapping_t *map, const val_t *v,
@@ -606,17 +721,20 @@ static sr_reason_t map_fields(const sr_mapping_t *map, const val_t *vals,
                               const sr_msg_meta_t *meta, sr_event_fields_t *fld,
                               id_bufs_t *bufs, char *errstr, size_t errlen) {
   for (int f = 0; f < SR_MAP__COUNT; f++) {
-    val_t v;
-    if (!meta_value(&map->src[f], meta, &v))
-      v = vals[f];
-    if (v.kind == SR_MAPV_ABSENT || v.kind == SR_MAPV_NULL) {
-      if (map->src[f].kind == SRC_NATIVE)
+    val_t meta_v;
+    const val_t *v = &vals[f];
+    src_kind_t kind = map->src[f].kind;
+    if (kind != SRC_PATH && kind != SRC_NATIVE &&
+        meta_value(&map->src[f], meta, &meta_v))
+      v = &meta_v;
+    if (v->kind == SR_MAPV_ABSENT || v->kind == SR_MAPV_NULL) {
+      if (kind == SRC_NATIVE)
         continue;
       return sr_reason_fail(SR_REASON_MISSING_FIELD, errstr, errlen,
                             "%s (%s) is missing", field_names[f],
                             map->src[f].text);
     }
-    sr_reason_t reason = read_field(map, f, &v, fld, bufs, errstr, errlen);
+    sr_reason_t reason = read_field(map, f, v, fld, bufs, errstr, errlen);
     if (reason != SR_REASON_OK)
       return reason;
   }
@@ -698,12 +816,13 @@ static sr_reason_t decode_tree(const sr_mapping_t *map, const void *p,
 }
 
 /* The one-pass scanner: walks the message once, descending only into the
- * members and elements on a configured path and checking the rest as it
- * skips them, and reads the values at the ends of the paths. It gives up
- * (returns -1) on anything jansson might read otherwise or reject with a
- * message of its own: escapes in a value it reads, \u escapes anywhere, a
- * repeated member on a path, numbers jansson cannot hold, deep nesting,
- * bytes that are not UTF-8, any error. jansson then decides alone. */
+ * members and elements on a configured path (the trie of map->nodes) and
+ * checking the rest as it skips them, and reads the values at the ends of
+ * the paths. It gives up (returns -1) on anything jansson might read
+ * otherwise or reject with a message of its own: escapes in a value on a
+ * path or in a key where a path goes on, \u escapes anywhere, a repeated
+ * member on a path, numbers jansson cannot hold, deep nesting, bytes that
+ * are not UTF-8, any error. jansson then decides alone. */
 
 /* Nesting deeper than this gives up. */
 #define SCAN_DEPTH_MAX 64
@@ -711,54 +830,86 @@ static sr_reason_t decode_tree(const sr_mapping_t *map, const void *p,
 typedef struct scanner {
   sr_json_cursor_t in;
   const sr_mapping_t *map;
-  val_t vals[ENTRIES_MAX];
+  val_t *slots[ENTRIES_MAX]; /* where each entry's value goes, zeroed */
   int depth;
 } scanner_t;
 
-/* A string; *escaped tells whether it held escapes (then str is raw). */
-static int scan_string(scanner_t *sc, const char **str, size_t *len,
-                       bool *escaped) {
+/* A string; *escaped tells whether it held escapes (then str is raw).
+ * Inlined: a message is mostly strings, most of them a few bytes long. */
+static inline __attribute__((always_inline)) int
+scan_string(scanner_t *sc, const char **str, size_t *len, bool *escaped) {
   if (!sr_json_take(&sc->in, '"'))
     return -1;
-  const unsigned char *s = (const unsigned char *)sc->in.cur;
-  const unsigned char *end = (const unsigned char *)sc->in.end;
+  const char *s = sc->in.cur, *end = sc->in.end;
   *escaped = false;
-  while (s < end) {
-    unsigned c = *s;
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      s++;
-      continue;
-    }
+  for (;;) {
+    s = sr_json_plain_run(s, end);
+    if (s == end)
+      return -1;
+    unsigned c = (unsigned char)*s;
     if (c == '"') {
       *str = sc->in.cur;
-      *len = (size_t)((const char *)s - sc->in.cur);
-      sc->in.cur = (const char *)s + 1;
+      *len = (size_t)(s - sc->in.cur);
+      sc->in.cur = s + 1;
       return 0;
     }
     if (c < 0x20)
       return -1;
     if (c == '\\') {
-      if (s + 1 >= end || !strchr("\"\\/bfnrt", s[1]) || s[1] == '\0')
+      if (s + 1 >= end || !s[1] || !strchr("\"\\/bfnrt", s[1]))
         return -1;
       *escaped = true;
       s += 2;
-    } else if (c >= 0x80) {
+    } else {
       size_t n = sr_utf8_seq(s, (size_t)(end - s));
       if (!n)
         return -1;
       s += n;
-    } else {
-      s++;
     }
   }
-  return -1;
+}
+
+/* Powers of ten a double holds exactly. */
+static const double exact_pow10[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A real of at most 15 digits and no exponent: its digits as an integer
+ * (below 2^53) over an exact power of ten, one correctly rounded division,
+ * which is the double strtod returns. Returns 0 with *d, or -1. */
+static int short_real(const char *digits, const char *dot, const char *end,
+                      bool neg, double *d) {
+  size_t frac = (size_t)(end - dot - 1);
+  if ((size_t)(dot - digits) + frac > 15)
+    return -1;
+  int64_t m = 0;
+  for (const char *s = digits; s < end; s++)
+    if (s != dot)
+      m = m * 10 + (*s - '0');
+  *d = (double)m / exact_pow10[frac];
+  if (neg)
+    *d = -*d;
+  return 0;
+}
+
+/* A real as jansson converts it: strtod on a copy; one that overflows, or
+ * a locale with another decimal point, gives up. */
+static int long_real(const char *start, size_t n, double *d) {
+  char buf[64];
+  if (n >= sizeof(buf) || *localeconv()->decimal_point != '.')
+    return -1;
+  memcpy(buf, start, n);
+  buf[n] = '\0';
+  *d = strtod(buf, NULL);
+  return isinf(*d) ? -1 : 0;
 }
 
 /* A number in jansson's grammar into v; an integer of more than 18
  * digits, or a real that overflows, gives up. */
 static int scan_number(scanner_t *sc, val_t *v) {
   const char *start = sc->in.cur, *s = sc->in.cur, *end = sc->in.end;
-  bool neg = s < end && *s == '-', real = false;
+  const char *dot = NULL;
+  bool neg = s < end && *s == '-', expo = false;
   s += neg;
   const char *digits = s;
   if (s < end && *s == '0')
@@ -770,11 +921,11 @@ static int scan_number(scanner_t *sc, val_t *v) {
     return -1;
   size_t ndigits = (size_t)(s - digits);
   if (s < end && *s == '.') {
+    dot = s;
     if (!sr_json_is_digit(++s, end))
       return -1;
     while (sr_json_is_digit(s, end))
       s++;
-    real = true;
   }
   if (s < end && (*s == 'e' || *s == 'E')) {
     s++;
@@ -784,10 +935,10 @@ static int scan_number(scanner_t *sc, val_t *v) {
       return -1;
     while (sr_json_is_digit(s, end))
       s++;
-    real = true;
+    expo = true;
   }
   sc->in.cur = s;
-  if (!real) {
+  if (!dot && !expo) {
     if (ndigits > 18)
       return -1;
     int64_t i = 0;
@@ -796,68 +947,25 @@ static int scan_number(scanner_t *sc, val_t *v) {
     *v = (val_t){.kind = SR_MAPV_INTEGER, .integer = neg ? -i : i};
     return 0;
   }
-  char buf[64];
-  size_t n = (size_t)(s - start);
-  if (n >= sizeof(buf) || *localeconv()->decimal_point != '.')
+  *v = (val_t){.kind = SR_MAPV_REAL};
+  if (!expo && short_real(digits, dot, s, neg, &v->real) == 0)
+    return 0;
+  return long_real(start, (size_t)(s - start), &v->real);
+}
+
+static int scan_literal(scanner_t *sc, const char *lit, size_t n,
+                        sr_map_kind_t kind, val_t *v) {
+  if ((size_t)(sc->in.end - sc->in.cur) < n || memcmp(sc->in.cur, lit, n) != 0)
     return -1;
-  memcpy(buf, start, n);
-  buf[n] = '\0';
-  double d = strtod(buf, NULL);
-  if (isinf(d))
-    return -1;
-  *v = (val_t){.kind = SR_MAPV_REAL, .real = d};
+  sc->in.cur += n;
+  v->kind = kind;
   return 0;
 }
 
-static int scan_value(scanner_t *sc, unsigned live, val_t *v);
+static int skip_value(scanner_t *sc);
 
-/* The entries among live whose segment at depth is the member key. */
-static unsigned match_key(const scanner_t *sc, unsigned live, const char *key,
-                          size_t len) {
-  unsigned out = 0;
-  for (unsigned m = live; m; m &= m - 1) {
-    int i = __builtin_ctz(m);
-    const seg_t *seg = &sc->map->entries[i].segs[sc->depth];
-    if (seg->name && seg->index == len && (!len || seg->name[0] == key[0]) &&
-        !memcmp(seg->name, key, len))
-      out |= 1u << i;
-  }
-  return out;
-}
-
-static unsigned match_index(const scanner_t *sc, unsigned live, size_t idx) {
-  unsigned out = 0;
-  for (unsigned m = live; m; m &= m - 1) {
-    int i = __builtin_ctz(m);
-    const seg_t *seg = &sc->map->entries[i].segs[sc->depth];
-    if (!seg->name && seg->index == idx)
-      out |= 1u << i;
-  }
-  return out;
-}
-
-/* Reads one member's or element's value for the entries in hit: those
- * whose path ends here take the value, the others descend. */
-static int scan_child(scanner_t *sc, unsigned hit) {
-  unsigned ends = 0;
-  for (unsigned m = hit; m; m &= m - 1) {
-    int i = __builtin_ctz(m);
-    if (sc->map->entries[i].n_segs == (size_t)sc->depth + 1)
-      ends |= 1u << i;
-  }
-  val_t v = {0};
-  sc->depth++;
-  int rc = scan_value(sc, hit & ~ends, &v);
-  sc->depth--;
-  if (rc != 0)
-    return -1;
-  for (unsigned m = ends; m; m &= m - 1)
-    sc->vals[__builtin_ctz(m)] = v;
-  return 0;
-}
-
-static int scan_object(scanner_t *sc, unsigned live) {
-  unsigned seen = 0;
+/* The members of an object off every path, checked and dropped. */
+static int skip_object(scanner_t *sc) {
   sr_json_skip_ws(&sc->in);
   if (sr_json_take(&sc->in, '}'))
     return 0;
@@ -872,89 +980,208 @@ static int scan_object(scanner_t *sc, unsigned live) {
     if (!sr_json_take(&sc->in, ':'))
       return -1;
     sr_json_skip_ws(&sc->in);
-    unsigned hit = live && !escaped ? match_key(sc, live, key, len) : 0;
-    /* jansson keeps the last of a repeated member. */
-    if ((live && escaped) || (hit & seen))
-      return -1;
-    seen |= hit;
-    if (scan_child(sc, hit) != 0)
+    if (skip_value(sc) != 0)
       return -1;
     sr_json_skip_ws(&sc->in);
   } while (sr_json_take(&sc->in, ','));
   return sr_json_take(&sc->in, '}') ? 0 : -1;
 }
 
-static int scan_array(scanner_t *sc, unsigned live) {
+static int skip_array(scanner_t *sc) {
+  sr_json_skip_ws(&sc->in);
+  if (sr_json_take(&sc->in, ']'))
+    return 0;
+  do {
+    sr_json_skip_ws(&sc->in);
+    if (skip_value(sc) != 0)
+      return -1;
+    sr_json_skip_ws(&sc->in);
+  } while (sr_json_take(&sc->in, ','));
+  return sr_json_take(&sc->in, ']') ? 0 : -1;
+}
+
+/* One value off every path: checked as jansson would, not kept. */
+static int skip_value(scanner_t *sc) {
+  const char *str;
+  size_t len;
+  bool escaped;
+  val_t v;
+  int rc;
+  if (sc->in.cur == sc->in.end)
+    return -1;
+  switch (*sc->in.cur) {
+  case '{':
+  case '[':
+    if (++sc->depth > SCAN_DEPTH_MAX)
+      return -1;
+    sc->in.cur++;
+    rc = sc->in.cur[-1] == '{' ? skip_object(sc) : skip_array(sc);
+    sc->depth--;
+    return rc;
+  case '"': return scan_string(sc, &str, &len, &escaped);
+  case 't': return scan_literal(sc, "true", 4, SR_MAPV_BOOL, &v);
+  case 'f': return scan_literal(sc, "false", 5, SR_MAPV_BOOL, &v);
+  case 'n': return scan_literal(sc, "null", 4, SR_MAPV_NULL, &v);
+  default: return scan_number(sc, &v);
+  }
+}
+
+/* The child of trie node parent reached by the member key, or -1. The
+ * key is followed in the message by at least its closing quote. */
+static int kid_by_name(const scanner_t *sc, int parent, const char *key,
+                       size_t len) {
+  const pnode_t *nodes = sc->map->nodes;
+  uint64_t head = 0;
+  if (key + 8 <= sc->in.end) {
+    memcpy(&head, key, 8);
+    if (len < 8)
+      head &= (1ull << (8 * len)) - 1;
+  } else {
+    head = name_head(key, len);
+  }
+  for (int k = nodes[parent].kid; k >= 0; k = nodes[k].next) {
+    const pnode_t *nd = &nodes[k];
+    if (nd->head == head && nd->len == len && nd->name &&
+        (len <= 8 || !memcmp(nd->name + 8, key + 8, len - 8)))
+      return k;
+  }
+  return -1;
+}
+
+static int kid_by_index(const sr_mapping_t *map, int parent, size_t idx) {
+  for (int k = map->nodes[parent].kid; k >= 0; k = map->nodes[k].next)
+    if (!map->nodes[k].name && map->nodes[k].len == idx)
+      return k;
+  return -1;
+}
+
+static int scan_node(scanner_t *sc, int node);
+
+static int scan_object(scanner_t *sc, int node) {
+  unsigned seen = 0;
+  sr_json_skip_ws(&sc->in);
+  if (sr_json_take(&sc->in, '}'))
+    return 0;
+  do {
+    const char *key;
+    size_t len;
+    bool escaped;
+    sr_json_skip_ws(&sc->in);
+    /* A path goes on below this object, so its keys must read as given. */
+    if (scan_string(sc, &key, &len, &escaped) != 0 || escaped)
+      return -1;
+    sr_json_skip_ws(&sc->in);
+    if (!sr_json_take(&sc->in, ':'))
+      return -1;
+    sr_json_skip_ws(&sc->in);
+    int kid = kid_by_name(sc, node, key, len);
+    if (kid < 0) {
+      if (skip_value(sc) != 0)
+        return -1;
+    } else {
+      /* jansson keeps the last of a repeated member. */
+      unsigned hit = sc->map->nodes[kid].ends | sc->map->nodes[kid].below;
+      if (hit & seen)
+        return -1;
+      seen |= hit;
+      if (scan_node(sc, kid) != 0)
+        return -1;
+    }
+    sr_json_skip_ws(&sc->in);
+  } while (sr_json_take(&sc->in, ','));
+  return sr_json_take(&sc->in, '}') ? 0 : -1;
+}
+
+static int scan_array(scanner_t *sc, int node) {
   sr_json_skip_ws(&sc->in);
   if (sr_json_take(&sc->in, ']'))
     return 0;
   size_t idx = 0;
   do {
     sr_json_skip_ws(&sc->in);
-    if (scan_child(sc, live ? match_index(sc, live, idx) : 0) != 0)
+    int kid = kid_by_index(sc->map, node, idx++);
+    if (kid < 0 ? skip_value(sc) : scan_node(sc, kid))
       return -1;
-    idx++;
     sr_json_skip_ws(&sc->in);
   } while (sr_json_take(&sc->in, ','));
   return sr_json_take(&sc->in, ']') ? 0 : -1;
 }
 
-static int scan_literal(scanner_t *sc, const char *lit, sr_map_kind_t kind,
-                        val_t *v) {
-  size_t n = strlen(lit);
-  if ((size_t)(sc->in.end - sc->in.cur) < n || memcmp(sc->in.cur, lit, n) != 0)
+/* An object or array at node: descended into when a path goes on below
+ * it, else only checked. */
+static int scan_container(scanner_t *sc, int node, bool object) {
+  if (++sc->depth > SCAN_DEPTH_MAX)
     return -1;
-  sc->in.cur += n;
-  v->kind = kind;
-  return 0;
+  sc->in.cur++;
+  bool below = sc->map->nodes[node].below != 0;
+  int rc = object ? (below ? scan_object(sc, node) : skip_object(sc))
+                  : (below ? scan_array(sc, node) : skip_array(sc));
+  sc->depth--;
+  return rc;
 }
 
-/* One value; live holds the entries that continue below it. */
-static int scan_value(scanner_t *sc, unsigned live, val_t *v) {
-  if (sc->in.cur == sc->in.end || sc->depth > SCAN_DEPTH_MAX)
-    return -1;
+/* The value at trie node: read, and kept for the entries ending here. */
+static int scan_node(scanner_t *sc, int node) {
+  unsigned ends = sc->map->nodes[node].ends;
+  val_t scratch;
+  /* Read into the first entry's slot, still empty (a repeated member on a
+   * path gives up before its value), rather than copied there. */
+  val_t *v = ends ? sc->slots[__builtin_ctz(ends)] : &scratch;
   bool escaped;
+  int rc;
+  if (sc->in.cur == sc->in.end)
+    return -1;
   switch (*sc->in.cur) {
   case '{':
-    sc->in.cur++;
     v->kind = SR_MAPV_OBJECT;
-    return scan_object(sc, live);
+    rc = scan_container(sc, node, true);
+    break;
   case '[':
-    sc->in.cur++;
     v->kind = SR_MAPV_ARRAY;
-    return scan_array(sc, live);
+    rc = scan_container(sc, node, false);
+    break;
   case '"':
     v->kind = SR_MAPV_STRING;
-    if (scan_string(sc, &v->str, &v->len, &escaped) != 0)
-      return -1;
     /* A value read with escapes needs jansson's decoding. */
-    return escaped ? -1 : 0;
-  case 't': return scan_literal(sc, "true", SR_MAPV_BOOL, v);
-  case 'f': return scan_literal(sc, "false", SR_MAPV_BOOL, v);
-  case 'n': return scan_literal(sc, "null", SR_MAPV_NULL, v);
-  default: return scan_number(sc, v);
+    rc = scan_string(sc, &v->str, &v->len, &escaped) || escaped ? -1 : 0;
+    break;
+  case 't': rc = scan_literal(sc, "true", 4, SR_MAPV_BOOL, v); break;
+  case 'f': rc = scan_literal(sc, "false", 5, SR_MAPV_BOOL, v); break;
+  case 'n': rc = scan_literal(sc, "null", 4, SR_MAPV_NULL, v); break;
+  default: rc = scan_number(sc, v); break;
   }
+  if (rc != 0)
+    return -1;
+  for (unsigned m = ends & (ends - 1); m; m &= m - 1)
+    *sc->slots[__builtin_ctz(m)] = *v;
+  return 0;
 }
 
 /* Scans the message and files the entries' values by field. Returns 0, or
  * -1 to leave the message to jansson. */
 static int scan_values(const sr_mapping_t *map, const char *p, size_t len,
                        val_t vals[SR_MAP__COUNT]) {
-  scanner_t sc = {.in = {p, p + len}, .map = map};
-  val_t root = {0};
-  unsigned all = (1u << map->n_entries) - 1;
+  scanner_t sc;
+  val_t camel[ENTRIES_MAX];
+  sc.in = (sr_json_cursor_t){p, p + len};
+  sc.map = map;
+  sc.depth = 0;
+  for (int i = 0; i < map->n_entries; i++) {
+    const entry_t *e = &map->entries[i];
+    sc.slots[i] = e->camel ? &camel[i] : &vals[e->field];
+    *sc.slots[i] = (val_t){0};
+  }
   sr_json_skip_ws(&sc.in);
-  if (sc.in.cur == sc.in.end || *sc.in.cur != '{' ||
-      scan_value(&sc, all, &root) != 0)
+  if (sc.in.cur == sc.in.end || *sc.in.cur != '{' || scan_node(&sc, 0) != 0)
     return -1;
   sr_json_skip_ws(&sc.in);
   if (sc.in.cur != sc.in.end)
     return -1;
+  /* The camelCase spelling counts when the snake_case one is absent. */
   for (int i = 0; i < map->n_entries; i++) {
     const entry_t *e = &map->entries[i];
-    if (e->camel && vals[e->field].kind != SR_MAPV_ABSENT)
-      continue;
-    vals[e->field] = sc.vals[i];
+    if (e->camel && vals[e->field].kind == SR_MAPV_ABSENT)
+      vals[e->field] = camel[i];
   }
   return 0;
 }
@@ -967,7 +1194,9 @@ sr_reason_t sr_mapping_decode(const sr_mapping_t *map, const void *p,
     return sr_reason_fail(SR_REASON_TOO_LARGE, errstr, errlen,
                           "message is %zu bytes, limit %zu", len,
                           lim->max_message_bytes);
-  val_t vals[SR_MAP__COUNT] = {0};
+  /* scan_values fills the fields read from the body, the only ones
+   * map_fields reads from vals. */
+  val_t vals[SR_MAP__COUNT];
   if (!p || scan_values(map, p, len, vals) != 0)
     return decode_tree(map, p, len, meta, lim, ev, errstr, errlen);
   sr_event_fields_t fld = {0};

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* 2023-11-14T22:13:20Z */
@@ -401,6 +402,49 @@ static void test_scanner_agrees_with_tree(void **state) {
   }
 }
 
+/* The forms the scanner reads without the general code: ISO-8601 in the
+ * millisecond-Z layout gives what the same instant with an offset gives,
+ * and is refused alike when impossible; short reals are strtod's double;
+ * two fields under one object; escapes in a value no path reads. */
+static void test_scanner_fast_paths(void **state) {
+  fixture_t *fx = *state;
+  static const char *const stamps[] = {
+      "2023-11-14T22:13:20.123", "2024-02-29T23:59:59.999",
+      "2016-12-31T23:59:60.000", "1970-01-01T00:00:00.000",
+      "2023-02-29T00:00:00.000", "2023-11-14T22:13:2x.000",
+      "2023-11-31T00:00:00.000", "0000-01-01T00:00:00.001"};
+  for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+    char z[40], offset[40];
+    snprintf(z, sizeof(z), "%sZ", stamps[i]);
+    snprintf(offset, sizeof(offset), "%s+00:00", stamps[i]);
+    assert_true(parse(z, SR_TS_AUTO) == parse(offset, SR_TS_ISO8601));
+  }
+  assert_int_equal(parse("2023-11-14T22:13:20.123Z", SR_TS_AUTO), T0 + 123);
+  assert_true(parse("2023-11-14T22:13:20.123Z", SR_TS_MS) == INT64_MIN);
+
+  sr_mapping_spec_t spec = {.prefix = "input.",
+                            .fields = {"a.u", "a.i", "=CLICK", "a.v", "a.t"}};
+  compile(fx, &spec);
+  static const char *const reals[] = {"0.1",
+                                      "-2.675",
+                                      "123456789.012345",
+                                      "1234567890.1234567",
+                                      "0.30000000000000004",
+                                      "9007199254740.993"};
+  for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+    char json[160];
+    snprintf(json, sizeof(json),
+             "{\"x\":\"a\\\"b\\n\",\"a\":{\"u\":\"u1\",\"i\":\"i1\","
+             "\"v\":%s,\"t\":\"2023-11-14T22:13:20.000Z\"}}",
+             reals[i]);
+    assert_int_equal(decode(fx, json), SR_REASON_OK);
+    assert_string_equal(fx->ev.user_id, "u1");
+    assert_string_equal(fx->ev.item_id, "i1");
+    assert_true(fx->ev.value == (float)strtod(reals[i], NULL));
+    assert_int_equal(fx->ev.timestamp_ms, T0);
+  }
+}
+
 /* The worked example of docs/operations.md, "Reading your own topics". */
 static void test_documented_segment_example(void **state) {
   fixture_t *fx = *state;
@@ -468,6 +512,7 @@ int main(void) {
       cmocka_unit_test(test_refused_at_start),
       cmocka_unit_test_setup_teardown(test_scanner_agrees_with_tree, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_scanner_fast_paths, setup, teardown),
       cmocka_unit_test_setup_teardown(test_documented_segment_example, setup,
                                       teardown),
       cmocka_unit_test(test_active),
