@@ -20,6 +20,9 @@
 /* An event's rows asked for ahead of use at most (the defaults pair it
  * with 10); further ones are reached in time anyway. */
 #define PREFETCH_ROWS 32
+/* Neighbours whose per-item sums are asked for ahead of use when scoring:
+ * they are scattered over every item's, one cache miss each. */
+#define SCORE_AHEAD 16
 
 /* The counts of a row; NULL for a row never given entries. */
 static float *counts_of(const sr_cooc_row_t *row) {
@@ -525,7 +528,11 @@ uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
     const float *cnt = counts_of(row);
     for (uint32_t k = 0; k < co->norms; k++)
       f[k] = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + k];
+    for (uint32_t e = 0; e < row->len && e < SCORE_AHEAD; e++)
+      __builtin_prefetch(&co->it[row->ids[e]]);
     for (uint32_t e = 0; e < row->len; e++) {
+      if (e + SCORE_AHEAD < row->len)
+        __builtin_prefetch(&co->it[row->ids[e + SCORE_AHEAD]]);
       items[touched] = row->ids[e];
       touched += add_all(co, row->ids[e], f, cnt[e]);
     }

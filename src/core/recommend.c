@@ -103,7 +103,7 @@ static size_t trial_entries(const sr_model_t *mdl) {
 }
 
 static size_t trial_bytes(const sr_model_t *mdl) {
-  return trial_entries(mdl) * (3 * sizeof(uint32_t) + sizeof(float)) +
+  return trial_entries(mdl) * 3 * sizeof(uint32_t) +
          (size_t)mdl->co_max *
              (sizeof(uint32_t) + SR_COOC_NORMS * sizeof(float));
 }
@@ -583,11 +583,11 @@ size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
 }
 
 /* A blend trial's scratch, carved from mdl->trial: the candidates (item,
- * score without co-occurrence, place in the co-occurrence lists or NONE)
+ * place in the co-occurrence lists or NONE, items of the catalogue each
+ * stands for)
  * and the co-occurrence lists of every normalisation. */
 typedef struct trial {
   uint32_t *cand;
-  float *base;
   uint32_t *at;
   uint32_t *weight; /* items of the catalogue a candidate stands for */
   uint32_t *co_items;
@@ -605,8 +605,7 @@ static trial_t trial_of(const sr_model_t *mdl) {
   t.at = t.cand + n;
   t.weight = t.at + n;
   t.co_items = t.weight + n;
-  t.base = (float *)(t.co_items + mdl->co_max);
-  t.co = t.base + n;
+  t.co = (float *)(t.co_items + mdl->co_max);
   return t;
 }
 
@@ -647,20 +646,13 @@ static void prefetch_candidate(const sr_model_t *mdl, uint32_t j) {
   __builtin_prefetch(&mdl->bias[j]);
 }
 
-/* Scores every candidate by the factors and the per-item bias, as every
- * list scores it before co-occurrence is added. */
-static void score_candidates(const sr_model_t *mdl, trial_t *t, uint32_t user) {
-  const float *urow = sr_factors_row(&mdl->ufac, user);
-  for (uint32_t k = 0; k < t->n && k < TRIAL_AHEAD; k++)
-    prefetch_candidate(mdl, t->cand[k]);
-  for (uint32_t k = 0; k < t->n; k++) {
-    if (k + TRIAL_AHEAD < t->n)
-      prefetch_candidate(mdl, t->cand[k + TRIAL_AHEAD]);
-    uint32_t j = t->cand[k];
-    t->base[k] =
-        sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
-        mdl->bias[j];
-  }
+/* Candidate k's score by the factors and the per-item bias, as every list
+ * scores it before co-occurrence is added. */
+static float candidate_base(const sr_model_t *mdl, const trial_t *t,
+                            const float *urow, uint32_t k) {
+  uint32_t j = t->cand[k];
+  return sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
+         mdl->bias[j];
 }
 
 /* Lists the candidates a trial ranks: the co-occurrence neighbours of the
@@ -691,23 +683,65 @@ static int list_candidates(sr_model_t *mdl, uint32_t user, uint32_t item,
     add_candidate(mdl, t, recent_item(rec, k), NONE, item, 1);
   for (uint32_t j = from; j < items; j += q)
     add_candidate(mdl, t, j, NONE, item, q);
-  score_candidates(mdl, t, user);
   return 1;
 }
 
-/* 1 when blend c ranks the trial's item among the first n candidates
- * (ties: lower row first, as every list orders them). */
-static uint8_t trial_hit(const sr_model_t *mdl, const trial_t *t,
-                         const sr_blend_config_t *c, uint32_t n) {
-  const float *co = t->co + (size_t)c->norm * mdl->co_max;
-  uint32_t item = t->cand[t->pos], above = 0;
-  float s_i = t->base[t->pos] +
-              (t->at[t->pos] == NONE ? 0.0f : c->w_co * co[t->at[t->pos]]);
-  for (uint32_t k = 0; k < t->n; k++) {
-    float s = t->base[k] + (t->at[k] == NONE ? 0.0f : c->w_co * co[t->at[k]]);
-    above += t->weight[k] * ((s > s_i) | ((s == s_i) & (t->cand[k] < item)));
+/* Each blend's view of a trial: the item's score, and how many items of
+ * the catalogue rank above it so far. */
+typedef struct trial_blend {
+  const float *co; /* co-occurrence scores of the blend's normalisation */
+  float w_co;
+  float s_item;
+  uint32_t above;
+} trial_blend_t;
+
+/* Counts candidate k (base score s) against blend b's item: candidates
+ * rank by score, ties by lower row first, as every list orders them.
+ * Returns 1 when the blend has just missed (n or more above the item). */
+static int count_above(const trial_t *t, trial_blend_t *b, uint32_t k, float s,
+                       uint32_t n) {
+  uint32_t item = t->cand[t->pos];
+  if (t->at[k] != NONE)
+    s += b->w_co * b->co[t->at[k]];
+  b->above += t->weight[k] *
+              ((s > b->s_item) | ((s == b->s_item) & (t->cand[k] < item)));
+  return b->above >= n;
+}
+
+/* hit[c] = 1 when blend c ranks the trial's item among the first n of the
+ * catalogue. The candidates are walked in reverse of their listing: the
+ * slice first (each standing for q items, so one above the item is
+ * usually a miss), then the recent items, then the neighbours. A blend
+ * with n above has missed whatever follows, and once every blend has, the
+ * rest's dot products, most of a trial's cost, are left out: the outcome
+ * is that of counting every candidate. */
+static void trial_hits(const sr_model_t *mdl, const trial_t *t, uint32_t user,
+                       uint8_t *hit) {
+  const sr_blend_t *bl = &mdl->blend;
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  uint32_t n = bl->top_n, live = bl->n;
+  trial_blend_t tb[SR_BLEND_MAX];
+  float s_item = candidate_base(mdl, t, urow, t->pos);
+  for (uint32_t c = 0; c < bl->n; c++) {
+    tb[c] = (trial_blend_t){t->co + (size_t)bl->config[c].norm * mdl->co_max,
+                            bl->config[c].w_co, s_item, 0};
+    if (t->at[t->pos] != NONE)
+      tb[c].s_item += tb[c].w_co * tb[c].co[t->at[t->pos]];
   }
-  return above < n;
+  for (uint32_t a = 1; a <= TRIAL_AHEAD && a <= t->n; a++)
+    prefetch_candidate(mdl, t->cand[t->n - a]);
+  for (uint32_t k = t->n; k-- > 0 && live > 0;) {
+    if (k >= TRIAL_AHEAD)
+      prefetch_candidate(mdl, t->cand[k - TRIAL_AHEAD]);
+    if (k == t->pos)
+      continue;
+    float s = candidate_base(mdl, t, urow, k);
+    for (uint32_t c = 0; c < bl->n; c++)
+      if (tb[c].above < n)
+        live -= (uint32_t)count_above(t, &tb[c], k, s, n);
+  }
+  for (uint32_t c = 0; c < bl->n; c++)
+    hit[c] = tb[c].above < n;
 }
 
 int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
@@ -727,7 +761,6 @@ int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
                         ring->items, ring->len, t.co_items, t.co, mdl->co_max);
   if (!list_candidates(mdl, user, item, &t, n_co))
     return 0;
-  for (uint32_t k = 0; k < mdl->blend.n; k++)
-    hit[k] = trial_hit(mdl, &t, &mdl->blend.config[k], mdl->blend.top_n);
+  trial_hits(mdl, &t, user, hit);
   return 1;
 }
