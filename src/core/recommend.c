@@ -592,8 +592,11 @@ typedef struct trial {
   uint32_t *weight; /* items of the catalogue a candidate stands for */
   uint32_t *co_items;
   float *co;
-  uint32_t n;   /* candidates */
-  uint32_t pos; /* the event's item's place among them */
+  uint32_t n;     /* candidates: */
+  uint32_t n_co;  /* [0, n_co) neighbours, then the item when not one, */
+  uint32_t rec;   /* [rec, slice) recent items, */
+  uint32_t slice; /* [slice, n) the slice of the catalogue */
+  uint32_t pos;   /* the event's item's place among them */
 } trial_t;
 
 #define NONE UINT32_MAX
@@ -678,9 +681,12 @@ static int list_candidates(sr_model_t *mdl, uint32_t user, uint32_t item,
   t->n = 0;
   for (uint32_t k = 0; k < n_co; k++)
     add_candidate(mdl, t, t->co_items[k], k, item, 1);
+  t->n_co = t->n;
   add_candidate(mdl, t, item, NONE, item, 1);
+  t->rec = t->n;
   for (uint32_t k = 0; k < n_rec; k++)
     add_candidate(mdl, t, recent_item(rec, k), NONE, item, 1);
+  t->slice = t->n;
   for (uint32_t j = from; j < items; j += q)
     add_candidate(mdl, t, j, NONE, item, q);
   return 1;
@@ -708,18 +714,37 @@ static int count_above(const trial_t *t, trial_blend_t *b, uint32_t k, float s,
   return b->above >= n;
 }
 
+/* Counts the candidates [lo, hi) against every blend still live, until
+ * none is: their dot products, asked for TRIAL_AHEAD ahead, are most of a
+ * trial's cost. Returns the blends still live. */
+static uint32_t count_range(const sr_model_t *mdl, const trial_t *t,
+                            const float *urow, trial_blend_t *tb, uint32_t live,
+                            uint32_t lo, uint32_t hi) {
+  const sr_blend_t *bl = &mdl->blend;
+  for (uint32_t k = lo; k < hi && k < lo + TRIAL_AHEAD; k++)
+    prefetch_candidate(mdl, t->cand[k]);
+  for (uint32_t k = lo; k < hi && live > 0; k++) {
+    if (k + TRIAL_AHEAD < hi)
+      prefetch_candidate(mdl, t->cand[k + TRIAL_AHEAD]);
+    float s = candidate_base(mdl, t, urow, k);
+    for (uint32_t c = 0; c < bl->n; c++)
+      if (tb[c].above < bl->top_n)
+        live -= (uint32_t)count_above(t, &tb[c], k, s, bl->top_n);
+  }
+  return live;
+}
+
 /* hit[c] = 1 when blend c ranks the trial's item among the first n of the
- * catalogue. The candidates are walked in reverse of their listing: the
- * slice first (each standing for q items, so one above the item is
- * usually a miss), then the recent items, then the neighbours. A blend
- * with n above has missed whatever follows, and once every blend has, the
- * rest's dot products, most of a trial's cost, are left out: the outcome
- * is that of counting every candidate. */
+ * catalogue. A blend with n above has missed whatever follows, and once
+ * every blend has, the other candidates' dot products are left out: the
+ * outcome is that of counting every candidate. The candidates most likely
+ * above the item go first: the recent items, on top of lists by
+ * popularity and in cache from being learned, then the slice, each
+ * standing for q items, then the neighbours. */
 static void trial_hits(const sr_model_t *mdl, const trial_t *t, uint32_t user,
                        uint8_t *hit) {
   const sr_blend_t *bl = &mdl->blend;
   const float *urow = sr_factors_row(&mdl->ufac, user);
-  uint32_t n = bl->top_n, live = bl->n;
   trial_blend_t tb[SR_BLEND_MAX];
   float s_item = candidate_base(mdl, t, urow, t->pos);
   for (uint32_t c = 0; c < bl->n; c++) {
@@ -728,20 +753,11 @@ static void trial_hits(const sr_model_t *mdl, const trial_t *t, uint32_t user,
     if (t->at[t->pos] != NONE)
       tb[c].s_item += tb[c].w_co * tb[c].co[t->at[t->pos]];
   }
-  for (uint32_t a = 1; a <= TRIAL_AHEAD && a <= t->n; a++)
-    prefetch_candidate(mdl, t->cand[t->n - a]);
-  for (uint32_t k = t->n; k-- > 0 && live > 0;) {
-    if (k >= TRIAL_AHEAD)
-      prefetch_candidate(mdl, t->cand[k - TRIAL_AHEAD]);
-    if (k == t->pos)
-      continue;
-    float s = candidate_base(mdl, t, urow, k);
-    for (uint32_t c = 0; c < bl->n; c++)
-      if (tb[c].above < n)
-        live -= (uint32_t)count_above(t, &tb[c], k, s, n);
-  }
+  uint32_t live = count_range(mdl, t, urow, tb, bl->n, t->rec, t->slice);
+  live = count_range(mdl, t, urow, tb, live, t->slice, t->n);
+  count_range(mdl, t, urow, tb, live, 0, t->n_co);
   for (uint32_t c = 0; c < bl->n; c++)
-    hit[c] = tb[c].above < n;
+    hit[c] = tb[c].above < bl->top_n;
 }
 
 int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
