@@ -551,6 +551,35 @@ uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
   return n;
 }
 
+int sr_cooc_scores_item(const sr_cooc_t *co, const uint32_t *hist,
+                        uint32_t n_hist, float decay, uint32_t item) {
+  float age_w = 1.0f, acc[SR_COOC_NORMS] = {0};
+  const sr_cooc_item_t *it = &co->it[item];
+  for (uint32_t a = 0; a < n_hist; a++, age_w *= decay) {
+    const sr_cooc_row_t *row = &co->rows[hist[a]];
+    int e = find(row, item);
+    if (e < 0)
+      continue;
+    /* The sums of add_all, term by term. */
+    for (uint32_t k = 0; k < co->norms; k++) {
+      float f = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + k];
+      acc[k] += f * counts_of(row)[e] * it->pow_b[k];
+    }
+  }
+  int any = 0;
+  for (uint32_t k = 0; k < co->norms; k++)
+    any |= acc[k] > 0.0f;
+  return any;
+}
+
+int sr_cooc_near(const sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
+                 uint32_t item) {
+  for (uint32_t a = 0; a < n_hist; a++)
+    if (find(&co->rows[hist[a]], item) >= 0)
+      return 1;
+  return 0;
+}
+
 int sr_cooc_dump(const sr_cooc_t *co, sr_buf_t *buf) {
   int rc = sr_buf_append(buf, &co->inc, sizeof(co->inc));
   for (uint32_t i = 0; i < co->items && rc == 0; i++) {

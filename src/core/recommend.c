@@ -760,6 +760,69 @@ static void trial_hits(const sr_model_t *mdl, const trial_t *t, uint32_t user,
     hit[c] = tb[c].above < bl->top_n;
 }
 
+/* The user's latest items, which co-occurrence scores from. */
+typedef struct trial_hist {
+  uint32_t items[SR_COOC_HIST_MAX];
+  uint32_t n;
+} trial_hist_t;
+
+/* Counts candidate k against every blend still live by its base score s,
+ * a lower bound of its score in any blend (co-occurrence only adds). A
+ * slice item near the user's latest items stands for itself alone (it is
+ * listed as a neighbour when they are scored). Returns the blends still
+ * live. */
+static uint32_t count_lower(const sr_model_t *mdl, const trial_t *t,
+                            const trial_hist_t *h, trial_blend_t *tb,
+                            uint32_t live, uint32_t k, float s) {
+  const sr_blend_t *bl = &mdl->blend;
+  uint32_t item = t->cand[t->pos], j = t->cand[k], weight = 0;
+  for (uint32_t c = 0; c < bl->n; c++) {
+    trial_blend_t *b = &tb[c];
+    if (b->above >= bl->top_n ||
+        !((s > b->s_item) | ((s == b->s_item) & (j < item))))
+      continue;
+    if (weight == 0)
+      weight = t->weight[k] > 1 && sr_cooc_near(&mdl->cooc, h->items, h->n, j)
+                   ? 1
+                   : t->weight[k];
+    b->above += weight;
+    live -= b->above >= bl->top_n;
+  }
+  return live;
+}
+
+/* A trial whose item has no co-occurrence score in any blend: its score
+ * is its base score in all of them. Most such items miss in every blend,
+ * and base scores alone, of the recent items and the slice, show it: then
+ * the neighbours' scores are never computed. Returns 0 when the item is
+ * left out (no trial), 1 with hit filled when every blend missed, 2 when
+ * that is not shown. */
+static int trial_without_cooc(sr_model_t *mdl, uint32_t user, uint32_t item,
+                              const trial_hist_t *h, uint8_t *hit) {
+  const sr_blend_t *bl = &mdl->blend;
+  trial_t t = trial_of(mdl);
+  if (!list_candidates(mdl, user, item, &t, 0))
+    return 0;
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  trial_blend_t tb[SR_BLEND_MAX];
+  float s_item = candidate_base(mdl, &t, urow, t.pos);
+  for (uint32_t c = 0; c < bl->n; c++)
+    tb[c] = (trial_blend_t){NULL, 0.0f, s_item, 0};
+  uint32_t live = bl->n;
+  for (uint32_t k = t.rec; k < t.n && k < t.rec + TRIAL_AHEAD; k++)
+    prefetch_candidate(mdl, t.cand[k]);
+  for (uint32_t k = t.rec; k < t.n && live > 0; k++) {
+    if (k + TRIAL_AHEAD < t.n)
+      prefetch_candidate(mdl, t.cand[k + TRIAL_AHEAD]);
+    live =
+        count_lower(mdl, &t, h, tb, live, k, candidate_base(mdl, &t, urow, k));
+  }
+  if (live > 0)
+    return 2;
+  memset(hit, 0, bl->n);
+  return 1;
+}
+
 int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
                             uint8_t *hit) {
   const sr_model_conf_t *c = &mdl->conf;
@@ -768,12 +831,18 @@ int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
     return 0;
   if (ensure_scratch(mdl) != 0)
     return -1;
-  trial_t t = trial_of(mdl);
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
-  uint32_t hist[SR_COOC_HIST_MAX];
-  uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
+  trial_hist_t h;
+  h.n = sr_seen_last(&mdl->seen, user, h.items, c->cooc_recent);
+  if (!sr_cooc_scores_item(&mdl->cooc, h.items, h.n, c->cooc_recent_decay,
+                           item)) {
+    int rc = trial_without_cooc(mdl, user, item, &h, hit);
+    if (rc < 2)
+      return rc;
+  }
+  trial_t t = trial_of(mdl);
   uint32_t n_co =
-      sr_cooc_score_all(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
+      sr_cooc_score_all(&mdl->cooc, h.items, h.n, c->cooc_recent_decay,
                         ring->items, ring->len, t.co_items, t.co, mdl->co_max);
   if (!list_candidates(mdl, user, item, &t, n_co))
     return 0;
