@@ -444,6 +444,14 @@ static void prefetch_hist(const sr_cooc_t *co, const uint32_t *hist,
     prefetch_entries(&co->rows[hist[a]]);
 }
 
+/* Asks for the sums of row's neighbours [from, from + n): they are
+ * scattered over every item's, one cache miss each. */
+static void prefetch_sums(const sr_cooc_t *co, const sr_cooc_row_t *row,
+                          uint32_t from, uint32_t n) {
+  for (uint32_t e = from; e < row->len && e < from + n; e++)
+    __builtin_prefetch(&co->it[row->ids[e]]);
+}
+
 uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
                        float decay, const uint32_t *excl, uint32_t n_excl,
                        sr_scored_t *out) {
@@ -460,7 +468,9 @@ uint32_t sr_cooc_score_norm(sr_cooc_t *co, uint32_t norm, const uint32_t *hist,
     const sr_cooc_row_t *row = &co->rows[hist[a]];
     const float *cnt = counts_of(row);
     float f = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + norm];
+    prefetch_sums(co, row, 0, SCORE_AHEAD);
     for (uint32_t e = 0; e < row->len; e++) {
+      prefetch_sums(co, row, e + SCORE_AHEAD, 1);
       uint32_t c = row->ids[e];
       /* Listed when first reached; branch-free, as neighbours overlap in
        * no pattern a branch predictor could learn. */
@@ -528,11 +538,9 @@ uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
     const float *cnt = counts_of(row);
     for (uint32_t k = 0; k < co->norms; k++)
       f[k] = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + k];
-    for (uint32_t e = 0; e < row->len && e < SCORE_AHEAD; e++)
-      __builtin_prefetch(&co->it[row->ids[e]]);
+    prefetch_sums(co, row, 0, SCORE_AHEAD);
     for (uint32_t e = 0; e < row->len; e++) {
-      if (e + SCORE_AHEAD < row->len)
-        __builtin_prefetch(&co->it[row->ids[e + SCORE_AHEAD]]);
+      prefetch_sums(co, row, e + SCORE_AHEAD, 1);
       items[touched] = row->ids[e];
       touched += add_all(co, row->ids[e], f, cnt[e]);
     }
