@@ -119,8 +119,10 @@ static void bench_topn(void) {
   double batched = topn_rate(mdl, USERS, 256);
   double single = topn_rate(mdl, USERS / 4, 1);
   printf("topn_users_per_s        %12.0f   (batched sgemm, 256 users/batch, "
-         "100k items, k=64, N=20; target >= 3000)\n",
-         batched);
+         "100k items, k=64, N=20, %s; target >= 3000)\n",
+         batched,
+         g_blend == SR_BLEND_FIXED ? "fixed blend, no co-occurrence"
+                                   : "default model");
   printf("topn_users_per_s_single %12.0f   (one user at a time, same data; "
          "batched/single = %.2f)\n",
          single, batched / single);
@@ -858,9 +860,15 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(1);
   if (argc >= 2 && !strcmp(argv[1], "learner"))
     bench_learner();
-  else if (argc >= 2 && !strcmp(argv[1], "topn"))
+  else if (argc >= 2 && !strcmp(argv[1], "topn")) {
+    /* "fixed": the blend without co-occurrence, the reference for the
+     * default (blend auto, co-occurrence scored for every user). */
+    if (argc >= 3 && !strcmp(argv[2], "fixed")) {
+      g_blend = SR_BLEND_FIXED;
+      g_cooc_weight = 0.0f;
+    }
     bench_topn();
-  else if (argc >= 4 && !strcmp(argv[1], "file")) {
+  } else if (argc >= 4 && !strcmp(argv[1], "file")) {
     if (argc >= 5 && (!strcmp(argv[4], "fixed") || !strcmp(argv[4], "auto"))) {
       /* "fixed": the blend without co-occurrence, the reference. */
       g_blend = !strcmp(argv[4], "auto") ? SR_BLEND_AUTO : SR_BLEND_FIXED;
@@ -888,7 +896,7 @@ int main(int argc, char **argv) {
     bench_content();
   else {
     fprintf(stderr,
-            "usage: bench_core learner | topn | file PATH FORMAT "
+            "usage: bench_core learner | topn [fixed] | file PATH FORMAT "
             "[COOC_WEIGHT|fixed|auto] | "
             "mapped PATH | avro PATH | "
             "shared PATH FORMAT | ann ITEMS uniform|clustered PROBE... | "

@@ -20,6 +20,9 @@
 /* An event's rows asked for ahead of use at most (the defaults pair it
  * with 10); further ones are reached in time anyway. */
 #define PREFETCH_ROWS 32
+/* Neighbours whose per-item sums are asked for ahead of use when scoring:
+ * they are scattered over every item's, one cache miss each. */
+#define SCORE_AHEAD 16
 
 /* The counts of a row; NULL for a row never given entries. */
 static float *counts_of(const sr_cooc_row_t *row) {
@@ -441,6 +444,14 @@ static void prefetch_hist(const sr_cooc_t *co, const uint32_t *hist,
     prefetch_entries(&co->rows[hist[a]]);
 }
 
+/* Asks for the sums of row's neighbours [from, from + n): they are
+ * scattered over every item's, one cache miss each. */
+static void prefetch_sums(const sr_cooc_t *co, const sr_cooc_row_t *row,
+                          uint32_t from, uint32_t n) {
+  for (uint32_t e = from; e < row->len && e < from + n; e++)
+    __builtin_prefetch(&co->it[row->ids[e]]);
+}
+
 uint32_t sr_cooc_score(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
                        float decay, const uint32_t *excl, uint32_t n_excl,
                        sr_scored_t *out) {
@@ -457,7 +468,9 @@ uint32_t sr_cooc_score_norm(sr_cooc_t *co, uint32_t norm, const uint32_t *hist,
     const sr_cooc_row_t *row = &co->rows[hist[a]];
     const float *cnt = counts_of(row);
     float f = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + norm];
+    prefetch_sums(co, row, 0, SCORE_AHEAD);
     for (uint32_t e = 0; e < row->len; e++) {
+      prefetch_sums(co, row, e + SCORE_AHEAD, 1);
       uint32_t c = row->ids[e];
       /* Listed when first reached; branch-free, as neighbours overlap in
        * no pattern a branch predictor could learn. */
@@ -525,7 +538,9 @@ uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
     const float *cnt = counts_of(row);
     for (uint32_t k = 0; k < co->norms; k++)
       f[k] = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + k];
+    prefetch_sums(co, row, 0, SCORE_AHEAD);
     for (uint32_t e = 0; e < row->len; e++) {
+      prefetch_sums(co, row, e + SCORE_AHEAD, 1);
       items[touched] = row->ids[e];
       touched += add_all(co, row->ids[e], f, cnt[e]);
     }
@@ -542,6 +557,35 @@ uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
     for (uint32_t t = 0; t < n; t++)
       scores[k * cap + t] = max[k] > 0 ? scores[k * cap + t] / max[k] : 0.0f;
   return n;
+}
+
+int sr_cooc_scores_item(const sr_cooc_t *co, const uint32_t *hist,
+                        uint32_t n_hist, float decay, uint32_t item) {
+  float age_w = 1.0f, acc[SR_COOC_NORMS] = {0};
+  const sr_cooc_item_t *it = &co->it[item];
+  for (uint32_t a = 0; a < n_hist; a++, age_w *= decay) {
+    const sr_cooc_row_t *row = &co->rows[hist[a]];
+    int e = find(row, item);
+    if (e < 0)
+      continue;
+    /* The sums of add_all, term by term. */
+    for (uint32_t k = 0; k < co->norms; k++) {
+      float f = age_w * co->pow_a[hist[a] * SR_COOC_NORMS + k];
+      acc[k] += f * counts_of(row)[e] * it->pow_b[k];
+    }
+  }
+  int any = 0;
+  for (uint32_t k = 0; k < co->norms; k++)
+    any |= acc[k] > 0.0f;
+  return any;
+}
+
+int sr_cooc_near(const sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
+                 uint32_t item) {
+  for (uint32_t a = 0; a < n_hist; a++)
+    if (find(&co->rows[hist[a]], item) >= 0)
+      return 1;
+  return 0;
 }
 
 int sr_cooc_dump(const sr_cooc_t *co, sr_buf_t *buf) {

@@ -127,6 +127,16 @@ uint32_t sr_cooc_score_all(sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
                            float decay, const uint32_t *excl, uint32_t n_excl,
                            uint32_t *items, float *scores, uint32_t cap);
 
+/* 1 when sr_cooc_score_all of hist and decay gives item a positive score
+ * in some normalisation, exclusions aside: else its score is 0 in every
+ * one, whatever the other items score. O(n_hist * k). */
+int sr_cooc_scores_item(const sr_cooc_t *co, const uint32_t *hist,
+                        uint32_t n_hist, float decay, uint32_t item);
+
+/* 1 when item is among the neighbours of some hist[a], a < n_hist. */
+int sr_cooc_near(const sr_cooc_t *co, const uint32_t *hist, uint32_t n_hist,
+                 uint32_t item);
+
 /* Appends the state (increment, per item: raw count, neighbours, raw
  * counts) to buf. Returns 0 or -1. */
 int sr_cooc_dump(const sr_cooc_t *co, sr_buf_t *buf);

@@ -103,7 +103,7 @@ static size_t trial_entries(const sr_model_t *mdl) {
 }
 
 static size_t trial_bytes(const sr_model_t *mdl) {
-  return trial_entries(mdl) * (3 * sizeof(uint32_t) + sizeof(float)) +
+  return trial_entries(mdl) * 3 * sizeof(uint32_t) +
          (size_t)mdl->co_max *
              (sizeof(uint32_t) + SR_COOC_NORMS * sizeof(float));
 }
@@ -587,17 +587,20 @@ size_t sr_model_similar_items(sr_model_t *mdl, uint32_t item_row, size_t n,
 }
 
 /* A blend trial's scratch, carved from mdl->trial: the candidates (item,
- * score without co-occurrence, place in the co-occurrence lists or NONE)
+ * place in the co-occurrence lists or NONE, items of the catalogue each
+ * stands for)
  * and the co-occurrence lists of every normalisation. */
 typedef struct trial {
   uint32_t *cand;
-  float *base;
   uint32_t *at;
   uint32_t *weight; /* items of the catalogue a candidate stands for */
   uint32_t *co_items;
   float *co;
-  uint32_t n;   /* candidates */
-  uint32_t pos; /* the event's item's place among them */
+  uint32_t n;     /* candidates: */
+  uint32_t n_co;  /* [0, n_co) neighbours, then the item when not one, */
+  uint32_t rec;   /* [rec, slice) recent items, */
+  uint32_t slice; /* [slice, n) the slice of the catalogue */
+  uint32_t pos;   /* the event's item's place among them */
 } trial_t;
 
 #define NONE UINT32_MAX
@@ -609,8 +612,7 @@ static trial_t trial_of(const sr_model_t *mdl) {
   t.at = t.cand + n;
   t.weight = t.at + n;
   t.co_items = t.weight + n;
-  t.base = (float *)(t.co_items + mdl->co_max);
-  t.co = t.base + n;
+  t.co = (float *)(t.co_items + mdl->co_max);
   return t;
 }
 
@@ -651,20 +653,13 @@ static void prefetch_candidate(const sr_model_t *mdl, uint32_t j) {
   __builtin_prefetch(&mdl->bias[j]);
 }
 
-/* Scores every candidate by the factors and the per-item bias, as every
- * list scores it before co-occurrence is added. */
-static void score_candidates(const sr_model_t *mdl, trial_t *t, uint32_t user) {
-  const float *urow = sr_factors_row(&mdl->ufac, user);
-  for (uint32_t k = 0; k < t->n && k < TRIAL_AHEAD; k++)
-    prefetch_candidate(mdl, t->cand[k]);
-  for (uint32_t k = 0; k < t->n; k++) {
-    if (k + TRIAL_AHEAD < t->n)
-      prefetch_candidate(mdl, t->cand[k + TRIAL_AHEAD]);
-    uint32_t j = t->cand[k];
-    t->base[k] =
-        sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
-        mdl->bias[j];
-  }
+/* Candidate k's score by the factors and the per-item bias, as every list
+ * scores it before co-occurrence is added. */
+static float candidate_base(const sr_model_t *mdl, const trial_t *t,
+                            const float *urow, uint32_t k) {
+  uint32_t j = t->cand[k];
+  return sr_learner_dot(urow, sr_factors_row(&mdl->ifac, j), mdl->ifac.stride) +
+         mdl->bias[j];
 }
 
 /* Lists the candidates a trial ranks: the co-occurrence neighbours of the
@@ -690,28 +685,146 @@ static int list_candidates(sr_model_t *mdl, uint32_t user, uint32_t item,
   t->n = 0;
   for (uint32_t k = 0; k < n_co; k++)
     add_candidate(mdl, t, t->co_items[k], k, item, 1);
+  t->n_co = t->n;
   add_candidate(mdl, t, item, NONE, item, 1);
+  t->rec = t->n;
   for (uint32_t k = 0; k < n_rec; k++)
     add_candidate(mdl, t, recent_item(rec, k), NONE, item, 1);
+  t->slice = t->n;
   for (uint32_t j = from; j < items; j += q)
     add_candidate(mdl, t, j, NONE, item, q);
-  score_candidates(mdl, t, user);
   return 1;
 }
 
-/* 1 when blend c ranks the trial's item among the first n candidates
- * (ties: lower row first, as every list orders them). */
-static uint8_t trial_hit(const sr_model_t *mdl, const trial_t *t,
-                         const sr_blend_config_t *c, uint32_t n) {
-  const float *co = t->co + (size_t)c->norm * mdl->co_max;
-  uint32_t item = t->cand[t->pos], above = 0;
-  float s_i = t->base[t->pos] +
-              (t->at[t->pos] == NONE ? 0.0f : c->w_co * co[t->at[t->pos]]);
-  for (uint32_t k = 0; k < t->n; k++) {
-    float s = t->base[k] + (t->at[k] == NONE ? 0.0f : c->w_co * co[t->at[k]]);
-    above += t->weight[k] * ((s > s_i) | ((s == s_i) & (t->cand[k] < item)));
+/* Each blend's view of a trial: the item's score, and how many items of
+ * the catalogue rank above it so far. */
+typedef struct trial_blend {
+  const float *co; /* co-occurrence scores of the blend's normalisation */
+  float w_co;
+  float s_item;
+  uint32_t above;
+} trial_blend_t;
+
+/* Counts candidate k (base score s) against blend b's item: candidates
+ * rank by score, ties by lower row first, as every list orders them.
+ * Returns 1 when the blend has just missed (n or more above the item). */
+static int count_above(const trial_t *t, trial_blend_t *b, uint32_t k, float s,
+                       uint32_t n) {
+  uint32_t item = t->cand[t->pos];
+  if (t->at[k] != NONE)
+    s += b->w_co * b->co[t->at[k]];
+  b->above += t->weight[k] *
+              ((s > b->s_item) | ((s == b->s_item) & (t->cand[k] < item)));
+  return b->above >= n;
+}
+
+/* Counts the candidates [lo, hi) against every blend still live, until
+ * none is: their dot products, asked for TRIAL_AHEAD ahead, are most of a
+ * trial's cost. Returns the blends still live. */
+static uint32_t count_range(const sr_model_t *mdl, const trial_t *t,
+                            const float *urow, trial_blend_t *tb, uint32_t live,
+                            uint32_t lo, uint32_t hi) {
+  const sr_blend_t *bl = &mdl->blend;
+  for (uint32_t k = lo; k < hi && k < lo + TRIAL_AHEAD; k++)
+    prefetch_candidate(mdl, t->cand[k]);
+  for (uint32_t k = lo; k < hi && live > 0; k++) {
+    if (k + TRIAL_AHEAD < hi)
+      prefetch_candidate(mdl, t->cand[k + TRIAL_AHEAD]);
+    float s = candidate_base(mdl, t, urow, k);
+    for (uint32_t c = 0; c < bl->n; c++)
+      if (tb[c].above < bl->top_n)
+        live -= (uint32_t)count_above(t, &tb[c], k, s, bl->top_n);
   }
-  return above < n;
+  return live;
+}
+
+/* hit[c] = 1 when blend c ranks the trial's item among the first n of the
+ * catalogue. A blend with n above has missed whatever follows, and once
+ * every blend has, the other candidates' dot products are left out: the
+ * outcome is that of counting every candidate. The candidates most likely
+ * above the item go first: the recent items, on top of lists by
+ * popularity and in cache from being learned, then the slice, each
+ * standing for q items, then the neighbours. */
+static void trial_hits(const sr_model_t *mdl, const trial_t *t, uint32_t user,
+                       uint8_t *hit) {
+  const sr_blend_t *bl = &mdl->blend;
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  trial_blend_t tb[SR_BLEND_MAX];
+  float s_item = candidate_base(mdl, t, urow, t->pos);
+  for (uint32_t c = 0; c < bl->n; c++) {
+    tb[c] = (trial_blend_t){t->co + (size_t)bl->config[c].norm * mdl->co_max,
+                            bl->config[c].w_co, s_item, 0};
+    if (t->at[t->pos] != NONE)
+      tb[c].s_item += tb[c].w_co * tb[c].co[t->at[t->pos]];
+  }
+  uint32_t live = count_range(mdl, t, urow, tb, bl->n, t->rec, t->slice);
+  live = count_range(mdl, t, urow, tb, live, t->slice, t->n);
+  count_range(mdl, t, urow, tb, live, 0, t->n_co);
+  for (uint32_t c = 0; c < bl->n; c++)
+    hit[c] = tb[c].above < bl->top_n;
+}
+
+/* The user's latest items, which co-occurrence scores from. */
+typedef struct trial_hist {
+  uint32_t items[SR_COOC_HIST_MAX];
+  uint32_t n;
+} trial_hist_t;
+
+/* Counts candidate k against every blend still live by its base score s,
+ * a lower bound of its score in any blend (co-occurrence only adds). A
+ * slice item near the user's latest items stands for itself alone (it is
+ * listed as a neighbour when they are scored). Returns the blends still
+ * live. */
+static uint32_t count_lower(const sr_model_t *mdl, const trial_t *t,
+                            const trial_hist_t *h, trial_blend_t *tb,
+                            uint32_t live, uint32_t k, float s) {
+  const sr_blend_t *bl = &mdl->blend;
+  uint32_t item = t->cand[t->pos], j = t->cand[k], weight = 0;
+  for (uint32_t c = 0; c < bl->n; c++) {
+    trial_blend_t *b = &tb[c];
+    if (b->above >= bl->top_n ||
+        !((s > b->s_item) | ((s == b->s_item) & (j < item))))
+      continue;
+    if (weight == 0)
+      weight = t->weight[k] > 1 && sr_cooc_near(&mdl->cooc, h->items, h->n, j)
+                   ? 1
+                   : t->weight[k];
+    b->above += weight;
+    live -= b->above >= bl->top_n;
+  }
+  return live;
+}
+
+/* A trial whose item has no co-occurrence score in any blend: its score
+ * is its base score in all of them. Most such items miss in every blend,
+ * and base scores alone, of the recent items and the slice, show it: then
+ * the neighbours' scores are never computed. Returns 0 when the item is
+ * left out (no trial), 1 with hit filled when every blend missed, 2 when
+ * that is not shown. */
+static int trial_without_cooc(sr_model_t *mdl, uint32_t user, uint32_t item,
+                              const trial_hist_t *h, uint8_t *hit) {
+  const sr_blend_t *bl = &mdl->blend;
+  trial_t t = trial_of(mdl);
+  if (!list_candidates(mdl, user, item, &t, 0))
+    return 0;
+  const float *urow = sr_factors_row(&mdl->ufac, user);
+  trial_blend_t tb[SR_BLEND_MAX];
+  float s_item = candidate_base(mdl, &t, urow, t.pos);
+  for (uint32_t c = 0; c < bl->n; c++)
+    tb[c] = (trial_blend_t){NULL, 0.0f, s_item, 0};
+  uint32_t live = bl->n;
+  for (uint32_t k = t.rec; k < t.n && k < t.rec + TRIAL_AHEAD; k++)
+    prefetch_candidate(mdl, t.cand[k]);
+  for (uint32_t k = t.rec; k < t.n && live > 0; k++) {
+    if (k + TRIAL_AHEAD < t.n)
+      prefetch_candidate(mdl, t.cand[k + TRIAL_AHEAD]);
+    live =
+        count_lower(mdl, &t, h, tb, live, k, candidate_base(mdl, &t, urow, k));
+  }
+  if (live > 0)
+    return 2;
+  memset(hit, 0, bl->n);
+  return 1;
 }
 
 int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
@@ -722,16 +835,21 @@ int sr_recommend_try_blends(sr_model_t *mdl, uint32_t user, uint32_t item,
     return 0;
   if (ensure_scratch(mdl) != 0)
     return -1;
-  trial_t t = trial_of(mdl);
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
-  uint32_t hist[SR_COOC_HIST_MAX];
-  uint32_t n_hist = sr_seen_last(&mdl->seen, user, hist, c->cooc_recent);
+  trial_hist_t h;
+  h.n = sr_seen_last(&mdl->seen, user, h.items, c->cooc_recent);
+  if (!sr_cooc_scores_item(&mdl->cooc, h.items, h.n, c->cooc_recent_decay,
+                           item)) {
+    int rc = trial_without_cooc(mdl, user, item, &h, hit);
+    if (rc < 2)
+      return rc;
+  }
+  trial_t t = trial_of(mdl);
   uint32_t n_co =
-      sr_cooc_score_all(&mdl->cooc, hist, n_hist, c->cooc_recent_decay,
+      sr_cooc_score_all(&mdl->cooc, h.items, h.n, c->cooc_recent_decay,
                         ring->items, ring->len, t.co_items, t.co, mdl->co_max);
   if (!list_candidates(mdl, user, item, &t, n_co))
     return 0;
-  for (uint32_t k = 0; k < mdl->blend.n; k++)
-    hit[k] = trial_hit(mdl, &t, &mdl->blend.config[k], mdl->blend.top_n);
+  trial_hits(mdl, &t, user, hit);
   return 1;
 }

@@ -1,7 +1,8 @@
 /* Tests of item co-occurrence: pair weights by gap, forgetting by
  * half-life (across rescales), normalisation, the neighbour bound and
  * symmetry under ever-new items, forgetting an item, snapshots that
- * restore bit-exact, and blended scores against a brute-force sum. */
+ * restore bit-exact, blended scores against a brute-force sum, and the
+ * one-item checks a blend trial makes against the scores of every item. */
 #include "core/cooc.h"
 
 #include "core/model_internal.h"
@@ -406,6 +407,55 @@ static void test_blend_against_brute_force(void **state) {
   sr_model_free(plain);
 }
 
+/* sr_cooc_scores_item says which items sr_cooc_score_all lists, and
+ * sr_cooc_near which are in the rows scored from, for each of many
+ * histories over two normalisations, with half the items long unseen
+ * (their counts decayed). */
+static void test_one_item_checks_agree_with_scores(void **state) {
+  (void)state;
+  enum { ITEMS = 300, HIST = 6 };
+  sr_model_conf_t conf = conf_of(8, 4, 0.9f, 500);
+  sr_cooc_t co;
+  assert_int_equal(sr_cooc_init(&co, &conf), 0);
+  float alpha[] = {0.3f, 0.5f}, beta[] = {0.5f, 0.0f};
+  sr_cooc_set_norms(&co, 2, alpha, beta);
+  assert_int_equal(sr_cooc_ensure(&co, ITEMS), 0);
+  uint32_t seq[64], n = 0, state_ = 7;
+  for (uint32_t e = 0; e < 20000; e++) {
+    state_ = state_ * 1103515245u + 12345u;
+    uint32_t item = (state_ >> 8) % (e < 10000 ? ITEMS : ITEMS / 2);
+    learn_after(&co, item, seq + (n > 4 ? n - 4 : 0), n > 4 ? 4 : n);
+    seq[n < 64 ? n++ : 63] = item;
+    if (n == 64) {
+      memmove(seq, seq + 32, 32 * sizeof(uint32_t));
+      n = 32;
+    }
+  }
+  uint32_t items[HIST * 8], checked = 0, listed = 0;
+  float scores[2 * HIST * 8];
+  for (uint32_t h0 = 0; h0 + HIST <= ITEMS; h0 += 7) {
+    uint32_t hist[HIST];
+    for (uint32_t a = 0; a < HIST; a++)
+      hist[a] = (h0 + a * 37) % ITEMS;
+    uint32_t got = sr_cooc_score_all(&co, hist, HIST, 0.75f, NULL, 0, items,
+                                     scores, HIST * 8);
+    uint8_t in[ITEMS] = {0};
+    for (uint32_t t = 0; t < got; t++)
+      in[items[t]] = 1;
+    for (uint32_t i = 0; i < ITEMS; i++) {
+      int near = 0;
+      for (uint32_t a = 0; a < HIST; a++)
+        near |= sr_cooc_count(&co, hist[a], i) > 0;
+      assert_int_equal(sr_cooc_near(&co, hist, HIST, i), near);
+      assert_int_equal(sr_cooc_scores_item(&co, hist, HIST, 0.75f, i), in[i]);
+      checked++;
+      listed += in[i];
+    }
+  }
+  assert_true(listed > 100 && listed < checked);
+  sr_cooc_free(&co);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pairs_weighted_by_gap),
@@ -418,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_snapshot_restores_bit_exact),
       cmocka_unit_test(test_model_bytes_count_rows),
       cmocka_unit_test(test_blend_against_brute_force),
+      cmocka_unit_test(test_one_item_checks_agree_with_scores),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
