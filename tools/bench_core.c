@@ -10,12 +10,14 @@
 #include "codec/mapping.h"
 #include "codec/reason.h"
 #include "core/ann.h"
+#include "core/model_conf.h"
 #include "core/model_internal.h"
 #include "core/share.h"
 #include "core/synth.h"
 #include "streamrec.pb-c.h"
 #include "streamrec/model.h"
 #include "util/now.h"
+#include "util/opts.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -36,6 +38,26 @@ static double secs_since(uint64_t start) {
 static float g_cooc_weight = -1.0f;
 static int g_blend = -1;
 
+/* SR_BENCH_SET="model.KEY=VALUE ..." (blank-separated): model options for
+ * a sensitivity run, applied after the bench's own settings. */
+static void apply_bench_set(sr_model_conf_t *conf) {
+  const char *env = getenv("SR_BENCH_SET");
+  if (!env)
+    return;
+  size_t n_rows;
+  sr_opt_table_t table = {.rows = sr_model_params(&n_rows), .base = 0};
+  table.n_rows = n_rows;
+  sr_opts_t opts = {.tables = &table, .n_tables = 1};
+  char buf[1024], errstr[256], *save = NULL;
+  snprintf(buf, sizeof(buf), "%s", env);
+  for (char *kv = strtok_r(buf, " ", &save); kv;
+       kv = strtok_r(NULL, " ", &save))
+    if (sr_opts_set_kv(&opts, conf, kv, errstr, sizeof(errstr)) != SR_OK) {
+      fprintf(stderr, "bench: SR_BENCH_SET: %s\n", errstr);
+      exit(2);
+    }
+}
+
 static sr_model_t *new_model(uint32_t dims) {
   sr_model_conf_t conf;
   char errstr[256];
@@ -46,6 +68,7 @@ static sr_model_t *new_model(uint32_t dims) {
     conf.cooc_weight = g_cooc_weight;
   if (g_blend >= 0)
     conf.blend = (sr_blend_mode_t)g_blend;
+  apply_bench_set(&conf);
   sr_model_t *mdl = sr_model_new(&conf, errstr, sizeof(errstr));
   if (!mdl) {
     fprintf(stderr, "bench: %s\n", errstr);
