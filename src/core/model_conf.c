@@ -98,7 +98,7 @@ static const sr_opt_t params[] = {
     F32("model.content_learn_rate", content_learn_rate, "0.1", 0, 1,
         "content: step of the learner mapping features and embeddings to "
         "item factors"),
-    U32("model.content_budget", content_budget, "512", 0, 100000000,
+    U32("model.content_budget", content_budget, "2048", 0, 100000000,
         "content: multiply-adds the content learner may spend per event on "
         "an item with content, on average (a learning step costs 2 x "
         "(features + embedding length + 1) x dims, a refresh half that)"),
