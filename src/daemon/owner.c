@@ -323,6 +323,10 @@ void sr_owner_revoked(sr_owner_t *o, int32_t p) {
   part->state = PS_NONE;
   part->local = -1; /* the next owner moves the partition on */
   uint32_t n = sr_share_drop_partition(*o->mdl, p);
+  /* Its events left with its users: taken back later, it resumes where the
+   * group's commit or the state topic says, not where this member was. */
+  if (o->src)
+    sr_source_forget(o->src, o->input_topic, p);
   sr_log(SR_LOG_INFO, "users of a revoked partition dropped",
          "topic=%s partition=%" PRId32 " users=%" PRIu32,
          sr_logq(o->input_topic), p, n);

@@ -895,6 +895,14 @@ sr_err_t sr_source_unblock(sr_src_t *src, const char *topic, int32_t partition,
   return SR_OK;
 }
 
+void sr_source_forget(sr_src_t *src, const char *topic, int32_t partition) {
+  part_t *part = part_find(src, topic, partition);
+  if (part) {
+    part->next = -1;
+    part->held = false;
+  }
+}
+
 sr_err_t sr_source_committed(sr_src_t *src, sr_offset_t *parts, size_t n,
                              int timeout_ms, char *errstr, size_t errlen) {
   rd_kafka_topic_partition_list_t *list =

@@ -139,6 +139,12 @@ sr_err_t sr_source_block(sr_src_t *src, const char *topic, int32_t partition);
 sr_err_t sr_source_unblock(sr_src_t *src, const char *topic, int32_t partition,
                            int64_t next);
 
+/* Forgets where a partition stands, when the events applied from it have
+ * left the model (cluster mode drops a revoked partition's users): a later
+ * assignment starts it from the group's committed offset or per --from,
+ * never after events the model no longer holds. */
+void sr_source_forget(sr_src_t *src, const char *topic, int32_t partition);
+
 /* Any thread: fills each entry's offset with the group's committed offset
  * for its partition (-1 when none). Returns SR_OK, or SR_ERR_IO with
  * errstr. */
