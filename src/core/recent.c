@@ -1,6 +1,8 @@
 /* The recent-items window and negative sampling; see recent.h. */
 #include "core/recent.h"
 
+#include "util/u32.h"
+
 #include <stdlib.h>
 
 int sr_recent_init(sr_recent_t *rec, uint32_t cap) {
@@ -31,10 +33,8 @@ static void reverse(uint32_t *a, uint32_t n) {
 }
 
 void sr_recent_purge(sr_recent_t *rec, uint32_t item) {
-  uint32_t n = 0, hits = 0;
-  for (uint32_t j = 0; j < rec->len; j++)
-    hits += rec->items[j] == item;
-  if (hits == 0)
+  uint32_t n = 0;
+  if (!sr_u32_has(rec->items, rec->len, item))
     return;
   if (rec->len == rec->cap && rec->head != 0) {
     /* Rotate the full ring so the oldest item comes first. */

@@ -1,12 +1,10 @@
 /* Seen rings; see seen.h. */
 #include "core/seen.h"
 
+#include "util/u32.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 void sr_seen_init(sr_seen_t *seen, uint32_t max) {
   memset(seen, 0, sizeof(*seen));
@@ -66,31 +64,9 @@ int sr_seen_ensure(sr_seen_t *seen, uint32_t users) {
   return 0;
 }
 
-/* Negative sampling asks several times per event about items that are
- * mostly absent, so the whole ring is usually scanned: eight items a step,
- * with one branch for them. */
-static int ring_has(const uint32_t *items, uint32_t len, uint32_t item) {
-  uint32_t i = 0;
-#if defined(__SSE2__)
-  __m128i key = _mm_set1_epi32((int)item);
-  for (; i + 8 <= len; i += 8) {
-    __m128i a =
-        _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(items + i)), key);
-    __m128i b =
-        _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(items + i + 4)), key);
-    if (_mm_movemask_epi8(_mm_or_si128(a, b)))
-      return 1;
-  }
-#endif
-  for (; i < len; i++)
-    if (items[i] == item)
-      return 1;
-  return 0;
-}
-
 int sr_seen_contains(const sr_seen_t *seen, uint32_t user, uint32_t item) {
   const sr_seen_ring_t *ring = &seen->rings[user];
-  return ring_has(ring->items, ring->len, item);
+  return sr_u32_has(ring->items, ring->len, item);
 }
 
 int sr_seen_add(sr_seen_t *seen, uint32_t user, uint32_t item) {
