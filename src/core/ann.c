@@ -28,9 +28,9 @@
 /* Items are 8-bit codes 128 + round(v / scale), |v / scale| <= 127. */
 #define ITEM_LEVELS 127
 #define CODE_ZERO 128
-/* The shortlist each user's quantized scores keep for exact re-scoring:
- * want plus a quarter as many again, and this many at least, so that
- * quantization error near the cut rarely drops a true candidate. */
+/* The shortlist each user's quantized scores keep for the caller's exact
+ * re-scoring: want plus a quarter as many again, and this many at least,
+ * so that quantization error near the cut rarely drops a true candidate. */
 #define SHORTLIST_MIN 32
 
 typedef struct cand {
@@ -61,16 +61,14 @@ struct sr_ann {
   uint32_t rows;  /* rows of the snapshot */
   uint32_t items; /* rows indexed */
   uint32_t lists;
-  float *cent;      /* lists x adims */
-  uint32_t *off;    /* lists + 1: list l holds [off[l], off[l + 1]) */
-  uint32_t *ids;    /* items: the row of each indexed vector */
-  float *vec;       /* items x adims, list by list; after the build, items x
-                       fstride, the additive score in cadd */
-  uint32_t fstride; /* dims rounded up to whole cache lines of floats */
-  uint32_t cbytes;  /* dims rounded up to 32: the bytes of a code */
-  uint8_t *code;    /* (items + SCAN_GROUP) x cbytes, list by list */
-  float *cscale;    /* items + SCAN_GROUP: each code's scale */
-  float *cadd;      /* items + SCAN_GROUP: each item's additive score */
+  float *cent;     /* lists x adims */
+  uint32_t *off;   /* lists + 1: list l holds [off[l], off[l + 1]) */
+  uint32_t *ids;   /* items: the row of each indexed vector */
+  float *vec;      /* items x adims, list by list; freed after the build */
+  uint32_t cbytes; /* dims rounded up to 32: the bytes of a code */
+  uint8_t *code;   /* (items + SCAN_GROUP) x cbytes, list by list */
+  float *cscale;   /* items + SCAN_GROUP: each code's scale */
+  float *cadd;     /* items + SCAN_GROUP: each item's additive score */
   scan_fn scan;
   uint32_t *side; /* rows skipped, ascending */
   uint32_t n_side;
@@ -195,11 +193,6 @@ static void heap_offer(cand_t *h, uint32_t *len, uint32_t cap, float score,
     i = m;
   }
   h[i] = c;
-}
-
-static int by_rank(const void *pa, const void *pb) {
-  const cand_t *a = pa, *b = pb;
-  return worse(b, a) ? -1 : worse(a, b);
 }
 
 /* Copies snapshot row r with its additive score into dst (adims floats). */
@@ -440,27 +433,12 @@ static void quantize_items(sr_ann_t *ann) {
   }
 }
 
-/* Re-lays the float vectors for re-scoring: dims floats per row at a
- * stride of whole cache lines, 64-byte aligned, so that a shortlisted row
- * costs the fewest cache misses (its additive score is in cadd already).
- * Returns 0 or -1. */
-static int align_rows(sr_ann_t *ann) {
-  uint32_t fs = (ann->dims + 15) / 16 * 16;
-  size_t bytes = (size_t)ann->items * fs * sizeof(float);
-  float *f = aligned_alloc(64, bytes ? bytes : 64);
-  if (!f)
-    return -1;
-  for (uint32_t i = 0; i < ann->items; i++) {
-    float *row = f + (size_t)i * fs;
-    memcpy(row, ann->vec + (size_t)i * ann->adims, ann->dims * sizeof(float));
-    memset(row + ann->dims, 0, (fs - ann->dims) * sizeof(float));
-  }
+/* Frees the float vectors once the codes hold them: the caller re-scores
+ * candidates with its live factors, so the index keeps only the codes. */
+static void drop_vectors(sr_ann_t *ann) {
   free(ann->vec);
+  ann->vec = NULL;
   ann->bytes -= (size_t)ann->items * ann->adims * sizeof(float);
-  ann->bytes += bytes;
-  ann->vec = f;
-  ann->fstride = fs;
-  return 0;
 }
 
 static void scan_plain(const uint8_t *code, uint32_t cbytes, uint32_t m,
@@ -573,8 +551,7 @@ sr_ann_t *sr_ann_build(const sr_factors_t *snap, const float *bias,
   if (!to || kmeans(ann, conf, to) != 0 || group_lists(ann, to) != 0)
     goto fail;
   quantize_items(ann);
-  if (align_rows(ann) != 0)
-    goto fail;
+  drop_vectors(ann);
   free(to);
   return ann;
 fail:
@@ -702,44 +679,14 @@ static uint64_t scan_list(sr_ann_t *ann, uint32_t c) {
   return (uint64_t)nu * m;
 }
 
-/* A float dot product in eight running sums, which the compiler keeps in
- * vector registers (one running sum would serialise every add). */
-static float dot_adims(const float *a, const float *b, uint32_t n) {
-  float part[8] = {0};
-  uint32_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (uint32_t j = 0; j < 8; j++)
-      part[j] += a[k + j] * b[k + j];
-  for (; k < n; k++)
-    part[0] += a[k] * b[k];
-  return ((part[0] + part[1]) + (part[2] + part[3])) +
-         ((part[4] + part[5]) + (part[6] + part[7]));
-}
-
-/* User u's shortlist re-scored with the index's float vectors, best first,
- * its rows into out; returns how many of them (at most want). */
-static uint32_t rescore(sr_ann_t *ann, uint32_t u, uint32_t want,
-                        uint32_t *out) {
-  cand_t *h = ann->heap + (size_t)u * 4 * ann->max_want;
-  const float *q = ann->q + (size_t)u * ann->adims;
-  /* The shortlist's rows are scattered over the whole index: ask for all
-   * of them first, so that their cache misses overlap. */
+/* User u's shortlist, its rows into out in no order; returns how many
+ * (all of it: the caller re-scores them exactly). */
+static uint32_t take_shortlist(sr_ann_t *ann, uint32_t u, uint32_t *out) {
+  const cand_t *h = ann->heap + (size_t)u * 4 * ann->max_want;
   compact(ann, u);
   for (uint32_t k = 0; k < ann->len[u]; k++)
-    for (size_t b = 0; b < ann->fstride; b += 16)
-      __builtin_prefetch(ann->vec + (size_t)h[k].row * ann->fstride + b);
-  for (uint32_t k = 0; k < ann->len[u]; k++) {
-    uint32_t at = h[k].row;
-    h[k].score = dot_adims(q, ann->vec + (size_t)at * ann->fstride, ann->dims) +
-                 ann->cadd[at];
-    h[k].row = ann->ids[at];
-  }
-  uint32_t n = ann->len[u] < want ? ann->len[u] : want;
-  keep_best(h, ann->len[u], n);
-  qsort(h, n, sizeof(cand_t), by_rank);
-  for (uint32_t k = 0; k < n; k++)
-    out[k] = h[k].row;
-  return n;
+    out[k] = ann->ids[h[k].row];
+  return ann->len[u];
 }
 
 uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
@@ -758,8 +705,8 @@ uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
     uint32_t w = want[u] < W ? want[u] : W;
     ann->thr[u] = -INFINITY;
     uint32_t extra = w / 4 > SHORTLIST_MIN ? w / 4 : SHORTLIST_MIN;
-    /* At most 2 W, so that the buffer of 4 W always has room to append. */
-    ann->caps[u] = !w ? 0 : w + extra < 2 * W ? w + extra : 2 * W;
+    /* At most W: the caller's room for each user's rows. */
+    ann->caps[u] = !w ? 0 : w + extra < W ? w + extra : W;
   }
   quantize_users(ann, n_users);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_users, (int)L,
@@ -770,8 +717,7 @@ uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
   for (uint32_t c = 0; c < L; c++)
     scored += scan_list(ann, c);
   for (uint32_t u = 0; u < n_users; u++)
-    counts[u] =
-        rescore(ann, u, want[u] < W ? want[u] : W, rows + (size_t)u * W);
+    counts[u] = take_shortlist(ann, u, rows + (size_t)u * W);
   return scored;
 }
 
@@ -798,35 +744,62 @@ static void exact_best(sr_ann_t *ann, const sr_factors_t *snap,
   }
 }
 
+/* The best n of user u's count candidates (rows) re-scored from the
+ * snapshot, as the caller's exact re-scoring ranks them, into best; returns
+ * how many. */
+static uint32_t rescored_best(const sr_ann_t *ann, const sr_factors_t *snap,
+                              const float *bias, uint32_t u,
+                              const uint32_t *rows, uint32_t count, uint32_t n,
+                              cand_t *best) {
+  const float *q = ann->q + (size_t)u * ann->adims;
+  for (uint32_t k = 0; k < count; k++) {
+    const float *v = sr_factors_row(snap, rows[k]);
+    float s = 0.0f;
+    for (uint32_t d = 0; d < ann->dims; d++)
+      s += q[d] * v[d];
+    best[k] = (cand_t){s + (bias ? bias[rows[k]] : 0.0f), rows[k]};
+  }
+  n = count < n ? count : n;
+  keep_best(best, count, n);
+  return n;
+}
+
 double sr_ann_recall(sr_ann_t *ann, const sr_factors_t *snap, const float *bias,
                      const uint8_t *skip, const float *users, uint32_t stride,
                      uint32_t n_users, uint32_t probe, uint32_t n) {
   if (ann->items == 0 || n_users == 0)
     return 1.0;
-  uint32_t *want = malloc(2 * (size_t)n_users * sizeof(uint32_t));
-  uint32_t *rows = malloc((size_t)n_users * ann->max_want * sizeof(uint32_t));
+  size_t W = ann->max_want;
+  uint32_t *want = malloc(3 * (size_t)n_users * sizeof(uint32_t));
+  uint32_t *rows = malloc((size_t)n_users * W * sizeof(uint32_t));
   float *block = malloc((size_t)n_users * ROW_BLOCK * sizeof(float));
-  uint32_t *counts = want + n_users;
+  cand_t *best = malloc((size_t)n_users * W * sizeof(cand_t));
+  uint32_t *counts = want + n_users, *kept = want + 2 * (size_t)n_users;
   uint64_t hit = 0, total = 0;
-  if (!want || !rows || !block) {
+  if (!want || !rows || !block || !best) {
     free(want);
     free(rows);
     free(block);
+    free(best);
     return -1.0;
   }
   for (uint32_t u = 0; u < n_users; u++)
     want[u] = n;
   sr_ann_search(ann, users, stride, n_users, probe, want, rows, counts);
-  exact_best(ann, snap, bias, skip, n_users, n, block); /* ann->q is set */
+  for (uint32_t u = 0; u < n_users; u++) /* ann->q is set */
+    kept[u] = rescored_best(ann, snap, bias, u, rows + u * W, counts[u], n,
+                            best + u * W);
+  exact_best(ann, snap, bias, skip, n_users, n, block);
   for (uint32_t u = 0; u < n_users; u++) {
-    const cand_t *h = ann->heap + (size_t)u * ann->max_want;
+    const cand_t *h = ann->heap + (size_t)u * W;
     total += ann->len[u];
     for (uint32_t i = 0; i < ann->len[u]; i++)
-      for (uint32_t j = 0; j < counts[u]; j++)
-        hit += rows[(size_t)u * ann->max_want + j] == h[i].row;
+      for (uint32_t j = 0; j < kept[u]; j++)
+        hit += best[u * W + j].row == h[i].row;
   }
   free(want);
   free(rows);
   free(block);
+  free(best);
   return total ? (double)hit / (double)total : 1.0;
 }

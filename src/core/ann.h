@@ -3,11 +3,11 @@
  * centroids; a batch of users is scored against the centroids by one sgemm,
  * and each user's best lists are scanned from 8-bit codes of the item
  * vectors (each with a scale of its own; list by list for all the users
- * that probe it), keeping a shortlist a quarter longer than wanted that is
- * then re-scored exactly from the float vectors. The index holds its own
- * copy of the snapshot, so that it can be built on any thread while the
- * model moves on; the caller re-scores the candidates with the live
- * factors.
+ * that probe it), keeping a shortlist a quarter longer than wanted. The
+ * index holds its own codes of the snapshot, so that it can be built on
+ * any thread while the model moves on, and no float copy: the caller
+ * re-scores the shortlist exactly with the live factors, and a second
+ * exact pass over a copy would gather the same scattered rows twice.
  *
  * The score indexed is u.v + bias: each item vector carries its additive
  * score as one more column, and each user vector a 1 there, so that
@@ -77,12 +77,15 @@ uint32_t sr_ann_max_want(const sr_ann_t *ann);
 size_t sr_ann_bytes(const sr_ann_t *ann);
 
 /* For n_users (<= max_batch) user vectors of dims floats at stride in
- * users, the index's best min(want[u], max_want) rows by indexed score
- * among the probe best lists of each user: into rows + u * max_want, best
- * first, their count in counts[u] (fewer when the probed lists hold fewer
- * items). A row whose code scores it out of the shortlist is missed even
- * when its exact score would make the cut; with 8-bit codes that takes a
- * near tie at the cut. Returns the items scored in all. */
+ * users, the shortlist of each user among its probe best lists: the rows
+ * whose codes score best, w = min(want[u], max_want) of them plus a
+ * quarter of w again (32 at least; max_want at most), into
+ * rows + u * max_want in no order, their count in counts[u] (fewer when
+ * the probed lists hold fewer items; 0 when want[u] is 0). The caller
+ * re-scores them exactly and keeps the best w: a row of the probed lists'
+ * exact best w is missed only when quantization error pushes it past the
+ * margin, which takes a near tie at the cut (the margin shrinks as w
+ * nears max_want). Returns the items scored in all. */
 uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
                        uint32_t n_users, uint32_t probe, const uint32_t *want,
                        uint32_t *rows, uint32_t *counts);
@@ -90,9 +93,10 @@ uint64_t sr_ann_search(sr_ann_t *ann, const float *users, uint32_t stride,
 /* Mean recall@n (n <= max_want) of the index's candidates against exact
  * scoring of the same snapshot (as sr_ann_build took it) for n_users
  * (<= max_batch) user vectors at stride: the share of each user's exact
- * best n (by u.v + bias over rows not skipped) among its first n
- * candidates. 1 when nothing is indexed; -1 when out of memory. Costs one
- * pass over the snapshot per batch of users. */
+ * best n (by u.v + bias over rows not skipped) among the best n of its
+ * candidates for want n, re-scored from snap as a list re-scores them. 1 when
+ * nothing is indexed; -1 when out of memory. Costs one pass over the snapshot
+ * per batch of users. */
 double sr_ann_recall(sr_ann_t *ann, const sr_factors_t *snap, const float *bias,
                      const uint8_t *skip, const float *users, uint32_t stride,
                      uint32_t n_users, uint32_t probe, uint32_t n);

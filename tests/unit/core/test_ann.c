@@ -47,12 +47,15 @@ static float dot(const float *a, const float *b) {
   return s;
 }
 
-/* The exact TOP rows of user u by u.v + bias, skipping skip[r]. */
-static uint32_t brute(const sr_factors_t *items, const float *bias,
-                      const uint8_t *skip, const float *u, uint32_t *top) {
+/* The exact TOP rows of user u by u.v + bias among the count rows of
+ * from (all rows when from is NULL), skipping skip[r]. */
+static uint32_t best_of(const sr_factors_t *items, const float *bias,
+                        const uint8_t *skip, const float *u,
+                        const uint32_t *from, uint32_t count, uint32_t *top) {
   uint32_t n = 0;
   float best[TOP];
-  for (uint32_t r = 0; r < items->rows; r++) {
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t r = from ? from[k] : k;
     if (skip && skip[r])
       continue;
     float s = dot(u, sr_factors_row(items, r)) + (bias ? bias[r] : 0.0f);
@@ -72,11 +75,18 @@ static uint32_t brute(const sr_factors_t *items, const float *bias,
   return n;
 }
 
-/* Mean recall@TOP of the index's TOP candidates against brute force. */
+/* The exact TOP rows of user u by u.v + bias, skipping skip[r]. */
+static uint32_t brute(const sr_factors_t *items, const float *bias,
+                      const uint8_t *skip, const float *u, uint32_t *top) {
+  return best_of(items, bias, skip, u, NULL, items->rows, top);
+}
+
+/* Mean recall@TOP of the index's candidates for want TOP, re-scored
+ * exactly as a list re-scores them, against brute force. */
 static double recall(sr_ann_t *ann, const sr_factors_t *items,
                      const float *bias, const uint8_t *skip,
                      const sr_factors_t *users, uint32_t probe) {
-  uint32_t want[USERS], counts[USERS], exact[TOP];
+  uint32_t want[USERS], counts[USERS], exact[TOP], got[TOP];
   uint32_t *rows = malloc((size_t)USERS * 1024 * sizeof(uint32_t));
   assert_non_null(rows);
   for (uint32_t u = 0; u < USERS; u++)
@@ -85,11 +95,14 @@ static double recall(sr_ann_t *ann, const sr_factors_t *items,
                 counts);
   uint64_t hit = 0, total = 0;
   for (uint32_t u = 0; u < USERS; u++) {
-    uint32_t n = brute(items, bias, skip, sr_factors_row(users, u), exact);
+    const float *uv = sr_factors_row(users, u);
+    uint32_t n = brute(items, bias, skip, uv, exact);
+    uint32_t m =
+        best_of(items, bias, skip, uv, rows + (size_t)u * 1024, counts[u], got);
     total += n;
     for (uint32_t i = 0; i < n; i++)
-      for (uint32_t j = 0; j < counts[u]; j++)
-        hit += rows[(size_t)u * 1024 + j] == exact[i];
+      for (uint32_t j = 0; j < m; j++)
+        hit += got[j] == exact[i];
   }
   free(rows);
   return total ? (double)hit / (double)total : 1.0;
@@ -150,7 +163,8 @@ static void test_recall_random(void **state) {
 }
 
 /* The bias column ranks like the exact score: one item with a bias above
- * any dot product is every user's first candidate. */
+ * any dot product is among every user's candidates, and first once they
+ * are re-scored. */
 static void test_bias_column(void **state) {
   (void)state;
   sr_factors_t items, users;
@@ -167,8 +181,12 @@ static void test_bias_column(void **state) {
     want[u] = TOP;
   sr_ann_search(ann, users.data, users.stride, USERS, 8, want, rows, counts);
   for (uint32_t u = 0; u < USERS; u++) {
-    assert_int_equal(counts[u], TOP);
-    assert_int_equal(rows[u * 1024], 1234);
+    uint32_t top[TOP];
+    assert_int_equal(counts[u], TOP + 32); /* want and the margin */
+    assert_int_equal(best_of(&items, bias, NULL, sr_factors_row(&users, u),
+                             rows + u * 1024, counts[u], top),
+                     TOP);
+    assert_int_equal(top[0], 1234);
   }
   assert_true(recall(ann, &items, bias, NULL, &users, 8) >= 0.9);
   sr_ann_free(ann);
@@ -240,7 +258,8 @@ static void test_skip_and_added(void **state) {
   sr_factors_free(&users);
 }
 
-/* Want beyond what the probed lists hold returns all of them, each once. */
+/* Want beyond what the probed lists hold returns all of them, each once;
+ * so does a want whose margin reaches past them; want 0 returns none. */
 static void test_tiny_catalogue(void **state) {
   (void)state;
   sr_factors_t items, users;
@@ -251,10 +270,15 @@ static void test_tiny_catalogue(void **state) {
   uint32_t want[2] = {TOP, 2}, counts[2], rows[2 * 1024];
   sr_ann_search(ann, users.data, users.stride, 2, 100, want, rows, counts);
   assert_int_equal(counts[0], 3);
-  assert_int_equal(counts[1], 2);
-  assert_int_not_equal(rows[0], rows[1]);
-  assert_int_not_equal(rows[1], rows[2]);
-  assert_int_not_equal(rows[0], rows[2]);
+  assert_int_equal(counts[1], 3);
+  for (uint32_t u = 0; u < 2; u++) {
+    assert_int_not_equal(rows[u * 1024], rows[u * 1024 + 1]);
+    assert_int_not_equal(rows[u * 1024 + 1], rows[u * 1024 + 2]);
+    assert_int_not_equal(rows[u * 1024], rows[u * 1024 + 2]);
+  }
+  want[1] = 0;
+  sr_ann_search(ann, users.data, users.stride, 2, 100, want, rows, counts);
+  assert_int_equal(counts[1], 0);
   sr_ann_free(ann);
   sr_factors_free(&items);
   sr_factors_free(&users);
@@ -295,7 +319,7 @@ static void test_deterministic(void **state) {
   sr_ann_search(b, users.data, users.stride, USERS, 4, want, rb, cb);
   assert_memory_equal(ca, cb, sizeof(ca));
   assert_memory_equal(ra, rb, USERS * 1024 * 4);
-  assert_true(sr_ann_bytes(a) > 4000 * DIMS * sizeof(float));
+  assert_true(sr_ann_bytes(a) > 4000 * DIMS); /* the codes at least */
   free(ra);
   free(rb);
   sr_ann_free(a);
