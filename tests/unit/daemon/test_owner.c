@@ -599,7 +599,7 @@ static rd_kafka_t *bare_member(const char *group) {
 static void drive_until(take_t *t, sr_src_t *src, rd_kafka_t *other,
                         size_t want) {
   fix_t *f = t->f;
-  for (int64_t deadline = now_ms() + WAIT_MS * 2;;) {
+  for (int64_t deadline = now_ms() + WAIT_MS * 4;;) {
     int32_t pending[2];
     bool done = sr_source_assigned(src) == want &&
                 sr_owner_pending(f->o, pending, 2) == 0;
