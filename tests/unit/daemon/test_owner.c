@@ -6,8 +6,7 @@
  * the partitions whose users are held; and an assigned partition is taken
  * over from local state when the group's committed offset is the
  * checkpoint's, else restored from the state topic and resumed at the
- * committed offset; a partition taken away and given back with nothing
- * committed replays from its first message. */
+ * committed offset. */
 #include "codec/cluster_codec.h"
 #include "core/share.h"
 #include "daemon/config.h"
@@ -413,7 +412,6 @@ typedef struct take {
   fix_t *f;
   int64_t first[2]; /* offset of each partition's first message; -1 none */
   int early;        /* messages of a partition not held yet */
-  bool gone[2];     /* taken away and not given back yet */
 } take_t;
 
 static int on_message(void *opaque, const rd_kafka_message_t *msg) {
@@ -522,7 +520,7 @@ static void test_takeover(void **state) {
   fix_t *f = fix_new("ev4", "g4");
   learn(f->mdl, "b0", "x", 0, 2);
   learn(f->mdl, "b1", "x", 1, 6);
-  take_t t = {f, {-1, -1}, 0, {false, false}};
+  take_t t = {f, {-1, -1}, 0};
   char errstr[512] = "";
   /* See test_source.c: a short session, but longer than the first join. */
   sr_config_t cfg = f->cfg;
@@ -570,130 +568,6 @@ static void test_takeover(void **state) {
   fix_free(f);
 }
 
-/* A consumer of group g that joins with the source's protocol, commits
- * nothing and reads nothing: it only takes partitions away while it is
- * polled, and gives them back when closed. */
-static rd_kafka_t *bare_member(const char *group) {
-  char errstr[512];
-  rd_kafka_conf_t *kc = rd_kafka_conf_new();
-  const char *kv[][2] = {
-      {"bootstrap.servers", sr_embedded_bootstraps(emb)},
-      {"group.id", group},
-      {"partition.assignment.strategy", "cooperative-sticky"},
-      {"enable.auto.commit", "false"},
-      {"session.timeout.ms", "4000"},
-      {"heartbeat.interval.ms", "300"}};
-  for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
-    assert_int_equal(
-        rd_kafka_conf_set(kc, kv[i][0], kv[i][1], errstr, sizeof(errstr)),
-        RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-  assert_non_null(rk);
-  rd_kafka_poll_set_consumer(rk);
-  return rk;
-}
-
-/* Runs f's loop and src (and polls other, when not NULL) until src holds
- * want partitions with nothing pending, and every partition it holds has
- * shown its first message since it was last taken away. */
-static void drive_until(take_t *t, sr_src_t *src, rd_kafka_t *other,
-                        size_t want) {
-  fix_t *f = t->f;
-  for (int64_t deadline = now_ms() + WAIT_MS * 4;;) {
-    int32_t pending[2];
-    bool done = sr_source_assigned(src) == want &&
-                sr_owner_pending(f->o, pending, 2) == 0;
-    for (int p = 0; done && p < 2; p++)
-      done = t->first[p] >= 0 || t->gone[p];
-    if (done)
-      return;
-    if (now_ms() > deadline)
-      fail_msg("src holds %zu partitions, want %zu; first messages %d %d",
-               sr_source_assigned(src), want, (int)t->first[0],
-               (int)t->first[1]);
-    rd_kafka_message_t *m = other ? rd_kafka_consumer_poll(other, 0) : NULL;
-    if (m)
-      rd_kafka_message_destroy(m);
-    struct pollfd pfd[2] = {{sr_source_fd(src), POLLIN, 0},
-                            {sr_owner_fd(f->o), POLLIN, 0}};
-    poll(pfd, 2, 20);
-    bool more = true;
-    while (more)
-      sr_source_consume(src, 64, &more);
-    more = true;
-    while (more)
-      sr_owner_serve(f->o, 64, &more);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-  }
-}
-
-static void on_revoke_forget(void *opaque, const char *topic, int32_t p) {
-  take_t *t = opaque;
-  on_revoke(opaque, topic, p);
-  t->first[p] = -1;
-  t->gone[p] = true;
-}
-
-static void on_assign_back(void *opaque, const char *topic, int32_t p) {
-  ((take_t *)opaque)->gone[p] = false;
-  on_assign_part(opaque, topic, p);
-}
-
-/* A partition taken away (its users dropped) and given back with nothing
- * committed for it replays from its first message: resuming where this
- * member had stopped would skip events of the users it dropped. */
-static void test_partition_back_without_commit_replays(void **state) {
-  (void)state;
-  make_topic("ev6", 2);
-  make_topic("st6", 2);
-  produce("ev6", 0, 10);
-  produce("ev6", 1, 10);
-  fix_t *f = fix_new("ev6", "g6");
-  take_t t = {f, {-1, -1}, 0, {false, false}};
-  char errstr[512] = "";
-  sr_config_t cfg = f->cfg;
-  set(&cfg, "kafka.properties.session.timeout.ms", "4000");
-  set(&cfg, "kafka.properties.heartbeat.interval.ms", "300");
-  sr_source_conf_t sc = {.kafka = sr_config_kafka(&cfg),
-                         .brokers = sr_embedded_bootstraps(emb),
-                         .embedded = true,
-                         .cooperative = true};
-  sr_source_hooks_t hooks = {.on_message = on_message,
-                             .on_assign = on_assign,
-                             .on_commit = on_commit,
-                             .opaque = &t,
-                             .on_revoke = on_revoke_forget,
-                             .on_assign_part = on_assign_back};
-  sr_src_t *src = sr_source_new(&sc, &hooks, errstr, sizeof(errstr));
-  if (!src)
-    fail_msg("sr_source_new: %s", errstr);
-  owner_start(f, "st6", NULL, 0, src);
-  assert_int_equal(sr_source_subscribe(src, errstr, sizeof(errstr)), SR_OK);
-  drive_until(&t, src, NULL, 2);
-  assert_int_equal(t.first[0], 0);
-  assert_int_equal(t.first[1], 0);
-
-  /* A second member takes one partition; leaving, it gives it back. */
-  rd_kafka_t *other = bare_member("g6");
-  rd_kafka_topic_partition_list_t *topics =
-      rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, "ev6", RD_KAFKA_PARTITION_UA);
-  assert_int_equal(rd_kafka_subscribe(other, topics),
-                   RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_topic_partition_list_destroy(topics);
-  drive_until(&t, src, other, 1);
-  int32_t moved = t.gone[0] ? 0 : 1;
-  assert_true(t.gone[moved]);
-  rd_kafka_consumer_close(other);
-  rd_kafka_destroy(other);
-  drive_until(&t, src, NULL, 2);
-  assert_int_equal(t.first[moved], 0);
-
-  sr_owner_close(f->o);
-  sr_source_free(src);
-  fix_free(f);
-}
-
 static int setup(void **state) {
   (void)state;
   return broker_start(SR_LOG_WARN);
@@ -706,7 +580,6 @@ int main(void) {
       cmocka_unit_test(test_lost_record_fails_the_flush),
       cmocka_unit_test(test_held_offsets),
       cmocka_unit_test(test_takeover),
-      cmocka_unit_test(test_partition_back_without_commit_replays),
   };
   return cmocka_run_group_tests(tests, setup, broker_stop);
 }
