@@ -1,9 +1,10 @@
 /* Names of rejection reasons. */
 #include "codec/reason.h"
 
+#include "util/err.h"
+
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 
 static const char *const reason_names[SR_REASON__COUNT] = {"ok",
                                                            "decode_error",
@@ -28,11 +29,9 @@ const char *sr_reason_name(sr_reason_t reason) {
 
 sr_reason_t sr_reason_fail(sr_reason_t reason, char *errstr, size_t errlen,
                            const char *fmt, ...) {
-  if (errstr && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  sr_verrf(errstr, errlen, fmt, ap);
+  va_end(ap);
   return reason;
 }
