@@ -90,7 +90,7 @@ assert_contains "$(cat "$SR_TMP/x.err")" \
   "the command that creates the state topic"
 
 for name in a b c; do member "$name"; done
-wait_for 30 settled 2 a b c
+wait_for 60 settled 2 a b c
 
 # The stream flows for about 6 s; c dies a second in, d joins later.
 "$SR_BIN" produce "$SR_TMP/events.jsonl" --topic events --brokers "$BROKERS" \
@@ -102,9 +102,9 @@ kill -KILL "${PID[c]}"
 wait "${PID[c]}" 2>/dev/null
 # a and b take c's partitions over once its session times out, from the
 # state topic; then d joins and takes two of them over in turn.
-wait_for 30 settled 3 a b
+wait_for 60 settled 3 a b
 member d
-wait_for 30 settled 2 a b d
+wait_for 60 settled 2 a b d
 wait_exit "$PRODUCER" 60
 assert_eq "$RC" 0 "producer exit code"
 wait_for 60 caught_up 2 a b d
