@@ -8,7 +8,11 @@
  * row it keeps the receipt time of the oldest event not yet in a published
  * list, that of the list in flight, and hashes of the last published list's
  * item ids (at most recommend.n), dropped when the row's user changes
- * (eviction). The model is borrowed. Loop thread only. */
+ * (eviction). That record of last lists is saved with each checkpoint and
+ * restored at start-up (sr_telemetry_save_lists, _load_lists), so that a
+ * takedown after a restart finds the users whose list, published before
+ * it, held the item. The model is borrowed. Loop thread only, except
+ * sr_telemetry_save_lists in a forked checkpoint writer. */
 #ifndef SR_TELEMETRY_H
 #define SR_TELEMETRY_H
 
@@ -16,6 +20,7 @@
 #include "daemon/http.h"
 #include "kafka/source.h"
 #include "streamrec/model.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 
@@ -101,6 +106,33 @@ int sr_telemetry_enable_catalogue(sr_telemetry_t *tel);
 size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
                             size_t len, void (*fn)(void *, uint32_t),
                             void *opaque);
+
+/* Appends the record of last lists to out, as the checkpoint's section
+ * SR_STORE_SEC_LISTS holds it: for each row whose list is its current
+ * user's, the row, a hash of the user id and hashes of the list's item ids.
+ * Reads tel and the model only, so a forked checkpoint writer calls it on
+ * its copy-on-write view. Returns 0, or -1 when out of memory. */
+int sr_telemetry_save_lists(const sr_telemetry_t *tel, sr_buf_t *out);
+
+/* Restores a record sr_telemetry_save_lists wrote, at start-up before any
+ * list is queued, into the rows that hold the same user in the model now
+ * (a row whose user is gone is skipped). Lists longer than list_n (a
+ * lowered recommend.n) raise the length remembered. Returns the count of
+ * users restored (fewer when memory runs out), or -1 with errstr when the
+ * bytes are malformed, in which case nothing is restored. */
+int64_t sr_telemetry_load_lists(sr_telemetry_t *tel, const void *data,
+                                size_t len, char *errstr, size_t errlen);
+
+/* Notes an item taken down while lists cannot be refreshed yet (the items
+ * topic's load at start-up), for sr_telemetry_noted_holders. Returns 0, or
+ * -1 when out of memory. */
+int sr_telemetry_note_down(sr_telemetry_t *tel, const char *id, size_t len);
+
+/* Calls fn once for every user row whose last list held an item noted
+ * since the previous call, in one pass over the lists, and forgets the
+ * notes. Returns the count of such users. */
+size_t sr_telemetry_noted_holders(sr_telemetry_t *tel,
+                                  void (*fn)(void *, uint32_t), void *opaque);
 
 /* The prequential counts so far: events scored against their user's last
  * list, and those whose item was in it. */
