@@ -150,10 +150,13 @@ struct sr_daemon {
   sr_saver_t *sv;
   sr_telemetry_t *tel;
   sr_http_t *http;
-  sr_sync_t *sync;            /* cluster mode only */
-  sr_owner_t *owner;          /* cluster mode with a state topic only */
-  sr_catalogue_t *cat;        /* with kafka.items_topic only */
-  bool loading_items;         /* in the items topic's start-up load */
+  sr_sync_t *sync;     /* cluster mode only */
+  sr_owner_t *owner;   /* cluster mode with a state topic only */
+  sr_catalogue_t *cat; /* with kafka.items_topic only */
+  bool loading_items;  /* in the items topic's start-up load */
+  /* sr_telemetry_lists_recorded when the checkpoint in flight started, and
+   * as of the last one written. */
+  uint64_t lists_saving, lists_saved;
   uint64_t restart_refreshes; /* lists owed for takedowns seen at start-up */
   char input_topic[SR_TOPIC_MAX + 1]; /* cluster mode: the one input topic */
   char member_id[SR_SYNC_MEMBER_MAX + 1];
@@ -1370,6 +1373,12 @@ static ssize_t checkpoint_offsets(sr_daemon_t *d, sr_offset_t **out) {
   return (ssize_t)k;
 }
 
+/* The checkpoint's record of last lists would be the last one's: with an
+ * items topic, a takedown's refreshes change it without an event. */
+static bool lists_unchanged(const sr_daemon_t *d) {
+  return !d->cat || sr_telemetry_lists_recorded(d->tel) == d->lists_saved;
+}
+
 static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   bool final = kind == CK_FINAL;
   if (sr_saver_busy(d->sv)) {
@@ -1385,7 +1394,8 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     skip_empty_checkpoint(d, kind);
     return;
   }
-  if (n >= 0 && sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
+  if (n >= 0 && sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n) &&
+      lists_unchanged(d)) {
     skip_unchanged_checkpoint(d, kind, offs, (size_t)n);
     return;
   }
@@ -1393,6 +1403,7 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     free(offs);
     return;
   }
+  d->lists_saving = sr_telemetry_lists_recorded(d->tel);
   if (n >= 0)
     err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n,
                          sr_source_cluster_id(d->src), sr_now_ms());
@@ -1433,8 +1444,10 @@ static void on_saved(void *opaque, const sr_saver_result_t *res) {
   log_saved(res, final);
   sr_telemetry_checkpoint(d->tel, res->err == SR_OK,
                           (res->snapshot_ms + res->write_ms) / 1000.0);
-  if (res->err == SR_OK)
+  if (res->err == SR_OK) {
     d->ckpt_fresh_ms = mono_ms();
+    d->lists_saved = d->lists_saving;
+  }
   if (final) {
     d->final_started = false;
     if (res->err != SR_OK) {

@@ -43,6 +43,7 @@ struct sr_telemetry {
   user_slot_t *slots;
   uint64_t *items; /* list_n item-id hashes per slot */
   size_t n_slots;
+  uint64_t lists_recorded; /* sr_telemetry_listed calls */
   uint64_t *noted; /* hashes of items taken down before lists could be */
   size_t n_noted, cap_noted;
   sr_metrics_t *reg;
@@ -341,6 +342,7 @@ void sr_telemetry_listed(sr_telemetry_t *tel, uint32_t user_row,
   }
   slot->n_items = (uint32_t)n;
   slot->user_hash = user_hash(tel, user_row);
+  tel->lists_recorded++;
   if (slot->pending_ns) {
     slot->inflight_ns = slot->pending_ns;
     slot->pending_ns = 0;
@@ -541,6 +543,10 @@ typedef struct lists_user {
   uint32_t n_items;
   uint64_t user_hash;
 } lists_user_t;
+
+uint64_t sr_telemetry_lists_recorded(const sr_telemetry_t *tel) {
+  return tel->lists_recorded;
+}
 
 int sr_telemetry_save_lists(const sr_telemetry_t *tel, sr_buf_t *out) {
   lists_head_t head = {.version = LISTS_VERSION, .list_n = tel->list_n};

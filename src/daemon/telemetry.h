@@ -114,6 +114,10 @@ size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
  * its copy-on-write view. Returns 0, or -1 when out of memory. */
 int sr_telemetry_save_lists(const sr_telemetry_t *tel, sr_buf_t *out);
 
+/* Lists recorded by sr_telemetry_listed so far: the record changed when
+ * this moved (restored lists are not counted). */
+uint64_t sr_telemetry_lists_recorded(const sr_telemetry_t *tel);
+
 /* Restores a record sr_telemetry_save_lists wrote, at start-up before any
  * list is queued, into the rows that hold the same user in the model now
  * (a row whose user is gone is skipped). Lists longer than list_n (a
