@@ -559,7 +559,9 @@ static sr_err_t create_owner(sr_daemon_t *d, const sr_restored_t *rs,
                           .offsets = rs->offsets,
                           .n_offsets = rs->n_offsets,
                           .on_halt = on_halt,
-                          .opaque = d};
+                          .opaque = d,
+                          /* Lists matter to takedowns only. */
+                          .tel = d->cat ? d->tel : NULL};
   d->owner = sr_owner_new(&d->loop, &conf, &kc, d->brokers, &d->mdl, d->src,
                           d->snk, errstr, errlen);
   return d->owner ? SR_OK : SR_ERR_IO;
@@ -785,6 +787,10 @@ static void on_listed(void *opaque, uint32_t user_row, const sr_scored_t *items,
                       size_t n) {
   sr_daemon_t *d = opaque;
   sr_telemetry_listed(d->tel, user_row, items, n);
+  /* The user's state carries its list to the next owner: a list without
+   * an event (a takedown's refresh) is owed to the state topic too. */
+  if (d->owner && d->cat)
+    sr_share_touch_user(d->mdl, user_row);
 }
 
 /* Lists of the first chunks of a flush are often delivered while the last

@@ -544,6 +544,28 @@ typedef struct lists_user {
   uint64_t user_hash;
 } lists_user_t;
 
+size_t sr_telemetry_list(const sr_telemetry_t *tel, uint32_t row,
+                         const uint64_t **hashes) {
+  if (row >= tel->n_slots || !slot_current(tel, row)) {
+    *hashes = NULL;
+    return 0;
+  }
+  *hashes = tel->items + (size_t)row * tel->list_n;
+  return tel->slots[row].n_items;
+}
+
+void sr_telemetry_put_list(sr_telemetry_t *tel, uint32_t row,
+                           const uint64_t *hashes, size_t n) {
+  user_slot_t *slot = slot_get(tel, row);
+  if (!slot)
+    return;
+  if (n > tel->list_n)
+    n = tel->list_n;
+  memcpy(tel->items + (size_t)row * tel->list_n, hashes, n * sizeof(*hashes));
+  *slot =
+      (user_slot_t){.user_hash = user_hash(tel, row), .n_items = (uint32_t)n};
+}
+
 uint64_t sr_telemetry_lists_recorded(const sr_telemetry_t *tel) {
   return tel->lists_recorded;
 }

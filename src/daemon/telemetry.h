@@ -114,6 +114,19 @@ size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
  * its copy-on-write view. Returns 0, or -1 when out of memory. */
 int sr_telemetry_save_lists(const sr_telemetry_t *tel, sr_buf_t *out);
 
+/* The item-id hashes of row's last list, as a user's state on the state
+ * topic carries them (cluster mode): their count, 0 (and *hashes NULL)
+ * when the row's user has none. Valid until the next call that changes
+ * tel. */
+size_t sr_telemetry_list(const sr_telemetry_t *tel, uint32_t row,
+                         const uint64_t **hashes);
+
+/* Installs a list read from a user's state for the user row holds now
+ * (n 0: none); the first list_n hashes are kept. Out of memory costs that
+ * user's takedown refreshes only. */
+void sr_telemetry_put_list(sr_telemetry_t *tel, uint32_t row,
+                           const uint64_t *hashes, size_t n);
+
 /* Lists recorded by sr_telemetry_listed so far: the record changed when
  * this moved (restored lists are not counted). */
 uint64_t sr_telemetry_lists_recorded(const sr_telemetry_t *tel);
