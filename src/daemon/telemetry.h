@@ -11,8 +11,10 @@
  * (eviction). That record of last lists is saved with each checkpoint and
  * restored at start-up (sr_telemetry_save_lists, _load_lists), so that a
  * takedown after a restart finds the users whose list, published before
- * it, held the item. The model is borrowed. Loop thread only, except
- * sr_telemetry_save_lists in a forked checkpoint writer. */
+ * it, held the item; in cluster mode a user's list also travels with its
+ * state through the state topic (sr_telemetry_list, _put_list). The model is
+ * borrowed. Loop thread only, except sr_telemetry_save_lists in a forked
+ * checkpoint writer. */
 #ifndef SR_TELEMETRY_H
 #define SR_TELEMETRY_H
 
