@@ -559,6 +559,11 @@ void sr_telemetry_put_list(sr_telemetry_t *tel, uint32_t row,
   user_slot_t *slot = slot_get(tel, row);
   if (!slot)
     return;
+  /* No list: the user is neither scored nor refreshed as if it had one. */
+  if (!n) {
+    *slot = (user_slot_t){0};
+    return;
+  }
   if (n > tel->list_n)
     n = tel->list_n;
   memcpy(tel->items + (size_t)row * tel->list_n, hashes, n * sizeof(*hashes));

@@ -6,7 +6,8 @@
  * side; a lowered list length keeps the longer lists; a malformed record
  * (cut anywhere, another version, a list longer than its bound, bytes
  * left over) restores nothing. Items taken down before lists can be
- * refreshed are noted and their holders found in one pass. */
+ * refreshed are noted and their holders found in one pass. A user's list
+ * read out and put back (the state topic's way) gives the same holders. */
 #include "daemon/telemetry.h"
 
 #include <setjmp.h>
@@ -315,6 +316,36 @@ static void test_noted_holders(void **state) {
   assert_int_equal(found[1], rows[2]);
 }
 
+/* One user's list copied from one record into another, as a handoff
+ * does; an empty one leaves the user without a list. */
+static void test_list_moves_alone(void **state) {
+  fixture_t *f = *state;
+  uint32_t rows[4];
+  publish_some(f, rows);
+  const uint64_t *hashes = NULL;
+  assert_int_equal(sr_telemetry_list(f->tel, rows[3], &hashes), 0);
+  assert_null(hashes);
+  assert_int_equal(sr_telemetry_list(f->tel, 999, &hashes), 0);
+  size_t n = sr_telemetry_list(f->tel, rows[0], &hashes);
+  assert_int_equal(n, 3);
+
+  sr_telemetry_t *tel = sr_telemetry_new(f->mdl, 2);
+  sr_telemetry_put_list(tel, rows[1], hashes, n); /* kept: the first 2 */
+  assert_int_equal(holders(tel, "a"), 1u << rows[1]);
+  assert_int_equal(holders(tel, "b"), 1u << rows[1]);
+  assert_int_equal(holders(tel, "c"), 0);
+  /* An event is scored against it; after an empty list, not at all. */
+  learn(f->mdl, tel, "u1", "b");
+  sr_telemetry_put_list(tel, rows[1], NULL, 0);
+  assert_int_equal(holders(tel, "a"), 0);
+  learn(f->mdl, tel, "u1", "b");
+  uint64_t hits = 0, evaluated = 0;
+  sr_telemetry_prequential(tel, &hits, &evaluated);
+  assert_int_equal(hits, 1);
+  assert_int_equal(evaluated, 1);
+  sr_telemetry_free(tel);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip_through_a_restart, setup,
@@ -323,6 +354,7 @@ int main(void) {
       cmocka_unit_test(test_longer_lists_kept),
       cmocka_unit_test_setup_teardown(test_malformed_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_noted_holders, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_list_moves_alone, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
