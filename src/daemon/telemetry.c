@@ -533,6 +533,8 @@ size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
  * checkpoint: a header, then per user its row, item count, user-id hash
  * and item-id hashes. */
 #define LISTS_VERSION 1
+/* recommend.n's upper bound: a longer list is no list streamrec wrote. */
+#define LISTS_MAX_N 1000
 typedef struct lists_head {
   uint32_t version;
   uint32_t list_n; /* the longest list's bound when written */
@@ -606,8 +608,12 @@ static sr_err_t check_lists(const char *p, size_t len, lists_head_t *head,
   if (head->version != LISTS_VERSION)
     return sr_errf(errstr, errlen, SR_ERR_VERSION, "lists: version %" PRIu32,
                    head->version);
+  if (head->list_n > LISTS_MAX_N)
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "lists: %" PRIu32 " items per list, at most %d",
+                   head->list_n, LISTS_MAX_N);
   size_t at = sizeof(*head);
-  for (uint64_t k = 0; k < head->n_users; k++) {
+  for (uint64_t k = 0, next_row = 0; k < head->n_users; k++) {
     lists_user_t u;
     if (len - at < sizeof(u))
       return sr_errf(errstr, errlen, SR_ERR_TRUNCATED,
@@ -615,6 +621,13 @@ static sr_err_t check_lists(const char *p, size_t len, lists_head_t *head,
                      head->n_users);
     memcpy(&u, p + at, sizeof(u));
     at += sizeof(u);
+    /* Written in row order, each row once. */
+    if (u.row < next_row)
+      return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                     "lists: user %" PRIu64 " has row %" PRIu32
+                     ", after row %" PRIu64,
+                     k, u.row, next_row - 1);
+    next_row = (uint64_t)u.row + 1;
     if (u.n_items > head->list_n || !u.user_hash ||
         len - at < (size_t)u.n_items * sizeof(uint64_t))
       return sr_errf(errstr, errlen, SR_ERR_CORRUPT,

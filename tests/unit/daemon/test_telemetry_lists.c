@@ -5,9 +5,11 @@
  * row that holds another user, or whose user left, is skipped on either
  * side; a lowered list length keeps the longer lists; a malformed record
  * (cut anywhere, another version, a list longer than its bound, bytes
- * left over) restores nothing. Items taken down before lists can be
- * refreshed are noted and their holders found in one pass. A user's list
- * read out and put back (the state topic's way) gives the same holders. */
+ * left over, a row out of order, a bound above recommend.n's range)
+ * restores nothing. Items taken
+ * down before lists can be refreshed are noted and their holders found in one
+ * pass. A user's list read out and put back (the state topic's way) gives the
+ * same holders. */
 #include "daemon/telemetry.h"
 
 #include <setjmp.h>
@@ -251,6 +253,13 @@ static void test_longer_lists_kept(void **state) {
   sr_model_free(mdl);
 }
 
+/* A user's entry as the record lays it out (after a 16-byte header). */
+typedef struct lists_user_peek {
+  uint32_t row;
+  uint32_t n_items;
+  uint64_t user_hash;
+} lists_user_peek_t;
+
 /* Loads bytes into a fresh telemetry of f's model: -1, nothing restored. */
 static void assert_refused(fixture_t *f, const void *data, size_t len,
                            const char *why) {
@@ -290,6 +299,20 @@ static void test_malformed_refused(void **state) {
   uint32_t list_n = 2;
   memcpy(more + 4, &list_n, sizeof(list_n));
   assert_refused(f, more, buf.len, "at most 2");
+  /* A row twice: the second user's row made the first's. */
+  memcpy(more, buf.data, buf.len);
+  lists_user_peek_t first, second;
+  memcpy(&first, more + 16, sizeof(first));
+  memcpy(&second, more + 16 + sizeof(first) + first.n_items * 8,
+         sizeof(second));
+  second.row = first.row;
+  memcpy(more + 16 + sizeof(first) + first.n_items * 8, &second,
+         sizeof(second));
+  assert_refused(f, more, buf.len, "after row");
+  /* A bound no recommend.n reaches. */
+  list_n = 1001;
+  memcpy(more + 4, &list_n, sizeof(list_n));
+  assert_refused(f, more, buf.len, "1001 items per list");
   free(more);
   sr_buf_free(&buf);
 }
