@@ -38,6 +38,8 @@ int sr_user_state_encode(const sr_user_state_t *st, sr_buf_t *out) {
   msg.n_seen = st->n_seen;
   msg.seen = (char **)st->seen;
   msg.last_active_ms = st->last_active_ms;
+  msg.n_listed = st->n_listed;
+  msg.listed = (uint64_t *)st->listed;
   size_t size = streamrec__v1__user_state__get_packed_size(&msg);
   uint8_t *at = room(out, size);
   if (!at)
@@ -93,17 +95,19 @@ sr_err_t sr_user_state_decode(const void *data, size_t len, uint32_t dims,
     streamrec__v1__user_state__free_unpacked(msg, NULL);
     return err;
   }
-  *st = (sr_user_state_t){msg->user_id,
-                          msg->partition,
-                          msg->last_offset,
-                          msg->events,
-                          msg->factors,
-                          dims,
-                          msg->bias,
-                          (const char *const *)msg->seen,
-                          msg->n_seen,
-                          msg->last_active_ms,
-                          msg};
+  *st = (sr_user_state_t){.user_id = msg->user_id,
+                          .partition = msg->partition,
+                          .last_offset = msg->last_offset,
+                          .events = msg->events,
+                          .factors = msg->factors,
+                          .dims = dims,
+                          .bias = msg->bias,
+                          .seen = (const char *const *)msg->seen,
+                          .n_seen = msg->n_seen,
+                          .last_active_ms = msg->last_active_ms,
+                          .owned_ = msg,
+                          .listed = msg->listed,
+                          .n_listed = msg->n_listed};
   return SR_OK;
 }
 

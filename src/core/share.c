@@ -272,6 +272,12 @@ sr_err_t sr_share_put_user(sr_model_t *mdl, const sr_user_state_t *st) {
   return put_seen(mdl, (uint32_t)row, st) == 0 ? SR_OK : SR_ERR_NOMEM;
 }
 
+void sr_share_touch_user(sr_model_t *mdl, uint32_t row) {
+  if (shared(mdl) && row < sr_idmap_count(mdl->users) &&
+      !sr_lru_is_free(&mdl->ulru, row))
+    mark_user(&mdl->share, row);
+}
+
 int sr_share_remove_user(sr_model_t *mdl, const char *id, size_t len) {
   int64_t row = sr_idmap_find(mdl->users, id, len);
   if (row < 0)

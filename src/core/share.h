@@ -38,6 +38,11 @@ typedef struct sr_user_state {
   size_t n_seen;
   int64_t last_active_ms;
   void *owned_; /* the decoder's allocation, if any */
+  /* Hashes of the item ids of the user's last published list: the
+   * daemon's record (daemon/telemetry), carried along; core/share neither
+   * fills nor reads them. */
+  const uint64_t *listed;
+  size_t n_listed;
 } sr_user_state_t;
 
 /* What one instance's events changed in one item since its last delta. */
@@ -87,6 +92,11 @@ void sr_share_flush_done(sr_model_t *mdl);
  * changed (its state came from the state topic). Returns SR_OK,
  * SR_ERR_INVALID when dims differ, or SR_ERR_NOMEM. */
 sr_err_t sr_share_put_user(sr_model_t *mdl, const sr_user_state_t *st);
+
+/* Owes the user's state to the next flush though it learned nothing (a
+ * list published for it without an event, which the state carries). Does
+ * nothing when the model is not shared or row is free. */
+void sr_share_touch_user(sr_model_t *mdl, uint32_t row);
 
 /* Removes the user (a tombstone on the state topic). Returns 1 when it was
  * known. */

@@ -19,6 +19,8 @@
 
 /* The records of one flush on their way to send. */
 typedef struct flush {
+  sr_model_t *mdl;
+  const sr_telemetry_t *tel; /* NULL: no lists */
   sr_handoff_send_fn *send;
   void *opaque;
   sr_buf_t buf;
@@ -30,7 +32,13 @@ static int flush_user(void *opaque, const sr_user_state_t *st) {
   if (st->partition < 0)
     return 0; /* never learned through a partition: nobody restores it */
   fl->buf.len = 0;
-  if (sr_user_state_encode(st, &fl->buf) != 0)
+  sr_user_state_t with = *st;
+  if (fl->tel) {
+    int64_t row = sr_model_find_user(fl->mdl, st->user_id, strlen(st->user_id));
+    if (row >= 0)
+      with.n_listed = sr_telemetry_list(fl->tel, (uint32_t)row, &with.listed);
+  }
+  if (sr_user_state_encode(&with, &fl->buf) != 0)
     return -1;
   int rc = fl->send(fl->opaque, st->partition, st->user_id, strlen(st->user_id),
                     fl->buf.data ? fl->buf.data : "", fl->buf.len);
@@ -47,9 +55,10 @@ static int flush_gone(void *opaque, const char *user_id, int32_t partition) {
   return rc;
 }
 
-int sr_handoff_flush(sr_model_t *mdl, sr_handoff_send_fn *send, void *opaque,
+int sr_handoff_flush(sr_model_t *mdl, const sr_telemetry_t *tel,
+                     sr_handoff_send_fn *send, void *opaque,
                      uint64_t *records) {
-  flush_t fl = {send, opaque, {0}, 0};
+  flush_t fl = {mdl, tel, send, opaque, {0}, 0};
   int rc = sr_share_flush(mdl, flush_user, flush_gone, &fl);
   sr_buf_free(&fl.buf);
   *records = fl.records;
@@ -70,6 +79,7 @@ typedef struct restoring {
 
 struct sr_handoff {
   sr_model_t **mdl;
+  sr_telemetry_t *tel; /* NULL: lists not installed */
   const char *topic;
   sr_follow_t *follow;
   sr_handoff_done_fn *done;
@@ -84,6 +94,13 @@ static restoring_t *find(const sr_handoff_t *ho, int32_t p) {
     if (ho->parts[i].partition == p)
       return &ho->parts[i];
   return NULL;
+}
+
+/* The user's last published list, for its row in this model. */
+static void put_list(sr_handoff_t *ho, const sr_user_state_t *st) {
+  int64_t row = sr_model_find_user(*ho->mdl, st->user_id, strlen(st->user_id));
+  if (row >= 0)
+    sr_telemetry_put_list(ho->tel, (uint32_t)row, st->listed, st->n_listed);
 }
 
 /* A tombstone removes the user; a record replaces its state. */
@@ -103,6 +120,8 @@ static void install(sr_handoff_t *ho, restoring_t *r,
       msg->payload, msg->len, sr_model_conf(mdl)->dims, &st, err, sizeof(err));
   if (rc == SR_OK)
     rc = sr_share_put_user(mdl, &st);
+  if (rc == SR_OK && ho->tel)
+    put_list(ho, &st);
   if (rc != SR_OK) {
     ho->stats.refused++;
     sr_log(SR_LOG_WARN, "state record refused",
@@ -155,6 +174,10 @@ sr_handoff_t *sr_handoff_new(const sr_kafka_conf_t *kconf, const char *brokers,
     return NULL;
   }
   return ho;
+}
+
+void sr_handoff_set_telemetry(sr_handoff_t *ho, sr_telemetry_t *tel) {
+  ho->tel = tel;
 }
 
 void sr_handoff_free(sr_handoff_t *ho) {

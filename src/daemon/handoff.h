@@ -12,6 +12,7 @@
 #ifndef SR_HANDOFF_H
 #define SR_HANDOFF_H
 
+#include "daemon/telemetry.h"
 #include "kafka/conf.h"
 #include "streamrec/model.h"
 #include "util/buf.h"
@@ -27,13 +28,15 @@ typedef int(sr_handoff_send_fn)(void *opaque, int32_t partition,
                                 const void *value, size_t len);
 
 /* Encodes the state of every user changed since the last completed flush,
- * after a tombstone for every user evicted since, and hands each to send.
+ * with its last published list as tel remembers it (tel may be NULL: no
+ * lists), after a tombstone for every user evicted since, and hands each
+ * to send.
  * *records receives how many were handed over. Returns 0 or send's
  * non-zero (or -1 when out of memory). The caller completes the flush with
  * sr_share_flush_done once every record is acknowledged, and the model must
  * not learn in between. */
-int sr_handoff_flush(sr_model_t *mdl, sr_handoff_send_fn *send, void *opaque,
-                     uint64_t *records);
+int sr_handoff_flush(sr_model_t *mdl, const sr_telemetry_t *tel,
+                     sr_handoff_send_fn *send, void *opaque, uint64_t *records);
 
 /* A partition's users are installed. */
 typedef void(sr_handoff_done_fn)(void *opaque, int32_t partition,
@@ -51,6 +54,11 @@ sr_handoff_t *sr_handoff_new(const sr_kafka_conf_t *kconf, const char *brokers,
 
 /* Stops every restore and frees. Accepts NULL. */
 void sr_handoff_free(sr_handoff_t *ho);
+
+/* Installs the last published list each restored user's state carries
+ * into tel (borrowed; NULL: none), so that a takedown refreshes the lists
+ * the previous owner published. */
+void sr_handoff_set_telemetry(sr_handoff_t *ho, sr_telemetry_t *tel);
 
 /* The read end of the wake-up pipe: call sr_handoff_serve when readable. */
 int sr_handoff_fd(const sr_handoff_t *ho);

@@ -150,9 +150,14 @@ struct sr_daemon {
   sr_saver_t *sv;
   sr_telemetry_t *tel;
   sr_http_t *http;
-  sr_sync_t *sync;                    /* cluster mode only */
-  sr_owner_t *owner;                  /* cluster mode with a state topic only */
-  sr_catalogue_t *cat;                /* with kafka.items_topic only */
+  sr_sync_t *sync;     /* cluster mode only */
+  sr_owner_t *owner;   /* cluster mode with a state topic only */
+  sr_catalogue_t *cat; /* with kafka.items_topic only */
+  bool loading_items;  /* in the items topic's start-up load */
+  /* sr_telemetry_lists_recorded when the checkpoint in flight started, and
+   * as of the last one written. */
+  uint64_t lists_saving, lists_saved;
+  uint64_t restart_refreshes; /* lists owed for takedowns seen at start-up */
   char input_topic[SR_TOPIC_MAX + 1]; /* cluster mode: the one input topic */
   char member_id[SR_SYNC_MEMBER_MAX + 1];
   phase_t phase;
@@ -474,12 +479,42 @@ static void refresh_holder(void *opaque, uint32_t user_row) {
 }
 
 /* An item taken down: the users whose last list held it get a new one
- * within recommend.batch_ms, like users with a new event. */
+ * within recommend.batch_ms, like users with a new event. During the
+ * start-up load, before lists can be refreshed, the item is noted instead
+ * (refresh_noted): a single instance's restored lists still show what it
+ * published before it stopped, and an item taken down since (after the
+ * checkpoint, or while it was down) is in some of them. In cluster mode
+ * the users' partitions are not known to be this instance's yet, so
+ * nothing is noted. */
 static size_t on_item_down(void *opaque, const char *id, size_t len) {
   sr_daemon_t *d = opaque;
+  if (d->loading_items && d->rf == NULL && !d->opts.no_publish &&
+      !sr_config_clustered(&d->cfg)) {
+    if (sr_telemetry_note_down(d->tel, id, len) != 0)
+      sr_log(SR_LOG_WARN,
+             "out of memory noting a takedown; its holders keep "
+             "their lists until their next event",
+             "item=%.*s", (int)len, id);
+    return 0;
+  }
   if (!d->rf)
     return 0;
   return sr_telemetry_holders(d->tel, id, len, refresh_holder, d);
+}
+
+/* The users whose restored last list holds an item the start-up load took
+ * down get a new list once the loop runs: their list on the output topic
+ * is older than the takedown. */
+static void refresh_noted(sr_daemon_t *d) {
+  if (!d->rf)
+    return;
+  size_t n = sr_telemetry_noted_holders(d->tel, refresh_holder, d);
+  d->restart_refreshes += n;
+  if (n)
+    sr_log(SR_LOG_INFO,
+           "lists holding items taken down since they were published: "
+           "refreshing",
+           "users=%zu", n);
 }
 
 /* The items topic is read to its end before the input is consumed, so the
@@ -500,7 +535,10 @@ static sr_err_t create_catalogue(sr_daemon_t *d, char *errstr, size_t errlen) {
     return SR_ERR_IO;
   if (sr_telemetry_enable_catalogue(d->tel) != 0)
     return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
-  return sr_catalogue_load(d->cat, ITEMS_LOAD_MS, errstr, errlen);
+  d->loading_items = true;
+  sr_err_t err = sr_catalogue_load(d->cat, ITEMS_LOAD_MS, errstr, errlen);
+  d->loading_items = false;
+  return err;
 }
 
 /* Cluster mode with a state topic: users move with their partitions. */
@@ -521,7 +559,9 @@ static sr_err_t create_owner(sr_daemon_t *d, const sr_restored_t *rs,
                           .offsets = rs->offsets,
                           .n_offsets = rs->n_offsets,
                           .on_halt = on_halt,
-                          .opaque = d};
+                          .opaque = d,
+                          /* Lists matter to takedowns only. */
+                          .tel = d->cat ? d->tel : NULL};
   d->owner = sr_owner_new(&d->loop, &conf, &kc, d->brokers, &d->mdl, d->src,
                           d->snk, errstr, errlen);
   return d->owner ? SR_OK : SR_ERR_IO;
@@ -573,6 +613,12 @@ static sr_err_t create_clients(sr_daemon_t *d, sr_restored_t *rs, char *errstr,
   return create_owner(d, rs, errstr, errlen);
 }
 
+/* The saver's section: runs in the forked writer, on its copy of d. */
+static int save_lists(void *opaque, sr_buf_t *out) {
+  const sr_daemon_t *d = opaque;
+  return sr_telemetry_save_lists(d->tel, out);
+}
+
 static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
                              size_t errlen) {
   if (!d->opts.no_publish) {
@@ -595,6 +641,10 @@ static sr_err_t create_parts(sr_daemon_t *d, uint64_t next_seq, char *errstr,
                        on_saved, d);
   if (!d->sv)
     return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
+  /* The last lists matter to takedowns only: without an items topic the
+   * checkpoint does not carry them. */
+  if (d->cat)
+    sr_saver_set_section(d->sv, SR_STORE_SEC_LISTS, save_lists, d);
   return SR_OK;
 }
 
@@ -664,7 +714,7 @@ static void serve_metrics(sr_daemon_t *d, sr_http_response_t *res) {
       tot.rejected[r] += cs.rejected[r];
     tot.items_applied = cs.applied;
     tot.items_unavailable = sr_model_unavailable_items(d->mdl);
-    tot.takedown_refreshes = cs.takedown_refreshes;
+    tot.takedown_refreshes = cs.takedown_refreshes + d->restart_refreshes;
   }
   retrieval_totals(d, &tot);
   sr_telemetry_metrics(d->tel, &tot, d->src, res);
@@ -737,6 +787,10 @@ static void on_listed(void *opaque, uint32_t user_row, const sr_scored_t *items,
                       size_t n) {
   sr_daemon_t *d = opaque;
   sr_telemetry_listed(d->tel, user_row, items, n);
+  /* The user's state carries its list to the next owner: a list without
+   * an event (a takedown's refresh) is owed to the state topic too. */
+  if (d->owner && d->cat)
+    sr_share_touch_user(d->mdl, user_row);
 }
 
 /* Lists of the first chunks of a flush are often delivered while the last
@@ -745,6 +799,24 @@ static void on_chunk_done(void *opaque) {
   sr_daemon_t *d = opaque;
   if (d->snk)
     sr_sink_poll(d->snk);
+}
+
+/* The checkpoint's record of last lists, before the items topic's load
+ * looks for holders in it. A malformed one costs takedown refreshes, not
+ * the start. */
+static void restore_lists(sr_daemon_t *d, const sr_restored_t *rs) {
+  if (!rs->lists)
+    return;
+  char why[256];
+  int64_t n = sr_telemetry_load_lists(d->tel, rs->lists, rs->lists_len, why,
+                                      sizeof(why));
+  if (n < 0)
+    sr_log(SR_LOG_WARN,
+           "checkpoint's last lists unreadable; takedowns refresh only lists "
+           "published from now on",
+           "error=%s", sr_logq(why));
+  else
+    sr_log(SR_LOG_INFO, "last published lists restored", "users=%" PRId64, n);
 }
 
 static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
@@ -762,6 +834,8 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
     uv_loop_configure(&d->loop, UV_METRICS_IDLE_TIME);
   if (err == SR_OK)
     err = start_telemetry(d, errstr, errlen);
+  if (err == SR_OK)
+    restore_lists(d, &rs);
   if (err == SR_OK && !strcmp(d->cfg.kafka.brokers, "embedded"))
     err = start_embedded(d, errstr, errlen);
   else if (err == SR_OK)
@@ -778,6 +852,7 @@ static sr_err_t daemon_init(sr_daemon_t *d, char *errstr, size_t errlen) {
       sr_refresh_set_listed(d->rf, on_listed, d);
       sr_refresh_set_chunk_done(d->rf, on_chunk_done, d);
     }
+    refresh_noted(d);
   }
   sr_restore_release(&rs);
   return err;
@@ -1304,6 +1379,12 @@ static ssize_t checkpoint_offsets(sr_daemon_t *d, sr_offset_t **out) {
   return (ssize_t)k;
 }
 
+/* The checkpoint's record of last lists would be the last one's: with an
+ * items topic, a takedown's refreshes change it without an event. */
+static bool lists_unchanged(const sr_daemon_t *d) {
+  return !d->cat || sr_telemetry_lists_recorded(d->tel) == d->lists_saved;
+}
+
 static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
   bool final = kind == CK_FINAL;
   if (sr_saver_busy(d->sv)) {
@@ -1319,7 +1400,8 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     skip_empty_checkpoint(d, kind);
     return;
   }
-  if (n >= 0 && sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n)) {
+  if (n >= 0 && sr_saver_unchanged(d->sv, d->mdl, offs, (size_t)n) &&
+      lists_unchanged(d)) {
     skip_unchanged_checkpoint(d, kind, offs, (size_t)n);
     return;
   }
@@ -1327,6 +1409,7 @@ static void start_checkpoint(sr_daemon_t *d, ckpt_kind_t kind) {
     free(offs);
     return;
   }
+  d->lists_saving = sr_telemetry_lists_recorded(d->tel);
   if (n >= 0)
     err = sr_saver_start(d->sv, d->mdl, offs, (size_t)n,
                          sr_source_cluster_id(d->src), sr_now_ms());
@@ -1367,8 +1450,10 @@ static void on_saved(void *opaque, const sr_saver_result_t *res) {
   log_saved(res, final);
   sr_telemetry_checkpoint(d->tel, res->err == SR_OK,
                           (res->snapshot_ms + res->write_ms) / 1000.0);
-  if (res->err == SR_OK)
+  if (res->err == SR_OK) {
     d->ckpt_fresh_ms = mono_ms();
+    d->lists_saved = d->lists_saving;
+  }
   if (final) {
     d->final_started = false;
     if (res->err != SR_OK) {
@@ -1847,6 +1932,7 @@ int sr_daemon_run(sr_daemon_t *d) {
   d->trim_ms = d->prog_ms;
   d->beat_ms = d->ckpt_fresh_ms = mono_ms();
   start_consuming(d);
+  schedule_refresh(d); /* lists owed since the start (refresh_noted) */
   uv_run(&d->loop, UV_RUN_DEFAULT);
   return d->exit_code;
 }

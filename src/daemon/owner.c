@@ -66,6 +66,7 @@ struct sr_owner {
   sr_src_t *src;
   sr_sink_t *snk;
   sr_handoff_t *ho;
+  sr_telemetry_t *tel; /* may be NULL */
   sr_owner_halt_fn *on_halt;
   void *opaque;
   part_t *parts;
@@ -124,6 +125,7 @@ sr_owner_t *sr_owner_new(uv_loop_t *loop, const sr_owner_conf_t *conf,
   o->snk = snk;
   o->on_halt = conf->on_halt;
   o->opaque = conf->opaque;
+  o->tel = conf->tel;
   snprintf(o->state_topic, sizeof(o->state_topic), "%s", conf->state_topic);
   snprintf(o->input_topic, sizeof(o->input_topic), "%s", conf->input_topic);
   atomic_init(&o->closing, false);
@@ -137,6 +139,7 @@ sr_owner_t *sr_owner_new(uv_loop_t *loop, const sr_owner_conf_t *conf,
     sr_owner_free(o);
     return NULL;
   }
+  sr_handoff_set_telemetry(o->ho, o->tel);
   return o;
 }
 
@@ -351,7 +354,7 @@ sr_owner_flush_t sr_owner_flush(sr_owner_t *o) {
     fl->pending = 0;
     fl->failed = false;
     uint64_t records = 0;
-    if (sr_handoff_flush(*o->mdl, send_state, o, &records) != 0) {
+    if (sr_handoff_flush(*o->mdl, o->tel, send_state, o, &records) != 0) {
       fl->failed = true;
       o->stats.records_failed++;
       sr_log(SR_LOG_WARN, "state records refused by the producer",

@@ -15,6 +15,7 @@
 #ifndef SR_OWNER_H
 #define SR_OWNER_H
 
+#include "daemon/telemetry.h"
 #include "kafka/conf.h"
 #include "kafka/sink.h"
 #include "kafka/source.h"
@@ -41,6 +42,9 @@ typedef struct sr_owner_conf {
   size_t n_offsets;
   sr_owner_halt_fn *on_halt;
   void *opaque;
+  /* The record of last published lists (borrowed; may be NULL): each
+   * user's goes with its state, and restored users' are installed. */
+  sr_telemetry_t *tel;
 } sr_owner_conf_t;
 
 typedef struct sr_owner sr_owner_t;

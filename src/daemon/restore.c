@@ -86,6 +86,20 @@ static void log_restored(const char *path, const sr_ckpt_meta_t *m,
          sr_model_live_items(mdl), m->users, m->items, m->n_offsets);
 }
 
+/* The record of last lists outlives the loaded file. Returns 0, or -1
+ * when out of memory. */
+static int copy_lists(const sr_ckpt_t *ckpt, sr_restored_t *out) {
+  uint64_t len = 0;
+  const void *data = sr_ckpt_section(ckpt, SR_STORE_SEC_LISTS, &len);
+  if (!data || !len)
+    return 0;
+  if (!(out->lists = malloc(len)))
+    return -1;
+  memcpy(out->lists, data, len);
+  out->lists_len = len;
+  return 0;
+}
+
 static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
                              const char *path, sr_restored_t *out, char *errstr,
                              size_t errlen) {
@@ -103,6 +117,8 @@ static sr_err_t restore_from(const sr_config_t *cfg, const sr_ckpt_t *ckpt,
   }
   out->n_offsets = m->n_offsets;
   sr_store_cluster_id(ckpt, out->cluster_id, sizeof(out->cluster_id));
+  if (copy_lists(ckpt, out) != 0)
+    return sr_errf(errstr, errlen, SR_ERR_NOMEM, "out of memory");
   if (m->seq + 1 > out->next_seq)
     out->next_seq = m->seq + 1;
   log_restored(path, m, out->mdl);
@@ -183,5 +199,6 @@ sr_err_t sr_restore_load(const sr_config_t *cfg, sr_restored_t *out,
 void sr_restore_release(sr_restored_t *r) {
   sr_model_free(r->mdl);
   free(r->offsets);
+  free(r->lists);
   memset(r, 0, sizeof(*r));
 }

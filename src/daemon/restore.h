@@ -19,6 +19,10 @@ typedef struct sr_restored {
   size_t n_offsets;
   char cluster_id[128]; /* the Kafka cluster of the offsets, or "" */
   uint64_t next_seq;    /* number of the next checkpoint to write */
+  /* The record of each user's last published list (SR_STORE_SEC_LISTS,
+   * for sr_telemetry_load_lists), or NULL when the checkpoint has none. */
+  void *lists;
+  size_t lists_len;
 } sr_restored_t;
 
 /* Fills *out from cfg->checkpoint.dir. Returns SR_OK; SR_ERR_DIMS when the

@@ -39,6 +39,7 @@ typedef struct job {
   uv_work_t req;
   sr_saver_t *sv;
   sr_model_snapshot_t snap; /* thread-pool jobs only */
+  sr_buf_t section;         /* the daemon's own, when the saver has one */
   uint64_t events_applied;
   sr_offset_t *offs;
   size_t n_offs;
@@ -61,6 +62,9 @@ struct sr_saver {
   bool fork; /* forked writers, else copies */
   sr_saver_done_fn *done;
   void *opaque;
+  uint32_t sec_id; /* the daemon's own section, when sec_fn is set */
+  sr_saver_section_fn *sec_fn;
+  void *sec_opaque;
   job_t *job;
   pid_t unreaped; /* a writer that had not exited when its result came */
   /* What the last successful job held, to skip writing an identical one. */
@@ -102,6 +106,13 @@ void sr_saver_free(sr_saver_t *sv) {
   free(sv);
 }
 
+void sr_saver_set_section(sr_saver_t *sv, uint32_t id, sr_saver_section_fn *fn,
+                          void *opaque) {
+  sv->sec_id = id;
+  sv->sec_fn = fn;
+  sv->sec_opaque = opaque;
+}
+
 bool sr_saver_busy(const sr_saver_t *sv) {
   return sv->job != NULL;
 }
@@ -119,15 +130,27 @@ bool sr_saver_unchanged(const sr_saver_t *sv, const sr_model_t *mdl,
 
 static void job_free(job_t *job) {
   sr_model_snapshot_release(&job->snap);
+  sr_buf_free(&job->section);
   free(job->offs);
   free(job);
 }
 
-/* Writes snap with the job's offsets into out (either side of a fork). */
+/* Takes the daemon's own section into the job, beside the snapshot.
+ * Returns 0, or -1 when out of memory. */
+static int take_section(job_t *job) {
+  sr_saver_t *sv = job->sv;
+  return sv->sec_fn ? sv->sec_fn(sv->sec_opaque, &job->section) : 0;
+}
+
+/* Writes snap with the job's offsets and section into out (either side of
+ * a fork). */
 static void write_checkpoint(job_t *job, const sr_model_snapshot_t *snap) {
   uint64_t t0 = sr_mono_ns();
-  job->out.err = (int32_t)sr_store_write(
-      job->sv->dir, snap, job->offs, job->n_offs, job->cluster, job->seq,
+  sr_ckpt_section_t sec = {job->sv->sec_id, job->section.data,
+                           job->section.len};
+  job->out.err = (int32_t)sr_store_write_with(
+      job->sv->dir, snap, job->offs, job->n_offs, job->cluster,
+      job->sv->sec_fn ? &sec : NULL, job->sv->sec_fn ? 1 : 0, job->seq,
       job->created_ms, job->sv->keep, job->out.path, sizeof(job->out.path),
       job->out.errstr, sizeof(job->out.errstr));
   job->out.write_ns = sr_mono_ns() - t0;
@@ -212,7 +235,7 @@ static void child_main(job_t *job, const sr_model_t *mdl, pid_t parent,
   if (getppid() != parent)
     _exit(1);
   sr_model_snapshot_t snap;
-  if (sr_model_snapshot_view(mdl, &snap) != SR_OK)
+  if (sr_model_snapshot_view(mdl, &snap) != SR_OK || take_section(job) != 0)
     job->out.err = (int32_t)sr_errf(job->out.errstr, sizeof(job->out.errstr),
                                     SR_ERR_NOMEM, "checkpoint: out of memory");
   else
@@ -306,7 +329,7 @@ static int start_forked(sr_saver_t *sv, job_t *job, const sr_model_t *mdl) {
  * pool. */
 static sr_err_t start_copied(sr_saver_t *sv, job_t *job,
                              const sr_model_t *mdl) {
-  if (sr_model_snapshot(mdl, &job->snap) != SR_OK)
+  if (sr_model_snapshot(mdl, &job->snap) != SR_OK || take_section(job) != 0)
     return SR_ERR_NOMEM;
   if (uv_queue_work(sv->loop, &job->req, work, after_work) != 0)
     return SR_ERR_IO;

@@ -3,13 +3,16 @@
  * offsets by sr_store_write (temp file, fsync, rename, fsync dir,
  * retention); its outcome comes back through a pipe. When fork fails, the
  * model is copied on the loop thread and written in the libuv thread pool.
- * One job at a time; its completion is reported on the loop thread. Loop
- * thread only. */
+ * A section of the daemon's own state (sr_saver_set_section) is taken
+ * where the snapshot is: in the writer, or on the loop thread with the
+ * copy. One job at a time; its completion is reported on the loop thread.
+ * Loop thread only. */
 #ifndef SR_SAVER_H
 #define SR_SAVER_H
 
 #include "store/checkpoint.h"
 #include "streamrec/model.h"
+#include "util/buf.h"
 #include "util/offset.h"
 
 #include <stdbool.h>
@@ -32,6 +35,11 @@ typedef struct sr_saver_result {
 
 typedef void(sr_saver_done_fn)(void *opaque, const sr_saver_result_t *res);
 
+/* Appends the bytes of a section of the daemon's own to out. Runs in the
+ * forked writer (on its copy of everything) or on the loop thread (a copied
+ * checkpoint). Returns 0, or -1 when out of memory (the checkpoint fails). */
+typedef int(sr_saver_section_fn)(void *opaque, sr_buf_t *out);
+
 /* Creates a saver writing checkpoint files into dir, keeping keep of them,
  * numbering them from next_seq, from forked writers when fork is set (else
  * always by copying). Returns NULL when out of memory. */
@@ -41,6 +49,11 @@ sr_saver_t *sr_saver_new(uv_loop_t *loop, const char *dir, unsigned keep,
 
 /* Frees the saver; no job may be in flight. Accepts NULL. */
 void sr_saver_free(sr_saver_t *sv);
+
+/* Writes section id (SR_STORE_SEC_LISTS) from fn into every later
+ * checkpoint; fn NULL writes none. */
+void sr_saver_set_section(sr_saver_t *sv, uint32_t id, sr_saver_section_fn *fn,
+                          void *opaque);
 
 /* True while a job is in flight. */
 bool sr_saver_busy(const sr_saver_t *sv);

@@ -4,6 +4,8 @@
 #include "codec/reason.h"
 #include "daemon/metrics.h"
 #include "util/buf.h"
+#include "util/err.h"
+#include "util/grow.h"
 #include "util/now.h"
 
 #include <inttypes.h>
@@ -41,6 +43,9 @@ struct sr_telemetry {
   user_slot_t *slots;
   uint64_t *items; /* list_n item-id hashes per slot */
   size_t n_slots;
+  uint64_t lists_recorded; /* sr_telemetry_listed calls */
+  uint64_t *noted; /* hashes of items taken down before lists could be */
+  size_t n_noted, cap_noted;
   sr_metrics_t *reg;
   sr_metric_t *consumed, *rejected, *updates, *published, *publish_errors,
       *latency, *lag, *users, *items_g, *bytes, *evictions, *ckpt_last,
@@ -251,6 +256,7 @@ void sr_telemetry_free(sr_telemetry_t *tel) {
   sr_metrics_free(tel->reg);
   free(tel->slots);
   free(tel->items);
+  free(tel->noted);
   free(tel);
 }
 
@@ -279,6 +285,13 @@ static uint64_t user_hash(const sr_telemetry_t *tel, uint32_t row) {
   size_t len;
   const char *id = sr_model_user_id(tel->mdl, row, &len);
   return len ? hash_id(id, len) : 0;
+}
+
+/* True when row's list belongs to the user the row holds now. */
+static bool slot_current(const sr_telemetry_t *tel, size_t row) {
+  const user_slot_t *slot = &tel->slots[row];
+  return slot->user_hash && row < sr_model_users(tel->mdl) &&
+         slot->user_hash == user_hash(tel, (uint32_t)row);
 }
 
 void sr_telemetry_consumed(sr_telemetry_t *tel, const char *topic) {
@@ -329,6 +342,7 @@ void sr_telemetry_listed(sr_telemetry_t *tel, uint32_t user_row,
   }
   slot->n_items = (uint32_t)n;
   slot->user_hash = user_hash(tel, user_row);
+  tel->lists_recorded++;
   if (slot->pending_ns) {
     slot->inflight_ns = slot->pending_ns;
     slot->pending_ns = 0;
@@ -502,7 +516,7 @@ size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
   for (size_t row = 0; row < tel->n_slots; row++) {
     const user_slot_t *slot = &tel->slots[row];
     const uint64_t *list = tel->items + row * tel->list_n;
-    if (!slot->user_hash || slot->user_hash != user_hash(tel, (uint32_t)row))
+    if (!slot_current(tel, row))
       continue;
     for (uint32_t i = 0; i < slot->n_items; i++) {
       if (list[i] == item) {
@@ -512,6 +526,190 @@ size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
       }
     }
   }
+  return n;
+}
+
+/* The record's layout, in the host's byte order like the rest of a
+ * checkpoint: a header, then per user its row, item count, user-id hash
+ * and item-id hashes. */
+#define LISTS_VERSION 1
+/* recommend.n's upper bound: a longer list is no list streamrec wrote. */
+#define LISTS_MAX_N 1000
+typedef struct lists_head {
+  uint32_t version;
+  uint32_t list_n; /* the longest list's bound when written */
+  uint64_t n_users;
+} lists_head_t;
+typedef struct lists_user {
+  uint32_t row;
+  uint32_t n_items;
+  uint64_t user_hash;
+} lists_user_t;
+
+size_t sr_telemetry_list(const sr_telemetry_t *tel, uint32_t row,
+                         const uint64_t **hashes) {
+  if (row >= tel->n_slots || !slot_current(tel, row)) {
+    *hashes = NULL;
+    return 0;
+  }
+  *hashes = tel->items + (size_t)row * tel->list_n;
+  return tel->slots[row].n_items;
+}
+
+void sr_telemetry_put_list(sr_telemetry_t *tel, uint32_t row,
+                           const uint64_t *hashes, size_t n) {
+  user_slot_t *slot = slot_get(tel, row);
+  if (!slot)
+    return;
+  /* No list: the user is neither scored nor refreshed as if it had one. */
+  if (!n) {
+    *slot = (user_slot_t){0};
+    return;
+  }
+  if (n > tel->list_n)
+    n = tel->list_n;
+  memcpy(tel->items + (size_t)row * tel->list_n, hashes, n * sizeof(*hashes));
+  *slot =
+      (user_slot_t){.user_hash = user_hash(tel, row), .n_items = (uint32_t)n};
+}
+
+uint64_t sr_telemetry_lists_recorded(const sr_telemetry_t *tel) {
+  return tel->lists_recorded;
+}
+
+int sr_telemetry_save_lists(const sr_telemetry_t *tel, sr_buf_t *out) {
+  lists_head_t head = {.version = LISTS_VERSION, .list_n = tel->list_n};
+  size_t at = out->len;
+  if (sr_buf_append(out, &head, sizeof(head)) != 0)
+    return -1;
+  for (size_t row = 0; row < tel->n_slots; row++) {
+    if (!slot_current(tel, row))
+      continue;
+    const user_slot_t *slot = &tel->slots[row];
+    lists_user_t u = {(uint32_t)row, slot->n_items, slot->user_hash};
+    if (sr_buf_append(out, &u, sizeof(u)) != 0 ||
+        sr_buf_append(out, tel->items + row * tel->list_n,
+                      slot->n_items * sizeof(uint64_t)) != 0)
+      return -1;
+    head.n_users++;
+  }
+  memcpy(out->data + at, &head, sizeof(head));
+  return 0;
+}
+
+/* Checks the whole record before anything is restored, so that a bad one
+ * leaves no half. */
+static sr_err_t check_lists(const char *p, size_t len, lists_head_t *head,
+                            char *errstr, size_t errlen) {
+  if (len < sizeof(*head))
+    return sr_errf(errstr, errlen, SR_ERR_TRUNCATED,
+                   "lists: %zu bytes, no header", len);
+  memcpy(head, p, sizeof(*head));
+  if (head->version != LISTS_VERSION)
+    return sr_errf(errstr, errlen, SR_ERR_VERSION, "lists: version %" PRIu32,
+                   head->version);
+  if (head->list_n > LISTS_MAX_N)
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "lists: %" PRIu32 " items per list, at most %d",
+                   head->list_n, LISTS_MAX_N);
+  size_t at = sizeof(*head);
+  for (uint64_t k = 0, next_row = 0; k < head->n_users; k++) {
+    lists_user_t u;
+    if (len - at < sizeof(u))
+      return sr_errf(errstr, errlen, SR_ERR_TRUNCATED,
+                     "lists: user %" PRIu64 " of %" PRIu64 " missing", k,
+                     head->n_users);
+    memcpy(&u, p + at, sizeof(u));
+    at += sizeof(u);
+    /* Written in row order, each row once. */
+    if (u.row < next_row)
+      return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                     "lists: user %" PRIu64 " has row %" PRIu32
+                     ", after row %" PRIu64,
+                     k, u.row, next_row - 1);
+    next_row = (uint64_t)u.row + 1;
+    if (u.n_items > head->list_n || !u.user_hash ||
+        len - at < (size_t)u.n_items * sizeof(uint64_t))
+      return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                     "lists: user %" PRIu64 " (row %" PRIu32 ") has %" PRIu32
+                     " items, at most %" PRIu32 " and %zu bytes left",
+                     k, u.row, u.n_items, head->list_n, len - at);
+    at += (size_t)u.n_items * sizeof(uint64_t);
+  }
+  if (at != len)
+    return sr_errf(errstr, errlen, SR_ERR_CORRUPT,
+                   "lists: %zu bytes after %" PRIu64 " users", len - at,
+                   head->n_users);
+  return SR_OK;
+}
+
+int64_t sr_telemetry_load_lists(sr_telemetry_t *tel, const void *data,
+                                size_t len, char *errstr, size_t errlen) {
+  lists_head_t head;
+  if (check_lists(data, len, &head, errstr, errlen) != SR_OK)
+    return -1;
+  /* A lowered recommend.n: the lists already published are longer, and
+   * each of their items still has holders to find. */
+  if (!tel->n_slots && head.list_n > tel->list_n)
+    tel->list_n = head.list_n;
+  int64_t restored = 0;
+  const char *p = (const char *)data + sizeof(head);
+  for (uint64_t k = 0; k < head.n_users; k++) {
+    lists_user_t u;
+    memcpy(&u, p, sizeof(u));
+    p += sizeof(u);
+    const char *hashes = p;
+    p += (size_t)u.n_items * sizeof(uint64_t);
+    /* A row that holds another user now (or none) is not that user's. */
+    if (u.row >= sr_model_users(tel->mdl) ||
+        user_hash(tel, u.row) != u.user_hash)
+      continue;
+    user_slot_t *slot = slot_get(tel, u.row);
+    if (!slot)
+      return restored;
+    uint32_t n = u.n_items < tel->list_n ? u.n_items : tel->list_n;
+    memcpy(tel->items + (size_t)u.row * tel->list_n, hashes,
+           n * sizeof(uint64_t));
+    *slot = (user_slot_t){.user_hash = u.user_hash, .n_items = n};
+    restored++;
+  }
+  return restored;
+}
+
+int sr_telemetry_note_down(sr_telemetry_t *tel, const char *id, size_t len) {
+  if (SR_GROW(tel->noted, tel->cap_noted, tel->n_noted + 1, 64) != 0)
+    return -1;
+  tel->noted[tel->n_noted++] = hash_id(id, len);
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+size_t sr_telemetry_noted_holders(sr_telemetry_t *tel,
+                                  void (*fn)(void *, uint32_t), void *opaque) {
+  size_t n = 0;
+  if (!tel->n_noted)
+    return 0;
+  /* One pass over every list for all the items at once: the start-up load
+   * notes every takedown the items topic holds. */
+  qsort(tel->noted, tel->n_noted, sizeof(uint64_t), cmp_u64);
+  for (size_t row = 0; row < tel->n_slots; row++) {
+    if (!slot_current(tel, row))
+      continue;
+    const uint64_t *list = tel->items + row * tel->list_n;
+    for (uint32_t i = 0; i < tel->slots[row].n_items; i++) {
+      if (bsearch(&list[i], tel->noted, tel->n_noted, sizeof(uint64_t),
+                  cmp_u64)) {
+        fn(opaque, (uint32_t)row);
+        n++;
+        break;
+      }
+    }
+  }
+  tel->n_noted = 0;
   return n;
 }
 

@@ -8,7 +8,13 @@
  * row it keeps the receipt time of the oldest event not yet in a published
  * list, that of the list in flight, and hashes of the last published list's
  * item ids (at most recommend.n), dropped when the row's user changes
- * (eviction). The model is borrowed. Loop thread only. */
+ * (eviction). That record of last lists is saved with each checkpoint and
+ * restored at start-up (sr_telemetry_save_lists, _load_lists), so that a
+ * takedown after a restart finds the users whose list, published before
+ * it, held the item; in cluster mode a user's list also travels with its
+ * state through the state topic (sr_telemetry_list, _put_list). The model is
+ * borrowed. Loop thread only, except sr_telemetry_save_lists in a forked
+ * checkpoint writer. */
 #ifndef SR_TELEMETRY_H
 #define SR_TELEMETRY_H
 
@@ -16,6 +22,7 @@
 #include "daemon/http.h"
 #include "kafka/source.h"
 #include "streamrec/model.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 
@@ -101,6 +108,50 @@ int sr_telemetry_enable_catalogue(sr_telemetry_t *tel);
 size_t sr_telemetry_holders(const sr_telemetry_t *tel, const char *id,
                             size_t len, void (*fn)(void *, uint32_t),
                             void *opaque);
+
+/* Appends the record of last lists to out, as the checkpoint's section
+ * SR_STORE_SEC_LISTS holds it: for each row whose list is its current
+ * user's, the row, a hash of the user id and hashes of the list's item ids.
+ * Reads tel and the model only, so a forked checkpoint writer calls it on
+ * its copy-on-write view. Returns 0, or -1 when out of memory. */
+int sr_telemetry_save_lists(const sr_telemetry_t *tel, sr_buf_t *out);
+
+/* The item-id hashes of row's last list, as a user's state on the state
+ * topic carries them (cluster mode): their count, 0 (and *hashes NULL)
+ * when the row's user has none. Valid until the next call that changes
+ * tel. */
+size_t sr_telemetry_list(const sr_telemetry_t *tel, uint32_t row,
+                         const uint64_t **hashes);
+
+/* Installs a list read from a user's state for the user row holds now
+ * (n 0: none); the first list_n hashes are kept. Out of memory costs that
+ * user's takedown refreshes only. */
+void sr_telemetry_put_list(sr_telemetry_t *tel, uint32_t row,
+                           const uint64_t *hashes, size_t n);
+
+/* Lists recorded by sr_telemetry_listed so far: the record changed when
+ * this moved (restored lists are not counted). */
+uint64_t sr_telemetry_lists_recorded(const sr_telemetry_t *tel);
+
+/* Restores a record sr_telemetry_save_lists wrote, at start-up before any
+ * list is queued, into the rows that hold the same user in the model now
+ * (a row whose user is gone is skipped). Lists longer than list_n (a
+ * lowered recommend.n) raise the length remembered. Returns the count of
+ * users restored (fewer when memory runs out), or -1 with errstr when the
+ * bytes are malformed, in which case nothing is restored. */
+int64_t sr_telemetry_load_lists(sr_telemetry_t *tel, const void *data,
+                                size_t len, char *errstr, size_t errlen);
+
+/* Notes an item taken down while lists cannot be refreshed yet (the items
+ * topic's load at start-up), for sr_telemetry_noted_holders. Returns 0, or
+ * -1 when out of memory. */
+int sr_telemetry_note_down(sr_telemetry_t *tel, const char *id, size_t len);
+
+/* Calls fn once for every user row whose last list held an item noted
+ * since the previous call, in one pass over the lists, and forgets the
+ * notes. Returns the count of such users. */
+size_t sr_telemetry_noted_holders(sr_telemetry_t *tel,
+                                  void (*fn)(void *, uint32_t), void *opaque);
 
 /* The prequential counts so far: events scored against their user's last
  * list, and those whose item was in it. */

@@ -4,14 +4,31 @@
 #include "core/model_state.h"
 #include "util/offset.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
+
+/* At most this many sections of the daemon's own per checkpoint. */
+#define MAX_EXTRA 4
 
 sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
                         const sr_offset_t *offsets, size_t n_offsets,
                         const char *cluster_id, uint64_t seq,
                         int64_t created_ms, unsigned keep, char *path_out,
                         size_t path_len, char *errstr, size_t errlen) {
+  return sr_store_write_with(dir, snap, offsets, n_offsets, cluster_id, NULL, 0,
+                             seq, created_ms, keep, path_out, path_len, errstr,
+                             errlen);
+}
+
+sr_err_t sr_store_write_with(const char *dir, const sr_model_snapshot_t *snap,
+                             const sr_offset_t *offsets, size_t n_offsets,
+                             const char *cluster_id,
+                             const sr_ckpt_section_t *extra, size_t n_extra,
+                             uint64_t seq, int64_t created_ms, unsigned keep,
+                             char *path_out, size_t path_len, char *errstr,
+                             size_t errlen) {
+  assert(n_extra <= MAX_EXTRA);
   sr_ckpt_meta_t meta = {
       .dims = snap->dims,
       .mode = snap->mode,
@@ -23,7 +40,7 @@ sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
       .n_offsets = n_offsets,
       .offsets = (sr_offset_t *)offsets,
   };
-  sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS + 1];
+  sr_ckpt_section_t secs[SR_MODEL_MAX_SECTIONS + 1 + MAX_EXTRA];
   size_t n = 0;
   memcpy(meta.rng_state, snap->rng_state, sizeof(meta.rng_state));
   for (size_t k = 0; k < snap->n_sections; k++)
@@ -32,6 +49,11 @@ sr_err_t sr_store_write(const char *dir, const sr_model_snapshot_t *snap,
   if (cluster_id && cluster_id[0])
     secs[n++] = (sr_ckpt_section_t){SR_STORE_SEC_CLUSTER, cluster_id,
                                     strnlen(cluster_id, SR_STORE_CLUSTER_MAX)};
+  for (size_t k = 0; k < n_extra; k++) {
+    assert(extra[k].id != SR_STORE_SEC_CLUSTER &&
+           !sr_model_section_name(extra[k].id));
+    secs[n++] = extra[k];
+  }
   return sr_ckpt_write(dir, &meta, secs, n, keep, path_out, path_len, errstr,
                        errlen);
 }

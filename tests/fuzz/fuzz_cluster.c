@@ -12,8 +12,10 @@ static int same_user(const sr_user_state_t *a, const sr_user_state_t *b) {
   if (strcmp(a->user_id, b->user_id) != 0 || a->partition != b->partition ||
       a->last_offset != b->last_offset || a->events != b->events ||
       a->bias != b->bias || a->n_seen != b->n_seen ||
-      a->last_active_ms != b->last_active_ms ||
-      memcmp(a->factors, b->factors, a->dims * sizeof(float)) != 0)
+      a->last_active_ms != b->last_active_ms || a->n_listed != b->n_listed ||
+      memcmp(a->factors, b->factors, a->dims * sizeof(float)) != 0 ||
+      (a->n_listed &&
+       memcmp(a->listed, b->listed, a->n_listed * sizeof(uint64_t)) != 0))
     return 0;
   for (size_t i = 0; i < a->n_seen; i++)
     if (strcmp(a->seen[i], b->seen[i]) != 0)

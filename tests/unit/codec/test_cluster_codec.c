@@ -17,6 +17,7 @@
 
 static const float row[4] = {0.25f, -1.5f, 3.0e-3f, 7.0f};
 static const char *const seen[3] = {"item-a", "item-b", "\xe2\x82\xac"};
+static const uint64_t listed[3] = {1, 0xfedcba9876543210ULL, UINT64_MAX};
 
 static sr_user_state_t sample_user(void) {
   return (sr_user_state_t){.user_id = "user-7",
@@ -28,7 +29,9 @@ static sr_user_state_t sample_user(void) {
                            .bias = -0.5f,
                            .seen = seen,
                            .n_seen = 3,
-                           .last_active_ms = 1700000000123LL};
+                           .last_active_ms = 1700000000123LL,
+                           .listed = listed,
+                           .n_listed = 3};
 }
 
 static void test_user_state_round_trip(void **state) {
@@ -49,8 +52,18 @@ static void test_user_state_round_trip(void **state) {
   for (size_t i = 0; i < 3; i++)
     assert_string_equal(out.seen[i], seen[i]);
   assert_int_equal(out.last_active_ms, 1700000000123LL);
+  assert_int_equal(out.n_listed, 3);
+  assert_memory_equal(out.listed, listed, sizeof(listed));
   sr_user_state_clear(&out);
   assert_null(out.owned_);
+  /* A state without a list decodes with none. */
+  in.n_listed = 0;
+  buf.len = 0;
+  assert_int_equal(sr_user_state_encode(&in, &buf), 0);
+  assert_int_equal(
+      sr_user_state_decode(buf.data, buf.len, 4, &out, err, sizeof err), SR_OK);
+  assert_int_equal(out.n_listed, 0);
+  sr_user_state_clear(&out);
   sr_buf_free(&buf);
 }
 

@@ -154,6 +154,40 @@ static void test_flush_lists_changed_users_once(void **state) {
   sr_model_free(mdl);
 }
 
+/* A user touched without learning (its list changed) is owed to the next
+ * flush; a free row or an unshared model is left alone. */
+static void test_touched_user_flushed(void **state) {
+  (void)state;
+  sr_model_conf_t conf = shared_conf();
+  sr_model_t *mdl = model_with(&conf);
+  learn(mdl, "u1", "a", 0, 1);
+  learn(mdl, "u2", "b", 1, 1);
+  assert_int_equal(flush(mdl).n_users, 2);
+  sr_share_flush_done(mdl);
+  int64_t u2 = sr_model_find_user(mdl, "u2", 2);
+  sr_share_touch_user(mdl, (uint32_t)u2);
+  sr_share_touch_user(mdl, (uint32_t)u2);
+  sr_share_touch_user(mdl, 99); /* no such row */
+  flushed_t f = flush(mdl);
+  assert_int_equal(f.n_users, 1);
+  assert_string_equal(f.users[0], "u2");
+  assert_int_equal(f.offsets[0], 1);
+  sr_share_flush_done(mdl);
+  assert_int_equal(flush(mdl).n_users, 0);
+  sr_model_free(mdl);
+
+  sr_model_conf_t alone;
+  sr_model_conf_init(&alone);
+  alone.dims = 8;
+  mdl = model_with(&alone);
+  sr_event_t ev = event_for("u1", "a", SR_EV_CLICK, 0, 1700000000000LL);
+  assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+  uint64_t digest = sr_model_digest(mdl);
+  sr_share_touch_user(mdl, 0);
+  assert_true(sr_model_digest(mdl) == digest);
+  sr_model_free(mdl);
+}
+
 static void test_evicted_users_get_tombstones_first(void **state) {
   (void)state;
   sr_model_conf_t conf = shared_conf();
@@ -343,6 +377,7 @@ int main(void) {
       cmocka_unit_test(test_an_event_in_the_state_is_skipped),
       cmocka_unit_test(test_a_user_on_two_partitions_is_counted),
       cmocka_unit_test(test_flush_lists_changed_users_once),
+      cmocka_unit_test(test_touched_user_flushed),
       cmocka_unit_test(test_evicted_users_get_tombstones_first),
       cmocka_unit_test(test_a_user_moves_intact),
       cmocka_unit_test(test_a_partition_that_moves_takes_its_users),

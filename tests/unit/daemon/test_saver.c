@@ -1,7 +1,8 @@
 /* Tests of checkpoint jobs, each run with both writers (a forked child and
  * a copy written in the thread pool): what a job writes restores to the same
  * model with the same offsets and cluster id, files are numbered upwards and
- * the newest checkpoint.keep kept, an unchanged model is recognised, one job
+ * the newest checkpoint.keep kept, a section of the daemon's own is written
+ * as it was when the job started, an unchanged model is recognised, one job
  * runs at a time, and a directory that cannot be written reports its error
  * through the callback. */
 #include "daemon/saver.h"
@@ -231,6 +232,53 @@ static void test_checkpoint_holds_the_model_at_start(void **state) {
   sr_saver_free(sv);
 }
 
+/* The daemon's section: the text opaque points to, as it is when called. */
+static int section_text(void *opaque, sr_buf_t *out) {
+  const char *text = opaque;
+  return sr_buf_append(out, text, strlen(text));
+}
+
+/* A section of the daemon's own is taken with the snapshot: what changes
+ * after the start is not in the file, and the model's digest ignores it. */
+static void test_section_taken_at_start(void **state) {
+  fixture_t *fx = *state;
+  learn_all(fx->mdl, fx->evs, 0, N_EVENTS);
+  char text[32] = "lists at start";
+  sr_offset_t offs[1];
+  set_offset(&offs[0], "events", 0, N_EVENTS);
+  sr_saver_t *sv = saver_of(fx, fx->dir, 3, 1);
+  sr_saver_set_section(sv, SR_STORE_SEC_LISTS, section_text, text);
+  assert_int_equal(
+      sr_saver_start(sv, fx->mdl, owned(offs, 1), 1, "", CREATED_MS), SR_OK);
+  snprintf(text, sizeof text, "lists later");
+  run_until_done(fx);
+  assert_int_equal(fx->seen.err, SR_OK);
+
+  char err[512] = "";
+  sr_ckpt_t *ckpt = NULL;
+  assert_int_equal(sr_ckpt_read(fx->seen.path, &ckpt, err, sizeof err), SR_OK);
+  uint64_t len = 0;
+  const char *data = sr_ckpt_section(ckpt, SR_STORE_SEC_LISTS, &len);
+  assert_non_null(data);
+  assert_int_equal(len, strlen("lists at start"));
+  assert_memory_equal(data, "lists at start", len);
+  sr_model_t *back = NULL;
+  assert_int_equal(sr_store_restore(&fx->conf, ckpt, &back, err, sizeof err),
+                   SR_OK);
+  assert_true(sr_model_digest(back) == sr_model_digest(fx->mdl));
+  sr_model_free(back);
+  sr_ckpt_free(ckpt);
+
+  /* Without a section function, no such section. */
+  sr_saver_set_section(sv, SR_STORE_SEC_LISTS, NULL, NULL);
+  learn_all(fx->mdl, fx->evs, 0, 1);
+  save(fx, sv, offs, 1, "");
+  assert_int_equal(sr_ckpt_read(fx->seen.path, &ckpt, err, sizeof err), SR_OK);
+  assert_null(sr_ckpt_section(ckpt, SR_STORE_SEC_LISTS, &len));
+  sr_ckpt_free(ckpt);
+  sr_saver_free(sv);
+}
+
 static void test_sequence_increases_and_keep_files_kept(void **state) {
   fixture_t *fx = *state;
   sr_saver_t *sv = saver_of(fx, fx->dir, 2, 1);
@@ -331,6 +379,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       BOTH(test_checkpoint_restores_model_offsets_and_cluster),
       BOTH(test_checkpoint_holds_the_model_at_start),
+      BOTH(test_section_taken_at_start),
       BOTH(test_sequence_increases_and_keep_files_kept),
       BOTH(test_unchanged_until_an_event_or_an_offset_moves),
       BOTH(test_second_start_while_busy_is_refused),

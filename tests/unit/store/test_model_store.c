@@ -1,6 +1,7 @@
 /* The glue between model snapshots and checkpoint files: what a written
- * checkpoint holds (the model bit for bit, the offsets, the cluster id and
- * the time the caller passed), its sections as a view, and a restore that
+ * checkpoint holds (the model bit for bit, the offsets, the cluster id, the
+ * daemon's own sections and the time the caller passed), its sections as a
+ * view (the model's alone), and a restore that
  * refuses a model of other dims with both values named. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,6 +113,54 @@ static void test_no_cluster_id(void **state) {
   sr_model_free(mdl);
 }
 
+/* A section of the daemon's own is stored as given, beside the model's
+ * and the cluster id; the view, the digest and the restore leave it out. */
+static void test_extra_section(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_t *mdl = learned(&conf);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  sr_offset_t offs[1];
+  set_offset(&offs[0], "events", 0, 2000);
+  const char lists[] = "the last lists";
+  sr_ckpt_section_t extra = {SR_STORE_SEC_LISTS, lists, sizeof lists};
+  char path[PATH_MAX], err[256] = "";
+  if (sr_store_write_with(dir, &snap, offs, 1, "cluster-B", &extra, 1, 3,
+                          1700000000123LL, 3, path, sizeof path, err,
+                          sizeof err) != SR_OK)
+    fail_msg("sr_store_write_with: %s", err);
+  sr_model_snapshot_release(&snap);
+  sr_ckpt_t *ckpt = NULL;
+  if (sr_ckpt_read(path, &ckpt, err, sizeof err) != SR_OK)
+    fail_msg("sr_ckpt_read: %s", err);
+  uint64_t len = 0;
+  const char *data = sr_ckpt_section(ckpt, SR_STORE_SEC_LISTS, &len);
+  assert_non_null(data);
+  assert_int_equal(len, sizeof lists);
+  assert_memory_equal(data, lists, sizeof lists);
+  char cluster[SR_STORE_CLUSTER_MAX + 1];
+  sr_store_cluster_id(ckpt, cluster, sizeof cluster);
+  assert_string_equal(cluster, "cluster-B");
+  sr_model_snapshot_t view;
+  sr_store_view(ckpt, &view);
+  for (size_t k = 0; k < view.n_sections; k++)
+    assert_int_not_equal(view.sections[k].id, SR_STORE_SEC_LISTS);
+  assert_true(sr_model_snapshot_digest(&view) == sr_model_digest(mdl));
+  sr_model_t *back = NULL;
+  assert_int_equal(sr_store_restore(&conf, ckpt, &back, err, sizeof err),
+                   SR_OK);
+  assert_true(sr_model_digest(back) == sr_model_digest(mdl));
+  sr_model_free(back);
+  sr_ckpt_free(ckpt);
+
+  /* sr_store_write writes none. */
+  ckpt = write_and_read(mdl, "c", 4);
+  assert_null(sr_ckpt_section(ckpt, SR_STORE_SEC_LISTS, &len));
+  sr_ckpt_free(ckpt);
+  sr_model_free(mdl);
+}
+
 static void test_restore_with_other_dims_refused(void **state) {
   (void)state;
   sr_model_conf_t conf;
@@ -150,6 +199,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_round_trip_is_bit_exact, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_no_cluster_id, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_extra_section, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restore_with_other_dims_refused,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_keeps_the_newest, setup, teardown),
