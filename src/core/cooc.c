@@ -117,13 +117,50 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
   return 0;
 }
 
-/* Keeps item's n^-alpha and n^-beta current after its count changed. */
+/* Past this relative distance from a float's rounding boundary, a double
+ * y within it of pow's result rounds to the same float. pow is within 1
+ * ulp of the true power, 1 / sqrt(n) within 1.5 ulps: 1e-15 is over 4
+ * ulps of a double. */
+#define POW_MARGIN 1e-15
+
+/* (float)pow(n, -e) for n > 0, bit for bit, without pow where it can:
+ * every event changes an item's count and with it up to four powers, and
+ * the built-in normalisations' exponents are 0 and 0.5 but for one. The
+ * result of 1 / sqrt(n) is taken only when all of [y - margin, y +
+ * margin], pow's result included, rounds to the same float; else (about
+ * one time in ten million) pow decides. */
+static float pow_neg(double n, float e) {
+  if (e == 0.0f)
+    return 1.0f;
+  if (e == 0.5f) {
+    double y = 1.0 / sqrt(n);
+    float lo = (float)(y * (1.0 - POW_MARGIN)),
+          hi = (float)(y * (1.0 + POW_MARGIN));
+    if (lo == hi)
+      return lo;
+  }
+  return (float)pow(n, -e);
+}
+
+/* Keeps item's n^-alpha and n^-beta current after its count changed; an
+ * exponent that repeats (0.5 is both an alpha and a beta of the built-in
+ * normalisations) is computed once. */
 static void update_pow(sr_cooc_t *co, uint32_t item) {
   double n = co->n[item];
+  float e[2 * SR_COOC_NORMS] = {0}, p[2 * SR_COOC_NORMS] = {0};
   for (uint32_t k = 0; k < co->norms; k++) {
-    co->pow_a[item * SR_COOC_NORMS + k] =
-        n > 0 ? (float)pow(n, -co->alpha[k]) : 0.0f;
-    co->it[item].pow_b[k] = n > 0 ? (float)pow(n, -co->beta[k]) : 0.0f;
+    e[2 * k] = co->alpha[k];
+    e[2 * k + 1] = co->beta[k];
+  }
+  for (uint32_t x = 0; x < 2 * co->norms; x++) {
+    uint32_t y = 0;
+    while (y < x && e[y] != e[x])
+      y++;
+    p[x] = n <= 0 ? 0.0f : y < x ? p[y] : pow_neg(n, e[x]);
+  }
+  for (uint32_t k = 0; k < co->norms; k++) {
+    co->pow_a[item * SR_COOC_NORMS + k] = p[2 * k];
+    co->it[item].pow_b[k] = p[2 * k + 1];
   }
 }
 
