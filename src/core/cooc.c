@@ -164,18 +164,32 @@ static void update_pow(sr_cooc_t *co, uint32_t item) {
   }
 }
 
-/* Every event looks up hist pairs in rows of up to k entries: eight ids
- * are compared at a time. */
+#ifdef __SSE2__
+/* Bits of the entries of ids[0 .. 4) equal to key. */
+static unsigned match4(const uint32_t *ids, __m128i key) {
+  __m128i eq = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)ids), key);
+  return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq));
+}
+#endif
+
+/* Every event looks up hist pairs in rows of up to k entries, most of
+ * them absent: sixteen ids are compared per branch, and the entry found
+ * is read off the comparison's bits rather than searched for again. */
 static int find(const sr_cooc_row_t *row, uint32_t item) {
   uint32_t e = 0;
 #ifdef __SSE2__
   __m128i key = _mm_set1_epi32((int)item);
-  for (; e + 8 <= row->len; e += 8) {
-    __m128i a = _mm_loadu_si128((const __m128i *)(row->ids + e));
-    __m128i b = _mm_loadu_si128((const __m128i *)(row->ids + e + 4));
-    __m128i eq = _mm_or_si128(_mm_cmpeq_epi32(a, key), _mm_cmpeq_epi32(b, key));
-    if (_mm_movemask_epi8(eq))
-      break;
+  for (; e + 16 <= row->len; e += 16) {
+    const uint32_t *p = row->ids + e;
+    unsigned bits = match4(p, key) | match4(p + 4, key) << 4 |
+                    match4(p + 8, key) << 8 | match4(p + 12, key) << 12;
+    if (bits)
+      return (int)(e + (uint32_t)__builtin_ctz(bits));
+  }
+  for (; e + 4 <= row->len; e += 4) {
+    unsigned bits = match4(row->ids + e, key);
+    if (bits)
+      return (int)(e + (uint32_t)__builtin_ctz(bits));
   }
 #endif
   for (; e < row->len; e++)
