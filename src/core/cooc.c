@@ -117,28 +117,79 @@ int sr_cooc_ensure(sr_cooc_t *co, uint32_t items) {
   return 0;
 }
 
-/* Keeps item's n^-alpha and n^-beta current after its count changed. */
+/* Past this relative distance from a float's rounding boundary, a double
+ * y within it of pow's result rounds to the same float. pow is within 1
+ * ulp of the true power, 1 / sqrt(n) within 1.5 ulps: 1e-15 is over 4
+ * ulps of a double. */
+#define POW_MARGIN 1e-15
+
+/* (float)pow(n, -e) for n > 0, bit for bit, without pow where it can:
+ * every event changes an item's count and with it up to four powers, and
+ * the built-in normalisations' exponents are 0 and 0.5 but for one. The
+ * result of 1 / sqrt(n) is taken only when all of [y - margin, y +
+ * margin], pow's result included, rounds to the same float; else (about
+ * one time in ten million) pow decides. */
+static float pow_neg(double n, float e) {
+  if (e == 0.0f)
+    return 1.0f;
+  if (e == 0.5f) {
+    double y = 1.0 / sqrt(n);
+    float lo = (float)(y * (1.0 - POW_MARGIN)),
+          hi = (float)(y * (1.0 + POW_MARGIN));
+    if (lo == hi)
+      return lo;
+  }
+  return (float)pow(n, -e);
+}
+
+/* Keeps item's n^-alpha and n^-beta current after its count changed; an
+ * exponent that repeats (0.5 is both an alpha and a beta of the built-in
+ * normalisations) is computed once. */
 static void update_pow(sr_cooc_t *co, uint32_t item) {
   double n = co->n[item];
+  float e[2 * SR_COOC_NORMS] = {0}, p[2 * SR_COOC_NORMS] = {0};
   for (uint32_t k = 0; k < co->norms; k++) {
-    co->pow_a[item * SR_COOC_NORMS + k] =
-        n > 0 ? (float)pow(n, -co->alpha[k]) : 0.0f;
-    co->it[item].pow_b[k] = n > 0 ? (float)pow(n, -co->beta[k]) : 0.0f;
+    e[2 * k] = co->alpha[k];
+    e[2 * k + 1] = co->beta[k];
+  }
+  for (uint32_t x = 0; x < 2 * co->norms; x++) {
+    uint32_t y = 0;
+    while (y < x && e[y] != e[x])
+      y++;
+    p[x] = n <= 0 ? 0.0f : y < x ? p[y] : pow_neg(n, e[x]);
+  }
+  for (uint32_t k = 0; k < co->norms; k++) {
+    co->pow_a[item * SR_COOC_NORMS + k] = p[2 * k];
+    co->it[item].pow_b[k] = p[2 * k + 1];
   }
 }
 
-/* Every event looks up hist pairs in rows of up to k entries: eight ids
- * are compared at a time. */
+#ifdef __SSE2__
+/* Bits of the entries of ids[0 .. 4) equal to key. */
+static unsigned match4(const uint32_t *ids, __m128i key) {
+  __m128i eq = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)ids), key);
+  return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq));
+}
+#endif
+
+/* Every event looks up hist pairs in rows of up to k entries, most of
+ * them absent: sixteen ids are compared per branch, and the entry found
+ * is read off the comparison's bits rather than searched for again. */
 static int find(const sr_cooc_row_t *row, uint32_t item) {
   uint32_t e = 0;
 #ifdef __SSE2__
   __m128i key = _mm_set1_epi32((int)item);
-  for (; e + 8 <= row->len; e += 8) {
-    __m128i a = _mm_loadu_si128((const __m128i *)(row->ids + e));
-    __m128i b = _mm_loadu_si128((const __m128i *)(row->ids + e + 4));
-    __m128i eq = _mm_or_si128(_mm_cmpeq_epi32(a, key), _mm_cmpeq_epi32(b, key));
-    if (_mm_movemask_epi8(eq))
-      break;
+  for (; e + 16 <= row->len; e += 16) {
+    const uint32_t *p = row->ids + e;
+    unsigned bits = match4(p, key) | match4(p + 4, key) << 4 |
+                    match4(p + 8, key) << 8 | match4(p + 12, key) << 12;
+    if (bits)
+      return (int)(e + (uint32_t)__builtin_ctz(bits));
+  }
+  for (; e + 4 <= row->len; e += 4) {
+    unsigned bits = match4(row->ids + e, key);
+    if (bits)
+      return (int)(e + (uint32_t)__builtin_ctz(bits));
   }
 #endif
   for (; e < row->len; e++)

@@ -1,8 +1,9 @@
 /* Tests of item co-occurrence: pair weights by gap, forgetting by
  * half-life (across rescales), normalisation, the neighbour bound and
  * symmetry under ever-new items, forgetting an item, snapshots that
- * restore bit-exact, blended scores against a brute-force sum, and the
- * one-item checks a blend trial makes against the scores of every item. */
+ * restore bit-exact, blended scores against a brute-force sum, the powers
+ * of the item counts against pow, and the one-item checks a blend trial makes
+ * against the scores of every item. */
 #include "core/cooc.h"
 
 #include "core/model_internal.h"
@@ -179,6 +180,39 @@ static void test_similarity_normalised_by_counts(void **state) {
   assert_int_equal(sr_cooc_score(&co, hist, 2, 0.5f, NULL, 0, again), n);
   assert_memory_equal(out, again, n * sizeof(*out));
   sr_cooc_free(&co);
+}
+
+/* Scoring reads each item's powers n^-alpha and n^-beta kept as floats:
+ * over counts that grow, decay and rescale (every 200 events with a
+ * half-life of 3), they are pow's own results
+ * rounded, bit for bit, for the exponents the built-in normalisations use
+ * (0, 0.3, 0.5) and another. */
+static void test_powers_are_pows(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(8, 1, 0.5f, 3);
+  sr_cooc_t co;
+  const float alpha[] = {0.3f, 0.5f}, beta[] = {0.5f, 0.0f};
+  const float other_a[] = {0.7f, 0.5f}, other_b[] = {0.7f, 0.25f};
+  for (int set = 0; set < 2; set++) {
+    assert_int_equal(sr_cooc_init(&co, &conf), 0);
+    sr_cooc_set_norms(&co, 2, set ? other_a : alpha, set ? other_b : beta);
+    assert_int_equal(sr_cooc_ensure(&co, 3), 0);
+    uint32_t seq[] = {0};
+    for (uint32_t k = 0; k < 20000; k++) {
+      uint32_t item = k % 7 == 0 ? 1 : 2;
+      learn_after(&co, item, seq, 0);
+      for (uint32_t x = 0; x < co.norms; x++) {
+        double n = co.n[item];
+        float a = (float)pow(n, -co.alpha[x]), b = (float)pow(n, -co.beta[x]);
+        if (co.pow_a[item * SR_COOC_NORMS + x] != a ||
+            co.it[item].pow_b[x] != b)
+          fail_msg("n %.17g: n^-%g is %.9g, n^-%g is %.9g", n,
+                   (double)co.alpha[x], (double)a, (double)co.beta[x],
+                   (double)b);
+      }
+    }
+    sr_cooc_free(&co);
+  }
 }
 
 static void test_rows_bounded_under_new_items(void **state) {
@@ -462,6 +496,7 @@ int main(void) {
       cmocka_unit_test(test_counts_halve_every_half_life),
       cmocka_unit_test(test_rescale_keeps_counts),
       cmocka_unit_test(test_similarity_normalised_by_counts),
+      cmocka_unit_test(test_powers_are_pows),
       cmocka_unit_test(test_rows_bounded_under_new_items),
       cmocka_unit_test(test_clear_removes_pairs),
       cmocka_unit_test(test_eviction_removes_pairs),
