@@ -519,11 +519,13 @@ static void refresh_noted(sr_daemon_t *d) {
            "users=%zu", n);
 }
 
-/* Partition p's users came from the state topic with the lists their
- * previous owner published, which may hold items taken down since (while
- * the partition had no owner, or before this instance held it): the users
- * whose list holds an item down now get a new one. Every list is looked at,
- * the others' hold no such item; takeovers are rare. */
+/* Partition p's users are this instance's now, with the lists published
+ * for them last: by their previous owner (from the state topic) or by this
+ * instance before it stopped (from its checkpoint). Those lists may hold
+ * items taken down since (while the partition had no owner, or while this
+ * instance was stopped): the users whose list holds an item down now get a
+ * new one. Every list is looked at, the others' hold no such item;
+ * takeovers are rare. */
 static void schedule_refresh(sr_daemon_t *d);
 
 static void on_taken(void *opaque, int32_t p) {

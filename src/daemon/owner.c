@@ -202,6 +202,8 @@ static void decide(sr_owner_t *o, int32_t p, int64_t committed) {
     sr_log(SR_LOG_INFO, "partition taken over from local state",
            "partition=%" PRId32 " offset=%" PRId64, p, committed);
     release(o, p, -1);
+    if (o->on_taken)
+      o->on_taken(o->opaque, p);
     return;
   }
   char err[256];

@@ -33,8 +33,9 @@
  * be lost, so the daemon stops. */
 typedef void(sr_owner_halt_fn)(void *opaque, const char *why);
 
-/* Partition p's users were restored from the state topic, their last
- * published lists with them (when conf.tel is set). */
+/* Partition p's users are this instance's now: kept from its checkpoint,
+ * or restored from the state topic with their last published lists (when
+ * conf.tel is set). */
 typedef void(sr_owner_taken_fn)(void *opaque, int32_t p);
 
 typedef struct sr_owner_conf {
