@@ -157,7 +157,8 @@ struct sr_daemon {
   /* sr_telemetry_lists_recorded when the checkpoint in flight started, and
    * as of the last one written. */
   uint64_t lists_saving, lists_saved;
-  uint64_t restart_refreshes; /* lists owed for takedowns seen at start-up */
+  uint64_t restart_refreshes; /* lists owed for takedowns seen at start-up
+                                or by a partition taken over */
   char input_topic[SR_TOPIC_MAX + 1]; /* cluster mode: the one input topic */
   char member_id[SR_SYNC_MEMBER_MAX + 1];
   phase_t phase;
@@ -485,7 +486,8 @@ static void refresh_holder(void *opaque, uint32_t user_row) {
  * published before it stopped, and an item taken down since (after the
  * checkpoint, or while it was down) is in some of them. In cluster mode
  * the users' partitions are not known to be this instance's yet, so
- * nothing is noted. */
+ * nothing is noted: each partition taken over from the state topic looks
+ * for the items down then instead (on_taken). */
 static size_t on_item_down(void *opaque, const char *id, size_t len) {
   sr_daemon_t *d = opaque;
   if (d->loading_items && d->rf == NULL && !d->opts.no_publish &&
@@ -515,6 +517,39 @@ static void refresh_noted(sr_daemon_t *d) {
            "lists holding items taken down since they were published: "
            "refreshing",
            "users=%zu", n);
+}
+
+/* Partition p's users are this instance's now, with the lists published
+ * for them last: by their previous owner (from the state topic) or by this
+ * instance before it stopped (from its checkpoint). Those lists may hold
+ * items taken down since (while the partition had no owner, or while this
+ * instance was stopped): the users whose list holds an item down now get a
+ * new one. Every list is looked at, the others' hold no such item;
+ * takeovers are rare. */
+static void schedule_refresh(sr_daemon_t *d);
+
+static void on_taken(void *opaque, int32_t p) {
+  sr_daemon_t *d = opaque;
+  (void)p;
+  if (!d->cat || !sr_model_unavailable_items(d->mdl))
+    return;
+  uint32_t items = (uint32_t)sr_model_items(d->mdl);
+  for (uint32_t row = 0; row < items; row++) {
+    size_t len;
+    const char *id;
+    if (sr_model_item_available(d->mdl, row) ||
+        !(id = sr_model_item_id(d->mdl, row, &len)))
+      continue;
+    if (sr_telemetry_note_down(d->tel, id, len) != 0) {
+      sr_log(SR_LOG_WARN,
+             "out of memory noting a takedown; its holders keep "
+             "their lists until their next event",
+             "item=%.*s", (int)len, id);
+      return;
+    }
+  }
+  refresh_noted(d);
+  schedule_refresh(d);
 }
 
 /* The items topic is read to its end before the input is consumed, so the
@@ -559,6 +594,7 @@ static sr_err_t create_owner(sr_daemon_t *d, const sr_restored_t *rs,
                           .offsets = rs->offsets,
                           .n_offsets = rs->n_offsets,
                           .on_halt = on_halt,
+                          .on_taken = on_taken,
                           .opaque = d,
                           /* Lists matter to takedowns only. */
                           .tel = d->cat ? d->tel : NULL};

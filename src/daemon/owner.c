@@ -68,6 +68,7 @@ struct sr_owner {
   sr_handoff_t *ho;
   sr_telemetry_t *tel; /* may be NULL */
   sr_owner_halt_fn *on_halt;
+  sr_owner_taken_fn *on_taken;
   void *opaque;
   part_t *parts;
   size_t n_parts, cap_parts;
@@ -124,6 +125,7 @@ sr_owner_t *sr_owner_new(uv_loop_t *loop, const sr_owner_conf_t *conf,
   o->src = src;
   o->snk = snk;
   o->on_halt = conf->on_halt;
+  o->on_taken = conf->on_taken;
   o->opaque = conf->opaque;
   o->tel = conf->tel;
   snprintf(o->state_topic, sizeof(o->state_topic), "%s", conf->state_topic);
@@ -184,6 +186,8 @@ static void on_restored(void *opaque, int32_t p, uint64_t users,
          " seconds=%.3f",
          p, users, part->resume, secs);
   release(o, p, part->resume);
+  if (o->on_taken)
+    o->on_taken(o->opaque, p);
 }
 
 /* The committed offset of p is known (-1: none): keep the local users when
@@ -198,6 +202,8 @@ static void decide(sr_owner_t *o, int32_t p, int64_t committed) {
     sr_log(SR_LOG_INFO, "partition taken over from local state",
            "partition=%" PRId32 " offset=%" PRId64, p, committed);
     release(o, p, -1);
+    if (o->on_taken)
+      o->on_taken(o->opaque, p);
     return;
   }
   char err[256];

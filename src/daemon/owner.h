@@ -33,6 +33,11 @@
  * be lost, so the daemon stops. */
 typedef void(sr_owner_halt_fn)(void *opaque, const char *why);
 
+/* Partition p's users are this instance's now: kept from its checkpoint,
+ * or restored from the state topic with their last published lists (when
+ * conf.tel is set). */
+typedef void(sr_owner_taken_fn)(void *opaque, int32_t p);
+
 typedef struct sr_owner_conf {
   const char *state_topic; /* borrowed */
   const char *input_topic; /* borrowed; the one input topic */
@@ -41,6 +46,7 @@ typedef struct sr_owner_conf {
   const sr_offset_t *offsets;
   size_t n_offsets;
   sr_owner_halt_fn *on_halt;
+  sr_owner_taken_fn *on_taken; /* may be NULL */
   void *opaque;
   /* The record of last published lists (borrowed; may be NULL): each
    * user's goes with its state, and restored users' are installed. */

@@ -3,9 +3,11 @@
 # that takes a partition over refreshes the lists its previous owner
 # published. Member a learns every event and stops; member b, with a
 # state directory of its own, takes both partitions over from the state
-# topic; an item taken down then gives every user whose latest list holds
-# it a new list without it (counted in streamrec_takedown_refreshes_total),
-# and no list published afterwards holds it.
+# topic. An item taken down while no member runs gives every user whose
+# latest list (published by a) holds it a new list without it once b has
+# taken the partitions over; an item taken down after that does the same
+# (both counted in streamrec_takedown_refreshes_total), and no list
+# published afterwards holds either.
 # Usage: bash test_takedown_handoff.sh STREAMREC_BINARY
 
 SR_BIN=$1
@@ -68,10 +70,35 @@ holders() {
       to_entries[] | select([.value.items[].item_id] | index($it)) | .key' |
     sort
 }
+# refreshed COUNT: COUNT takedown refreshes in all, and every user in
+# holders has a list published after mark.
 refreshed() {
-  [ "$(metric streamrec_takedown_refreshes_total)" == "$(wc -l <"$SR_TMP/holders")" ] &&
+  [ "$(metric streamrec_takedown_refreshes_total)" == "$1" ] &&
     [ -z "$(after "$SR_TMP/mark" | jq -r .user_id | sort -u |
       comm -13 - "$SR_TMP/holders")" ]
+}
+# The item most of the latest lists hold.
+most_held() {
+  lists | cut -f2 | jq -r -s 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
+    [.[].items[].item_id] | group_by(.) | max_by(length) | .[0]'
+}
+# take_down ITEM: marks the output topic's ends, notes ITEM's holders and
+# takes ITEM down.
+take_down() {
+  [ -n "$1" ] && [ "$1" != null ] || fail "no item in any list"
+  holders "$1" >"$SR_TMP/holders"
+  [ -s "$SR_TMP/holders" ] || fail "nobody holds $1"
+  echo "taking down $1, held by $(wc -l <"$SR_TMP/holders") users"
+  ends >"$SR_TMP/mark"
+  printf '{"item_id":"%s","available":false}\n' "$1" >"$SR_TMP/item.jsonl"
+  "$SR_BIN" produce "$SR_TMP/item.jsonl" --type item --topic items \
+    --brokers "$BROKERS" >/dev/null 2>&1 || fail "produce item"
+}
+# none_hold ITEM: no list published after mark holds ITEM.
+none_hold() {
+  assert_eq "$(after "$SR_TMP/mark" |
+    jq -r --arg it "$1" 'select([.items[].item_id] | index($it)) | .user_id')" "" \
+    "lists published after $1 was taken down that hold it"
 }
 
 # Member a learns every event; its state flush and checkpoint follow.
@@ -83,25 +110,25 @@ kill -TERM "$RUN_PID"
 wait_exit "$RUN_PID" 30
 assert_eq "$RC" 0 "member a's exit code"
 
-# Member b takes both partitions over from the state topic.
+# While no member runs, an item of a's lists is taken down.
+first=$(most_held)
+take_down "$first"
+first_holders=$(wc -l <"$SR_TMP/holders")
+
+# Member b takes both partitions over from the state topic, with a's
+# lists, and refreshes those that hold the item.
 member b
 wait_for 30 eval '[ "$(held "$SR_TMP/b.err")" == 2 ] &&
   curl -sf "http://$ADDR/readyz" >/dev/null'
 assert_contains "$(cat "$SR_TMP/b.err")" "partition taken over from the state topic" \
   "member b's log"
-
-item=$(lists | cut -f2 | jq -r -s 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-  [.[].items[].item_id] | group_by(.) | max_by(length) | .[0]')
-[ -n "$item" ] && [ "$item" != null ] || fail "no item in any list"
-holders "$item" >"$SR_TMP/holders"
-[ -s "$SR_TMP/holders" ] || fail "nobody holds $item"
-echo "taking down $item, held by $(wc -l <"$SR_TMP/holders") users"
-ends >"$SR_TMP/mark"
-printf '{"item_id":"%s","available":false}\n' "$item" >"$SR_TMP/item.jsonl"
-"$SR_BIN" produce "$SR_TMP/item.jsonl" --type item --topic items \
-  --brokers "$BROKERS" >/dev/null 2>&1 || fail "produce item"
-wait_for 20 refreshed
+wait_for 20 refreshed "$first_holders"
 settle
-assert_eq "$(after "$SR_TMP/mark" |
-  jq -r --arg it "$item" 'select([.items[].item_id] | index($it)) | .user_id')" "" \
-  "lists published after $item was taken down that hold it"
+none_hold "$first"
+
+# An item taken down now refreshes the lists that hold it.
+item=$(most_held)
+take_down "$item"
+wait_for 20 refreshed $((first_holders + $(wc -l <"$SR_TMP/holders")))
+settle
+none_hold "$item"
