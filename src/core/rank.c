@@ -101,8 +101,11 @@ static void learn_row(sr_model_t *mdl, uint32_t row) {
   double s = 0, e = 0;
   for (uint32_t f = 0; f < stride; f++) {
     float r = v[f] * inv;
-    int q = (int)(r + (r < 0 ? -0.5f : 0.5f));
-    c[f] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    /* A NaN factor gets any code: err is NaN then, and the row scored. */
+    int q = r >= -127.0f && r <= 127.0f ? (int)(r + (r < 0 ? -0.5f : 0.5f))
+            : r > 0                     ? 127
+                                        : -127;
+    c[f] = (int8_t)q;
     double d = (double)v[f] - (double)scale * c[f];
     s += (double)v[f] * v[f];
     e += d * d;
