@@ -51,9 +51,6 @@ static size_t code_bytes(const sr_model_t *mdl) {
   return (mdl->ifac.stride + 2 * sizeof(float) + 15) & ~(size_t)15;
 }
 
-/* Listed rows whose codes are asked for ahead of use. */
-#define CODES_AHEAD 8
-
 static uint8_t *code_of(const sr_model_t *mdl, uint32_t row) {
   return mdl->icode + (size_t)row * code_bytes(mdl);
 }
@@ -222,41 +219,116 @@ bound_avx2(const rank_job_t *job, uint32_t lo, uint32_t hi, uint32_t *list,
   return up + bound_generic(job, j, hi, list, n);
 }
 
-/* Places the listed rows by their codes: returns those above the item,
- * and keeps in list (*n) those the codes cannot place, and those whose
- * code is not known. */
-__attribute__((target("avx2,fma"))) static uint64_t
-bound_codes_avx2(const rank_job_t *job, uint32_t *list, uint32_t *n) {
-  const sr_model_t *mdl = job->mdl;
-  uint32_t stride = mdl->ifac.stride, kept = 0;
-  uint64_t up = 0;
-  for (uint32_t k = 0; k < *n; k++) {
-    uint32_t j = list[k];
-    const uint8_t *c = code_of(mdl, j);
-    if (k + CODES_AHEAD < *n)
-      __builtin_prefetch(code_of(mdl, list[k + CODES_AHEAD]));
-    /* A forgotten row's norm is NaN, which makes m NaN and keeps it
-     * listed: its code is out of date. */
-    float tail[2], norm = mdl->inorm[j]; /* scale, err */
-    memcpy(tail, c + stride, sizeof(tail));
-    __m256 acc = _mm256_setzero_ps();
-    for (uint32_t f = 0; f < stride; f += 8) {
-      __m128i c8 = _mm_loadl_epi64((const __m128i *)(c + f));
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(job->q + f),
-                            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c8)), acc);
+/* The query in 16-bit integers for the codes' bound: q = qscale * c + e,
+ * |e| <= err, with |c| small enough that a row's sum of products fits in
+ * 32 bits. */
+typedef struct qcode {
+  int16_t c[SR_RANK_MAX_STRIDE] __attribute__((aligned(32)));
+  float qscale;
+  float on_err;  /* what a row's err is multiplied by in its margin */
+  float on_norm; /* what a row's norm is multiplied by in its margin */
+} qcode_t;
+
+/* A row's dot product with the query from the codes is
+ * qscale * scale * (c_q . c_v), off q . v by at most |q| err_v +
+ * err_q (|v| + err_v), and its float steps by a few roundings of
+ * (|q| + err_q)(|v| + err_v); the exact score is off q . v by less than
+ * delta |q| |v| (q_norm carries the slack). */
+static void quantize_query(const rank_job_t *job, qcode_t *qc) {
+  uint32_t stride = job->mdl->ifac.stride;
+  float top = 0;
+  assert(stride <= SR_RANK_MAX_STRIDE);
+  for (uint32_t f = 0; f < stride; f++)
+    top = fmaxf(top, fabsf(job->q[f]));
+  double cap = fmin(32767.0, 2147483647.0 / (127.0 * stride));
+  double scale = top > 0 ? top / cap : 0.0, e = 0, qn = 0;
+  for (uint32_t f = 0; f < stride; f++) {
+    double r = scale > 0 ? job->q[f] / scale : 0.0;
+    int c = (int)lrint(fmax(-cap, fmin(cap, r)));
+    qc->c[f] = (int16_t)c;
+    double d = job->q[f] - scale * c;
+    e += d * d;
+    qn += (double)job->q[f] * job->q[f];
+  }
+  qc->qscale = (float)scale;
+  double eq = sqrt(e) * (1.0 + 0x1p-20) + 1e-30;
+  double around = eq * (1.0 + job->delta) + (sqrt(qn) + eq) * 0x1p-20;
+  qc->on_err = (float)((job->q_norm + around) * (1.0 + 0x1p-20));
+  qc->on_norm = (float)((around + job->q_norm * job->delta) * (1.0 + 0x1p-20));
+}
+
+/* The eight sums of c_q . c_v of eight code rows, in one vector. */
+__attribute__((target("avx2"))) static __m256i
+code_dots8(const qcode_t *qc, const uint8_t *const rows[8], uint32_t stride) {
+  __m256i acc[8];
+  for (int r = 0; r < 8; r++) {
+    acc[r] = _mm256_setzero_si256();
+    for (uint32_t f = 0; f < stride; f += 16) {
+      __m256i c =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(rows[r] + f)));
+      acc[r] = _mm256_add_epi32(
+          acc[r], _mm256_madd_epi16(
+                      c, _mm256_load_si256((const __m256i *)(qc->c + f))));
     }
-    __m128 h =
-        _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float b = job->bias[j], mid = b + tail[0] * _mm_cvtss_f32(h);
-    float m = job->q_norm * (tail[1] + norm * job->delta) +
-              (fabsf(b) + fabsf(mid)) * SLACK_BIAS + SLACK_ABS;
-    /* No branch: the outcome is as good as random. */
-    uint32_t is_above = mid - m > job->t, is_below = mid + m < job->t;
-    up += is_above;
-    list[kept] = j;
-    kept += !(is_above | is_below);
+  }
+  __m256i h01 = _mm256_hadd_epi32(acc[0], acc[1]);
+  __m256i h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+  __m256i h45 = _mm256_hadd_epi32(acc[4], acc[5]);
+  __m256i h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+  __m256i h0 = _mm256_hadd_epi32(h01, h23), h1 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20),
+                          _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+
+/* Places the listed rows by their codes, eight at a time: returns those
+ * above the item, and keeps in list (*n) those the codes cannot place and
+ * those whose code is out of date (a NaN norm makes the margin NaN). */
+__attribute__((target("avx2,popcnt"))) static uint64_t
+bound_codes_avx2(const rank_job_t *job, const qcode_t *qc, uint32_t *list,
+                 uint32_t *n) {
+  const sr_model_t *mdl = job->mdl;
+  uint32_t stride = mdl->ifac.stride, kept = 0, total = *n;
+  const __m256 t = _mm256_set1_ps(job->t), rel = _mm256_set1_ps(SLACK_BIAS);
+  const __m256 abs_ = _mm256_set1_ps(SLACK_ABS), sign = _mm256_set1_ps(-0.0f);
+  uint64_t up = 0;
+  for (uint32_t k = 0; k < total; k += 8) {
+    const uint8_t *rows[8];
+    float scale[8], err[8], norm[8], b[8];
+    uint32_t j[8];
+    for (int r = 0; r < 8; r++) {
+      j[r] = list[k + r < total ? k + r : k];
+      rows[r] = code_of(mdl, j[r]);
+      float tail[2];
+      memcpy(tail, rows[r] + stride, sizeof(tail));
+      scale[r] = tail[0] * qc->qscale;
+      err[r] = tail[1];
+      norm[r] = mdl->inorm[j[r]];
+      b[r] = job->bias[j[r]];
+    }
+    for (uint32_t r = 0; r < 8 && k + 8 + r < total; r++)
+      __builtin_prefetch(code_of(mdl, list[k + 8 + r]));
+    __m256 vb = _mm256_loadu_ps(b);
+    __m256 mid = _mm256_add_ps(
+        vb, _mm256_mul_ps(_mm256_cvtepi32_ps(code_dots8(qc, rows, stride)),
+                          _mm256_loadu_ps(scale)));
+    __m256 m = _mm256_add_ps(
+        _mm256_add_ps(
+            _mm256_mul_ps(_mm256_loadu_ps(err), _mm256_set1_ps(qc->on_err)),
+            _mm256_mul_ps(_mm256_loadu_ps(norm), _mm256_set1_ps(qc->on_norm))),
+        _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_andnot_ps(sign, vb),
+                                                  _mm256_andnot_ps(sign, mid)),
+                                    rel),
+                      abs_));
+    unsigned valid = total - k >= 8 ? 0xffu : (1u << (total - k)) - 1u;
+    unsigned above_ = (unsigned)_mm256_movemask_ps(
+                          _mm256_cmp_ps(_mm256_sub_ps(mid, m), t, _CMP_GT_OQ)) &
+                      valid;
+    unsigned below = (unsigned)_mm256_movemask_ps(
+        _mm256_cmp_ps(_mm256_add_ps(mid, m), t, _CMP_LT_OQ));
+    up += (uint64_t)__builtin_popcount(above_);
+    for (unsigned unsure = ~(above_ | below) & valid; unsure;
+         unsure &= unsure - 1)
+      list[kept++] = j[__builtin_ctz(unsure)];
   }
   *n = kept;
   return up;
@@ -271,11 +343,14 @@ static uint64_t count_unmarked(const rank_job_t *job, uint32_t items) {
            __builtin_cpu_supports("fma");
   uint32_t list[SPAN + 8];
   uint64_t up = 0;
+  qcode_t qc;
+  if (avx2)
+    quantize_query(job, &qc);
   for (uint32_t lo = 0; lo < items; lo += SPAN) {
     uint32_t hi = items - lo < SPAN ? items : lo + SPAN, n = 0;
     if (avx2) {
       up += bound_avx2(job, lo, hi, list, &n);
-      up += bound_codes_avx2(job, list, &n);
+      up += bound_codes_avx2(job, &qc, list, &n);
     } else
       up += bound_generic(job, lo, hi, list, &n);
     up += count_listed(job, list, n);

@@ -14,6 +14,9 @@
 
 #include "core/model_internal.h"
 
+/* Longest item row (floats) ranks take: that of model.dims 1024. */
+#define SR_RANK_MAX_STRIDE 1024
+
 /* Frees the norms and the marks. */
 void sr_rank_free(sr_model_t *mdl);
 
