@@ -146,21 +146,37 @@ static uint64_t count_listed(const rank_job_t *job, const uint32_t *rows,
   return up;
 }
 
+/* The norms' bound, per query: a row whose bias is within its norm's
+ * margin |v| on_norm + flat of the item's score cannot be placed. Where
+ * the rounding of a score matters, the row's bias is within a few |q| |v|
+ * of t, so a share of |t| in the margin stands for the share of |bias| a
+ * score's rounding may take; a row whose bias is farther off is placed
+ * with room to spare. */
+typedef struct norm_bound {
+  float on_norm;
+  float flat;
+} norm_bound_t;
+
+static norm_bound_t norm_bound_of(const rank_job_t *job) {
+  return (norm_bound_t){job->q_norm * (1.0f + 0x1p-19f),
+                        fabsf(job->t) * 0x1p-19f + SLACK_ABS};
+}
+
 /* Unmarked rows [lo, hi) (at most SPAN) that the norms' bound places above
  * the item (returned); the others it cannot place go to list (*n). NaN
- * norms (not known) compare false both ways, so those rows are listed. */
+ * norms (not known) compare false, so those rows are listed. */
 static uint64_t bound_generic(const rank_job_t *job, uint32_t lo, uint32_t hi,
                               uint32_t *list, uint32_t *n) {
   const sr_model_t *mdl = job->mdl;
+  norm_bound_t nb = norm_bound_of(job);
   uint64_t up = 0;
   for (uint32_t j = lo; j < hi; j++) {
     if (mdl->imark[j] != MARK_NONE)
       continue;
-    float b = job->bias[j];
-    float m = mdl->inorm[j] * job->q_norm + fabsf(b) * SLACK_BIAS + SLACK_ABS;
-    if (b - m > job->t)
-      up++;
-    else if (!(b + m < job->t))
+    float d = job->bias[j] - job->t;
+    if (fabsf(d) > mdl->inorm[j] * nb.on_norm + nb.flat)
+      up += d > 0;
+    else
       list[(*n)++] = j;
   }
   return up;
@@ -190,28 +206,24 @@ __attribute__((target("avx2,popcnt"))) static uint64_t
 bound_avx2(const rank_job_t *job, uint32_t lo, uint32_t hi, uint32_t *list,
            uint32_t *n) {
   const sr_model_t *mdl = job->mdl;
-  const __m256 qn = _mm256_set1_ps(job->q_norm), t = _mm256_set1_ps(job->t);
-  const __m256 rel = _mm256_set1_ps(SLACK_BIAS);
-  const __m256 abs_ = _mm256_set1_ps(SLACK_ABS);
-  const __m256 sign = _mm256_set1_ps(-0.0f);
+  norm_bound_t nb = norm_bound_of(job);
+  const __m256 on = _mm256_set1_ps(nb.on_norm), flat = _mm256_set1_ps(nb.flat);
+  const __m256 t = _mm256_set1_ps(job->t), sign = _mm256_set1_ps(-0.0f);
   uint64_t up = 0;
   uint32_t j = lo, k = *n;
   for (; j + 8 <= hi; j += 8) {
-    __m256 b = _mm256_loadu_ps(job->bias + j);
-    __m256 m = _mm256_add_ps(
-        _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(mdl->inorm + j), qn),
-                      _mm256_mul_ps(_mm256_andnot_ps(sign, b), rel)),
-        abs_);
-    unsigned above_ = (unsigned)_mm256_movemask_ps(
-        _mm256_cmp_ps(_mm256_sub_ps(b, m), t, _CMP_GT_OQ));
-    unsigned below = (unsigned)_mm256_movemask_ps(
-        _mm256_cmp_ps(_mm256_add_ps(b, m), t, _CMP_LT_OQ));
+    __m256 d = _mm256_sub_ps(_mm256_loadu_ps(job->bias + j), t);
+    __m256 m =
+        _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(mdl->inorm + j), on), flat);
+    unsigned placed = (unsigned)_mm256_movemask_ps(
+        _mm256_cmp_ps(_mm256_andnot_ps(sign, d), m, _CMP_GT_OQ));
+    unsigned neg = (unsigned)_mm256_movemask_ps(d);
     __m128i marks = _mm_loadl_epi64((const __m128i *)(mdl->imark + j));
     unsigned live = (unsigned)_mm_movemask_epi8(
                         _mm_cmpeq_epi8(marks, _mm_setzero_si128())) &
                     0xffu;
-    up += (uint64_t)__builtin_popcount(above_ & live);
-    unsigned unsure = ~(above_ | below) & live;
+    up += (uint64_t)__builtin_popcount(placed & ~neg & live);
+    unsigned unsure = ~placed & live;
     append4(list, &k, j, unsure & 15u);
     append4(list, &k, j + 4, unsure >> 4);
   }
