@@ -276,6 +276,15 @@ void sr_model_ann_stats(const sr_model_t *mdl, sr_model_ann_stats_t *out);
 int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
                         sr_source_t *source);
 
+/* The 1-based rank of item_row among the scores sr_model_score_user gives
+ * user_row (ties: the lower row first), or 0 when the item is excluded (a
+ * -inf score): exactly as scoring every item and counting those above,
+ * but most items are placed by a bound on their score without their
+ * factor row being read. For evaluation. Returns 0, or -1 when out of
+ * memory. */
+int sr_model_rank_item(sr_model_t *mdl, uint32_t user_row, uint32_t item_row,
+                       uint64_t *rank);
+
 /* The parts of a personal score, each of which can rank items alone. */
 typedef enum sr_component {
   SR_COMPONENT_FACTORS = 0,    /* the learnt affinity u.v */

@@ -180,35 +180,39 @@ static int read_events(const eval_args_t *a, event_vec_t *vec,
   return rc < 0 ? -1 : 0;
 }
 
-static int cmp_ts(const void *pa, const void *pb) {
-  const sr_event_t *a = pa, *b = pb;
-  return (a->timestamp_ms > b->timestamp_ms) -
-         (a->timestamp_ms < b->timestamp_ms);
+/* An event's place in the sort: its timestamp, then its place in the file,
+ * so that qsort's order is the stable one. */
+typedef struct sort_key {
+  int64_t ts;
+  size_t at;
+} sort_key_t;
+
+static int cmp_key(const void *pa, const void *pb) {
+  const sort_key_t *a = pa, *b = pb;
+  if (a->ts != b->ts)
+    return (a->ts > b->ts) - (a->ts < b->ts);
+  return (a->at > b->at) - (a->at < b->at);
 }
 
-/* Stable sort by timestamp: merge sort through a scratch copy. */
+/* Stable sort by timestamp. The keys are sorted rather than the events, an
+ * event being over 500 bytes: each is then copied once. */
 static int stable_sort(event_vec_t *vec) {
-  sr_event_t *tmp = malloc((vec->len + 1) * sizeof(*tmp));
-  if (!tmp)
+  sort_key_t *key = malloc((vec->len + 1) * sizeof(*key));
+  sr_event_t *out = malloc((vec->len + 1) * sizeof(*out));
+  if (!key || !out) {
+    free(key);
+    free(out);
     return -1;
-  for (size_t width = 1; width < vec->len; width *= 2) {
-    for (size_t lo = 0; lo < vec->len; lo += 2 * width) {
-      size_t mid = lo + width < vec->len ? lo + width : vec->len;
-      size_t hi = lo + 2 * width < vec->len ? lo + 2 * width : vec->len;
-      size_t i = lo, j = mid, k = lo;
-      while (i < mid && j < hi)
-        tmp[k++] =
-            cmp_ts(&vec->ev[j], &vec->ev[i]) < 0 ? vec->ev[j++] : vec->ev[i++];
-      while (i < mid)
-        tmp[k++] = vec->ev[i++];
-      while (j < hi)
-        tmp[k++] = vec->ev[j++];
-    }
-    sr_event_t *t = vec->ev;
-    vec->ev = tmp;
-    tmp = t;
   }
-  free(tmp);
+  for (size_t k = 0; k < vec->len; k++)
+    key[k] = (sort_key_t){vec->ev[k].timestamp_ms, k};
+  qsort(key, vec->len, sizeof(*key), cmp_key);
+  for (size_t k = 0; k < vec->len; k++)
+    out[k] = vec->ev[key[k].at];
+  free(key);
+  free(vec->ev);
+  vec->ev = out;
+  vec->cap = vec->len + 1;
   return 0;
 }
 

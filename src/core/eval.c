@@ -72,10 +72,17 @@ static void count_rank(sr_eval_stats_t *st, uint64_t rank, uint64_t hit_rank,
   }
 }
 
-/* Ranks item by each component alone; the scores array is the blend's,
- * used after its rank was taken. */
+/* Ranks item by each component alone, from every item's score. */
 static int test_components(sr_eval_t *ev, uint32_t user, uint32_t item) {
   uint32_t items = (uint32_t)sr_model_items(ev->mdl);
+  if (items > ev->scores_cap) {
+    size_t cap = items * 2;
+    float *scores = realloc(ev->scores, cap * sizeof(float));
+    if (!scores)
+      return -1;
+    ev->scores = scores;
+    ev->scores_cap = cap;
+  }
   for (int c = 0; c < SR_COMPONENT__COUNT; c++) {
     if (sr_model_score_component(ev->mdl, user, (sr_component_t)c,
                                  ev->scores) != 0)
@@ -168,18 +175,10 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
     note_cold(ev, user, -1, 0, 0);
     return 0;
   }
-  uint32_t items = (uint32_t)sr_model_items(ev->mdl);
-  if (items > ev->scores_cap) {
-    size_t cap = items * 2;
-    float *scores = realloc(ev->scores, cap * sizeof(float));
-    if (!scores)
-      return -1;
-    ev->scores = scores;
-    ev->scores_cap = cap;
-  }
-  if (sr_model_score_user(ev->mdl, (uint32_t)user, ev->scores, NULL) != 0)
+  uint64_t rank, hit_rank;
+  if (sr_model_rank_item(ev->mdl, (uint32_t)user, (uint32_t)item, &rank) != 0)
     return -1;
-  uint64_t rank = rank_of(ev->scores, items, (uint32_t)item), hit_rank = rank;
+  hit_rank = rank;
   if (rank && ev->lists &&
       list_rank(ev, (uint32_t)user, (uint32_t)item, &hit_rank) != 0)
     return -1;

@@ -20,6 +20,7 @@
 #include "streamrec/model.h"
 #include "util/buf.h"
 
+#include <math.h>
 #include <stddef.h>
 
 /* Users scored per sgemm, and items per sgemm: a CHUNK x ITEM_BLOCK block
@@ -112,6 +113,13 @@ struct sr_model {
   sr_model_ann_stats_t ann_stats;
   sr_content_t content; /* item content (core/content); off until some item
                           has content */
+  /* Exact ranks (core/rank): per item row, the norm of its factors (NaN
+   * while not known: a changed row forgets it), its 8-bit code (valid
+   * while the norm is known), and a mark; rows allocated in each. */
+  float *inorm;
+  uint8_t *icode;
+  uint8_t *imark;
+  uint32_t rank_cap;
 };
 
 /* Largest cooc_history and cooc_recent: the history read per event. */
@@ -137,10 +145,19 @@ sr_err_t sr_model_learn_known(sr_model_t *mdl, const sr_event_t *ev,
                               int64_t known, uint32_t *user_row);
 int64_t sr_model_touch_item(sr_model_t *mdl, const char *id, size_t len);
 
-/* Marks an item row changed for the next delta (cluster mode; else
- * nothing). */
+/* Forgets the norm of an item row's factors that exact ranks bound scores
+ * by (core/rank), once the row has changed. */
+static inline void sr_rank_forget(sr_model_t *mdl, uint32_t row) {
+  if (row < mdl->rank_cap)
+    mdl->inorm[row] = NAN;
+}
+
+/* Marks an item row changed: for the next delta (cluster mode) and for
+ * exact ranks. Every change of an item's factors goes through this or
+ * sr_recommend_update_bias. */
 static inline void sr_share_mark_item(sr_model_t *mdl, uint32_t row) {
   sr_share_state_t *sh = &mdl->share;
+  sr_rank_forget(mdl, row);
   if (!sh->idirty || sh->idirty[row] == SHARE_DIRTY)
     return;
   if (sh->idirty[row] == SHARE_CLEAN)

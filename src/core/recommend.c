@@ -4,6 +4,7 @@
 #include "core/ann.h"
 #include "core/content.h"
 #include "core/learner.h"
+#include "core/rank.h"
 #include "core/retrieve.h"
 #include "core/topn.h"
 
@@ -13,14 +14,17 @@
 
 /* Keeps bias[item] = pop_blend * log popularity (+ the item bias when
  * explicit) current after item's counts or bias changed; all items after a
- * rescale of the counts. */
+ * rescale of the counts. Exact ranks forget the norms of the rows: every
+ * caller but a rescale has changed them (learning, eviction, a delta). */
 void sr_recommend_update_bias(sr_model_t *mdl, uint32_t item, int all) {
   uint32_t lo = all ? 0 : item,
            hi = all ? sr_idmap_count(mdl->items) : item + 1;
   int explicit_ = mdl->conf.mode == SR_MODE_EXPLICIT;
-  for (uint32_t i = lo; i < hi; i++)
+  for (uint32_t i = lo; i < hi; i++) {
     mdl->bias[i] = mdl->conf.pop_blend * mdl->pop.logc[i] +
                    (explicit_ ? mdl->ibias[i] : 0.0f);
+    sr_rank_forget(mdl, i);
+  }
 }
 
 /* Sizes of the scratch for n items, one function each, so that allocation
@@ -135,6 +139,7 @@ void sr_recommend_free(sr_model_t *mdl) {
   mdl->trial = NULL;
   free_scratch(mdl);
   sr_retrieve_free(mdl);
+  sr_rank_free(mdl);
 }
 
 /* The co-occurrence scores of a chunk's r-th user; NULL without them. */
@@ -161,6 +166,11 @@ static uint32_t co_scores(sr_model_t *mdl, uint32_t user, sr_scored_t *out) {
   for (uint32_t k = 0; k < n; k++)
     out[k].score *= bc->w_co;
   return n;
+}
+
+uint32_t sr_recommend_co_scores(sr_model_t *mdl, uint32_t user,
+                                sr_scored_t *out) {
+  return co_scores(mdl, user, out);
 }
 
 /* Adds the co-occurrence scores co[0 .. n) of the items in a block of
@@ -230,15 +240,22 @@ static int is_cold(const sr_model_t *mdl, uint32_t user) {
   return mdl->uevents[user] < mdl->conf.min_user_events;
 }
 
+const float *sr_recommend_cold_query(sr_model_t *mdl, uint32_t user) {
+  if (!mdl->content.with || !sr_content_user_query(mdl, user, mdl->batch))
+    return NULL;
+  return mdl->batch;
+}
+
 /* A cold user whose few events hit items with content is scored from
  * those items' content: the mean of their content factors takes the place
  * of the user's factors, so the list holds their content neighbours (with
  * the same popularity term as a warm user's). Returns 1 with scores filled
  * (seen items not yet excluded), or 0 when the user has no such item. */
 static int content_cold_scores(sr_model_t *mdl, uint32_t user, float *scores) {
-  if (!mdl->content.with || !sr_content_user_query(mdl, user, mdl->batch))
+  const float *q = sr_recommend_cold_query(mdl, user);
+  if (!q)
     return 0;
-  sr_topn_score_one(mdl->batch, &mdl->ifac, mdl->bias, scores);
+  sr_topn_score_one(q, &mdl->ifac, mdl->bias, scores);
   return 1;
 }
 

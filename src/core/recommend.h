@@ -17,8 +17,21 @@ int sr_recommend_init(sr_model_t *mdl);
 void sr_recommend_free(sr_model_t *mdl);
 
 /* Keeps the additive score of item current after its count or bias
- * changed; of every item when all (a rescale of the counts, a restore). */
+ * changed; of every item when all (a rescale of the counts, a restore).
+ * Also forgets their factors' norms (core/rank). */
 void sr_recommend_update_bias(sr_model_t *mdl, uint32_t item, int all);
+
+/* The query a cold user is scored by in place of its factors: the mean
+ * content factor of its items with content (in the model's packed block of
+ * user rows), or NULL when it has none and gets the popularity list. */
+const float *sr_recommend_cold_query(sr_model_t *mdl, uint32_t user);
+
+/* The user's co-occurrence scores as sr_model_score_user adds them (in the
+ * normalisation and times the weight of the blend in use, seen items left
+ * out) into out (co_max entries, item rows need not be distinct). Returns
+ * how many; 0 without co-occurrence. */
+uint32_t sr_recommend_co_scores(sr_model_t *mdl, uint32_t user,
+                                sr_scored_t *out);
 
 /* The trial of the blends on one sampled event, before it is learned
  * (core/blend): hit[c] (one per blend) is 1 when blend c would have ranked

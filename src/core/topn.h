@@ -25,6 +25,14 @@ void sr_topn_score_range(const float *users, uint32_t n_users,
 void sr_topn_score_one(const float *user, const sr_factors_t *items,
                        const float *bias, float *scores);
 
+/* out[k] = the score sr_topn_score_one gives rows[k] (below items->rows)
+ * among all of items, bit for bit: user . items[rows[k]] + bias[rows[k]]
+ * (bias may be NULL). The rows' factors are asked for ahead of use, so
+ * scattered rows cost little more than neighbours. */
+void sr_topn_score_rows(const float *user, const sr_factors_t *items,
+                        const uint32_t *rows, uint32_t n, const float *bias,
+                        float *out);
+
 /* Selects the n best of scores[i] + bias[i] (bias may be NULL) over n_items,
  * skipping -inf (excluded) scores. out is sorted by descending score, ties by
  * ascending item. Returns the count selected (<= n). */

@@ -181,11 +181,56 @@ static void test_scores_match_double_dot(void **state) {
         check_scores(dims[d], items[i], users[u]);
 }
 
+/* sr_topn_score_rows gives each listed row, in any order, the very bits
+ * sr_topn_score_one gives it: the rows in whole blocks of four and the
+ * tail rows are summed in different orders, and each must be matched. */
+static void test_rows_match_score_one_bitwise(void **state) {
+  (void)state;
+  static const uint32_t dims[] = {1, 10, 32, 64};
+  static const uint32_t items[] = {1, 3, 6, 257};
+  for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+    for (size_t n = 0; n < sizeof items / sizeof items[0]; n++) {
+      sr_rng_t rng;
+      sr_rng_seed(&rng, 77 + dims[d]);
+      sr_factors_t fac, user;
+      sr_factors_init(&fac, dims[d]);
+      sr_factors_init(&user, dims[d]);
+      for (uint32_t i = 0; i < items[n]; i++)
+        assert_true(sr_factors_add(&fac, &rng, 1.0f) >= 0);
+      assert_true(sr_factors_add(&user, &rng, 1.0f) >= 0);
+      uint32_t m = items[n];
+      float *bias = malloc(m * sizeof(float)), *all = malloc(m * sizeof(float));
+      float *got = malloc(m * sizeof(float));
+      uint32_t *rows = malloc(m * sizeof(uint32_t));
+      assert_true(bias && all && got && rows);
+      for (uint32_t i = 0; i < m; i++) {
+        bias[i] = 10.0f * sr_rng_sym(&rng);
+        rows[i] = m - 1 - i; /* backwards: order must not matter */
+      }
+      for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *b = with_bias ? bias : NULL;
+        sr_topn_score_one(sr_factors_row(&user, 0), &fac, b, all);
+        sr_topn_score_rows(sr_factors_row(&user, 0), &fac, rows, m, b, got);
+        for (uint32_t k = 0; k < m; k++)
+          if (memcmp(&got[k], &all[rows[k]], sizeof(float)) != 0)
+            fail_msg("dims %u, %u items, row %u: %.9g, score_one %.9g", dims[d],
+                     m, rows[k], got[k], all[rows[k]]);
+      }
+      free(bias);
+      free(all);
+      free(got);
+      free(rows);
+      sr_factors_free(&fac);
+      sr_factors_free(&user);
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_select_matches_brute_force),
       cmocka_unit_test(test_select_ties_excluded_and_bias),
       cmocka_unit_test(test_scores_match_double_dot),
+      cmocka_unit_test(test_rows_match_score_one_bitwise),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
