@@ -15,29 +15,35 @@
  * items costs a short walk per event. */
 #define REFRESH_SCAN 16
 
-/* A block: the header, the token rows, the embedding, then the cached
- * content factor (stride floats). */
-static size_t block_bytes(const sr_content_t *ct, uint32_t n_tok,
-                          uint32_t n_emb) {
-  return sr_content_size(n_tok, n_emb) + (size_t)ct->stride * sizeof(float);
-}
-
-static size_t item_bytes(const sr_content_t *ct, const sr_content_item_t *ic) {
-  return block_bytes(ct, ic->n_tok, ic->n_emb);
+static size_t item_bytes(const sr_content_item_t *ic) {
+  return sr_content_size(ic->n_tok, ic->n_emb);
 }
 
 static const float *emb_of(const sr_content_item_t *ic) {
   return (const float *)(ic->data + ic->n_tok);
 }
 
-/* The item's content factor as last computed. */
-static float *cache_of(sr_content_item_t *ic) {
-  return (float *)(ic->data + ic->n_tok + ic->n_emb);
+/* The content factor of item row r as last computed. */
+static float *cache_of(const sr_content_t *ct, uint32_t r) {
+  return ct->cache + (size_t)r * ct->stride;
 }
 
-/* Multiply-adds of one content factor of ic: what the budget counts. */
-static uint64_t cost_of(const sr_content_t *ct, const sr_content_item_t *ic) {
-  return ((uint64_t)ic->n_tok + ic->n_emb + 1) * ct->stride;
+/* Multiply-adds of one content factor of item row r: what the budget
+ * counts. Read from words, not the block, which the event path would
+ * otherwise fetch only for its size. */
+static uint64_t cost_of(const sr_content_t *ct, uint32_t r) {
+  return (uint64_t)ct->words[r] * ct->stride;
+}
+
+static void prefetch_cache(const sr_content_t *ct, uint32_t r) {
+#if defined(__GNUC__)
+  const char *p = (const char *)cache_of(ct, r);
+  for (size_t b = 0; b < (size_t)ct->stride * sizeof(float); b += 64)
+    __builtin_prefetch(p + b);
+#else
+  (void)ct;
+  (void)r;
+#endif
 }
 
 static size_t tok_bytes(const sr_content_t *ct) {
@@ -46,6 +52,10 @@ static size_t tok_bytes(const sr_content_t *ct) {
 
 static size_t proj_bytes(const sr_content_t *ct) {
   return (size_t)ct->dims * ct->stride * sizeof(float);
+}
+
+static size_t cache_bytes(const sr_content_t *ct, uint32_t rows) {
+  return (size_t)rows * ct->stride * sizeof(float);
 }
 
 /* Interactions after which an item trains the tables and blends no more. */
@@ -57,31 +67,45 @@ void sr_content_free(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   for (uint32_t r = 0; ct->item && r < ct->cap; r++)
     if (ct->item[r])
-      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct, ct->item[r]));
+      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct->item[r]));
   sr_model_mem_free(mdl, ct->item, (size_t)ct->cap * sizeof(*ct->item));
   sr_model_mem_free(mdl, ct->ievents, (size_t)ct->cap * sizeof(*ct->ievents));
+  sr_model_mem_free(mdl, ct->words, (size_t)ct->cap * sizeof(*ct->words));
+  sr_model_mem_free(mdl, ct->cache, cache_bytes(ct, ct->cap));
   sr_model_mem_free(mdl, ct->tok, tok_bytes(ct));
   sr_model_mem_free(mdl, ct->proj, proj_bytes(ct));
   sr_model_mem_free(mdl, ct->c, ct->stride * sizeof(float));
   memset(ct, 0, sizeof(*ct));
 }
 
-/* Makes the per-item arrays hold every item row. Items that were in the
- * model before content came count as warm: their factors are their own. */
+/* Makes the per-item arrays hold every item row, all or none of them, so
+ * that cap stays the size of each. Items that were in the model before
+ * content came count as warm: their factors are their own. */
 static int grow(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   uint32_t old = ct->cap, cap = mdl->icap;
   if (cap <= old)
     return 0;
-  if (sr_model_mem_grow(mdl, (void **)&ct->item, old * sizeof(*ct->item),
-                        cap * sizeof(*ct->item)) != 0)
-    return -1;
-  if (sr_model_mem_grow(mdl, (void **)&ct->ievents, old * sizeof(*ct->ievents),
-                        cap * sizeof(*ct->ievents)) != 0) {
-    /* The item array keeps its larger size; cap says the smaller, so
-     * shrink the count back to what free will give. */
-    mdl->own_bytes -= (cap - old) * sizeof(*ct->item);
-    return -1;
+  void **arr[] = {(void **)&ct->item, (void **)&ct->ievents,
+                  (void **)&ct->words, (void **)&ct->cache};
+  const size_t row[] = {sizeof(*ct->item), sizeof(*ct->ievents),
+                        sizeof(*ct->words), ct->stride * sizeof(float)};
+  void *fresh[4];
+  for (size_t a = 0; a < 4; a++) {
+    /* The cache rows 64-byte aligned like the factors: 4 lines a row. */
+    fresh[a] = sr_model_mem_alloc(mdl, cap * row[a], a == 3 ? 64 : 0);
+    if (!fresh[a]) {
+      while (a-- > 0)
+        sr_model_mem_free(mdl, fresh[a], cap * row[a]);
+      return -1;
+    }
+  }
+  for (size_t a = 0; a < 4; a++) {
+    if (old)
+      memcpy(fresh[a], *arr[a], old * row[a]);
+    memset((char *)fresh[a] + old * row[a], 0, (cap - old) * row[a]);
+    sr_model_mem_free(mdl, *arr[a], old * row[a]);
+    *arr[a] = fresh[a];
   }
   ct->cap = cap;
   return 0;
@@ -150,9 +174,9 @@ static void train(sr_model_t *mdl, uint32_t row) {
   const sr_content_item_t *ic = ct->item[row];
   uint32_t s = ct->stride;
   float *err = ct->c, lr = mdl->conf.content_learn_rate;
-  factor_of(ct, ic, cache_of(ct->item[row]));
-  const float *v = sr_factors_row(&mdl->ifac, row),
-              *c = cache_of(ct->item[row]);
+  float *c = cache_of(ct, row);
+  factor_of(ct, ic, c);
+  const float *v = sr_factors_row(&mdl->ifac, row);
   for (uint32_t k = 0; k < s; k++)
     err[k] = v[k] - c[k];
   if (ic->n_tok) {
@@ -174,7 +198,7 @@ static void blend(sr_model_t *mdl, uint32_t row) {
   if (n >= cold && n > 0)
     return;
   float w = cold ? 1.0f - (float)n / (float)cold : 1.0f;
-  const float *c = cache_of(ct->item[row]);
+  const float *c = cache_of(ct, row);
   float *v = sr_factors_row(&mdl->ifac, row);
   for (uint32_t k = 0; k < ct->stride; k++)
     v[k] = w * c[k] + (1.0f - w) * v[k];
@@ -208,15 +232,33 @@ static void refresh(sr_model_t *mdl, uint32_t n) {
     if (ic && ct->ievents[r] < warm_at(mdl)) {
       /* The blend is cheap and done every time; the content factor is
        * brought up to date only while the credit lasts. */
-      if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
-        ct->rcredit -= (int64_t)cost_of(ct, ic);
-        factor_of(ct, ic, cache_of(ic));
+      if (ct->rcredit >= (int64_t)cost_of(ct, r)) {
+        ct->rcredit -= (int64_t)cost_of(ct, r);
+        factor_of(ct, ic, cache_of(ct, r));
       }
       blend(mdl, r);
       prior(mdl, r);
       n--;
     }
     ct->cursor = r + 1 >= items ? 0 : r + 1;
+  }
+}
+
+/* Starts fetching the rows the next event's refresh will blend first
+ * (its cold item's content factor and factor), which are as good as
+ * random to the cache, so that they arrive while the learner works. */
+static void prefetch_next(const sr_model_t *mdl) {
+  const sr_content_t *ct = &mdl->content;
+  uint32_t items = sr_idmap_count(mdl->items), r = ct->cursor;
+  if (!mdl->conf.content_refresh || !items || !ct->with)
+    return;
+  for (uint32_t scan = 0; scan < REFRESH_SCAN; scan++) {
+    if (ct->item[r] && ct->ievents[r] < warm_at(mdl)) {
+      prefetch_cache(ct, r);
+      sr_factors_prefetch(&mdl->ifac, r);
+      return;
+    }
+    r = r + 1 >= items ? 0 : r + 1;
   }
 }
 
@@ -248,7 +290,7 @@ static void pull_user(sr_model_t *mdl, uint32_t u, uint32_t i) {
   if (pull <= 0 || n >= cold)
     return;
   float w = pull * (1.0f - (float)n / (float)cold);
-  const float *c = cache_of(ct->item[i]);
+  const float *c = cache_of(ct, i);
   float *v = sr_factors_row(&mdl->ufac, u);
   for (uint32_t k = 0; k < ct->stride; k++)
     v[k] = w * c[k] + (1.0f - w) * v[k];
@@ -267,20 +309,21 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   if (cold) {
     /* A cold item's own event sees its content factor as the tables have
      * it now when the credit allows, before anything else spends it. */
-    if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
-      factor_of(ct, ic, cache_of(ic));
-      ct->rcredit -= (int64_t)cost_of(ct, ic);
+    if (ct->rcredit >= (int64_t)cost_of(ct, i)) {
+      factor_of(ct, ic, cache_of(ct, i));
+      ct->rcredit -= (int64_t)cost_of(ct, i);
     }
     blend(mdl, i);
   }
   if (positive)
     pull_user(mdl, u, i);
-  int64_t step = 2 * (int64_t)cost_of(ct, ic);
+  int64_t step = 2 * (int64_t)cost_of(ct, i);
   if (ct->ievents[i] >= warm_at(mdl) && ct->credit >= step) {
     ct->credit -= step;
     train(mdl, i);
   }
   refresh(mdl, mdl->conf.content_refresh);
+  prefetch_next(mdl);
   return 0;
 }
 
@@ -288,8 +331,9 @@ static void drop(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   if (!ct->item[row])
     return;
-  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct, ct->item[row]));
+  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct->item[row]));
   ct->item[row] = NULL;
+  ct->words[row] = 0;
   ct->with--;
 }
 
@@ -313,7 +357,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
       continue;
     if (!found)
       memset(q, 0, s * sizeof(float));
-    axpy(1.0f, cache_of(ct->item[r]), q, s);
+    axpy(1.0f, cache_of(ct, r), q, s);
     found++;
   }
   for (uint32_t k = 0; found && k < s; k++)
@@ -327,7 +371,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
 static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
                                      const size_t *feat_len, size_t n_feat,
                                      const float *emb, size_t n_emb) {
-  size_t bytes = block_bytes(&mdl->content, (uint32_t)n_feat, (uint32_t)n_emb);
+  size_t bytes = sr_content_size((uint32_t)n_feat, (uint32_t)n_emb);
   sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
   if (!ic)
     return NULL;
@@ -350,7 +394,6 @@ static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
   float *e = (float *)(ic->data + n_feat);
   for (d = 0; d < n_emb; d++)
     e[d] = emb[d] * inv;
-  memset(cache_of(ic), 0, mdl->content.stride * sizeof(float));
   return ic;
 }
 
@@ -380,7 +423,7 @@ static void start(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   if (ct->ievents[row] != 0)
     return;
-  memcpy(sr_factors_row(&mdl->ifac, row), cache_of(ct->item[row]),
+  memcpy(sr_factors_row(&mdl->ifac, row), cache_of(ct, row),
          ct->stride * sizeof(float));
   sr_share_mark_item(mdl, row);
   prior(mdl, row);
@@ -418,16 +461,17 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
   size_t same = sr_content_size(ic->n_tok, ic->n_emb);
   if (old && old->n_tok == ic->n_tok && old->n_emb == ic->n_emb &&
       memcmp(old, ic, same) == 0) {
-    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
+    sr_model_mem_free(mdl, ic, item_bytes(ic));
     return SR_OK;
   }
   if (tables_for(mdl, ic) != 0) {
-    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
+    sr_model_mem_free(mdl, ic, item_bytes(ic));
     return SR_ERR_NOMEM;
   }
-  factor_of(ct, ic, cache_of(ic));
   drop(mdl, (uint32_t)row);
   ct->item[row] = ic;
+  ct->words[row] = ic->n_tok + ic->n_emb + 1;
+  factor_of(ct, ic, cache_of(ct, (uint32_t)row));
   ct->with++;
   start(mdl, (uint32_t)row);
   return SR_OK;
@@ -441,8 +485,8 @@ uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims) {
 
 /* The section: a header, per item row its interaction count, the token
  * table (when allocated), the projection (when allocated), then per item
- * with content, ascending: its row, token count, embedding length and
- * data. */
+ * with content, ascending: its row, token count, embedding length, data
+ * and content factor as last computed (stride floats). */
 typedef struct head {
   uint32_t buckets, dims, stride, has_tok;
   int64_t credit, rcredit;
@@ -466,7 +510,8 @@ int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
     const sr_content_item_t *ic = ct->item[r];
     if (ic)
       rc = sr_buf_append(buf, &r, sizeof(r)) ||
-           sr_buf_append(buf, ic, item_bytes(ct, ic));
+           sr_buf_append(buf, ic, item_bytes(ic)) ||
+           sr_buf_append(buf, cache_of(ct, r), cache_bytes(ct, 1));
   }
   return rc ? -1 : 0;
 }
@@ -492,14 +537,16 @@ static int load_items(sr_model_t *mdl, uint64_t items, const char *data,
         hdr.n_tok > (len - at) / 4 || hdr.n_emb > (len - at) / 4)
       return snprintf(why, whylen, "item content at byte %" PRIu64 " bad", at),
              -1;
-    size_t bytes = block_bytes(ct, hdr.n_tok, hdr.n_emb);
+    size_t bytes = sr_content_size(hdr.n_tok, hdr.n_emb);
     sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
     if (!ic)
       return snprintf(why, whylen, "out of memory"), -1;
     *ic = hdr;
     ct->item[r] = ic;
+    ct->words[r] = hdr.n_tok + hdr.n_emb + 1;
     ct->with++;
-    if (take(data, len, &at, ic->data, bytes - sizeof(hdr)))
+    if (take(data, len, &at, ic->data, bytes - sizeof(hdr)) ||
+        take(data, len, &at, cache_of(ct, r), cache_bytes(ct, 1)))
       return snprintf(why, whylen, "item content truncated"), -1;
     for (uint32_t t = 0; t < ic->n_tok; t++)
       if (ic->data[t] >= ct->buckets)
