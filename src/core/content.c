@@ -35,14 +35,14 @@ static uint64_t cost_of(const sr_content_t *ct, uint32_t r) {
   return (uint64_t)ct->words[r] * ct->stride;
 }
 
-static void prefetch_cache(const sr_content_t *ct, uint32_t r) {
+/* Asks the cache for the row of n floats at p ahead of its use. */
+static void prefetch_row(const float *p, uint32_t n) {
 #if defined(__GNUC__)
-  const char *p = (const char *)cache_of(ct, r);
-  for (size_t b = 0; b < (size_t)ct->stride * sizeof(float); b += 64)
-    __builtin_prefetch(p + b);
+  for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
+    __builtin_prefetch((const char *)p + b);
 #else
-  (void)ct;
-  (void)r;
+  (void)p;
+  (void)n;
 #endif
 }
 
@@ -137,6 +137,11 @@ static void axpy(float a, const float *x, float *y, uint32_t n) {
 static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
                       float *out) {
   uint32_t s = ct->stride;
+  /* The token rows are scattered over a table far larger than the cache:
+   * asking for all of them first overlaps their misses, where the sums
+   * below would wait for one row after another. */
+  for (uint32_t t = 0; t < ic->n_tok; t++)
+    prefetch_row(ct->tok + (size_t)ic->data[t] * s, s);
   memset(out, 0, s * sizeof(float));
   if (ic->n_tok) {
     float scale = 1.0f / sqrtf((float)ic->n_tok);
@@ -254,7 +259,7 @@ static void prefetch_next(const sr_model_t *mdl) {
     return;
   for (uint32_t scan = 0; scan < REFRESH_SCAN; scan++) {
     if (ct->item[r] && ct->ievents[r] < warm_at(mdl)) {
-      prefetch_cache(ct, r);
+      prefetch_row(cache_of(ct, r), ct->stride);
       sr_factors_prefetch(&mdl->ifac, r);
       return;
     }
