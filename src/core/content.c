@@ -305,6 +305,12 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   sr_content_t *ct = &mdl->content;
   if (grow(mdl) != 0)
     return -1;
+  /* Everything below waits on the item's entries, its content factor and
+   * the user's count, none of them likely cached: ask for all at once. */
+  prefetch_row(cache_of(ct, i), ct->stride);
+  prefetch_row((const float *)&ct->item[i], 1);
+  prefetch_row((const float *)&ct->words[i], 1);
+  prefetch_row((const float *)&mdl->uevents[u], 1);
   int cold = positive && ct->ievents[i] < warm_at(mdl);
   ct->ievents[i] += cold;
   sr_content_item_t *ic = ct->item[i];
