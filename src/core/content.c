@@ -261,6 +261,12 @@ static void prefetch_next(const sr_model_t *mdl) {
     if (ct->item[r] && ct->ievents[r] < warm_at(mdl)) {
       prefetch_row(cache_of(ct, r), ct->stride);
       sr_factors_prefetch(&mdl->ifac, r);
+      /* And its block when the credit will bring its content factor up
+       * to date: kilobytes that would otherwise arrive line by line. */
+      int64_t next =
+          ct->rcredit + mdl->conf.content_budget - mdl->conf.content_budget / 2;
+      if (next >= (int64_t)cost_of(ct, r))
+        prefetch_row((const float *)ct->item[r], ct->words[r] + 1);
       return;
     }
     r = r + 1 >= items ? 0 : r + 1;
