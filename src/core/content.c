@@ -23,9 +23,19 @@ static const float *emb_of(const sr_content_item_t *ic) {
   return (const float *)(ic->data + ic->n_tok);
 }
 
-/* The content factor of item row r as last computed. */
+/* Chunks of the content factors: a chunk of CHUNK rows exists once one
+ * of its rows has content, so that a catalogue mostly without content
+ * does not pay a factor's worth of memory for every item. */
+#define CHUNK 64
+
+static uint32_t chunks_for(uint32_t rows) {
+  return (rows + CHUNK - 1) / CHUNK;
+}
+
+/* The content factor of item row r as last computed; the row must have
+ * content (its chunk exists). */
 static float *cache_of(const sr_content_t *ct, uint32_t r) {
-  return ct->cache + (size_t)r * ct->stride;
+  return ct->chunk[r / CHUNK] + (size_t)(r % CHUNK) * ct->stride;
 }
 
 /* Multiply-adds of one content factor of item row r: what the budget
@@ -58,6 +68,20 @@ static size_t cache_bytes(const sr_content_t *ct, uint32_t rows) {
   return (size_t)rows * ct->stride * sizeof(float);
 }
 
+/* Makes the chunk of row r exist. Returns 0 or -1. */
+static int chunk_for(sr_model_t *mdl, uint32_t r) {
+  sr_content_t *ct = &mdl->content;
+  float **c = &ct->chunk[r / CHUNK];
+  if (*c)
+    return 0;
+  /* 64-byte aligned like the factors: 4 lines a row. */
+  *c = sr_model_mem_alloc(mdl, cache_bytes(ct, CHUNK), 64);
+  if (!*c)
+    return -1;
+  memset(*c, 0, cache_bytes(ct, CHUNK));
+  return 0;
+}
+
 /* Interactions after which an item trains the tables and blends no more. */
 static uint32_t warm_at(const sr_model_t *mdl) {
   return mdl->conf.cold_item_events ? mdl->conf.cold_item_events : 1;
@@ -71,7 +95,9 @@ void sr_content_free(sr_model_t *mdl) {
   sr_model_mem_free(mdl, ct->item, (size_t)ct->cap * sizeof(*ct->item));
   sr_model_mem_free(mdl, ct->ievents, (size_t)ct->cap * sizeof(*ct->ievents));
   sr_model_mem_free(mdl, ct->words, (size_t)ct->cap * sizeof(*ct->words));
-  sr_model_mem_free(mdl, ct->cache, cache_bytes(ct, ct->cap));
+  for (uint32_t c = 0; ct->chunk && c < chunks_for(ct->cap); c++)
+    sr_model_mem_free(mdl, ct->chunk[c], cache_bytes(ct, CHUNK));
+  sr_model_mem_free(mdl, ct->chunk, chunks_for(ct->cap) * sizeof(*ct->chunk));
   sr_model_mem_free(mdl, ct->tok, tok_bytes(ct));
   sr_model_mem_free(mdl, ct->proj, proj_bytes(ct));
   sr_model_mem_free(mdl, ct->c, ct->stride * sizeof(float));
@@ -87,24 +113,27 @@ static int grow(sr_model_t *mdl) {
   if (cap <= old)
     return 0;
   void **arr[] = {(void **)&ct->item, (void **)&ct->ievents,
-                  (void **)&ct->words, (void **)&ct->cache};
-  const size_t row[] = {sizeof(*ct->item), sizeof(*ct->ievents),
-                        sizeof(*ct->words), ct->stride * sizeof(float)};
+                  (void **)&ct->words, (void **)&ct->chunk};
+  const size_t was[] = {old * sizeof(*ct->item), old * sizeof(*ct->ievents),
+                        old * sizeof(*ct->words),
+                        chunks_for(old) * sizeof(*ct->chunk)},
+               now[] = {cap * sizeof(*ct->item), cap * sizeof(*ct->ievents),
+                        cap * sizeof(*ct->words),
+                        chunks_for(cap) * sizeof(*ct->chunk)};
   void *fresh[4];
   for (size_t a = 0; a < 4; a++) {
-    /* The cache rows 64-byte aligned like the factors: 4 lines a row. */
-    fresh[a] = sr_model_mem_alloc(mdl, cap * row[a], a == 3 ? 64 : 0);
+    fresh[a] = sr_model_mem_alloc(mdl, now[a], 0);
     if (!fresh[a]) {
       while (a-- > 0)
-        sr_model_mem_free(mdl, fresh[a], cap * row[a]);
+        sr_model_mem_free(mdl, fresh[a], now[a]);
       return -1;
     }
   }
   for (size_t a = 0; a < 4; a++) {
-    if (old)
-      memcpy(fresh[a], *arr[a], old * row[a]);
-    memset((char *)fresh[a] + old * row[a], 0, (cap - old) * row[a]);
-    sr_model_mem_free(mdl, *arr[a], old * row[a]);
+    if (was[a])
+      memcpy(fresh[a], *arr[a], was[a]);
+    memset((char *)fresh[a] + was[a], 0, now[a] - was[a]);
+    sr_model_mem_free(mdl, *arr[a], was[a]);
     *arr[a] = fresh[a];
   }
   ct->cap = cap;
@@ -313,7 +342,8 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
     return -1;
   /* Everything below waits on the item's entries, its content factor and
    * the user's count, none of them likely cached: ask for all at once. */
-  prefetch_row(cache_of(ct, i), ct->stride);
+  if (ct->chunk[i / CHUNK])
+    prefetch_row(cache_of(ct, i), ct->stride);
   prefetch_row((const float *)&ct->item[i], 1);
   prefetch_row((const float *)&ct->words[i], 1);
   prefetch_row((const float *)&mdl->uevents[u], 1);
@@ -481,7 +511,7 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
     sr_model_mem_free(mdl, ic, item_bytes(ic));
     return SR_OK;
   }
-  if (tables_for(mdl, ic) != 0) {
+  if (tables_for(mdl, ic) != 0 || chunk_for(mdl, (uint32_t)row) != 0) {
     sr_model_mem_free(mdl, ic, item_bytes(ic));
     return SR_ERR_NOMEM;
   }
@@ -555,6 +585,8 @@ static int load_items(sr_model_t *mdl, uint64_t items, const char *data,
       return snprintf(why, whylen, "item content at byte %" PRIu64 " bad", at),
              -1;
     size_t bytes = sr_content_size(hdr.n_tok, hdr.n_emb);
+    if (chunk_for(mdl, r) != 0)
+      return snprintf(why, whylen, "out of memory"), -1;
     sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
     if (!ic)
       return snprintf(why, whylen, "out of memory"), -1;

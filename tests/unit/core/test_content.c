@@ -3,7 +3,8 @@
  * factor, the blend of a cold item, a wrong embedding length refused,
  * replayed content changing nothing, a cold user served its items' content
  * neighbours, the memory counted, a deterministic digest, a snapshot
- * restored bit-exact, and content factors kept as the model grows. */
+ * restored bit-exact, content factors kept as the model grows, and memory
+ * for them only where items have content. */
 #include "core/content.h"
 #include "core/learner.h"
 #include "core/model_internal.h"
@@ -390,6 +391,30 @@ static void test_growth_keeps_factors(void **state) {
   sr_model_free(mdl);
 }
 
+/* One item with content among thousands costs the model its block and
+ * per-item counts, not a content factor's worth of memory per item. */
+static void test_sparse_memory(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(4);
+  conf.dims = 64;
+  sr_model_t *with = model_with(&conf), *none = model_with(&conf);
+  set_xy(with, "a");
+  assert_int_equal(sr_model_find_item(none, "a", 1) >= 0, 0);
+  char item[16];
+  for (int k = 0; k < 5000; k++) {
+    snprintf(item, sizeof item, "x%d", k);
+    learn(with, "u", item, 10 + k);
+    learn(none, "u", item, 10 + k);
+  }
+  uint64_t factor = (uint64_t)with->ifac.stride * sizeof(float);
+  assert_true(sr_model_bytes(with) > sr_model_bytes(none));
+  assert_true(sr_model_bytes(with) - sr_model_bytes(none) <
+              (uint64_t)with->icap * factor / 4 +
+                  conf.content_buckets * factor);
+  sr_model_free(with);
+  sr_model_free(none);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_token_step),
@@ -401,6 +426,7 @@ int main(void) {
       cmocka_unit_test(test_evict_forgets),
       cmocka_unit_test(test_restore_then_replay),
       cmocka_unit_test(test_growth_keeps_factors),
+      cmocka_unit_test(test_sparse_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
