@@ -15,29 +15,45 @@
  * items costs a short walk per event. */
 #define REFRESH_SCAN 16
 
-/* A block: the header, the token rows, the embedding, then the cached
- * content factor (stride floats). */
-static size_t block_bytes(const sr_content_t *ct, uint32_t n_tok,
-                          uint32_t n_emb) {
-  return sr_content_size(n_tok, n_emb) + (size_t)ct->stride * sizeof(float);
-}
-
-static size_t item_bytes(const sr_content_t *ct, const sr_content_item_t *ic) {
-  return block_bytes(ct, ic->n_tok, ic->n_emb);
+static size_t item_bytes(const sr_content_item_t *ic) {
+  return sr_content_size(ic->n_tok, ic->n_emb);
 }
 
 static const float *emb_of(const sr_content_item_t *ic) {
   return (const float *)(ic->data + ic->n_tok);
 }
 
-/* The item's content factor as last computed. */
-static float *cache_of(sr_content_item_t *ic) {
-  return (float *)(ic->data + ic->n_tok + ic->n_emb);
+/* Chunks of the content factors: a chunk of CHUNK rows exists once one
+ * of its rows has content, so that a catalogue mostly without content
+ * does not pay a factor's worth of memory for every item. */
+#define CHUNK 64
+
+static uint32_t chunks_for(uint32_t rows) {
+  return (rows + CHUNK - 1) / CHUNK;
 }
 
-/* Multiply-adds of one content factor of ic: what the budget counts. */
-static uint64_t cost_of(const sr_content_t *ct, const sr_content_item_t *ic) {
-  return ((uint64_t)ic->n_tok + ic->n_emb + 1) * ct->stride;
+/* The content factor of item row r as last computed; the row must have
+ * content (its chunk exists). */
+static float *cache_of(const sr_content_t *ct, uint32_t r) {
+  return ct->chunk[r / CHUNK] + (size_t)(r % CHUNK) * ct->stride;
+}
+
+/* Multiply-adds of one content factor of item row r: what the budget
+ * counts. Read from words, not the block, which the event path would
+ * otherwise fetch only for its size. */
+static uint64_t cost_of(const sr_content_t *ct, uint32_t r) {
+  return (uint64_t)ct->words[r] * ct->stride;
+}
+
+/* Asks the cache for the row of n floats at p ahead of its use. */
+static void prefetch_row(const float *p, uint32_t n) {
+#if defined(__GNUC__)
+  for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
+    __builtin_prefetch((const char *)p + b);
+#else
+  (void)p;
+  (void)n;
+#endif
 }
 
 static size_t tok_bytes(const sr_content_t *ct) {
@@ -46,6 +62,24 @@ static size_t tok_bytes(const sr_content_t *ct) {
 
 static size_t proj_bytes(const sr_content_t *ct) {
   return (size_t)ct->dims * ct->stride * sizeof(float);
+}
+
+static size_t cache_bytes(const sr_content_t *ct, uint32_t rows) {
+  return (size_t)rows * ct->stride * sizeof(float);
+}
+
+/* Makes the chunk of row r exist. Returns 0 or -1. */
+static int chunk_for(sr_model_t *mdl, uint32_t r) {
+  sr_content_t *ct = &mdl->content;
+  float **c = &ct->chunk[r / CHUNK];
+  if (*c)
+    return 0;
+  /* 64-byte aligned like the factors: 4 lines a row. */
+  *c = sr_model_mem_alloc(mdl, cache_bytes(ct, CHUNK), 64);
+  if (!*c)
+    return -1;
+  memset(*c, 0, cache_bytes(ct, CHUNK));
+  return 0;
 }
 
 /* Interactions after which an item trains the tables and blends no more. */
@@ -57,31 +91,50 @@ void sr_content_free(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   for (uint32_t r = 0; ct->item && r < ct->cap; r++)
     if (ct->item[r])
-      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct, ct->item[r]));
+      sr_model_mem_free(mdl, ct->item[r], item_bytes(ct->item[r]));
   sr_model_mem_free(mdl, ct->item, (size_t)ct->cap * sizeof(*ct->item));
   sr_model_mem_free(mdl, ct->ievents, (size_t)ct->cap * sizeof(*ct->ievents));
+  sr_model_mem_free(mdl, ct->words, (size_t)ct->cap * sizeof(*ct->words));
+  for (uint32_t c = 0; ct->chunk && c < chunks_for(ct->cap); c++)
+    sr_model_mem_free(mdl, ct->chunk[c], cache_bytes(ct, CHUNK));
+  sr_model_mem_free(mdl, ct->chunk, chunks_for(ct->cap) * sizeof(*ct->chunk));
   sr_model_mem_free(mdl, ct->tok, tok_bytes(ct));
   sr_model_mem_free(mdl, ct->proj, proj_bytes(ct));
   sr_model_mem_free(mdl, ct->c, ct->stride * sizeof(float));
   memset(ct, 0, sizeof(*ct));
 }
 
-/* Makes the per-item arrays hold every item row. Items that were in the
- * model before content came count as warm: their factors are their own. */
+/* Makes the per-item arrays hold every item row, all or none of them, so
+ * that cap stays the size of each. Items that were in the model before
+ * content came count as warm: their factors are their own. */
 static int grow(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   uint32_t old = ct->cap, cap = mdl->icap;
   if (cap <= old)
     return 0;
-  if (sr_model_mem_grow(mdl, (void **)&ct->item, old * sizeof(*ct->item),
-                        cap * sizeof(*ct->item)) != 0)
-    return -1;
-  if (sr_model_mem_grow(mdl, (void **)&ct->ievents, old * sizeof(*ct->ievents),
-                        cap * sizeof(*ct->ievents)) != 0) {
-    /* The item array keeps its larger size; cap says the smaller, so
-     * shrink the count back to what free will give. */
-    mdl->own_bytes -= (cap - old) * sizeof(*ct->item);
-    return -1;
+  void **arr[] = {(void **)&ct->item, (void **)&ct->ievents,
+                  (void **)&ct->words, (void **)&ct->chunk};
+  const size_t was[] = {old * sizeof(*ct->item), old * sizeof(*ct->ievents),
+                        old * sizeof(*ct->words),
+                        chunks_for(old) * sizeof(*ct->chunk)},
+               now[] = {cap * sizeof(*ct->item), cap * sizeof(*ct->ievents),
+                        cap * sizeof(*ct->words),
+                        chunks_for(cap) * sizeof(*ct->chunk)};
+  void *fresh[4];
+  for (size_t a = 0; a < 4; a++) {
+    fresh[a] = sr_model_mem_alloc(mdl, now[a], 0);
+    if (!fresh[a]) {
+      while (a-- > 0)
+        sr_model_mem_free(mdl, fresh[a], now[a]);
+      return -1;
+    }
+  }
+  for (size_t a = 0; a < 4; a++) {
+    if (was[a])
+      memcpy(fresh[a], *arr[a], was[a]);
+    memset((char *)fresh[a] + was[a], 0, now[a] - was[a]);
+    sr_model_mem_free(mdl, *arr[a], was[a]);
+    *arr[a] = fresh[a];
   }
   ct->cap = cap;
   return 0;
@@ -113,6 +166,11 @@ static void axpy(float a, const float *x, float *y, uint32_t n) {
 static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
                       float *out) {
   uint32_t s = ct->stride;
+  /* The token rows are scattered over a table far larger than the cache:
+   * asking for all of them first overlaps their misses, where the sums
+   * below would wait for one row after another. */
+  for (uint32_t t = 0; t < ic->n_tok; t++)
+    prefetch_row(ct->tok + (size_t)ic->data[t] * s, s);
   memset(out, 0, s * sizeof(float));
   if (ic->n_tok) {
     float scale = 1.0f / sqrtf((float)ic->n_tok);
@@ -150,9 +208,9 @@ static void train(sr_model_t *mdl, uint32_t row) {
   const sr_content_item_t *ic = ct->item[row];
   uint32_t s = ct->stride;
   float *err = ct->c, lr = mdl->conf.content_learn_rate;
-  factor_of(ct, ic, cache_of(ct->item[row]));
-  const float *v = sr_factors_row(&mdl->ifac, row),
-              *c = cache_of(ct->item[row]);
+  float *c = cache_of(ct, row);
+  factor_of(ct, ic, c);
+  const float *v = sr_factors_row(&mdl->ifac, row);
   for (uint32_t k = 0; k < s; k++)
     err[k] = v[k] - c[k];
   if (ic->n_tok) {
@@ -174,7 +232,7 @@ static void blend(sr_model_t *mdl, uint32_t row) {
   if (n >= cold && n > 0)
     return;
   float w = cold ? 1.0f - (float)n / (float)cold : 1.0f;
-  const float *c = cache_of(ct->item[row]);
+  const float *c = cache_of(ct, row);
   float *v = sr_factors_row(&mdl->ifac, row);
   for (uint32_t k = 0; k < ct->stride; k++)
     v[k] = w * c[k] + (1.0f - w) * v[k];
@@ -208,15 +266,39 @@ static void refresh(sr_model_t *mdl, uint32_t n) {
     if (ic && ct->ievents[r] < warm_at(mdl)) {
       /* The blend is cheap and done every time; the content factor is
        * brought up to date only while the credit lasts. */
-      if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
-        ct->rcredit -= (int64_t)cost_of(ct, ic);
-        factor_of(ct, ic, cache_of(ic));
+      if (ct->rcredit >= (int64_t)cost_of(ct, r)) {
+        ct->rcredit -= (int64_t)cost_of(ct, r);
+        factor_of(ct, ic, cache_of(ct, r));
       }
       blend(mdl, r);
       prior(mdl, r);
       n--;
     }
     ct->cursor = r + 1 >= items ? 0 : r + 1;
+  }
+}
+
+/* Starts fetching the rows the next event's refresh will blend first
+ * (its cold item's content factor and factor), which are as good as
+ * random to the cache, so that they arrive while the learner works. */
+static void prefetch_next(const sr_model_t *mdl) {
+  const sr_content_t *ct = &mdl->content;
+  uint32_t items = sr_idmap_count(mdl->items), r = ct->cursor;
+  if (!mdl->conf.content_refresh || !items || !ct->with)
+    return;
+  for (uint32_t scan = 0; scan < REFRESH_SCAN; scan++) {
+    if (ct->item[r] && ct->ievents[r] < warm_at(mdl)) {
+      prefetch_row(cache_of(ct, r), ct->stride);
+      sr_factors_prefetch(&mdl->ifac, r);
+      /* And its block when the credit will bring its content factor up
+       * to date: kilobytes that would otherwise arrive line by line. */
+      int64_t next =
+          ct->rcredit + mdl->conf.content_budget - mdl->conf.content_budget / 2;
+      if (next >= (int64_t)cost_of(ct, r))
+        prefetch_row((const float *)ct->item[r], ct->words[r] + 1);
+      return;
+    }
+    r = r + 1 >= items ? 0 : r + 1;
   }
 }
 
@@ -248,7 +330,7 @@ static void pull_user(sr_model_t *mdl, uint32_t u, uint32_t i) {
   if (pull <= 0 || n >= cold)
     return;
   float w = pull * (1.0f - (float)n / (float)cold);
-  const float *c = cache_of(ct->item[i]);
+  const float *c = cache_of(ct, i);
   float *v = sr_factors_row(&mdl->ufac, u);
   for (uint32_t k = 0; k < ct->stride; k++)
     v[k] = w * c[k] + (1.0f - w) * v[k];
@@ -258,6 +340,13 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   sr_content_t *ct = &mdl->content;
   if (grow(mdl) != 0)
     return -1;
+  /* Everything below waits on the item's entries, its content factor and
+   * the user's count, none of them likely cached: ask for all at once. */
+  if (ct->chunk[i / CHUNK])
+    prefetch_row(cache_of(ct, i), ct->stride);
+  prefetch_row((const float *)&ct->item[i], 1);
+  prefetch_row((const float *)&ct->words[i], 1);
+  prefetch_row((const float *)&mdl->uevents[u], 1);
   int cold = positive && ct->ievents[i] < warm_at(mdl);
   ct->ievents[i] += cold;
   sr_content_item_t *ic = ct->item[i];
@@ -267,20 +356,21 @@ int sr_content_event(sr_model_t *mdl, uint32_t u, uint32_t i, int positive) {
   if (cold) {
     /* A cold item's own event sees its content factor as the tables have
      * it now when the credit allows, before anything else spends it. */
-    if (ct->rcredit >= (int64_t)cost_of(ct, ic)) {
-      factor_of(ct, ic, cache_of(ic));
-      ct->rcredit -= (int64_t)cost_of(ct, ic);
+    if (ct->rcredit >= (int64_t)cost_of(ct, i)) {
+      factor_of(ct, ic, cache_of(ct, i));
+      ct->rcredit -= (int64_t)cost_of(ct, i);
     }
     blend(mdl, i);
   }
   if (positive)
     pull_user(mdl, u, i);
-  int64_t step = 2 * (int64_t)cost_of(ct, ic);
+  int64_t step = 2 * (int64_t)cost_of(ct, i);
   if (ct->ievents[i] >= warm_at(mdl) && ct->credit >= step) {
     ct->credit -= step;
     train(mdl, i);
   }
   refresh(mdl, mdl->conf.content_refresh);
+  prefetch_next(mdl);
   return 0;
 }
 
@@ -288,8 +378,9 @@ static void drop(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   if (!ct->item[row])
     return;
-  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct, ct->item[row]));
+  sr_model_mem_free(mdl, ct->item[row], item_bytes(ct->item[row]));
   ct->item[row] = NULL;
+  ct->words[row] = 0;
   ct->with--;
 }
 
@@ -313,7 +404,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
       continue;
     if (!found)
       memset(q, 0, s * sizeof(float));
-    axpy(1.0f, cache_of(ct->item[r]), q, s);
+    axpy(1.0f, cache_of(ct, r), q, s);
     found++;
   }
   for (uint32_t k = 0; found && k < s; k++)
@@ -327,7 +418,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
 static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
                                      const size_t *feat_len, size_t n_feat,
                                      const float *emb, size_t n_emb) {
-  size_t bytes = block_bytes(&mdl->content, (uint32_t)n_feat, (uint32_t)n_emb);
+  size_t bytes = sr_content_size((uint32_t)n_feat, (uint32_t)n_emb);
   sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
   if (!ic)
     return NULL;
@@ -350,7 +441,6 @@ static sr_content_item_t *make_block(sr_model_t *mdl, const char *const *feat,
   float *e = (float *)(ic->data + n_feat);
   for (d = 0; d < n_emb; d++)
     e[d] = emb[d] * inv;
-  memset(cache_of(ic), 0, mdl->content.stride * sizeof(float));
   return ic;
 }
 
@@ -380,7 +470,7 @@ static void start(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   if (ct->ievents[row] != 0)
     return;
-  memcpy(sr_factors_row(&mdl->ifac, row), cache_of(ct->item[row]),
+  memcpy(sr_factors_row(&mdl->ifac, row), cache_of(ct, row),
          ct->stride * sizeof(float));
   sr_share_mark_item(mdl, row);
   prior(mdl, row);
@@ -418,16 +508,17 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
   size_t same = sr_content_size(ic->n_tok, ic->n_emb);
   if (old && old->n_tok == ic->n_tok && old->n_emb == ic->n_emb &&
       memcmp(old, ic, same) == 0) {
-    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
+    sr_model_mem_free(mdl, ic, item_bytes(ic));
     return SR_OK;
   }
-  if (tables_for(mdl, ic) != 0) {
-    sr_model_mem_free(mdl, ic, item_bytes(ct, ic));
+  if (tables_for(mdl, ic) != 0 || chunk_for(mdl, (uint32_t)row) != 0) {
+    sr_model_mem_free(mdl, ic, item_bytes(ic));
     return SR_ERR_NOMEM;
   }
-  factor_of(ct, ic, cache_of(ic));
   drop(mdl, (uint32_t)row);
   ct->item[row] = ic;
+  ct->words[row] = ic->n_tok + ic->n_emb + 1;
+  factor_of(ct, ic, cache_of(ct, (uint32_t)row));
   ct->with++;
   start(mdl, (uint32_t)row);
   return SR_OK;
@@ -441,8 +532,8 @@ uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims) {
 
 /* The section: a header, per item row its interaction count, the token
  * table (when allocated), the projection (when allocated), then per item
- * with content, ascending: its row, token count, embedding length and
- * data. */
+ * with content, ascending: its row, token count, embedding length, data
+ * and content factor as last computed (stride floats). */
 typedef struct head {
   uint32_t buckets, dims, stride, has_tok;
   int64_t credit, rcredit;
@@ -466,7 +557,8 @@ int sr_content_dump(const sr_model_t *mdl, sr_buf_t *buf) {
     const sr_content_item_t *ic = ct->item[r];
     if (ic)
       rc = sr_buf_append(buf, &r, sizeof(r)) ||
-           sr_buf_append(buf, ic, item_bytes(ct, ic));
+           sr_buf_append(buf, ic, item_bytes(ic)) ||
+           sr_buf_append(buf, cache_of(ct, r), cache_bytes(ct, 1));
   }
   return rc ? -1 : 0;
 }
@@ -492,14 +584,18 @@ static int load_items(sr_model_t *mdl, uint64_t items, const char *data,
         hdr.n_tok > (len - at) / 4 || hdr.n_emb > (len - at) / 4)
       return snprintf(why, whylen, "item content at byte %" PRIu64 " bad", at),
              -1;
-    size_t bytes = block_bytes(ct, hdr.n_tok, hdr.n_emb);
+    size_t bytes = sr_content_size(hdr.n_tok, hdr.n_emb);
+    if (chunk_for(mdl, r) != 0)
+      return snprintf(why, whylen, "out of memory"), -1;
     sr_content_item_t *ic = sr_model_mem_alloc(mdl, bytes, 0);
     if (!ic)
       return snprintf(why, whylen, "out of memory"), -1;
     *ic = hdr;
     ct->item[r] = ic;
+    ct->words[r] = hdr.n_tok + hdr.n_emb + 1;
     ct->with++;
-    if (take(data, len, &at, ic->data, bytes - sizeof(hdr)))
+    if (take(data, len, &at, ic->data, bytes - sizeof(hdr)) ||
+        take(data, len, &at, cache_of(ct, r), cache_bytes(ct, 1)))
       return snprintf(why, whylen, "item content truncated"), -1;
     for (uint32_t t = 0; t < ic->n_tok; t++)
       if (ic->data[t] >= ct->buckets)

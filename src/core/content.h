@@ -27,8 +27,11 @@
 struct sr_model;
 
 /* One item's content: n_tok token rows, then n_emb floats (unit length),
- * then its content factor as last computed (stride floats), in one block
- * of sr_content_size(n_tok, n_emb) + stride * 4 bytes. */
+ * in one block of sr_content_size(n_tok, n_emb) bytes. Its content factor
+ * as last computed is a row of sr_content_t.chunk instead, with its size
+ * in words: the event path reads those of a random item on every event
+ * and of the refresh's rows in turn, which dense rows keep to a few cache
+ * lines, where the block is cold and kilobytes long. */
 typedef struct sr_content_item {
   uint32_t n_tok;
   uint32_t n_emb;
@@ -44,12 +47,14 @@ typedef struct sr_content {
   float *proj;      /* dims x stride, or NULL until the first embedding */
   sr_content_item_t **item; /* per item row, NULL for none */
   uint32_t *ievents;        /* per item row: interactions, capped */
-  uint32_t cap;             /* rows in item and ievents */
-  uint32_t with;            /* items that have content */
-  int64_t credit;           /* multiply-adds learning steps may spend */
-  int64_t rcredit;          /* multiply-adds refreshes may spend */
-  uint32_t cursor;          /* next row the refresh looks at */
-  float *c;                 /* scratch: one content factor */
+  uint32_t *words;          /* per item row: n_tok + n_emb + 1, 0: none */
+  float **chunk;   /* per 64 item rows: their content factors, or NULL */
+  uint32_t cap;    /* item rows that item, ievents, words and chunk hold */
+  uint32_t with;   /* items that have content */
+  int64_t credit;  /* multiply-adds learning steps may spend */
+  int64_t rcredit; /* multiply-adds refreshes may spend */
+  uint32_t cursor; /* next row the refresh looks at */
+  float *c;        /* scratch: one content factor */
 } sr_content_t;
 
 /* Frees everything (the model's allocator counts it). */

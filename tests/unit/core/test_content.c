@@ -2,8 +2,9 @@
  * tables (tokens and embedding), a new item starting at its content
  * factor, the blend of a cold item, a wrong embedding length refused,
  * replayed content changing nothing, a cold user served its items' content
- * neighbours, the memory counted, a deterministic digest, and a snapshot
- * restored bit-exact. */
+ * neighbours, the memory counted, a deterministic digest, a snapshot
+ * restored bit-exact, content factors kept as the model grows, and memory
+ * for them only where items have content. */
 #include "core/content.h"
 #include "core/learner.h"
 #include "core/model_internal.h"
@@ -349,6 +350,71 @@ static void test_evict_forgets(void **state) {
   sr_model_free(mdl);
 }
 
+/* An item's content factor as last computed stays its own while the
+ * model grows to thousands of items after it, and an item given content
+ * after the growth has its own: a cold user's query is their mean. */
+static void test_growth_keeps_factors(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(4);
+  conf.content_budget = 0;
+  sr_model_t *mdl = model_with(&conf);
+  set_xy(mdl, "w");
+  for (uint32_t k = 0; k < mdl->content.buckets * mdl->content.stride; k++)
+    mdl->content.tok[k] = (float)(k % 7) * 0.01f;
+  set_xy(mdl, "n");
+  float c[64], m[64], q[64];
+  sr_content_factor(mdl, row_of(mdl, "n"), c);
+  uint32_t cap = mdl->content.cap;
+  char item[16];
+  for (int k = 0; k < 5000; k++) {
+    snprintf(item, sizeof item, "x%d", k);
+    learn(mdl, "u", item, 10 + k);
+  }
+  assert_true(mdl->content.cap > cap);
+  const char *const fz[] = {"genre:z"};
+  const size_t one[] = {7};
+  assert_int_equal(sr_model_set_content(mdl, "m", 1, fz, one, 1, NULL, 0),
+                   SR_OK);
+  sr_content_factor(mdl, row_of(mdl, "m"), m);
+  learn(mdl, "v", "n", 9000);
+  learn(mdl, "v", "x7", 9001);
+  uint32_t v = (uint32_t)sr_model_find_user(mdl, "v", 1);
+  assert_int_equal(sr_content_user_query(mdl, v, q), 1);
+  assert_close(q, c, 4);
+  learn(mdl, "v", "m", 9002);
+  assert_int_equal(sr_content_user_query(mdl, v, q), 2);
+  float want[4];
+  for (int k = 0; k < 4; k++)
+    want[k] = (c[k] + m[k]) / 2;
+  assert_close(q, want, 4);
+  assert_true(fabsf(c[0] - m[0]) + fabsf(c[1] - m[1]) > 1e-3f);
+  sr_model_free(mdl);
+}
+
+/* One item with content among thousands costs the model its block and
+ * per-item counts, not a content factor's worth of memory per item. */
+static void test_sparse_memory(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(4);
+  conf.dims = 64;
+  sr_model_t *with = model_with(&conf), *none = model_with(&conf);
+  set_xy(with, "a");
+  assert_int_equal(sr_model_find_item(none, "a", 1) >= 0, 0);
+  char item[16];
+  for (int k = 0; k < 5000; k++) {
+    snprintf(item, sizeof item, "x%d", k);
+    learn(with, "u", item, 10 + k);
+    learn(none, "u", item, 10 + k);
+  }
+  uint64_t factor = (uint64_t)with->ifac.stride * sizeof(float);
+  assert_true(sr_model_bytes(with) > sr_model_bytes(none));
+  assert_true(sr_model_bytes(with) - sr_model_bytes(none) <
+              (uint64_t)with->icap * factor / 4 +
+                  conf.content_buckets * factor);
+  sr_model_free(with);
+  sr_model_free(none);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_token_step),
@@ -359,6 +425,8 @@ int main(void) {
       cmocka_unit_test(test_digest_and_restore),
       cmocka_unit_test(test_evict_forgets),
       cmocka_unit_test(test_restore_then_replay),
+      cmocka_unit_test(test_growth_keeps_factors),
+      cmocka_unit_test(test_sparse_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
