@@ -133,6 +133,32 @@ topic_has() {
   [ "$(topic_count "$1")" -ge "$2" ]
 }
 
+# settle_topic TOPIC: waits until TOPIC has stopped growing for a second.
+settle_topic() {
+  local before=-1 now
+  now=$(topic_count "$1")
+  while [ "$now" != "$before" ]; do
+    before=$now
+    sleep 1
+    now=$(topic_count "$1")
+  done
+}
+
+# latest_holding ITEM: of the JSON lists on stdin (one a line, in the
+# order published), the users whose latest list holds ITEM, sorted.
+latest_holding() {
+  jq -r -s --arg it "$1" 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
+    to_entries[] | select([.value.items[].item_id] | index($it)) | .key' |
+    sort
+}
+
+# most_held: of the JSON lists on stdin, the item in the most users'
+# latest lists.
+most_held() {
+  jq -r -s 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
+    [.[].items[].item_id] | group_by(.) | max_by(length) | .[0]'
+}
+
 # dead_headers TOPIC N: waits up to 20 s for N messages on the dead-letter
 # topic TOPIC, then writes each one's headers, a line per message in
 # order, to $SR_TMP/dead.headers and checks there are exactly N.

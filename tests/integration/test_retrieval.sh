@@ -42,15 +42,6 @@ ready() {
 consumed_all() {
   [ "$(metric streamrec_updates_total)" == "$N" ]
 }
-settle() {
-  local before=-1 now
-  now=$(lists | wc -l)
-  while [ "$now" != "$before" ]; do
-    before=$now
-    sleep 1
-    now=$(lists | wc -l)
-  done
-}
 # Two builds: the second copies the factors after the events were learnt.
 built_twice() {
   [ "$(metric streamrec_ann_builds_total)" -ge 2 ] 2>/dev/null
@@ -59,7 +50,7 @@ built_twice() {
 wait_for 30 ready
 wait_for 60 consumed_all
 wait_for 30 built_twice
-settle
+settle_topic recs
 
 assert_eq "$(metric 'streamrec_retrieval_mode{mode="ann"}')" 1 "mode ann"
 [ "$(metric streamrec_ann_lists_total)" -gt 0 ] || fail "no list from the index"

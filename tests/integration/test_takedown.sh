@@ -45,19 +45,6 @@ metric() {
 lists() {
   timeout 10 kcat -b "$BROKERS" -C -t recs -e -q -f '%o\t%s\n'
 }
-n_lists() {
-  lists | wc -l
-}
-# Waits until the output topic has stopped growing for a second.
-settle() {
-  local before=-1 now
-  now=$(n_lists)
-  while [ "$now" != "$before" ]; do
-    before=$now
-    sleep 1
-    now=$(n_lists)
-  done
-}
 consumed_all() {
   [ "$(metric streamrec_updates_total)" == "$1" ]
 }
@@ -75,9 +62,7 @@ produce_items() {
 # item $2, one per line, sorted.
 holders() {
   lists | awk -F'\t' -v lim="$1" 'lim == "" || $1 < lim {print $2}' |
-    jq -r -s --arg it "$2" 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-      to_entries[] | select([.value.items[].item_id] | index($it)) | .key' |
-    sort
+    latest_holding "$2"
 }
 # Lists from offset $1 on that hold item $2.
 lists_with_after() {
@@ -98,15 +83,14 @@ events_for() {
 }
 
 wait_for 60 consumed_all "$N"
-settle
+settle_topic recs
 # The item in the most lists is the one taken down.
-item=$(lists | cut -f2 | jq -r -s 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-  [.[].items[].item_id] | group_by(.) | max_by(length) | .[0]')
+item=$(lists | cut -f2 | most_held)
 [ -n "$item" ] && [ "$item" != null ] || fail "no item in any list"
 holders "" "$item" >"$SR_TMP/holders"
 n_holders=$(wc -l <"$SR_TMP/holders")
 [ "$n_holders" -gt 0 ] || fail "nobody holds $item"
-mark=$(n_lists)
+mark=$(topic_count recs)
 
 produce_items "{\"item_id\":\"$item\",\"available\":false}"
 refreshed_all() {
@@ -115,7 +99,7 @@ refreshed_all() {
 }
 wait_for 30 refreshed_all
 assert_eq "$(metric streamrec_items_unavailable)" 1 "items unavailable"
-settle
+settle_topic recs
 assert_eq "$(lists_with_after "$mark" "$item")" "" \
   "lists after the takedown that hold $item"
 
@@ -124,14 +108,14 @@ assert_eq "$(lists_with_after "$mark" "$item")" "" \
 events_for "$SR_TMP/holders" "$item" 1700100000000 >"$SR_TMP/more.jsonl"
 produce_events "$SR_TMP/more.jsonl"
 wait_for 30 consumed_all $((N + n_holders))
-settle
+settle_topic recs
 assert_eq "$(lists_with_after "$mark" "$item")" "" \
   "lists holding $item after events on it"
 
 # Available again: new lists may hold it.
 produce_items "{\"item_id\":\"$item\",\"available\":true}"
 wait_for 30 eval '[ "$(metric streamrec_items_unavailable)" == 0 ]'
-mark=$(n_lists)
+mark=$(topic_count recs)
 # Users who never saw the item get it back among the best-ranked ones.
 lists | cut -f2 | jq -r .user_id | sort -u |
   comm -23 - "$SR_TMP/holders" | head -n 100 >"$SR_TMP/others"
@@ -139,7 +123,7 @@ events_for "$SR_TMP/others" i0 1700100001000 >"$SR_TMP/back.jsonl"
 produce_events "$SR_TMP/back.jsonl"
 applied=$((N + n_holders + $(wc -l <"$SR_TMP/back.jsonl")))
 wait_for 30 consumed_all "$applied"
-settle
+settle_topic recs
 [ -n "$(lists_with_after "$mark" "$item")" ] ||
   fail "$item in no list after it was made available"
 
@@ -148,11 +132,11 @@ produce_items "{\"item_id\":\"$item\",\"available\":false}"
 wait_for 30 eval '[ "$(metric streamrec_items_unavailable)" == 1 ]'
 produce_items "{\"item_id\":\"$item\"}" --tombstones
 wait_for 30 eval '[ "$(metric streamrec_items_unavailable)" == 0 ]'
-mark=$(n_lists)
+mark=$(topic_count recs)
 events_for "$SR_TMP/others" i1 1700100002000 >"$SR_TMP/again.jsonl"
 produce_events "$SR_TMP/again.jsonl"
 wait_for 30 consumed_all $((applied + $(wc -l <"$SR_TMP/again.jsonl")))
-settle
+settle_topic recs
 [ -n "$(lists_with_after "$mark" "$item")" ] ||
   fail "$item in no list after its tombstone"
 

@@ -51,24 +51,9 @@ after() {
   lists | awk -F'\t' -v f="$1" 'BEGIN {while ((getline l < f) > 0) {split(l, a, " "); e[a[1]] = a[2]}}
     {split($1, a, " "); if (a[2] >= e[a[1]] + 0) print $2}'
 }
-n_lists() {
-  lists | wc -l
-}
-settle() {
-  local before=-1 now
-  now=$(n_lists)
-  while [ "$now" != "$before" ]; do
-    before=$now
-    sleep 1
-    now=$(n_lists)
-  done
-}
 # Users whose latest list holds item $1, sorted.
 holders() {
-  lists | cut -f2 |
-    jq -r -s --arg it "$1" 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-      to_entries[] | select([.value.items[].item_id] | index($it)) | .key' |
-    sort
+  lists | cut -f2 | latest_holding "$1"
 }
 # refreshed COUNT: COUNT takedown refreshes in all, and every user in
 # holders has a list published after mark.
@@ -76,11 +61,6 @@ refreshed() {
   [ "$(metric streamrec_takedown_refreshes_total)" == "$1" ] &&
     [ -z "$(after "$SR_TMP/mark" | jq -r .user_id | sort -u |
       comm -13 - "$SR_TMP/holders")" ]
-}
-# The item most of the latest lists hold.
-most_held() {
-  lists | cut -f2 | jq -r -s 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-    [.[].items[].item_id] | group_by(.) | max_by(length) | .[0]'
 }
 # take_down ITEM: marks the output topic's ends, notes ITEM's holders and
 # takes ITEM down.
@@ -104,14 +84,14 @@ none_hold() {
 # Member a learns every event; its state flush and checkpoint follow.
 member a
 wait_for 60 eval '[ "$(metric streamrec_updates_total)" == "$N" ]'
-settle
+settle_topic recs
 wait_for 30 eval '[ "$(applied_in "$SR_TMP/a")" == "$N" ]'
 kill -TERM "$RUN_PID"
 wait_exit "$RUN_PID" 30
 assert_eq "$RC" 0 "member a's exit code"
 
 # While no member runs, an item of a's lists is taken down.
-first=$(most_held)
+first=$(lists | cut -f2 | most_held)
 take_down "$first"
 first_holders=$(wc -l <"$SR_TMP/holders")
 
@@ -123,12 +103,12 @@ wait_for 30 eval '[ "$(held "$SR_TMP/b.err")" == 2 ] &&
 assert_contains "$(cat "$SR_TMP/b.err")" "partition taken over from the state topic" \
   "member b's log"
 wait_for 20 refreshed "$first_holders"
-settle
+settle_topic recs
 none_hold "$first"
 
 # An item taken down now refreshes the lists that hold it.
-item=$(most_held)
+item=$(lists | cut -f2 | most_held)
 take_down "$item"
 wait_for 20 refreshed $((first_holders + $(wc -l <"$SR_TMP/holders")))
-settle
+settle_topic recs
 none_hold "$item"

@@ -49,30 +49,9 @@ metric() {
 lists() {
   timeout 10 kcat -b "$BROKERS" -C -t recs -e -q -f '%o\t%s\n'
 }
-n_lists() {
-  lists | wc -l
-}
-# Waits until the output topic has stopped growing for a second.
-settle() {
-  local before=-1 now
-  now=$(n_lists)
-  while [ "$now" != "$before" ]; do
-    before=$now
-    sleep 1
-    now=$(n_lists)
-  done
-}
-# The item in the most latest lists.
-most_held() {
-  lists | cut -f2 | jq -r -s 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-    [.[].items[].item_id] | group_by(.) | max_by(length) | .[0]'
-}
 # Users whose latest list holds item $1, sorted.
 holders() {
-  lists | cut -f2 |
-    jq -r -s --arg it "$1" 'reduce .[] as $l ({}; .[$l.user_id] = $l) |
-      to_entries[] | select([.value.items[].item_id] | index($it)) | .key' |
-    sort
+  lists | cut -f2 | latest_holding "$1"
 }
 # Lists from offset $1 on that hold item $2.
 lists_with_after() {
@@ -98,7 +77,7 @@ refreshed() {
 # check_takedown ITEM MARK DOWN: the item is in no list from offset MARK
 # on, and DOWN items are unavailable.
 check_takedown() {
-  settle
+  settle_topic recs
   assert_eq "$(lists_with_after "$2" "$1")" "" \
     "lists published after $1 was taken down that hold it"
   assert_eq "$(metric streamrec_items_unavailable)" "$3" "items unavailable"
@@ -108,7 +87,7 @@ check_takedown() {
 # them all; then SIGKILL.
 start r1
 wait_for 60 eval '[ "$(metric streamrec_updates_total)" == "$N" ]'
-settle
+settle_topic recs
 wait_for 30 eval '[ "$(applied_in "$STATE")" == "$N" ]'
 kill9
 
@@ -116,12 +95,12 @@ kill9
 # on the output topic are run 1's. An item taken down now must still
 # reach every user whose latest list holds it.
 start r2
-item=$(most_held)
+item=$(lists | cut -f2 | most_held)
 [ -n "$item" ] && [ "$item" != null ] || fail "no item in any list"
 holders "$item" >"$SR_TMP/holders1"
 [ -s "$SR_TMP/holders1" ] || fail "nobody holds $item"
 echo "taking down $item, held by $(wc -l <"$SR_TMP/holders1") users"
-mark=$(n_lists)
+mark=$(topic_count recs)
 written=$(grep -c "checkpoint written" "$SR_TMP/r2.err")
 take_down "$item"
 wait_for 20 refreshed "$SR_TMP/holders1" "$mark"
@@ -132,12 +111,12 @@ check_takedown "$item" "$mark" 1
 # Then SIGKILL again, and a second item is taken down while no daemon runs.
 wait_for 30 eval '[ "$(grep -c "checkpoint written" "$SR_TMP/r2.err")" -gt "$written" ]'
 kill9
-item2=$(most_held)
+item2=$(lists | cut -f2 | most_held)
 [ "$item2" != "$item" ] || fail "$item still in lists"
 holders "$item2" >"$SR_TMP/holders2"
 [ -s "$SR_TMP/holders2" ] || fail "nobody holds $item2"
 echo "taking down $item2 while stopped, held by $(wc -l <"$SR_TMP/holders2") users"
-mark=$(n_lists)
+mark=$(topic_count recs)
 take_down "$item2"
 
 # Run 3 reads the takedown at start-up: the holders get their new lists
