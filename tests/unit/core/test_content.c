@@ -119,11 +119,10 @@ static void test_embedding_step(void **state) {
   sr_model_free(mdl);
 }
 
-/* With cold_item_events 4, an item's first event leaves its factor at
- * 3/4 of its content factor and 1/4 of what the learning step made of it;
- * at the fourth event it is its own. */
-static void test_cold_blend(void **state) {
-  (void)state;
+/* A model with cold_item_events 4 and no learning budget: item "w" with
+ * content, token rows of fixed values, then item "n" with content whose
+ * factor comes from them. */
+static sr_model_t *cold_pair(void) {
   sr_model_conf_t conf = conf_of(4);
   conf.content_budget = 0;
   sr_model_t *mdl = model_with(&conf);
@@ -131,6 +130,16 @@ static void test_cold_blend(void **state) {
   for (uint32_t k = 0; k < mdl->content.buckets * mdl->content.stride; k++)
     mdl->content.tok[k] = (float)(k % 7) * 0.01f;
   set_xy(mdl, "n");
+  return mdl;
+}
+
+/* With cold_item_events 4, an item's first event leaves its factor at
+ * 3/4 of its content factor and 1/4 of what the learning step made of it;
+ * at the fourth event it is its own. */
+static void test_cold_blend(void **state) {
+  (void)state;
+  sr_model_t *mdl = cold_pair();
+  const sr_model_conf_t conf = mdl->conf;
   uint32_t s = mdl->ifac.stride;
   float c[64];
   sr_content_factor(mdl, row_of(mdl, "n"), c);
@@ -355,13 +364,7 @@ static void test_evict_forgets(void **state) {
  * after the growth has its own: a cold user's query is their mean. */
 static void test_growth_keeps_factors(void **state) {
   (void)state;
-  sr_model_conf_t conf = conf_of(4);
-  conf.content_budget = 0;
-  sr_model_t *mdl = model_with(&conf);
-  set_xy(mdl, "w");
-  for (uint32_t k = 0; k < mdl->content.buckets * mdl->content.stride; k++)
-    mdl->content.tok[k] = (float)(k % 7) * 0.01f;
-  set_xy(mdl, "n");
+  sr_model_t *mdl = cold_pair();
   float c[64], m[64], q[64];
   sr_content_factor(mdl, row_of(mdl, "n"), c);
   uint32_t cap = mdl->content.cap;

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 /* A healthy daemon: fresh heartbeat and checkpoint, consuming 3
  * partitions. */
 static sr_health_t healthy(void) {
@@ -197,14 +199,7 @@ static double sample(const fixture_t *f, const char *series) {
 }
 
 static uint32_t learn(fixture_t *f, const char *user, const char *item) {
-  sr_event_t ev = {0};
-  snprintf(ev.user_id, sizeof(ev.user_id), "%s", user);
-  snprintf(ev.item_id, sizeof(ev.item_id), "%s", item);
-  ev.user_len = (uint16_t)strlen(user);
-  ev.item_len = (uint16_t)strlen(item);
-  ev.type = SR_EV_CLICK;
-  ev.value = 1;
-  ev.timestamp_ms = 1700000000000;
+  sr_event_t ev = event_for(user, item, SR_EV_CLICK, 1, 1700000000000);
   sr_telemetry_event(f->tel, &ev);
   uint32_t row = 0;
   assert_int_equal(sr_model_learn(f->mdl, &ev, &row), SR_OK);

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "support.h"
+
 typedef struct fixture {
   sr_model_conf_t conf;
   sr_model_t *mdl;
@@ -55,14 +57,7 @@ static int teardown(void **state) {
 
 static uint32_t learn(sr_model_t *mdl, sr_telemetry_t *tel, const char *user,
                       const char *item) {
-  sr_event_t ev = {0};
-  snprintf(ev.user_id, sizeof(ev.user_id), "%s", user);
-  snprintf(ev.item_id, sizeof(ev.item_id), "%s", item);
-  ev.user_len = (uint16_t)strlen(user);
-  ev.item_len = (uint16_t)strlen(item);
-  ev.type = SR_EV_CLICK;
-  ev.value = 1;
-  ev.timestamp_ms = 1700000000000;
+  sr_event_t ev = event_for(user, item, SR_EV_CLICK, 1, 1700000000000);
   if (tel)
     sr_telemetry_event(tel, &ev);
   uint32_t row = 0;
