@@ -171,6 +171,9 @@ int sr_model_item_available(const sr_model_t *mdl, uint32_t row);
 void sr_model_make_all_available(sr_model_t *mdl);
 /* Items taken down. */
 uint32_t sr_model_unavailable_items(const sr_model_t *mdl);
+/* The rows of the items taken down, sr_model_unavailable_items of them,
+ * in no particular order; valid until the next change of availability. */
+const uint32_t *sr_model_unavailable_rows(const sr_model_t *mdl);
 /* Sets the content of item id: n_feat feature tokens (feat[k] of
  * feat_len[k] bytes) and an embedding of n_emb floats (NULL, 0 for none).
  * An unknown id with content is created, and starts at its content factor;

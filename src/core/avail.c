@@ -71,3 +71,7 @@ void sr_model_make_all_available(sr_model_t *mdl) {
 uint32_t sr_model_unavailable_items(const sr_model_t *mdl) {
   return mdl->n_down;
 }
+
+const uint32_t *sr_model_unavailable_rows(const sr_model_t *mdl) {
+  return mdl->down;
+}

@@ -488,15 +488,21 @@ static void refresh_holder(void *opaque, uint32_t user_row) {
  * the users' partitions are not known to be this instance's yet, so
  * nothing is noted: each partition taken over from the state topic looks
  * for the items down then instead (on_taken). */
+static int note_down(sr_daemon_t *d, const char *id, size_t len) {
+  if (sr_telemetry_note_down(d->tel, id, len) == 0)
+    return 0;
+  sr_log(SR_LOG_WARN,
+         "out of memory noting a takedown; its holders keep "
+         "their lists until their next event",
+         "item=%.*s", (int)len, id);
+  return -1;
+}
+
 static size_t on_item_down(void *opaque, const char *id, size_t len) {
   sr_daemon_t *d = opaque;
   if (d->loading_items && d->rf == NULL && !d->opts.no_publish &&
       !sr_config_clustered(&d->cfg)) {
-    if (sr_telemetry_note_down(d->tel, id, len) != 0)
-      sr_log(SR_LOG_WARN,
-             "out of memory noting a takedown; its holders keep "
-             "their lists until their next event",
-             "item=%.*s", (int)len, id);
+    note_down(d, id, len);
     return 0;
   }
   if (!d->rf)
@@ -531,22 +537,14 @@ static void schedule_refresh(sr_daemon_t *d);
 static void on_taken(void *opaque, int32_t p) {
   sr_daemon_t *d = opaque;
   (void)p;
-  if (!d->cat || !sr_model_unavailable_items(d->mdl))
+  if (!d->cat)
     return;
-  uint32_t items = (uint32_t)sr_model_items(d->mdl);
-  for (uint32_t row = 0; row < items; row++) {
+  const uint32_t *down = sr_model_unavailable_rows(d->mdl);
+  for (uint32_t k = 0; k < sr_model_unavailable_items(d->mdl); k++) {
     size_t len;
-    const char *id;
-    if (sr_model_item_available(d->mdl, row) ||
-        !(id = sr_model_item_id(d->mdl, row, &len)))
-      continue;
-    if (sr_telemetry_note_down(d->tel, id, len) != 0) {
-      sr_log(SR_LOG_WARN,
-             "out of memory noting a takedown; its holders keep "
-             "their lists until their next event",
-             "item=%.*s", (int)len, id);
+    const char *id = sr_model_item_id(d->mdl, down[k], &len);
+    if (id && note_down(d, id, len) != 0)
       return;
-    }
   }
   refresh_noted(d);
   schedule_refresh(d);

@@ -166,6 +166,11 @@ static void test_snapshot_keeps_takedowns(void **state) {
   assert_int_equal(sr_model_item_available(back, row_of(back, "i9")), 0);
   assert_int_equal(sr_model_item_available(back, row_of(back, "i2")), 0);
   assert_int_equal(sr_model_item_available(back, row_of(back, "i1")), 1);
+  /* The rows taken down are listed, in some order. */
+  const uint32_t *rows = sr_model_unavailable_rows(back);
+  uint32_t i2 = row_of(back, "i2"), i9 = row_of(back, "i9");
+  assert_true((rows[0] == i2 && rows[1] == i9) ||
+              (rows[0] == i9 && rows[1] == i2));
   assert_int_equal(sr_model_digest(back), down);
   /* With every item back, the digest is that of a model without any. */
   assert_int_equal(sr_model_set_available(back, "i9", 2, true, NULL), SR_OK);
