@@ -226,20 +226,20 @@ run_bg() {
 }
 
 # kill_mid_run NAME STATE_DIR DELAY ARGS...: starts `streamrec run ARGS` as
-# run_bg NAME does, waits for its partitions to be assigned and for the
-# first checkpoint written after that (so that every killed run leaves one,
-# however slow the machine), lets it run DELAY seconds more, kills it with
-# SIGKILL and waits for it. A checkpoint writer it
-# had forked (checkpoint.dir=STATE_DIR) dies with it too, rather than
-# renaming a file into place behind the next run's back; ([c] keeps the
-# pattern from matching the shell that runs pgrep.)
+# run_bg NAME does, waits for its partitions to be assigned and for a
+# checkpoint of its own (so that every killed run leaves one, however slow
+# the machine; a restarted run may write it before a slow assignment, and
+# none after it when nothing is left to replay), lets it run DELAY seconds
+# more, kills it with SIGKILL and waits for it. A checkpoint writer it had
+# forked (checkpoint.dir=STATE_DIR) dies with it too, rather than renaming
+# a file into place behind the next run's back; ([c] keeps the pattern
+# from matching the shell that runs pgrep.)
 kill_mid_run() {
   local name=$1 dir=$2 delay=$3
   shift 3
   run_bg "$name" "$@"
   wait_for 30 grep -q "partitions assigned" "$SR_TMP/$name.err"
-  wait_for 30 awk '/partitions assigned/ { a = 1 }
-    a && /checkpoint written/ { f = 1 } END { exit !f }' "$SR_TMP/$name.err"
+  wait_for 30 grep -q "checkpoint written" "$SR_TMP/$name.err"
   sleep "$delay"
   kill -0 "$RUN_PID" 2>/dev/null || fail "run $name exited early"
   kill -KILL "$RUN_PID"
