@@ -12,7 +12,8 @@ typedef struct sr_eval_stats {
   uint64_t evaluated; /* events tested before learning */
   uint64_t hits;      /* tested events whose item ranked in the top n */
   double ndcg_sum;    /* sum of 1/log2(rank+1) over hits */
-  double rr_sum;      /* sum of 1/rank over tested events (full rank) */
+  double rr_sum;      /* sum of 1/rank over tested events ranked
+                         within n (full rank) */
 } sr_eval_stats_t;
 
 typedef struct sr_eval sr_eval_t;

@@ -38,27 +38,32 @@ typedef struct event_vec {
 } event_vec_t;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: streamrec eval FILE [options]\n\n"
-          "Prequential (test-then-train) evaluation: for each event whose user "
-          "has an\nearlier event, rank every item seen before it, excluding "
-          "the user's own\nearlier items; a hit if the event's item is in the "
-          "top N; then learn from it.\n\n"
-          "  --format jsonl|proto|tsv  input format (default: from the file "
-          "name,\n                            .dat/.tsv/.csv tsv, .pb proto, "
-          "else jsonl)\n"
-          "  --sort                    stable-sort events by timestamp first\n"
-          "  --min-value X             skip events whose value is below X\n"
-          "  -N, --n N                 list length (default 10)\n"
-          "  --baseline pop            also evaluate the popularity ranker\n"
-          "  --components              also rank by each part of the blend "
-          "alone\n                            (factors, popularity, "
-          "co-occurrence)\n"
-          "  --json                    print one JSON object\n"
-          "  -c, --config FILE         JSON config file (model.* options)\n"
-          "  --set KEY=VALUE           set one option (repeatable)\n"
-          "  -h, --help                this text\n\n"
-          "Model options:\n");
+  fprintf(
+      out,
+      "usage: streamrec eval FILE [options]\n\n"
+      "Prequential (test-then-train) evaluation: for each event whose user "
+      "has an\nearlier event, rank every item seen before it, excluding "
+      "the user's own\nearlier items; a hit if the event's item is in the "
+      "top N; then learn from it.\nPrints recall@N, NDCG@N and MRR@N (1/rank "
+      "within the top N, else 0).\n\n"
+      "  --format jsonl|proto|tsv  input format (default: from the file "
+      "name,\n                            .dat/.tsv/.csv tsv, .pb proto, "
+      "else jsonl)\n"
+      "  --sort                    stable-sort events by timestamp first\n"
+      "  --min-value X             skip events whose value is below X\n"
+      "  -N, --n N                 list length (default 10)\n"
+      "  --baseline pop            also evaluate the popularity ranker\n"
+      "  --components              also rank by each part of the blend "
+      "alone\n                            (factors, popularity, "
+      "co-occurrence)\n"
+      "  --items FILE              load item content first: Item JSONL or "
+      "TSV,\n                            MovieLens movies.dat, movies.csv "
+      "or u.item\n"
+      "  --json                    print one JSON object\n"
+      "  -c, --config FILE         JSON config file (model.* options)\n"
+      "  --set KEY=VALUE           set one option (repeatable)\n"
+      "  -h, --help                this text\n\n"
+      "Model options:\n");
   sr_config_print_help(out, "model.");
 }
 
@@ -370,7 +375,7 @@ static void print_components_json(const sr_eval_stats_t *comps, size_t n) {
     const sr_eval_stats_t *st = &comps[c];
     double ev = st->evaluated ? (double)st->evaluated : 1.0;
     printf("%s\"%s\":{\"recall_at_n\":%.6f,\"ndcg_at_n\":%.6f,"
-           "\"mrr\":%.6f,\"n\":%zu}",
+           "\"mrr_at_n\":%.6f,\"n\":%zu}",
            c ? "," : "", component_names[c], (double)st->hits / ev,
            st->ndcg_sum / ev, st->rr_sum / ev, n);
   }
@@ -383,7 +388,7 @@ static double ratio(double a, uint64_t b) {
 
 static void print_json_figures(const figures_t *f, size_t n) {
   printf("\"events\":%llu,\"evaluated\":%llu,\"n\":%zu,\"recall_at_n\":%.6f,"
-         "\"ndcg_at_n\":%.6f,\"mrr\":%.6f,\"events_per_s\":%.0f",
+         "\"ndcg_at_n\":%.6f,\"mrr_at_n\":%.6f,\"events_per_s\":%.0f",
          (unsigned long long)f->st.events, (unsigned long long)f->st.evaluated,
          n, ratio((double)f->st.hits, f->st.evaluated),
          ratio(f->st.ndcg_sum, f->st.evaluated),
@@ -407,14 +412,15 @@ static void print_text(const figures_t *f, const figures_t *base, size_t n) {
 #define NDCG(x) ratio((x)->st.ndcg_sum, (x)->st.evaluated)
 #define MRR(x) ratio((x)->st.rr_sum, (x)->st.evaluated)
 #define RATE(x) ((x)->secs > 0 ? (double)(x)->st.events / (x)->secs : 0.0)
-  char rname[32], nname[32];
+  char rname[32], nname[32], mname[32];
   snprintf(rname, sizeof(rname), "recall@%zu", n);
   snprintf(nname, sizeof(nname), "ndcg@%zu", n);
+  snprintf(mname, sizeof(mname), "mrr@%zu", n);
   ROW("events", "%12llu", EVENTS);
   ROW("evaluated", "%12llu", EVALUATED);
   ROW(rname, "%12.4f", RECALL);
   ROW(nname, "%12.4f", NDCG);
-  ROW("mrr", "%12.4f", MRR);
+  ROW(mname, "%12.4f", MRR);
   ROW("events/s", "%12.0f", RATE);
 }
 

@@ -59,13 +59,15 @@ static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
 }
 
 /* Counts a tested item: rank by the full scores (0: excluded, a miss)
- * for the reciprocal rank, hit_rank (its place in the list, 0: not in it)
- * for hits and NDCG. Without an index both are the same. */
+ * for the reciprocal rank (MRR at n: 0 past n), hit_rank (its place in
+ * the list, 0: not in it) for hits and NDCG. Without an index both are
+ * the same. */
 static void count_rank(sr_eval_stats_t *st, uint64_t rank, uint64_t hit_rank,
                        size_t n) {
   if (rank == 0)
     return;
-  st->rr_sum += 1.0 / (double)rank;
+  if (rank <= n)
+    st->rr_sum += 1.0 / (double)rank;
   if (hit_rank && hit_rank <= n) {
     st->hits++;
     st->ndcg_sum += 1.0 / log2((double)hit_rank + 1.0);
@@ -176,7 +178,8 @@ static int test_event(sr_eval_t *ev, const sr_event_t *event) {
     return 0;
   }
   uint64_t rank, hit_rank;
-  if (sr_model_rank_item(ev->mdl, (uint32_t)user, (uint32_t)item, &rank) != 0)
+  if (sr_model_rank_item(ev->mdl, (uint32_t)user, (uint32_t)item, ev->n,
+                         &rank) != 0)
     return -1;
   hit_rank = rank;
   if (rank && ev->lists &&

@@ -36,6 +36,7 @@ typedef struct rank_job {
   float delta;  /* slack_dot - 1 */
   float t;      /* the item's score */
   uint32_t item;
+  uint64_t enough; /* rows above the item past which counting stops */
 } rank_job_t;
 
 /* Item rows the bound pass takes at once: the rows it cannot place are
@@ -347,7 +348,8 @@ bound_codes_avx2(const rank_job_t *job, const qcode_t *qc, uint32_t *list,
 }
 
 /* Unmarked rows above the item: placed by the norms' bound, else by their
- * codes, else scored. */
+ * codes, else scored; a span at a time, stopping after the span that
+ * brings the count to job->enough. */
 static uint64_t count_unmarked(const rank_job_t *job, uint32_t items) {
   static int avx2 = -1;
   if (avx2 < 0)
@@ -358,7 +360,7 @@ static uint64_t count_unmarked(const rank_job_t *job, uint32_t items) {
   qcode_t qc;
   if (avx2)
     quantize_query(job, &qc);
-  for (uint32_t lo = 0; lo < items; lo += SPAN) {
+  for (uint32_t lo = 0; lo < items && up < job->enough; lo += SPAN) {
     uint32_t hi = items - lo < SPAN ? items : lo + SPAN, n = 0;
     if (avx2) {
       up += bound_avx2(job, lo, hi, list, &n);
@@ -474,9 +476,9 @@ static uint64_t count_cooc(const rank_job_t *job, const sr_scored_t *co,
 }
 
 /* The rank among the scores q . v + bias (+ the user's co-occurrence
- * scores when with_co). */
+ * scores when with_co); counting stops once enough rows are above. */
 static uint64_t rank_scored(sr_model_t *mdl, const float *q, uint32_t user,
-                            uint32_t item, int with_co) {
+                            uint32_t item, int with_co, uint64_t enough) {
   uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ifac.stride;
   double qq = 0;
   for (uint32_t f = 0; f < stride; f++)
@@ -487,7 +489,8 @@ static uint64_t rank_scored(sr_model_t *mdl, const float *q, uint32_t user,
                     .bias = mdl->bias,
                     .q_norm = (float)(sqrt(qq) * slack),
                     .delta = (float)(slack - 1.0),
-                    .item = item};
+                    .item = item,
+                    .enough = enough};
   assert(mdl->bias);
   mark_excluded(mdl, user, MARK_EXCLUDED);
   uint32_t n = with_co ? sr_recommend_co_scores(mdl, user, mdl->co) : 0;
@@ -495,17 +498,21 @@ static uint64_t rank_scored(sr_model_t *mdl, const float *q, uint32_t user,
   n = list_cooc(&job, mdl->co, n, &scored);
   job.t = item_score(&job, mdl->co, n, scored);
   uint64_t rank = 0;
-  if (job.t != -INFINITY)
-    rank =
-        1 + count_unmarked(&job, items) + count_cooc(&job, mdl->co, n, scored);
+  if (job.t != -INFINITY) {
+    uint64_t up = count_cooc(&job, mdl->co, n, scored);
+    job.enough = up < enough ? enough - up : 0;
+    rank = 1 + up + count_unmarked(&job, items);
+  }
   for (uint32_t p = 0; p < n; p++)
     mdl->imark[mdl->co[p].item] = MARK_NONE;
   mark_excluded(mdl, user, MARK_NONE);
   return rank;
 }
 
-/* The rank by popularity alone, a cold user's score. */
-static uint64_t rank_popular(sr_model_t *mdl, uint32_t user, uint32_t item) {
+/* The rank by popularity alone, a cold user's score; counting stops, a
+ * span at a time, once enough rows are above. */
+static uint64_t rank_popular(sr_model_t *mdl, uint32_t user, uint32_t item,
+                             uint64_t enough) {
   uint32_t items = sr_idmap_count(mdl->items);
   const float *s = mdl->pop.logc;
   mark_excluded(mdl, user, MARK_EXCLUDED);
@@ -513,23 +520,32 @@ static uint64_t rank_popular(sr_model_t *mdl, uint32_t user, uint32_t item) {
   uint64_t rank = 0;
   if (t != -INFINITY) {
     rank = 1;
-    for (uint32_t j = 0; j < items; j++)
-      rank += (mdl->imark[j] == MARK_NONE) & above(s[j], t, j, item);
+    for (uint32_t lo = 0; lo < items && rank <= enough; lo += SPAN) {
+      uint32_t hi = items - lo < SPAN ? items : lo + SPAN;
+      for (uint32_t j = lo; j < hi; j++)
+        rank += (mdl->imark[j] == MARK_NONE) & above(s[j], t, j, item);
+    }
   }
   mark_excluded(mdl, user, MARK_NONE);
   return rank;
 }
 
 int sr_model_rank_item(sr_model_t *mdl, uint32_t user, uint32_t item,
-                       uint64_t *rank) {
+                       uint64_t max_rank, uint64_t *rank) {
   if (ensure_cap(mdl) != 0)
     return -1;
+  /* Rows above the item that place it past max_rank. */
+  uint64_t enough = max_rank ? max_rank : UINT64_MAX;
+  uint64_t r;
   if (mdl->uevents[user] >= mdl->conf.min_user_events)
-    *rank = rank_scored(mdl, sr_factors_row(&mdl->ufac, user), user, item, 1);
+    r = rank_scored(mdl, sr_factors_row(&mdl->ufac, user), user, item, 1,
+                    enough);
   else {
     const float *q = sr_recommend_cold_query(mdl, user);
-    *rank =
-        q ? rank_scored(mdl, q, user, item, 0) : rank_popular(mdl, user, item);
+    r = q ? rank_scored(mdl, q, user, item, 0, enough)
+          : rank_popular(mdl, user, item, enough);
   }
+  /* Where counting stopped depends on the spans: beyond is one figure. */
+  *rank = max_rank && r > max_rank ? max_rank + 1 : r;
   return 0;
 }

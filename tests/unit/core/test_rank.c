@@ -97,12 +97,16 @@ static uint64_t check_stream(const sr_model_conf_t *conf, const stream_t *st,
     for (uint32_t k = 0; u >= 0 && i >= 0 && k < 4; k++) {
       uint32_t row = (uint32_t)(i + (int64_t)k * 37) % items;
       uint64_t got = 99, want = brute_rank(mdl, (uint32_t)u, row, scores);
-      assert_int_equal(sr_model_rank_item(mdl, (uint32_t)u, row, &got), 0);
+      assert_int_equal(sr_model_rank_item(mdl, (uint32_t)u, row, 0, &got), 0);
       if (got != want)
         fail_msg("event %llu, user row %lld, item row %u: rank %llu, "
                  "scoring every item %llu",
                  (unsigned long long)sr_model_events_applied(mdl), (long long)u,
                  row, (unsigned long long)got, (unsigned long long)want);
+      uint64_t max = 1 + k * 7, capped = 99;
+      assert_int_equal(sr_model_rank_item(mdl, (uint32_t)u, row, max, &capped),
+                       0);
+      assert_int_equal(capped, want > max ? max + 1 : want);
       ranked += k == 0;
     }
     assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
