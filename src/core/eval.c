@@ -47,10 +47,10 @@ const sr_eval_stats_t *sr_eval_stats(const sr_eval_t *ev) {
 }
 
 /* 1-based rank of item among all scored items (ties: lower row first), or 0
- * when the item is excluded. */
+ * when the item is excluded or its score is NaN. */
 static uint64_t rank_of(const float *scores, uint32_t items, uint32_t item) {
   float t = scores[item];
-  if (t == -INFINITY)
+  if (t == -INFINITY || isnan(t))
     return 0;
   uint64_t above = 0;
   for (uint32_t j = 0; j < items; j++)

@@ -498,7 +498,8 @@ static uint64_t rank_scored(sr_model_t *mdl, const float *q, uint32_t user,
   n = list_cooc(&job, mdl->co, n, &scored);
   job.t = item_score(&job, mdl->co, n, scored);
   uint64_t rank = 0;
-  if (job.t != -INFINITY) {
+  /* A NaN score (a model that diverged) is a miss, never a first place. */
+  if (job.t != -INFINITY && !isnan(job.t)) {
     uint64_t up = count_cooc(&job, mdl->co, n, scored);
     job.enough = up < enough ? enough - up : 0;
     rank = 1 + up + count_unmarked(&job, items);

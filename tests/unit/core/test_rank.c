@@ -5,6 +5,8 @@
  * taken down), while learning changes the rows between ranks. */
 #include "streamrec/model.h"
 
+#include "core/model_internal.h"
+
 #include "core/synth.h"
 
 #include <math.h>
@@ -174,12 +176,45 @@ static void test_exclusions_and_content(void **state) {
   assert_true(check_stream(&conf, &ct, 16) > 1000);
 }
 
+/* A NaN score (a model that diverged) ranks as a miss, 0, never first:
+ * counting it as rank 1 made such a model look perfect to eval. */
+static void test_nan_score_is_a_miss(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(8);
+  conf.blend = SR_BLEND_FIXED;
+  conf.cooc_weight = 0;
+  conf.min_user_events = 1;
+  sr_model_t *mdl = model_with(&conf);
+  const char *items[3] = {"a", "b", "c"};
+  for (int k = 0; k < 3; k++) {
+    sr_event_t ev = event_for("u", items[k], SR_EV_CLICK, 0, k);
+    assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+    ev = event_for("v", items[k], SR_EV_CLICK, 0, k);
+    assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+  }
+  sr_event_t ev = event_for("w", "a", SR_EV_CLICK, 0, 3);
+  assert_int_equal(sr_model_learn(mdl, &ev, NULL), SR_OK);
+  uint32_t w = (uint32_t)sr_model_find_user(mdl, "w", 1);
+  uint32_t b = (uint32_t)sr_model_find_item(mdl, "b", 1);
+  uint64_t rank = 99;
+  assert_int_equal(sr_model_rank_item(mdl, w, b, 0, &rank), 0);
+  assert_true(rank >= 1);
+  sr_factors_row(&mdl->ifac, b)[0] = NAN;
+  sr_share_mark_item(mdl, b);
+  assert_int_equal(sr_model_rank_item(mdl, w, b, 0, &rank), 0);
+  assert_int_equal(rank, 0);
+  assert_int_equal(sr_model_rank_item(mdl, w, b, 10, &rank), 0);
+  assert_int_equal(rank, 0);
+  sr_model_free(mdl);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_default_blend),
       cmocka_unit_test(test_factors_alone),
       cmocka_unit_test(test_cold_and_explicit),
       cmocka_unit_test(test_exclusions_and_content),
+      cmocka_unit_test(test_nan_score_is_a_miss),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
