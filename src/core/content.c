@@ -201,13 +201,17 @@ int sr_content_has(const sr_model_t *mdl, uint32_t row) {
 
 /* One normalised LMS step of the tables towards the item's factor: the
  * token part's input has unit length (each token 1 / sqrt(tokens)) and so
- * has the embedding, so one rate suits any number of tokens or any scale
- * of embedding. */
+ * has the embedding, and the step is divided by the squared length of the
+ * whole input (1, or 2 with both), so that one rate moves the content
+ * factor by rate x error whatever the item has: stable below 2, where a
+ * step not divided diverged from 1 for items with both. */
 static void train(sr_model_t *mdl, uint32_t row) {
   sr_content_t *ct = &mdl->content;
   const sr_content_item_t *ic = ct->item[row];
   uint32_t s = ct->stride;
   float *err = ct->c, lr = mdl->conf.content_learn_rate;
+  if (ic->n_tok && ic->n_emb)
+    lr *= 0.5f;
   float *c = cache_of(ct, row);
   factor_of(ct, ic, c);
   const float *v = sr_factors_row(&mdl->ifac, row);

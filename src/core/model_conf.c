@@ -99,9 +99,10 @@ static const sr_opt_t params[] = {
     U32("model.cold_item_events", cold_item_events, "3", 0, 1000000,
         "content: an item with content keeps a blend of its content factor "
         "and what it learned until it has this many events (0: no blend)"),
-    F32("model.content_learn_rate", content_learn_rate, "0.1", 0, 1,
+    F32("model.content_learn_rate", content_learn_rate, "0.8", 0, 1,
         "content: step of the learner mapping features and embeddings to "
-        "item factors"),
+        "item factors (the share of the error one step takes off an "
+        "item's content factor)"),
     U32("model.content_budget", content_budget, "2048", 0, 100000000,
         "content: multiply-adds the content learner may spend per event on "
         "an item with content, on average (a learning step costs 2 x "

@@ -119,6 +119,30 @@ static void test_embedding_step(void **state) {
   sr_model_free(mdl);
 }
 
+/* Two tokens and the embedding (0.6, 0.8) together: the step is halved
+ * (the input's squared length is 2), so the content factor still moves by
+ * 0.5 of the error: (1 / sqrt 2)(2 * 0.25 / sqrt 2) v + (0.36 + 0.64) 0.25 v
+ * = 0.5 v. */
+static void test_both_step(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(1);
+  sr_model_t *mdl = model_with(&conf);
+  const float emb[2] = {3, 4};
+  assert_int_equal(sr_model_set_content(mdl, "a", 1, XY, XY_LEN, 2, emb, 2),
+                   SR_OK);
+  learn(mdl, "u", "a", 1);
+  const float *v = factor_of(mdl, "a");
+  float c[64], want[4];
+  assert_int_equal(sr_content_factor(mdl, row_of(mdl, "a"), c), 1);
+  for (int k = 0; k < 4; k++)
+    want[k] = 0.5f * v[k];
+  assert_close(c, want, 4);
+  const float *p = mdl->content.proj;
+  for (int k = 0; k < 4; k++)
+    assert_true(fabsf(p[k] - 0.15f * v[k]) < 1e-6f);
+  sr_model_free(mdl);
+}
+
 /* A model with cold_item_events 4 and no learning budget: item "w" with
  * content, token rows of fixed values, then item "n" with content whose
  * factor comes from them. */
@@ -422,6 +446,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_token_step),
       cmocka_unit_test(test_embedding_step),
+      cmocka_unit_test(test_both_step),
       cmocka_unit_test(test_cold_blend),
       cmocka_unit_test(test_replay_idempotent),
       cmocka_unit_test(test_cold_user_neighbours),
