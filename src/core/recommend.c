@@ -77,8 +77,10 @@ static int ensure_scratch(sr_model_t *mdl) {
   return 0;
 }
 
+/* The co-occurrence lists of a chunk's users, and one more list of
+ * scratch for sorting them (sort_by_block). */
 static size_t co_bytes(const sr_model_t *mdl) {
-  return (size_t)CHUNK * mdl->co_max * sizeof(sr_scored_t);
+  return (size_t)(CHUNK + 1) * mdl->co_max * sizeof(sr_scored_t);
 }
 
 /* Latest events of the recent window whose items a blend trial ranks: the
@@ -312,16 +314,50 @@ static void seed_heaps(sr_model_t *mdl, const uint32_t *user_rows,
  * out + at[r] * n and its length in counts[at[r]]. The items go in blocks
  * of ITEM_BLOCK, one sgemm each, so that the scores of a block are still
  * in cache when the users' heaps take them. */
+/* Orders a user's co-occurrence scores by the block of ITEM_BLOCK rows
+ * their item falls in, each block's entries in the order they had (a
+ * stable radix sort, 8 bits of the block a pass, through tmp), so that
+ * the pass over the catalogue takes each block's entries from a cursor
+ * instead of reading the whole list for every block. The scores of an
+ * item named twice are still added in the list's order. */
+static void sort_by_block(sr_scored_t *co, uint32_t n, sr_scored_t *tmp,
+                          uint32_t blocks) {
+  for (uint32_t shift = 0; (blocks - 1) >> shift; shift += 8) {
+    uint32_t at[257] = {0};
+    for (uint32_t k = 0; k < n; k++)
+      at[((co[k].item / ITEM_BLOCK) >> shift & 255u) + 1]++;
+    for (uint32_t b = 0; b < 256; b++)
+      at[b + 1] += at[b];
+    for (uint32_t k = 0; k < n; k++)
+      tmp[at[(co[k].item / ITEM_BLOCK) >> shift & 255u]++] = co[k];
+    memcpy(co, tmp, n * sizeof(*co));
+  }
+}
+
+/* Adds the entries of a list sorted by block that fall in the block of
+ * count rows from lo, from *next on, to scores; moves *next past them. */
+static void add_block_co(const sr_scored_t *co, uint32_t n, uint32_t *next,
+                         uint32_t lo, uint32_t count, float *scores) {
+  uint32_t k = *next;
+  for (; k < n && co[k].item < lo + count; k++)
+    scores[co[k].item - lo] += co[k].score;
+  *next = k;
+}
+
 static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                            const size_t *at, size_t nrows, size_t n,
                            sr_scored_t *out, size_t *counts) {
   uint32_t items = sr_idmap_count(mdl->items), stride = mdl->ufac.stride;
-  uint32_t n_co[CHUNK];
+  uint32_t blocks = (items + ITEM_BLOCK - 1) / ITEM_BLOCK;
+  uint32_t n_co[CHUNK], next[CHUNK];
   for (size_t r = 0; r < nrows; r++) {
     memcpy(mdl->batch + r * stride,
            sr_factors_row(&mdl->ufac, user_rows[at[r]]),
            stride * sizeof(float));
     n_co[r] = co_scores(mdl, user_rows[at[r]], co_list(mdl, r));
+    if (n_co[r])
+      sort_by_block(co_list(mdl, r), n_co[r], co_list(mdl, CHUNK), blocks);
+    next[r] = 0;
   }
   seed_heaps(mdl, user_rows, at, nrows, n, out, counts, n_co);
   for (uint32_t lo = 0; lo < items; lo += ITEM_BLOCK) {
@@ -331,7 +367,7 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                         mdl->scores);
     for (size_t r = 0; r < nrows; r++) {
       float *scores = mdl->scores + r * count;
-      add_co(co_list(mdl, r), n_co[r], lo, count, 1, scores);
+      add_block_co(co_list(mdl, r), n_co[r], &next[r], lo, count, scores);
       exclude_seen_in(mdl, user_rows[at[r]], lo, count, 1, scores);
       counts[at[r]] = sr_topn_offer(scores, bias, lo, count, n, out + at[r] * n,
                                     counts[at[r]]);

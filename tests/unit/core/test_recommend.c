@@ -165,12 +165,63 @@ static void test_similar_items_rank_by_cosine(void **state) {
   sr_model_free(mdl);
 }
 
+/* Lists take each block of item rows' co-occurrence scores in turn: the
+ * neighbours of the user's item in the first, second and third blocks of
+ * rows all reach a batch's lists, above every item that has none. */
+static void test_co_scores_in_every_block(void **state) {
+  (void)state;
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 8;
+  conf.learn_rate = 1e-6f;
+  conf.init_std = 1e-6f;
+  conf.pop_blend = 0;
+  conf.blend = SR_BLEND_FIXED;
+  conf.cooc_weight = 1;
+  sr_model_t *mdl = model_with(&conf);
+  char user[16], item[16];
+  int64_t ts = 1700000000000LL;
+  /* Rows 0 .. 2999, one user each: no pairs. */
+  for (int k = 0; k < 3000; k++) {
+    snprintf(user, sizeof user, "f%d", k);
+    snprintf(item, sizeof item, "i%d", k);
+    learn(mdl, user, item, ts++);
+  }
+  /* "a" pairs with i100, i1100 and i2100: rows in blocks 0, 1 and 2. */
+  for (int b = 0; b < 3; b++) {
+    snprintf(user, sizeof user, "p%d", b);
+    snprintf(item, sizeof item, "i%d", 1000 * b + 100);
+    learn(mdl, user, "a", ts++);
+    learn(mdl, user, item, ts++);
+  }
+  learn(mdl, "u", "a", ts++);
+  uint32_t rows[3] = {(uint32_t)sr_model_find_user(mdl, "p0", 2),
+                      (uint32_t)sr_model_find_user(mdl, "u", 1),
+                      (uint32_t)sr_model_find_user(mdl, "p1", 2)};
+  sr_scored_t list[3 * 5];
+  size_t counts[3];
+  assert_int_equal(sr_model_recommend(mdl, rows, 3, 5, list, counts, NULL),
+                   SR_OK);
+  const sr_scored_t *mine = list + 5;
+  assert_int_equal(counts[1], 5);
+  int found[3] = {0};
+  for (int k = 0; k < 3; k++)
+    for (int b = 0; b < 3; b++) {
+      snprintf(item, sizeof item, "i%d", 1000 * b + 100);
+      found[b] |= mine[k].item == row_of(mdl, item);
+    }
+  assert_true(found[0] && found[1] && found[2]);
+  assert_true(mine[2].score > mine[3].score + 0.1f);
+  sr_model_free(mdl);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seen_items_excluded_cold_and_warm),
       cmocka_unit_test(test_cold_list_follows_counts),
       cmocka_unit_test(test_free_item_rows_in_no_list),
       cmocka_unit_test(test_similar_items_rank_by_cosine),
+      cmocka_unit_test(test_co_scores_in_every_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
