@@ -281,9 +281,9 @@ int sr_model_score_user(sr_model_t *mdl, uint32_t user_row, float *scores,
 
 /* The 1-based rank of item_row among the scores sr_model_score_user gives
  * user_row (ties: the lower row first), or 0 when the item is excluded (a
- * -inf score) or its score is NaN: exactly as scoring every item and counting those above,
- * but most items are placed by a bound on their score without their
- * factor row being read. With max_rank > 0, a rank past max_rank is
+ * -inf score) or its score is NaN: exactly as scoring every item and counting
+ * those above, but most items are placed by a bound on their score without
+ * their factor row being read. With max_rank > 0, a rank past max_rank is
  * reported as max_rank + 1, and counting stops soon after it is known to
  * be: what recall, NDCG and MRR at max_rank need, at a fraction of the
  * cost. For evaluation. Returns 0, or -1 when out of memory. */
