@@ -103,6 +103,10 @@ struct sr_model {
   uint8_t *idown;
   uint32_t *down;
   uint32_t n_down, down_cap;
+  /* Scratch of the batched lists (core/recommend): the free rows and the
+   * rows taken down, sorted. */
+  uint32_t *excl;
+  uint32_t excl_cap;
   /* Approximate retrieval (core/retrieve): the index, borrowed from its
    * owner (NULL: exact scoring), the lists it probes, and its scratch. */
   struct sr_ann *ann;

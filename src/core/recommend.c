@@ -139,6 +139,9 @@ void sr_recommend_free(sr_model_t *mdl) {
   if (mdl->trial)
     sr_model_mem_free(mdl, mdl->trial, trial_bytes(mdl));
   mdl->trial = NULL;
+  sr_model_mem_free(mdl, mdl->excl, (size_t)mdl->excl_cap * sizeof(uint32_t));
+  mdl->excl = NULL;
+  mdl->excl_cap = 0;
   free_scratch(mdl);
   sr_retrieve_free(mdl);
   sr_rank_free(mdl);
@@ -310,10 +313,6 @@ static void seed_heaps(sr_model_t *mdl, const uint32_t *user_rows,
   }
 }
 
-/* Lists for up to CHUNK warm users: user_rows[at[r]] gets its list at
- * out + at[r] * n and its length in counts[at[r]]. The items go in blocks
- * of ITEM_BLOCK, one sgemm each, so that the scores of a block are still
- * in cache when the users' heaps take them. */
 /* Orders a user's co-occurrence scores by the block of ITEM_BLOCK rows
  * their item falls in, each block's entries in the order they had (a
  * stable radix sort, 8 bits of the block a pass, through tmp), so that
@@ -344,6 +343,51 @@ static void add_block_co(const sr_scored_t *co, uint32_t n, uint32_t *next,
   *next = k;
 }
 
+static int by_row(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The rows every list leaves out, free rows and items taken down, sorted
+ * into mdl->excl, so that the pass over the catalogue takes each block's
+ * from a cursor: read for every block and user, a catalogue with thousands
+ * of items down spent more time on them than on scoring. Returns their
+ * count, or -1 when out of memory. */
+static int64_t sorted_exclusions(sr_model_t *mdl) {
+  const sr_lru_t *ilru = &mdl->ilru;
+  uint32_t n = mdl->n_down;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
+    n++;
+  if (n > mdl->excl_cap) {
+    uint32_t cap = n + n / 2 + 64;
+    if (sr_model_mem_grow(mdl, (void **)&mdl->excl,
+                          (size_t)mdl->excl_cap * sizeof(uint32_t),
+                          (size_t)cap * sizeof(uint32_t)) != 0)
+      return -1;
+    mdl->excl_cap = cap;
+  }
+  if (mdl->n_down)
+    memcpy(mdl->excl, mdl->down, mdl->n_down * sizeof(uint32_t));
+  n = mdl->n_down;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
+    mdl->excl[n++] = r;
+  if (n > 1)
+    qsort(mdl->excl, n, sizeof(uint32_t), by_row);
+  return n;
+}
+
+/* The user's seen ring in the block of count rows from lo. */
+static void exclude_ring_in(const sr_model_t *mdl, uint32_t user, uint32_t lo,
+                            uint32_t count, float *scores) {
+  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
+  for (uint32_t j = 0; j < ring->len; j++)
+    exclude_row(scores, ring->items[j], lo, count, 1);
+}
+
+/* Lists for up to CHUNK warm users: user_rows[at[r]] gets its list at
+ * out + at[r] * n and its length in counts[at[r]]. The items go in blocks
+ * of ITEM_BLOCK, one sgemm each, so that the scores of a block are still
+ * in cache when the users' heaps take them. */
 static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
                            const size_t *at, size_t nrows, size_t n,
                            sr_scored_t *out, size_t *counts) {
@@ -360,15 +404,26 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
     next[r] = 0;
   }
   seed_heaps(mdl, user_rows, at, nrows, n, out, counts, n_co);
+  /* Without memory for the sorted exclusions, each block reads them all. */
+  int64_t n_excl = sorted_exclusions(mdl);
+  uint32_t ex = 0;
   for (uint32_t lo = 0; lo < items; lo += ITEM_BLOCK) {
     uint32_t count = items - lo < ITEM_BLOCK ? items - lo : ITEM_BLOCK;
     const float *bias = mdl->bias ? mdl->bias + lo : NULL;
+    uint32_t ex_lo = ex;
+    while (ex < n_excl && mdl->excl[ex] < lo + count)
+      ex++;
     sr_topn_score_range(mdl->batch, (uint32_t)nrows, &mdl->ifac, lo, count,
                         mdl->scores);
     for (size_t r = 0; r < nrows; r++) {
       float *scores = mdl->scores + r * count;
       add_block_co(co_list(mdl, r), n_co[r], &next[r], lo, count, scores);
-      exclude_seen_in(mdl, user_rows[at[r]], lo, count, 1, scores);
+      if (n_excl < 0)
+        exclude_seen_in(mdl, user_rows[at[r]], lo, count, 1, scores);
+      else
+        exclude_ring_in(mdl, user_rows[at[r]], lo, count, scores);
+      for (uint32_t k = ex_lo; k < ex; k++)
+        scores[mdl->excl[k] - lo] = -INFINITY;
       counts[at[r]] = sr_topn_offer(scores, bias, lo, count, n, out + at[r] * n,
                                     counts[at[r]]);
     }

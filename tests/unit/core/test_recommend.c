@@ -165,9 +165,10 @@ static void test_similar_items_rank_by_cosine(void **state) {
   sr_model_free(mdl);
 }
 
-/* Lists take each block of item rows' co-occurrence scores in turn: the
- * neighbours of the user's item in the first, second and third blocks of
- * rows all reach a batch's lists, above every item that has none. */
+/* Lists take each block of item rows' co-occurrence scores and exclusions
+ * in turn: the neighbours of the user's item in the first, second and
+ * third blocks of rows all reach a batch's lists, above every item that
+ * has none, and leave them when taken down. */
 static void test_co_scores_in_every_block(void **state) {
   (void)state;
   sr_model_conf_t conf;
@@ -212,6 +213,20 @@ static void test_co_scores_in_every_block(void **state) {
     }
   assert_true(found[0] && found[1] && found[2]);
   assert_true(mine[2].score > mine[3].score + 0.1f);
+  /* Taken down, the neighbours in the second and third blocks leave the
+   * lists; the first block's stays on top. */
+  for (int b = 1; b < 3; b++) {
+    snprintf(item, sizeof item, "i%d", 1000 * b + 100);
+    assert_int_equal(
+        sr_model_set_available(mdl, item, strlen(item), false, NULL), SR_OK);
+  }
+  assert_int_equal(sr_model_recommend(mdl, rows, 3, 5, list, counts, NULL),
+                   SR_OK);
+  assert_int_equal(mine[0].item, row_of(mdl, "i100"));
+  for (int k = 0; k < (int)counts[1]; k++)
+    assert_true(mine[k].item != row_of(mdl, "i1100") &&
+                mine[k].item != row_of(mdl, "i2100"));
+  assert_true(mine[0].score > mine[1].score + 0.1f);
   sr_model_free(mdl);
 }
 
