@@ -152,6 +152,33 @@ latest_holding() {
     sort
 }
 
+# users_holding ITEM: of the JSON lists on stdin, the users of those that
+# hold ITEM, one per list.
+users_holding() {
+  jq -r --arg it "$1" 'select([.items[].item_id] | index($it)) | .user_id'
+}
+
+# Of the lists on stdin, one a line as "offset<TAB>JSON" (kcat -f
+# '%o\t%s\n'), on one partition:
+# holding_after OFFSET ITEM: the users of those from OFFSET on that hold
+# ITEM, one per list.
+holding_after() {
+  awk -F'\t' -v lim="$1" '$1 >= lim {print $2}' | users_holding "$2"
+}
+
+# listed_after OFFSET: the users with a list from OFFSET on, sorted.
+listed_after() {
+  awk -F'\t' -v lim="$1" '$1 >= lim {print $2}' | jq -r .user_id | sort -u
+}
+
+# mark_unavailable ITEM: produces the message that takes ITEM down to the
+# items topic.
+mark_unavailable() {
+  printf '{"item_id":"%s","available":false}\n' "$1" >"$SR_TMP/item.jsonl"
+  "$SR_BIN" produce "$SR_TMP/item.jsonl" --type item --topic items \
+    --brokers "$BROKERS" >/dev/null 2>&1 || fail "produce item $1"
+}
+
 # most_held: of the JSON lists on stdin, the item in the most users'
 # latest lists.
 most_held() {

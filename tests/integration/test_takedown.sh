@@ -64,16 +64,6 @@ holders() {
   lists | awk -F'\t' -v lim="$1" 'lim == "" || $1 < lim {print $2}' |
     latest_holding "$2"
 }
-# Lists from offset $1 on that hold item $2.
-lists_with_after() {
-  lists | awk -F'\t' -v lim="$1" '$1 >= lim {print $2}' |
-    jq -r --arg it "$2" 'select([.items[].item_id] | index($it)) | .user_id'
-}
-# Users with a list from offset $1 on, sorted.
-listed_after() {
-  lists | awk -F'\t' -v lim="$1" '$1 >= lim {print $2}' | jq -r .user_id |
-    sort -u
-}
 # One event of each user named in file $1 on item $2, stamped $3.
 events_for() {
   while IFS= read -r u; do
@@ -95,12 +85,12 @@ mark=$(topic_count recs)
 produce_items "{\"item_id\":\"$item\",\"available\":false}"
 refreshed_all() {
   [ "$(metric streamrec_takedown_refreshes_total)" == "$n_holders" ] &&
-    [ "$(listed_after "$mark" | comm -13 - "$SR_TMP/holders")" == "" ]
+    [ "$(lists | listed_after "$mark" | comm -13 - "$SR_TMP/holders")" == "" ]
 }
 wait_for 30 refreshed_all
 assert_eq "$(metric streamrec_items_unavailable)" 1 "items unavailable"
 settle_topic recs
-assert_eq "$(lists_with_after "$mark" "$item")" "" \
+assert_eq "$(lists | holding_after "$mark" "$item")" "" \
   "lists after the takedown that hold $item"
 
 # Events on the item and from its former holders: the item trains, and
@@ -109,7 +99,7 @@ events_for "$SR_TMP/holders" "$item" 1700100000000 >"$SR_TMP/more.jsonl"
 produce_events "$SR_TMP/more.jsonl"
 wait_for 30 consumed_all $((N + n_holders))
 settle_topic recs
-assert_eq "$(lists_with_after "$mark" "$item")" "" \
+assert_eq "$(lists | holding_after "$mark" "$item")" "" \
   "lists holding $item after events on it"
 
 # Available again: new lists may hold it.
@@ -124,7 +114,7 @@ produce_events "$SR_TMP/back.jsonl"
 applied=$((N + n_holders + $(wc -l <"$SR_TMP/back.jsonl")))
 wait_for 30 consumed_all "$applied"
 settle_topic recs
-[ -n "$(lists_with_after "$mark" "$item")" ] ||
+[ -n "$(lists | holding_after "$mark" "$item")" ] ||
   fail "$item in no list after it was made available"
 
 # Down again, then removed by a tombstone: available once more.
@@ -137,7 +127,7 @@ events_for "$SR_TMP/others" i1 1700100002000 >"$SR_TMP/again.jsonl"
 produce_events "$SR_TMP/again.jsonl"
 wait_for 30 consumed_all $((applied + $(wc -l <"$SR_TMP/again.jsonl")))
 settle_topic recs
-[ -n "$(lists_with_after "$mark" "$item")" ] ||
+[ -n "$(lists | holding_after "$mark" "$item")" ] ||
   fail "$item in no list after its tombstone"
 
 # A bad item message is rejected to the dead-letter topic; the run goes on.

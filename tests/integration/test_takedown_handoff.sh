@@ -70,14 +70,11 @@ take_down() {
   [ -s "$SR_TMP/holders" ] || fail "nobody holds $1"
   echo "taking down $1, held by $(wc -l <"$SR_TMP/holders") users"
   ends >"$SR_TMP/mark"
-  printf '{"item_id":"%s","available":false}\n' "$1" >"$SR_TMP/item.jsonl"
-  "$SR_BIN" produce "$SR_TMP/item.jsonl" --type item --topic items \
-    --brokers "$BROKERS" >/dev/null 2>&1 || fail "produce item"
+  mark_unavailable "$1"
 }
 # none_hold ITEM: no list published after mark holds ITEM.
 none_hold() {
-  assert_eq "$(after "$SR_TMP/mark" |
-    jq -r --arg it "$1" 'select([.items[].item_id] | index($it)) | .user_id')" "" \
+  assert_eq "$(after "$SR_TMP/mark" | users_holding "$1")" "" \
     "lists published after $1 was taken down that hold it"
 }
 

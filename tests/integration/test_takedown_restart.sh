@@ -53,32 +53,17 @@ lists() {
 holders() {
   lists | cut -f2 | latest_holding "$1"
 }
-# Lists from offset $1 on that hold item $2.
-lists_with_after() {
-  lists | awk -F'\t' -v lim="$1" '$1 >= lim {print $2}' |
-    jq -r --arg it "$2" 'select([.items[].item_id] | index($it)) | .user_id'
-}
-# Users with a list from offset $1 on, sorted.
-listed_after() {
-  lists | awk -F'\t' -v lim="$1" '$1 >= lim {print $2}' | jq -r .user_id |
-    sort -u
-}
-take_down() {
-  printf '{"item_id":"%s","available":false}\n' "$1" >"$SR_TMP/item.jsonl"
-  "$SR_BIN" produce "$SR_TMP/item.jsonl" --type item --topic items \
-    --brokers "$BROKERS" >/dev/null 2>&1 || fail "produce item $1"
-}
 # refreshed HOLDERS MARK: every holder has a list from offset MARK on, and
 # the refreshes counted since the start are as many as the holders.
 refreshed() {
   [ "$(metric streamrec_takedown_refreshes_total)" == "$(wc -l <"$1")" ] &&
-    [ -z "$(listed_after "$2" | comm -13 - "$1")" ]
+    [ -z "$(lists | listed_after "$2" | comm -13 - "$1")" ]
 }
 # check_takedown ITEM MARK DOWN: the item is in no list from offset MARK
 # on, and DOWN items are unavailable.
 check_takedown() {
   settle_topic recs
-  assert_eq "$(lists_with_after "$2" "$1")" "" \
+  assert_eq "$(lists | holding_after "$2" "$1")" "" \
     "lists published after $1 was taken down that hold it"
   assert_eq "$(metric streamrec_items_unavailable)" "$3" "items unavailable"
 }
@@ -102,7 +87,7 @@ holders "$item" >"$SR_TMP/holders1"
 echo "taking down $item, held by $(wc -l <"$SR_TMP/holders1") users"
 mark=$(topic_count recs)
 written=$(grep -c "checkpoint written" "$SR_TMP/r2.err")
-take_down "$item"
+mark_unavailable "$item"
 wait_for 20 refreshed "$SR_TMP/holders1" "$mark"
 check_takedown "$item" "$mark" 1
 
@@ -117,7 +102,7 @@ holders "$item2" >"$SR_TMP/holders2"
 [ -s "$SR_TMP/holders2" ] || fail "nobody holds $item2"
 echo "taking down $item2 while stopped, held by $(wc -l <"$SR_TMP/holders2") users"
 mark=$(topic_count recs)
-take_down "$item2"
+mark_unavailable "$item2"
 
 # Run 3 reads the takedown at start-up: the holders get their new lists
 # without any event or takedown after the start.
