@@ -64,6 +64,22 @@ static void assert_close(const float *a, const float *b, uint32_t n) {
       fail_msg("[%u]: %g != %g", k, a[k], b[k]);
 }
 
+/* Learns one event of "u" on item id, whose content is set and whose
+ * tables are still zero, and asserts that the step took half the error
+ * (conf_of's rate) off its content factor: the factor becomes half the
+ * item's factor, written to want (4 floats). Returns the item's factor. */
+static const float *assert_half_step(sr_model_t *mdl, const char *id,
+                                     float *want) {
+  float c[64];
+  learn(mdl, "u", id, 1);
+  const float *v = factor_of(mdl, id);
+  assert_int_equal(sr_content_factor(mdl, row_of(mdl, id), c), 1);
+  for (int k = 0; k < 4; k++)
+    want[k] = 0.5f * v[k];
+  assert_close(c, want, 4);
+  return v;
+}
+
 /* Tables start at zero, so the first item's content factor is 0, and one
  * step with error v = its factor puts 0.5 / sqrt(2) v in each token row:
  * the content factor becomes (1 / sqrt 2)(2 * 0.5 / sqrt 2) v = 0.5 v. */
@@ -72,16 +88,10 @@ static void test_token_step(void **state) {
   sr_model_conf_t conf = conf_of(1);
   sr_model_t *mdl = model_with(&conf);
   set_xy(mdl, "a");
-  float zero[4] = {0}, c[64];
+  float zero[4] = {0}, want[4];
   assert_close(factor_of(mdl, "a"), zero, 4);
-  learn(mdl, "u", "a", 1);
-  const float *v = factor_of(mdl, "a");
+  const float *v = assert_half_step(mdl, "a", want);
   assert_true(fabsf(v[0]) + fabsf(v[1]) > 0);
-  assert_int_equal(sr_content_factor(mdl, row_of(mdl, "a"), c), 1);
-  float want[4];
-  for (int k = 0; k < 4; k++)
-    want[k] = 0.5f * v[k];
-  assert_close(c, want, 4);
   /* A new item with the same tokens starts at that content factor. */
   set_xy(mdl, "b");
   assert_close(factor_of(mdl, "b"), want, 4);
@@ -97,13 +107,8 @@ static void test_embedding_step(void **state) {
   const float emb[2] = {3, 4};
   assert_int_equal(sr_model_set_content(mdl, "a", 1, NULL, NULL, 0, emb, 2),
                    SR_OK);
-  learn(mdl, "u", "a", 1);
-  const float *v = factor_of(mdl, "a");
-  float c[64], want[4];
-  sr_content_factor(mdl, row_of(mdl, "a"), c);
-  for (int k = 0; k < 4; k++)
-    want[k] = 0.5f * v[k];
-  assert_close(c, want, 4);
+  float want[4];
+  const float *v = assert_half_step(mdl, "a", want);
   const float *p = mdl->content.proj;
   for (int k = 0; k < 4; k++) {
     assert_true(fabsf(p[k] - 0.3f * v[k]) < 1e-6f);
@@ -130,13 +135,8 @@ static void test_both_step(void **state) {
   const float emb[2] = {3, 4};
   assert_int_equal(sr_model_set_content(mdl, "a", 1, XY, XY_LEN, 2, emb, 2),
                    SR_OK);
-  learn(mdl, "u", "a", 1);
-  const float *v = factor_of(mdl, "a");
-  float c[64], want[4];
-  assert_int_equal(sr_content_factor(mdl, row_of(mdl, "a"), c), 1);
-  for (int k = 0; k < 4; k++)
-    want[k] = 0.5f * v[k];
-  assert_close(c, want, 4);
+  float want[4];
+  const float *v = assert_half_step(mdl, "a", want);
   const float *p = mdl->content.proj;
   for (int k = 0; k < 4; k++)
     assert_true(fabsf(p[k] - 0.15f * v[k]) < 1e-6f);
