@@ -343,6 +343,16 @@ static void add_block_co(const sr_scored_t *co, uint32_t n, uint32_t *next,
   *next = k;
 }
 
+/* The free item rows: what an exclusion-heavy user may lose from its
+ * candidates besides its seen ring and the takedowns. */
+static uint32_t count_free(const sr_model_t *mdl) {
+  uint32_t n = 0;
+  const sr_lru_t *ilru = &mdl->ilru;
+  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
+    n++;
+  return n;
+}
+
 static int by_row(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return (x > y) - (x < y);
@@ -355,9 +365,7 @@ static int by_row(const void *a, const void *b) {
  * count, or -1 when out of memory. */
 static int64_t sorted_exclusions(sr_model_t *mdl) {
   const sr_lru_t *ilru = &mdl->ilru;
-  uint32_t n = mdl->n_down;
-  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
-    n++;
+  uint32_t n = mdl->n_down + count_free(mdl);
   if (n > mdl->excl_cap) {
     uint32_t cap = n + n / 2 + 64;
     if (sr_model_mem_grow(mdl, (void **)&mdl->excl,
@@ -432,16 +440,6 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
     sr_topn_finish(out + at[r] * n, counts[at[r]]);
     shift_scores(mdl, out + at[r] * n, counts[at[r]], 0);
   }
-}
-
-/* The free item rows: what an exclusion-heavy user may lose from its
- * candidates besides its seen ring and the takedowns. */
-static uint32_t count_free(const sr_model_t *mdl) {
-  uint32_t n = 0;
-  const sr_lru_t *ilru = &mdl->ilru;
-  for (uint32_t r = ilru->free_top; r != SR_LRU_NIL; r = ilru->node[r].next)
-    n++;
-  return n;
 }
 
 /* Candidates the index is asked for: n, as many again so that the
