@@ -489,8 +489,7 @@ static uint64_t rank_scored(sr_model_t *mdl, const float *q, uint32_t user,
                     .bias = mdl->bias,
                     .q_norm = (float)(sqrt(qq) * slack),
                     .delta = (float)(slack - 1.0),
-                    .item = item,
-                    .enough = enough};
+                    .item = item};
   assert(mdl->bias);
   mark_excluded(mdl, user, MARK_EXCLUDED);
   uint32_t n = with_co ? sr_recommend_co_scores(mdl, user, mdl->co) : 0;
