@@ -1,10 +1,10 @@
 /* Tests of the group consumer (src/kafka/source.c) against librdkafka's
  * mock cluster in this process: where a partition starts (--from, a
  * checkpoint's offsets), what is handed over and recorded, halting, a
- * rebalance, a log that went backwards, --until end and the lag. Each test
- * uses topics and groups of its own on one broker; every fresh group takes
- * the mock's 3 s initial rebalance delay, so the tests that need several
- * groups run them side by side. */
+ * rebalance, a partition's position forgotten, a log that went backwards,
+ * --until end and the lag. Each test uses topics and groups of its own on
+ * one broker; every fresh group takes the mock's 3 s initial rebalance
+ * delay, so the tests that need several groups run them side by side. */
 #include "daemon/config.h"
 #include "kafka/source.h"
 #include "util/log.h"
@@ -249,15 +249,37 @@ static size_t count_seen(const seen_t *s, int32_t p) {
   return n;
 }
 
-/* Messages of one partition arrive in offset order, each once. */
-static void assert_in_order(const seen_t *s) {
-  for (size_t i = 0; i < s->n && i < MAX_SEEN; i++) {
+/* The first offset handed over on partition p at or after the from-th
+ * message, or -1. */
+static int64_t first_seen_since(const seen_t *s, size_t from, int32_t p) {
+  for (size_t i = from; i < s->n && i < MAX_SEEN; i++) {
+    if (s->partition[i] == p)
+      return s->offset[i];
+  }
+  return -1;
+}
+
+static size_t count_seen_since(const seen_t *s, size_t from, int32_t p) {
+  size_t n = 0;
+  for (size_t i = from; i < s->n && i < MAX_SEEN; i++)
+    n += s->partition[i] == p;
+  return n;
+}
+
+/* From the from-th message on, those of one partition arrive in offset
+ * order, each once. */
+static void assert_in_order_since(const seen_t *s, size_t from) {
+  for (size_t i = from; i < s->n && i < MAX_SEEN; i++) {
     for (size_t j = i + 1; j < s->n && j < MAX_SEEN; j++) {
       if (s->partition[i] == s->partition[j] && s->offset[j] <= s->offset[i])
         fail_msg("partition %d: offset %lld after %lld", (int)s->partition[i],
                  (long long)s->offset[j], (long long)s->offset[i]);
     }
   }
+}
+
+static void assert_in_order(const seen_t *s) {
+  assert_in_order_since(s, 0);
 }
 
 static bool lag_known(void *arg) {
@@ -641,6 +663,140 @@ static void test_block_a_partition(void **state) {
   stop(&t);
 }
 
+/* Where the forget test's groups commit, below the 6 messages their
+ * first members consume of each partition. */
+#define FORGET_COMMIT 2
+
+/* Both partitions of topic "forget" committed at FORGET_COMMIT by t's
+ * group. */
+static bool forget_committed(const tsrc_t *t) {
+  sr_offset_t offs[2];
+  char errstr[256];
+  set_offset(&offs[0], "forget", 0, -9);
+  set_offset(&offs[1], "forget", 1, -9);
+  return sr_source_committed(t->src, offs, 2, 5000, errstr, sizeof errstr) ==
+             SR_OK &&
+         offs[0].offset == FORGET_COMMIT && offs[1].offset == FORGET_COMMIT;
+}
+
+static bool both_committed(void *arg) {
+  tsrc_t **ts = arg;
+  return forget_committed(ts[0]) && forget_committed(ts[1]);
+}
+
+/* Two groups, of ts[0] and ts[1] and of ts[2] and ts[3], each with one
+ * partition per member. */
+static bool pairs_split(void *arg) {
+  tsrc_t **ts = arg;
+  return two_each(ts) && two_each(ts + 2);
+}
+
+/* Both first members (arg: as[]) have handed over offset 7, the last, of
+ * both partitions. */
+static bool both_at_end(void *arg) {
+  tsrc_t **as = arg;
+  for (size_t i = 0; i < 2; i++) {
+    if (next_of(as[i], "forget", 0) != 8 || next_of(as[i], "forget", 1) != 8)
+      return false;
+  }
+  return true;
+}
+
+/* Each of the two first members (as[]) takes the whole log of "forget" and
+ * commits an earlier offset than it reached on both partitions. */
+static void consume_then_commit_less(tsrc_t **as) {
+  two_goals_t all = {{as[0], 12}, {as[1], 12}};
+  assert_true(drive(as, 2, WAIT_MS, both_counts, &all));
+  sr_offset_t offs[2];
+  set_offset(&offs[0], "forget", 0, FORGET_COMMIT);
+  set_offset(&offs[1], "forget", 1, FORGET_COMMIT);
+  for (size_t i = 0; i < 2; i++) {
+    /* Nothing was committed before: --from committed started at 0. */
+    assert_int_equal(lowest_seen(&as[i]->seen, 0), 0);
+    assert_int_equal(lowest_seen(&as[i]->seen, 1), 0);
+    assert_int_equal(next_of(as[i], "forget", 0), 6);
+    assert_int_equal(sr_source_commit(as[i]->src, offs, 2, NULL), SR_OK);
+  }
+  assert_true(drive(as, 2, WAIT_MS, both_committed, as));
+}
+
+/* A member b joins each group (ts[1], ts[3]); with the cooperative
+ * assignor each first member is revoked exactly one partition, stored in
+ * moved[], whose next offset is still the one that member reached. */
+static void lose_one_partition(tsrc_t **ts, int32_t moved[2]) {
+  assert_true(drive(ts, 4, WAIT_MS, pairs_split, ts));
+  for (size_t i = 0; i < 2; i++) {
+    const tsrc_t *a = ts[2 * i];
+    assert_int_equal(a->seen.revokes, 1);
+    moved[i] = a->seen.revoked[0];
+    assert_true(moved[i] == 0 || moved[i] == 1);
+    assert_int_equal(next_of(a, "forget", moved[i]), 6);
+  }
+}
+
+/* What a handed over on each partition since the mark-th message, once it
+ * got back the moved one: that one from first_moved to offset 7, the one
+ * it kept from 6 to 7, each once and in order. */
+static void assert_taken_back(const tsrc_t *a, size_t mark, int32_t moved,
+                              int64_t first_moved) {
+  assert_int_equal(sr_source_assigned(a->src), 2);
+  assert_int_equal(first_seen_since(&a->seen, mark, moved), first_moved);
+  assert_int_equal(count_seen_since(&a->seen, mark, moved), 8 - first_moved);
+  assert_int_equal(first_seen_since(&a->seen, mark, 1 - moved), 6);
+  assert_int_equal(count_seen_since(&a->seen, mark, 1 - moved), 2);
+  assert_int_equal(a->seen.n, mark + (size_t)(8 - first_moved) + 2);
+  assert_in_order_since(&a->seen, mark);
+  assert_int_equal(next_of(a, "forget", 0), 8);
+  assert_int_equal(next_of(a, "forget", 1), 8);
+}
+
+/* Cluster mode drops a revoked partition's users and with them the events
+ * applied from it. After sr_source_forget the partition taken back starts
+ * at the group's committed offset (--from committed), so the messages
+ * after it are handed over again, although the member had reached further;
+ * in the contrast group, never told to forget, the member resumes where it
+ * had reached. Forgetting leaves the other partition, and a partition the
+ * source never knew, alone. */
+static void test_forget_resumes_from_commit(void **state) {
+  (void)state;
+  make_topic("forget", 2);
+  produce("forget", 0, 6);
+  produce("forget", 1, 6);
+  sr_source_conf_t conf = {.from = SR_FROM_COMMITTED, .cooperative = true};
+  tsrc_t on_a, on_b, off_a, off_b;
+  start(&on_a, "forget", "forget-on", conf);
+  start(&off_a, "forget", "forget-off", conf);
+  tsrc_t *as[] = {&on_a, &off_a};
+  consume_then_commit_less(as);
+
+  start(&on_b, "forget", "forget-on", conf);
+  start(&off_b, "forget", "forget-off", conf);
+  tsrc_t *ts[] = {&on_a, &on_b, &off_a, &off_b};
+  int32_t moved[2];
+  lose_one_partition(ts, moved);
+  sr_source_forget(on_a.src, "forget", moved[0]);
+  sr_source_forget(on_a.src, "forget", 7);
+  /* Forgotten: no position reported, so none would be checkpointed. */
+  assert_int_equal(next_of(&on_a, "forget", moved[0]), -2);
+  assert_int_equal(next_of(&on_a, "forget", 1 - moved[0]), 6);
+
+  /* Nothing was produced since: what follows is counted from 12. */
+  assert_int_equal(on_a.seen.n, 12);
+  assert_int_equal(off_a.seen.n, 12);
+  stop(&on_b);
+  stop(&off_b);
+  produce("forget", 0, 2);
+  produce("forget", 1, 2);
+  /* Both partitions handed over to their new end, however they started;
+   * where they started is what tells forgetting from not. */
+  assert_true(drive(as, 2, WAIT_MS, both_at_end, as));
+  drive(as, 2, 200, NULL, NULL); /* nothing more comes */
+  assert_taken_back(&on_a, 12, moved[0], FORGET_COMMIT);
+  assert_taken_back(&off_a, 12, moved[1], 6);
+  stop(&on_a);
+  stop(&off_a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_from_earliest_and_latest),
@@ -651,6 +807,7 @@ int main(void) {
       cmocka_unit_test(test_log_went_backwards),
       cmocka_unit_test(test_until_end),
       cmocka_unit_test(test_block_a_partition),
+      cmocka_unit_test(test_forget_resumes_from_commit),
   };
   return cmocka_run_group_tests(tests, setup, broker_stop);
 }
