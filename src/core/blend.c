@@ -54,8 +54,11 @@ static uint64_t mix(uint64_t x) {
 int sr_blend_sampled(const sr_blend_t *bl, uint64_t events) {
   if (!bl->every)
     return 0;
-  uint32_t every =
-      bl->samples < SR_BLEND_WARMUP && bl->every > 2 ? 2 : bl->every;
+  uint32_t every = bl->every;
+  if (bl->samples < SR_BLEND_WARMUP && every > 2)
+    every = 2;
+  else if (bl->samples >= SR_BLEND_SETTLED)
+    every *= SR_BLEND_SETTLED_BY;
   return mix(events) % every == 0;
 }
 

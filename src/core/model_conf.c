@@ -90,7 +90,8 @@ static const sr_opt_t params[] = {
      * recall within 0.0005 of it on four streams. */
     U32("model.blend_sample", blend_sample, "16", 1, 1000000,
         "auto blend: one event in this many is tested against every blend "
-        "(one in 2 for the first 4000 tested)"),
+        "(one in 2 for the first 4000 tested, a quarter as many from 8000 "
+        "tested on)"),
     F32("model.blend_half_life", blend_half_life, "1000", 0, 1e12,
         "auto blend: tested events after which a blend's hit count halves "
         "(0: never)"),

@@ -70,6 +70,12 @@ static void test_sample_is_deterministic(void **state) {
   for (uint64_t e = 0; e < 80000; e++)
     n += (uint64_t)sr_blend_sampled(&bl, e);
   assert_true(n > 9500 && n < 10500);
+  /* Settled: one in 32. */
+  bl.samples = SR_BLEND_SETTLED;
+  n = 0;
+  for (uint64_t e = 0; e < 80000; e++)
+    n += (uint64_t)sr_blend_sampled(&bl, e);
+  assert_true(n > 2250 && n < 2750);
 }
 
 static void test_hits_decay_by_half_life(void **state) {
