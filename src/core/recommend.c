@@ -224,12 +224,18 @@ static void exclude_free_in(const sr_model_t *mdl, uint32_t lo, uint32_t count,
     exclude_row(scores, mdl->down[k], lo, count, step);
 }
 
-/* Excludes the user's seen ring and the free item rows. */
-static void exclude_seen_in(const sr_model_t *mdl, uint32_t user, uint32_t lo,
+/* Excludes the user's seen ring. */
+static void exclude_ring_in(const sr_model_t *mdl, uint32_t user, uint32_t lo,
                             uint32_t count, uint32_t step, float *scores) {
   const sr_seen_ring_t *ring = &mdl->seen.rings[user];
   for (uint32_t j = 0; j < ring->len; j++)
     exclude_row(scores, ring->items[j], lo, count, step);
+}
+
+/* Excludes the user's seen ring and the free item rows. */
+static void exclude_seen_in(const sr_model_t *mdl, uint32_t user, uint32_t lo,
+                            uint32_t count, uint32_t step, float *scores) {
+  exclude_ring_in(mdl, user, lo, count, step, scores);
   exclude_free_in(mdl, lo, count, step, scores);
 }
 
@@ -384,14 +390,6 @@ static int64_t sorted_exclusions(sr_model_t *mdl) {
   return n;
 }
 
-/* The user's seen ring in the block of count rows from lo. */
-static void exclude_ring_in(const sr_model_t *mdl, uint32_t user, uint32_t lo,
-                            uint32_t count, float *scores) {
-  const sr_seen_ring_t *ring = &mdl->seen.rings[user];
-  for (uint32_t j = 0; j < ring->len; j++)
-    exclude_row(scores, ring->items[j], lo, count, 1);
-}
-
 /* Lists for up to CHUNK warm users: user_rows[at[r]] gets its list at
  * out + at[r] * n and its length in counts[at[r]]. The items go in blocks
  * of ITEM_BLOCK, one sgemm each, so that the scores of a block are still
@@ -426,10 +424,9 @@ static void recommend_warm(sr_model_t *mdl, const uint32_t *user_rows,
     for (size_t r = 0; r < nrows; r++) {
       float *scores = mdl->scores + r * count;
       add_block_co(co_list(mdl, r), n_co[r], &next[r], lo, count, scores);
+      exclude_ring_in(mdl, user_rows[at[r]], lo, count, 1, scores);
       if (n_excl < 0)
-        exclude_seen_in(mdl, user_rows[at[r]], lo, count, 1, scores);
-      else
-        exclude_ring_in(mdl, user_rows[at[r]], lo, count, scores);
+        exclude_free_in(mdl, lo, count, 1, scores);
       for (uint32_t k = ex_lo; k < ex; k++)
         scores[mdl->excl[k] - lo] = -INFINITY;
       counts[at[r]] = sr_topn_offer(scores, bias, lo, count, n, out + at[r] * n,
