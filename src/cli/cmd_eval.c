@@ -47,8 +47,9 @@ static void usage(FILE *out) {
       "top N; then learn from it.\nPrints recall@N, NDCG@N and MRR@N (1/rank "
       "within the top N, else 0).\n\n"
       "  --format jsonl|proto|tsv  input format (default: from the file "
-      "name,\n                            .dat/.tsv/.csv tsv, .pb proto, "
-      "else jsonl)\n"
+      "name,\n                            .jsonl jsonl, .pb proto, "
+      ".dat/.tsv/.csv/.data tsv;\n                            else from "
+      "its first line)\n"
       "  --sort                    stable-sort events by timestamp first\n"
       "  --min-value X             skip events whose value is below X\n"
       "  -N, --n N                 list length (default 10)\n"
@@ -65,16 +66,6 @@ static void usage(FILE *out) {
       "  -h, --help                this text\n\n"
       "Model options:\n");
   sr_config_print_help(out, "model.");
-}
-
-static sr_file_fmt_t guess_format(const char *path) {
-  const char *dot = strrchr(path, '.');
-  if (dot &&
-      (!strcmp(dot, ".dat") || !strcmp(dot, ".tsv") || !strcmp(dot, ".csv")))
-    return SR_FILE_TSV;
-  if (dot && (!strcmp(dot, ".pb") || !strcmp(dot, ".proto")))
-    return SR_FILE_PROTO;
-  return SR_FILE_JSONL;
 }
 
 /* sr_cli_getopt's callback: one option of eval's own. */
@@ -137,7 +128,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
     return -1;
   }
   a->path = argv[optind];
-  a->fmt = guess_format(a->path);
+  a->fmt = sr_file_fmt_guess(a->path);
   if (a->format && sr_file_fmt_parse(a->format, &a->fmt) != 0) {
     sr_cli_err("eval", "--format: '%s' is not jsonl, proto or tsv", a->format);
     return -1;
@@ -549,6 +540,13 @@ int sr_cmd_eval(int argc, char **argv) {
   if (rejected)
     sr_cli_err("eval", "%llu invalid records skipped",
                (unsigned long long)rejected);
+  if (rejected && !vec.len) {
+    free(vec.ev);
+    return sr_cli_err("eval",
+                      "%s: no record could be read as %s; is --format right?",
+                      a.path, sr_file_fmt_name(a.fmt)),
+           SR_EXIT_FAIL;
+  }
   if (a.sort && stable_sort(&vec) != 0) {
     free(vec.ev);
     return sr_cli_err("eval", "out of memory"), SR_EXIT_FAIL;

@@ -48,7 +48,8 @@ static const opt_t gen_options[] = {
     {"clusters", 0, OPT_U32, CONF(clusters), 1, 65535, "N",
      "taste clusters (default: items/40 within 8..32)"},
     {"format", 0, OPT_STR, offsetof(gen_opts_t, format), 0, 0, "FMT",
-     "jsonl, proto or tsv (tsv: ratings only)"},
+     "jsonl, proto or tsv (tsv: ratings only); default: from -o's name "
+     "(.jsonl, .pb, .tsv/.dat/.csv), else jsonl"},
     {"output", 'o', OPT_STR, offsetof(gen_opts_t, output), 0, 0, "FILE",
      "write to FILE instead of stdout"},
     {"items-out", 0, OPT_STR, offsetof(gen_opts_t, items_out), 0, 0, "FILE",
@@ -65,7 +66,7 @@ static const opt_t gen_options[] = {
 
 static void opts_init(gen_opts_t *opts) {
   sr_synth_conf_init(&opts->conf);
-  opts->format = "jsonl";
+  opts->format = NULL;
   opts->output = NULL;
   opts->items_out = NULL;
   opts->content = "both";
@@ -302,8 +303,11 @@ int sr_cmd_gen(int argc, char **argv) {
   int rc = parse_args(argc, argv, &opts);
   if (rc != 0)
     return rc > 0 ? SR_EXIT_OK : SR_EXIT_USAGE;
-  sr_file_fmt_t fmt;
-  if (sr_file_fmt_parse(opts.format, &fmt) != 0) {
+  sr_file_fmt_t fmt = SR_FILE_JSONL;
+  if (!opts.format) {
+    if (opts.output)
+      sr_file_fmt_of_name(opts.output, &fmt);
+  } else if (sr_file_fmt_parse(opts.format, &fmt) != 0) {
     sr_cli_err(argv[0], "--format: unknown format '%s' (jsonl, proto, tsv)",
                opts.format);
     return SR_EXIT_USAGE;

@@ -34,6 +34,7 @@ typedef struct produce_opts {
   const char *topic;
   const char *brokers;
   sr_file_fmt_t file_fmt;
+  bool file_fmt_given; /* --format; else from the file (sr_file_fmt_guess) */
   sr_wire_fmt_t encode;
   bool raw;
   bool stamp_now;         /* timestamp_ms = the send time, for latency probes */
@@ -75,8 +76,11 @@ static void usage(FILE *out) {
           "\n"
           "options:\n"
           "  --topic T            topic to produce to (required)\n"
-          "  --format F           FILE format: jsonl (default), proto\n"
+          "  --format F           FILE format: jsonl, proto\n"
           "                       (varint-length-delimited Event), tsv\n"
+          "                       (default: from FILE's name, .jsonl,\n"
+          "                       .pb, .dat/.tsv/.csv/.data, else from its\n"
+          "                       first line; jsonl for '-')\n"
           "  --encode E           message encoding: proto (default), json or\n"
           "                       avro (by --schema, fields placed by the\n"
           "                       field mapping of -c/--set input.*)\n"
@@ -138,8 +142,10 @@ static int parse_option(int c, void *arg) {
                              "events per second >= 0", &opts->rate);
   case 'X': return sr_cli_set_prop(CMD, opts->cfg, optarg);
   case 'f':
-    if (sr_file_fmt_parse(optarg, &opts->file_fmt) == 0)
+    if (sr_file_fmt_parse(optarg, &opts->file_fmt) == 0) {
+      opts->file_fmt_given = true;
       return 0;
+    }
     sr_cli_err(CMD, "--format: expected jsonl, proto or tsv, got '%s'", optarg);
     return -1;
   case 'e':
@@ -607,6 +613,8 @@ int sr_cmd_produce(int argc, char **argv) {
     sr_cli_err(CMD, "%s: %s", opts.path, strerror(errno));
     rc = SR_EXIT_FAIL;
   }
+  if (rc == 0 && !opts.items && !opts.file_fmt_given)
+    opts.file_fmt = sr_file_fmt_guess(opts.path);
   if (rc == 0 && !opts.items &&
       !(rd = sr_event_reader_open(opts.path, opts.file_fmt, errstr,
                                   sizeof(errstr)))) {

@@ -47,6 +47,64 @@ int sr_file_fmt_parse(const char *name, sr_file_fmt_t *fmt) {
   return 0;
 }
 
+const char *sr_file_fmt_name(sr_file_fmt_t fmt) {
+  return fmt == SR_FILE_PROTO ? "proto" : fmt == SR_FILE_TSV ? "tsv" : "jsonl";
+}
+
+int sr_file_fmt_of_name(const char *path, sr_file_fmt_t *fmt) {
+  static const struct {
+    const char *ext;
+    sr_file_fmt_t fmt;
+  } exts[] = {{".jsonl", SR_FILE_JSONL}, {".json", SR_FILE_JSONL},
+              {".pb", SR_FILE_PROTO},    {".proto", SR_FILE_PROTO},
+              {".dat", SR_FILE_TSV},     {".tsv", SR_FILE_TSV},
+              {".csv", SR_FILE_TSV},     {".data", SR_FILE_TSV}};
+  const char *dot = strrchr(path, '.');
+  if (!dot || strchr(dot, '/'))
+    return -1;
+  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+    if (strcmp(dot, exts[i].ext) == 0) {
+      *fmt = exts[i].fmt;
+      return 0;
+    }
+  return -1;
+}
+
+/* The format the first n bytes of a file, head, show. */
+static sr_file_fmt_t fmt_of_head(const char *head, size_t n) {
+  size_t i = 0;
+  while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' ||
+                   head[i] == '\n'))
+    i++;
+  if (i < n && head[i] == '{')
+    return SR_FILE_JSONL;
+  size_t end = 0;
+  while (end < n && head[end] != '\n')
+    end++;
+  int sep = 0;
+  for (size_t k = 0; k < end; k++) {
+    unsigned char c = (unsigned char)head[k];
+    if (c < 0x20 && c != '\t' && c != '\r')
+      return SR_FILE_PROTO; /* a binary byte: a length prefix or a tag */
+    sep |= c == '\t' || c == ',' ||
+           (c == ':' && k + 1 < end && head[k + 1] == ':');
+  }
+  return end > 0 && sep ? SR_FILE_TSV : SR_FILE_PROTO;
+}
+
+sr_file_fmt_t sr_file_fmt_guess(const char *path) {
+  sr_file_fmt_t fmt;
+  if (sr_file_fmt_of_name(path, &fmt) == 0)
+    return fmt;
+  FILE *f = strcmp(path, "-") != 0 ? fopen(path, "rb") : NULL;
+  if (!f)
+    return SR_FILE_JSONL;
+  char head[512];
+  size_t n = fread(head, 1, sizeof head, f);
+  fclose(f);
+  return n ? fmt_of_head(head, n) : SR_FILE_JSONL;
+}
+
 /* stdin gets a FILE of its own, so that our buffer and fclose never touch
  * the process's stdin stream. */
 static FILE *open_input(const char *path) {

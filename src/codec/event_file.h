@@ -20,6 +20,23 @@ typedef enum sr_file_fmt {
 /* Parses "jsonl", "proto" or "tsv". Returns 0, or -1 if unknown. */
 int sr_file_fmt_parse(const char *name, sr_file_fmt_t *fmt);
 
+/* The format path's name gives: .jsonl and .json are JSON lines, .pb and
+ * .proto protobuf, .dat, .tsv, .csv and .data TSV. Returns 0 with
+ * *fmt set, or -1 when the name tells nothing. */
+int sr_file_fmt_of_name(const char *path, sr_file_fmt_t *fmt);
+
+/* The format of the file at path when none is given. By its name first:
+ * .jsonl and .json are JSON lines, .pb and .proto protobuf, .dat, .tsv,
+ * .csv and .data TSV (sr_file_fmt_of_name). Otherwise by its first bytes
+ * (MovieLens 100K's u.data has no telling name): '{' after any whitespace is
+ * JSON lines, a first line of text holding a tab, "::" or a comma is TSV,
+ * anything else protobuf. "-" (stdin, which cannot be read twice) and a file
+ * that cannot be read are JSON lines; opening it then reports the error. */
+sr_file_fmt_t sr_file_fmt_guess(const char *path);
+
+/* "jsonl", "proto" or "tsv". */
+const char *sr_file_fmt_name(sr_file_fmt_t fmt);
+
 typedef struct sr_event_reader sr_event_reader_t;
 
 /* Opens path ("-" for stdin) for reading in fmt. Returns NULL with errstr. */

@@ -121,6 +121,69 @@ static void test_file_fmt_parse(void **state) {
   assert_int_equal(sr_file_fmt_parse("parquet", &fmt), -1);
 }
 
+static void test_fmt_of_name(void **state) {
+  (void)state;
+  sr_file_fmt_t fmt;
+  static const struct {
+    const char *path;
+    sr_file_fmt_t fmt;
+  } named[] = {{"g.jsonl", SR_FILE_JSONL},   {"d/e.json", SR_FILE_JSONL},
+               {"g.pb", SR_FILE_PROTO},      {"x.proto", SR_FILE_PROTO},
+               {"ratings.dat", SR_FILE_TSV}, {"ratings.csv", SR_FILE_TSV},
+               {"e.tsv", SR_FILE_TSV},       {"ml-100k/u.data", SR_FILE_TSV}};
+  for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+    assert_int_equal(sr_file_fmt_of_name(named[i].path, &fmt), 0);
+    assert_int_equal(fmt, named[i].fmt);
+    assert_int_equal(sr_file_fmt_guess(named[i].path), named[i].fmt);
+  }
+  /* A dot in a directory's name says nothing of the file. */
+  assert_int_equal(sr_file_fmt_of_name("runs.pb/events", &fmt), -1);
+  assert_int_equal(sr_file_fmt_of_name("events", &fmt), -1);
+  assert_int_equal(sr_file_fmt_of_name("events.txt", &fmt), -1);
+  /* stdin and a file that cannot be read: JSON lines. */
+  assert_int_equal(sr_file_fmt_guess("-"), SR_FILE_JSONL);
+  assert_int_equal(sr_file_fmt_guess("/nonexistent/events"), SR_FILE_JSONL);
+}
+
+/* A file without a telling name (fixture path "events") is known by its
+ * first bytes, whichever format wrote it. */
+static void test_fmt_guess_by_content(void **state) {
+  fixture_t *fx = *state;
+  const sr_file_fmt_t fmts[] = {SR_FILE_JSONL, SR_FILE_PROTO, SR_FILE_TSV};
+  for (size_t i = 0; i < 3; i++) {
+    write_events(fx->path, fmts[i], 10);
+    assert_int_equal(sr_file_fmt_guess(fx->path), fmts[i]);
+  }
+  static const struct {
+    const char *text;
+    sr_file_fmt_t fmt;
+  } heads[] = {
+      {"196\t242\t3\t881250949\n", SR_FILE_TSV}, /* MovieLens 100K u.data */
+      {"1::1193::5::978300760\n", SR_FILE_TSV},  /* MovieLens 1M */
+      {"userId,movieId,rating,timestamp\n1,1,4.0,964982703\n", SR_FILE_TSV},
+      {"\n  {\"user_id\":\"u\"}\n", SR_FILE_JSONL},
+      {"", SR_FILE_JSONL},
+      {"just words\n", SR_FILE_PROTO},
+  };
+  for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+    write_text(fx->path, heads[i].text);
+    assert_int_equal(sr_file_fmt_guess(fx->path), heads[i].fmt);
+  }
+  /* A message of 32 bytes or more has a printable length prefix, then the
+   * tag of field 1, a newline byte: still protobuf. */
+  sr_event_t ev = make_event(1);
+  memset(ev.user_id, 'u', 100);
+  ev.user_id[100] = '\0';
+  ev.user_len = 100;
+  FILE *f = fopen(fx->path, "wb");
+  sr_buf_t scratch = {0};
+  assert_non_null(f);
+  assert_int_equal(sr_event_write(f, SR_FILE_PROTO, &ev, &scratch), 0);
+  assert_int_equal(fclose(f), 0);
+  sr_buf_free(&scratch);
+  assert_int_equal(sr_file_fmt_guess(fx->path), SR_FILE_PROTO);
+}
+
 static void test_open_missing_file(void **state) {
   fixture_t *fx = *state;
   char err[256] = "", path[160];
@@ -345,6 +408,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_round_trip_each_format, setup,
                                       teardown),
       cmocka_unit_test(test_file_fmt_parse),
+      cmocka_unit_test(test_fmt_of_name),
+      cmocka_unit_test_setup_teardown(test_fmt_guess_by_content, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_open_missing_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tsv_separators_and_headers, setup,
                                       teardown),

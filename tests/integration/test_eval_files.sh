@@ -1,0 +1,53 @@
+# `streamrec eval` reads the files platforms and public datasets come in
+# without being told their format: a name says it (.jsonl, .pb,
+# .dat/.tsv/.csv/.data), or else the first line does (MovieLens 100K's
+# u.data, a file named `ratings`). Each gives the figures of the same
+# events read with --format. A file no record of which can be read exits 1
+# and says to check --format, rather than printing a recall of 0. `gen -o`
+# writes the format its file's name says. No broker.
+# Usage: bash test_eval_files.sh STREAMREC_BINARY
+
+SR_BIN=$1
+source "${SR_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+
+require_tools jq
+
+gen() {
+  "$SR_BIN" gen --events 3000 --users 200 --items 150 --seed 5 "$@" ||
+    fail "gen $*"
+}
+# figures FILE [ARGS...]: events read and recall@10 of `eval --json`.
+figures() {
+  "$SR_BIN" eval "$@" --json 2>"$SR_TMP/eval.err" |
+    jq -r '"\(.events) \(.recall_at_n)"'
+}
+
+gen --format tsv -o "$SR_TMP/ratings.tsv"
+want=$(figures "$SR_TMP/ratings.tsv" --format tsv)
+[ "${want%% *}" == 3000 ] || fail "ratings.tsv: $want"
+# The tab-separated lines under names that say nothing.
+cp "$SR_TMP/ratings.tsv" "$SR_TMP/u.data"
+cp "$SR_TMP/ratings.tsv" "$SR_TMP/ratings"
+assert_eq "$(figures "$SR_TMP/u.data")" "$want" "eval u.data"
+assert_eq "$(figures "$SR_TMP/ratings")" "$want" "eval of a file named ratings"
+# MovieLens 1M's "::" lines without a telling name.
+sed 's/\t/::/g' "$SR_TMP/ratings.tsv" >"$SR_TMP/ml1m"
+assert_eq "$(figures "$SR_TMP/ml1m")" "$want" "eval of '::' lines"
+
+# gen writes protobuf to a .pb file, JSON lines to a file named otherwise.
+gen -o "$SR_TMP/g.pb"
+gen -o "$SR_TMP/g"
+head -c 1 "$SR_TMP/g" | grep -q '{' || fail "gen -o g: not JSON lines"
+head -c 1 "$SR_TMP/g.pb" | grep -q '{' && fail "gen -o g.pb: JSON, not protobuf"
+want=$(figures "$SR_TMP/g" --format jsonl)
+assert_eq "$(figures "$SR_TMP/g.pb")" "$want" "eval g.pb"
+cp "$SR_TMP/g.pb" "$SR_TMP/g-proto"
+assert_eq "$(figures "$SR_TMP/g-proto")" "$want" "eval of protobuf named g-proto"
+
+# Read as the wrong format, nothing is a record: exit 1, and why.
+assert_exit 1 "eval u.data as jsonl" "$SR_BIN" eval "$SR_TMP/u.data" \
+  --format jsonl
+assert_contains "$(cat "$SR_TMP/err")" \
+  "u.data: no record could be read as jsonl; is --format right?" "the reason"
+
+echo "PASS: eval reads files by name or first line"
