@@ -13,7 +13,7 @@ require_tools curl python3
 if nm -D "$SR_BIN" 2>/dev/null | grep -q __asan_init ||
   ldd "$SR_BIN" 2>/dev/null | grep -q libasan; then
   echo "SKIP: resident sizes under AddressSanitizer"
-  exit 0
+  exit 77
 fi
 
 EVENTS=200000
