@@ -71,7 +71,9 @@ static void usage(FILE *out) {
       "co-occurrence)\n"
       "  --items FILE              load item content first: Item JSONL or "
       "TSV,\n                            MovieLens movies.dat, movies.csv "
-      "or u.item\n"
+      "or u.item\n                            (by name, else by the first "
+      "line); exits 1\n                            when no item has "
+      "content\n"
       "  --json                    print one JSON object\n"
       "  -c, --config FILE         JSON config file (model.* options)\n"
       "  --set KEY=VALUE           set one option (repeatable)\n"
@@ -513,6 +515,12 @@ static int load_items(const eval_args_t *a, sr_model_t *mdl) {
     sr_cli_err("eval", "%llu invalid items skipped (first: %s)",
                (unsigned long long)rejected, errstr);
   uint32_t dims = 0, with = sr_model_content_items(mdl, &dims);
+  if (!with)
+    return sr_cli_err("eval",
+                      "%s: no item with features or an embedding; is it an "
+                      "item file (see --help)?",
+                      a->items),
+           -1;
   fprintf(stderr, "eval: %u items with content (embedding length %u)\n", with,
           dims);
   return 0;

@@ -27,7 +27,7 @@ static const char *const UITEM_GENRES[] = {
 static const char *const STOP[] = {"the", "of", "a",  "and", "in", "to",
                                    "la",  "le", "de", "an",  "on", "for"};
 
-static form_t form_of(const char *path) {
+static form_t form_of_name(const char *path) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   const char *dot = strrchr(base, '.');
@@ -38,6 +38,39 @@ static form_t form_of(const char *path) {
   if (dot && !strcmp(dot, ".csv"))
     return FORM_CSV;
   return FORM_LINES;
+}
+
+/* The MovieLens form a first line shows, FORM_LINES for none: a line of
+ * u.item's 24 '|' fields ending in genre flags, "::" between fields, or
+ * movies.csv's header, each without a tab. */
+static form_t form_of_line(const char *line) {
+  /* JSON, or the TSV form's tab. */
+  if (line[strspn(line, " ")] == '{' || strchr(line, '\t'))
+    return FORM_LINES;
+  if (!strncmp(line, "movieId,title", 13))
+    return FORM_CSV;
+  if (strstr(line, "::"))
+    return FORM_DAT;
+  size_t bars = 0;
+  for (const char *p = line; *p; p++)
+    bars += *p == '|';
+  const char *flags = strrchr(line, '|');
+  if (bars >= 23 && flags && (flags[1] == '0' || flags[1] == '1'))
+    return FORM_UITEM;
+  return FORM_LINES;
+}
+
+/* The form of the file f at path: from its name, else (not for stdin,
+ * which cannot be read twice) from its first line. */
+static form_t form_of(const char *path, FILE *f) {
+  form_t form = form_of_name(path);
+  if (form != FORM_LINES || f == stdin)
+    return form;
+  char head[1024];
+  if (fgets(head, sizeof(head), f))
+    form = form_of_line(head);
+  rewind(f);
+  return form;
 }
 
 static int add_prefixed(sr_item_content_t *ct, const char *prefix,
@@ -236,7 +269,7 @@ int sr_item_file_read(const char *path, size_t emb_dims, sr_item_file_fn *fn,
     snprintf(errstr, errlen, "%s: %s", path, strerror(errno));
     return -1;
   }
-  form_t form = form_of(path);
+  form_t form = form_of(path, f);
   char *line = NULL, why[256];
   size_t cap = 0;
   ssize_t len;

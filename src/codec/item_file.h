@@ -1,5 +1,7 @@
 /* Item files: the catalogue read from a file for eval and tests. The form
- * comes from the file's name:
+ * comes from the file's name, or when that says nothing from its first
+ * line (u.item's 24 '|' fields, "::", movies.csv's "movieId,title"
+ * header):
  *   u.item       MovieLens 100k: id|title|release date|video date|url|19
  *                genre flags
  *   *.dat        MovieLens 1M and MovieTweetings movies.dat:

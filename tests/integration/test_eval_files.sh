@@ -4,7 +4,8 @@
 # u.data, a file named `ratings`). Each gives the figures of the same
 # events read with --format. A file no record of which can be read exits 1
 # and says to check --format, rather than printing a recall of 0. `gen -o`
-# writes the format its file's name says. eval keeps a read event in
+# writes the format its file's name says; so is an --items file's form
+# known, and one that gives no content refused. eval keeps a read event in
 # tens of bytes, not the 536 of a whole one, so that tens of millions of
 # ratings fit in memory. No broker.
 # Usage: bash test_eval_files.sh STREAMREC_BINARY
@@ -51,6 +52,22 @@ assert_exit 1 "eval u.data as jsonl" "$SR_BIN" eval "$SR_TMP/u.data" \
   --format jsonl
 assert_contains "$(cat "$SR_TMP/err")" \
   "u.data: no record could be read as jsonl; is --format right?" "the reason"
+
+# --items: MovieLens 100K's u.item under another name still gives content;
+# a file that gives no item content at all is refused, not ignored.
+for i in $(seq 0 149); do
+  printf 'i%d|Movie %d (199%d)|01-Jan-1995||http://x|0|%d|0|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|%d\n' \
+    "$i" "$i" "$((i % 10))" "$((i % 2))" "$((i % 3 == 0))"
+done >"$SR_TMP/catalogue"
+"$SR_BIN" eval "$SR_TMP/ratings.tsv" --items "$SR_TMP/catalogue" \
+  >/dev/null 2>"$SR_TMP/items.err" || fail "eval --items catalogue"
+assert_contains "$(cat "$SR_TMP/items.err")" "150 items with content" \
+  "u.item lines under another name"
+assert_exit 1 "eval --items of a ratings file" "$SR_BIN" eval \
+  "$SR_TMP/ratings.tsv" --items "$SR_TMP/u.data"
+assert_contains "$(cat "$SR_TMP/err")" \
+  "u.data: no item with features or an embedding; is it an item file" \
+  "the reason"
 
 # 300 000 events kept whole and sorted would take 320 MB; kept as rows of
 # their ids, with the model and the ids, they take a tenth of that.

@@ -1,7 +1,7 @@
 /* Tests of item files: MovieLens movies.dat, movies.csv and u.item lines
  * become genre, year, decade and title-word features; a file of JSON and
  * TSV Item lines keeps each line's content; bad lines are counted, not
- * fatal. */
+ * fatal; a file whose name says nothing is known by its first line. */
 #include "codec/item_file.h"
 
 #include <setjmp.h>
@@ -137,12 +137,40 @@ static void test_item_lines(void **state) {
                    -1);
 }
 
+/* Under a name that says nothing (a renamed or downloaded copy), each
+ * MovieLens form is known by its first line, and the Item lines stay
+ * Item lines. */
+static void test_form_from_first_line(void **state) {
+  (void)state;
+  static const struct {
+    const char *text, *feats;
+  } files[] = {
+      {"1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|"
+       "0|0|0|0|0\n",
+       "year:1995 decade:1990 title:toy title:story genre:Animation "
+       "genre:Children's genre:Comedy"},
+      {"2::Jumanji (1995)::Adventure\n",
+       "year:1995 decade:1990 title:jumanji genre:Adventure"},
+      {"movieId,title,genres\n3,\"Heat, The (1995)\",Action\n",
+       "year:1995 decade:1990 title:heat genre:Action"},
+      {"c\ta|b::c\n", "a b::c"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    uint64_t bad;
+    seen_t s = read_file(file_with("catalogue", files[i].text), &bad);
+    assert_int_equal(bad, 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.feats[0], files[i].feats);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_movies_dat),
       cmocka_unit_test(test_movies_csv),
       cmocka_unit_test(test_u_item),
       cmocka_unit_test(test_item_lines),
+      cmocka_unit_test(test_form_from_first_line),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
