@@ -224,6 +224,50 @@ sr_err_t sr_opts_check(const sr_opts_t *opts, const void *obj, char *errstr,
   return SR_OK;
 }
 
+/* Edits between a and b: insertions, deletions, substitutions and swaps
+ * of two neighbours ("coutn"), each edit of a byte at most once. More than
+ * any name here needs for a string of 64 bytes or more. */
+static size_t edits(const char *a, const char *b) {
+  enum { MAX = 64 };
+  size_t la = strlen(a), lb = strlen(b);
+  uint8_t d[MAX][MAX];
+  if (la >= MAX || lb >= MAX)
+    return SIZE_MAX;
+  for (size_t i = 0; i <= la; i++)
+    d[i][0] = (uint8_t)i;
+  for (size_t j = 0; j <= lb; j++)
+    d[0][j] = (uint8_t)j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++) {
+      unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      best = d[i - 1][j] + 1u < best ? d[i - 1][j] + 1u : best;
+      best = d[i][j - 1] + 1u < best ? d[i][j - 1] + 1u : best;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1u < best)
+        best = d[i - 2][j - 2] + 1u;
+      d[i][j] = (uint8_t)best;
+    }
+  return d[la][lb];
+}
+
+const char *sr_opts_suggest(const sr_opts_t *opts, const char *key) {
+  const sr_opt_t *opt, *best = NULL;
+  size_t at, klen = strlen(key), most = klen / 4 ? klen / 4 : 1,
+             fewest = most + 1;
+  for (size_t i = 0; row_at(opts, i, &opt, &at); i++) {
+    size_t nlen = strlen(opt->name), d = edits(key, opt->name);
+    /* The key without its table's prefix ("dims" for "model.dims"). */
+    if (nlen > klen && opt->name[nlen - klen - 1] == '.' &&
+        !strcmp(opt->name + nlen - klen, key))
+      d = 0;
+    if (d < fewest) {
+      fewest = d;
+      best = opt;
+    }
+  }
+  return best ? best->name : NULL;
+}
+
 sr_err_t sr_opts_set(const sr_opts_t *opts, void *obj, const char *key,
                      const char *value, char *errstr, size_t errlen) {
   size_t base;
@@ -235,6 +279,10 @@ sr_err_t sr_opts_set(const sr_opts_t *opts, void *obj, const char *key,
     if (err != SR_ERR_NOT_FOUND)
       return err;
   }
+  const char *near = sr_opts_suggest(opts, key);
+  if (near)
+    return sr_errf(errstr, errlen, SR_ERR_INVALID,
+                   "unknown option '%s' (did you mean '%s'?)", key, near);
   return sr_errf(errstr, errlen, SR_ERR_INVALID, "unknown option '%s'", key);
 }
 

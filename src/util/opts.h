@@ -98,6 +98,12 @@ sr_err_t sr_opt_check(const sr_opt_t *opt, const void *base, char *errstr,
 const sr_opt_t *sr_opts_find(const sr_opts_t *opts, const char *name,
                              size_t *base);
 
+/* The option a mistyped key most likely meant: the one a quarter of the
+ * key's length in edits or fewer away (one edit for a short key), or whose
+ * name is the key after its table's prefix ("dims": "model.dims"); NULL
+ * when none is. sr_opts_set names it in its "unknown option" error. */
+const char *sr_opts_suggest(const sr_opts_t *opts, const char *key);
+
 /* Sets every field of every table to its default; other fields are left
  * as they are. A default that does not parse, or a field whose size does
  * not match its type, is a bug in the table: it aborts. */
@@ -108,7 +114,8 @@ sr_err_t sr_opts_check(const sr_opts_t *opts, const void *obj, char *errstr,
                        size_t errlen);
 
 /* Sets the option key from text: a row of a table, else opts->other's.
- * Unknown keys fail with SR_ERR_INVALID, "unknown option 'KEY'". */
+ * Unknown keys fail with SR_ERR_INVALID, "unknown option 'KEY'", followed
+ * by " (did you mean 'NAME'?)" when sr_opts_suggest finds one. */
 sr_err_t sr_opts_set(const sr_opts_t *opts, void *obj, const char *key,
                      const char *value, char *errstr, size_t errlen);
 

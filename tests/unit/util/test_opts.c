@@ -184,6 +184,24 @@ static void test_unknown_and_other_keys(void **state) {
       sr_opts_set(&tables_only, &demo, "extra.x", "y", err, sizeof err),
       SR_ERR_INVALID);
   assert_string_equal(err, "unknown option 'extra.x'");
+  /* A near miss names the option it most likely meant. */
+  static const char *const near[][2] = {
+      {"coutn", "count"},          /* two letters swapped */
+      {"inner.rat", "inner.rate"}, /* one left out */
+      {"inner.deptth", "inner.depth"},
+      {"depth", "inner.depth"}, /* without its table's prefix */
+  };
+  for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+    char want[128];
+    snprintf(want, sizeof want, "unknown option '%s' (did you mean '%s'?)",
+             near[i][0], near[i][1]);
+    assert_int_equal(
+        sr_opts_set(&demo_opts, &demo, near[i][0], "1", err, sizeof err),
+        SR_ERR_INVALID);
+    assert_string_equal(err, want);
+  }
+  assert_null(sr_opts_suggest(&demo_opts, "nope"));
+  assert_null(sr_opts_suggest(&demo_opts, "inner.nope"));
   size_t base = 1;
   const sr_opt_t *opt = sr_opts_find(&demo_opts, "inner.rate", &base);
   assert_non_null(opt);
