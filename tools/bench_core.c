@@ -397,6 +397,20 @@ static void bench_ann(uint32_t items, bool clustered, int argc, char **argv) {
 }
 
 /* Decode + learn from a file (no top-N). */
+/* Events held ahead of the one learned (at least 3). */
+#define LOOKAHEAD 4
+
+/* Learns event n of the ring ahead, read events read so far, after asking
+ * for the next one's rows; the event after that had its ids asked for
+ * when it was read. */
+static void learn_next(sr_model_t *mdl, const sr_event_t *ahead, uint64_t read,
+                       uint64_t n) {
+  if (n + 1 < read)
+    sr_model_prefetch_rows(mdl, &ahead[(n + 1) % LOOKAHEAD]);
+  if (sr_model_learn(mdl, &ahead[n % LOOKAHEAD], NULL) != SR_OK)
+    exit(1);
+}
+
 static void bench_file(const char *path, const char *fmt_name) {
   sr_file_fmt_t fmt;
   char errstr[512];
@@ -409,12 +423,25 @@ static void bench_file(const char *path, const char *fmt_name) {
     exit(1);
   }
   sr_model_t *mdl = new_model(32);
-  sr_event_t ev;
+  sr_event_t ahead[LOOKAHEAD];
   sr_reason_t reason;
-  uint64_t n = 0, start = sr_mono_ns();
-  while (sr_event_reader_next(rd, &ev, &reason, errstr, sizeof(errstr)) == 1)
-    if (reason == SR_REASON_OK && sr_model_learn(mdl, &ev, NULL) == SR_OK)
-      n++;
+  uint64_t n = 0, read = 0, start = sr_mono_ns();
+  /* Events are read two ahead of the one learned, for the model's
+   * prefetch hints, as eval reads them. */
+  for (;;) {
+    while (read < n + 3) {
+      sr_event_t *ev = &ahead[read % LOOKAHEAD];
+      if (sr_event_reader_next(rd, ev, &reason, errstr, sizeof(errstr)) != 1)
+        break;
+      if (reason != SR_REASON_OK)
+        continue;
+      sr_model_prefetch_ids(mdl, ev);
+      read++;
+    }
+    if (n == read)
+      break;
+    learn_next(mdl, ahead, read, n++);
+  }
   double s = secs_since(start);
   printf("decode_learn_per_s      %12.0f   (%s, %llu events, %s model; "
          "target >= 500000)\n",
@@ -504,18 +531,28 @@ static sr_reason_t decode_one(const decoder_t *dec, const char *p, size_t len,
 /* Decode (+ learn) of messages in memory, by dec. */
 static double msgs_rate(const msgs_t *m, const decoder_t *dec, bool learn) {
   sr_model_t *mdl = new_model(32);
-  sr_event_t ev;
+  sr_event_t ahead[LOOKAHEAD];
   char errstr[256];
-  uint64_t n = 0, start = sr_mono_ns();
+  uint64_t n = 0, read = 0, start = sr_mono_ns();
+  /* Learned two events behind the one decoded, as bench_file does. */
   for (size_t i = 0; i < m->n; i++) {
     size_t from = i ? m->end[i - 1] : 0;
     const char *p = (const char *)m->buf.data + from;
     size_t len = m->end[i] - from;
-    sr_reason_t reason = decode_one(dec, p, len, &ev, errstr, sizeof(errstr));
-    if (reason == SR_REASON_OK &&
-        (!learn || sr_model_learn(mdl, &ev, NULL) == SR_OK))
+    sr_event_t *ev = &ahead[read % LOOKAHEAD];
+    if (decode_one(dec, p, len, ev, errstr, sizeof(errstr)) != SR_REASON_OK)
+      continue;
+    read++;
+    if (!learn) {
       n++;
+      continue;
+    }
+    sr_model_prefetch_ids(mdl, ev);
+    if (read >= 3)
+      learn_next(mdl, ahead, read, n++);
   }
+  while (learn && n < read)
+    learn_next(mdl, ahead, read, n++);
   double s = secs_since(start);
   sr_model_free(mdl);
   if (n != m->n) {

@@ -136,6 +136,17 @@ void sr_model_free(sr_model_t *mdl);
 sr_err_t sr_model_learn(sr_model_t *mdl, const sr_event_t *ev,
                         uint32_t *user_row);
 
+/* Hints for a caller that holds the next events before it learns them:
+ * most of an event's time is cache misses on rows scattered over the
+ * model, and asking for them early lets them overlap the work on the
+ * events before. Neither changes anything the model computes. Called with
+ * the event two ahead, prefetch_ids asks for its ids' slots in the id
+ * maps; called with the event one ahead, prefetch_rows finds its rows
+ * (their slots cached by then) and asks for its user's factors, seen
+ * items and event count and its item's factors and co-occurrence row. */
+void sr_model_prefetch_ids(const sr_model_t *mdl, const sr_event_t *ev);
+void sr_model_prefetch_rows(const sr_model_t *mdl, const sr_event_t *ev);
+
 /* Row of a user or item id, or -1 when unknown. */
 int64_t sr_model_find_user(const sr_model_t *mdl, const char *id, size_t len);
 int64_t sr_model_find_item(const sr_model_t *mdl, const char *id, size_t len);

@@ -339,11 +339,22 @@ static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
   sr_eval_set_components(ev, comps != NULL);
   int tty = isatty(STDERR_FILENO), rc = 0;
   uint64_t start = sr_mono_ns(), last = start;
-  sr_event_t e;
+  /* Events are made whole two ahead of the one evaluated, for the
+   * model's prefetch hints (sr_model_prefetch_ids, _rows). */
+  sr_event_t ahead[4];
+  for (size_t i = 0; i < 2 && i < vec->len; i++) {
+    event_at(vec, i, &ahead[i]);
+    sr_model_prefetch_ids(mdl, &ahead[i]);
+  }
   for (size_t i = 0; i < vec->len && rc == 0; i++) {
-    event_at(vec, i, &e);
-    if (refresh_index(&ix, mdl, ev, &e, i) != 0 ||
-        sr_eval_event(ev, &e) != SR_OK)
+    if (i + 2 < vec->len) {
+      event_at(vec, i + 2, &ahead[(i + 2) % 4]);
+      sr_model_prefetch_ids(mdl, &ahead[(i + 2) % 4]);
+    }
+    if (i + 1 < vec->len)
+      sr_model_prefetch_rows(mdl, &ahead[(i + 1) % 4]);
+    const sr_event_t *e = &ahead[i % 4];
+    if (refresh_index(&ix, mdl, ev, e, i) != 0 || sr_eval_event(ev, e) != SR_OK)
       rc = -1;
     if (tty && (i & 1023) == 0 && sr_mono_ns() - last > 250000000ull) {
       last = sr_mono_ns();

@@ -115,6 +115,10 @@ static slot_t *probe(const sr_idmap_t *map, const char *id, size_t len,
   }
 }
 
+void sr_idmap_prefetch(const sr_idmap_t *map, const char *id, size_t len) {
+  __builtin_prefetch(&map->slots[hash_id(id, len) & map->mask]);
+}
+
 int64_t sr_idmap_find(const sr_idmap_t *map, const char *id, size_t len) {
   slot_t *s = probe(map, id, len, hash_id(id, len));
   return s->row1 ? (int64_t)s->row1 - 1 : -1;

@@ -25,6 +25,10 @@ sr_idmap_t *sr_idmap_new(void);
 /* Frees the map. Accepts NULL. */
 void sr_idmap_free(sr_idmap_t *map);
 
+/* Asks the cache for the slot where a lookup of id starts, ahead of the
+ * lookup. */
+void sr_idmap_prefetch(const sr_idmap_t *map, const char *id, size_t len);
+
 /* Row of id, or -1 when absent. */
 int64_t sr_idmap_find(const sr_idmap_t *map, const char *id, size_t len);
 

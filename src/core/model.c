@@ -286,6 +286,28 @@ sr_err_t sr_model_learn_known(sr_model_t *mdl, const sr_event_t *ev,
   return SR_OK;
 }
 
+void sr_model_prefetch_ids(const sr_model_t *mdl, const sr_event_t *ev) {
+  sr_idmap_prefetch(mdl->users, ev->user_id, ev->user_len);
+  sr_idmap_prefetch(mdl->items, ev->item_id, ev->item_len);
+}
+
+void sr_model_prefetch_rows(const sr_model_t *mdl, const sr_event_t *ev) {
+  int64_t u = sr_idmap_find(mdl->users, ev->user_id, ev->user_len);
+  int64_t i = sr_idmap_find(mdl->items, ev->item_id, ev->item_len);
+  if (u >= 0 && (uint32_t)u < mdl->seen.users) {
+    sr_factors_prefetch(&mdl->ufac, (uint32_t)u);
+    __builtin_prefetch(&mdl->seen.rings[u]);
+    __builtin_prefetch(&mdl->uevents[u]);
+  }
+  if (i >= 0) {
+    sr_factors_prefetch(&mdl->ifac, (uint32_t)i);
+    if (mdl->cooc_on && (uint32_t)i < mdl->cooc.items) {
+      __builtin_prefetch(&mdl->cooc.rows[i]);
+      __builtin_prefetch(&mdl->cooc.n[i]);
+    }
+  }
+}
+
 int64_t sr_model_find_user(const sr_model_t *mdl, const char *id, size_t len) {
   return sr_idmap_find(mdl->users, id, len);
 }

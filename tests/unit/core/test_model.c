@@ -495,6 +495,39 @@ static void assert_same_lists(sr_model_t *a, sr_model_t *b) {
   }
 }
 
+/* The prefetch hints change nothing: a model told of each event two and
+ * one ahead (and of ids it does not hold yet, and of one it evicted) ends
+ * bit-identical to one that was not. */
+static void test_prefetch_hints_change_nothing(void **state) {
+  (void)state;
+  enum { EVENTS = 6000 };
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 8;
+  conf.max_items = 200; /* some items are evicted along the way */
+  sr_event_t *evs = synth_events(300, 400, EVENTS, 11);
+  sr_model_t *plain = model_with(&conf), *hinted = model_with(&conf);
+  for (size_t k = 0; k < EVENTS; k++) {
+    if (k + 2 < EVENTS)
+      sr_model_prefetch_ids(hinted, &evs[k + 2]);
+    if (k + 1 < EVENTS)
+      sr_model_prefetch_rows(hinted, &evs[k + 1]);
+    assert_int_equal(sr_model_learn(plain, &evs[k], NULL), SR_OK);
+    assert_int_equal(sr_model_learn(hinted, &evs[k], NULL), SR_OK);
+  }
+  sr_event_t unknown = event_for("nobody", "nothing", SR_EV_CLICK, 1, 0);
+  sr_model_prefetch_ids(hinted, &unknown);
+  sr_model_prefetch_rows(hinted, &unknown);
+  uint64_t evicted = 0;
+  sr_model_evictions(plain, NULL, &evicted);
+  assert_true(evicted > 0);
+  assert_true(sr_model_digest(plain) == sr_model_digest(hinted));
+  assert_same_lists(plain, hinted);
+  sr_model_free(plain);
+  sr_model_free(hinted);
+  free(evs);
+}
+
 static void check_exact_recovery(const sr_model_conf_t *conf, uint64_t seed) {
   enum { EVENTS = 9000, CUT = 5000 };
   sr_event_t *evs = synth_events(150, 250, EVENTS, seed);
@@ -771,6 +804,7 @@ int main(void) {
       cmocka_unit_test(test_restore_rejects_other_dims_and_mode),
       cmocka_unit_test(test_snapshot_view_equals_copy),
       cmocka_unit_test(test_checkpoint_round_trip_bit_exact),
+      cmocka_unit_test(test_prefetch_hints_change_nothing),
       cmocka_unit_test(test_bad_conf_rejected),
       cmocka_unit_test(test_model_bytes_follow_allocations),
   };
