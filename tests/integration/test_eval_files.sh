@@ -5,7 +5,8 @@
 # events read with --format. A file no record of which can be read exits 1
 # and says to check --format, rather than printing a recall of 0. `gen -o`
 # writes the format its file's name says; so is an --items file's form
-# known, and one that gives no content refused. eval keeps a read event in
+# known, and one that gives no content refused; a file out of time order
+# is said to be, unless --sort puts it in order. eval keeps a read event in
 # tens of bytes, not the 536 of a whole one, so that tens of millions of
 # ratings fit in memory. No broker.
 # Usage: bash test_eval_files.sh STREAMREC_BINARY
@@ -52,6 +53,23 @@ assert_exit 1 "eval u.data as jsonl" "$SR_BIN" eval "$SR_TMP/u.data" \
   --format jsonl
 assert_contains "$(cat "$SR_TMP/err")" \
   "u.data: no record could be read as jsonl; is --format right?" "the reason"
+
+# A file in user order, as MovieLens 1M's ratings.dat is: eval says that
+# --sort replays it in time's order; with --sort, or in time order, not.
+sort -t "$(printf '\t')" -k1,1 -s "$SR_TMP/ratings.tsv" >"$SR_TMP/by_user.tsv"
+"$SR_BIN" eval "$SR_TMP/by_user.tsv" >/dev/null 2>"$SR_TMP/order.err" ||
+  fail "eval by_user.tsv"
+assert_contains "$(cat "$SR_TMP/order.err")" \
+  "are older than the one before them; the figures replay the file's order, --sort replays time's" \
+  "eval of a file in user order"
+"$SR_BIN" eval "$SR_TMP/by_user.tsv" --sort >/dev/null 2>"$SR_TMP/order.err" ||
+  fail "eval by_user.tsv --sort"
+assert_not_contains "$(cat "$SR_TMP/order.err")" "older than" \
+  "eval --sort of a file in user order"
+"$SR_BIN" eval "$SR_TMP/ratings.tsv" >/dev/null 2>"$SR_TMP/order.err" ||
+  fail "eval ratings.tsv"
+assert_not_contains "$(cat "$SR_TMP/order.err")" "older than" \
+  "eval of a file in time order"
 
 # --items: MovieLens 100K's u.item under another name still gives content;
 # a file that gives no item content at all is refused, not ignored.
