@@ -270,12 +270,42 @@ static int stable_sort(event_vec_t *vec) {
   return 0;
 }
 
-static void progress(const sr_eval_stats_t *st, size_t total, double secs) {
-  fprintf(stderr, "\r%llu/%zu events (%.0f%%), recall %.4f, %.0f events/s ",
-          (unsigned long long)st->events, total,
+/* Progress on stderr: redrawn in place four times a second on a terminal;
+ * elsewhere (a log) one line every 10 s, once a run lasts that long. */
+typedef struct progress {
+  int tty;
+  uint64_t start, last; /* ns */
+} progress_t;
+
+static void progress_tick(progress_t *p, const sr_eval_stats_t *st, size_t done,
+                          size_t total) {
+  uint64_t now = sr_mono_ns(), every = p->tty ? 250000000ull : 10000000000ull;
+  if ((done & 1023) != 0 || now - p->last < every)
+    return;
+  p->last = now;
+  double secs = (double)(now - p->start) / 1e9;
+  fprintf(stderr, "%s%llu/%zu events (%.0f%%), recall %.4f, %.0f events/s%s",
+          p->tty ? "\r" : "eval: ", (unsigned long long)st->events, total,
           100.0 * (double)st->events / (double)(total ? total : 1),
           st->evaluated ? (double)st->hits / (double)st->evaluated : 0.0,
-          secs > 0 ? (double)st->events / secs : 0.0);
+          secs > 0 ? (double)st->events / secs : 0.0, p->tty ? " " : "\n");
+}
+
+static void progress_end(const progress_t *p) {
+  if (p->tty)
+    fprintf(stderr, "\r\033[K");
+}
+
+/* Makes event i + 2 whole into ahead and tells the model of it and of event
+ * i + 1 (sr_model_prefetch_ids, _rows): ahead holds events i .. i + 2. */
+static void look_ahead(const sr_model_t *mdl, const event_vec_t *vec, size_t i,
+                       sr_event_t ahead[4]) {
+  if (i + 2 < vec->len) {
+    event_at(vec, i + 2, &ahead[(i + 2) % 4]);
+    sr_model_prefetch_ids(mdl, &ahead[(i + 2) % 4]);
+  }
+  if (i + 1 < vec->len)
+    sr_model_prefetch_rows(mdl, &ahead[(i + 1) % 4]);
 }
 
 /* Copies each component's figures into comps (none when NULL). */
@@ -353,33 +383,24 @@ static int run_eval(sr_model_t *mdl, const event_vec_t *vec, size_t n,
   if (!ev)
     return -1;
   sr_eval_set_components(ev, comps != NULL);
-  int tty = isatty(STDERR_FILENO), rc = 0;
-  uint64_t start = sr_mono_ns(), last = start;
+  int rc = 0;
+  progress_t prog = {isatty(STDERR_FILENO), sr_mono_ns(), sr_mono_ns()};
   /* Events are made whole two ahead of the one evaluated, for the
-   * model's prefetch hints (sr_model_prefetch_ids, _rows). */
+   * model's prefetch hints. */
   sr_event_t ahead[4];
   for (size_t i = 0; i < 2 && i < vec->len; i++) {
     event_at(vec, i, &ahead[i]);
     sr_model_prefetch_ids(mdl, &ahead[i]);
   }
   for (size_t i = 0; i < vec->len && rc == 0; i++) {
-    if (i + 2 < vec->len) {
-      event_at(vec, i + 2, &ahead[(i + 2) % 4]);
-      sr_model_prefetch_ids(mdl, &ahead[(i + 2) % 4]);
-    }
-    if (i + 1 < vec->len)
-      sr_model_prefetch_rows(mdl, &ahead[(i + 1) % 4]);
+    look_ahead(mdl, vec, i, ahead);
     const sr_event_t *e = &ahead[i % 4];
     if (refresh_index(&ix, mdl, ev, e, i) != 0 || sr_eval_event(ev, e) != SR_OK)
       rc = -1;
-    if (tty && (i & 1023) == 0 && sr_mono_ns() - last > 250000000ull) {
-      last = sr_mono_ns();
-      progress(sr_eval_stats(ev), vec->len, (double)(last - start) / 1e9);
-    }
+    progress_tick(&prog, sr_eval_stats(ev), i, vec->len);
   }
-  fig->secs = (double)(sr_mono_ns() - start) / 1e9;
-  if (tty)
-    fprintf(stderr, "\r\033[K");
+  fig->secs = (double)(sr_mono_ns() - prog.start) / 1e9;
+  progress_end(&prog);
   fig->st = *sr_eval_stats(ev);
   take_components(ev, comps);
   sr_eval_cold_stats(ev, &fig->cold[0], &fig->cold[1]);
