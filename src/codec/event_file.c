@@ -96,7 +96,12 @@ sr_file_fmt_t sr_file_fmt_guess(const char *path) {
   sr_file_fmt_t fmt;
   if (sr_file_fmt_of_name(path, &fmt) == 0)
     return fmt;
-  FILE *f = strcmp(path, "-") != 0 ? fopen(path, "rb") : NULL;
+  /* Only a regular file can be read twice: a pipe (`<(zcat ...)`) would
+   * lose the bytes looked at. */
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    return SR_FILE_JSONL;
+  FILE *f = fopen(path, "rb");
   if (!f)
     return SR_FILE_JSONL;
   char head[512];

@@ -30,8 +30,9 @@ int sr_file_fmt_of_name(const char *path, sr_file_fmt_t *fmt);
  * .csv and .data TSV (sr_file_fmt_of_name). Otherwise by its first bytes
  * (MovieLens 100K's u.data has no telling name): '{' after any whitespace is
  * JSON lines, a first line of text holding a tab, "::" or a comma is TSV,
- * anything else protobuf. "-" (stdin, which cannot be read twice) and a file
- * that cannot be read are JSON lines; opening it then reports the error. */
+ * anything else protobuf. Only a regular file is looked into: "-" (stdin),
+ * a pipe (`<(zcat ...)`), which cannot be read twice, and a file that
+ * cannot be read are JSON lines; opening it then reports the error. */
 sr_file_fmt_t sr_file_fmt_guess(const char *path);
 
 /* "jsonl", "proto" or "tsv". */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 typedef enum {
@@ -60,11 +61,12 @@ static form_t form_of_line(const char *line) {
   return FORM_LINES;
 }
 
-/* The form of the file f at path: from its name, else (not for stdin,
- * which cannot be read twice) from its first line. */
+/* The form of the file f at path: from its name, else from its first
+ * line when f is a regular file (stdin or a pipe cannot be read twice). */
 static form_t form_of(const char *path, FILE *f) {
   form_t form = form_of_name(path);
-  if (form != FORM_LINES || f == stdin)
+  struct stat st;
+  if (form != FORM_LINES || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
     return form;
   char head[1024];
   if (fgets(head, sizeof(head), f))

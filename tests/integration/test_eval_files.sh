@@ -48,6 +48,12 @@ assert_eq "$(figures "$SR_TMP/g.pb")" "$want" "eval g.pb"
 cp "$SR_TMP/g.pb" "$SR_TMP/g-proto"
 assert_eq "$(figures "$SR_TMP/g-proto")" "$want" "eval of protobuf named g-proto"
 
+# A pipe is never looked into ahead (its first bytes would be lost): JSON
+# lines unless --format says otherwise, every event read either way.
+assert_eq "$(figures <(cat "$SR_TMP/g"))" "$want" "eval of JSON lines from a pipe"
+assert_eq "$(figures <(cat "$SR_TMP/g.pb") --format proto)" "$want" \
+  "eval of protobuf from a pipe, --format proto"
+
 # Read as the wrong format, nothing is a record: exit 1, and why.
 assert_exit 1 "eval u.data as jsonl" "$SR_BIN" eval "$SR_TMP/u.data" \
   --format jsonl
@@ -81,6 +87,14 @@ done >"$SR_TMP/catalogue"
   >/dev/null 2>"$SR_TMP/items.err" || fail "eval --items catalogue"
 assert_contains "$(cat "$SR_TMP/items.err")" "150 items with content" \
   "u.item lines under another name"
+# Item lines from a pipe: every one read (none looked at twice).
+for i in $(seq 0 149); do
+  printf '{"item_id":"i%d","features":["g:%d"]}\n' "$i" "$((i % 7))"
+done >"$SR_TMP/items.jsonl"
+"$SR_BIN" eval "$SR_TMP/ratings.tsv" --items <(cat "$SR_TMP/items.jsonl") \
+  >/dev/null 2>"$SR_TMP/items.err" || fail "eval --items from a pipe"
+assert_contains "$(cat "$SR_TMP/items.err")" "150 items with content" \
+  "Item lines from a pipe"
 assert_exit 1 "eval --items of a ratings file" "$SR_BIN" eval \
   "$SR_TMP/ratings.tsv" --items "$SR_TMP/u.data"
 assert_contains "$(cat "$SR_TMP/err")" \
