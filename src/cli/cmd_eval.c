@@ -61,7 +61,7 @@ static void usage(FILE *out) {
       "  --format jsonl|proto|tsv  input format (default: from the file "
       "name,\n                            .jsonl jsonl, .pb proto, "
       ".dat/.tsv/.csv/.data tsv;\n                            else from "
-      "its first line)\n"
+      "its first line; jsonl for a pipe)\n"
       "  --sort                    stable-sort events by timestamp first\n"
       "  --min-value X             skip events whose value is below X\n"
       "  -N, --n N                 list length (default 10)\n"

@@ -80,7 +80,7 @@ static void usage(FILE *out) {
           "                       (varint-length-delimited Event), tsv\n"
           "                       (default: from FILE's name, .jsonl,\n"
           "                       .pb, .dat/.tsv/.csv/.data, else from its\n"
-          "                       first line; jsonl for '-')\n"
+          "                       first line; jsonl for '-' and pipes)\n"
           "  --encode E           message encoding: proto (default), json or\n"
           "                       avro (by --schema, fields placed by the\n"
           "                       field mapping of -c/--set input.*)\n"
