@@ -70,26 +70,31 @@ int sr_file_fmt_of_name(const char *path, sr_file_fmt_t *fmt) {
   return -1;
 }
 
-/* The format the first n bytes of a file, head, show. */
-static sr_file_fmt_t fmt_of_head(const char *head, size_t n) {
-  size_t i = 0;
-  while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' ||
-                   head[i] == '\n'))
-    i++;
+/* The separator of a TSV line, or NULL: a tab wins over "::" (MovieLens
+ * 1M) and "::" over a comma (MovieLens "latest"). */
+static const char *tsv_sep(const char *line) {
+  static const char *const seps[] = {"\t", "::", ","};
+  for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++)
+    if (strstr(line, seps[i]))
+      return seps[i];
+  return NULL;
+}
+
+/* The format the first n bytes of a file, head, show; head[n] is 0. */
+static sr_file_fmt_t fmt_of_head(char *head, size_t n) {
+  size_t i = strspn(head, " \t\r\n");
   if (i < n && head[i] == '{')
     return SR_FILE_JSONL;
   size_t end = 0;
   while (end < n && head[end] != '\n')
     end++;
-  int sep = 0;
   for (size_t k = 0; k < end; k++) {
     unsigned char c = (unsigned char)head[k];
     if (c < 0x20 && c != '\t' && c != '\r')
       return SR_FILE_PROTO; /* a binary byte: a length prefix or a tag */
-    sep |= c == '\t' || c == ',' ||
-           (c == ':' && k + 1 < end && head[k + 1] == ':');
   }
-  return end > 0 && sep ? SR_FILE_TSV : SR_FILE_PROTO;
+  head[end] = '\0';
+  return end > 0 && tsv_sep(head) ? SR_FILE_TSV : SR_FILE_PROTO;
 }
 
 sr_file_fmt_t sr_file_fmt_guess(const char *path) {
@@ -104,9 +109,10 @@ sr_file_fmt_t sr_file_fmt_guess(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return SR_FILE_JSONL;
-  char head[512];
-  size_t n = fread(head, 1, sizeof head, f);
+  char head[512 + 1];
+  size_t n = fread(head, 1, sizeof head - 1, f);
   fclose(f);
+  head[n] = '\0';
   return n ? fmt_of_head(head, n) : SR_FILE_JSONL;
 }
 
@@ -296,18 +302,11 @@ static int next_proto(sr_event_reader_t *rd, sr_event_t *ev,
   return 1;
 }
 
-/* Picks the separator of a TSV file from its first line: a tab wins over
- * "::" (MovieLens 1M) and "::" over a comma (MovieLens "latest"). */
+/* Picks the separator of a TSV file from its first line. */
 static int detect_sep(sr_event_reader_t *rd, const char *line) {
-  static const char *const seps[] = {"\t", "::", ","};
-  for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
-    if (strstr(line, seps[i])) {
-      rd->sep = seps[i];
-      rd->sep_len = strlen(seps[i]);
-      return 0;
-    }
-  }
-  return -1;
+  rd->sep = tsv_sep(line);
+  rd->sep_len = rd->sep ? strlen(rd->sep) : 0;
+  return rd->sep ? 0 : -1;
 }
 
 typedef struct field {
