@@ -448,14 +448,6 @@ static uint32_t ann_want(const sr_model_t *mdl, uint32_t user, size_t n,
   return want < SR_ANN_MAX_WANT ? (uint32_t)want : SR_ANN_MAX_WANT;
 }
 
-/* Rank order of sr_topn_select: descending score, ties by ascending item. */
-static int by_rank(const void *pa, const void *pb) {
-  const sr_scored_t *a = pa, *b = pb;
-  if (a->score != b->score)
-    return a->score > b->score ? -1 : 1;
-  return a->item < b->item ? -1 : a->item > b->item;
-}
-
 /* Marks a candidate row in mdl->scores (0 plus its co-occurrence score
  * later; -inf once excluded or taken). */
 static void mark_rows(float *scores, const uint32_t *rows, uint32_t n) {
@@ -535,9 +527,10 @@ static long ann_list(sr_model_t *mdl, size_t r, uint32_t user,
   for (uint32_t k = 0; k < n_head; k++)
     take_row(mdl, u, head[k].item, &len);
   mdl->ann_stats.candidates += len;
-  qsort(mdl->ann_cand, len, sizeof(sr_scored_t), by_rank);
-  len = len < n ? len : n;
-  memcpy(out, mdl->ann_cand, len * sizeof(sr_scored_t));
+  /* Every row built since the index counts as a candidate: after a burst
+   * of new items that is much of the catalogue, so the n best are picked
+   * rather than all sorted. */
+  len = sr_topn_pick(mdl->ann_cand, len, n, out);
   shift_scores(mdl, out, len, 0);
   return (long)len;
 }

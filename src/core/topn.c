@@ -268,6 +268,17 @@ size_t sr_topn_offer(const float *scores, const float *bias, uint32_t base,
   return offer(scores, bias, base, 0, count, 1, SAMPLE_MASK, n, out, len);
 }
 
+size_t sr_topn_pick(const sr_scored_t *cand, size_t len, size_t n,
+                    sr_scored_t *out) {
+  size_t got = 0;
+  if (n == 0)
+    return 0;
+  for (size_t k = 0; k < len; k++)
+    got = push(out, got, n, cand[k].item, cand[k].score);
+  drain(out, got);
+  return got;
+}
+
 void sr_topn_finish(sr_scored_t *out, size_t len) {
   drain(out, len);
 }

@@ -39,6 +39,12 @@ void sr_topn_score_rows(const float *user, const sr_factors_t *items,
 size_t sr_topn_select(const float *scores, const float *bias, uint32_t n_items,
                       size_t n, sr_scored_t *out);
 
+/* The n best of len scored candidates (items distinct) into out, in
+ * sr_topn_select's order: one compare for most candidates, where sorting
+ * them all costs len log len. Returns the count selected (<= n). */
+size_t sr_topn_pick(const sr_scored_t *cand, size_t len, size_t n,
+                    sr_scored_t *out);
+
 /* Selection in blocks. Every SR_TOPN_SAMPLE_STEP-th item is offered first,
  * so that the heap's threshold comes from across all rows: scores often
  * rise (or fall) with the item row, and a scan in row order would then push

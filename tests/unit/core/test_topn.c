@@ -1,5 +1,6 @@
-/* Tests of top-N: selection against a brute-force sort, and batched and
- * single-user scoring against a double-precision dot product. */
+/* Tests of top-N: selection (of scores, and of scored candidates) against a
+ * brute-force sort, and batched and single-user scoring against a
+ * double-precision dot product. */
 #include "core/factors.h"
 #include "core/rng.h"
 #include "core/topn.h"
@@ -107,6 +108,48 @@ static void test_select_ties_excluded_and_bias(void **state) {
   assert_int_equal(sr_topn_select(scores, NULL, 7, 0, out), 0);
   const float none[] = {-INFINITY, -INFINITY};
   assert_int_equal(sr_topn_select(none, NULL, 2, 5, out), 0);
+}
+
+/* sr_topn_pick over candidates in scattered order (distinct items, many
+ * tied scores) gives the head of the fully sorted list. */
+static void test_pick_matches_sort(void **state) {
+  (void)state;
+  static const size_t lens[] = {0, 1, 5, 20, 21, 300, 5000};
+  static const size_t ns[] = {0, 1, 10, 20, 6000};
+  sr_rng_t rng;
+  sr_rng_seed(&rng, 12);
+  for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++)
+      for (int coarse = 0; coarse < 2; coarse++) {
+        size_t len = lens[l], n = ns[k];
+        sr_scored_t *cand = malloc((len + 1) * sizeof *cand);
+        sr_scored_t *want = malloc((len + 1) * sizeof *want);
+        sr_scored_t *got = malloc((n + 1) * sizeof *got);
+        assert_true(cand && want && got);
+        /* Items in a shuffled order, as index lists give them. */
+        for (size_t j = 0; j < len; j++)
+          cand[j].item = (uint32_t)j * 7u;
+        for (size_t j = len; j > 1; j--) {
+          size_t r = sr_rng_below(&rng, (uint32_t)j);
+          uint32_t t = cand[j - 1].item;
+          cand[j - 1].item = cand[r].item;
+          cand[r].item = t;
+        }
+        for (size_t j = 0; j < len; j++)
+          cand[j].score =
+              coarse ? (float)sr_rng_below(&rng, 4) : sr_rng_sym(&rng);
+        memcpy(want, cand, len * sizeof *cand);
+        qsort(want, len, sizeof *want, by_rank);
+        size_t got_n = sr_topn_pick(cand, len, n, got);
+        assert_int_equal(got_n, len < n ? len : n);
+        for (size_t j = 0; j < got_n; j++)
+          if (got[j].item != want[j].item || got[j].score != want[j].score)
+            fail_msg("len %zu n %zu coarse %d: place %zu is %u, want %u", len,
+                     n, coarse, j, got[j].item, want[j].item);
+        free(cand);
+        free(want);
+        free(got);
+      }
 }
 
 /* Naive double-precision user . item. */
@@ -229,6 +272,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_select_matches_brute_force),
       cmocka_unit_test(test_select_ties_excluded_and_bias),
+      cmocka_unit_test(test_pick_matches_sort),
       cmocka_unit_test(test_scores_match_double_dot),
       cmocka_unit_test(test_rows_match_score_one_bitwise),
   };
