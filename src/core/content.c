@@ -11,6 +11,11 @@
 #include <string.h>
 #include <xxhash.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PROJ 1
+#endif
+
 /* Rows a refresh looks at per event at most, so that a catalogue of warm
  * items costs a short walk per event. */
 #define REFRESH_SCAN 16
@@ -140,12 +145,15 @@ static int grow(sr_model_t *mdl) {
   return 0;
 }
 
+static int pick_avx2(uint32_t stride);
+
 /* Turns the module on at the first content. */
 static int turn_on(sr_model_t *mdl) {
   sr_content_t *ct = &mdl->content;
   if (ct->on)
     return grow(mdl);
   ct->stride = mdl->ifac.stride;
+  ct->avx2 = pick_avx2(ct->stride);
   ct->buckets = mdl->conf.content_buckets;
   ct->c = sr_model_mem_alloc(mdl, ct->stride * sizeof(float), 64);
   if (!ct->c || grow(mdl) != 0)
@@ -162,6 +170,69 @@ static void axpy(float a, const float *x, float *y, uint32_t n) {
     y[k] += a * x[k];
 }
 
+/* The content factor and the learning step by AVX2, where the stride is
+ * a multiple of 8 floats and at most 64: the factor (or the error) stays
+ * in registers across every token row and projection row, each read once
+ * (and written once by the step). OpenBLAS spent most of the rank-one step
+ * in one axpy call per 64-float row, and the scalar sums of the token rows
+ * read and wrote the factor once per row. */
+#ifdef HAVE_AVX2_PROJ
+enum { AVX2_REGS = 8 }; /* 8 x 8 floats: a row of up to 64 in registers */
+
+/* out = sum of token rows / sqrt(tokens) + P^T e, as factor_of. */
+__attribute__((target("avx2,fma"))) static void
+factor_avx2(const sr_content_t *ct, const sr_content_item_t *ic, float *out) {
+  __m256 acc[AVX2_REGS];
+  uint32_t s = ct->stride, n = s / 8;
+  for (uint32_t j = 0; j < n; j++)
+    acc[j] = _mm256_setzero_ps();
+  __m256 w = _mm256_set1_ps(ic->n_tok ? 1.0f / sqrtf((float)ic->n_tok) : 0);
+  for (uint32_t t = 0; t < ic->n_tok; t++) {
+    const float *row = ct->tok + (size_t)ic->data[t] * s;
+    for (uint32_t j = 0; j < n; j++)
+      acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 8 * j), acc[j]);
+  }
+  const float *e = emb_of(ic);
+  for (uint32_t d = 0; d < ic->n_emb; d++) {
+    const float *row = ct->proj + (size_t)d * s;
+    w = _mm256_set1_ps(e[d]);
+    for (uint32_t j = 0; j < n; j++)
+      acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 8 * j), acc[j]);
+  }
+  for (uint32_t j = 0; j < n; j++)
+    _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+/* row += a x[r] err for the token rows (x NULL: weight 1), or for the
+ * projection's rows (idx NULL: rows 0 .. rows-1 of base). */
+__attribute__((target("avx2,fma"))) static void
+step_avx2(float *base, const uint32_t *idx, const float *x, uint32_t rows,
+          uint32_t s, float a, const float *err) {
+  __m256 v[AVX2_REGS];
+  uint32_t n = s / 8;
+  for (uint32_t j = 0; j < n; j++)
+    v[j] = _mm256_loadu_ps(err + 8 * j);
+  for (uint32_t r = 0; r < rows; r++) {
+    float *row = base + (size_t)(idx ? idx[r] : r) * s;
+    __m256 w = _mm256_set1_ps(x ? a * x[r] : a);
+    for (uint32_t j = 0; j < n; j++)
+      _mm256_storeu_ps(row + 8 * j,
+                       _mm256_fmadd_ps(w, v[j], _mm256_loadu_ps(row + 8 * j)));
+  }
+}
+#endif
+
+/* Whether the AVX2 kernels serve this CPU and stride. */
+static int pick_avx2(uint32_t stride) {
+#ifdef HAVE_AVX2_PROJ
+  return stride % 8 == 0 && stride <= 8 * AVX2_REGS &&
+         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  (void)stride;
+  return 0;
+#endif
+}
+
 /* c = sum of token rows / sqrt(tokens) + P^T e. */
 static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
                       float *out) {
@@ -171,6 +242,12 @@ static void factor_of(const sr_content_t *ct, const sr_content_item_t *ic,
    * below would wait for one row after another. */
   for (uint32_t t = 0; t < ic->n_tok; t++)
     prefetch_row(ct->tok + (size_t)ic->data[t] * s, s);
+#ifdef HAVE_AVX2_PROJ
+  if (ct->avx2) {
+    factor_avx2(ct, ic, out);
+    return;
+  }
+#endif
   memset(out, 0, s * sizeof(float));
   if (ic->n_tok) {
     float scale = 1.0f / sqrtf((float)ic->n_tok);
@@ -217,11 +294,16 @@ static void train(sr_model_t *mdl, uint32_t row) {
   const float *v = sr_factors_row(&mdl->ifac, row);
   for (uint32_t k = 0; k < s; k++)
     err[k] = v[k] - c[k];
-  if (ic->n_tok) {
-    float step = lr / sqrtf((float)ic->n_tok);
-    for (uint32_t t = 0; t < ic->n_tok; t++)
-      axpy(step, err, ct->tok + (size_t)ic->data[t] * s, s);
+  float step = ic->n_tok ? lr / sqrtf((float)ic->n_tok) : 0;
+#ifdef HAVE_AVX2_PROJ
+  if (ct->avx2) {
+    step_avx2(ct->tok, ic->data, NULL, ic->n_tok, s, step, err);
+    step_avx2(ct->proj, NULL, emb_of(ic), ic->n_emb, s, lr, err);
+    return;
   }
+#endif
+  for (uint32_t t = 0; t < ic->n_tok; t++)
+    axpy(step, err, ct->tok + (size_t)ic->data[t] * s, s);
   /* P += lr e err^T, the rank-one step as one sger. */
   if (ic->n_emb)
     cblas_sger(CblasRowMajor, (int)ic->n_emb, (int)s, lr, emb_of(ic), 1, err, 1,

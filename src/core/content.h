@@ -41,6 +41,7 @@ typedef struct sr_content_item {
 typedef struct sr_content {
   int on;           /* some item has had content: the arrays below exist */
   uint32_t stride;  /* floats per row, the factors' stride */
+  int avx2;         /* factor and step by the AVX2 kernels (content.c) */
   uint32_t buckets; /* rows of tok (model.content_buckets) */
   uint32_t dims;    /* embedding length; 0 until the first embedding */
   float *tok;       /* buckets x stride, or NULL until the first token */

@@ -3,8 +3,9 @@
  * factor, the blend of a cold item, a wrong embedding length refused,
  * replayed content changing nothing, a cold user served its items' content
  * neighbours, the memory counted, a deterministic digest, a snapshot
- * restored bit-exact, content factors kept as the model grows, and memory
- * for them only where items have content. */
+ * restored bit-exact, content factors kept as the model grows, memory
+ * for them only where items have content, and the AVX2 kernels learning
+ * what the scalar path learns. */
 #include "core/content.h"
 #include "core/learner.h"
 #include "core/model_internal.h"
@@ -442,6 +443,66 @@ static void test_sparse_memory(void **state) {
   sr_model_free(none);
 }
 
+/* A model of 64 floats a row whose items have three tokens and a
+ * 40-float embedding, after 300 events with the default budget. avx2 0
+ * takes the scalar and OpenBLAS path. */
+static sr_model_t *kernel_model(int avx2) {
+  sr_model_conf_t conf;
+  sr_model_conf_init(&conf);
+  conf.dims = 64;
+  conf.cold_item_events = 3;
+  sr_model_t *mdl = model_with(&conf);
+  for (int n = 0; n < 20; n++) {
+    char id[16], tok[3][16];
+    const char *toks[3];
+    size_t lens[3];
+    float emb[40];
+    snprintf(id, sizeof(id), "i%d", n);
+    for (int t = 0; t < 3; t++) {
+      snprintf(tok[t], sizeof(tok[t]), "t%d", (n * 3 + t * 5) % 11);
+      toks[t] = tok[t];
+      lens[t] = strlen(tok[t]);
+    }
+    for (int d = 0; d < 40; d++)
+      emb[d] = (float)((n * 13 + d * 7) % 17) - 8.0f;
+    assert_int_equal(
+        sr_model_set_content(mdl, id, strlen(id), toks, lens, 3, emb, 40),
+        SR_OK);
+    mdl->content.avx2 &= avx2;
+  }
+  for (int e = 0; e < 300; e++) {
+    char user[16], item[16];
+    snprintf(user, sizeof(user), "u%d", e % 7);
+    snprintf(item, sizeof(item), "i%d", (e * 7 + e / 20) % 20);
+    learn(mdl, user, item, e);
+  }
+  return mdl;
+}
+
+/* The AVX2 kernels and the scalar and OpenBLAS path learn the same model,
+ * to rounding: every item's factor and content factor. */
+static void test_kernels_agree(void **state) {
+  (void)state;
+  sr_model_t *fast = kernel_model(1), *plain = kernel_model(0);
+  assert_int_equal(plain->content.avx2, 0);
+  float a[64], b[64];
+  for (int n = 0; n < 20; n++) {
+    char id[16];
+    snprintf(id, sizeof(id), "i%d", n);
+    uint32_t r = row_of(fast, id);
+    assert_int_equal(r, row_of(plain, id));
+    assert_int_equal(sr_content_factor(fast, r, a), 1);
+    assert_int_equal(sr_content_factor(plain, r, b), 1);
+    for (int k = 0; k < 64; k++) {
+      assert_true(fabsf(a[k] - b[k]) < 1e-4f);
+      assert_true(fabsf(sr_factors_row(&fast->ifac, r)[k] -
+                        sr_factors_row(&plain->ifac, r)[k]) < 1e-4f);
+    }
+  }
+  sr_model_free(fast);
+  sr_model_free(plain);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_token_step),
@@ -455,6 +516,7 @@ int main(void) {
       cmocka_unit_test(test_restore_then_replay),
       cmocka_unit_test(test_growth_keeps_factors),
       cmocka_unit_test(test_sparse_memory),
+      cmocka_unit_test(test_kernels_agree),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
