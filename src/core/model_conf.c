@@ -119,8 +119,9 @@ static const sr_opt_t params[] = {
         "item's content factor (less for each later event, none from "
         "model.cold_item_events on)"),
     U32("model.content_refresh", content_refresh, "1", 0, 1024,
-        "content: cold items whose factor is brought up to date per learning "
-        "step"),
+        "content: cold items whose content factor is brought up to date, "
+        "and their factor blended with it, per event, at most (each waits "
+        "for the budget's refresh half)"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
      * uint holds, so every user gets the popularity list. */
     U32("model.min_user_events", min_user_events, "1", 0, 4294967295.0,

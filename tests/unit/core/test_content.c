@@ -1,11 +1,11 @@
 /* Tests of the content learner: one learning step against hand-computed
  * tables (tokens and embedding), a new item starting at its content
- * factor, the blend of a cold item, a wrong embedding length refused,
- * replayed content changing nothing, a cold user served its items' content
- * neighbours, the memory counted, a deterministic digest, a snapshot
- * restored bit-exact, content factors kept as the model grows, memory
- * for them only where items have content, and the AVX2 kernels learning
- * what the scalar path learns. */
+ * factor, the blend of a cold item, its refresh waiting for credit, a wrong
+ * embedding length refused, replayed content changing nothing, a cold user
+ * served its items' content neighbours, the memory counted, a deterministic
+ * digest, a snapshot restored bit-exact, content factors kept as the model
+ * grows, memory for them only where items have content, and the AVX2 kernels
+ * learning what the scalar path learns. */
 #include "core/content.h"
 #include "core/learner.h"
 #include "core/model_internal.h"
@@ -191,6 +191,30 @@ static void test_cold_blend(void **state) {
                   conf.learn_rate, conf.reg);
   learn(mdl, "v", "n", 9);
   assert_close(factor_of(mdl, "n"), irow, 4);
+  sr_model_free(mdl);
+}
+
+/* The refresh blends a cold item again only when its credit brings the
+ * item's content factor up to date: with no budget, events on another
+ * item leave it as its own event left it; with one, the next event's
+ * refresh blends it (one event of four: 3/4 content). */
+static void test_refresh_waits_for_credit(void **state) {
+  (void)state;
+  sr_model_t *mdl = cold_pair();
+  mdl->conf.content_refresh = 1;
+  learn(mdl, "v", "n", 1);
+  uint32_t n = row_of(mdl, "n"), s = mdl->ifac.stride;
+  float before[64], c[64], want[4];
+  memcpy(before, sr_factors_row(&mdl->ifac, n), s * sizeof(float));
+  for (int e = 0; e < 5; e++)
+    learn(mdl, "x", "w", 2 + e);
+  assert_close(sr_factors_row(&mdl->ifac, n), before, 4);
+  mdl->conf.content_budget = 100000000;
+  learn(mdl, "x", "w", 9);
+  sr_content_factor(mdl, n, c);
+  for (int k = 0; k < 4; k++)
+    want[k] = 0.75f * c[k] + 0.25f * before[k];
+  assert_close(sr_factors_row(&mdl->ifac, n), want, 4);
   sr_model_free(mdl);
 }
 
@@ -509,6 +533,7 @@ int main(void) {
       cmocka_unit_test(test_embedding_step),
       cmocka_unit_test(test_both_step),
       cmocka_unit_test(test_cold_blend),
+      cmocka_unit_test(test_refresh_waits_for_credit),
       cmocka_unit_test(test_replay_idempotent),
       cmocka_unit_test(test_cold_user_neighbours),
       cmocka_unit_test(test_digest_and_restore),
