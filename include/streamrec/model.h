@@ -67,6 +67,8 @@ typedef struct sr_model_conf {
                                 without interactions */
   float content_user_pull;   /* a new user's lean on its items' content */
   uint32_t content_refresh;  /* cold items refreshed per learning step */
+  uint32_t content_sketch;   /* longer embeddings are reduced to this many
+                                floats (0: none) */
   uint32_t shared; /* 1: one of several instances sharing items (cluster
                       mode, see src/core/share.h); not an option */
 } sr_model_conf_t;

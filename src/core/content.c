@@ -106,6 +106,9 @@ void sr_content_free(sr_model_t *mdl) {
   sr_model_mem_free(mdl, ct->tok, tok_bytes(ct));
   sr_model_mem_free(mdl, ct->proj, proj_bytes(ct));
   sr_model_mem_free(mdl, ct->c, ct->stride * sizeof(float));
+  sr_model_mem_free(mdl, ct->sketch,
+                    (size_t)ct->rows * ct->raw * sizeof(float));
+  sr_model_mem_free(mdl, ct->reduced, (size_t)ct->rows * sizeof(float));
   memset(ct, 0, sizeof(*ct));
 }
 
@@ -500,6 +503,57 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
   return found;
 }
 
+/* The reduction of embeddings of raw floats to rows: a fixed matrix of
+ * +-1, entry (j, d) the low bit of a 64-bit mix of j x raw + d, so that
+ * every instance and every restart reduces alike without storing it. A
+ * random projection keeps the lengths and angles of the embeddings within
+ * a few tenths at 64 rows (Johnson-Lindenstrauss), where the learned
+ * matrix, a sixth the size for a 384-float embedding, learns from a
+ * sixth the multiply-adds a step. Returns 0 or -1. */
+static int sketch_make(sr_model_t *mdl, uint32_t raw, uint32_t rows) {
+  sr_content_t *ct = &mdl->content;
+  size_t n = (size_t)rows * raw;
+  ct->sketch = sr_model_mem_alloc(mdl, n * sizeof(float), 0);
+  ct->reduced = sr_model_mem_alloc(mdl, rows * sizeof(float), 0);
+  if (!ct->sketch || !ct->reduced) {
+    sr_model_mem_free(mdl, ct->sketch, n * sizeof(float));
+    sr_model_mem_free(mdl, ct->reduced, rows * sizeof(float));
+    ct->sketch = ct->reduced = NULL;
+    return -1;
+  }
+  for (size_t k = 0; k < n; k++) {
+    uint64_t h = (uint64_t)k + 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    ct->sketch[k] = ((h ^ (h >> 31)) & 1) ? 1.0f : -1.0f;
+  }
+  ct->raw = raw;
+  ct->rows = rows;
+  return 0;
+}
+
+/* At the model's first embedding, of n floats: whether embeddings are
+ * reduced (model.content_sketch), for good. Returns 0 or -1. */
+static int sketch_choose(sr_model_t *mdl, uint32_t n) {
+  uint32_t rows = mdl->conf.content_sketch;
+  if (rows && n > rows)
+    return sketch_make(mdl, n, rows);
+  mdl->content.raw = n;
+  return 0;
+}
+
+/* The embedding as the learner sees it: reduced into ct->reduced when
+ * embeddings are reduced, else emb itself; *n becomes its length. */
+static const float *sketch_apply(sr_content_t *ct, const float *emb,
+                                 size_t *n) {
+  if (!ct->sketch || !*n)
+    return emb;
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)ct->rows, (int)ct->raw, 1.0f,
+              ct->sketch, (int)ct->raw, emb, 1, 0.0f, ct->reduced, 1);
+  *n = ct->rows;
+  return ct->reduced;
+}
+
 /* The item's content block: tokens hashed to buckets, the embedding
  * scaled to unit length (a zero vector stays zero). NULL when out of
  * memory. */
@@ -577,13 +631,15 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
   sr_content_t *ct = &mdl->content;
   if (n_feat == 0 && n_emb == 0)
     return clear_content(mdl, id, len);
-  if (n_emb && ct->dims && n_emb != ct->dims)
+  if (n_emb && ct->raw && n_emb != ct->raw)
     return SR_ERR_INVALID;
   if (n_feat > UINT32_MAX / 2 || n_emb > UINT32_MAX / 2)
     return SR_ERR_INVALID;
   /* On before the item is created, so that a new item counts as new. */
-  if (turn_on(mdl) != 0)
+  if (turn_on(mdl) != 0 ||
+      (n_emb && !ct->raw && sketch_choose(mdl, (uint32_t)n_emb) != 0))
     return SR_ERR_NOMEM;
+  emb = sketch_apply(ct, emb, &n_emb);
   int64_t row = sr_idmap_find(mdl->items, id, len);
   if (row < 0)
     row = sr_model_touch_item(mdl, id, len);
@@ -614,7 +670,7 @@ sr_err_t sr_model_set_content(sr_model_t *mdl, const char *id, size_t len,
 
 uint32_t sr_model_content_items(const sr_model_t *mdl, uint32_t *emb_dims) {
   if (emb_dims)
-    *emb_dims = mdl->content.dims;
+    *emb_dims = mdl->content.raw;
   return mdl->content.with;
 }
 
@@ -714,6 +770,7 @@ int sr_content_load(sr_model_t *mdl, uint64_t items, const void *data,
   if (items && take(p, len, &at, ct->ievents, items * 4) != 0)
     return snprintf(why, whylen, "interaction counts truncated"), -1;
   sr_content_item_t need = {h.has_tok ? 1 : 0, h.dims};
+  ct->raw = h.dims; /* until the reduction's section says otherwise */
   if (tables_for(mdl, &need) != 0)
     return snprintf(why, whylen, "out of memory"), -1;
   if ((ct->tok && take(p, len, &at, ct->tok, tok_bytes(ct)) != 0) ||
@@ -729,5 +786,31 @@ int sr_content_load(sr_model_t *mdl, uint64_t items, const void *data,
                     "%" PRIu32 " items with content, expected %" PRIu32,
                     ct->with, h.with),
            -1;
+  return 0;
+}
+
+int sr_content_dump_sketch(const sr_model_t *mdl, sr_buf_t *buf) {
+  const sr_content_t *ct = &mdl->content;
+  if (!ct->sketch)
+    return 0;
+  uint32_t h[2] = {ct->raw, ct->rows};
+  return sr_buf_append(buf, h, sizeof(h)) ? -1 : 0;
+}
+
+int sr_content_load_sketch(sr_model_t *mdl, const void *data, uint64_t len,
+                           char *why, size_t whylen) {
+  sr_content_t *ct = &mdl->content;
+  uint32_t h[2];
+  if (len != sizeof(h))
+    return snprintf(why, whylen, "%" PRIu64 " bytes, expected 8", len), -1;
+  memcpy(h, data, sizeof(h));
+  if (!ct->proj || h[1] != ct->dims || h[0] <= h[1])
+    return snprintf(why, whylen,
+                    "embeddings of %" PRIu32 " reduced to %" PRIu32
+                    ", the content holds %" PRIu32,
+                    h[0], h[1], ct->dims),
+           -1;
+  if (sketch_make(mdl, h[0], h[1]) != 0)
+    return snprintf(why, whylen, "out of memory"), -1;
   return 0;
 }

@@ -43,7 +43,14 @@ typedef struct sr_content {
   uint32_t stride;  /* floats per row, the factors' stride */
   int avx2;         /* factor and step by the AVX2 kernels (content.c) */
   uint32_t buckets; /* rows of tok (model.content_buckets) */
-  uint32_t dims;    /* embedding length; 0 until the first embedding */
+  uint32_t dims;    /* rows of proj: the embedding length, or the reduced
+                       one (sketch); 0 until the first embedding */
+  uint32_t raw;     /* the embedding length items must have; 0 until the
+                       first embedding */
+  uint32_t rows;    /* rows of sketch: the reduced length, or 0 */
+  float *sketch;    /* rows x raw +-1 matrix reducing embeddings, or NULL
+                       when they are learned whole */
+  float *reduced;   /* scratch: one reduced embedding (dims floats) */
   float *tok;       /* buckets x stride, or NULL until the first token */
   float *proj;      /* dims x stride, or NULL until the first embedding */
   sr_content_item_t **item; /* per item row, NULL for none */
@@ -93,6 +100,16 @@ int sr_content_dump(const struct sr_model *mdl, sr_buf_t *buf);
  * with why set. */
 int sr_content_load(struct sr_model *mdl, uint64_t items, const void *data,
                     uint64_t len, char *why, size_t whylen);
+
+/* Appends the reduction's section (the embedding length and the reduced
+ * one, two uint32) to buf when embeddings are reduced. Returns 0 or -1. */
+int sr_content_dump_sketch(const struct sr_model *mdl, sr_buf_t *buf);
+
+/* Restores the reduction after the content section: without one (a
+ * checkpoint without reduced embeddings, or from before them) embeddings
+ * are learned whole. Returns 0, or -1 with why set. */
+int sr_content_load_sketch(struct sr_model *mdl, const void *data, uint64_t len,
+                           char *why, size_t whylen);
 
 /* Bytes of one item's content block. */
 static inline size_t sr_content_size(uint32_t n_tok, uint32_t n_emb) {

@@ -122,6 +122,13 @@ static const sr_opt_t params[] = {
         "content: cold items whose content factor is brought up to date, "
         "and their factor blended with it, per event, at most (each waits "
         "for the budget's refresh half)"),
+    U32("model.content_sketch", content_sketch, "64", 0, 65536,
+        "content: an embedding longer than this is reduced to this many "
+        "floats by a fixed random +-1 projection, the same on every "
+        "instance, before the content learner sees it (a learning step on a "
+        "384-float embedding then costs a sixth, and the budget buys six "
+        "times as many); 0: every float is learned. A model keeps the "
+        "choice it made at its first embedding"),
     /* Unbounded: the popularity baseline of eval sets it to the most a
      * uint holds, so every user gets the popularity list. */
     U32("model.min_user_events", min_user_events, "1", 0, 4294967295.0,

@@ -60,6 +60,10 @@ enum {
   /* Once some item has had content only (core/content); absent otherwise
    * (and in checkpoints from before content, which load without any). */
   SEC_CONTENT, /* sr_content_dump: counts, tables, each item's content */
+  /* With embeddings reduced only (model.content_sketch); absent otherwise
+   * (and in checkpoints from before the reduction, whose embeddings were
+   * learned whole). */
+  SEC_CONTENT_SKETCH, /* sr_content_dump_sketch: the lengths, two uint32 */
 };
 
 typedef struct meta {
@@ -731,6 +735,23 @@ static int restore_content(restore_t *rs, const sr_model_section_t *sec) {
                          sizeof(rs->why));
 }
 
+static int add_content_sketch(const sr_model_t *mdl, sr_model_snapshot_t *snap,
+                              uint32_t id, bool view) {
+  (void)view;
+  if (!mdl->content.sketch)
+    return 0;
+  sr_buf_t buf = {0};
+  return add_built(snap, id, &buf, sr_content_dump_sketch(mdl, &buf));
+}
+
+static int restore_content_sketch(restore_t *rs,
+                                  const sr_model_section_t *sec) {
+  if (!sec)
+    return 0;
+  return sr_content_load_sketch(rs->mdl, sec->data, sec->len, rs->why,
+                                sizeof(rs->why));
+}
+
 static const section_t SECTIONS[] = {
     {SEC_META, "meta", add_meta, restore_meta, true, 0},
     {SEC_USER_IDS, "user_ids", add_user_ids, restore_user_ids, true, 2},
@@ -761,6 +782,8 @@ static const section_t SECTIONS[] = {
     {SEC_BLEND, "blend", add_blend, restore_blend, false, 2},
     {SEC_POP_TIME, "pop_time", add_pop_time, restore_pop_time, false, 2},
     {SEC_CONTENT, "content", add_content, restore_content, false, 2},
+    {SEC_CONTENT_SKETCH, "content_sketch", add_content_sketch,
+     restore_content_sketch, false, 3},
 };
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 #define N_STAGES 4

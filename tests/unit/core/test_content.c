@@ -5,7 +5,8 @@
  * served its items' content neighbours, the memory counted, a deterministic
  * digest, a snapshot restored bit-exact, content factors kept as the model
  * grows, memory for them only where items have content, and the AVX2 kernels
- * learning what the scalar path learns. */
+ * learning what the scalar path learns, and long embeddings reduced alike
+ * before and after a restore. */
 #include "core/content.h"
 #include "core/learner.h"
 #include "core/model_internal.h"
@@ -215,6 +216,73 @@ static void test_refresh_waits_for_credit(void **state) {
   for (int k = 0; k < 4; k++)
     want[k] = 0.75f * c[k] + 0.25f * before[k];
   assert_close(sr_factors_row(&mdl->ifac, n), want, 4);
+  sr_model_free(mdl);
+}
+
+/* A model whose embeddings of 20 floats are reduced to 8 (conf_of's 4
+ * dims), with item "a" of embedding e (20 floats). */
+static sr_model_t *sketched(const float *e) {
+  sr_model_conf_t conf = conf_of(1);
+  conf.content_sketch = 8;
+  sr_model_t *mdl = model_with(&conf);
+  assert_int_equal(sr_model_set_content(mdl, "a", 1, NULL, NULL, 0, e, 20),
+                   SR_OK);
+  return mdl;
+}
+
+/* An embedding longer than model.content_sketch is learned as the fixed
+ * +-1 matrix times it, scaled to unit length: the model reports and
+ * demands the embedding's own length, and a restored model reduces alike
+ * (the matrix is not stored, the lengths are). */
+static void test_sketch(void **state) {
+  (void)state;
+  float e[20];
+  for (int d = 0; d < 20; d++)
+    e[d] = (float)((d * 7) % 5) - 2.0f;
+  sr_model_t *mdl = sketched(e);
+  const sr_content_t *ct = &mdl->content;
+  uint32_t dims = 0;
+  assert_int_equal(sr_model_content_items(mdl, &dims), 1);
+  assert_int_equal(dims, 20);
+  assert_int_equal(ct->dims, 8);
+  const sr_content_item_t *ic = ct->item[row_of(mdl, "a")];
+  assert_int_equal(ic->n_emb, 8);
+  double want[8], norm = 0;
+  int plus = 0;
+  for (int j = 0; j < 8; j++) {
+    want[j] = 0;
+    for (int d = 0; d < 20; d++) {
+      float m = ct->sketch[j * 20 + d];
+      assert_true(m == 1.0f || m == -1.0f);
+      plus += m > 0;
+      want[j] += m * e[d];
+    }
+    norm += want[j] * want[j];
+  }
+  assert_true(plus > 40 && plus < 120);
+  const float *got = (const float *)(ic->data + ic->n_tok);
+  for (int j = 0; j < 8; j++)
+    assert_true(fabs(got[j] - want[j] / sqrt(norm)) < 1e-5);
+  assert_int_equal(sr_model_set_content(mdl, "b", 1, NULL, NULL, 0, e, 8),
+                   SR_ERR_INVALID);
+  learn(mdl, "u", "a", 1);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  sr_model_conf_t conf = mdl->conf;
+  conf.content_sketch = 0; /* the checkpoint's choice holds */
+  sr_model_t *r = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(mdl));
+  assert_int_equal(r->content.raw, 20);
+  assert_memory_equal(r->content.sketch, ct->sketch, 8 * 20 * sizeof(float));
+  assert_int_equal(sr_model_set_content(r, "b", 1, NULL, NULL, 0, e, 8),
+                   SR_ERR_INVALID);
+  assert_int_equal(sr_model_set_content(r, "b", 1, NULL, NULL, 0, e, 20),
+                   SR_OK);
+  assert_int_equal(sr_model_set_content(mdl, "b", 1, NULL, NULL, 0, e, 20),
+                   SR_OK);
+  assert_int_equal(sr_model_digest(r), sr_model_digest(mdl));
+  sr_model_free(r);
   sr_model_free(mdl);
 }
 
@@ -534,6 +602,7 @@ int main(void) {
       cmocka_unit_test(test_both_step),
       cmocka_unit_test(test_cold_blend),
       cmocka_unit_test(test_refresh_waits_for_credit),
+      cmocka_unit_test(test_sketch),
       cmocka_unit_test(test_replay_idempotent),
       cmocka_unit_test(test_cold_user_neighbours),
       cmocka_unit_test(test_digest_and_restore),

@@ -100,14 +100,15 @@ static void test_snapshot_follows_the_table(void **state) {
   /* Every section in table order, but the three of cluster mode, which a
    * single instance's model leaves out, the takedowns', absent while no
    * item is down, popularity's time, absent without a half-life in time,
-   * and content's, absent while no item has content. */
+   * and content's two, absent while no item has content (and the
+   * reduction's while no embedding is reduced). */
   size_t k = 0;
   for (size_t t = 0; t < sr_model_section_count(); t++) {
     const char *name = sr_model_section_name(sr_model_section_id(t));
     bool cluster = !strcmp(name, "user_owner") || !strcmp(name, "item_base") ||
                    !strcmp(name, "item_base_scalars");
     if (cluster || !strcmp(name, "item_down") || !strcmp(name, "pop_time") ||
-        !strcmp(name, "content"))
+        !strcmp(name, "content") || !strcmp(name, "content_sketch"))
       continue;
     assert_true(k < snap.n_sections);
     assert_int_equal(snap.sections[k++].id, sr_model_section_id(t));
@@ -116,8 +117,8 @@ static void test_snapshot_follows_the_table(void **state) {
   sr_model_snapshot_release(&snap);
   sr_model_free(mdl);
   /* A shared model with co-occurrence on, the blend chosen online, an
-   * item down, a half-life in time and an item with content holds all of
-   * them. */
+   * item down, a half-life in time and an item with content, its
+   * embedding reduced, holds all of them. */
   conf.shared = 1;
   conf.pop_half_life_ms = 1000;
   conf.cooc_weight = 0.3f;
@@ -126,8 +127,9 @@ static void test_snapshot_follows_the_table(void **state) {
   assert_int_equal(sr_model_set_available(mdl, "down", 4, false, NULL), SR_OK);
   const char *const feat[] = {"genre:x"};
   const size_t feat_len[] = {7};
+  float emb[80] = {1, 2, 3};
   assert_int_equal(
-      sr_model_set_content(mdl, "new", 3, feat, feat_len, 1, NULL, 0), SR_OK);
+      sr_model_set_content(mdl, "new", 3, feat, feat_len, 1, emb, 80), SR_OK);
   assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
   assert_int_equal(snap.n_sections, sr_model_section_count());
   for (k = 0; k < snap.n_sections; k++)
