@@ -210,6 +210,16 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
 /* Row for a new id: the most recently freed row, with fresh factors, or a
  * new row. Either way one row's worth of random draws, so a model that
  * never evicts draws exactly as before eviction existed. */
+/* A new item row: its popularity term that of an item without events,
+ * as a restore computes it, for an item created before its first event
+ * (content, a takedown) that lists would otherwise rank by a term of 0;
+ * and its announcement in cluster mode. */
+static void new_item(sr_model_t *mdl, uint32_t row, const char *id,
+                     size_t len) {
+  sr_recommend_update_bias(mdl, row, 0);
+  sr_share_new_item(mdl, row, id, len);
+}
+
 static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
                        sr_lru_t *lru, const char *id, size_t len) {
   uint32_t row = lru->free_top;
@@ -219,7 +229,7 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
     sr_lru_reuse(lru, mdl->clock.now_ms);
     sr_factors_fill(fac, row, &mdl->rng, mdl->conf.init_std);
     if (map == mdl->items)
-      sr_share_new_item(mdl, row, id, len);
+      new_item(mdl, row, id, len);
     return row;
   }
   row = sr_idmap_count(map);
@@ -230,7 +240,7 @@ static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
   sr_lru_add(lru, mdl->clock.now_ms);
   sr_factors_add(fac, &mdl->rng, mdl->conf.init_std); /* room reserved */
   if (map == mdl->items)
-    sr_share_new_item(mdl, row, id, len);
+    new_item(mdl, row, id, len);
   return row;
 }
 

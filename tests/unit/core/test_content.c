@@ -286,6 +286,42 @@ static void test_sketch(void **state) {
   sr_model_free(mdl);
 }
 
+/* An item that has content but no event yet scores alike in a model that
+ * never stopped and in one restored from its checkpoint: its popularity
+ * term is that of an item without events from the start, not only once a
+ * restore recomputes it (a restarted daemon ranked such items apart from
+ * one that never stopped, and its blend choice parted from it). */
+static void test_eventless_item_scores_as_restored(void **state) {
+  (void)state;
+  sr_model_conf_t conf = conf_of(3);
+  conf.min_user_events = 0;
+  sr_model_t *mdl = model_with(&conf);
+  set_xy(mdl, "a");
+  set_xy(mdl, "new");
+  for (int e = 0; e < 4; e++)
+    learn(mdl, "u", "a", 1 + e);
+  learn(mdl, "v", "b", 5);
+  sr_model_snapshot_t snap;
+  assert_int_equal(sr_model_snapshot(mdl, &snap), SR_OK);
+  sr_model_t *r = restore_of(&conf, &snap);
+  sr_model_snapshot_release(&snap);
+  uint32_t items = (uint32_t)sr_model_items(mdl);
+  float *live = calloc(items, sizeof(float)),
+        *back = calloc(items, sizeof(float));
+  assert_non_null(live);
+  assert_non_null(back);
+  uint32_t u = (uint32_t)sr_model_find_user(mdl, "v", 1);
+  assert_int_equal(sr_model_score_user(mdl, u, live, NULL), 0);
+  assert_int_equal(sr_model_score_user(r, u, back, NULL), 0);
+  uint32_t n = row_of(mdl, "new");
+  assert_true(live[n] < -1000.0f);
+  assert_memory_equal(live, back, items * sizeof(float));
+  free(live);
+  free(back);
+  sr_model_free(r);
+  sr_model_free(mdl);
+}
+
 /* Content equal to the item's changes nothing: a catalogue replayed after
  * a restart leaves the model as it was. */
 static void test_replay_idempotent(void **state) {
@@ -603,6 +639,7 @@ int main(void) {
       cmocka_unit_test(test_cold_blend),
       cmocka_unit_test(test_refresh_waits_for_credit),
       cmocka_unit_test(test_sketch),
+      cmocka_unit_test(test_eventless_item_scores_as_restored),
       cmocka_unit_test(test_replay_idempotent),
       cmocka_unit_test(test_cold_user_neighbours),
       cmocka_unit_test(test_digest_and_restore),
