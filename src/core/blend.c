@@ -1,6 +1,8 @@
 /* The online choice of a blend; see blend.h. */
 #include "core/blend.h"
 
+#include "core/rng.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,14 +45,6 @@ void sr_blend_init(sr_blend_t *bl, const sr_model_conf_t *conf) {
   bl->every = conf->blend_sample;
 }
 
-/* splitmix64's finaliser: consecutive counts map to unrelated bits. */
-static uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 int sr_blend_sampled(const sr_blend_t *bl, uint64_t events) {
   if (!bl->every)
     return 0;
@@ -59,7 +53,7 @@ int sr_blend_sampled(const sr_blend_t *bl, uint64_t events) {
     every = 2;
   else if (bl->samples >= SR_BLEND_SETTLED)
     every *= SR_BLEND_SETTLED_BY;
-  return mix(events) % every == 0;
+  return sr_splitmix64(events) % every == 0;
 }
 
 void sr_blend_record(sr_blend_t *bl, const uint8_t *hit) {

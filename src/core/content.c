@@ -3,6 +3,7 @@
 
 #include "core/model_internal.h"
 #include "core/recommend.h"
+#include "core/rng.h"
 
 #include <cblas.h>
 #include <inttypes.h>
@@ -504,7 +505,7 @@ uint32_t sr_content_user_query(sr_model_t *mdl, uint32_t user, float *q) {
 }
 
 /* The reduction of embeddings of raw floats to rows: a fixed matrix of
- * +-1, entry (j, d) the low bit of a 64-bit mix of j x raw + d, so that
+ * +-1, entry (j, d) the low bit of splitmix64 of j x raw + d, so that
  * every instance and every restart reduces alike without storing it. A
  * random projection keeps the lengths and angles of the embeddings within
  * a few tenths at 64 rows (Johnson-Lindenstrauss), where the learned
@@ -521,12 +522,8 @@ static int sketch_make(sr_model_t *mdl, uint32_t raw, uint32_t rows) {
     ct->sketch = ct->reduced = NULL;
     return -1;
   }
-  for (size_t k = 0; k < n; k++) {
-    uint64_t h = (uint64_t)k + 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    ct->sketch[k] = ((h ^ (h >> 31)) & 1) ? 1.0f : -1.0f;
-  }
+  for (size_t k = 0; k < n; k++)
+    ct->sketch[k] = (sr_splitmix64(k) & 1) ? 1.0f : -1.0f;
   ct->raw = raw;
   ct->rows = rows;
   return 0;

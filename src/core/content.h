@@ -50,7 +50,7 @@ typedef struct sr_content {
   uint32_t rows;    /* rows of sketch: the reduced length, or 0 */
   float *sketch;    /* rows x raw +-1 matrix reducing embeddings, or NULL
                        when they are learned whole */
-  float *reduced;   /* scratch: one reduced embedding (dims floats) */
+  float *reduced;   /* scratch: one reduced embedding (rows floats) */
   float *tok;       /* buckets x stride, or NULL until the first token */
   float *proj;      /* dims x stride, or NULL until the first embedding */
   sr_content_item_t **item; /* per item row, NULL for none */

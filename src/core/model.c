@@ -207,9 +207,6 @@ int sr_model_grow_items(sr_model_t *mdl, uint32_t items) {
   return sr_popular_ensure(&mdl->pop, items);
 }
 
-/* Row for a new id: the most recently freed row, with fresh factors, or a
- * new row. Either way one row's worth of random draws, so a model that
- * never evicts draws exactly as before eviction existed. */
 /* A new item row: its popularity term that of an item without events,
  * as a restore computes it, for an item created before its first event
  * (content, a takedown) that lists would otherwise rank by a term of 0;
@@ -220,6 +217,9 @@ static void new_item(sr_model_t *mdl, uint32_t row, const char *id,
   sr_share_new_item(mdl, row, id, len);
 }
 
+/* Row for a new id: the most recently freed row, with fresh factors, or a
+ * new row. Either way one row's worth of random draws, so a model that
+ * never evicts draws exactly as before eviction existed. */
 static int64_t new_row(sr_model_t *mdl, sr_idmap_t *map, sr_factors_t *fac,
                        sr_lru_t *lru, const char *id, size_t len) {
   uint32_t row = lru->free_top;

@@ -9,6 +9,15 @@ typedef struct sr_rng {
   uint64_t s[4];
 } sr_rng_t;
 
+/* splitmix64's output for state x (x plus the golden gamma, finalised):
+ * consecutive x map to unrelated bits. */
+static inline uint64_t sr_splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 /* Seeds the generator through splitmix64, so any seed (even 0) is good. */
 void sr_rng_seed(sr_rng_t *rng, uint64_t seed);
 
